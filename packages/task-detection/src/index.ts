@@ -1,0 +1,2 @@
+// @reward-tune/task-detection — object detection tuned with the paper's recall reward.
+export * from './tokens';
