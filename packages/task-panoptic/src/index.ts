@@ -1,0 +1,2 @@
+// @reward-tune/task-panoptic — panoptic segmentation tuned with Panoptic Quality.
+export * from './two-channel';
