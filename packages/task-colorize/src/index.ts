@@ -1,0 +1,2 @@
+// @reward-tune/task-colorize — colorization tuned with a colourfulness reward.
+export * from './grayscale';
