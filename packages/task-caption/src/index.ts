@@ -1,0 +1,2 @@
+// @reward-tune/task-caption — image captioning tuned for CIDEr-D.
+export * from './vocabulary';
