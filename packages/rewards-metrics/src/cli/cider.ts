@@ -1,0 +1,5 @@
+// `rewards-metrics cider`: not implemented yet.
+export function run(_args: readonly string[]): number {
+  process.stderr.write('rewards-metrics cider: not implemented yet\n');
+  return 1;
+}

@@ -1,0 +1,5 @@
+// `rewards-metrics colorfulness`: not implemented yet.
+export function run(_args: readonly string[]): number {
+  process.stderr.write('rewards-metrics colorfulness: not implemented yet\n');
+  return 1;
+}
