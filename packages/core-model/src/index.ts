@@ -1,3 +1,4 @@
 // @reward-tune/core-model — the shared core every task stands on.
 export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHandler } from './cli';
 export { scheduleMultiplier, type Schedule } from './schedules';
+export { Rng, type RngState } from './rng';
