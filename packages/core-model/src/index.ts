@@ -2,3 +2,4 @@
 export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHandler } from './cli';
 export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
+export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
