@@ -3,3 +3,4 @@ export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHa
 export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
 export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
+export type { Optimizer } from './optim/optimizer';

@@ -1,0 +1,18 @@
+/**
+ * The optimizer contract used by the training loops. Implementations (Adafactor, AdamW) keep their state as named
+ * tensors so that a checkpoint can save and restore it exactly.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Params } from '../policy';
+
+export interface Optimizer {
+  /** Number of updates applied so far (the schedule's `t`). */
+  readonly step: number;
+  /** Applies one update to `params` from `grads` (same names; a missing gradient leaves that parameter alone). */
+  apply(params: Params, grads: ReadonlyMap<string, tf.Tensor>): void;
+  /** State tensors by name (e.g. `<param>/m`, `<param>/v_row`), plus the step, for checkpoints. */
+  getState(): { readonly step: number; readonly tensors: ReadonlyMap<string, tf.Tensor> };
+  /** Restores what `getState` returned (tensors are copied). */
+  setState(state: { readonly step: number; readonly tensors: ReadonlyMap<string, tf.Tensor> }): void;
+  dispose(): void;
+}
