@@ -1,0 +1,57 @@
+import { classProbabilities, generateShapes, shapeCategories } from './synthetic';
+
+describe('synthetic shapes dataset', () => {
+  const images = [...generateShapes({ seed: 7, numImages: 300, size: 64 })];
+
+  it('is deterministic per seed, and image i does not depend on how many are generated', () => {
+    const again = [...generateShapes({ seed: 7, numImages: 3, size: 64 })];
+    expect(again.map((im) => im.annotations)).toEqual(images.slice(0, 3).map((im) => im.annotations));
+    expect(Buffer.from(again[2].rgb).equals(Buffer.from(images[2].rgb))).toBe(true);
+    const other = [...generateShapes({ seed: 8, numImages: 1, size: 64 })][0];
+    expect(Buffer.from(other.rgb).equals(Buffer.from(images[0].rgb))).toBe(false);
+  });
+
+  it('has 1–8 objects per image with tight boxes inside the image and a Zipf class imbalance', () => {
+    const counts = images.map((im) => im.annotations.length);
+    expect(Math.min(...counts)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(8);
+    const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
+    expect(mean).toBeGreaterThan(2);
+    expect(mean).toBeLessThan(4.5);
+    const perClass = new Map<number, number>();
+    for (const im of images) {
+      for (const a of im.annotations) {
+        const [x, y, w, h] = a.bbox;
+        expect(x).toBeGreaterThanOrEqual(0);
+        expect(y).toBeGreaterThanOrEqual(0);
+        expect(x + w).toBeLessThanOrEqual(64);
+        expect(y + h).toBeLessThanOrEqual(64);
+        expect(a.area).toBeLessThanOrEqual(w * h);
+        perClass.set(a.categoryId, (perClass.get(a.categoryId) ?? 0) + 1);
+      }
+    }
+    expect(perClass.size).toBe(shapeCategories().length);
+    const total = [...perClass.values()].reduce((a, b) => a + b, 0);
+    const top = Math.max(...perClass.values()) / total;
+    expect(top).toBeGreaterThan(0.25);
+    expect(Math.min(...perClass.values()) / total).toBeLessThan(0.08);
+  });
+
+  it('draws the annotated objects in their class colour', () => {
+    const im = images[0];
+    const a = im.annotations[0];
+    const colour = shapeCategories()[a.categoryId - 1].name.split(' ')[0];
+    const channel = { red: 0, green: 1, blue: 2 }[colour as 'red' | 'green' | 'blue'];
+    // The dominant channel inside the box, summed, is the class colour's.
+    const sums = [0, 0, 0];
+    const [x, y, w, h] = a.bbox;
+    for (let py = y; py < y + h; py++) for (let px = x; px < x + w; px++) for (let c = 0; c < 3; c++) sums[c] += im.rgb[(py * im.width + px) * 3 + c];
+    expect(sums.indexOf(Math.max(...sums))).toBe(channel);
+  });
+
+  it('class probabilities are a normalised Zipf law', () => {
+    const p = classProbabilities(9);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(p[0] / p[2]).toBeCloseTo(3, 12);
+  });
+});
