@@ -1,0 +1,41 @@
+import { Rng } from '@reward-tune/core-model';
+import { decodeBoxes, encodeBoxes, slotMask } from './sequence';
+import { vocabSize } from './tokens';
+
+describe('detection sequences', () => {
+  const v = { bins: 65, numClasses: 9 };
+  const boxes = [
+    { ymin: 0.1, xmin: 0.2, ymax: 0.5, xmax: 0.6, cls: 3 },
+    { ymin: 0, xmin: 0, ymax: 1, xmax: 1, cls: 0 },
+    { ymin: 0.5, xmin: 0.5, ymax: 0.75, xmax: 0.625, cls: 8 },
+  ];
+
+  it('encodes boxes in the given order with conf 2, then all-zero null slots, and decodes back', () => {
+    const seq = encodeBoxes(v, boxes, 4, 'given');
+    expect(seq.length).toBe(24);
+    expect(Array.from(seq.slice(0, 6))).toEqual([3 + 6, 3 + 13, 3 + 32, 3 + 38, 3 + 65 + 3, 2]);
+    expect(Array.from(seq.slice(18))).toEqual([0, 0, 0, 0, 0, 0]);
+    const dec = decodeBoxes(v, seq);
+    expect(dec.map((b) => b.conf)).toEqual([2, 2, 2, 0]);
+    expect(dec[2]).toEqual({ ...boxes[2], conf: 2 });
+  });
+
+  it('orders by area (largest first) or at random, and keeps at most maxBoxes', () => {
+    const byArea = decodeBoxes(v, encodeBoxes(v, boxes, 2, 'area'));
+    expect(byArea.map((b) => b.cls)).toEqual([0, 3]);
+    const orders = new Set<string>();
+    const rng = Rng.fromSeed(5);
+    for (let i = 0; i < 30; i++) orders.add(decodeBoxes(v, encodeBoxes(v, boxes, 3, 'random', rng)).map((b) => b.cls).join());
+    expect(orders.size).toBe(6);
+  });
+
+  it('lets each position emit its own kind of token and the null token 0', () => {
+    const V = vocabSize(v);
+    const m = slotMask(v, 2);
+    const allowed = (p: number): number[] => [...m.subarray(p * V, (p + 1) * V)].flatMap((x, t) => (x ? [t] : []));
+    expect(allowed(0)).toEqual([0, ...Array.from({ length: 65 }, (_, i) => i + 3)]);
+    expect(allowed(4)).toEqual([0, ...Array.from({ length: 9 }, (_, i) => i + 68)]);
+    expect(allowed(5)).toEqual([0, 1, 2]);
+    expect(allowed(11)).toEqual([0, 1, 2]);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Boxes ↔ token sequences for detection, and the per-position slot masks.
+ *
+ * A sequence is `maxBoxes` slots of `[ymin, xmin, ymax, xmax, class, conf]` (tokens.ts has the ids). Ground-truth
+ * objects fill the first slots in a configurable order (random by default, as pix2seq), each with the confidence
+ * token 2 (IoU 1); the remaining slots are null boxes, all six tokens 0, as in big_vision's reward code. Objects
+ * beyond `maxBoxes` are dropped (a random subset when the order is random).
+ *
+ * The slot mask lets each position emit only its own kind of token, plus 0 (the null/padding token) everywhere, so
+ * that null slots stay representable; a slot counts as a box iff its confidence token is non-zero (seq2box).
+ */
+import type { Rng } from '@reward-tune/core-model';
+import { classToken, COORD_OFFSET, coordToken, MAX_CONF, tokenToClass, tokenToConf, tokenToCoord, TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
+
+/** A box in normalised [0, 1] coordinates, y first as in the token layout. */
+export interface NormBox {
+  readonly ymin: number;
+  readonly xmin: number;
+  readonly ymax: number;
+  readonly xmax: number;
+  /** Contiguous class index 0..C−1. */
+  readonly cls: number;
+}
+
+export type BoxOrder = 'random' | 'area' | 'given';
+
+export function encodeBoxes(v: DetectionVocab, boxes: readonly NormBox[], maxBoxes: number, order: BoxOrder, rng?: Rng): Int32Array {
+  let list = [...boxes];
+  if (order === 'random') {
+    if (!rng) throw new Error('encodeBoxes: random order needs an Rng');
+    rng.shuffle(list);
+  } else if (order === 'area') {
+    list.sort((a, b) => (b.ymax - b.ymin) * (b.xmax - b.xmin) - (a.ymax - a.ymin) * (a.xmax - a.xmin));
+  }
+  list = list.slice(0, maxBoxes);
+  const out = new Int32Array(maxBoxes * TOKENS_PER_BOX);
+  list.forEach((b, i) => {
+    out.set([coordToken(v, b.ymin), coordToken(v, b.xmin), coordToken(v, b.ymax), coordToken(v, b.xmax), classToken(v, b.cls), MAX_CONF], i * TOKENS_PER_BOX);
+  });
+  return out;
+}
+
+/** A decoded slot: the box, its class, and its confidence token (0 = null). */
+export interface DecodedBox extends NormBox {
+  readonly conf: number;
+}
+
+/** Decodes every slot (null ones included, so per-slot outputs line up with the sequence). */
+export function decodeBoxes(v: DetectionVocab, tokens: ArrayLike<number>): DecodedBox[] {
+  const slots = Math.floor(tokens.length / TOKENS_PER_BOX);
+  const out: DecodedBox[] = [];
+  for (let s = 0; s < slots; s++) {
+    const t = (k: number): number => tokens[s * TOKENS_PER_BOX + k];
+    out.push({
+      ymin: tokenToCoord(v, t(0)),
+      xmin: tokenToCoord(v, t(1)),
+      ymax: tokenToCoord(v, t(2)),
+      xmax: tokenToCoord(v, t(3)),
+      cls: tokenToClass(v, t(4)),
+      conf: tokenToConf(t(5)),
+    });
+  }
+  return out;
+}
+
+/** [L·V] 1/0 mask of the tokens each position may emit: its kind of token, and 0. */
+export function slotMask(v: DetectionVocab, maxBoxes: number): Uint8Array {
+  const V = vocabSize(v);
+  const L = maxBoxes * TOKENS_PER_BOX;
+  const mask = new Uint8Array(L * V);
+  for (let p = 0; p < L; p++) {
+    const row = mask.subarray(p * V, (p + 1) * V);
+    row[0] = 1;
+    const k = p % TOKENS_PER_BOX;
+    if (k < 4) row.fill(1, COORD_OFFSET, COORD_OFFSET + v.bins);
+    else if (k === 4) row.fill(1, COORD_OFFSET + v.bins, V);
+    else row.fill(1, 0, MAX_CONF + 1);
+  }
+  return mask;
+}
