@@ -102,8 +102,55 @@ function indexSegments(img: PanopticImage, side: PanopticProblem['side'], known:
 }
 
 /**
+ * Fills `table[gi·stride + pi]` with the number of pixels where GT segment gi meets predicted segment pi (index 0
+ * = VOID). Ids come in runs along a row, so the Maps are consulted only where an id changes and the table is
+ * bumped once per run of equal (GT, pred) pairs. Kept free of closures so that V8 keeps the loop's state in
+ * registers.
+ */
+function countPairs(
+  gIds: Uint32Array,
+  pIds: Uint32Array,
+  gIndex: ReadonlyMap<number, number>,
+  pIndex: ReadonlyMap<number, number>,
+  stride: number,
+  table: Uint32Array | Map<number, number>,
+): PanopticProblem | undefined {
+  const n = gIds.length;
+  let lastG = VOID, gi = 0, lastP = VOID, pi = 0, run = 0;
+  for (let i = 0; i < n; i++) {
+    const g = gIds[i];
+    const p = pIds[i];
+    if (g === lastG && p === lastP) {
+      run++;
+      continue;
+    }
+    if (run > 0) bump(table, gi * stride + pi, run);
+    run = 1;
+    if (g !== lastG) {
+      const k = g === VOID ? 0 : gIndex.get(g);
+      if (k === undefined) return { side: 'gt', message: `segment id ${g} is in the PNG but not in segments_info` };
+      lastG = g;
+      gi = k;
+    }
+    if (p !== lastP) {
+      const k = p === VOID ? 0 : pIndex.get(p);
+      if (k === undefined) return { side: 'pred', message: `segment id ${p} is in the PNG but not in segments_info` };
+      lastP = p;
+      pi = k;
+    }
+  }
+  if (run > 0) bump(table, gi * stride + pi, run);
+  return undefined;
+}
+
+function bump(table: Uint32Array | Map<number, number>, key: number, count: number): void {
+  if (table instanceof Uint32Array) table[key] += count;
+  else table.set(key, (table.get(key) ?? 0) + count);
+}
+
+/**
  * The per-category counts of one image pair (only categories that occur get an entry). One linear pass over the
- * pixels fills a (GT segment × predicted segment) intersection table; everything else works on that table.
+ * pixels (countPairs) fills a (GT segment × predicted segment) intersection table; the rest works on that table.
  */
 export function panopticImageStats(gt: PanopticImage, pred: PanopticImage, categories: readonly PqCategory[]): E.Either<PanopticProblem, Map<number, PqCounts>> {
   const n = gt.width * gt.height;
@@ -117,8 +164,6 @@ export function panopticImageStats(gt: PanopticImage, pred: PanopticImage, categ
   if (E.isLeft(gIndexE)) return gIndexE;
   const pIndexE = indexSegments(pred, 'pred', known);
   if (E.isLeft(pIndexE)) return pIndexE;
-  const gIndex = gIndexE.right;
-  const pIndex = pIndexE.right;
 
   // Table [ng+1 × np+1], row/column 0 = VOID. Dense while small (always, for realistic maps); a Map otherwise.
   const ng = gt.segments.length;
@@ -127,28 +172,8 @@ export function panopticImageStats(gt: PanopticImage, pred: PanopticImage, categ
   const size = (ng + 1) * stride;
   const dense = size <= 1 << 22 ? new Uint32Array(size) : undefined;
   const sparse = dense ? undefined : new Map<number, number>();
-  const gIds = gt.ids;
-  const pIds = pred.ids;
-  // Ids come in runs along a row, so the Map is consulted only where the id changes.
-  let lastG = VOID, gi = 0, lastP = VOID, pi = 0;
-  for (let i = 0; i < n; i++) {
-    const g = gIds[i];
-    if (g !== lastG) {
-      const k = g === VOID ? 0 : gIndex.get(g);
-      if (k === undefined) return E.left({ side: 'gt', message: `segment id ${g} is in the PNG but not in segments_info` });
-      lastG = g;
-      gi = k;
-    }
-    const p = pIds[i];
-    if (p !== lastP) {
-      const k = p === VOID ? 0 : pIndex.get(p);
-      if (k === undefined) return E.left({ side: 'pred', message: `segment id ${p} is in the PNG but not in segments_info` });
-      lastP = p;
-      pi = k;
-    }
-    if (dense) dense[gi * stride + pi]++;
-    else sparse!.set(gi * stride + pi, (sparse!.get(gi * stride + pi) ?? 0) + 1);
-  }
+  const problem = countPairs(gt.ids, pred.ids, gIndexE.right, pIndexE.right, stride, dense ?? sparse!);
+  if (problem) return E.left(problem);
 
   // Non-zero cells as (key, count); key = gi·stride + pi.
   const cells: [number, number][] = [];
