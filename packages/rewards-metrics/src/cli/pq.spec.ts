@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { InputError } from './io';
-import { run } from './pq';
+import { pyFixed1, run } from './pq';
 
 const fixtures = path.join(__dirname, '..', '__fixtures__', 'pq');
 const expected = JSON.parse(readFileSync(path.join(fixtures, 'expected.json'), 'utf8')) as Record<string, Record<string, Record<string, number>>>;
@@ -61,6 +61,13 @@ describe('rewards-metrics pq', () => {
     // sky: pq from panopticapi's per_class, as a percentage with one decimal
     const sky = expected.per_class['17'];
     expect(lines).toContain(`${'17 sky (stuff)'.padEnd(28)}| ${(100 * sky.pq).toFixed(1).padStart(5)}  ${(100 * sky.sq).toFixed(1).padStart(5)}  ${(100 * sky.rq).toFixed(1).padStart(5)}`);
+  });
+});
+
+describe('pyFixed1', () => {
+  it('rounds like Python\'s {:.1f}: exact ties to even, everything else to nearest', () => {
+    // Python: '{:.1f}'.format(12.25) == '12.2', 12.75 → '12.8', 100 * 0.4725 (= 47.25 exactly) → '47.2'
+    expect([12.25, 12.75, 100 * 0.4725, 0.25, 12.3501, 12.26, 0].map(pyFixed1)).toEqual(['12.2', '12.8', '47.2', '0.2', '12.4', '12.3', '0.0']);
   });
 });
 

@@ -142,9 +142,18 @@ export function pqFromFiles(files: PqFiles): { result: PqResult; gt: GtJson } {
   return { result: acc.result(), gt };
 }
 
+/**
+ * One decimal as Python's `{:.1f}` writes it: exact ties (x.25, x.75 are the only ones a double can hold) go to the
+ * even digit, where toFixed would round x.25 up.
+ */
+export function pyFixed1(x: number): string {
+  if (Number.isInteger(4 * x) && ((4 * x) % 4 === 1 || (4 * x) % 4 === -3)) return (x - 0.05).toFixed(1);
+  return x.toFixed(1);
+}
+
 /** panopticapi's summary table (percentages), then one line per category. */
 export function formatTable(result: PqResult, categories: GtJson['categories']): string {
-  const pct = (x: number): string => (100 * x).toFixed(1).padStart(5);
+  const pct = (x: number): string => pyFixed1(100 * x).padStart(5);
   const lines = [`${''.padEnd(10)}| ${'PQ'.padStart(5)}  ${'SQ'.padStart(5)}  ${'RQ'.padStart(5)} ${'N'.padStart(5)}`, '-'.repeat(38)];
   for (const name of ['All', 'Things', 'Stuff'] as const) {
     const r = result[name];
