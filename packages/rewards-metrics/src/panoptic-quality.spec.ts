@@ -200,6 +200,21 @@ describe('input problems', () => {
     expect(left(gt, grid(['aa.', '...'], { a: [1, 0] }))).toEqual(E.left({ side: 'pred', message: "size 3×2 differs from the GT's 4×1" }));
   });
 
+  it('finds unknown ids above and below the small-id lookup table (2^16)', () => {
+    const img = (ids: number[], segs: number[]): PanopticImage => ({ width: ids.length, height: 1, ids: Uint32Array.from(ids), segments: segs.map((id) => ({ id, category_id: 1 })) });
+    const big = 0x030201;
+    expect(left(img([big, big], [big]), img([big + 1, 5], [5]))).toEqual(E.left({ side: 'pred', message: `segment id ${big + 1} is in the PNG but not in segments_info` }));
+    expect(left(img([big, 7], [big, 7]), img([big, 5], [big]))).toEqual(E.left({ side: 'pred', message: 'segment id 5 is in the PNG but not in segments_info' }));
+    expect(left(img([big, 7], [big]), img([big, 7], [big, 7]))).toEqual(E.left({ side: 'gt', message: 'segment id 7 is in the PNG but not in segments_info' }));
+    // Ids on both sides of the bound, categories chosen so that a mixed-up lookup would change the counts:
+    // pixel 0: GT big (1) vs pred 65535 (2) → nothing; pixel 1: 65536 (2) vs 65536 (2) → TP; pixel 2: 65535 (1)
+    // vs big (1) → TP. Left over: GT big is an FN of 1, pred 65535 an FP of 2.
+    const withCats = (ids: number[], segs: [number, number][]): PanopticImage => ({ width: ids.length, height: 1, ids: Uint32Array.from(ids), segments: segs.map(([id, category_id]) => ({ id, category_id })) });
+    const gt3 = withCats([big, 65536, 65535], [[big, 1], [65536, 2], [65535, 1]]);
+    const pred3 = withCats([65535, 65536, big], [[big, 1], [65536, 2], [65535, 2]]);
+    expect(statsOf(gt3, pred3)).toEqual({ 1: { iou: 1, tp: 1, fp: 0, fn: 1 }, 2: { iou: 1, tp: 1, fp: 1, fn: 0 } });
+  });
+
   it('throws from the accumulator and imagePq', () => {
     expect(() => imagePq(gt, grid(['pq..'], { p: [1, 0] }), cats)).toThrow('imagePq: prediction: segment id 113 is in the PNG but not in segments_info');
     expect(() => new PqAccumulator(cats).add(grid(['ab..'], { a: [1, 0] }), gt)).toThrow(RangeError);

@@ -89,33 +89,46 @@ export function rgbToSegmentIds(img: { readonly width: number; readonly height: 
 const isThing = (c: PqCategory): boolean => c.isthing === 1 || c.isthing === true;
 
 /** Segment id → 1-based index into `segments` (0 is VOID), or a problem. */
-function indexSegments(img: PanopticImage, side: PanopticProblem['side'], known: ReadonlySet<number>): E.Either<PanopticProblem, Map<number, number>> {
-  const index = new Map<number, number>();
+interface SegmentIndex {
+  /** Index by id for ids below LUT_IDS (−1: not a segment), so that most pixels skip the Map. */
+  readonly lut: Int32Array;
+  readonly map: ReadonlyMap<number, number>;
+}
+const LUT_IDS = 1 << 16;
+
+function indexSegments(img: PanopticImage, side: PanopticProblem['side'], known: ReadonlySet<number>): E.Either<PanopticProblem, SegmentIndex> {
+  const map = new Map<number, number>();
+  let maxId = 0;
   for (let k = 0; k < img.segments.length; k++) {
     const s = img.segments[k];
     if (s.id === VOID) return E.left({ side, message: `segment id 0 in segments_info (0 is VOID)` });
-    if (index.has(s.id)) return E.left({ side, message: `segment id ${s.id} appears twice in segments_info` });
+    if (map.has(s.id)) return E.left({ side, message: `segment id ${s.id} appears twice in segments_info` });
     if (!known.has(s.category_id)) return E.left({ side, message: `segment id ${s.id} has unknown category_id ${s.category_id}` });
-    index.set(s.id, k + 1);
+    map.set(s.id, k + 1);
+    maxId = Math.max(maxId, s.id);
   }
-  return E.right(index);
+  const lut = new Int32Array(Math.min(maxId, LUT_IDS - 1) + 1).fill(-1);
+  lut[VOID] = 0;
+  for (const [id, k] of map) if (id < lut.length) lut[id] = k;
+  return E.right({ lut, map });
 }
 
 /**
  * Fills `table[gi·stride + pi]` with the number of pixels where GT segment gi meets predicted segment pi (index 0
- * = VOID). Ids come in runs along a row, so the Maps are consulted only where an id changes and the table is
- * bumped once per run of equal (GT, pred) pairs. Kept free of closures so that V8 keeps the loop's state in
+ * = VOID). Ids come in runs along a row, so ids are looked up only where one changes (in a table for small ids,
+ * else in a Map) and the table is bumped once per run of equal (GT, pred) pairs. Kept free of closures so that V8 keeps the loop's state in
  * registers.
  */
 function countPairs(
   gIds: Uint32Array,
   pIds: Uint32Array,
-  gIndex: ReadonlyMap<number, number>,
-  pIndex: ReadonlyMap<number, number>,
+  gIndex: SegmentIndex,
+  pIndex: SegmentIndex,
   stride: number,
   table: Uint32Array | Map<number, number>,
 ): PanopticProblem | undefined {
   const n = gIds.length;
+  const gLut = gIndex.lut, pLut = pIndex.lut;
   let lastG = VOID, gi = 0, lastP = VOID, pi = 0, run = 0;
   for (let i = 0; i < n; i++) {
     const g = gIds[i];
@@ -127,14 +140,14 @@ function countPairs(
     if (run > 0) bump(table, gi * stride + pi, run);
     run = 1;
     if (g !== lastG) {
-      const k = g === VOID ? 0 : gIndex.get(g);
-      if (k === undefined) return { side: 'gt', message: `segment id ${g} is in the PNG but not in segments_info` };
+      const k = g < gLut.length ? gLut[g] : (gIndex.map.get(g) ?? -1);
+      if (k < 0) return { side: 'gt', message: `segment id ${g} is in the PNG but not in segments_info` };
       lastG = g;
       gi = k;
     }
     if (p !== lastP) {
-      const k = p === VOID ? 0 : pIndex.get(p);
-      if (k === undefined) return { side: 'pred', message: `segment id ${p} is in the PNG but not in segments_info` };
+      const k = p < pLut.length ? pLut[p] : (pIndex.map.get(p) ?? -1);
+      if (k < 0) return { side: 'pred', message: `segment id ${p} is in the PNG but not in segments_info` };
       lastP = p;
       pi = k;
     }
