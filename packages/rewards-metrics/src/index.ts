@@ -1,2 +1,19 @@
 // @reward-tune/rewards-metrics — task metrics and rewards in pure TypeScript (no tfjs).
 export { colorfulness, type RgbImage } from './colorfulness';
+export {
+  cocoEvaluate,
+  npLinspace,
+  CocoInputError,
+  COCO_IOU_THRESHOLDS,
+  COCO_RECALL_THRESHOLDS,
+  COCO_AREA_RANGES,
+  COCO_AREA_LABELS,
+  COCO_MAX_DETS,
+  type CocoGroundTruth,
+  type CocoImage,
+  type CocoCategory,
+  type CocoAnnotation,
+  type CocoDetection,
+  type CocoEvalResult,
+} from './coco-eval';
+export { benchCoco, synthCoco, type BenchCocoResult, type SynthCocoOptions } from './bench/coco';
