@@ -3,20 +3,21 @@
 import { synthCoco } from './coco';
 
 describe('synthCoco', () => {
-  const a = synthCoco({ images: 300, categories: 12, seed: 3 });
+  const a = synthCoco({ images: 100, categories: 12, seed: 3 });
 
   it('is deterministic in its seed', () => {
-    expect(synthCoco({ images: 300, categories: 12, seed: 3 })).toEqual(a);
-    expect(synthCoco({ images: 300, categories: 12, seed: 4 }).dt).not.toEqual(a.dt);
+    const json = JSON.stringify(a);
+    expect(JSON.stringify(synthCoco({ images: 100, categories: 12, seed: 3 }))).toBe(json);
+    expect(JSON.stringify(synthCoco({ images: 100, categories: 12, seed: 4 }))).not.toBe(json);
   });
 
   it('has the requested size: 100 detections per image, ~7.4 GT per image, unique ids', () => {
-    expect(a.gt.images).toHaveLength(300);
+    expect(a.gt.images).toHaveLength(100);
     expect(a.gt.categories).toHaveLength(12);
-    expect(a.dt).toHaveLength(300 * 100);
-    expect(a.gt.annotations.length / 300).toBeGreaterThan(6.4);
-    expect(a.gt.annotations.length / 300).toBeLessThan(8.4);
-    expect(new Set(a.gt.images.map((im) => im.id)).size).toBe(300);
+    expect(a.dt).toHaveLength(100 * 100);
+    expect(a.gt.annotations.length / 100).toBeGreaterThan(6.4);
+    expect(a.gt.annotations.length / 100).toBeLessThan(8.4);
+    expect(new Set(a.gt.images.map((im) => im.id)).size).toBe(100);
     expect(new Set(a.gt.annotations.map((g) => g.id)).size).toBe(a.gt.annotations.length);
   });
 
