@@ -17,3 +17,20 @@ export {
   type PqResult,
   type PqScores,
 } from './panoptic-quality';
+export {
+  cocoEvaluate,
+  npLinspace,
+  CocoInputError,
+  COCO_IOU_THRESHOLDS,
+  COCO_RECALL_THRESHOLDS,
+  COCO_AREA_RANGES,
+  COCO_AREA_LABELS,
+  COCO_MAX_DETS,
+  type CocoGroundTruth,
+  type CocoImage,
+  type CocoCategory,
+  type CocoAnnotation,
+  type CocoDetection,
+  type CocoEvalResult,
+} from './coco-eval';
+export { benchCoco, synthCoco, type BenchCocoResult, type SynthCocoOptions } from './bench/coco';
