@@ -4,3 +4,4 @@ export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
 export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
 export type { Optimizer } from './optim/optimizer';
+export * from './data/shapes';

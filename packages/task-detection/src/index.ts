@@ -1,4 +1,3 @@
 // @reward-tune/task-detection — object detection tuned with the paper's recall reward.
 export * from './tokens';
-export * from './synthetic';
 export * from './sequence';

@@ -1,14 +1,15 @@
 /**
- * The built-in synthetic "shapes" detection dataset: deterministic images of coloured shapes with COCO-style
- * annotations, so the whole recipe (data → MLE → reward tuning → COCO mAP) runs with no download.
+ * Synthetic "shapes" scenes: deterministic images of coloured shapes with the objects they show, the built-in data
+ * of the task packages (detection annotates the boxes, captioning describes the scene), so every recipe runs with
+ * no download.
  *
- * What makes it a detection problem rather than a toy: shape × colour classes (the class needs both cues),
+ * What makes it more than a toy: shape × colour classes (the class needs both cues),
  * 1–8 objects per image with a geometric count distribution, sizes over a 4× range, objects partly occluding one
  * another (boxes and areas come from the visible pixels, as COCO's do), clutter strokes that are not objects,
  * per-object colour jitter, a noisy background, and a long-tailed (Zipf) class distribution like COCO's, where the
  * commonest class is ~35% of instances.
  */
-import { Rng } from '@reward-tune/core-model';
+import { Rng } from '../rng';
 
 export const SHAPES = ['square', 'circle', 'triangle'] as const;
 export const COLOURS = { red: [220, 40, 40], green: [40, 180, 60], blue: [50, 80, 230] } as const;
@@ -26,8 +27,10 @@ export interface ShapeCategory {
   readonly name: string;
 }
 
-export interface ShapeAnnotation {
+export interface ShapeObject {
   readonly categoryId: number;
+  readonly shape: (typeof SHAPES)[number];
+  readonly colour: keyof typeof COLOURS;
   /** COCO bbox [x, y, w, h] in pixels, tight around the visible pixels. */
   readonly bbox: readonly [number, number, number, number];
   /** Visible pixel count. */
@@ -39,7 +42,8 @@ export interface ShapeImage {
   readonly height: number;
   /** [H·W·3] RGB bytes. */
   readonly rgb: Uint8Array;
-  readonly annotations: readonly ShapeAnnotation[];
+  /** The visible objects, in drawing order (later ones on top). */
+  readonly objects: readonly ShapeObject[];
 }
 
 /** Categories in id order: every colour × shape, ids from 1 like COCO's. */
@@ -55,6 +59,7 @@ export function classProbabilities(n: number): Float64Array {
 
 interface Placed {
   shape: (typeof SHAPES)[number];
+  colourName: keyof typeof COLOURS;
   colour: readonly [number, number, number];
   categoryId: number;
   x0: number;
@@ -117,7 +122,7 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
     const x0 = rng.next() * (size - w), y0 = rng.next() * (size - h);
     const jitter = (v: number): number => Math.max(0, Math.min(255, Math.round(v + (rng.next() - 0.5) * 50)));
     const base = COLOURS[colourName];
-    const o: Placed = { shape, colour: [jitter(base[0]), jitter(base[1]), jitter(base[2])], categoryId: catId, x0, y0, x1: x0 + w, y1: y0 + h };
+    const o: Placed = { shape, colourName, colour: [jitter(base[0]), jitter(base[1]), jitter(base[2])], categoryId: catId, x0, y0, x1: x0 + w, y1: y0 + h };
     // Partial occlusion is welcome; an object hidden for the most part is not (it could not be annotated fairly).
     if (objects.some((p) => overlapFraction(o, p) > 0.4)) continue;
     objects.push(o);
@@ -154,7 +159,7 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
     }
   });
 
-  const annotations: ShapeAnnotation[] = [];
+  const visible: ShapeObject[] = [];
   objects.forEach((o, k) => {
     let area = 0, minX = size, minY = size, maxX = -1, maxY = -1;
     for (let p = 0; p < owner.length; p++) {
@@ -165,9 +170,9 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
       minY = Math.min(minY, py); maxY = Math.max(maxY, py);
     }
     if (area < 6) return; // too little left visible to be a fair target
-    annotations.push({ categoryId: o.categoryId, bbox: [minX, minY, maxX - minX + 1, maxY - minY + 1], area });
+    visible.push({ categoryId: o.categoryId, shape: o.shape, colour: o.colourName, bbox: [minX, minY, maxX - minX + 1, maxY - minY + 1], area });
   });
-  return { width: size, height: size, rgb, annotations };
+  return { width: size, height: size, rgb, objects: visible };
 }
 
 /** Generates `numImages` images from one seed; image i is the same whatever `numImages` is. */

@@ -1,18 +1,18 @@
-import { classProbabilities, generateShapes, shapeCategories } from './synthetic';
+import { classProbabilities, generateShapes, shapeCategories } from './shapes';
 
-describe('synthetic shapes dataset', () => {
+describe('synthetic shapes scenes', () => {
   const images = [...generateShapes({ seed: 7, numImages: 300, size: 64 })];
 
   it('is deterministic per seed, and image i does not depend on how many are generated', () => {
     const again = [...generateShapes({ seed: 7, numImages: 3, size: 64 })];
-    expect(again.map((im) => im.annotations)).toEqual(images.slice(0, 3).map((im) => im.annotations));
+    expect(again.map((im) => im.objects)).toEqual(images.slice(0, 3).map((im) => im.objects));
     expect(Buffer.from(again[2].rgb).equals(Buffer.from(images[2].rgb))).toBe(true);
     const other = [...generateShapes({ seed: 8, numImages: 1, size: 64 })][0];
     expect(Buffer.from(other.rgb).equals(Buffer.from(images[0].rgb))).toBe(false);
   });
 
   it('has 1–8 objects per image with tight boxes inside the image and a Zipf class imbalance', () => {
-    const counts = images.map((im) => im.annotations.length);
+    const counts = images.map((im) => im.objects.length);
     expect(Math.min(...counts)).toBeGreaterThanOrEqual(1);
     expect(Math.max(...counts)).toBeLessThanOrEqual(8);
     const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
@@ -20,7 +20,7 @@ describe('synthetic shapes dataset', () => {
     expect(mean).toBeLessThan(4.5);
     const perClass = new Map<number, number>();
     for (const im of images) {
-      for (const a of im.annotations) {
+      for (const a of im.objects) {
         const [x, y, w, h] = a.bbox;
         expect(x).toBeGreaterThanOrEqual(0);
         expect(y).toBeGreaterThanOrEqual(0);
@@ -39,7 +39,7 @@ describe('synthetic shapes dataset', () => {
 
   it('draws the annotated objects in their class colour', () => {
     const im = images[0];
-    const a = im.annotations[0];
+    const a = im.objects[0];
     const colour = shapeCategories()[a.categoryId - 1].name.split(' ')[0];
     const channel = { red: 0, green: 1, blue: 2 }[colour as 'red' | 'green' | 'blue'];
     // The dominant channel inside the box, summed, is the class colour's.
