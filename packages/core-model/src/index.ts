@@ -4,3 +4,20 @@ export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
 export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
 export type { Optimizer } from './optim/optimizer';
+export { readBytes, readJson, readJsonAs, validate, fieldPath, zodProblem, orUsageError } from './input';
+export {
+  decodeImage,
+  readImage,
+  encodePng,
+  resizeBilinear,
+  resizeNearest,
+  toUnitRange,
+  fromUnitRange,
+  toModelImage,
+  loadModelImage,
+  drawRect,
+  type RgbImage,
+  type ImageSize,
+  type ModelImage,
+  type Rgb,
+} from './data/image';
