@@ -21,3 +21,14 @@ export {
   type ModelImage,
   type Rgb,
 } from './data/image';
+export type { CocoImageRecord } from './data/coco-common';
+export {
+  readCocoInstances,
+  parseCocoInstances,
+  type Bbox,
+  type CocoBox,
+  type CocoCategory,
+  type CocoInstanceImage,
+  type CocoInstances,
+  type CocoInstancesOptions,
+} from './data/coco-instances';

@@ -1,0 +1,71 @@
+/**
+ * What the COCO readers (instances, panoptic, captions) share: the `images[]` entry, duplicate-id and
+ * missing-file checks, and the lazy image loader that checks the decoded size against the JSON.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { z } from 'zod';
+import { readImage, toModelImage, type ImageSize, type ModelImage, type RgbImage } from './image';
+
+export const cocoImageSchema = z.object({
+  id: z.number().int(),
+  file_name: z.string().min(1),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+});
+
+/** One entry of `images[]`. */
+export interface CocoImageRecord {
+  readonly id: number;
+  readonly fileName: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** `<file>: <field>[i].id: duplicate id 7 (also at <field>[j])`, or undefined when all ids are distinct. */
+export function duplicateId(ids: readonly number[], file: string, field: string): string | undefined {
+  const seen = new Map<number, number>();
+  for (let i = 0; i < ids.length; i++) {
+    const j = seen.get(ids[i]);
+    if (j !== undefined) return `${file}: ${field}[${i}].id: duplicate id ${ids[i]} (also at ${field}[${j}])`;
+    seen.set(ids[i], i);
+  }
+  return undefined;
+}
+
+/** The first entry whose file does not exist: `<file>: <field>: file not found: <path>`. */
+export function firstMissingFile(file: string, entries: readonly { readonly field: string; readonly path: string }[]): string | undefined {
+  for (const e of entries) if (!existsSync(e.path)) return `${file}: ${e.field}: file not found: ${e.path}`;
+  return undefined;
+}
+
+/**
+ * Reads one image lazily and checks it against the size the annotation file declares (boxes and masks are in
+ * those coordinates, so a mismatch would silently misplace every target).
+ */
+export function readDeclaredImage(imagePath: string, record: CocoImageRecord, jsonFile: string): E.Either<string, RgbImage> {
+  return E.chain((img: RgbImage) =>
+    img.width === record.width && img.height === record.height
+      ? E.right(img)
+      : E.left(`${imagePath}: image is ${img.width}×${img.height} but ${jsonFile} declares ${record.width}×${record.height} for image ${record.id}`),
+  )(readImage(imagePath));
+}
+
+export function imageLoader(
+  imageDir: string | undefined,
+  jsonFile: string,
+  relativePath: (r: CocoImageRecord) => string = (r) => r.fileName,
+): (record: CocoImageRecord, size: ImageSize) => E.Either<string, ModelImage> {
+  return (record, size) => {
+    if (imageDir === undefined) return E.left(`${jsonFile}: no image directory given, cannot load image ${record.id}`);
+    return E.map((img: RgbImage) => toModelImage(img, size))(readDeclaredImage(path.join(imageDir, relativePath(record)), record, jsonFile));
+  };
+}
+
+export const toRecord = (im: z.infer<typeof cocoImageSchema>): CocoImageRecord => ({
+  id: im.id,
+  fileName: im.file_name,
+  width: im.width,
+  height: im.height,
+});
