@@ -32,3 +32,4 @@ export {
   type CocoInstances,
   type CocoInstancesOptions,
 } from './data/coco-instances';
+export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Remainder } from './data/batcher';
