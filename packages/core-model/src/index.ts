@@ -33,3 +33,4 @@ export {
   type CocoInstancesOptions,
 } from './data/coco-instances';
 export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Remainder } from './data/batcher';
+export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
