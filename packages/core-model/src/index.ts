@@ -36,3 +36,14 @@ export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Re
 export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
 export { openRunDir, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress';
+export {
+  parseTaskArgs,
+  taskOptionsHelp,
+  classifyFrom,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type TaskCliOptions,
+  type TaskCliSpec,
+  type ExtraOption,
+  type FromTarget,
+} from './task-cli';
