@@ -47,3 +47,16 @@ export {
   type ExtraOption,
   type FromTarget,
 } from './task-cli';
+export type { ImageRef } from './data/coco-common';
+export {
+  readCocoCaptions,
+  parseCocoCaptions,
+  readKarpathySplit,
+  parseKarpathySplit,
+  KARPATHY_SPLITS,
+  type KarpathySplit,
+  type CaptionImage,
+  type CaptionDataset,
+  type CaptionOptions,
+  type KarpathyOptions,
+} from './data/coco-captions';

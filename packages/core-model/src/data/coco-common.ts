@@ -15,10 +15,17 @@ export const cocoImageSchema = z.object({
   height: z.number().int().positive(),
 });
 
-/** One entry of `images[]`. */
-export interface CocoImageRecord {
+/** What a lazy loader needs to find and check an image; the size is checked when the annotation file gives it. */
+export interface ImageRef {
   readonly id: number;
+  /** Relative to the dataset's image directory. */
   readonly fileName: string;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/** One entry of `images[]`. */
+export interface CocoImageRecord extends ImageRef {
   readonly width: number;
   readonly height: number;
 }
@@ -44,22 +51,18 @@ export function firstMissingFile(file: string, entries: readonly { readonly fiel
  * Reads one image lazily and checks it against the size the annotation file declares (boxes and masks are in
  * those coordinates, so a mismatch would silently misplace every target).
  */
-export function readDeclaredImage(imagePath: string, record: CocoImageRecord, jsonFile: string): E.Either<string, RgbImage> {
+export function readDeclaredImage(imagePath: string, record: ImageRef, jsonFile: string): E.Either<string, RgbImage> {
   return E.chain((img: RgbImage) =>
-    img.width === record.width && img.height === record.height
+    record.width === undefined || record.height === undefined || (img.width === record.width && img.height === record.height)
       ? E.right(img)
       : E.left(`${imagePath}: image is ${img.width}×${img.height} but ${jsonFile} declares ${record.width}×${record.height} for image ${record.id}`),
   )(readImage(imagePath));
 }
 
-export function imageLoader(
-  imageDir: string | undefined,
-  jsonFile: string,
-  relativePath: (r: CocoImageRecord) => string = (r) => r.fileName,
-): (record: CocoImageRecord, size: ImageSize) => E.Either<string, ModelImage> {
+export function imageLoader(imageDir: string | undefined, jsonFile: string): (record: ImageRef, size: ImageSize) => E.Either<string, ModelImage> {
   return (record, size) => {
     if (imageDir === undefined) return E.left(`${jsonFile}: no image directory given, cannot load image ${record.id}`);
-    return E.map((img: RgbImage) => toModelImage(img, size))(readDeclaredImage(path.join(imageDir, relativePath(record)), record, jsonFile));
+    return E.map((img: RgbImage) => toModelImage(img, size))(readDeclaredImage(path.join(imageDir, record.fileName), record, jsonFile));
   };
 }
 
