@@ -21,11 +21,10 @@ export {
   type ModelImage,
   type Rgb,
 } from './data/image';
-export type { CocoImageRecord } from './data/coco-common';
+export type { CocoImageRecord, Bbox } from './data/coco-common';
 export {
   readCocoInstances,
   parseCocoInstances,
-  type Bbox,
   type CocoBox,
   type CocoCategory,
   type CocoInstanceImage,
@@ -60,3 +59,14 @@ export {
   type CaptionOptions,
   type KarpathyOptions,
 } from './data/coco-captions';
+export {
+  readCocoPanoptic,
+  parseCocoPanoptic,
+  rgbToSegmentId,
+  type CocoPanoptic,
+  type CocoPanopticOptions,
+  type PanopticCategory,
+  type PanopticImage,
+  type PanopticSegment,
+  type SegmentMap,
+} from './data/coco-panoptic';

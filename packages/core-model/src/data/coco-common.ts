@@ -24,6 +24,13 @@ export interface ImageRef {
   readonly height?: number;
 }
 
+export type Bbox = readonly [x: number, y: number, w: number, h: number];
+
+export const BBOX_PROBLEM = 'expected [x, y, w, h] with w > 0 and h > 0';
+
+export const isBbox = (b: unknown): b is Bbox =>
+  Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number' && Number.isFinite(v)) && b[2] > 0 && b[3] > 0;
+
 /** One entry of `images[]`. */
 export interface CocoImageRecord extends ImageRef {
   readonly width: number;

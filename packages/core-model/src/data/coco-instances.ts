@@ -10,10 +10,8 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { cocoImageSchema, duplicateId, firstMissingFile, imageLoader, toRecord, type CocoImageRecord } from './coco-common';
+import { BBOX_PROBLEM, cocoImageSchema, duplicateId, firstMissingFile, imageLoader, isBbox, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
 import type { ImageSize, ModelImage } from './image';
-
-export type Bbox = readonly [x: number, y: number, w: number, h: number];
 
 export interface CocoBox {
   readonly id: number;
@@ -72,9 +70,6 @@ const schema = z.object({
   ),
 });
 
-const isBbox = (b: unknown): b is Bbox =>
-  Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number' && Number.isFinite(v)) && b[2] > 0 && b[3] > 0;
-
 export function readCocoInstances(file: string, options: CocoInstancesOptions = {}): E.Either<string, CocoInstances> {
   return E.chain((json: unknown) => parseCocoInstances(json, file, options))(readJson(file));
 }
@@ -119,7 +114,7 @@ export function parseCocoInstances(json: unknown, file: string, options: CocoIns
     if (entry === undefined) return E.left(`${where}.image_id: no image with id ${a.image_id}`);
     const label = labelOf.get(a.category_id);
     if (label === undefined) return E.left(`${where}.category_id: no category with id ${a.category_id}`);
-    if (!isBbox(a.bbox)) return E.left(`${where}.bbox: expected [x, y, w, h] with w > 0 and h > 0`);
+    if (!isBbox(a.bbox)) return E.left(`${where}.bbox: ${BBOX_PROBLEM}`);
     const [x, y, w, h] = a.bbox;
     const { width, height } = entry.record;
     if (x < -tol || y < -tol || x + w > width + tol || y + h > height + tol) {
