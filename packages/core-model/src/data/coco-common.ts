@@ -8,6 +8,9 @@ import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readImage, toModelImage, type ImageSize, type ModelImage, type RgbImage } from './image';
 
+/** COCO's 0/1 flags (iscrowd, isthing). */
+export const zeroOrOne = z.union([z.literal(0), z.literal(1)], { error: 'expected 0 or 1' });
+
 export const cocoImageSchema = z.object({
   id: z.number().int(),
   file_name: z.string().min(1),

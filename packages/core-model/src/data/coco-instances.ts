@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { BBOX_PROBLEM, cocoImageSchema, duplicateId, firstMissingFile, imageLoader, isBbox, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
+import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, duplicateId, firstMissingFile, imageLoader, isBbox, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
 import type { ImageSize, ModelImage } from './image';
 
 export interface CocoBox {
@@ -65,7 +65,7 @@ const schema = z.object({
       category_id: z.number().int(),
       bbox: z.unknown(),
       area: z.number().nonnegative(),
-      iscrowd: z.union([z.literal(0), z.literal(1)]),
+      iscrowd: zeroOrOne,
     }),
   ),
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { BBOX_PROBLEM, cocoImageSchema, duplicateId, firstMissingFile, imageLoader, isBbox, readDeclaredImage, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
+import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, duplicateId, firstMissingFile, imageLoader, isBbox, readDeclaredImage, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
 import type { ImageSize, ModelImage, RgbImage } from './image';
 
 export interface PanopticSegment {
@@ -68,7 +68,7 @@ export interface CocoPanopticOptions {
 
 const schema = z.object({
   images: z.array(cocoImageSchema),
-  categories: z.array(z.object({ id: z.number().int(), name: z.string(), isthing: z.union([z.literal(0), z.literal(1)]) })),
+  categories: z.array(z.object({ id: z.number().int(), name: z.string(), isthing: zeroOrOne })),
   annotations: z.array(
     z.object({
       image_id: z.number().int(),
@@ -77,7 +77,7 @@ const schema = z.object({
         z.object({
           id: z.number().int(),
           category_id: z.number().int(),
-          iscrowd: z.union([z.literal(0), z.literal(1)]),
+          iscrowd: zeroOrOne,
           bbox: z.unknown(),
           area: z.number().nonnegative(),
         }),
