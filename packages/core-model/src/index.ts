@@ -70,3 +70,4 @@ export {
   type PanopticSegment,
   type SegmentMap,
 } from './data/coco-panoptic';
+export { openTaskRun, type TaskRun } from './task-cli';

@@ -17,7 +17,12 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import type { z } from 'zod';
 import { UsageError } from './cli';
+import { resolveConfig, type ConfigSpec } from './config';
+import { openRunDir, readRunConfig, type RunDir } from './run-dir';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -151,4 +156,41 @@ export function classifyFrom(from: string): FromTarget {
   const configPath = path.join(from, 'config.json');
   if (statSync(from).isDirectory() && existsSync(configPath)) return { kind: 'run', dir: from, configPath };
   return { kind: 'checkpoint', path: from };
+}
+
+export interface TaskRun<C> {
+  readonly config: C;
+  readonly run: RunDir;
+}
+
+/**
+ * The start of every pretrain/tune command: resolve the config (preset or, when resuming, the run's saved
+ * config.json, then the --set overrides) and open the run directory. With `resume`, `--from` must be a run
+ * directory of this task, which is reopened; otherwise a fresh run is made under `--out` (and `--from`, if any,
+ * is left to the caller, e.g. to load a pretrained checkpoint).
+ */
+export function openTaskRun<S extends z.ZodType>(
+  task: string,
+  spec: ConfigSpec<S>,
+  options: TaskCliOptions,
+  resume = false,
+): E.Either<string, TaskRun<z.output<S>>> {
+  if (resume) {
+    if (options.from === undefined) return E.left('resuming needs --from <run directory>');
+    const from = classifyFrom(options.from);
+    if (from.kind !== 'run') return E.left(`--from ${options.from}: not a run directory (no config.json)`);
+    const dir = path.resolve(from.dir);
+    if (path.basename(path.dirname(dir)) !== task) return E.left(`--from ${options.from}: not a ${task} run (expected <out>/${task}/<name>)`);
+    return pipe(
+      readRunConfig(dir),
+      E.chain((saved) => resolveConfig(spec, { base: { value: saved, source: from.configPath }, sets: options.sets })),
+      E.chain((config) =>
+        E.map((run: RunDir) => ({ config, run }))(openRunDir({ root: path.dirname(path.dirname(dir)), task, name: path.basename(dir), config, resume: true })),
+      ),
+    );
+  }
+  return pipe(
+    resolveConfig(spec, { preset: options.preset, sets: options.sets }),
+    E.chain((config) => E.map((run: RunDir) => ({ config, run }))(openRunDir({ root: options.out, task, name: options.name, config }))),
+  );
 }
