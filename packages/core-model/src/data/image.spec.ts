@@ -1,8 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { deflateSync } from 'node:zlib';
 import * as E from 'fp-ts/Either';
 import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import {
   decodeImage,
   drawRect,
@@ -16,6 +18,23 @@ import {
   toUnitRange,
   type RgbImage,
 } from './image';
+
+function crc32(buf: Buffer): number {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+function chunk(type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([len, body, crc]);
+}
 
 const right = <A>(e: E.Either<string, A>): A => {
   if (E.isLeft(e)) throw new Error(e.left);
@@ -87,6 +106,23 @@ describe('decode / encode', () => {
     const back = right(readImage(f));
     expect([back.width, back.height]).toEqual([3, 2]);
     expect(Array.from(back.data)).toEqual(Array.from(img.data));
+  });
+
+  it('expands grayscale and 16-bit PNGs to 8-bit RGB', () => {
+    const gray = new PNG({ width: 2, height: 1, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+    gray.data = Buffer.from([10, 200]);
+    const g = right(decodeImage(PNG.sync.write(gray, { colorType: 0, inputColorType: 0, inputHasAlpha: false }), 'g.png'));
+    expect(Array.from(g.data)).toEqual([10, 10, 10, 200, 200, 200]);
+    // 16-bit RGB: 0xFFFF → 255, 0x0000 → 0, 0x8080 → 128 (pngjs rescales by 255/65535: 32896·255/65535 = 128).
+    // Built by hand (IHDR: 1×1, depth 16, colour type 2; IDAT: filter byte 0 + three big-endian samples).
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(1, 0);
+    ihdr.writeUInt32BE(1, 4);
+    ihdr.set([16, 2, 0, 0, 0], 8);
+    const idat = deflateSync(Buffer.from([0, 0xff, 0xff, 0x00, 0x00, 0x80, 0x80]));
+    const bytes = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+    const d = right(decodeImage(bytes, 'd.png'));
+    expect(Array.from(d.data)).toEqual([255, 0, 128]);
   });
 
   it('decodes a JPEG (lossy: within a few levels for a flat colour)', () => {
