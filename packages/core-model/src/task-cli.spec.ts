@@ -120,6 +120,9 @@ describe('openTaskRun', () => {
     const dir = path.join(out, 'detection', 'a');
     expect(openTaskRun('caption', spec, parseTaskArgs(['--from', dir]), true)).toEqual(E.left(`--from ${dir}: not a caption run (expected <out>/caption/<name>)`));
     expect(openTaskRun('detection', spec, parseTaskArgs([]), true)).toEqual(E.left('resuming needs --from <run directory>'));
+    expect(openTaskRun('detection', spec, parseTaskArgs(['--from', dir, '--preset', 'mu']), true)).toEqual(
+      E.left('--preset mu: a resumed run keeps its saved config (change it with --set)'),
+    );
     expect(openTaskRun('detection', spec, parseTaskArgs(['--out', out, '--set', 'lr=fast']))).toEqual(
       E.left('no preset given (--preset one of: mu, tiny)'),
     );

@@ -177,6 +177,7 @@ export function openTaskRun<S extends z.ZodType>(
 ): E.Either<string, TaskRun<z.output<S>>> {
   if (resume) {
     if (options.from === undefined) return E.left('resuming needs --from <run directory>');
+    if (options.preset !== undefined) return E.left(`--preset ${options.preset}: a resumed run keeps its saved config (change it with --set)`);
     const from = classifyFrom(options.from);
     if (from.kind !== 'run') return E.left(`--from ${options.from}: not a run directory (no config.json)`);
     const dir = path.resolve(from.dir);
