@@ -5,3 +5,70 @@ export { Rng, type RngState } from './rng';
 export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
 export type { Optimizer } from './optim/optimizer';
 export * from './data/shapes';
+export { readBytes, readJson, readJsonAs, validate, fieldPath, zodProblem, orUsageError } from './input';
+export {
+  decodeImage,
+  readImage,
+  encodePng,
+  resizeBilinear,
+  resizeNearest,
+  toUnitRange,
+  fromUnitRange,
+  toModelImage,
+  loadModelImage,
+  drawRect,
+  type RgbImage,
+  type ImageSize,
+  type ModelImage,
+  type Rgb,
+} from './data/image';
+export type { CocoImageRecord, Bbox } from './data/coco-common';
+export {
+  readCocoInstances,
+  parseCocoInstances,
+  type CocoBox,
+  type CocoCategory,
+  type CocoInstanceImage,
+  type CocoInstances,
+  type CocoInstancesOptions,
+} from './data/coco-instances';
+export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Remainder } from './data/batcher';
+export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
+export { openRunDir, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
+export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress';
+export {
+  parseTaskArgs,
+  taskOptionsHelp,
+  classifyFrom,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type TaskCliOptions,
+  type TaskCliSpec,
+  type ExtraOption,
+  type FromTarget,
+} from './task-cli';
+export type { ImageRef } from './data/coco-common';
+export {
+  readCocoCaptions,
+  parseCocoCaptions,
+  readKarpathySplit,
+  parseKarpathySplit,
+  KARPATHY_SPLITS,
+  type KarpathySplit,
+  type CaptionImage,
+  type CaptionDataset,
+  type CaptionOptions,
+  type KarpathyOptions,
+} from './data/coco-captions';
+export {
+  readCocoPanoptic,
+  parseCocoPanoptic,
+  rgbToSegmentId,
+  type CocoPanoptic,
+  type CocoPanopticOptions,
+  type PanopticCategory,
+  type PanopticImage,
+  type PanopticSegment,
+  type SegmentMap,
+} from './data/coco-panoptic';
+export { openTaskRun, type TaskRun } from './task-cli';
