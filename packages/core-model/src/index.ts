@@ -34,7 +34,7 @@ export {
 } from './data/coco-instances';
 export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Remainder } from './data/batcher';
 export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
-export { openRunDir, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
+export { openRunDir, writeAtomic, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress';
 export {
   parseTaskArgs,

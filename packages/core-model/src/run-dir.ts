@@ -59,7 +59,7 @@ export function defaultRunName(d: Date): string {
 const badSegment = (s: string): boolean => s === '' || s === '.' || s === '..' || /[/\\]/.test(s);
 
 /** Write to a temp file then rename, so a crash never leaves a half-written file under the final name. */
-function writeAtomic(file: string, data: string | Uint8Array): void {
+export function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, file);
