@@ -1,3 +1,4 @@
 // @reward-tune/task-detection — object detection tuned with the paper's recall reward.
 export * from './tokens';
 export * from './sequence';
+export * from './dataset';
