@@ -48,7 +48,8 @@ export interface Batch<E> {
 
 /**
  * Training batches, drawn with the loop's own `rng` (whose state the checkpoint saves) so that a resumed run sees
- * the same batches as an uninterrupted one. `step` is the 0-based index of the update the batch is for.
+ * the same batches as an uninterrupted one. `step` is the 0-based index of the update the batch is for. The loop
+ * owns what the source returns: it disposes the batch's image tensor after the step.
  */
 export type BatchSource<E> = (step: number, rng: Rng) => Batch<E>;
 

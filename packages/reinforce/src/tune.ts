@@ -248,7 +248,7 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
       log({ kind: 'train', phase: 'tune', step, wallTime: now(), loss: result.loss, rewardMean: mean, rewardStd: std, ...result.terms });
       opts.progress?.({ phase: 'tune', step, totalSteps: config.steps, loss: result.loss, rewardMean: mean });
     } finally {
-      if (img.owned) img.tensor.dispose();
+      img.tensor.dispose(); // a training batch is consumed by its step
     }
     if (heldOut.length > 0 && config.evalEvery && isDue(step, config.evalEvery, config.steps)) await logEval(opts, step, now);
     if (opts.checkpointer && isDue(step, config.checkpointEvery, config.steps)) {

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer, Params, Rng, SampleOptions, SampleResult, SequencePolicy } from '@reward-tune/core-model';
+import type { Task } from '../task';
 
 /** What masked tokens get instead of −∞ (the SequencePolicy contract). */
 export const MASKED = -1e9;
@@ -258,3 +259,53 @@ export class Adam implements Optimizer {
     this.v.clear();
   }
 }
+
+/** An input of the toy matching task: F features in {−1, 1} and the L-token target they determine. */
+export interface ToyExample {
+  readonly features: Float32Array;
+  readonly target: Int32Array;
+}
+
+/**
+ * Target token t (vocabulary 4) = 2·[x_t > 0] + [x_{t+1 mod F} > 0]: a linearly separable function of the
+ * features, so the FeaturePolicy can reach the optimum (reward L on every input).
+ */
+export function toyExample(features: Float32Array, length: number): ToyExample {
+  const f = features.length;
+  const target = Int32Array.from({ length }, (_, t) => 2 * (features[t % f] > 0 ? 1 : 0) + (features[(t + 1) % f] > 0 ? 1 : 0));
+  return { features, target };
+}
+
+export function toyBatch(rng: Rng, batch: number, features: number, length: number): { images: tf.Tensor4D; examples: ToyExample[] } {
+  const examples = Array.from({ length: batch }, () =>
+    toyExample(Float32Array.from({ length: features }, () => (rng.next() < 0.5 ? -1 : 1)), length),
+  );
+  const data = new Float32Array(batch * features);
+  examples.forEach((e, i) => data.set(e.features, i * features));
+  return { images: tf.tensor4d(data, [batch, 1, 1, features]), examples };
+}
+
+function matches(tokens: Int32Array, target: Int32Array): number {
+  let m = 0;
+  for (let t = 0; t < target.length; t++) if (tokens[t] === target[t]) m++;
+  return m;
+}
+
+/** Reward: the number of positions that match the target; metric: token accuracy and exact-match rate. */
+export const toyTask: Task<ToyExample, Int32Array, number> = {
+  encodeTargets: (ex) => ex.target,
+  decode: (tokens) => tokens.slice(),
+  reward: (preds, ex) => ({ rewards: Float64Array.from(preds, (p) => matches(p, ex.target)), aux: preds.map((p) => matches(p, ex.target)) }),
+  evaluate: (preds, exs) => {
+    let tok = 0;
+    let exact = 0;
+    let total = 0;
+    preds.forEach((p, i) => {
+      const m = matches(p, exs[i].target);
+      tok += m;
+      total += exs[i].target.length;
+      if (m === exs[i].target.length) exact++;
+    });
+    return { tokenAccuracy: tok / total, exactMatch: exact / preds.length };
+  },
+};
