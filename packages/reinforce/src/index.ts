@@ -42,3 +42,4 @@ export {
   type GradientRows,
   type ReinforceLossInput,
 } from './tune';
+export { trainMle, heldOutLoss, type EarlyStop, type MleConfig, type MleOptions, type MleResult } from './mle';
