@@ -43,3 +43,17 @@ export {
   type ReinforceLossInput,
 } from './tune';
 export { trainMle, heldOutLoss, type EarlyStop, type MleConfig, type MleOptions, type MleResult } from './mle';
+export {
+  renderReport,
+  writeReport,
+  parseMetricsJsonl,
+  lineChartSvg,
+  histogramSvg,
+  niceTicks,
+  quantile,
+  topPercent,
+  escapeXml,
+  type Series,
+  type HistogramSet,
+  type RenderedReport,
+} from './report';
