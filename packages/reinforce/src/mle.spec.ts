@@ -3,11 +3,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { Rng, type SampleOptions, type SampleResult, type SequencePolicy } from '@reward-tune/core-model';
+import { Rng, type SequencePolicy } from '@reward-tune/core-model';
 import { trainMle, type MleConfig } from './mle';
 import { MemoryCheckpointer, disposeState, type MetricsRecord } from './loop';
 import type { Task } from './task';
-import { Adam, FeaturePolicy, toyBatch, toyTask, type ToyExample } from './testing/toys';
+import { Adam, FeaturePolicy, PoisonPolicy, toyBatch, toyTask, type ToyExample } from './testing/toys';
 
 const F = 4;
 const L = 3;
@@ -102,28 +102,6 @@ it('per-token weights: a position weighted 0 gets no gradient', async () => {
   expect(biasAfter.slice(2 * V)).toEqual(biasBefore.slice(2 * V));
   expect(biasAfter.slice(0, 2 * V)).not.toEqual(biasBefore.slice(0, 2 * V));
 });
-
-/** A policy whose log-probs turn NaN once poisoned. */
-class PoisonPolicy implements SequencePolicy {
-  poisoned = false;
-  constructor(private readonly inner: FeaturePolicy) {}
-  get params() {
-    return this.inner.params;
-  }
-  get vocabSize() {
-    return this.inner.vocabSize;
-  }
-  get length() {
-    return this.inner.length;
-  }
-  sample(images: tf.Tensor4D, opts: SampleOptions): Promise<SampleResult> {
-    return this.inner.sample(images, opts);
-  }
-  logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D {
-    const lp = this.inner.logProbs(images, tokens);
-    return this.poisoned ? tf.mul(lp, NaN) : lp;
-  }
-}
 
 it('a non-finite loss stops the run cleanly: update not applied, last good checkpoint kept', async () => {
   const policy = new PoisonPolicy(policyAt());

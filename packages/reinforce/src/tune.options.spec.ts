@@ -7,9 +7,9 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as path from 'node:path';
 import { Rng } from '@reward-tune/core-model';
 import { tune, type Estimator } from './tune';
-import type { MetricsRecord } from './loop';
+import { MemoryCheckpointer, type MetricsRecord } from './loop';
 import type { Task } from './task';
-import { Adam, FeaturePolicy, toyBatch, toyTask, type ToyExample } from './testing/toys';
+import { Adam, FeaturePolicy, PoisonPolicy, toyBatch, toyTask, type ToyExample } from './testing/toys';
 
 const F = 4;
 const L = 3;
@@ -103,4 +103,53 @@ it.each<[Estimator, number]>([
     expect(r.loss).toBeCloseTo((r.pgLoss as number) + 0.3 * (r.auxLoss as number), 5);
     expect(r.rewardStd as number).toBeGreaterThanOrEqual(0);
   }
+});
+
+it('reports progress every update and keeps no tensors from one update to the next', async () => {
+  // rloo + KL + aux: the path that makes the most tensors.
+  const task: Task<ToyExample, Int32Array, number> = {
+    ...toyTask,
+    auxLoss: (logProbs) => tf.neg(tf.mean(logProbs)) as tf.Scalar,
+  };
+  const counts: number[] = [];
+  const steps: number[] = [];
+  await tune({
+    policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
+    reference: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
+    optimizer: new Adam(0.03),
+    task,
+    train,
+    rng: Rng.fromSeed(3),
+    config: { steps: 4, numSamples: 3, estimator: 'rloo', klCoef: 0.1, auxLossWeight: 0.1 },
+    progress: (p) => {
+      expect(p).toMatchObject({ phase: 'tune', totalSteps: 4 });
+      steps.push(p.step);
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  expect(steps).toEqual([1, 2, 3, 4]);
+  // After the first update (which creates Adam's slots) the count stays put.
+  expect(new Set(counts.slice(1)).size).toBe(1);
+  expect(counts[1]).toBe(counts[0]);
+});
+
+it('a non-finite update stops tuning cleanly with the last good state', async () => {
+  const policy = new PoisonPolicy(new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)));
+  const checkpointer = new MemoryCheckpointer();
+  const result = await tune({
+    policy,
+    optimizer: new Adam(0.03),
+    task: toyTask,
+    train: (step, rng) => {
+      policy.poisoned = step >= 2;
+      return train(step, rng);
+    },
+    rng: Rng.fromSeed(3),
+    config: { steps: 10, numSamples: 2, checkpointEvery: 1 },
+    checkpointer,
+  });
+  expect(result).toMatchObject({ stopped: 'non-finite', steps: 2 });
+  expect(checkpointer.steps()).toEqual([1, 2]);
+  for (const v of policy.params.values()) expect(Array.from(v.dataSync()).every(Number.isFinite)).toBe(true);
+  checkpointer.dispose();
 });

@@ -193,6 +193,28 @@ export class FeaturePolicy implements SequencePolicy {
   }
 }
 
+/** Wraps a policy so that its teacher-forced log-probs turn NaN once `poisoned` is set (for the non-finite guard). */
+export class PoisonPolicy implements SequencePolicy {
+  poisoned = false;
+  constructor(private readonly inner: SequencePolicy) {}
+  get params(): Params {
+    return this.inner.params;
+  }
+  get vocabSize(): number {
+    return this.inner.vocabSize;
+  }
+  get length(): number {
+    return this.inner.length;
+  }
+  sample(images: tf.Tensor4D, opts: SampleOptions): Promise<SampleResult> {
+    return this.inner.sample(images, opts);
+  }
+  logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D {
+    const lp = this.inner.logProbs(images, tokens);
+    return this.poisoned ? tf.tidy(() => tf.mul(lp, NaN)) : lp;
+  }
+}
+
 /** Adam (with bias correction, no weight decay) with a constant learning rate and named, restorable state. */
 export class Adam implements Optimizer {
   private t = 0;
