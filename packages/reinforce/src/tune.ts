@@ -180,32 +180,19 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
     const b = batchSize(batch);
     const img = imagesTensor(batch.images);
     try {
-      const sampled = await policy.sample(img.tensor, { numSamples: n, temperature: 1, topK: 0, topP: 0, rng });
-      const l = sampled.length;
-      const rewards = new Float64Array(b * n);
-      const aux: (A | undefined)[] = new Array(b * n);
-      for (let i = 0; i < b; i++) {
-        const ex = batch.examples[i];
-        const preds: P[] = [];
-        for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
-        const r = task.reward(preds, ex);
-        if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
-        rewards.set(r.rewards, i * n);
-        for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
-      }
-      let greedyRewards: Float64Array | undefined;
-      if (estimator === 'greedy') {
-        const g = await policy.sample(img.tensor, { numSamples: 1, greedy: true });
-        greedyRewards = new Float64Array(b);
-        for (let i = 0; i < b; i++) {
-          const ex = batch.examples[i];
-          greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
-        }
-      }
+      const { tokens: sampledTokens, length: l, rewards, aux, greedyRewards } = await sampleAndReward(
+        policy,
+        task,
+        img.tensor,
+        batch.examples,
+        n,
+        estimator === 'greedy',
+        rng,
+      );
       const picked = estimatorRows(estimator, rewards, b, n, greedyRewards);
       const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
       const rowTokens = new Int32Array(picked.rows.length * l);
-      picked.rows.forEach((row, k) => rowTokens.set(sampled.tokens.subarray(row * l, (row + 1) * l), k * l));
+      picked.rows.forEach((row, k) => rowTokens.set(sampledTokens.subarray(row * l, (row + 1) * l), k * l));
 
       const made: tf.Tensor[] = [];
       let result;
@@ -258,6 +245,52 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
   await logDistribution(opts, 'end', step);
   log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'done' });
   return { steps: step, stopped: 'done', losses };
+}
+
+interface ScoredSamples<A> {
+  /** [B, N, L] */
+  readonly tokens: Int32Array;
+  readonly length: number;
+  /** [B, N] */
+  readonly rewards: Float64Array;
+  /** [B·N] per-sample aux from the reward (undefined where the task gives none). */
+  readonly aux: (A | undefined)[];
+  /** [B] reward of each input's greedy output (self-critical baseline only). */
+  readonly greedyRewards?: Float64Array;
+}
+
+/** N samples per input at T=1 without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
+async function sampleAndReward<E, P, A>(
+  policy: SequencePolicy,
+  task: Task<E, P, A>,
+  images: tf.Tensor4D,
+  examples: readonly E[],
+  n: number,
+  withGreedy: boolean,
+  rng: Rng,
+): Promise<ScoredSamples<A>> {
+  const b = examples.length;
+  const sampled = await policy.sample(images, { numSamples: n, temperature: 1, topK: 0, topP: 0, rng });
+  const l = sampled.length;
+  const rewards = new Float64Array(b * n);
+  const aux: (A | undefined)[] = new Array(b * n);
+  for (let i = 0; i < b; i++) {
+    const ex = examples[i];
+    const preds: P[] = [];
+    for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
+    const r = task.reward(preds, ex);
+    if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
+    rewards.set(r.rewards, i * n);
+    for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
+  }
+  if (!withGreedy) return { tokens: sampled.tokens, length: l, rewards, aux };
+  const g = await policy.sample(images, { numSamples: 1, greedy: true });
+  const greedyRewards = new Float64Array(b);
+  for (let i = 0; i < b; i++) {
+    const ex = examples[i];
+    greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
+  }
+  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards };
 }
 
 async function logEval<E, P, A>(opts: TuneOptions<E, P, A>, step: number, now: () => number): Promise<void> {
