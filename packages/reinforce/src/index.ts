@@ -1,2 +1,59 @@
 // @reward-tune/reinforce — MLE pretraining and reward tuning loops over the task contract.
 export { paperAdvantages, rlooAdvantages } from './advantages';
+export { imagesTensor, batchSize, type Task, type RewardResult, type Batch, type BatchSource, type ImageBatch } from './task';
+export {
+  selectTokenLogProbs,
+  weightedSoftmaxXent,
+  policyGradientLoss,
+  klPenalty,
+  type XentOptions,
+  type PgReduction,
+} from './losses';
+export {
+  MemoryCheckpointer,
+  copyState,
+  disposeState,
+  captureState,
+  restoreState,
+  gradientStep,
+  evaluateGreedy,
+  isDue,
+  type Phase,
+  type TrainState,
+  type Checkpointer,
+  type MetricsRecord,
+  type MetricsSink,
+  type Progress,
+  type ProgressInfo,
+  type LoopIo,
+  type GradStep,
+  type HeldOutEval,
+} from './loop';
+export {
+  tune,
+  estimatorRows,
+  normalizeAdvantages,
+  reinforceLoss,
+  sampleRewardDistribution,
+  type Estimator,
+  type TuneConfig,
+  type TuneOptions,
+  type TuneResult,
+  type GradientRows,
+  type ReinforceLossInput,
+} from './tune';
+export { trainMle, heldOutLoss, type EarlyStop, type MleConfig, type MleOptions, type MleResult } from './mle';
+export {
+  renderReport,
+  writeReport,
+  parseMetricsJsonl,
+  lineChartSvg,
+  histogramSvg,
+  niceTicks,
+  quantile,
+  topPercent,
+  escapeXml,
+  type Series,
+  type HistogramSet,
+  type RenderedReport,
+} from './report';

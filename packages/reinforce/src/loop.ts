@@ -1,0 +1,272 @@
+/**
+ * What the MLE and tuning loops share: the small interfaces the lead wires to core-model's run directory
+ * (checkpoints, metrics log, progress bar), an in-memory checkpointer, the gradient step with its non-finite guard,
+ * saving/restoring the training state, and greedy held-out evaluation.
+ *
+ * Dimension legend: B batch, N samples per input, L sequence length, V vocabulary.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, type Optimizer, type RngState, type SequencePolicy } from '@reward-tune/core-model';
+import { batchSize, imagesTensor, type Batch, type Task } from './task';
+
+export type Phase = 'mle' | 'tune';
+
+/** Everything a resumed run needs to continue exactly where it stopped. */
+export interface TrainState {
+  readonly phase: Phase;
+  /** Updates applied so far. */
+  readonly step: number;
+  /** Parameter values by name (as in `policy.params`). */
+  readonly params: ReadonlyMap<string, tf.Tensor>;
+  readonly optimizer: { readonly step: number; readonly tensors: ReadonlyMap<string, tf.Tensor> };
+  /** The training stream's RNG (batches, samples). */
+  readonly rng: RngState;
+  /** Loop bookkeeping (best held-out value, evaluations without improvement, …): plain numbers, JSON-safe. */
+  readonly loop: Readonly<Record<string, number>>;
+}
+
+/**
+ * Where checkpoints go. `save` receives the loop's live tensors: it must copy or write them before its promise
+ * resolves, because training continues and changes them. `loadLatest` returns tensors the caller owns; the loops
+ * dispose them once restored.
+ */
+export interface Checkpointer {
+  save(state: TrainState): Promise<void>;
+  loadLatest(): Promise<TrainState | undefined>;
+}
+
+/** One line of `metrics.jsonl`. */
+export type MetricsRecord =
+  | {
+      readonly kind: 'train';
+      readonly phase: Phase;
+      readonly step: number;
+      readonly wallTime: number;
+      readonly loss: number;
+      /** Tuning: mean and std of the rewards of all B×N samples of the step. */
+      readonly rewardMean?: number;
+      readonly rewardStd?: number;
+      /** Tuning: the terms of the loss. */
+      readonly pgLoss?: number;
+      readonly kl?: number;
+      readonly auxLoss?: number;
+    }
+  | {
+      readonly kind: 'eval';
+      readonly phase: Phase;
+      readonly step: number;
+      readonly wallTime: number;
+      /** Held-out mean reward of the greedy output (when the task defines a reward for it). */
+      readonly rewardMean: number;
+      /** MLE: held-out teacher-forced loss. */
+      readonly loss?: number;
+      /** `task.evaluate` on the held-out set, greedy decoding. */
+      readonly metrics: Readonly<Record<string, number>>;
+    }
+  | {
+      readonly kind: 'distribution';
+      readonly phase: Phase;
+      readonly step: number;
+      /** `start` (the MLE policy) or `end` (the tuned policy). */
+      readonly label: 'start' | 'end';
+      /** Rewards of T=1 samples of the held-out examples. */
+      readonly rewards: readonly number[];
+    }
+  | {
+      readonly kind: 'event';
+      readonly phase: Phase;
+      readonly step: number;
+      readonly wallTime: number;
+      readonly event: 'start' | 'resumed' | 'non-finite' | 'early-stop' | 'done';
+      readonly detail?: string;
+    };
+
+export interface MetricsSink {
+  log(record: MetricsRecord): void;
+}
+
+export interface ProgressInfo {
+  readonly phase: Phase;
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly loss: number;
+  readonly rewardMean?: number;
+}
+export type Progress = (info: ProgressInfo) => void;
+
+/** The collaborators every loop takes besides the model. */
+export interface LoopIo {
+  readonly checkpointer?: Checkpointer;
+  readonly metrics?: MetricsSink;
+  readonly progress?: Progress;
+  /** Wall clock in ms (injectable for deterministic logs). */
+  readonly now?: () => number;
+}
+
+/** Keeps every state it is given (as copies), for tests and short in-process runs. */
+export class MemoryCheckpointer implements Checkpointer {
+  private readonly saved: TrainState[] = [];
+
+  get count(): number {
+    return this.saved.length;
+  }
+
+  async save(state: TrainState): Promise<void> {
+    this.saved.push(copyState(state));
+  }
+
+  async loadLatest(): Promise<TrainState | undefined> {
+    const last = this.saved[this.saved.length - 1];
+    return last ? copyState(last) : undefined;
+  }
+
+  /** The steps saved so far, oldest first. */
+  steps(): number[] {
+    return this.saved.map((s) => s.step);
+  }
+
+  dispose(): void {
+    for (const s of this.saved.splice(0)) disposeState(s);
+  }
+}
+
+export function copyState(s: TrainState): TrainState {
+  const clone = (m: ReadonlyMap<string, tf.Tensor>) => new Map([...m].map(([k, t]) => [k, tf.clone(t)] as const));
+  return {
+    phase: s.phase,
+    step: s.step,
+    params: clone(s.params),
+    optimizer: { step: s.optimizer.step, tensors: clone(s.optimizer.tensors) },
+    rng: [...s.rng] as unknown as RngState,
+    loop: { ...s.loop },
+  };
+}
+
+export function disposeState(s: TrainState): void {
+  for (const t of s.params.values()) t.dispose();
+  for (const t of s.optimizer.tensors.values()) t.dispose();
+}
+
+/** The live state of a run, for `Checkpointer.save` (tensors are the loop's own: not to be disposed). */
+export function captureState(
+  phase: Phase,
+  step: number,
+  policy: SequencePolicy,
+  optimizer: Optimizer,
+  rng: Rng,
+  loop: Record<string, number>,
+): TrainState {
+  return { phase, step, params: policy.params, optimizer: optimizer.getState(), rng: rng.state(), loop: { ...loop } };
+}
+
+/** Puts a loaded state into the policy and optimizer, disposes it, and returns the run's RNG. */
+export function restoreState(state: TrainState, phase: Phase, policy: SequencePolicy, optimizer: Optimizer): Rng {
+  try {
+    if (state.phase !== phase) throw new Error(`checkpoint phase is '${state.phase}', expected '${phase}'`);
+    for (const [name, v] of policy.params) {
+      const t = state.params.get(name);
+      if (!t) throw new Error(`checkpoint lacks parameter '${name}'`);
+      if (!tf.util.arraysEqual(t.shape, v.shape)) {
+        throw new Error(`checkpoint parameter '${name}' has shape [${t.shape}], expected [${v.shape}]`);
+      }
+      v.assign(t);
+    }
+    optimizer.setState(state.optimizer);
+    return Rng.fromState(state.rng);
+  } finally {
+    disposeState(state);
+  }
+}
+
+export interface GradStep {
+  readonly loss: number;
+  /** Named loss terms read back after the step (e.g. pgLoss, kl). */
+  readonly terms: Readonly<Record<string, number>>;
+  /** False when the loss or a gradient was NaN or ±∞; the update was then not applied. */
+  readonly finite: boolean;
+}
+
+/**
+ * One optimizer update from `lossFn`, which returns the total loss and any named terms to read back (all scalars).
+ * The update is applied only when the loss and every gradient are finite, so a non-finite step leaves the
+ * parameters as they were after the last good step.
+ */
+export async function gradientStep(
+  policy: SequencePolicy,
+  optimizer: Optimizer,
+  lossFn: (terms: Record<string, tf.Scalar>) => tf.Scalar,
+): Promise<GradStep> {
+  const names = [...policy.params.keys()];
+  const vars = names.map((n) => policy.params.get(n) as tf.Variable);
+  const terms: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const loss = lossFn(terms);
+    // Keep the named terms alive past the gradient tape's tidy.
+    for (const k of Object.keys(terms)) terms[k] = tf.keep(terms[k]);
+    return loss;
+  }, vars);
+  const byName = new Map<string, tf.Tensor>();
+  names.forEach((n, i) => {
+    const g = grads[vars[i].name];
+    if (g) byName.set(n, g);
+  });
+  try {
+    const sumSq = tf.tidy(() => tf.addN([tf.scalar(0), ...[...byName.values()].map((g) => tf.sum(tf.square(g)))]));
+    const [loss, gradSq, ...termValues] = await Promise.all([
+      value.data(),
+      sumSq.data(),
+      ...Object.values(terms).map((t) => t.data()),
+    ]);
+    sumSq.dispose();
+    const finite = Number.isFinite(loss[0]) && Number.isFinite(gradSq[0]);
+    if (finite) optimizer.apply(policy.params, byName);
+    const read: Record<string, number> = {};
+    Object.keys(terms).forEach((k, i) => (read[k] = termValues[i][0]));
+    return { loss: loss[0], terms: read, finite };
+  } finally {
+    value.dispose();
+    for (const g of byName.values()) g.dispose();
+    for (const t of Object.values(terms)) t.dispose();
+  }
+}
+
+export interface HeldOutEval<P> {
+  /** Mean reward of the greedy output over the held-out examples. */
+  readonly rewardMean: number;
+  readonly metrics: Record<string, number>;
+  readonly predictions: P[];
+}
+
+/** Greedy decoding of every held-out batch, then the task's reward (per example) and official metric (overall). */
+export async function evaluateGreedy<E, P, A>(
+  policy: SequencePolicy,
+  task: Task<E, P, A>,
+  heldOut: readonly Batch<E>[],
+): Promise<HeldOutEval<P>> {
+  const predictions: P[] = [];
+  const examples: E[] = [];
+  let rewardSum = 0;
+  for (const batch of heldOut) {
+    const b = batchSize(batch);
+    const img = imagesTensor(batch.images);
+    try {
+      const s = await policy.sample(img.tensor, { numSamples: 1, greedy: true });
+      for (let i = 0; i < b; i++) {
+        const ex = batch.examples[i];
+        const pred = task.decode(s.tokens.slice(i * s.length, (i + 1) * s.length), ex);
+        rewardSum += task.reward([pred], ex).rewards[0];
+        predictions.push(pred);
+        examples.push(ex);
+      }
+    } finally {
+      if (img.owned) img.tensor.dispose();
+    }
+  }
+  const n = examples.length;
+  return { rewardMean: n > 0 ? rewardSum / n : NaN, metrics: n > 0 ? task.evaluate(predictions, examples) : {}, predictions };
+}
+
+/** Whether the action due every `every` steps runs after update number `step` (1-based), always at the last. */
+export function isDue(step: number, every: number | undefined, total: number): boolean {
+  return (every !== undefined && every > 0 && step % every === 0) || step === total;
+}

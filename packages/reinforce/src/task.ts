@@ -1,0 +1,73 @@
+/**
+ * The task contract: everything the training loops need to know about a task, in big_vision's three-function shape
+ * (targets for the MLE loss, outputs from tokens, a score), plus the reward and the official metric. `reinforce`
+ * sees nothing else of boxes, masks or captions.
+ *
+ * Dimension legend: B batch, N samples per input, L sequence length, V vocabulary, H×W×C image.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@reward-tune/core-model';
+
+/** The rewards of the N samples of one example, and optional per-sample extras (e.g. detection's per-box IoU). */
+export interface RewardResult<Aux = unknown> {
+  /** [N] one reward per sample, in sample order. */
+  readonly rewards: Float64Array;
+  /** [N] one extra per sample, handed back to `auxLoss` for the samples that carry the gradient. */
+  readonly aux?: readonly Aux[];
+}
+
+export interface Task<E, P, Aux = unknown> {
+  /** The token sequence [L] the MLE loss teaches (`rng` for random target orderings, e.g. shuffled boxes). */
+  encodeTargets(example: E, rng: Rng): Int32Array;
+  /** Optional per-token MLE weights [L] for the targets just encoded (default: all 1). */
+  targetWeights?(example: E, targets: Int32Array): Float32Array;
+  /** One prediction from one token sequence [L]. */
+  decode(tokens: Int32Array, example: E): P;
+  /** Rewards of the N predictions decoded from the N samples of one example. */
+  reward(predictions: readonly P[], example: E): RewardResult<Aux>;
+  /** The official metric over a whole evaluation set (higher or lower is better per key; see the loop configs). */
+  evaluate(predictions: readonly P[], examples: readonly E[]): Record<string, number>;
+  /**
+   * Optional auxiliary loss on the re-scored samples (detection's confidence head). `logProbs` [R, L, V] are the
+   * teacher-forced log-probabilities of the R rows that carry the policy gradient, `sampledTokens` [R, L] those
+   * rows' tokens, `aux` their per-sample extras from `reward`. Must be differentiable through `logProbs`; the loop
+   * multiplies it by its configured weight.
+   */
+  auxLoss?(logProbs: tf.Tensor3D, sampledTokens: tf.Tensor2D, aux: readonly Aux[]): tf.Scalar;
+}
+
+/** Images as a tensor, or as raw [B, H, W, C] values with their shape. Values in [−1, 1] (big_vision range). */
+export type ImageBatch =
+  | tf.Tensor4D
+  | { readonly data: Float32Array; readonly shape: readonly [number, number, number, number] };
+
+export interface Batch<E> {
+  readonly images: ImageBatch;
+  readonly examples: readonly E[];
+}
+
+/**
+ * Training batches, drawn with the loop's own `rng` (whose state the checkpoint saves) so that a resumed run sees
+ * the same batches as an uninterrupted one. `step` is the 0-based index of the update the batch is for. The loop
+ * owns what the source returns: it disposes the batch's image tensor after the step.
+ */
+export type BatchSource<E> = (step: number, rng: Rng) => Batch<E>;
+
+/** The batch's images as a tensor, and whether the caller created it (and so must dispose it). */
+export function imagesTensor(images: ImageBatch): { readonly tensor: tf.Tensor4D; readonly owned: boolean } {
+  if (images instanceof tf.Tensor) return { tensor: images, owned: false };
+  const [b, h, w, c] = images.shape;
+  if (images.data.length !== b * h * w * c) {
+    throw new RangeError(`images has ${images.data.length} values, expected ${b}×${h}×${w}×${c}`);
+  }
+  return { tensor: tf.tensor4d(images.data, [b, h, w, c]), owned: true };
+}
+
+/** B, the number of examples in a batch, checked against the images. */
+export function batchSize<E>(batch: Batch<E>): number {
+  const b = batch.images instanceof tf.Tensor ? batch.images.shape[0] : batch.images.shape[0];
+  if (b !== batch.examples.length) {
+    throw new RangeError(`batch has ${b} images but ${batch.examples.length} examples`);
+  }
+  return b;
+}

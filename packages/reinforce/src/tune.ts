@@ -1,0 +1,336 @@
+/**
+ * Reward tuning with REINFORCE from an MLE policy. One step reads top to bottom:
+ * batch → sample N per input (T=1, no truncation) → decode → reward [B, N] → baseline → advantages →
+ * teacher-forced log-probs of the sampled tokens → −A·log P (+ KL, + aux) → gradients → optimizer.
+ *
+ * Estimators (the rows that carry the gradient, and their baseline):
+ * - `paper` (default, big_vision detection_reward.py): only sample 0 of each input; baseline = mean reward of the
+ *   other N−1 samples; advantage not normalised; loss averaged over all B×L token positions.
+ * - `rloo`: all N samples, each against the mean of the other N−1.
+ * - `greedy` (self-critical): all N samples, each against the reward of the input's greedy output.
+ * All three baselines are independent of the sample they are subtracted from, so all three are unbiased.
+ *
+ * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
+import { paperAdvantages, rlooAdvantages } from './advantages';
+import { klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
+import {
+  captureState,
+  evaluateGreedy,
+  gradientStep,
+  isDue,
+  restoreState,
+  type LoopIo,
+  type MetricsRecord,
+} from './loop';
+import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
+
+export type Estimator = 'paper' | 'rloo' | 'greedy';
+
+export interface TuneConfig {
+  /** Total updates (a resumed run continues up to this count). */
+  readonly steps: number;
+  /** N samples per input (≥ 2 for `paper` and `rloo`). */
+  readonly numSamples: number;
+  readonly estimator?: Estimator;
+  /** Centre and scale the step's advantages to unit std (off in the paper). */
+  readonly normalizeAdvantages?: boolean;
+  /** `token` (paper: mean over all R×L positions) or `sequence` (sum over L, mean over R). */
+  readonly reduction?: PgReduction;
+  /** Weight of the per-token KL penalty to `reference` (0 = off, the paper). */
+  readonly klCoef?: number;
+  /** Weight of `task.auxLoss` when the task has one (detection: 0.3). */
+  readonly auxLossWeight?: number;
+  /** Held-out greedy evaluation every this many updates (and after the last). */
+  readonly evalEvery?: number;
+  readonly checkpointEvery?: number;
+  /** T=1 samples per held-out example for the start/end reward distributions (0 = skip). */
+  readonly distributionSamples?: number;
+  /** Seed of the distribution sampling, kept apart from the training stream so it does not change training. */
+  readonly distributionSeed?: number;
+}
+
+export interface TuneOptions<E, P, A> extends LoopIo {
+  readonly policy: SequencePolicy;
+  readonly optimizer: Optimizer;
+  readonly task: Task<E, P, A>;
+  readonly train: BatchSource<E>;
+  readonly heldOut?: readonly Batch<E>[];
+  /** The training stream (batches and samples); replaced by the checkpoint's on resume. */
+  readonly rng: Rng;
+  readonly config: TuneConfig;
+  /** Frozen reference policy for the KL penalty (the MLE model); required when klCoef > 0. */
+  readonly reference?: SequencePolicy;
+}
+
+export interface TuneResult {
+  /** Updates applied in total (including those before a resume). */
+  readonly steps: number;
+  readonly stopped: 'done' | 'non-finite';
+  /** Per-update total loss of the updates this call ran. */
+  readonly losses: number[];
+}
+
+/** The rows [R] (indices into the flattened B×N samples) that carry the gradient, and their advantages [R]. */
+export interface GradientRows {
+  readonly rows: Int32Array;
+  readonly advantages: Float64Array;
+}
+
+/** Which samples carry the gradient and with which advantage, for each estimator. */
+export function estimatorRows(
+  estimator: Estimator,
+  rewards: Float64Array,
+  batch: number,
+  samples: number,
+  greedyRewards?: Float64Array,
+): GradientRows {
+  switch (estimator) {
+    case 'paper':
+      return { rows: Int32Array.from({ length: batch }, (_, b) => b * samples), advantages: paperAdvantages(rewards, batch, samples) };
+    case 'rloo':
+      return { rows: Int32Array.from({ length: batch * samples }, (_, i) => i), advantages: rlooAdvantages(rewards, batch, samples) };
+    case 'greedy': {
+      if (!greedyRewards || greedyRewards.length !== batch) throw new RangeError(`greedy estimator needs ${batch} greedy rewards`);
+      if (rewards.length !== batch * samples) throw new RangeError(`rewards has ${rewards.length} values, expected ${batch}×${samples}`);
+      const adv = new Float64Array(batch * samples);
+      for (let i = 0; i < adv.length; i++) adv[i] = rewards[i] - greedyRewards[Math.floor(i / samples)];
+      return { rows: Int32Array.from({ length: batch * samples }, (_, i) => i), advantages: adv };
+    }
+  }
+}
+
+/** (a − mean)/std over the step's advantages; all zero when they are all equal. */
+export function normalizeAdvantages(a: Float64Array): Float64Array {
+  const n = a.length;
+  if (n === 0) return a;
+  const mean = a.reduce((s, x) => s + x, 0) / n;
+  const std = Math.sqrt(a.reduce((s, x) => s + (x - mean) ** 2, 0) / n);
+  return a.map((x) => (std > 1e-12 ? (x - mean) / std : 0));
+}
+
+export interface ReinforceLossInput<A> {
+  /** [R, H, W, C] the image of each row. */
+  readonly images: tf.Tensor4D;
+  /** [R, L] the sampled tokens of each row. */
+  readonly tokens: tf.Tensor2D;
+  /** [R] advantages. */
+  readonly advantages: Float64Array;
+  readonly reduction: PgReduction;
+  /** [R, L] log π_ref of the tokens, with its weight. */
+  readonly kl?: { readonly coef: number; readonly refTokenLogProbs: tf.Tensor2D };
+  readonly aux?: { readonly weight: number; readonly loss: NonNullable<Task<unknown, unknown, A>['auxLoss']>; readonly values: readonly A[] };
+}
+
+/**
+ * The tuning loss of one step, to call inside a gradient tape: re-scores the rows' tokens teacher-forced (the same
+ * logits processors as the sampler) and adds the optional KL and auxiliary terms. Named terms go into `terms`.
+ */
+export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInput<A>, terms: Record<string, tf.Scalar> = {}): tf.Scalar {
+  const logProbs = policy.logProbs(input.images, input.tokens); // [R, L, V]
+  const adv = tf.tensor1d(Float32Array.from(input.advantages));
+  const pg = policyGradientLoss(logProbs, input.tokens, adv, input.reduction);
+  terms.pgLoss = pg;
+  let loss: tf.Scalar = pg;
+  if (input.kl && input.kl.coef > 0) {
+    const kl = klPenalty(logProbs, input.tokens, input.kl.refTokenLogProbs);
+    terms.kl = kl;
+    loss = tf.add(loss, tf.mul(kl, input.kl.coef));
+  }
+  if (input.aux && input.aux.weight > 0) {
+    const aux = input.aux.loss(logProbs, input.tokens, input.aux.values);
+    terms.auxLoss = aux;
+    loss = tf.add(loss, tf.mul(aux, input.aux.weight));
+  }
+  return loss;
+}
+
+/** Runs (or resumes) reward tuning; see the file comment for the step. */
+export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneResult> {
+  const { policy, optimizer, task, config } = opts;
+  const estimator = config.estimator ?? 'paper';
+  const reduction = config.reduction ?? 'token';
+  const klCoef = config.klCoef ?? 0;
+  const auxWeight = config.auxLossWeight ?? 1;
+  const n = config.numSamples;
+  if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
+  if (klCoef > 0 && !opts.reference) throw new Error('klCoef > 0 needs a reference policy');
+  const now = opts.now ?? Date.now;
+  const log = (r: MetricsRecord) => opts.metrics?.log(r);
+  const heldOut = opts.heldOut ?? [];
+
+  let rng = opts.rng;
+  let step = 0;
+  const loaded = await opts.checkpointer?.loadLatest();
+  if (loaded) {
+    step = loaded.step;
+    rng = restoreState(loaded, 'tune', policy, optimizer);
+    log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'resumed' });
+  } else {
+    log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'start' });
+    await logDistribution(opts, 'start', step);
+    if (heldOut.length > 0 && config.evalEvery) await logEval(opts, step, now);
+  }
+
+  const losses: number[] = [];
+  while (step < config.steps) {
+    const batch = opts.train(step, rng);
+    const b = batchSize(batch);
+    const img = imagesTensor(batch.images);
+    try {
+      const { tokens: sampledTokens, length: l, rewards, aux, greedyRewards } = await sampleAndReward(
+        policy,
+        task,
+        img.tensor,
+        batch.examples,
+        n,
+        estimator === 'greedy',
+        rng,
+      );
+      const picked = estimatorRows(estimator, rewards, b, n, greedyRewards);
+      const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
+      const rowTokens = new Int32Array(picked.rows.length * l);
+      picked.rows.forEach((row, k) => rowTokens.set(sampledTokens.subarray(row * l, (row + 1) * l), k * l));
+
+      const made: tf.Tensor[] = [];
+      let result;
+      try {
+        const tokens = tf.tensor2d(rowTokens, [picked.rows.length, l], 'int32');
+        made.push(tokens);
+        // Row r is sample r mod N of input ⌊r/N⌋ (paper: row b is input b, so the batch's images serve as they are).
+        let images = img.tensor;
+        if (estimator !== 'paper') {
+          images = tf.tidy(() => tf.gather(img.tensor, tf.tensor1d(Int32Array.from(picked.rows, (row) => Math.floor(row / n)), 'int32')));
+          made.push(images);
+        }
+        let refTokenLogProbs: tf.Tensor2D | undefined;
+        if (klCoef > 0 && opts.reference) {
+          const ref = opts.reference;
+          refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(ref.logProbs(images, tokens), tokens));
+          made.push(refTokenLogProbs);
+        }
+        const auxLoss = task.auxLoss?.bind(task);
+        const input: ReinforceLossInput<A> = {
+          images,
+          tokens,
+          advantages,
+          reduction,
+          kl: refTokenLogProbs ? { coef: klCoef, refTokenLogProbs } : undefined,
+          aux: auxLoss ? { weight: auxWeight, loss: auxLoss, values: Array.from(picked.rows, (row) => aux[row] as A) } : undefined,
+        };
+        result = await gradientStep(policy, optimizer, (terms) => reinforceLoss(policy, input, terms));
+      } finally {
+        for (const t of made) t.dispose();
+      }
+      if (!result.finite) {
+        log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'non-finite', detail: `loss ${result.loss} at update ${step + 1}; not applied` });
+        return { steps: step, stopped: 'non-finite', losses };
+      }
+      step += 1;
+      losses.push(result.loss);
+      const mean = rewards.reduce((s, x) => s + x, 0) / rewards.length;
+      const std = Math.sqrt(rewards.reduce((s, x) => s + (x - mean) ** 2, 0) / rewards.length);
+      log({ kind: 'train', phase: 'tune', step, wallTime: now(), loss: result.loss, rewardMean: mean, rewardStd: std, ...result.terms });
+      opts.progress?.({ phase: 'tune', step, totalSteps: config.steps, loss: result.loss, rewardMean: mean });
+    } finally {
+      img.tensor.dispose(); // a training batch is consumed by its step
+    }
+    if (heldOut.length > 0 && config.evalEvery && isDue(step, config.evalEvery, config.steps)) await logEval(opts, step, now);
+    if (opts.checkpointer && isDue(step, config.checkpointEvery, config.steps)) {
+      await opts.checkpointer.save(captureState('tune', step, policy, optimizer, rng, {}));
+    }
+  }
+  await logDistribution(opts, 'end', step);
+  log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'done' });
+  return { steps: step, stopped: 'done', losses };
+}
+
+interface ScoredSamples<A> {
+  /** [B, N, L] */
+  readonly tokens: Int32Array;
+  readonly length: number;
+  /** [B, N] */
+  readonly rewards: Float64Array;
+  /** [B·N] per-sample aux from the reward (undefined where the task gives none). */
+  readonly aux: (A | undefined)[];
+  /** [B] reward of each input's greedy output (self-critical baseline only). */
+  readonly greedyRewards?: Float64Array;
+}
+
+/** N samples per input at T=1 without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
+async function sampleAndReward<E, P, A>(
+  policy: SequencePolicy,
+  task: Task<E, P, A>,
+  images: tf.Tensor4D,
+  examples: readonly E[],
+  n: number,
+  withGreedy: boolean,
+  rng: Rng,
+): Promise<ScoredSamples<A>> {
+  const b = examples.length;
+  const sampled = await policy.sample(images, { numSamples: n, temperature: 1, topK: 0, topP: 0, rng });
+  const l = sampled.length;
+  const rewards = new Float64Array(b * n);
+  const aux: (A | undefined)[] = new Array(b * n);
+  for (let i = 0; i < b; i++) {
+    const ex = examples[i];
+    const preds: P[] = [];
+    for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
+    const r = task.reward(preds, ex);
+    if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
+    rewards.set(r.rewards, i * n);
+    for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
+  }
+  if (!withGreedy) return { tokens: sampled.tokens, length: l, rewards, aux };
+  const g = await policy.sample(images, { numSamples: 1, greedy: true });
+  const greedyRewards = new Float64Array(b);
+  for (let i = 0; i < b; i++) {
+    const ex = examples[i];
+    greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
+  }
+  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards };
+}
+
+async function logEval<E, P, A>(opts: TuneOptions<E, P, A>, step: number, now: () => number): Promise<void> {
+  const ev = await evaluateGreedy(opts.policy, opts.task, opts.heldOut ?? []);
+  opts.metrics?.log({ kind: 'eval', phase: 'tune', step, wallTime: now(), rewardMean: ev.rewardMean, metrics: ev.metrics });
+}
+
+/** Rewards of T=1 samples of every held-out example, from an RNG of its own. */
+export async function sampleRewardDistribution<E, P, A>(
+  policy: SequencePolicy,
+  task: Task<E, P, A>,
+  heldOut: readonly Batch<E>[],
+  samplesPerExample: number,
+  rng: Rng,
+): Promise<Float64Array> {
+  const out: number[] = [];
+  for (const batch of heldOut) {
+    const b = batchSize(batch);
+    const img = imagesTensor(batch.images);
+    try {
+      const s = await policy.sample(img.tensor, { numSamples: samplesPerExample, temperature: 1, topK: 0, topP: 0, rng });
+      for (let i = 0; i < b; i++) {
+        const ex = batch.examples[i];
+        const preds: P[] = [];
+        for (let j = 0; j < samplesPerExample; j++) {
+          const row = i * samplesPerExample + j;
+          preds.push(task.decode(s.tokens.slice(row * s.length, (row + 1) * s.length), ex));
+        }
+        out.push(...task.reward(preds, ex).rewards);
+      }
+    } finally {
+      if (img.owned) img.tensor.dispose();
+    }
+  }
+  return Float64Array.from(out);
+}
+
+async function logDistribution<E, P, A>(opts: TuneOptions<E, P, A>, label: 'start' | 'end', step: number): Promise<void> {
+  const k = opts.config.distributionSamples ?? 0;
+  if (k <= 0 || !opts.heldOut?.length || !opts.metrics) return;
+  const rewards = await sampleRewardDistribution(opts.policy, opts.task, opts.heldOut, k, Rng.fromSeed(opts.config.distributionSeed ?? 0));
+  opts.metrics.log({ kind: 'distribution', phase: 'tune', step, label, rewards: Array.from(rewards) });
+}
