@@ -4,3 +4,22 @@ export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
 export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
 export type { Optimizer } from './optim/optimizer';
+export {
+  createOptimizer,
+  optimizerConfigSchema,
+  Adafactor,
+  AdamW,
+  factoredDims,
+  globalNorm,
+  globalNormClipFactor,
+  clipByBlockRms,
+  planParams,
+  multiplierFor,
+  DEFAULT_WD_MULTS,
+  type OptimizerConfig,
+  type AdafactorOptions,
+  type AdamOptions,
+  type ChainConfig,
+  type PatternMults,
+  type ParamPlan,
+} from './optim/index';
