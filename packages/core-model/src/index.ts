@@ -23,3 +23,19 @@ export {
   type PatternMults,
   type ParamPlan,
 } from './optim/index';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  restoreInto,
+  writeFileAtomic,
+  checkpointPath,
+  listCheckpoints,
+  latestCheckpoint,
+  pruneCheckpoints,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type Checkpoint,
+  type CheckpointInput,
+  type Restored,
+} from './checkpoint';
+export { encodeSafetensors, decodeSafetensors, type HostTensor, type SafeDType, type SafetensorsContents } from './safetensors';
