@@ -327,4 +327,26 @@ describe('Adafactor (big_vision variant)', () => {
     expect(tf.memory().numTensors).toBe(before);
     opt.dispose();
   });
+
+  it('stays within a small, fixed kernel budget per variable and never reads back to the host', async () => {
+    const params: Params = new Map([
+      ['f/kernel', tf.variable(tf.randomNormal([32, 40]))],
+      ['u/bias', tf.variable(tf.randomNormal([40]))],
+    ]);
+    const grads = new Map([...params].map(([n, p]) => [n, tf.randomNormal(p.shape)]));
+    const opt = new Adafactor(params, { lr: 0.1, wd: 0.01 });
+    opt.apply(params, grads);
+    const backend = tf.backend();
+    const reads = [jest.spyOn(backend, 'readSync'), jest.spyOn(backend, 'read')];
+    const info = await tf.profile(() => opt.apply(params, grads));
+    for (const r of reads) {
+      expect(r).not.toHaveBeenCalled();
+      r.mockRestore();
+    }
+    // Factored kernel with decay: g²+ε (2), row and column EMAs (2 means + 2×3), normaliser mean + div + 2 rsqrt
+    // (4), 2 expandDims + 2 muls (4), momentum (3), lr/wd/θ update (4) = 25. Unfactored bias without decay: g²+ε (2),
+    // EMA (3), rsqrt + mul (2), momentum (3), lr + θ update (2) = 12. tfjs's own Adam runs 16 per variable.
+    expect(info.kernels.length).toBe(25 + 12);
+    opt.dispose();
+  });
 });
