@@ -322,31 +322,81 @@ describe('Adafactor (big_vision variant)', () => {
     const opt = new Adafactor(params, { lr: 0.1, wd: 0.01, gradClipNorm: 1, adafactor: { clippingThreshold: 1 } });
     const g = toTensors(randomArrays(rng, 1));
     opt.apply(params, g);
+    opt.getState(); // per-parameter views of the fused state, released by the next apply
     const before = tf.memory().numTensors;
     opt.apply(params, g);
+    opt.getState();
     expect(tf.memory().numTensors).toBe(before);
     opt.dispose();
   });
 
   it('stays within a small, fixed kernel budget per variable and never reads back to the host', async () => {
-    const params: Params = new Map([
-      ['f/kernel', tf.variable(tf.randomNormal([32, 40]))],
-      ['u/bias', tf.variable(tf.randomNormal([40]))],
-    ]);
-    const grads = new Map([...params].map(([n, p]) => [n, tf.randomNormal(p.shape)]));
-    const opt = new Adafactor(params, { lr: 0.1, wd: 0.01 });
-    opt.apply(params, grads);
-    const backend = tf.backend();
-    const reads = [jest.spyOn(backend, 'readSync'), jest.spyOn(backend, 'read')];
-    const info = await tf.profile(() => opt.apply(params, grads));
-    for (const r of reads) {
-      expect(r).not.toHaveBeenCalled();
-      r.mockRestore();
-    }
+    // One factored kernel and ten vectors, as in a transformer block (biases, layer-norm scales).
+    const shapes: Array<[string, number[]]> = [['f/kernel', [32, 40]]];
+    for (let i = 0; i < 10; i++) shapes.push([`b${i}/bias`, [40]]);
+    const count = async (fuseElementwise: boolean): Promise<number> => {
+      const params: Params = new Map(shapes.map(([n, s]) => [n, tf.variable(tf.randomNormal(s))]));
+      const grads = new Map(shapes.map(([n, s]) => [n, tf.randomNormal(s)]));
+      const opt = new Adafactor(params, { lr: 0.1, wd: 0.01, fuseElementwise });
+      opt.apply(params, grads);
+      const backend = tf.backend();
+      const reads = [jest.spyOn(backend, 'readSync'), jest.spyOn(backend, 'read')];
+      const info = await tf.profile(() => opt.apply(params, grads));
+      for (const r of reads) {
+        expect(r).not.toHaveBeenCalled();
+        r.mockRestore();
+      }
+      opt.dispose();
+      tf.dispose([...params.values(), ...grads.values()]);
+      return info.kernels.length;
+    };
     // Factored kernel with decay: g²+ε (2), row and column EMAs (2 means + 2×3), normaliser mean + div + 2 rsqrt
-    // (4), 2 expandDims + 2 muls (4), momentum (3), lr/wd/θ update (4) = 25. Unfactored bias without decay: g²+ε (2),
-    // EMA (3), rsqrt + mul (2), momentum (3), lr + θ update (2) = 12. tfjs's own Adam runs 16 per variable.
-    expect(info.kernels.length).toBe(25 + 12);
+    // (4), 2 expandDims + 2 muls (4), momentum (3), lr/wd/θ update (4) = 25. Each bias alone (no decay): g²+ε (2),
+    // EMA (3), rsqrt + mul (2), momentum (3), lr + θ update (2) = 12 (tfjs's own Adam runs 16 per variable).
+    expect(await count(false)).toBe(25 + 10 * 12);
+    // Fused, the ten biases cost one concat of gradients, the 12 kernels once, one concat of values and one split.
+    expect(await count(true)).toBe(25 + 1 + 12 + 1 + 1);
+  });
+
+  it('fused and per-variable updates agree bit for bit, a parameter without a gradient keeping its state', () => {
+    const run = (fuseElementwise: boolean): { params: Map<string, number[]>; state: Map<string, number[]> } => {
+      const rng = Rng.fromSeed(21);
+      const params = makeParams(randomArrays(rng, 0.5));
+      // Distinct lr multipliers and a decayed small matrix inside the fused group exercise its per-element vectors.
+      const opt = new Adafactor(params, { lr: 0.1, wd: 0.01, lrMults: [['enc/.*', 0.5]], fuseElementwise });
+      for (let t = 0; t < 3; t++) {
+        const g = toTensors(randomArrays(rng, 1));
+        if (t === 1) g.delete('enc/dense/bias');
+        opt.apply(params, g);
+        tf.dispose([...g.values()]);
+      }
+      const out = {
+        params: new Map([...params].map(([n, v]) => [n, Array.from(v.dataSync())])),
+        state: new Map([...opt.getState().tensors].map(([n, v]) => [n, Array.from(v.dataSync())])),
+      };
+      opt.dispose();
+      tf.dispose([...params.values()]);
+      return out;
+    };
+    const fused = run(true);
+    const single = run(false);
+    expect([...fused.state.keys()]).toEqual([...single.state.keys()]);
+    expect(fused).toEqual(single);
+  });
+
+  it('leaves a parameter and its state untouched when its gradient is missing (fused group)', () => {
+    const rng = Rng.fromSeed(4);
+    const params = makeParams(randomArrays(rng, 0.5));
+    const opt = new Adafactor(params, { lr: 0.1 });
+    opt.apply(params, toTensors(randomArrays(rng, 1)));
+    const before = Array.from(params.get('head/kernel')?.dataSync() ?? []);
+    const stateBefore = Array.from(opt.getState().tensors.get('head/kernel/m')?.dataSync() ?? []);
+    const g = toTensors(randomArrays(rng, 1));
+    g.delete('head/kernel');
+    opt.apply(params, g);
+    expect(Array.from(params.get('head/kernel')?.dataSync() ?? [])).toEqual(before);
+    expect(Array.from(opt.getState().tensors.get('head/kernel/m')?.dataSync() ?? [])).toEqual(stateBefore);
+    expect(stateBefore.some((x) => x !== 0)).toBe(true);
     opt.dispose();
   });
 });

@@ -88,6 +88,10 @@ export class Adafactor extends ChainedOptimizer<Scalars> {
     return slots;
   }
 
+  protected elementwise(shape: readonly number[]): boolean {
+    return factoredDims(shape, this.o.minDimSizeToFactor) === null;
+  }
+
   protected stepScalars(t: number): Scalars {
     const b = this.beta2(t);
     return {

@@ -40,6 +40,10 @@ export class AdamW extends ChainedOptimizer<Scalars> {
     ];
   }
 
+  protected elementwise(): boolean {
+    return true;
+  }
+
   protected stepScalars(t: number): Scalars {
     const { b1, b2, eps } = this.o;
     return {
