@@ -173,8 +173,8 @@ describe('factoredDims', () => {
 });
 
 describe('Adafactor (big_vision variant)', () => {
-  it('matches the hand-computed update over 3 steps (factored and unfactored, momentum, β2_t, weight decay)', () => {
-    const { history, got, opt, params } = runBoth(baseRef, { lr: 0.1, wd: 0.01, adafactor: { beta2Cap: 0.95 } });
+  it.each([true, false])('matches the hand-computed update over 3 steps (factored and unfactored, momentum, β2_t, weight decay; fused %s)', (fuseElementwise) => {
+    const { history, got, opt, params } = runBoth(baseRef, { lr: 0.1, wd: 0.01, fuseElementwise, adafactor: { beta2Cap: 0.95 } });
     for (let t = 0; t < 3; t++) {
       for (const name of Object.keys(SHAPES)) {
         expect(maxAbsDiff(got[t].get(name) as Float32Array, history[t].get(name) as Float64Array)).toBeLessThan(2e-6);
@@ -238,7 +238,7 @@ describe('Adafactor (big_vision variant)', () => {
     tf.dispose([k, b]);
   });
 
-  it('applies lr multipliers by regex (first match wins, 0 freezes) and clips the global norm of unfrozen grads', () => {
+  it.each([true, false])('applies lr multipliers by regex (first match wins, 0 freezes) and clips the global norm of unfrozen grads (fused %s)', (fuseElementwise) => {
     const lrMults: Array<[string, number]> = [
       ['head/.*', 0],
       ['enc/dense/.*', 0.1],
@@ -248,7 +248,7 @@ describe('Adafactor (big_vision variant)', () => {
     // Grad norms here are ≈ 60·scale, so step 0 (scale 1) and step 2 (scale 2) are clipped, step 1 is not.
     const { history, got, opt, params } = runBoth(
       { ...baseRef, lrMult: mult, clipNorm: 30 },
-      { lr: 0.1, wd: 0.01, lrMults, gradClipNorm: 30, adafactor: { beta2Cap: 0.95 } },
+      { lr: 0.1, wd: 0.01, lrMults, gradClipNorm: 30, fuseElementwise, adafactor: { beta2Cap: 0.95 } },
       [1, 0.3, 2],
     );
     for (let t = 0; t < 3; t++) {
@@ -293,17 +293,17 @@ describe('Adafactor (big_vision variant)', () => {
     tf.dispose([...params.values()]);
   });
 
-  it('round-trips its state through getState/setState: a restored copy continues bit-identically', () => {
+  it.each([true, false])('round-trips its state through getState/setState: a restored copy continues bit-identically (fused %s)', (fuseElementwise) => {
     const rng = Rng.fromSeed(3);
     const p0 = randomArrays(rng, 0.5);
     const grads = [1, 0.5, 0.8].map((sc) => randomArrays(rng, sc));
     const params = makeParams(p0);
-    const opt = new Adafactor(params, { lr: 0.05, wd: 1e-3 });
+    const opt = new Adafactor(params, { lr: 0.05, wd: 1e-3, fuseElementwise });
     for (const g of grads.slice(0, 2)) opt.apply(params, toTensors(g));
     const snapshot = new Map([...params].map(([n, v]) => [n, v.dataSync().slice()]));
 
     const params2 = makeParams(new Map([...snapshot].map(([n, v]) => [n, Float32Array.from(v)])));
-    const opt2 = new Adafactor(params2, { lr: 0.05, wd: 1e-3 });
+    const opt2 = new Adafactor(params2, { lr: 0.05, wd: 1e-3, fuseElementwise: !fuseElementwise });
     opt2.setState(opt.getState());
     expect(opt2.step).toBe(2);
     opt.apply(params, toTensors(grads[2]));
@@ -319,7 +319,7 @@ describe('Adafactor (big_vision variant)', () => {
   it('runs each variable update without leaking tensors', () => {
     const rng = Rng.fromSeed(5);
     const params = makeParams(randomArrays(rng, 0.5));
-    const opt = new Adafactor(params, { lr: 0.1, wd: 0.01, gradClipNorm: 1, adafactor: { clippingThreshold: 1 } });
+    const opt = new Adafactor(params, { lr: 0.1, wd: 0.01, gradClipNorm: 1, fuseElementwise: true, adafactor: { clippingThreshold: 1 } });
     const g = toTensors(randomArrays(rng, 1));
     opt.apply(params, g);
     opt.getState(); // per-parameter views of the fused state, released by the next apply
@@ -387,7 +387,7 @@ describe('Adafactor (big_vision variant)', () => {
   it('leaves a parameter and its state untouched when its gradient is missing (fused group)', () => {
     const rng = Rng.fromSeed(4);
     const params = makeParams(randomArrays(rng, 0.5));
-    const opt = new Adafactor(params, { lr: 0.1 });
+    const opt = new Adafactor(params, { lr: 0.1, fuseElementwise: true });
     opt.apply(params, toTensors(randomArrays(rng, 1)));
     const before = Array.from(params.get('head/kernel')?.dataSync() ?? []);
     const stateBefore = Array.from(opt.getState().tensors.get('head/kernel/m')?.dataSync() ?? []);

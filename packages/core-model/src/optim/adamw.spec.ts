@@ -11,14 +11,14 @@ beforeAll(async () => {
 });
 
 describe('AdamW', () => {
-  it('matches m̂/(√v̂+ε) with bias correction, decay on kernels not scaled by lr, over 3 steps', () => {
+  it.each([true, false])('matches m̂/(√v̂+ε) with bias correction, decay on kernels not scaled by lr, over 3 steps (fused %s)', (fuseElementwise) => {
     const rng = Rng.fromSeed(11);
     const shapes: Record<string, number[]> = { 'd/kernel': [3, 4], 'd/bias': [4] };
     const init = new Map(Object.entries(shapes).map(([n, s]) => [n, Float32Array.from({ length: s[0] * (s[1] ?? 1) }, () => rng.normal())]));
     const grads = [0, 1, 2].map(() => new Map([...init].map(([n, v]) => [n, Float32Array.from(v, () => rng.normal())])));
     const params: Params = new Map([...init].map(([n, v]) => [n, tf.variable(tf.tensor(v, shapes[n]))]));
     const [lr, wd, b1, b2, eps] = [0.05, 0.02, 0.9, 0.99, 1e-8];
-    const opt = new AdamW(params, { lr, wd, adam: { b1, b2, eps } });
+    const opt = new AdamW(params, { lr, wd, fuseElementwise, adam: { b1, b2, eps } });
 
     // Reference: m ← b1·m + (1−b1)·g, v ← b2·v + (1−b2)·g², u = (m/(1−b1ⁿ)) / (√(v/(1−b2ⁿ)) + ε), n = t+1,
     // θ ← θ − (lr·u + wd·θ) with wd only on `…/kernel`.

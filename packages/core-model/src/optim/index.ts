@@ -38,6 +38,7 @@ const common = {
   wdMults: patternMults.optional(),
   gradClipNorm: z.number().positive().optional(),
   schedule: scheduleSchema.default({ kind: 'constant' }),
+  fuseElementwise: z.boolean().optional(),
 };
 
 export const optimizerConfigSchema = z.discriminatedUnion('name', [
