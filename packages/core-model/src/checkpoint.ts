@@ -55,7 +55,7 @@ function safeDType(name: string, t: tf.Tensor): SafeDType {
   return d;
 }
 
-/** Saves atomically to `file` (its directory is created if needed). */
+/** Saves atomically to `file` (its directory is created if needed); the state saved is that at the call. */
 export async function saveCheckpoint(file: string, input: CheckpointInput): Promise<void> {
   const entries: Array<[string, tf.Tensor]> = [];
   for (const [name, p] of input.params) {
@@ -76,14 +76,21 @@ export async function saveCheckpoint(file: string, input: CheckpointInput): Prom
     entries.map(([name, t]) => [name, { dtype: safeDType(name, t), shape: t.shape }] as const),
     metadata,
   );
+  // Clones share the data and updates replace a variable's data rather than write into it, so this is a consistent
+  // snapshot even if training goes on while the bytes are read back and written.
+  const snapshot = entries.map(([name, t]) => [name, tf.clone(t)] as const);
   async function* chunks(): AsyncGenerator<Uint8Array> {
     yield header;
-    for (const [name, t] of entries) {
+    for (const [name, t] of snapshot) {
       const data = (await t.data()) as Float32Array | Int32Array;
       yield tensorBytes({ dtype: safeDType(name, t), shape: t.shape, data });
     }
   }
-  await writeFileAtomic(file, chunks());
+  try {
+    await writeFileAtomic(file, chunks());
+  } finally {
+    tf.dispose(snapshot.map(([, t]) => t));
+  }
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import type { Params } from '../policy';
-import type { Schedule } from '../schedules';
 import { Adafactor, type AdafactorOptions } from './adafactor';
 import { AdamW, type AdamOptions } from './adamw';
 import type { ChainConfig } from './chain';
@@ -80,11 +79,9 @@ export type OptimizerConfig =
   | (ChainConfig & { readonly name: 'adafactor'; readonly adafactor?: AdafactorOptions })
   | (ChainConfig & { readonly name: 'adamw'; readonly adam?: AdamOptions });
 
-// The schema's output must be usable as the factory's input.
-type _SchemaFits = z.output<typeof optimizerConfigSchema> extends OptimizerConfig ? true : never;
-const _schemaFits: _SchemaFits = true;
-void _schemaFits;
-void (null as unknown as Schedule);
+// Compile-time check that what the schema parses is what the factory takes.
+const schemaFits: z.output<typeof optimizerConfigSchema> extends OptimizerConfig ? true : never = true;
+void schemaFits;
 
 /** The optimizer a config names, with zero state for every non-frozen parameter of `params`. */
 export function createOptimizer(config: OptimizerConfig, params: Params): Optimizer {
