@@ -72,3 +72,38 @@ export {
   type SegmentMap,
 } from './data/coco-panoptic';
 export { openTaskRun, type TaskRun } from './task-cli';
+export {
+  createOptimizer,
+  optimizerConfigSchema,
+  Adafactor,
+  AdamW,
+  factoredDims,
+  globalNorm,
+  globalNormClipFactor,
+  clipByBlockRms,
+  planParams,
+  multiplierFor,
+  DEFAULT_WD_MULTS,
+  type OptimizerConfig,
+  type AdafactorOptions,
+  type AdamOptions,
+  type ChainConfig,
+  type PatternMults,
+  type ParamPlan,
+} from './optim/index';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  restoreInto,
+  writeFileAtomic,
+  checkpointPath,
+  listCheckpoints,
+  latestCheckpoint,
+  pruneCheckpoints,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type Checkpoint,
+  type CheckpointInput,
+  type Restored,
+} from './checkpoint';
+export { encodeSafetensors, decodeSafetensors, type HostTensor, type SafeDType, type SafetensorsContents } from './safetensors';

@@ -1,0 +1,67 @@
+/**
+ * Adam with bias correction (optax `scale_by_adam`) inside the shared decoupled chain (./chain.ts), so weight decay
+ * is added after the lr scaling and is not multiplied by lr — big_vision's `optax_name="adam"` + `wd`, not PyTorch's
+ * AdamW (whose decay is lr·wd·θ). At step t (from 0), with n = t + 1:
+ *   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,  u = (m / (1−β1ⁿ)) / (sqrt(v / (1−β2ⁿ)) + ε)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Params } from '../policy';
+import { ChainedOptimizer, type ChainConfig } from './chain';
+
+export interface AdamOptions {
+  readonly b1?: number;
+  readonly b2?: number;
+  readonly eps?: number;
+}
+
+interface Scalars {
+  readonly b1: tf.Scalar;
+  readonly oneMinusB1: tf.Scalar;
+  readonly b2: tf.Scalar;
+  readonly oneMinusB2: tf.Scalar;
+  readonly debias1: tf.Scalar;
+  readonly debias2: tf.Scalar;
+  readonly eps: tf.Scalar;
+}
+
+export class AdamW extends ChainedOptimizer<Scalars> {
+  private readonly o: Required<AdamOptions>;
+
+  constructor(params: Params, cfg: ChainConfig & { readonly adam?: AdamOptions }) {
+    super(params, cfg);
+    this.o = { b1: cfg.adam?.b1 ?? 0.9, b2: cfg.adam?.b2 ?? 0.999, eps: cfg.adam?.eps ?? 1e-8 };
+    this.initSlots(params);
+  }
+
+  protected slotShapes(shape: readonly number[]): Array<[string, number[]]> {
+    return [
+      ['m', [...shape]],
+      ['v', [...shape]],
+    ];
+  }
+
+  protected elementwise(): boolean {
+    return true;
+  }
+
+  protected stepScalars(t: number): Scalars {
+    const { b1, b2, eps } = this.o;
+    return {
+      b1: tf.scalar(b1),
+      oneMinusB1: tf.scalar(1 - b1),
+      b2: tf.scalar(b2),
+      oneMinusB2: tf.scalar(1 - b2),
+      debias1: tf.scalar(1 / (1 - Math.pow(b1, t + 1))),
+      debias2: tf.scalar(1 / (1 - Math.pow(b2, t + 1))),
+      eps: tf.scalar(eps),
+    };
+  }
+
+  protected direction(name: string, g: tf.Tensor, k: Scalars): tf.Tensor {
+    const m = tf.add(tf.mul(k.b1, this.slot(name, 'm')), tf.mul(k.oneMinusB1, g));
+    const v = tf.add(tf.mul(k.b2, this.slot(name, 'v')), tf.mul(k.oneMinusB2, tf.square(g)));
+    this.setSlot(name, 'm', m);
+    this.setSlot(name, 'v', v);
+    return tf.div(tf.mul(m, k.debias1), tf.add(tf.sqrt(tf.mul(v, k.debias2)), k.eps));
+  }
+}
