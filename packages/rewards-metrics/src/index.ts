@@ -1,2 +1,5 @@
 // @reward-tune/rewards-metrics — task metrics and rewards in pure TypeScript (no tfjs).
 export { colorfulness, type RgbImage } from './colorfulness';
+export { normalizeCaption, ptbTokens } from './caption-normalize';
+export { CiderD, ciderD, type CiderDOptions, type CiderDCorpusResult, type PreparedRefs } from './cider';
+export { bleu, type BleuResult } from './bleu';
