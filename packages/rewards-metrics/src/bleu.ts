@@ -9,33 +9,18 @@
  * - per-image BLEU-n: the same formula on that image's own counts and lengths.
  */
 
+import { NgramIndex } from './cider';
+
 const N = 4;
-
-function words(caption: string): string[] {
-  const t = caption.trim();
-  return t === '' ? [] : t.split(/\s+/);
-}
-
-function ngramCounts(ws: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (let n = 1; n <= N; n++) {
-    for (let i = 0; i + n <= ws.length; i++) {
-      const key = ws.slice(i, i + n).join(' ');
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
-
-/** Order of an n-gram key (its number of words). */
-const orderOf = (key: string): number => {
-  let n = 1;
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) === 32) n++;
-  return n;
-};
 
 const TINY = 1e-15;
 const SMALL = 1e-9;
+
+function grow(a: Int32Array, size: number): Int32Array {
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
+}
 
 export interface BleuResult {
   /** [BLEU-1, BLEU-2, BLEU-3, BLEU-4] of the corpus. */
@@ -53,17 +38,30 @@ export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly
   const totalCorrect = [0, 0, 0, 0];
   let totalTest = 0;
   let totalRef = 0;
+  const index = new NgramIndex();
+  // maxRef[id]: the largest count of n-gram id in one reference of the current image (valid where stamp[id] === i + 1).
+  let maxRef: Int32Array = new Int32Array(1 << 12);
+  let stamp: Int32Array = new Int32Array(1 << 12);
   for (let i = 0; i < I; i++) {
     if (refs[i].length === 0) throw new Error(`bleu: image ${i} has no references`);
-    const maxRef = new Map<string, number>();
     const refLens: number[] = [];
     for (const r of refs[i]) {
-      const ws = words(r);
-      refLens.push(ws.length);
-      for (const [key, c] of ngramCounts(ws)) if (c > (maxRef.get(key) ?? 0)) maxRef.set(key, c);
+      const { ids, tf, words } = index.count(r, true);
+      refLens.push(words);
+      if (index.size > maxRef.length) {
+        const cap = Math.max(index.size, 2 * maxRef.length);
+        [maxRef, stamp] = [grow(maxRef, cap), grow(stamp, cap)];
+      }
+      for (let j = 0; j < ids.length; j++) {
+        const id = ids[j];
+        if (stamp[id] !== i + 1) {
+          stamp[id] = i + 1;
+          maxRef[id] = tf[j];
+        } else if (tf[j] > maxRef[id]) maxRef[id] = tf[j];
+      }
     }
-    const ws = words(candidates[i]);
-    const testLen = ws.length;
+    const hyp = index.count(candidates[i], false);
+    const testLen = hyp.words;
     let refLen = refLens[0];
     for (const l of refLens) {
       const d = Math.abs(l - testLen);
@@ -71,7 +69,10 @@ export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly
       if (d < best || (d === best && l < refLen)) refLen = l;
     }
     const correct = [0, 0, 0, 0];
-    for (const [key, c] of ngramCounts(ws)) correct[orderOf(key) - 1] += Math.min(maxRef.get(key) ?? 0, c);
+    for (let j = 0; j < hyp.ids.length; j++) {
+      const id = hyp.ids[j];
+      if (id >= 0 && id < stamp.length && stamp[id] === i + 1) correct[hyp.order[j]] += Math.min(maxRef[id], hyp.tf[j]);
+    }
     const guess = [0, 1, 2, 3].map((k) => Math.max(0, testLen - k));
     totalTest += testLen;
     totalRef += refLen;

@@ -27,11 +27,13 @@
 /** Tokens pycocoevalcap removes after PTB tokenisation (compared case-sensitively, after lowercasing). */
 const PUNCTUATION = new Set(["''", "'", '``', '`', '-LRB-', '-RRB-', '-LCB-', '-RCB-', '.', '?', '!', ',', ':', '-', '--', '...', ';']);
 
-const BRACKETS: Readonly<Record<string, string>> = { '(': '-LRB-', ')': '-RRB-', '[': '-LSB-', ']': '-RSB-', '{': '-LCB-', '}': '-RCB-' };
+// Already lower-cased: PTB emits -LRB- etc. and -lowerCase lowercases them afterwards.
+const BRACKETS: Readonly<Record<string, string>> = { '(': '-lrb-', ')': '-rrb-', '[': '-lsb-', ']': '-rsb-', '{': '-lcb-', '}': '-rcb-' };
 
 /** Words PTB keeps with their final period (a small subset of its list). */
 const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'st', 'jr', 'sr', 'vs', 'etc', 'mt', 'prof', 'inc', 'co', 'ltd', 'ave', 'no']);
 
+const PLAIN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const CLITIC = /^(.+?)(n't|'s|'re|'ll|'ve|'m|'d)$/i;
 const SPLIT_WORDS: Readonly<Record<string, readonly string[]>> = {
   cannot: ['can', 'not'],
@@ -42,6 +44,11 @@ const SPLIT_WORDS: Readonly<Record<string, readonly string[]>> = {
 
 /** Splits one whitespace-free chunk into PTB tokens (original case). */
 function lexChunk(chunk: string, lineEnd: boolean, out: string[]): void {
+  // Most caption words are plain (letters, digits, inner single hyphens) and stay one token: skip the regexes below.
+  if (PLAIN.test(chunk) && !SPLIT_WORDS[chunk]) {
+    out.push(chunk);
+    return;
+  }
   // Separators that split everywhere: brackets, double quotes, `...`, `--`, `; ! ?`.
   const pieces = chunk.split(/(\.\.\.|--|[()[\]{}";!?])/);
   for (let k = 0; k < pieces.length; k++) {
@@ -113,18 +120,26 @@ function splitClitics(w: string, out: string[]): void {
   out.push(w);
 }
 
-/** PTB tokens of one caption, lower-cased as `-lowerCase` does (punctuation not yet removed). */
+/**
+ * PTB tokens of one caption, lower-cased as `-lowerCase` does (punctuation not yet removed). No lexing rule here
+ * depends on letter case, so lowercasing the text first gives the same tokens as lowercasing each token after.
+ */
 export function ptbTokens(caption: string): string[] {
-  const text = caption.replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"').replace(/\u2026/g, '...');
-  const chunks = text.split(/\s+/).filter((c) => c !== '');
+  let text = caption.toLowerCase();
+  if (/[\u2018\u2019\u201c\u201d\u2026]/.test(text)) {
+    text = text.replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"').replace(/\u2026/g, '...');
+  }
+  const chunks = text.split(/\s+/);
   const out: string[] = [];
-  chunks.forEach((c, i) => lexChunk(c, i === chunks.length - 1, out));
-  return out.map((t) => t.toLowerCase());
+  let last = chunks.length - 1;
+  while (last >= 0 && chunks[last] === '') last--;
+  for (let i = 0; i <= last; i++) if (chunks[i] !== '') lexChunk(chunks[i], i === last, out);
+  return out;
 }
 
 /** A caption as coco-caption scores it: PTB tokens, lower-cased, punctuation tokens removed, single spaces. */
 export function normalizeCaption(caption: string): string {
-  return ptbTokens(caption)
-    .filter((t) => !PUNCTUATION.has(t))
-    .join(' ');
+  let s = '';
+  for (const t of ptbTokens(caption)) if (!PUNCTUATION.has(t)) s = s === '' ? t : `${s} ${t}`;
+  return s;
 }

@@ -20,7 +20,7 @@
 const N = 4;
 
 // Module-level aliases: inside a vm context (Jest) global lookups such as `Math.min` in a hot loop are ~100× slower.
-const { min, sqrt, exp, log } = Math;
+const { min, max, sqrt, exp, log } = Math;
 
 /** Whitespace tokens of an already-normalised caption (Python's `str.split()`). */
 function words(caption: string): string[] {
@@ -28,36 +28,155 @@ function words(caption: string): string[] {
   return t === '' ? [] : t.split(/\s+/);
 }
 
-/** n-gram term frequencies in the reference's order: n = 1..4, then position (keys are the words joined by ' '). */
-interface NgramCounts {
-  readonly keys: string[];
+/** A caption's n-grams (n = 1..4) with term frequencies, distinct, in first-occurrence order (n, then position). */
+export interface NgramCounts {
+  /** Id of each n-gram in its `NgramIndex`, or −1 for one the index does not hold (counted without interning). */
+  readonly ids: number[];
   readonly tf: number[];
-  /** n − 1 of each key. */
+  /** n − 1 of each n-gram. */
   readonly order: number[];
-  /** max(0, words − 1): the reference's "length" (count of bigram occurrences). */
-  readonly length: number;
+  /** Number of words in the caption. */
+  readonly words: number;
 }
 
-function countNgrams(ws: readonly string[], index: Map<string, number>): NgramCounts {
-  index.clear();
-  const keys: string[] = [];
-  const tf: number[] = [];
-  const order: number[] = [];
-  const prev: string[] = ws.slice();
-  for (let n = 1; n <= N; n++) {
-    for (let i = 0; i + n <= ws.length; i++) {
-      const key = n === 1 ? ws[i] : `${prev[i]} ${ws[i + n - 1]}`;
-      prev[i] = key;
-      const j = index.get(key);
-      if (j === undefined) {
-        index.set(key, keys.length);
-        keys.push(key);
-        tf.push(1);
-        order.push(n - 1);
-      } else tf[j]++;
+/**
+ * Open-addressing hash table from an (n−1)-gram id and a word id to an n-gram id, in typed arrays: a JS Map would
+ * need the pair packed into a number beyond the small-integer range, which V8 boxes on every lookup.
+ */
+class PairTable {
+  private parents = new Int32Array(1 << 12).fill(-2);
+  private wordsOf = new Int32Array(1 << 12);
+  private values = new Int32Array(1 << 12);
+  private used = 0;
+
+  get(parent: number, word: number): number {
+    const mask = this.parents.length - 1;
+    for (let h = hashPair(parent, word) & mask; ; h = (h + 1) & mask) {
+      const p = this.parents[h];
+      if (p === -2) return -1;
+      if (p === parent && this.wordsOf[h] === word) return this.values[h];
     }
   }
-  return { keys, tf, order, length: Math.max(0, ws.length - 1) };
+
+  set(parent: number, word: number, value: number): void {
+    if (2 * (this.used + 1) > this.parents.length) this.rehash();
+    const mask = this.parents.length - 1;
+    let h = hashPair(parent, word) & mask;
+    while (this.parents[h] !== -2) h = (h + 1) & mask;
+    this.parents[h] = parent;
+    this.wordsOf[h] = word;
+    this.values[h] = value;
+    this.used++;
+  }
+
+  private rehash(): void {
+    const [parents, wordsOf, values] = [this.parents, this.wordsOf, this.values];
+    this.parents = new Int32Array(2 * parents.length).fill(-2);
+    this.wordsOf = new Int32Array(2 * parents.length);
+    this.values = new Int32Array(2 * parents.length);
+    this.used = 0;
+    for (let h = 0; h < parents.length; h++) if (parents[h] !== -2) this.set(parents[h], wordsOf[h], values[h]);
+  }
+}
+
+const hashPair = (parent: number, word: number): number => (Math.imul(parent + 1, 0x9e3779b1) ^ Math.imul(word, 0x85ebca77)) >>> 0;
+
+/**
+ * Interns words and n-grams (n ≤ 4) of normalised captions to dense integer ids. An n-gram's id is looked up from
+ * its (n−1)-prefix's id and its last word's id, so counting a caption costs one hash-table probe per n-gram and
+ * builds no n-gram strings. Counting without interning (candidates scored for a reward) leaves the index unchanged:
+ * n-grams it does not hold get id −1 and are told apart by their words.
+ */
+export class NgramIndex {
+  private readonly wordIds = new Map<string, number>();
+  private readonly children = new PairTable();
+  private size_ = 0;
+  private readonly unknown = new Map<string, number>();
+  /** Scratch: stamp[id] === gen marks an id seen in the current caption, at output slot slotOf[id]. */
+  private stamp = new Int32Array(1024);
+  private slotOf = new Int32Array(1024);
+  private gen = 0;
+  private w = new Int32Array(64);
+  private prefix = new Int32Array(64);
+
+  /** Number of n-gram ids handed out. */
+  get size(): number {
+    return this.size_;
+  }
+
+  count(caption: string, intern: boolean): NgramCounts {
+    const ws = words(caption);
+    const L = ws.length;
+    if (L > this.w.length) {
+      this.w = new Int32Array(2 * L);
+      this.prefix = new Int32Array(2 * L);
+    }
+    const w = this.w;
+    const prefix = this.prefix; // id of the n-gram starting at i from the previous pass (−1: unknown)
+    for (let i = 0; i < L; i++) {
+      let id = this.wordIds.get(ws[i]);
+      if (id === undefined) {
+        if (intern) {
+          id = this.wordIds.size;
+          this.wordIds.set(ws[i], id);
+        } else id = -1;
+      }
+      w[i] = id;
+    }
+    const ids: number[] = [];
+    const tf: number[] = [];
+    const order: number[] = [];
+    const gen = ++this.gen;
+    this.unknown.clear();
+    for (let n = 1; n <= N; n++) {
+      for (let i = 0; i + n <= L; i++) {
+        const parent = n === 1 ? -1 : prefix[i];
+        const word = w[i + n - 1];
+        let id = -1;
+        if ((n === 1 || parent >= 0) && word >= 0) {
+          id = this.children.get(parent, word);
+          if (id < 0 && intern) {
+            id = this.size_++;
+            this.children.set(parent, word, id);
+            if (id >= this.stamp.length) this.grow(id + 1);
+          }
+        }
+        prefix[i] = id;
+        if (id >= 0) {
+          if (this.stamp[id] === gen) tf[this.slotOf[id]]++;
+          else {
+            this.stamp[id] = gen;
+            this.slotOf[id] = ids.length;
+            ids.push(id);
+            tf.push(1);
+            order.push(n - 1);
+          }
+        } else {
+          // Rare path (an n-gram the index does not hold): tell such n-grams apart by their words.
+          const key = `${n} ${ws.slice(i, i + n).join(' ')}`;
+          const j = this.unknown.get(key);
+          if (j !== undefined) tf[j]++;
+          else {
+            this.unknown.set(key, ids.length);
+            ids.push(-1);
+            tf.push(1);
+            order.push(n - 1);
+          }
+        }
+      }
+    }
+    return { ids, tf, order, words: L };
+  }
+
+  private grow(size: number): void {
+    const cap = max(size, 2 * this.stamp.length);
+    const stamp = new Int32Array(cap);
+    stamp.set(this.stamp);
+    this.stamp = stamp;
+    const slotOf = new Int32Array(cap);
+    slotOf.set(this.slotOf);
+    this.slotOf = slotOf;
+  }
 }
 
 /** One image's references, turned into vectors under a scorer's df: the fast path for repeated scoring. */
@@ -83,19 +202,18 @@ export class CiderD {
   /** log(number of images the document frequencies come from). */
   readonly refLen: number;
   readonly sigma: number;
-  private readonly ids = new Map<string, number>();
-  /** Per id: refLen − log(max(1, df)). Ids added after construction (n-grams unseen in the df corpus) get refLen. */
+  private readonly index = new NgramIndex();
+  /** Per n-gram id: document frequency and weight refLen − log(max(1, df)). */
+  private readonly df: number[] = [];
   private readonly idf: number[] = [];
-  private readonly scratch = new Map<string, number>();
+  /** Per id: the last image that counted towards its df (so an image counts once). */
+  private readonly lastImage: number[] = [];
   private readonly cache = new WeakMap<readonly string[], PreparedRefs>();
 
-  private constructor(df: ReadonlyMap<string, number>, images: number, opts: CiderDOptions) {
+  private constructor(images: number, opts: CiderDOptions) {
+    if (!(images > 0)) throw new Error('CiderD.fromReferences: no images');
     this.refLen = log(images);
     this.sigma = opts.sigma ?? 6;
-    for (const [key, d] of df) {
-      this.ids.set(key, this.idf.length);
-      this.idf.push(this.refLen - log(Math.max(1, d)));
-    }
   }
 
   /**
@@ -103,48 +221,79 @@ export class CiderD {
    * image), with refLen = log(number of images): the training-corpus df for the RL reward.
    */
   static fromReferences(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderD {
-    if (refsPerImage.length === 0) throw new Error('CiderD.fromReferences: no images');
-    const df = new Map<string, number>();
-    const scratch = new Map<string, number>();
-    const seen = new Set<string>();
-    for (const refs of refsPerImage) {
-      seen.clear();
-      for (const ref of refs) for (const key of countNgrams(words(ref), scratch).keys) seen.add(key);
-      for (const key of seen) df.set(key, (df.get(key) ?? 0) + 1);
+    return CiderD.build(refsPerImage, opts).scorer;
+  }
+
+  /** The scorer plus each image's references as ids (so corpus scoring counts every caption once). */
+  private static build(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions): { scorer: CiderD; refIds: NgramCounts[][] } {
+    const scorer = new CiderD(refsPerImage.length, opts);
+    const refIds = refsPerImage.map((refs, image) => refs.map((r) => scorer.toIds(r, image)));
+    for (let id = 0; id < scorer.df.length; id++) scorer.idf[id] = scorer.refLen - log(max(1, scorer.df[id]));
+    return { scorer, refIds };
+  }
+
+  /** Counts a caption and interns its n-grams; with `image`, each new (image, n-gram) pair adds 1 to df. */
+  private toIds(caption: string, image = -1): NgramCounts {
+    const c = this.index.count(caption, true);
+    while (this.df.length < this.index.size) {
+      this.df.push(0);
+      this.lastImage.push(-1);
+      this.idf.push(this.refLen); // df 0: only n-grams met after construction keep this
     }
-    return new CiderD(df, refsPerImage.length, opts);
+    if (image >= 0) {
+      for (let j = 0; j < c.ids.length; j++) {
+        const id = c.ids[j];
+        if (this.lastImage[id] !== image) {
+          this.lastImage[id] = image;
+          this.df[id]++;
+        }
+      }
+    }
+    return c;
   }
 
   /** Vectors of one image's references under this scorer's df (cached per array object by `score`). */
   prepare(refs: readonly string[]): PreparedRefs {
-    if (refs.length === 0) throw new Error('CiderD: an image needs at least one reference');
-    const K = refs.length;
-    const counted = refs.map((r) => countNgrams(words(r), this.scratch));
+    return this.prepareIds(refs.map((r) => this.toIds(r)));
+  }
+
+  private prepareIds(counted: readonly NgramCounts[]): PreparedRefs {
+    if (counted.length === 0) throw new Error('CiderD: an image needs at least one reference');
+    const K = counted.length;
     const column = new Map<number, number>();
-    for (const c of counted) for (const key of c.keys) {
-      const id = this.intern(key);
-      if (!column.has(id)) column.set(id, column.size);
-    }
+    for (const c of counted) for (let j = 0; j < c.ids.length; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
     const values = new Float64Array(column.size * K);
     const norms = new Float64Array(K * N);
     const lengths = new Int32Array(K);
-    counted.forEach((c, k) => {
-      const sq = [0, 0, 0, 0];
-      for (let j = 0; j < c.keys.length; j++) {
-        const id = this.ids.get(c.keys[j]) as number;
+    for (let k = 0; k < K; k++) {
+      const c = counted[k];
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let j = 0; j < c.ids.length; j++) {
+        const id = c.ids[j];
         const v = c.tf[j] * this.idf[id];
         values[(column.get(id) as number) * K + k] = v;
-        sq[c.order[j]] += v * v;
+        const n = c.order[j];
+        if (n === 0) s0 += v * v;
+        else if (n === 1) s1 += v * v;
+        else if (n === 2) s2 += v * v;
+        else s3 += v * v;
       }
-      for (let n = 0; n < N; n++) norms[k * N + n] = sqrt(sq[n]);
-      lengths[k] = c.length;
-    });
+      norms[k * N] = sqrt(s0);
+      norms[k * N + 1] = sqrt(s1);
+      norms[k * N + 2] = sqrt(s2);
+      norms[k * N + 3] = sqrt(s3);
+      lengths[k] = max(0, c.words - 1);
+    }
     return { count: K, column, values, norms, lengths };
   }
 
   /**
    * CIDEr-D of one normalised candidate against one image's references (normalised captions, or `prepare`d). A
    * references array is prepared once and cached by identity, so pass the same array again for the fast path.
+   * Scoring does not grow the scorer's index: n-grams it does not hold cannot match and weigh refLen.
    */
   score(candidate: string, refs: readonly string[] | PreparedRefs): number {
     let prepared: PreparedRefs;
@@ -155,15 +304,16 @@ export class CiderD {
       if (!hit) this.cache.set(refs, prepared);
     }
     const K = prepared.count;
-    const hyp = countNgrams(words(candidate), this.scratch);
+    const hyp = this.index.count(candidate, false);
+    const hypLength = max(0, hyp.words - 1);
     const num = new Float64Array(K * N);
     const sq = [0, 0, 0, 0];
-    for (let j = 0; j < hyp.keys.length; j++) {
+    for (let j = 0; j < hyp.ids.length; j++) {
       const n = hyp.order[j];
-      const id = this.ids.get(hyp.keys[j]);
-      const h = hyp.tf[j] * (id === undefined ? this.refLen : this.idf[id]);
+      const id = hyp.ids[j];
+      const h = hyp.tf[j] * (id < 0 ? this.refLen : this.idf[id]);
       sq[n] += h * h;
-      const u = id === undefined ? undefined : prepared.column.get(id);
+      const u = id < 0 ? undefined : prepared.column.get(id);
       if (u === undefined) continue;
       for (let k = 0; k < K; k++) {
         const r = prepared.values[u * K + k];
@@ -173,7 +323,7 @@ export class CiderD {
     const twoSigmaSq = 2 * this.sigma * this.sigma;
     const sum = [0, 0, 0, 0];
     for (let k = 0; k < K; k++) {
-      const delta = hyp.length - prepared.lengths[k];
+      const delta = hypLength - prepared.lengths[k];
       const penalty = exp(-(delta * delta) / twoSigmaSq);
       for (let n = 0; n < N; n++) {
         let v = num[k * N + n];
@@ -186,14 +336,17 @@ export class CiderD {
     return (((sum[0] + sum[1] + sum[2] + sum[3]) / N) / K) * 10;
   }
 
-  private intern(key: string): number {
-    let id = this.ids.get(key);
-    if (id === undefined) {
-      id = this.idf.length;
-      this.ids.set(key, id);
-      this.idf.push(this.refLen);
+  /** coco-caption's corpus CIDEr-D (see `ciderD`). */
+  static corpus(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
+    if (candidates.length !== refs.length) throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
+    const { scorer, refIds } = CiderD.build(refs, opts);
+    const perImage = new Float64Array(candidates.length);
+    let total = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      perImage[i] = scorer.score(candidates[i], scorer.prepareIds(refIds[i]));
+      total += perImage[i];
     }
-    return id;
+    return { score: total / candidates.length, perImage };
   }
 }
 
@@ -213,13 +366,5 @@ export interface CiderDCorpusResult {
  * references. `candidates[i]` is scored against `refs[i]`.
  */
 export function ciderD(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
-  if (candidates.length !== refs.length) throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
-  const scorer = CiderD.fromReferences(refs, opts);
-  const perImage = new Float64Array(candidates.length);
-  let total = 0;
-  for (let i = 0; i < candidates.length; i++) {
-    perImage[i] = scorer.score(candidates[i], refs[i]);
-    total += perImage[i];
-  }
-  return { score: total / candidates.length, perImage };
+  return CiderD.corpus(candidates, refs, opts);
 }
