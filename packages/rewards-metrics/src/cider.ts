@@ -221,15 +221,11 @@ export class CiderD {
    * image), with refLen = log(number of images): the training-corpus df for the RL reward.
    */
   static fromReferences(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderD {
-    return CiderD.build(refsPerImage, opts).scorer;
-  }
-
-  /** The scorer plus each image's references as ids (so corpus scoring counts every caption once). */
-  private static build(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions): { scorer: CiderD; refIds: NgramCounts[][] } {
     const scorer = new CiderD(refsPerImage.length, opts);
-    const refIds = refsPerImage.map((refs, image) => refs.map((r) => scorer.toIds(r, image)));
+    // The counts are not kept: recounting later is cheaper than the garbage collector's work on 10⁵ live arrays.
+    refsPerImage.forEach((refs, image) => refs.forEach((r) => scorer.toIds(r, image)));
     for (let id = 0; id < scorer.df.length; id++) scorer.idf[id] = scorer.refLen - log(max(1, scorer.df[id]));
-    return { scorer, refIds };
+    return scorer;
   }
 
   /** Counts a caption and interns its n-grams; with `image`, each new (image, n-gram) pair adds 1 to df. */
@@ -339,11 +335,11 @@ export class CiderD {
   /** coco-caption's corpus CIDEr-D (see `ciderD`). */
   static corpus(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
     if (candidates.length !== refs.length) throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
-    const { scorer, refIds } = CiderD.build(refs, opts);
+    const scorer = CiderD.fromReferences(refs, opts);
     const perImage = new Float64Array(candidates.length);
     let total = 0;
     for (let i = 0; i < candidates.length; i++) {
-      perImage[i] = scorer.score(candidates[i], scorer.prepareIds(refIds[i]));
+      perImage[i] = scorer.score(candidates[i], scorer.prepare(refs[i]));
       total += perImage[i];
     }
     return { score: total / candidates.length, perImage };
