@@ -27,6 +27,8 @@ describe('normalizeCaption (PTB tokenizer -lowerCase + pycocoevalcap punctuation
 
   it('keeps numbers, times, hyphenated words, acronyms and mid-sentence abbreviations whole', () => {
     expect(normalizeCaption('At 3:30, 1,000 birds flew over 2.5 km.')).toBe('at 3:30 1,000 birds flew over 2.5 km');
+    expect(normalizeCaption('A $5 hot dog, 50% off at #1 stand')).toBe('a $ 5 hot dog 50 % off at # 1 stand');
+    expect(normalizeCaption("It's 5 o'clock, AT&T")).toBe("it 's 5 o'clock at&t");
     expect(normalizeCaption('A black-and-white photo of Mr. Smith in the U.S.')).toBe('a black-and-white photo of mr. smith in the u.s.');
     expect(normalizeCaption('A sign for St. Louis near the st.')).toBe('a sign for st. louis near the st');
   });

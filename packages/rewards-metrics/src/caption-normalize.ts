@@ -7,7 +7,7 @@
  * Reproduced PTB behaviour:
  * - lowercasing happens AFTER lexing (PTBTokenizer lowercases each token's text), so bracket tokens become
  *   `-lrb-`/`-rrb-`/`-lsb-`/`-rsb-`/`-lcb-`/`-rcb-`, which pycocoevalcap's upper-case list does not match: they stay.
- * - `, ; ! ? :` are split off (not inside numbers such as `1,000` or `3:30`); a word-final `.` is split off unless the
+ * - `, ; ! ? :` and `$ % #` are split off (not inside numbers such as `1,000` or `3:30`); a word-final `.` is split off unless the
  *   word is an acronym (`u.s.`) or a known abbreviation (`mr.`) that does not end the line; `...` and `--` split.
  * - double quotes become `` `` ``/`''`, lone single quotes `` ` ``/`'`: all removed.
  * - clitics split: `n't 's 're 'll 've 'm 'd` (`don't` → `do n't`, `can't` → `ca n't`), and `cannot` → `can not`,
@@ -33,6 +33,7 @@ const BRACKETS: Readonly<Record<string, string>> = { '(': '-lrb-', ')': '-rrb-',
 /** Words PTB keeps with their final period (a small subset of its list). */
 const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'st', 'jr', 'sr', 'vs', 'etc', 'mt', 'prof', 'inc', 'co', 'ltd', 'ave', 'no']);
 
+const ALWAYS_SPLIT = new Set(['...', '--', ';', '!', '?', '$', '%', '#']);
 const PLAIN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const CLITIC = /^(.+?)(n't|'s|'re|'ll|'ve|'m|'d)$/i;
 const SPLIT_WORDS: Readonly<Record<string, readonly string[]>> = {
@@ -49,14 +50,15 @@ function lexChunk(chunk: string, lineEnd: boolean, out: string[]): void {
     out.push(chunk);
     return;
   }
-  // Separators that split everywhere: brackets, double quotes, `...`, `--`, `; ! ?`.
-  const pieces = chunk.split(/(\.\.\.|--|[()[\]{}";!?])/);
+  // Separators that split everywhere: brackets, double quotes, `...`, `--`, `; ! ?`, and `$ % #` (PTB: `$5` → `$ 5`,
+  // `50%` → `50 %`).
+  const pieces = chunk.split(/(\.\.\.|--|[()[\]{}";!?$%#])/);
   for (let k = 0; k < pieces.length; k++) {
     const piece = pieces[k];
     if (piece === '') continue;
     if (piece in BRACKETS) out.push(BRACKETS[piece]);
     else if (piece === '"') out.push("''");
-    else if (piece === '...' || piece === '--' || piece === ';' || piece === '!' || piece === '?') out.push(piece);
+    else if (piece.length <= 3 && ALWAYS_SPLIT.has(piece)) out.push(piece);
     else lexWordish(piece, lineEnd && pieces.slice(k + 1).every((p) => p === '' || /^[)\]}"]$/.test(p) || p === '...'), out);
   }
 }
