@@ -46,7 +46,7 @@ export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly
     if (refs[i].length === 0) throw new Error(`bleu: image ${i} has no references`);
     const refLens: number[] = [];
     for (const r of refs[i]) {
-      const { ids, tf, words } = index.count(r, true);
+      const { ids, tf, words } = index.count(r, true, true);
       refLens.push(words);
       if (index.size > maxRef.length) {
         const cap = Math.max(index.size, 2 * maxRef.length);
@@ -60,7 +60,7 @@ export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly
         } else if (tf[j] > maxRef[id]) maxRef[id] = tf[j];
       }
     }
-    const hyp = index.count(candidates[i], false);
+    const hyp = index.count(candidates[i], false, true);
     const testLen = hyp.words;
     let refLen = refLens[0];
     for (const l of refLens) {

@@ -96,6 +96,9 @@ export class NgramIndex {
   private stamp = new Int32Array(1024);
   private slotOf = new Int32Array(1024);
   private gen = 0;
+  private readonly scratchIds: number[] = [];
+  private readonly scratchTf: number[] = [];
+  private readonly scratchOrder: number[] = [];
   private w = new Int32Array(64);
   private prefix = new Int32Array(64);
 
@@ -104,7 +107,11 @@ export class NgramIndex {
     return this.size_;
   }
 
-  count(caption: string, intern: boolean): NgramCounts {
+  /**
+   * Counts a caption's n-grams, interning new ones when `intern`. With `reuse`, the returned arrays are scratch space
+   * overwritten by the next counting call (no allocation on hot paths that consume the counts at once).
+   */
+  count(caption: string, intern: boolean, reuse = false): NgramCounts {
     const ws = words(caption);
     const L = ws.length;
     if (L > this.w.length) {
@@ -123,9 +130,10 @@ export class NgramIndex {
       }
       w[i] = id;
     }
-    const ids: number[] = [];
-    const tf: number[] = [];
-    const order: number[] = [];
+    const [ids, tf, order] = reuse ? [this.scratchIds, this.scratchTf, this.scratchOrder] : [[], [], []];
+    ids.length = 0;
+    tf.length = 0;
+    order.length = 0;
     const gen = ++this.gen;
     this.unknown.clear();
     for (let n = 1; n <= N; n++) {
@@ -223,14 +231,14 @@ export class CiderD {
   static fromReferences(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderD {
     const scorer = new CiderD(refsPerImage.length, opts);
     // The counts are not kept: recounting later is cheaper than the garbage collector's work on 10⁵ live arrays.
-    refsPerImage.forEach((refs, image) => refs.forEach((r) => scorer.toIds(r, image)));
+    refsPerImage.forEach((refs, image) => refs.forEach((r) => scorer.toIds(r, image, true)));
     for (let id = 0; id < scorer.df.length; id++) scorer.idf[id] = scorer.refLen - log(max(1, scorer.df[id]));
     return scorer;
   }
 
   /** Counts a caption and interns its n-grams; with `image`, each new (image, n-gram) pair adds 1 to df. */
-  private toIds(caption: string, image = -1): NgramCounts {
-    const c = this.index.count(caption, true);
+  private toIds(caption: string, image = -1, reuse = false): NgramCounts {
+    const c = this.index.count(caption, true, reuse);
     while (this.df.length < this.index.size) {
       this.df.push(0);
       this.lastImage.push(-1);
@@ -300,7 +308,7 @@ export class CiderD {
       if (!hit) this.cache.set(refs, prepared);
     }
     const K = prepared.count;
-    const hyp = this.index.count(candidate, false);
+    const hyp = this.index.count(candidate, false, true);
     const hypLength = max(0, hyp.words - 1);
     const num = new Float64Array(K * N);
     const sq = [0, 0, 0, 0];
