@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CiderD } from '../cider';
+import { CiderD, ciderD } from '../cider';
 import { normalizeCaption } from '../caption-normalize';
 import { classWeights, detectionReward, COCO_TRAIN_CLASS_COUNTS, type Boxes } from '../detection-reward';
 import { timeCli } from './harness';
@@ -107,6 +107,14 @@ export async function benchCaption(opts: { images?: number; seed?: number; outDi
     cli: { seconds: cli.seconds, peakRssMiB: cli.peakRssMiB, 'CIDEr-D': ours['CIDEr-D'] },
   };
 
+  // The scorer alone, in-process, on normalised captions: what pycocoevalcap's Cider().compute_score does.
+  const normRefs = corpus.refs.map((r) => r.map(normalizeCaption));
+  const normCands = corpus.cands.map(normalizeCaption);
+  const t0 = process.hrtime.bigint();
+  ciderD(normCands, normRefs);
+  const scorerSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  result.inProcess = { ciderDScorerSeconds: scorerSeconds };
+
   if (opts.reference !== false && spawnSync('python3', ['-c', 'import pycocoevalcap']).status === 0) {
     // pycocoevalcap wants PTB-tokenised text; give it our normalisation so both score the same strings.
     const nRefs = path.join(opts.outDir, 'refs.norm.json');
@@ -118,13 +126,18 @@ export async function benchCaption(opts: { images?: number; seed?: number; outDi
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (py.status === 0) {
       const ref = JSON.parse(py.stdout) as { 'CIDEr-D': number; seconds: number };
-      result.pycocoevalcap = { seconds, scorerSeconds: ref.seconds, 'CIDEr-D': ref['CIDEr-D'], speedup: seconds / cli.seconds };
+      result.pycocoevalcap = {
+        seconds,
+        scorerSeconds: ref.seconds,
+        'CIDEr-D': ref['CIDEr-D'],
+        // whole python3 run vs whole CLI run (which also normalises the captions and computes BLEU)
+        speedup: seconds / cli.seconds,
+        scorerSpeedup: ref.seconds / scorerSeconds,
+      };
     } else result.pycocoevalcap = { error: py.stderr.trim().split('\n').pop() };
   }
 
   // Per-sample rewards in-process: one caption against its image's references with training-corpus df.
-  const normRefs = corpus.refs.map((r) => r.map(normalizeCaption));
-  const normCands = corpus.cands.map(normalizeCaption);
   const scorer = CiderD.fromReferences(normRefs);
   const ciderUs = microseconds((i) => scorer.score(normCands[i % images], normRefs[i % images]), 20000);
 

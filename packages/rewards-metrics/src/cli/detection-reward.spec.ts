@@ -72,6 +72,7 @@ describe('rewards-metrics detection-reward', () => {
     expect(err('{"class_counts": [5, 5], "gt": [], "samples": [[{"box": [0, 0, 1, 1], "class": 2, "conf": 1}]]}')).toBe(
       'FILE: field "samples[0][0].class": class 2 is outside class_counts (2 classes)',
     );
+    expect(err('{"class_counts": [0, 0], "gt": [], "samples": []}')).toBe('FILE: field "class_counts": needs at least one non-zero count');
     expect(() => run([])).toThrow(new InputError('missing required option --input'));
   });
 });

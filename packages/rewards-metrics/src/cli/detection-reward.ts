@@ -11,7 +11,11 @@ import { orThrow, parseFlags, readJsonAs, required } from './io';
 const Box = z.array(z.number()).length(4, 'must be [ymin, xmin, ymax, xmax]');
 const Class = z.number().int().nonnegative();
 const InputSchema = z.object({
-  class_counts: z.array(z.number().nonnegative()).min(1).optional(),
+  class_counts: z
+    .array(z.number().nonnegative())
+    .min(1)
+    .refine((c) => c.some((n) => n > 0), 'needs at least one non-zero count')
+    .optional(),
   gt: z.array(z.object({ box: Box, class: Class })),
   samples: z.array(z.array(z.object({ box: Box, class: Class, conf: z.number() }))),
 });
