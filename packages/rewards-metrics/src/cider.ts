@@ -13,8 +13,9 @@
  * - mean over n, mean over the references, × 10. The corpus score is the mean over images.
  *
  * Corpus mode (`ciderD`) is the df-from-training mode applied to the scored set itself, so both share one scorer.
- * Speed: n-grams are interned to integer ids once; a reference set is prepared once into a dense [U, K] table of
- * its vector entries (U distinct n-grams of the set, K references) so a candidate costs one Map lookup per n-gram.
+ * Speed: n-grams are interned to integer ids (`NgramIndex`); a reference set is prepared once into a dense [U, K]
+ * table of its vector entries (U distinct n-grams of the set, K references), so a candidate costs one hash probe and
+ * one Map lookup per n-gram.
  */
 
 const N = 4;
@@ -256,7 +257,10 @@ export class CiderD {
     return c;
   }
 
-  /** Vectors of one image's references under this scorer's df (cached per array object by `score`). */
+  /**
+   * Vectors of one image's references under this scorer's df. n-grams the df corpus lacks join the scorer's index
+   * with df 0. `score` caches the result per array object, so do not mutate a references array after scoring it.
+   */
   prepare(refs: readonly string[]): PreparedRefs {
     return this.prepareIds(refs.map((r) => this.toIds(r)));
   }
