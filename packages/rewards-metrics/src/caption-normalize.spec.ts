@@ -33,6 +33,13 @@ describe('normalizeCaption (PTB tokenizer -lowerCase + pycocoevalcap punctuation
     expect(normalizeCaption('A sign for St. Louis near the st.')).toBe('a sign for st. louis near the st');
   });
 
+  it('gives the lexer\'s result on the plain-caption fast path too', () => {
+    // Plain captions (letters, digits, hyphens, spaces, a final full stop) skip the lexer; these must still match it.
+    expect(normalizeCaption('I cannot go gonna stay')).toBe('i can not go gon na stay');
+    expect(normalizeCaption('A - dog -x y- z--w.')).toBe('a dog -x y- z w');
+    expect(normalizeCaption('  Two  dogs .  ')).toBe('two dogs');
+  });
+
   it('gives an empty string for empty or punctuation-only captions', () => {
     expect(normalizeCaption('')).toBe('');
     expect(normalizeCaption(' . , ! ')).toBe('');

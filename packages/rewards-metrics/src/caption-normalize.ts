@@ -139,9 +139,33 @@ export function ptbTokens(caption: string): string[] {
   return out;
 }
 
+/** Captions of plain words, single spaces and at most a final full stop (most COCO captions, once lower-cased). */
+const PLAIN_CAPTION = /^[a-z0-9 -]*$/;
+
 /** A caption as coco-caption scores it: PTB tokens, lower-cased, punctuation tokens removed, single spaces. */
 export function normalizeCaption(caption: string): string {
+  const fast = plainCaption(caption.toLowerCase());
+  if (fast !== undefined) return fast;
   let s = '';
   for (const t of ptbTokens(caption)) if (!PUNCTUATION.has(t)) s = s === '' ? t : `${s} ${t}`;
+  return s;
+}
+
+/**
+ * The same result as the lexer for a plain caption, without it: every space-separated chunk is then one PTB token
+ * (a final `.` splits off, `-` alone is punctuation). Undefined when the caption needs the lexer.
+ */
+function plainCaption(text: string): string | undefined {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 32) end--;
+  if (end > 0 && text.charCodeAt(end - 1) === 46) end--; // a final full stop
+  const body = text.slice(0, end);
+  if (!PLAIN_CAPTION.test(body) || body.includes('--')) return undefined;
+  let s = '';
+  for (const t of body.split(' ')) {
+    if (t === '' || t === '-') continue;
+    if (SPLIT_WORDS[t]) return undefined;
+    s = s === '' ? t : `${s} ${t}`;
+  }
   return s;
 }
