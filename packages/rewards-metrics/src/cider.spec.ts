@@ -23,6 +23,22 @@ describe('CIDEr-D (pycocoevalcap semantics)', () => {
     expect(bad).toEqual([]);
   });
 
+  it('scoring candidates does not grow the scorer (sampled captions in an RL loop must not leak memory)', () => {
+    const scorer = CiderD.fromReferences(input.trainRefs);
+    const sizeOf = (): number => (scorer as unknown as { index: { size: number } }).index.size;
+    scorer.score('warm up', input.trainRefs[0]); // prepares (and caches) these references: all n-grams known
+    const before = sizeOf();
+    for (let i = 0; i < 50; i++) scorer.score(`zebra${i} quantum zebra${i} quantum a man riding`, input.trainRefs[0]);
+    expect(sizeOf()).toBe(before);
+    // Unseen n-grams (counted by their words, weight refLen) score exactly as if the index held them with df 0:
+    // preparing the candidate as a reference interns its n-grams with df 0 and takes the other path.
+    const cand = 'zebra quantum zebra quantum zebra a man riding a man';
+    const unseen = scorer.score(cand, input.trainRefs[0]);
+    scorer.prepare([cand]);
+    expect(sizeOf()).toBeGreaterThan(before);
+    expect(scorer.score(cand, input.trainRefs[0])).toBe(unseen);
+  });
+
   it('gives the same score from prepared references, cached arrays and fresh arrays', () => {
     const scorer = CiderD.fromReferences(input.refs);
     const prepared = scorer.prepare(input.refs[12]);
