@@ -3,8 +3,11 @@
  * grammar with many shared n-grams), the `rewards-metrics cider` CLI timed on it (wall seconds, peak RSS), optionally
  * pycocoevalcap's Cider on the same pre-normalised input, and the per-sample rewards timed in-process (µs).
  *
- * Not wired to `rewards-metrics bench` here. By hand (after `npm run build` in this package):
- *   node -e "require('./dist/bench/caption.cjs').benchCaption({outDir:'/tmp/capbench'}).then(r=>console.log(JSON.stringify(r,null,1)))"
+ * Not wired to `rewards-metrics bench` here. By hand, from this package (the bundle must sit next to dist/cli.cjs,
+ * which `timeCli` runs; pycocoevalcap is timed only where `python3 -c 'import pycocoevalcap'` works):
+ *   node ../../tools/build.mjs --no-types
+ *   echo "require('./src/bench/caption').benchCaption({outDir:'/tmp/capbench'}).then((r) => console.log(JSON.stringify(r, null, 1)))" \
+ *     | npx esbuild --bundle --platform=node --outfile=dist/bench-caption.cjs && node dist/bench-caption.cjs
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
