@@ -1,5 +1,60 @@
-// `rewards-metrics cider`: not implemented yet.
-export function run(_args: readonly string[]): number {
-  process.stderr.write('rewards-metrics cider: not implemented yet\n');
-  return 1;
+/**
+ * `rewards-metrics cider --refs refs.json --cands cands.json [--json]`: coco-caption's CIDEr-D (per image and corpus)
+ * and BLEU-1..4 for one candidate per image. refs.json = {image id: [reference captions]}, cands.json = {image id:
+ * [one candidate]}. Captions are normalised with `normalizeCaption` (PTB-style) first. As in COCOEvalCap, the scored
+ * images are those with a candidate: reference-only images are ignored (they do not enter the document frequencies).
+ */
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import { z } from 'zod';
+import { bleu } from '../bleu';
+import { normalizeCaption } from '../caption-normalize';
+import { ciderD } from '../cider';
+import { orThrow, parseFlags, readJsonAs, required } from './io';
+
+const RefsSchema = z.record(z.string(), z.array(z.string()).min(1, 'needs at least one reference caption'));
+const CandsSchema = z.record(z.string(), z.array(z.string()).length(1, 'needs exactly one candidate caption'));
+
+export interface CiderCliResult {
+  readonly 'CIDEr-D': number;
+  readonly 'CIDEr-D_per_image': Record<string, number>;
+  readonly BLEU: [number, number, number, number];
+}
+
+/** Scores the files; every input problem is a Left naming the file and the field (or image id). */
+export function scoreFiles(refsFile: string, candsFile: string): E.Either<string, CiderCliResult> {
+  return pipe(
+    E.Do,
+    E.bind('refs', () => readJsonAs(RefsSchema, refsFile)),
+    E.bind('cands', () => readJsonAs(CandsSchema, candsFile)),
+    E.chain(({ refs, cands }) => {
+      const ids = Object.keys(cands);
+      if (ids.length === 0) return E.left(`${candsFile}: no candidates`);
+      const missing = ids.find((id) => !Object.prototype.hasOwnProperty.call(refs, id));
+      if (missing !== undefined) return E.left(`${candsFile}: field "${missing}": image has no references in ${refsFile}`);
+      const r = ids.map((id) => refs[id].map(normalizeCaption));
+      const c = ids.map((id) => normalizeCaption(cands[id][0]));
+      const cider = ciderD(c, r);
+      return E.right({
+        'CIDEr-D': cider.score,
+        'CIDEr-D_per_image': Object.fromEntries(ids.map((id, i) => [id, cider.perImage[i]])),
+        BLEU: bleu(c, r).corpus,
+      });
+    }),
+  );
+}
+
+export function run(args: readonly string[]): number {
+  const { values } = parseFlags(args, { refs: { type: 'string' }, cands: { type: 'string' }, json: { type: 'boolean' } });
+  const refsFile = required(values, 'refs');
+  const candsFile = required(values, 'cands');
+  const result = orThrow(scoreFiles(refsFile, candsFile));
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  }
+  const n = Object.keys(result['CIDEr-D_per_image']).length;
+  const rows: [string, number][] = [['CIDEr-D', result['CIDEr-D']], ...result.BLEU.map((b, k): [string, number] => [`BLEU-${k + 1}`, b])];
+  process.stdout.write(`${n} images\n${rows.map(([k, v]) => `  ${k.padEnd(8)} ${v.toFixed(4)}`).join('\n')}\n`);
+  return 0;
 }
