@@ -2,3 +2,4 @@
 export * from './tokens';
 export * from './sequence';
 export * from './dataset';
+export * from './task';

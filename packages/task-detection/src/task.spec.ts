@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { toExample } from './dataset';
+import { encodeBoxes } from './sequence';
+import { DetectionTask } from './task';
+import { vocabSize } from './tokens';
+
+describe('DetectionTask', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  const vocab = { bins: 101, numClasses: 3 };
+  const task = new DetectionTask({ vocab, maxBoxes: 4, order: 'given', nmsWeight: 0.3, categoryIds: [1, 2, 5] });
+  // 100×100 image with two objects: class 0 at x 10..50, y 10..50 and class 2 at x 60..90, y 60..90.
+  const ex = toExample({
+    id: 7,
+    fileName: 'a.png',
+    width: 100,
+    height: 100,
+    annotations: [
+      { id: 1, categoryId: 1, label: 0, bbox: [10, 10, 40, 40], area: 1600, iscrowd: false },
+      { id: 2, categoryId: 5, label: 2, bbox: [60, 60, 30, 30], area: 900, iscrowd: false },
+    ],
+  });
+  const perfect = task.decode(encodeBoxes(vocab, ex.boxes, 4, 'given'));
+  const duplicate = task.decode(encodeBoxes(vocab, [ex.boxes[0], ex.boxes[0]], 4, 'given'));
+
+  it('rewards a perfect output with the class-weighted GT count, and penalises a duplicate by 0.3', () => {
+    const r = task.reward([perfect, duplicate], ex);
+    expect(r.rewards[0]).toBeCloseTo(2, 9);
+    // Duplicate sample: one GT matched (1), the second copy penalised (0.3 × 1), the class-2 object missed.
+    expect(r.rewards[1]).toBeCloseTo(1 - 0.3, 9);
+    expect(Array.from(r.aux![0].correct)).toEqual([2, 2, 0, 0]);
+    expect(r.aux![0].matchIou[0]).toBeCloseTo(1, 6); // the reference adds 1e-9 to the IoU denominator
+  });
+
+  it('evaluates COCO mAP: a perfect output scores AP 1 and AR100 1, with its box count', () => {
+    const m = task.evaluate([perfect], [ex]);
+    expect(m.AP).toBeCloseTo(1, 12);
+    expect(m.AR100).toBeCloseTo(1, 12);
+    expect(m.boxes_per_image).toBe(2);
+    const half = task.evaluate([duplicate], [ex]);
+    expect(half.AR100).toBeCloseTo(0.5, 12);
+  });
+
+  it('confidence loss: cross-entropy of the conf-slot log-probs against (1,0,0) / (0, 1−IoU, IoU)', () => {
+    const V = vocabSize(vocab);
+    const L = 4 * 6;
+    // Log-probs: at every position, log p = [log .5, log .3, log .2, then small] (values need not normalise here).
+    const lp = new Float32Array(L * V).fill(-9);
+    for (let p = 0; p < L; p++) lp.set([Math.log(0.5), Math.log(0.3), Math.log(0.2)], p * V);
+    const logProbs = tf.tensor3d(lp, [1, L, V]);
+    const aux = [{ correct: Uint8Array.from([2, 1, 0, 0]), matchIou: Float64Array.from([0.8, 0, 0, 0]) }];
+    const loss = task.auxLoss(logProbs, tf.zeros([1, L], 'int32') as tf.Tensor2D, aux);
+    // Slot 0: −(0.2·log .3 + 0.8·log .2); slot 1 (unmatched box): −log .3; slots 2, 3 (null): −log .5 each.
+    const expected = (-(0.2 * Math.log(0.3) + 0.8 * Math.log(0.2)) - Math.log(0.3) - 2 * Math.log(0.5)) / 4;
+    expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
+  });
+});

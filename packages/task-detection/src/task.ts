@@ -1,0 +1,170 @@
+/**
+ * Object detection as a `reinforce` task: the token language (sequence.ts), the paper's reward (rewards-metrics'
+ * detection reward, class-weighted by the training counts), the confidence ("expected IoU") loss on the model's own
+ * samples, and COCO box mAP as the official metric.
+ *
+ * Scores for mAP: a box's score is the model's expected IoU read at its confidence slot, p(2) / (p(1) + p(2))
+ * (paper.md §3.1.4). It needs the distribution at the slot, which the evaluation suite obtains by re-scoring the
+ * greedy output (eval.ts) and passes in `Prediction.scores`; without it (the held-out curve inside the tuning loop)
+ * the confidence token itself is the score (2 → 1, 1 → 0.5), so those AP figures are coarser than the final ones.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@reward-tune/core-model';
+import type { RewardResult, Task } from '@reward-tune/reinforce';
+import {
+  classWeights as computeClassWeights,
+  cocoEvaluate,
+  detectionReward,
+  type Boxes,
+  type CocoDetection,
+  type CocoGroundTruth,
+} from '@reward-tune/rewards-metrics';
+import type { DetectionExample } from './dataset';
+import { decodeBoxes, encodeBoxes, type BoxOrder, type DecodedBox } from './sequence';
+import { MAX_CONF, TOKENS_PER_BOX, type DetectionVocab } from './tokens';
+
+export interface DetectionPrediction {
+  /** Every slot, null ones (conf 0) included, so per-slot outputs line up with the sequence. */
+  readonly slots: readonly DecodedBox[];
+  /** Per-slot score in [0, 1] (expected IoU), when the evaluation suite computed it. */
+  readonly scores?: Float32Array;
+}
+
+/** Per-sample extras of the reward, at IoU 0.5: what the confidence loss learns from. */
+export interface DetectionAux {
+  /** [S] 2 matched, 1 real but unmatched, 0 null slot. */
+  readonly correct: Uint8Array;
+  /** [S] IoU with the matched ground truth, else 0. */
+  readonly matchIou: Float64Array;
+}
+
+export interface DetectionTaskOptions {
+  readonly vocab: DetectionVocab;
+  readonly maxBoxes: number;
+  readonly order: BoxOrder;
+  /** Training instance count per contiguous class; absent = every class weighs 1. */
+  readonly classCounts?: readonly number[];
+  /** Duplicate penalty weight (paper: 0.3). */
+  readonly nmsWeight: number;
+  /** Category id of each contiguous class, for COCO results. */
+  readonly categoryIds: readonly number[];
+  /** Score the reward with the released code's threshold weighting instead of the plain mean. */
+  readonly releasedWeighting?: boolean;
+}
+
+export const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
+
+/** The ground truth of an example as the reward takes it (crowd boxes are not targets). */
+function gtBoxes(ex: DetectionExample): Boxes {
+  const boxes = new Float64Array(ex.boxes.length * 4);
+  const classes = new Int32Array(ex.boxes.length);
+  ex.boxes.forEach((b, i) => {
+    boxes.set([b.ymin, b.xmin, b.ymax, b.xmax], i * 4);
+    classes[i] = b.cls;
+  });
+  return { boxes, classes };
+}
+
+function predBoxes(p: DetectionPrediction): Boxes {
+  const S = p.slots.length;
+  const boxes = new Float64Array(S * 4);
+  const classes = new Int32Array(S);
+  const confs = new Int32Array(S);
+  p.slots.forEach((b, i) => {
+    boxes.set([b.ymin, b.xmin, b.ymax, b.xmax], i * 4);
+    classes[i] = b.cls;
+    confs[i] = b.conf;
+  });
+  return { boxes, classes, confs };
+}
+
+/** COCO results for the non-null slots of a prediction, in pixels of the original image. */
+export function cocoDetections(p: DetectionPrediction, ex: DetectionExample, categoryIds: readonly number[]): CocoDetection[] {
+  const { width: W, height: H, id } = ex.image;
+  const out: CocoDetection[] = [];
+  p.slots.forEach((b, s) => {
+    if (b.conf === 0) return;
+    const x0 = Math.min(b.xmin, b.xmax) * W, x1 = Math.max(b.xmin, b.xmax) * W;
+    const y0 = Math.min(b.ymin, b.ymax) * H, y1 = Math.max(b.ymin, b.ymax) * H;
+    const score = p.scores ? p.scores[s] : b.conf / MAX_CONF;
+    out.push({ image_id: id, category_id: categoryIds[b.cls], bbox: [x0, y0, x1 - x0, y1 - y0], score });
+  });
+  return out;
+}
+
+/** The COCO ground truth of a set of examples (crowd boxes included, as COCO evaluates them). */
+export function cocoGroundTruth(examples: readonly DetectionExample[], categoryIds: readonly number[]): CocoGroundTruth {
+  return {
+    images: examples.map((e) => ({ id: e.image.id, width: e.image.width, height: e.image.height })),
+    categories: categoryIds.map((id) => ({ id })),
+    annotations: examples.flatMap((e) =>
+      e.image.annotations.map((a) => ({ id: a.id, image_id: e.image.id, category_id: a.categoryId, bbox: [...a.bbox], area: a.area, iscrowd: a.iscrowd ? 1 : 0 })),
+    ),
+  };
+}
+
+export class DetectionTask implements Task<DetectionExample, DetectionPrediction, DetectionAux> {
+  readonly length: number;
+  private readonly weights?: Float64Array;
+
+  constructor(readonly opts: DetectionTaskOptions) {
+    this.length = opts.maxBoxes * TOKENS_PER_BOX;
+    this.weights = opts.classCounts ? computeClassWeights(opts.classCounts) : undefined;
+  }
+
+  encodeTargets(ex: DetectionExample, rng: Rng): Int32Array {
+    return encodeBoxes(this.opts.vocab, ex.boxes, this.opts.maxBoxes, this.opts.order, rng);
+  }
+
+  decode(tokens: Int32Array): DetectionPrediction {
+    return { slots: decodeBoxes(this.opts.vocab, tokens) };
+  }
+
+  reward(predictions: readonly DetectionPrediction[], ex: DetectionExample): RewardResult<DetectionAux> {
+    const gt = gtBoxes(ex);
+    const rewards = new Float64Array(predictions.length);
+    const aux = predictions.map((p, n) => {
+      const r = detectionReward(predBoxes(p), gt, { classWeights: this.weights, nmsWeight: this.opts.nmsWeight });
+      rewards[n] = this.opts.releasedWeighting ? r.rewardReleased : r.reward;
+      return { correct: r.correct, matchIou: r.matchIou };
+    });
+    return { rewards, aux };
+  }
+
+  evaluate(predictions: readonly DetectionPrediction[], examples: readonly DetectionExample[]): Record<string, number> {
+    const gt = cocoGroundTruth(examples, this.opts.categoryIds);
+    const dets = predictions.flatMap((p, i) => cocoDetections(p, examples[i], this.opts.categoryIds));
+    const { stats } = cocoEvaluate(gt, dets);
+    const out: Record<string, number> = {};
+    STAT_NAMES.forEach((k, i) => (out[k] = stats[i]));
+    out.boxes_per_image = examples.length > 0 ? dets.length / examples.length : 0;
+    return out;
+  }
+
+  /**
+   * The confidence ("expected IoU") loss of paper.md §3.1.4 on the re-scored samples: at every slot's confidence
+   * position, cross-entropy of the log-probs of tokens {0, 1, 2} against (1, 0, 0) for a null slot and
+   * (0, 1 − IoU, IoU) for a box, IoU being its match IoU at 0.5; averaged over rows × slots.
+   */
+  auxLoss(logProbs: tf.Tensor3D, _sampled: tf.Tensor2D, aux: readonly DetectionAux[]): tf.Scalar {
+    const [R, L, V] = logProbs.shape;
+    const S = L / TOKENS_PER_BOX;
+    const target = new Float32Array(R * S * 3);
+    aux.forEach((a, r) => {
+      for (let s = 0; s < S; s++) {
+        const o = (r * S + s) * 3;
+        if (a.correct[s] === 0) target[o] = 1;
+        else {
+          target[o + 1] = 1 - a.matchIou[s];
+          target[o + 2] = a.matchIou[s];
+        }
+      }
+    });
+    return tf.tidy(() => {
+      // [R, L, V] → [R, S, 6, V] → the confidence position's first three log-probs [R, S, 3].
+      const slots = tf.reshape(logProbs, [R, S, TOKENS_PER_BOX, V]);
+      const conf = tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [R, S, 1, MAX_CONF + 1]), [R, S, MAX_CONF + 1]);
+      return tf.div(tf.neg(tf.sum(tf.mul(conf, tf.tensor3d(target, [R, S, MAX_CONF + 1])))), R * S) as tf.Scalar;
+    });
+  }
+}
