@@ -1,0 +1,47 @@
+// Building blocks against hand-computed values: tanh-GELU, layer norm, 2-D sin-cos embeddings, attention masking.
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, readTensor } from './backend';
+import { NEG, attend, causalBias, geluTanh, layerNorm, sincos2d } from './ops';
+
+beforeAll(async () => {
+  await initBackend('wasm', { quiet: true });
+});
+
+describe('ops', () => {
+  it('geluTanh matches 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) at hand-computed points', async () => {
+    // x = 1: inner = 0.7978846·1.044715 = 0.8335620, tanh = 0.6823840 → 0.8411920. x = −2: −0.0454023.
+    const y = await readTensor(geluTanh(tf.tensor1d([0, 1, -2])));
+    expect(y[0]).toBe(0);
+    expect(y[1]).toBeCloseTo(0.841192, 5);
+    expect(y[2]).toBeCloseTo(-0.0454023, 5);
+  });
+
+  it('layerNorm normalises the last axis (eps 1e-6) then scales and shifts', async () => {
+    const params = new Map([
+      ['n/scale', tf.variable(tf.tensor1d([1, 2, 1, 1]))],
+      ['n/bias', tf.variable(tf.tensor1d([0, 0, 0, 10]))],
+    ]);
+    // [1, 2, 3, 4]: mean 2.5, variance 1.25 → (x − 2.5)/1.1180336 = [−1.3416, −0.4472, 0.4472, 1.3416].
+    const y = await readTensor(layerNorm(params, 'n', tf.tensor2d([[1, 2, 3, 4]])));
+    [-1.3416404, -0.8944272, 0.4472136, 11.3416404].forEach((v, i) => expect(y[i]).toBeCloseTo(v, 4));
+  });
+
+  it('sincos2d: [sin(yω), cos(yω), sin(xω), cos(xω)] with ω = 1/10000^(i/(D/4−1))', () => {
+    const e = sincos2d(2, 3, 8); // D/4 = 2 frequencies: ω = 1, 1e-4
+    expect(e.length).toBe(6 * 8);
+    const at = (y: number, x: number) => Array.from(e.subarray((y * 3 + x) * 8, (y * 3 + x + 1) * 8));
+    expect(at(0, 0)).toEqual([0, 0, 1, 1, 0, 0, 1, 1]);
+    const p = at(1, 2);
+    const want = [Math.sin(1), Math.sin(1e-4), Math.cos(1), Math.cos(1e-4), Math.sin(2), Math.sin(2e-4), Math.cos(2), Math.cos(2e-4)];
+    want.forEach((v, i) => expect(p[i]).toBeCloseTo(v, 6));
+    expect(() => sincos2d(2, 2, 6)).toThrow(/divisible by 4/);
+  });
+
+  it('causal attention: query i averages values ≤ i only when scores are equal', async () => {
+    const q = tf.zeros([1, 1, 3, 2]);
+    const v = tf.tensor4d([1, 0, 3, 0, 8, 0], [1, 1, 3, 2]);
+    const out = await readTensor(attend(q, q, v, causalBias(3)));
+    expect(Array.from(out)).toEqual([1, 0, 2, 0, 4, 0]);
+    expect(NEG).toBeLessThan(-1e8);
+  });
+});
