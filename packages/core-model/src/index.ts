@@ -18,3 +18,5 @@ export {
   forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias,
   type LogitsProcessor, type ProcessorContext,
 } from './logits-processors';
+export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
+export { matMulT, sumRows } from './backend';

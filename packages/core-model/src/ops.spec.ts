@@ -1,7 +1,7 @@
 // Building blocks against hand-computed values: tanh-GELU, layer norm, 2-D sin-cos embeddings, attention masking.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readTensor } from './backend';
-import { NEG, attend, causalBias, geluTanh, layerNorm, sincos2d } from './ops';
+import { NEG, attend, causalBias, dense, geluTanh, layerNorm, sincos2d } from './ops';
 
 beforeAll(async () => {
   await initBackend('wasm', { quiet: true });
@@ -43,5 +43,30 @@ describe('ops', () => {
     const out = await readTensor(attend(q, q, v, causalBias(3)));
     expect(Array.from(out)).toEqual([1, 0, 2, 0, 4, 0]);
     expect(NEG).toBeLessThan(-1e8);
+  });
+
+  it('fused dense and layer norm have the gradients of their plain tf formulas', async () => {
+    const x = tf.randomNormal([6, 5], 0, 2, 'float32', 1);
+    const k = tf.randomNormal([5, 4], 0, 1, 'float32', 2);
+    const b = tf.randomNormal([4], 0, 1, 'float32', 3);
+    const s = tf.randomNormal([5], 1, 0.3, 'float32', 4);
+    const c = tf.randomNormal([5], 0, 1, 'float32', 5);
+    const w = tf.randomNormal([6, 4], 0, 1, 'float32', 6);
+    const plainLn = (v: tf.Tensor, sc: tf.Tensor, bi: tf.Tensor) => {
+      const xc = tf.sub(v, tf.mean(v, -1, true));
+      return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-6))), sc), bi);
+    };
+    const fused = (v: tf.Tensor, kk: tf.Tensor, bb: tf.Tensor, sc: tf.Tensor, bi: tf.Tensor) => {
+      const params = new Map([['n/scale', sc as tf.Variable], ['n/bias', bi as tf.Variable]]);
+      return tf.sum(tf.mul(dense(layerNorm(params, 'n', v), kk, bb), w));
+    };
+    const plain = (v: tf.Tensor, kk: tf.Tensor, bb: tf.Tensor, sc: tf.Tensor, bi: tf.Tensor) =>
+      tf.sum(tf.mul(tf.add(tf.matMul(plainLn(v, sc, bi), kk), bb), w));
+    const gf = tf.grads(fused)([x, k, b, s, c]);
+    const gp = tf.grads(plain)([x, k, b, s, c]);
+    for (let i = 0; i < 5; i++) {
+      const d = await readTensor(tf.max(tf.abs(tf.sub(gf[i], gp[i]))));
+      expect(d[0]).toBeLessThan(1e-4);
+    }
   });
 });

@@ -121,6 +121,21 @@ describe('sampler log-probs', () => {
   });
 });
 
+describe('memory', () => {
+  it('sampling and scoring leave no tensors behind', async () => {
+    const m = model(processors(), 6);
+    const imgs = images();
+    const tokens = tf.tensor2d(new Int32Array(2 * L).fill(1), [2, L], 'int32');
+    await m.sample(imgs, { numSamples: 2, rng: Rng.fromSeed(1) });
+    tf.dispose(m.tokenLogProbs(imgs, tokens));
+    const before = tf.memory().numTensors;
+    await m.sample(imgs, { numSamples: 2, rng: Rng.fromSeed(1) });
+    tf.dispose(m.tokenLogProbs(imgs, tokens));
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+});
+
 describe('masks are respected', () => {
   it('every sampled token lies in its slot set and satisfies the prefix rule', async () => {
     const m = model(processors(), 4);

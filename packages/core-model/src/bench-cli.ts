@@ -1,0 +1,130 @@
+/**
+ * `bench`: times one training step (teacher-forced cross-entropy + Adam) and KV-cached greedy sampling of the
+ * reference models of shared/spec/runtime.md §1, on the chosen backend, with random inputs.
+ *
+ *   core-model bench --config bench-tiny --backend wasm --json
+ *   → {"backend":"wasm","params":1947564,"train_step_ms":…,"sample_ms":…,"tokens_per_s":…}
+ *
+ * Dimension legend: B batch, L length, V vocabulary, Hi×Wi×C image.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, initBackend, readTensor, type BackendChoice } from './backend';
+import { UsageError, type CommandHandler } from './cli';
+import { EncoderDecoder, modelConfig, type EncoderDecoderConfig } from './model/encoder-decoder';
+import { Rng } from './rng';
+
+export interface BenchConfig {
+  readonly model: EncoderDecoderConfig;
+  readonly batch: number;
+  /** Timed training steps after one warm-up step (the median is reported). */
+  readonly steps: number;
+}
+
+/** Encoder and decoder share width, heads and MLP size; encoder positions are learned, as in runtime.md's runs. */
+function benchModel(o: {
+  image: number; patch: number; width: number; depth: number; heads: number; mlp: number; vocab: number; length: number;
+}): EncoderDecoderConfig {
+  const base = modelConfig({
+    variant: 'mu', imageSize: [o.image, o.image], vocabSize: o.vocab, length: o.length, encoderPosemb: 'learned',
+  });
+  const sizes = { width: o.width, depth: o.depth, heads: o.heads, mlp: o.mlp };
+  return {
+    encoder: { ...base.encoder, ...sizes, patch: o.patch },
+    decoder: { ...base.decoder, ...sizes, encoderWidth: o.width },
+  };
+}
+
+export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
+  // runtime.md §1: 1,947,564 parameters.
+  'bench-tiny': {
+    model: benchModel({ image: 32, patch: 4, width: 128, depth: 4, heads: 4, mlp: 512, vocab: 300, length: 32 }),
+    batch: 32,
+    steps: 3,
+  },
+  'bench-small': {
+    model: benchModel({ image: 64, patch: 8, width: 256, depth: 6, heads: 8, mlp: 1024, vocab: 1100, length: 96 }),
+    batch: 32,
+    steps: 2,
+  },
+};
+
+export interface BenchResult {
+  readonly backend: string;
+  readonly params: number;
+  readonly train_step_ms: number;
+  readonly sample_ms: number;
+  readonly tokens_per_s: number;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function runBench(configName: string, backend: BackendChoice): Promise<BenchResult> {
+  const bench = BENCH_CONFIGS[configName];
+  if (bench === undefined) {
+    throw new UsageError(`--config: unknown '${configName}' (expected ${Object.keys(BENCH_CONFIGS).join('|')})`);
+  }
+  const info = await initBackend(backend);
+  const { encoder, decoder } = bench.model;
+  const model = EncoderDecoder.create(bench.model, 0);
+  const rng = Rng.fromSeed(1);
+  const b = bench.batch;
+  const [h, w] = encoder.imageSize;
+  const images = tf.randomUniform([b, h, w, encoder.channels], -1, 1, 'float32', rng.seed()) as tf.Tensor4D;
+  const targets = tf.randomUniform([b, decoder.length], 0, decoder.vocabSize, 'int32', rng.seed()) as tf.Tensor2D;
+  const optimizer = tf.train.adam(1e-3);
+  const vars = [...model.params.values()];
+  const loss = (): tf.Scalar => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar;
+
+  const times: number[] = [];
+  for (let i = 0; i <= bench.steps; i++) {
+    const t0 = performance.now();
+    const l = optimizer.minimize(loss, true, vars)!;
+    await readTensor(l); // waits for the step to finish on asynchronous backends
+    l.dispose();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+
+  await model.sample(images, { numSamples: 1, greedy: true }); // warm-up (shader compilation on webgpu)
+  const s0 = performance.now();
+  await model.sample(images, { numSamples: 1, greedy: true });
+  const sampleMs = performance.now() - s0;
+
+  const result: BenchResult = {
+    backend: info.name,
+    params: model.numParams,
+    train_step_ms: Math.round(median(times)),
+    sample_ms: Math.round(sampleMs),
+    tokens_per_s: Math.round((b * decoder.length) / (sampleMs / 1000)),
+  };
+  tf.dispose([images, targets]);
+  optimizer.dispose();
+  model.dispose();
+  return result;
+}
+
+/** The `bench` command: `--config <bench-tiny|bench-small> --backend <b> [--json]`. */
+export const benchCommand: CommandHandler = async (args) => {
+  let values: { config?: string; backend?: string; json?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { config: { type: 'string', default: 'bench-tiny' }, backend: { type: 'string', default: 'auto' }, json: { type: 'boolean' } },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]);
+  }
+  const backend = values.backend as BackendChoice;
+  if (!BACKEND_CHOICES.includes(backend)) {
+    throw new UsageError(`--backend: unknown '${values.backend}' (expected ${BACKEND_CHOICES.join('|')})`);
+  }
+  const r = await runBench(values.config!, backend);
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(r)}\n`
+      : `${values.config} on ${r.backend}: ${r.params} params, train step ${r.train_step_ms} ms, ` +
+          `greedy sampling ${r.sample_ms} ms (${r.tokens_per_s} tokens/s)\n`,
+  );
+  return 0;
+};
