@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readTensor } from './backend';
 import { allowedAt, prefixConstraint, slotMask, tokenSet, type LogitsProcessor } from './logits-processors';
+import { decoderStep, disposeKvCache, initKvCache } from './model/decoder';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import type { SampleOptions, SampleResult } from './policy';
 import { Rng } from './rng';
@@ -117,6 +118,28 @@ describe('sampler log-probs', () => {
     expect(lp[1 * V + 5]).toBeGreaterThan(-50); // row 0: 5 ≥ prefix 1 + 4, allowed
     expect(lp[(L + 1) * V + 5]).toBeLessThan(-1e8); // row 1: prefix 2 needs ≥ 6 (the dynamic rule)
     expect(lp[(L + 1) * V + 6]).toBeGreaterThan(-50);
+    m.dispose();
+  });
+});
+
+describe('fixed shapes', () => {
+  it('every decoding step runs the same kernels on the same shapes (WebGPU compiles per shape)', async () => {
+    const m = model([], 7);
+    const enc = m.encode(images());
+    let cache = initKvCache(m.params, m.config.decoder, enc);
+    const signatures: string[] = [];
+    for (let t = 0; t < L; t++) {
+      const input = tf.tensor1d([t, 1], 'int32');
+      const prof = await tf.profile(() => {
+        const out = decoderStep(m.params, m.config.decoder, cache, input, t);
+        cache = out.cache;
+        return out.logits;
+      });
+      signatures.push(prof.kernels.map((k) => `${k.name}${JSON.stringify(k.inputShapes)}`).join(';'));
+    }
+    expect(new Set(signatures).size).toBe(1);
+    expect(signatures[0]).toContain('BatchMatMul');
+    disposeKvCache(cache);
     m.dispose();
   });
 });

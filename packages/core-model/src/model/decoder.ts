@@ -151,7 +151,8 @@ export function decoderStep(
     const write = tf.tensor4d(oneHot, [1, 1, l, 1]);
     const mask = tf.tensor4d(visible, [1, 1, 1, l]);
     const emb = tf.gather(param(params, 'decoder/EmbedTargets/embedding'), inputs); // [B, D]
-    const pos = tf.reshape(tf.slice(param(params, 'decoder/pos_embedding'), [0, t, 0], [1, 1, cfg.width]), [1, cfg.width]);
+    // Position t's embedding as one-hot [1, L] @ [L, D] (exact): same op and shapes at every step.
+    const pos = tf.matMul(tf.reshape(write, [1, l]), tf.reshape(param(params, 'decoder/pos_embedding'), [l, cfg.width]));
     let x = tf.reshape(tf.add(emb, pos), [b, 1, cfg.width]); // [B, 1, D]
     const selfK: tf.Tensor4D[] = [];
     const selfV: tf.Tensor4D[] = [];
