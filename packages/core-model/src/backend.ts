@@ -258,18 +258,34 @@ export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transpos
 }
 
 /**
+ * tf.customGrad with both passes inside tf.tidy. Without it tfjs keeps every intermediate of a custom op (and of
+ * its gradient) alive until the whole gradient computation ends, which on wasm's 4 GiB heap decides the batch size.
+ * `forward` returns the value and the tensors `backward` needs; `backward` returns one gradient per input.
+ */
+export function customOp<A extends tf.Tensor[]>(
+  forward: (...inputs: A) => { value: tf.Tensor; saved: tf.Tensor[] },
+  backward: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[],
+): (...inputs: A) => tf.Tensor {
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const out = tf.tidy(() => {
+      const r = forward(...(args as A));
+      return [r.value, ...r.saved];
+    });
+    save(out.slice(1));
+    return { value: out[0], gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => backward(dy, saved)) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f as unknown as (...inputs: A) => tf.Tensor;
+}
+
+/**
  * a @ b (same rank ≥ 2, equal batch dimensions) whose forward and backward use only un-flagged matMuls plus explicit
  * transposes on wasm: dA = dY @ bᵀ, dB = aᵀ @ dY.
  */
-export const flagFreeMatMul: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor = tf.customGrad(
-  ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([a, b]);
-    return {
-      value: tf.matMul(a, b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [matMulT(dy, saved[1], false, true), matMulT(saved[0], dy, true, false)],
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0],
-) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+export const flagFreeMatMul: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor = customOp(
+  (a: tf.Tensor, b: tf.Tensor) => ({ value: tf.matMul(a, b), saved: [a, b] }),
+  (dy, [a, b]) => [matMulT(dy, b, false, true), matMulT(a, dy, true, false)],
+);
 
 /**
  * The matMul every model op uses: a @ b for rank-2, -3 or -4 operands with equal batch dimensions. On wasm it is the

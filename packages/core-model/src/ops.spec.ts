@@ -16,6 +16,14 @@ describe('ops', () => {
     expect(y[2]).toBeCloseTo(-0.0454023, 5);
   });
 
+  it('geluTanh has the gradient of the plain tanh formula', async () => {
+    const x = tf.linspace(-4, 4, 33);
+    const plain = (v: tf.Tensor) =>
+      tf.mul(tf.mul(v, 0.5), tf.add(tf.tanh(tf.mul(tf.add(v, tf.mul(tf.pow(v, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
+    const d = tf.sub(tf.grad(geluTanh)(x), tf.grad(plain)(x));
+    expect((await readTensor(tf.max(tf.abs(d))))[0]).toBeLessThan(1e-5);
+  });
+
   it('layerNorm normalises the last axis (eps 1e-6) then scales and shifts', async () => {
     const params = new Map([
       ['n/scale', tf.variable(tf.tensor1d([1, 2, 1, 1]))],
@@ -67,6 +75,25 @@ describe('ops', () => {
     for (let i = 0; i < 5; i++) {
       const d = await readTensor(tf.max(tf.abs(tf.sub(gf[i], gp[i]))));
       expect(d[0]).toBeLessThan(1e-4);
+    }
+  });
+
+  it('fused attention has the values and gradients of the composed formula softmax(QKᵀ/√Dh + bias)·V', async () => {
+    const q = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 1);
+    const k = tf.randomNormal([2, 3, 6, 5], 0, 1, 'float32', 2);
+    const v = tf.randomNormal([2, 3, 6, 5], 0, 1, 'float32', 3);
+    const w = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 4);
+    const bias = tf.tensor4d(Array.from({ length: 24 }, (_, i) => (i % 6 > i / 6 + 1 ? NEG : 0)), [1, 1, 4, 6]);
+    const plain = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(tf.softmax(tf.add(tf.div(tf.matMul(a, b, false, true), Math.sqrt(5)), bias)), c), w));
+    const fused = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(attend(a, b, c, bias), w));
+    const max = async (t: tf.Tensor) => (await readTensor(tf.max(tf.abs(t))))[0];
+    expect(await max(tf.sub(fused(q, k, v), plain(q, k, v)))).toBeLessThan(1e-4);
+    const gf = tf.grads(fused)([q, k, v]);
+    const gp = tf.grads(plain)([q, k, v]);
+    for (let i = 0; i < 3; i++) {
+      expect(await max(gp[i])).toBeGreaterThan(1e-2);
+      expect(await max(tf.sub(gf[i], gp[i]))).toBeLessThan(1e-4);
     }
   });
 });

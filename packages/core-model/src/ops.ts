@@ -6,7 +6,7 @@
  * Dimension legend: B batch (rows), L query length, S key length, D width, H heads, Dh = D/H head width.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { matMul, matMulT, sumRows } from './backend';
+import { customOp, matMul, matMulT, sumRows } from './backend';
 import type { Params } from './policy';
 import type { Rng } from './rng';
 
@@ -25,22 +25,17 @@ export function param(params: Params, name: string): tf.Variable {
  * Computing db as a matMul (not the broadcast-add's column sum) and avoiding flagged matMuls is what keeps the
  * wasm step fast; on GPUs it is simply fewer kernels.
  */
-const denseBiasOp = tf.customGrad(
-  ((x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    save([x, kernel]);
-    return {
-      value: tf.add(tf.matMul(x, kernel), bias),
-      gradFunc: (dy: tf.Tensor2D, [xs, ks]: tf.Tensor[]) => [matMulT(dy, ks, false, true), matMulT(xs, dy, true, false), sumRows(dy)],
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0],
-) as unknown as (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
+const denseBiasOp = customOp(
+  (x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) => ({ value: tf.add(tf.matMul(x, kernel), bias), saved: [x, kernel] }),
+  (dy, [x, kernel]) => [matMulT(dy, kernel, false, true), matMulT(x, dy, true, false), sumRows(dy as tf.Tensor2D)],
+);
 
 /** x [..., Din] @ kernel [Din, Dout] + bias [Dout] → [..., Dout], always as one 2-D matMul (fast on wasm). */
 export function dense(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const din = x.shape[x.rank - 1];
   const dout = kernel.shape[1]!;
   const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, din])) as tf.Tensor2D;
-  const y = bias === undefined ? matMul(x2, kernel) : denseBiasOp(x2, kernel as tf.Tensor2D, bias as tf.Tensor1D);
+  const y = bias === undefined ? matMul(x2, kernel) : denseBiasOp(x2, kernel, bias);
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), dout]);
 }
 
@@ -55,42 +50,51 @@ const LN_EPS = 1e-6;
  * Layer norm of x [N, D] with scale and bias [D] as one custom-gradient op. With x̂ = (x − μ)/σ and g = dy·scale:
  * dx = (g − mean(g) − x̂·mean(g·x̂)) / σ, dscale = 1ᵀ(dy·x̂), dbias = 1ᵀdy (means over the D axis).
  */
-const layerNormOp = tf.customGrad(
-  ((x: tf.Tensor2D, scale: tf.Tensor1D, bias: tf.Tensor1D, save: tf.GradSaveFunc) => {
-    const mean = tf.mean(x, -1, true);
-    const xc = tf.sub(x, mean);
+const layerNormOp = customOp(
+  (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => {
+    const xc = tf.sub(x, tf.mean(x, -1, true));
     const invStd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), LN_EPS)); // [N, 1]
     const xhat = tf.mul(xc, invStd);
-    save([xhat, invStd, scale]);
-    return {
-      value: tf.add(tf.mul(xhat, scale), bias),
-      gradFunc: (dy: tf.Tensor2D, [xh, inv, sc]: tf.Tensor[]) => {
-        const g = tf.mul(dy, sc);
-        const dx = tf.mul(
-          tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))),
-          inv,
-        );
-        return [dx, sumRows(tf.mul(dy, xh) as tf.Tensor2D), sumRows(dy)];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0],
-) as unknown as (x: tf.Tensor2D, scale: tf.Tensor1D, bias: tf.Tensor1D) => tf.Tensor2D;
+    return { value: tf.add(tf.mul(xhat, scale), bias), saved: [xhat, invStd, scale] };
+  },
+  (dy, [xhat, invStd, scale]) => {
+    const g = tf.mul(dy, scale);
+    const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), invStd);
+    return [dx, sumRows(tf.mul(dy, xhat) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
+  },
+);
 
 /** Layer norm over the last axis with `<prefix>/scale` and `<prefix>/bias` (flax's epsilon 1e-6). */
 export function layerNorm(params: Params, prefix: string, x: tf.Tensor): tf.Tensor {
   const d = x.shape[x.rank - 1];
   const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, d])) as tf.Tensor2D;
-  const y = layerNormOp(x2, param(params, `${prefix}/scale`) as tf.Tensor1D, param(params, `${prefix}/bias`) as tf.Tensor1D);
+  const y = layerNormOp(x2, param(params, `${prefix}/scale`), param(params, `${prefix}/bias`));
   return x.rank === 2 ? y : tf.reshape(y, x.shape);
 }
+
+const GELU_A = 0.044715;
+const GELU_C = 2 * Math.sqrt(2 / Math.PI);
 
 /**
  * GELU, tanh approximation (flax's nn.gelu default): 0.5·x·(1 + tanh(z)), z = √(2/π)·(x + 0.044715·x³), computed
  * as the identical x·σ(2z) because wasm's sigmoid is ~10× faster than its tanh (and x·x·x ~7× faster than pow).
+ * A custom op that saves only x: d/dx = s + x·s·(1 − s)·2√(2/π)·(1 + 3·0.044715·x²), s = σ(2z).
  */
+const geluOp = customOp(
+  (x: tf.Tensor) => {
+    const z2 = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), GELU_A)), GELU_C);
+    return { value: tf.mul(x, tf.sigmoid(z2)), saved: [x] };
+  },
+  (dy, [x]) => {
+    const x2 = tf.mul(x, x);
+    const s = tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.mul(x2, x), GELU_A)), GELU_C));
+    const dz2 = tf.mul(tf.add(tf.mul(x2, 3 * GELU_A), 1), GELU_C);
+    return [tf.mul(dy, tf.add(s, tf.mul(tf.mul(x, tf.mul(s, tf.sub(1, s))), dz2)))];
+  },
+);
+
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const z = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), 2 * Math.sqrt(2 / Math.PI));
-  return tf.mul(x, tf.sigmoid(z));
+  return geluOp(x);
 }
 
 /** Pre-LN MLP block body: Dense_0 → GELU → Dense_1. */
@@ -111,14 +115,30 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
 }
 
 /**
+ * Scaled dot-product attention as one custom-gradient op (fewer kernels than the composed ops, and only
+ * backend-preferred matMuls). With S = c·QKᵀ + bias, P = softmax(S), O = PV, c = 1/√Dh:
+ * dV = PᵀdO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = c·dS·K, dK = c·dSᵀ·Q; the bias is a constant.
+ */
+const attentionOp = customOp(
+  (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => {
+    const c = 1 / Math.sqrt(q.shape[3]!);
+    const p = tf.softmax(tf.add(tf.mul(matMulT(q, k, false, true), c), bias)); // [B, H, L, S]
+    return { value: tf.matMul(p, v), saved: [q, k, v, p, bias] };
+  },
+  (dO, [q, k, v, p, bias]) => {
+    const c = 1 / Math.sqrt(q.shape[3]!);
+    const dP = matMulT(dO, v, false, true);
+    const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true)));
+    return [tf.mul(tf.matMul(dS, k), c), tf.mul(matMulT(dS, q, true, false), c), matMulT(p, dO, true, false), tf.zerosLike(bias)];
+  },
+);
+
+/**
  * Scaled dot-product attention: q [B, H, L, Dh], k and v [B, H, S, Dh], optional additive `bias` broadcastable to
  * [B, H, L, S] (0 where allowed, NEG where masked) → [B, H, L, Dh].
  */
 export function attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
-  const dh = q.shape[3]!;
-  let scores = tf.mul(matMul(q, tf.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(dh)); // [B, H, L, S]
-  if (bias !== undefined) scores = tf.add(scores, bias);
-  return matMul(tf.softmax(scores), v);
+  return attentionOp(q, k, v, bias ?? tf.zeros([1, 1, 1, 1]));
 }
 
 /**
@@ -180,7 +200,9 @@ export class ParamInit {
   private add(name: string, shape: number[], values: Float32Array): void {
     if (this.params.has(name)) throw new Error(`duplicate parameter '${name}'`);
     // tfjs variable names are process-global; two models may share our names, so tfjs picks its own.
-    this.params.set(name, tf.variable(tf.tensor(values, shape, 'float32'), true));
+    const t = tf.tensor(values, shape, 'float32');
+    this.params.set(name, tf.variable(t, true));
+    t.dispose(); // the variable holds its own reference to the data
   }
 
   normal(name: string, shape: number[], std: number): void {

@@ -47,6 +47,12 @@ describe('encoder-decoder parameters', () => {
     tf.dispose([...params.values()]);
   });
 
+  it('create + dispose leaves no tensors behind', () => {
+    const before = tf.memory().numTensors;
+    EncoderDecoder.create(modelConfig(MU), 0).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('standard variants resolve to the ViT paper sizes', () => {
     expect(modelConfig({ ...MU, variant: 'B/16', imageSize: [224, 224] }).encoder).toMatchObject({ width: 768, depth: 12, heads: 12, mlp: 3072, patch: 16 });
     expect(modelConfig({ ...MU, variant: 'S/16', imageSize: [224, 224] }).encoder).toMatchObject({ width: 384, depth: 12, heads: 6, mlp: 1536 });
