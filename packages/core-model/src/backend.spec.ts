@@ -55,6 +55,24 @@ describe('backend', () => {
     expect(Array.from(await readTensor(g))).toEqual([100, 1000, 0, 0, 3, 30]);
   });
 
+  it('wasm Identity shares the buffer and survives disposal of its source', async () => {
+    await initBackend('wasm', { quiet: true });
+    const x = tf.tensor1d([1, 2, 3]);
+    const before = tf.memory().numBytes;
+    const y = tf.clone(x);
+    x.dispose();
+    expect(Array.from(await readTensor(y))).toEqual([1, 2, 3]);
+    const heap = (tf.backend() as unknown as { dataIdMap: { get(id: object): { refCount: number } } }).dataIdMap;
+    expect(heap.get(y.dataId).refCount).toBe(1);
+    y.dispose();
+    expect(tf.memory().numBytes).toBeLessThanOrEqual(before);
+    // A saved-for-backward clone must not alias a variable's later value.
+    const v = tf.variable(tf.tensor1d([5, 6]));
+    const snap = tf.clone(v);
+    v.assign(tf.tensor1d([7, 8]));
+    expect(Array.from(await readTensor(snap))).toEqual([5, 6]);
+  });
+
   it.each([
     [[7, 5], [5, 3]],
     [[2, 7, 5], [2, 5, 3]],

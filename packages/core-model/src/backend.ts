@@ -203,12 +203,32 @@ async function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T
 let wasmKernelsRegistered = false;
 
 /**
+ * Identity for wasm without a copy. tfjs clones every tensor a gradient saves (`keep(clone(t))`), and wasm's own
+ * Identity copies the buffer; tensors are immutable (variables swap buffers on assign), so sharing the buffer by
+ * reference count, as the cpu backend and wasm's own Reshape already do, is safe. Saves a full copy of every saved
+ * activation, in time and in peak memory.
+ */
+function registerSharingIdentity(): void {
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      (backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
+/**
  * UnsortedSegmentSum for wasm (the gradient of tf.gather needs it). Runs on the JS side over the wasm heap: it is
  * called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats speed.
  */
 function registerWasmKernels(): void {
   if (wasmKernelsRegistered) return;
   wasmKernelsRegistered = true;
+  registerSharingIdentity();
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
