@@ -40,8 +40,6 @@ export {
   parseTaskArgs,
   taskOptionsHelp,
   classifyFrom,
-  BACKEND_CHOICES,
-  type BackendChoice,
   type TaskCliOptions,
   type TaskCliSpec,
   type ExtraOption,
@@ -107,3 +105,19 @@ export {
   type Restored,
 } from './checkpoint';
 export { encodeSafetensors, decodeSafetensors, type HostTensor, type SafeDType, type SafetensorsContents } from './safetensors';
+export {
+  initBackend, registerGradients, matMul, flagFreeMatMul, readTensor, wasmDir, BackendUnavailableError, BACKEND_CHOICES,
+  type BackendChoice, type BackendInfo,
+} from './backend';
+export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit } from './ops';
+export { vitVariant, VIT_SIZES, VIT_PATCHES, type VitSize, type VitVariant } from './model/variants';
+export { vitEncode, patchify, type VitConfig } from './model/vit';
+export { decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, type DecoderConfig, type KvCache } from './model/decoder';
+export { EncoderDecoder, modelConfig, initParams, type EncoderDecoderConfig, type ModelSpec } from './model/encoder-decoder';
+export { sampleSequences, selectTokens, type Selection } from './sampler';
+export {
+  forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias,
+  type LogitsProcessor, type ProcessorContext,
+} from './logits-processors';
+export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
+export { matMulT, sumRows } from './backend';

@@ -14,6 +14,7 @@
  *   --from <path>        a run directory (resume / start from its config and checkpoints) or a checkpoint file
  *   --help, -h
  */
+import { BACKEND_CHOICES, type BackendChoice } from './backend';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,8 +25,6 @@ import { UsageError } from './cli';
 import { resolveConfig, type ConfigSpec } from './config';
 import { openRunDir, readRunConfig, type RunDir } from './run-dir';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** A task-specific option on top of the shared ones. */
 export interface ExtraOption {

@@ -1,0 +1,93 @@
+// Backend selection and the wasm workarounds: wasm initialises, `auto` falls back to it here, an explicit
+// unavailable choice fails with one clear line, and the flag-free matMul equals tf.matMul (values and gradients).
+import * as tf from '@tensorflow/tfjs-core';
+import { flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './backend';
+
+const rand = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
+
+async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const d = tf.max(tf.abs(tf.sub(a, b)));
+  const v = (await readTensor(d))[0];
+  d.dispose();
+  return v;
+}
+
+describe('backend', () => {
+  it('initialises wasm explicitly', async () => {
+    const info = await initBackend('wasm', { quiet: true });
+    expect(info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('auto falls back to wasm quickly where there is no hardware GPU and no tfjs-node', async () => {
+    const t0 = Date.now();
+    const info = await initBackend('auto', { quiet: true });
+    // This machine has neither tfjs-node nor a hardware WebGPU adapter; a GPU machine would pick them instead.
+    expect(['wasm', 'webgpu', 'tensorflow']).toContain(info.name);
+    if (info.name === 'wasm') expect(info.detail).toMatch(/skipped: .*tfjs-node-gpu/);
+    expect(Date.now() - t0).toBeLessThan(15000);
+  });
+
+  it('an unavailable explicit choice is a one-line BackendUnavailableError', async () => {
+    await expect(initBackend('tensorflow', { quiet: true })).rejects.toThrow(BackendUnavailableError);
+    await expect(initBackend('tensorflow', { quiet: true })).rejects.toThrow(/^backend 'tensorflow' unavailable: [^\n]*$/);
+    await initBackend('wasm', { quiet: true });
+  });
+
+  it('webgpu, asked for explicitly, either works or says why in one line', async () => {
+    try {
+      const info = await initBackend('webgpu', { quiet: true });
+      expect(info.name).toBe('webgpu');
+    } catch (e) {
+      // Here (Debian Mesa 22, no libvulkan) there is no adapter: the message must say so.
+      expect(e).toBeInstanceOf(BackendUnavailableError);
+      expect(String((e as Error).message)).toMatch(/^backend 'webgpu' unavailable: [^\n]*(adapter|webgpu|Dawn)/);
+    }
+    await initBackend('wasm', { quiet: true });
+  });
+
+  it('the UnsortedSegmentSum kernel makes gather differentiable on wasm', async () => {
+    await initBackend('wasm', { quiet: true });
+    const table = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const ids = tf.tensor1d([2, 0, 2], 'int32');
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), tf.tensor2d([[1, 10], [100, 1000], [2, 20]]))))(table);
+    // Row 0 gets the weights of occurrence 1, row 2 the sum of occurrences 0 and 2, row 1 nothing.
+    expect(Array.from(await readTensor(g))).toEqual([100, 1000, 0, 0, 3, 30]);
+  });
+
+  it('wasm Identity shares the buffer and survives disposal of its source', async () => {
+    await initBackend('wasm', { quiet: true });
+    const x = tf.tensor1d([1, 2, 3]);
+    const before = tf.memory().numBytes;
+    const y = tf.clone(x);
+    x.dispose();
+    expect(Array.from(await readTensor(y))).toEqual([1, 2, 3]);
+    const heap = (tf.backend() as unknown as { dataIdMap: { get(id: object): { refCount: number } } }).dataIdMap;
+    expect(heap.get(y.dataId).refCount).toBe(1);
+    y.dispose();
+    expect(tf.memory().numBytes).toBeLessThanOrEqual(before);
+    // A saved-for-backward clone must not alias a variable's later value.
+    const v = tf.variable(tf.tensor1d([5, 6]));
+    const snap = tf.clone(v);
+    v.assign(tf.tensor1d([7, 8]));
+    expect(Array.from(await readTensor(snap))).toEqual([5, 6]);
+  });
+
+  it.each([
+    [[7, 5], [5, 3]],
+    [[2, 7, 5], [2, 5, 3]],
+    [[2, 3, 4, 5], [2, 3, 5, 6]],
+  ])('flag-free matMul %j @ %j equals tf.matMul in value and gradient (wasm)', async (sa, sb) => {
+    await initBackend('wasm', { quiet: true });
+    const a = rand(sa, 1);
+    const b = rand(sb, 2);
+    const w = rand([...sa.slice(0, -1), sb[sb.length - 1]], 3);
+    const loss = (f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(f(x, y), w));
+    expect(await maxAbsDiff(flagFreeMatMul(a, b), tf.matMul(a, b))).toBeLessThan(1e-5);
+    expect(await maxAbsDiff(matMul(a, b), tf.matMul(a, b))).toBeLessThan(1e-5);
+    const [ga, gb] = tf.grads(loss(flagFreeMatMul))([a, b]);
+    const [ra, rb] = tf.grads(loss((x, y) => tf.matMul(x, y)))([a, b]);
+    expect(await maxAbsDiff(ga, ra)).toBeLessThan(1e-4);
+    expect(await maxAbsDiff(gb, rb)).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,328 @@
+/**
+ * The one place that chooses the TensorFlow.js backend and holds every workaround tfjs 4.22 needs on it
+ * (shared/spec/runtime.md §2–3): gradient registration, a wasm kernel for UnsortedSegmentSum (the gradient of
+ * `tf.gather`, i.e. of embedding lookups), the flag-free matMul that makes wasm training ~3× faster, and reading
+ * tensors with `await t.data()` (the only read that works on webgpu in Node).
+ *
+ * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends) are required lazily inside
+ * functions so that bundling keeps them external and a missing optional dependency is a fallback, not a crash.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'node:path';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** The tfjs backend name now active (`tensorflow`, `webgpu`, `wasm` or `cpu`). */
+  readonly name: string;
+  /** A human-readable line: which package, which adapter, why earlier candidates were skipped. */
+  readonly detail: string;
+}
+
+/** Thrown when an explicitly requested backend cannot be used; the message is one line saying why. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+}
+
+// A lazily evaluated `require` that bundlers cannot see through, so optional packages stay external.
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const lazyRequire: (id: string) => unknown = (id) => module.require(id);
+
+let gradientsRegistered = false;
+/** tfjs-core's Node build registers no gradients; importing tfjs-layers once registers all of them. */
+export function registerGradients(): void {
+  if (gradientsRegistered) return;
+  lazyRequire('@tensorflow/tfjs-layers');
+  gradientsRegistered = true;
+}
+
+type Attempt = { ok: true; detail: string } | { ok: false; why: string };
+
+async function tryTensorflow(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'): Promise<Attempt> {
+  try {
+    lazyRequire(pkg);
+  } catch (e) {
+    return { ok: false, why: `${pkg} not installed (${firstLine(e)})` };
+  }
+  if (!(await setBackendChecked('tensorflow'))) return { ok: false, why: `${pkg} loaded but setBackend failed` };
+  return { ok: true, detail: `${pkg} (libtensorflow)` };
+}
+
+/** Software adapters (lavapipe, llvmpipe, SwiftShader) are correct but slower than wasm: `auto` skips them. */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|cpu/i;
+
+interface AdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+}
+
+async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
+  const g = globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<AdapterLike | null> } } };
+  try {
+    if (g.navigator?.gpu === undefined) {
+      const webgpu = lazyRequire('webgpu') as { create(flags: string[]): unknown; globals: object };
+      Object.assign(globalThis, webgpu.globals);
+      // navigator.gpu must exist BEFORE tfjs-backend-webgpu is loaded (runtime.md §3).
+      const nav = (g.navigator ?? {}) as { gpu?: unknown };
+      nav.gpu = webgpu.create([]);
+      if (g.navigator === undefined) {
+        Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
+      }
+    }
+  } catch (e) {
+    return { ok: false, why: `npm 'webgpu' (Dawn) could not load (${firstLine(e)})` };
+  }
+  let adapter: AdapterLike | null;
+  try {
+    adapter = await withTimeout(g.navigator!.gpu!.requestAdapter(), 10000, 'requestAdapter timed out');
+  } catch (e) {
+    return { ok: false, why: `no WebGPU adapter (${firstLine(e)})` };
+  }
+  if (adapter === null) return { ok: false, why: 'no WebGPU adapter (Vulkan driver missing or too old)' };
+  const info = adapter.info ?? {};
+  const desc = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown';
+  const fallback = adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(desc);
+  if (fallback && !allowSoftware) return { ok: false, why: `WebGPU adapter '${desc}' is a software fallback` };
+  try {
+    lazyRequire('@tensorflow/tfjs-backend-webgpu');
+  } catch (e) {
+    return { ok: false, why: `@tensorflow/tfjs-backend-webgpu could not load (${firstLine(e)})` };
+  }
+  if (!(await setBackendChecked('webgpu'))) return { ok: false, why: `setBackend('webgpu') failed on adapter '${desc}'` };
+  return { ok: true, detail: `WebGPU through Dawn, adapter '${desc}'${fallback ? ' (software)' : ''}` };
+}
+
+/** Directory (with trailing slash, which setWasmPaths needs) holding tfjs-backend-wasm's .wasm files. */
+export function wasmDir(): string {
+  const main = require.resolve('@tensorflow/tfjs-backend-wasm');
+  return path.dirname(main) + path.sep;
+}
+
+async function tryWasm(): Promise<Attempt> {
+  try {
+    const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
+    const dir = wasmDir();
+    wasm.setWasmPaths(dir);
+    registerWasmKernels();
+    // A wrong path makes setBackend resolve to false rather than throw (runtime.md §2).
+    if (!(await setBackendChecked('wasm'))) return { ok: false, why: `wasm binaries not loadable from ${dir}` };
+    return { ok: true, detail: `tfjs-backend-wasm (SIMD, 1 thread) from ${dir}` };
+  } catch (e) {
+    return { ok: false, why: `wasm backend failed (${firstLine(e)})` };
+  }
+}
+
+async function tryCpu(): Promise<Attempt> {
+  lazyRequire('@tensorflow/tfjs-backend-cpu');
+  if (!(await setBackendChecked('cpu'))) return { ok: false, why: 'cpu backend failed' };
+  return { ok: true, detail: 'tfjs-backend-cpu (pure JS; for tests only)' };
+}
+
+let logged = false;
+
+/**
+ * Selects and initialises the backend. `auto`: tfjs-node-gpu → tfjs-node → webgpu (hardware adapter only) → wasm.
+ * An explicit choice fails with a `BackendUnavailableError` naming the cause. Logs the choice once on stderr.
+ */
+export async function initBackend(choice: BackendChoice, opts: { quiet?: boolean } = {}): Promise<BackendInfo> {
+  registerGradients();
+  const skipped: string[] = [];
+  const attempt = async (name: string, f: () => Promise<Attempt>): Promise<BackendInfo | null> => {
+    const r = await f();
+    if (r.ok) return { name, detail: r.detail + (skipped.length ? `; skipped: ${skipped.join('; ')}` : '') };
+    skipped.push(r.why);
+    return null;
+  };
+  let info: BackendInfo | null = null;
+  switch (choice) {
+    case 'auto':
+      info =
+        (await attempt('tensorflow', () => tryTensorflow('@tensorflow/tfjs-node-gpu'))) ??
+        (await attempt('tensorflow', () => tryTensorflow('@tensorflow/tfjs-node'))) ??
+        (await attempt('webgpu', () => tryWebgpu(false))) ??
+        (await attempt('wasm', tryWasm)) ??
+        (await attempt('cpu', tryCpu));
+      break;
+    case 'tensorflow':
+      info =
+        (await attempt('tensorflow', () => tryTensorflow('@tensorflow/tfjs-node-gpu'))) ??
+        (await attempt('tensorflow', () => tryTensorflow('@tensorflow/tfjs-node')));
+      break;
+    case 'webgpu':
+      // Asked for explicitly, a software adapter is accepted (it is the correctness path on CPU machines).
+      info = await attempt('webgpu', () => tryWebgpu(true));
+      break;
+    case 'wasm':
+      info = await attempt('wasm', tryWasm);
+      break;
+    case 'cpu':
+      info = await attempt('cpu', tryCpu);
+      break;
+    default:
+      throw new BackendUnavailableError(`unknown backend '${String(choice)}' (expected ${BACKEND_CHOICES.join('|')})`);
+  }
+  if (info === null) throw new BackendUnavailableError(`backend '${choice}' unavailable: ${skipped.join('; ')}`);
+  if (!logged && !opts.quiet) {
+    process.stderr.write(`[core-model] backend: ${info.name} — ${info.detail}\n`);
+    logged = true;
+  }
+  return info;
+}
+
+async function setBackendChecked(name: string): Promise<boolean> {
+  try {
+    const ok = await tf.setBackend(name);
+    if (ok) await tf.ready();
+    return ok && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// wasm kernels missing in tfjs 4.22
+
+let wasmKernelsRegistered = false;
+
+/**
+ * Identity for wasm without a copy. tfjs clones every tensor a gradient saves (`keep(clone(t))`), and wasm's own
+ * Identity copies the buffer; tensors are immutable (variables swap buffers on assign), so sharing the buffer by
+ * reference count, as the cpu backend and wasm's own Reshape already do, is safe. Saves a full copy of every saved
+ * activation, in time and in peak memory.
+ */
+function registerSharingIdentity(): void {
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { x } = inputs as { x: tf.TensorInfo };
+      (backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
+/**
+ * UnsortedSegmentSum for wasm (the gradient of tf.gather needs it). Runs on the JS side over the wasm heap: it is
+ * called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats speed.
+ */
+function registerWasmKernels(): void {
+  if (wasmKernelsRegistered) return;
+  wasmKernelsRegistered = true;
+  registerSharingIdentity();
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+      const numSegments = (attrs as { numSegments: number }).numSegments;
+      const be = backend as unknown as {
+        readSync(id: object): ArrayLike<number>;
+        makeOutput(shape: number[], dtype: tf.DataType, off?: number, values?: tf.TypedArray): tf.TensorInfo;
+      };
+      const xs = be.readSync(x.dataId);
+      const ids = be.readSync(segmentIds.dataId);
+      const outer = ids.length;
+      const inner = outer === 0 ? 0 : xs.length / outer;
+      const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+      const out = x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+      for (let i = 0; i < outer; i++) {
+        const s = ids[i];
+        if (s < 0 || s >= numSegments) continue; // TF semantics: out-of-range ids are dropped
+        const o = s * inner;
+        const xi = i * inner;
+        for (let j = 0; j < inner; j++) out[o + j] += xs[xi + j];
+      }
+      return be.makeOutput(outShape, x.dtype, undefined, out);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// matMul without transpose flags (runtime.md §2: wasm's flagged and batched matMuls are 10–20× slower)
+
+const swapLast = (t: tf.Tensor): tf.Tensor => {
+  const perm = t.shape.map((_, i) => i);
+  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+  return tf.transpose(t, perm);
+};
+
+/**
+ * a @ b with optional transposes, the way each backend does it fastest: on wasm explicit transposes plus an
+ * un-flagged matMul, elsewhere tf.matMul's own flags (which GPU kernels handle for free). Not differentiable by
+ * itself on wasm in a useful way: use it inside custom gradients, and `matMul` in model code.
+ */
+export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  if (tf.getBackend() === 'wasm') return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+  return tf.matMul(a, b, transposeA, transposeB);
+}
+
+/**
+ * tf.customGrad with both passes inside tf.tidy. Without it tfjs keeps every intermediate of a custom op (and of
+ * its gradient) alive until the whole gradient computation ends, which on wasm's 4 GiB heap decides the batch size.
+ * `forward` returns the value and the tensors `backward` needs; `backward` returns one gradient per input.
+ */
+export function customOp<A extends tf.Tensor[]>(
+  forward: (...inputs: A) => { value: tf.Tensor; saved: tf.Tensor[] },
+  backward: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[],
+): (...inputs: A) => tf.Tensor {
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const out = tf.tidy(() => {
+      const r = forward(...(args as A));
+      return [r.value, ...r.saved];
+    });
+    save(out.slice(1));
+    return { value: out[0], gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => backward(dy, saved)) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f as unknown as (...inputs: A) => tf.Tensor;
+}
+
+/**
+ * a @ b (same rank ≥ 2, equal batch dimensions) whose forward and backward use only un-flagged matMuls plus explicit
+ * transposes on wasm: dA = dY @ bᵀ, dB = aᵀ @ dY.
+ */
+export const flagFreeMatMul: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor = customOp(
+  (a: tf.Tensor, b: tf.Tensor) => ({ value: tf.matMul(a, b), saved: [a, b] }),
+  (dy, [a, b]) => [matMulT(dy, b, false, true), matMulT(a, dy, true, false)],
+);
+
+/**
+ * The matMul every model op uses: a @ b for rank-2, -3 or -4 operands with equal batch dimensions. On wasm it is the
+ * flag-free custom-gradient version; elsewhere plain tf.matMul (whose flagged kernels are fast on GPUs).
+ */
+export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.getBackend() === 'wasm' ? flagFreeMatMul(a, b) : tf.matMul(a, b);
+}
+
+/** Column sums of x [N, D] → [D] as ones[1, N] @ x: on wasm 20× faster than tf.sum(x, 0). */
+export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Reads a tensor's values. Always `await t.data()`: dataSync()/arraySync() do not work on webgpu in Node. */
+export async function readTensor<T extends tf.Tensor>(t: T): Promise<tf.TypedArray> {
+  return (await t.data()) as tf.TypedArray;
+}

@@ -1,0 +1,183 @@
+/**
+ * Autoregressive Transformer decoder (big_vision `vtt.py` / UViM shape): token embedding + learned position
+ * embeddings, pre-LN blocks of causal self-attention, cross-attention to the encoder output and MLP (tanh-GELU),
+ * final layer norm, zero-initialised logits layer. Two ways to run it, which must agree exactly:
+ *   - `decoderLogits`: teacher-forced, all L positions at once under a causal mask;
+ *   - `decoderStep`: one position per call against a fixed-shape KV cache (for the sampler).
+ *
+ * Dimension legend: B batch (rows; B·N in the sampler), L length, V vocabulary, D width, H heads, Dh = D/H,
+ * P encoder tokens, De encoder width.
+ *
+ * Parameter names (all under `decoder/`):
+ *   decoder/EmbedTargets/embedding [V, D]                (init N(0, 1), as UViM)
+ *   decoder/pos_embedding [1, L, D]                      (init N(0, posembStd²); 1.0 by default, see toy lessons)
+ *   decoder/decoderblock_{i}/LayerNorm_0/{scale,bias}
+ *   decoder/decoderblock_{i}/MultiHeadDotProductAttention_0/{query,key,value,out}/{kernel,bias}   (causal self)
+ *   decoder/decoderblock_{i}/LayerNorm_1/{scale,bias}
+ *   decoder/decoderblock_{i}/MultiHeadDotProductAttention_1/{query,key,value,out}/{kernel,bias}   (cross; key/value [De, D])
+ *   decoder/decoderblock_{i}/LayerNorm_2/{scale,bias}
+ *   decoder/decoderblock_{i}/MlpBlock_0/{Dense_0,Dense_1}/{kernel,bias}
+ *   decoder/decoder_norm/{scale,bias}
+ *   decoder/head/{kernel [D, V] (zeros), bias [V]}
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  NEG,
+  attend,
+  causalBias,
+  denseP,
+  layerNorm,
+  mergeHeads,
+  mlpBlock,
+  multiHeadAttention,
+  param,
+  splitHeads,
+  type ParamInit,
+} from '../ops';
+import type { Params } from '../policy';
+
+export interface DecoderConfig {
+  readonly vocabSize: number;
+  readonly length: number;
+  readonly width: number;
+  readonly depth: number;
+  readonly heads: number;
+  readonly mlp: number;
+  /** Width of the encoder output it cross-attends to. */
+  readonly encoderWidth: number;
+  /** Init std of the learned position embeddings. */
+  readonly posembStd: number;
+}
+
+export function initDecoder(init: ParamInit, cfg: DecoderConfig): void {
+  const d = cfg.width;
+  if (d % cfg.heads !== 0) throw new Error(`decoder width ${d} not divisible by ${cfg.heads} heads`);
+  init.normal('decoder/EmbedTargets/embedding', [cfg.vocabSize, d], 1);
+  init.normal('decoder/pos_embedding', [1, cfg.length, d], cfg.posembStd);
+  for (let i = 0; i < cfg.depth; i++) {
+    const b = `decoder/decoderblock_${i}`;
+    init.layerNorm(`${b}/LayerNorm_0`, d);
+    init.attention(`${b}/MultiHeadDotProductAttention_0`, d, d, d);
+    init.layerNorm(`${b}/LayerNorm_1`, d);
+    init.attention(`${b}/MultiHeadDotProductAttention_1`, d, cfg.encoderWidth, d);
+    init.layerNorm(`${b}/LayerNorm_2`, d);
+    init.mlp(`${b}/MlpBlock_0`, d, cfg.mlp);
+  }
+  init.layerNorm('decoder/decoder_norm', d);
+  init.dense('decoder/head', d, cfg.vocabSize, 'zeros');
+}
+
+/** Targets [B, L] → decoder inputs [B, L]: shifted right by one with 0 (BOS) in front, last token dropped. */
+export function shiftRight(tokens: tf.Tensor2D): tf.Tensor2D {
+  const [b, l] = tokens.shape;
+  return tf.concat([tf.zeros([b, 1], 'int32'), tf.slice(tf.cast(tokens, 'int32'), [0, 0], [b, l - 1])], 1) as tf.Tensor2D;
+}
+
+/**
+ * Teacher-forced logits: encoded [B, P, De], decoder inputs [B, L] (already shifted right) → logits [B, L, V].
+ * Embedding lookup is tf.gather (its gradient needs UnsortedSegmentSum, which backend.ts registers on wasm).
+ */
+export function decoderLogits(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, l] = inputs.shape;
+    if (l !== cfg.length) throw new Error(`decoder input length ${l} != configured length ${cfg.length}`);
+    const emb = tf.reshape(tf.gather(param(params, 'decoder/EmbedTargets/embedding'), tf.reshape(inputs, [-1])), [b, l, cfg.width]);
+    let x = tf.add(emb, param(params, 'decoder/pos_embedding')); // [B, L, D]
+    const mask = causalBias(l); // [1, 1, L, L]
+    for (let i = 0; i < cfg.depth; i++) {
+      const blk = `decoder/decoderblock_${i}`;
+      let y = layerNorm(params, `${blk}/LayerNorm_0`, x);
+      x = tf.add(x, multiHeadAttention(params, `${blk}/MultiHeadDotProductAttention_0`, cfg.heads, y, y, mask));
+      y = layerNorm(params, `${blk}/LayerNorm_1`, x);
+      x = tf.add(x, multiHeadAttention(params, `${blk}/MultiHeadDotProductAttention_1`, cfg.heads, y, encoded));
+      x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
+    }
+    return denseP(params, 'decoder/head', layerNorm(params, 'decoder/decoder_norm', x)) as tf.Tensor3D;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// KV-cached stepping. Every tensor keeps the same shape from step to step (WebGPU compiles shaders per shape).
+
+export interface KvCache {
+  /** Per layer: self-attention keys and values [B, H, L, Dh] (position t written at step t, zeros after). */
+  readonly selfK: tf.Tensor4D[];
+  readonly selfV: tf.Tensor4D[];
+  /** Per layer: cross-attention keys and values of the encoder output [B, H, P, Dh], computed once. */
+  readonly crossK: tf.Tensor4D[];
+  readonly crossV: tf.Tensor4D[];
+}
+
+/** Allocates the cache for encoded [B, P, De]: self buffers zero, cross keys/values projected once. */
+export function initKvCache(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D): KvCache {
+  const parts = tf.tidy(() => {
+    const b = encoded.shape[0];
+    const dh = cfg.width / cfg.heads;
+    const cache = { selfK: [] as tf.Tensor4D[], selfV: [] as tf.Tensor4D[], crossK: [] as tf.Tensor4D[], crossV: [] as tf.Tensor4D[] };
+    for (let i = 0; i < cfg.depth; i++) {
+      const att = `decoder/decoderblock_${i}/MultiHeadDotProductAttention_1`;
+      cache.selfK.push(tf.zeros([b, cfg.heads, cfg.length, dh]));
+      cache.selfV.push(tf.zeros([b, cfg.heads, cfg.length, dh]));
+      cache.crossK.push(splitHeads(denseP(params, `${att}/key`, encoded), cfg.heads));
+      cache.crossV.push(splitHeads(denseP(params, `${att}/value`, encoded), cfg.heads));
+    }
+    return cache;
+  });
+  return parts;
+}
+
+export function disposeKvCache(cache: KvCache): void {
+  tf.dispose([...cache.selfK, ...cache.selfV, ...cache.crossK, ...cache.crossV]);
+}
+
+/**
+ * One decoding step at position t: inputs [B] (the token at t−1, or 0 at t = 0) → logits [B, V] and the cache with
+ * position t written (the old self-attention buffers are disposed). Position t is written by adding a one-hot
+ * [1, 1, L, 1] mask times the new key/value; attention sees positions ≤ t through an additive [1, 1, 1, L] mask.
+ */
+export function decoderStep(
+  params: Params,
+  cfg: DecoderConfig,
+  cache: KvCache,
+  inputs: tf.Tensor1D,
+  t: number,
+): { logits: tf.Tensor2D; cache: KvCache } {
+  const l = cfg.length;
+  const oneHot = new Float32Array(l);
+  oneHot[t] = 1;
+  const visible = new Float32Array(l).map((_, j) => (j <= t ? 0 : NEG));
+  const out = tf.tidy(() => {
+    const b = inputs.shape[0];
+    const write = tf.tensor4d(oneHot, [1, 1, l, 1]);
+    const mask = tf.tensor4d(visible, [1, 1, 1, l]);
+    const emb = tf.gather(param(params, 'decoder/EmbedTargets/embedding'), inputs); // [B, D]
+    // Position t's embedding as one-hot [1, L] @ [L, D] (exact): same op and shapes at every step.
+    const pos = tf.matMul(tf.reshape(write, [1, l]), tf.reshape(param(params, 'decoder/pos_embedding'), [l, cfg.width]));
+    let x = tf.reshape(tf.add(emb, pos), [b, 1, cfg.width]); // [B, 1, D]
+    const selfK: tf.Tensor4D[] = [];
+    const selfV: tf.Tensor4D[] = [];
+    for (let i = 0; i < cfg.depth; i++) {
+      const blk = `decoder/decoderblock_${i}`;
+      const sa = `${blk}/MultiHeadDotProductAttention_0`;
+      let y = layerNorm(params, `${blk}/LayerNorm_0`, x);
+      const q = splitHeads(denseP(params, `${sa}/query`, y), cfg.heads); // [B, H, 1, Dh]
+      const k = tf.add(cache.selfK[i], tf.mul(write, splitHeads(denseP(params, `${sa}/key`, y), cfg.heads))) as tf.Tensor4D;
+      const v = tf.add(cache.selfV[i], tf.mul(write, splitHeads(denseP(params, `${sa}/value`, y), cfg.heads))) as tf.Tensor4D;
+      selfK.push(k);
+      selfV.push(v);
+      x = tf.add(x, denseP(params, `${sa}/out`, mergeHeads(attend(q, k, v, mask))));
+      const ca = `${blk}/MultiHeadDotProductAttention_1`;
+      y = layerNorm(params, `${blk}/LayerNorm_1`, x);
+      const cq = splitHeads(denseP(params, `${ca}/query`, y), cfg.heads);
+      x = tf.add(x, denseP(params, `${ca}/out`, mergeHeads(attend(cq, cache.crossK[i], cache.crossV[i]))));
+      x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
+    }
+    const logits = tf.reshape(denseP(params, 'decoder/head', layerNorm(params, 'decoder/decoder_norm', x)), [b, cfg.vocabSize]);
+    return { logits: logits as tf.Tensor2D, selfK, selfV };
+  });
+  tf.dispose([...cache.selfK, ...cache.selfV]);
+  return {
+    logits: out.logits,
+    cache: { selfK: out.selfK, selfV: out.selfV, crossK: cache.crossK, crossV: cache.crossV },
+  };
+}

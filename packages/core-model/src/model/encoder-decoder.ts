@@ -1,0 +1,179 @@
+/**
+ * The image-to-sequence model: ViT encoder + autoregressive decoder, implementing `SequencePolicy`. One object
+ * holds the parameters, the configuration and the logits processors, so that sampling and teacher-forced
+ * re-scoring always apply the same constraints.
+ *
+ * Dimension legend: B batch, N samples per input, L length, V vocabulary, Hi×Wi×C image, P patches, D width.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { sequenceBias, type LogitsProcessor } from '../logits-processors';
+import { ParamInit, countParams } from '../ops';
+import type { Params, SampleOptions, SampleResult, SequencePolicy } from '../policy';
+import { Rng } from '../rng';
+import { sampleSequences } from '../sampler';
+import { decoderLogits, initDecoder, shiftRight, type DecoderConfig } from './decoder';
+import { vitVariant } from './variants';
+import { initVit, vitEncode, type VitConfig } from './vit';
+
+export interface EncoderDecoderConfig {
+  readonly encoder: VitConfig;
+  readonly decoder: DecoderConfig;
+}
+
+export interface ModelSpec {
+  /** ViT variant name, e.g. `mu`, `Ti/16`, `S/16`, `B/16`, `Ti/4` (see variants.ts). */
+  readonly variant: string;
+  readonly imageSize: readonly [number, number];
+  readonly channels?: number;
+  readonly vocabSize: number;
+  readonly length: number;
+  /** Decoder depth (default: the encoder's). Width, heads and MLP follow the encoder unless given. */
+  readonly decoderDepth?: number;
+  readonly decoderWidth?: number;
+  readonly decoderHeads?: number;
+  readonly decoderMlp?: number;
+  /** Encoder position embeddings: 'sincos2d' (default) or 'learned' with `encoderPosembStd` (default 0.02). */
+  readonly encoderPosemb?: 'sincos2d' | 'learned';
+  readonly encoderPosembStd?: number;
+  /** Init std of the decoder's learned position embeddings (default 1.0, per the toy-detection lessons). */
+  readonly decoderPosembStd?: number;
+}
+
+/** Resolves a variant name plus task sizes into the full configuration (the defaults live here and only here). */
+export function modelConfig(spec: ModelSpec): EncoderDecoderConfig {
+  const v = vitVariant(spec.variant);
+  const encoder: VitConfig = {
+    imageSize: spec.imageSize,
+    channels: spec.channels ?? 3,
+    patch: v.patch,
+    width: v.width,
+    depth: v.depth,
+    heads: v.heads,
+    mlp: v.mlp,
+    posemb: spec.encoderPosemb ?? 'sincos2d',
+    posembStd: spec.encoderPosembStd ?? 0.02,
+  };
+  const decoder: DecoderConfig = {
+    vocabSize: spec.vocabSize,
+    length: spec.length,
+    width: spec.decoderWidth ?? v.width,
+    depth: spec.decoderDepth ?? v.depth,
+    heads: spec.decoderHeads ?? v.heads,
+    mlp: spec.decoderMlp ?? v.mlp,
+    encoderWidth: v.width,
+    posembStd: spec.decoderPosembStd ?? 1.0,
+  };
+  return { encoder, decoder };
+}
+
+/** Fresh parameters, deterministic in `seed`: encoder first, then decoder, each in a fixed order. */
+export function initParams(cfg: EncoderDecoderConfig, seed: number): Params {
+  const init = new ParamInit(Rng.fromSeed(seed));
+  initVit(init, cfg.encoder);
+  initDecoder(init, cfg.decoder);
+  return init.params;
+}
+
+export class EncoderDecoder implements SequencePolicy {
+  readonly vocabSize: number;
+  readonly length: number;
+
+  constructor(
+    readonly config: EncoderDecoderConfig,
+    readonly params: Params,
+    readonly processors: readonly LogitsProcessor[] = [],
+  ) {
+    this.vocabSize = config.decoder.vocabSize;
+    this.length = config.decoder.length;
+  }
+
+  static create(cfg: EncoderDecoderConfig, seed: number, processors: readonly LogitsProcessor[] = []): EncoderDecoder {
+    return new EncoderDecoder(cfg, initParams(cfg, seed), processors);
+  }
+
+  /** The same parameters under other constraints (e.g. unconstrained evaluation). */
+  withProcessors(processors: readonly LogitsProcessor[]): EncoderDecoder {
+    return new EncoderDecoder(this.config, this.params, processors);
+  }
+
+  get numParams(): number {
+    return countParams(this.params);
+  }
+
+  /** images [B, Hi, Wi, C] in [−1, 1] → encoder tokens [B, P, D]; run once and reuse for sampling and scoring. */
+  encode(images: tf.Tensor4D): tf.Tensor3D {
+    return vitEncode(this.params, this.config.encoder, images);
+  }
+
+  /** Raw teacher-forced logits [B, L, V] (no processors) for targets `tokens` [B, L]. */
+  logitsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => decoderLogits(this.params, this.config.decoder, encoded, shiftRight(tokens)));
+  }
+
+  /**
+   * The processors' additive bias for targets `tokens` [B, L]: [1, L, V] when all processors are static, [B, L, V]
+   * otherwise (then the token values are read; pass an Int32Array on webgpu, where synchronous reads fail).
+   */
+  processorBias(tokens: tf.Tensor2D | Int32Array, batch?: number): tf.Tensor3D | null {
+    if (this.processors.length === 0) return null;
+    const dynamic = this.processors.some((p) => p.dynamic);
+    let values: Int32Array | null = null;
+    let b: number;
+    if (tokens instanceof Int32Array) {
+      values = tokens;
+      b = batch ?? tokens.length / this.length;
+    } else {
+      b = tokens.shape[0];
+      if (dynamic) values = tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
+    }
+    return sequenceBias(this.processors, values === null ? null : Int32Array.from(values), b, this.length, this.vocabSize);
+  }
+
+  /** Teacher-forced log-softmax [B, L, V] after the processors, from encoder tokens [B, P, D]. */
+  logProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor3D {
+    const ownBias = bias === undefined ? this.processorBias(tokens) : null;
+    const result = tf.tidy(() => {
+      let logits: tf.Tensor = this.logitsFromEncoded(encoded, tokens);
+      const b = bias ?? ownBias;
+      if (b !== null && b !== undefined) logits = tf.add(logits, b);
+      return tf.logSoftmax(logits) as tf.Tensor3D;
+    });
+    ownBias?.dispose();
+    return result;
+  }
+
+  /** SequencePolicy: teacher-forced, processed log-softmax [B, L, V] for targets `tokens` [B, L]. */
+  logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor3D {
+    return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, bias));
+  }
+
+  /** Per-token log-probs [B, L] of `tokens` [B, L] (one-hot product, so that no gather gradient is needed). */
+  tokenLogProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor2D {
+    return tf.tidy(() => {
+      const lp = this.logProbsFromEncoded(encoded, tokens, bias);
+      return tf.sum(tf.mul(lp, tf.oneHot(tf.cast(tokens, 'int32'), this.vocabSize)), -1) as tf.Tensor2D;
+    });
+  }
+
+  tokenLogProbs(images: tf.Tensor4D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor2D {
+    return tf.tidy(() => this.tokenLogProbsFromEncoded(this.encode(images), tokens, bias));
+  }
+
+  /** SequencePolicy: KV-cached sampling of N sequences per image (no gradient). */
+  async sample(images: tf.Tensor4D, opts: SampleOptions): Promise<SampleResult> {
+    const encoded = this.encode(images);
+    try {
+      return await this.sampleFromEncoded(encoded, opts);
+    } finally {
+      encoded.dispose();
+    }
+  }
+
+  sampleFromEncoded(encoded: tf.Tensor3D, opts: SampleOptions): Promise<SampleResult> {
+    return sampleSequences(this.params, this.config.decoder, encoded, this.processors, opts);
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}
