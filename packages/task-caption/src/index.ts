@@ -1,2 +1,3 @@
 // @reward-tune/task-caption — image captioning tuned for CIDEr-D.
 export * from './vocabulary';
+export * from './synthetic';
