@@ -2,3 +2,4 @@
 export * from './vocabulary';
 export * from './synthetic';
 export * from './dataset';
+export * from './tokenizer';
