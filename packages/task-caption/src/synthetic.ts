@@ -150,12 +150,17 @@ function groupBy<K>(objects: readonly ShapeObject[], key: (o: ShapeObject) => K)
   return [...m];
 }
 
-/** Every category group with its exact count, in random order; single objects sometimes placed. */
+/**
+ * Every category group with its exact count, in random order; sometimes one single object is placed (only one:
+ * a list of placed objects reads badly and makes the longest captions much longer).
+ */
 function enumerateScene(rng: Rng, scene: ShapeImage): string {
   const groups = rng.shuffle(groupBy(scene.objects, (o) => `${o.colour} ${o.shape}`).map(([, g]) => g));
+  const singles = groups.filter((g) => g.length === 1);
+  const placed = singles.length > 0 && rng.next() < 0.4 ? pick(rng, singles) : undefined;
   const phrases = groups.map((g) => {
     const np = nounPhrase(rng, g.length, g[0].colour, shapeNoun(rng, g[0].shape), true);
-    const where = g.length === 1 && rng.next() < 0.3 ? absolutePhrase(absolutePosition(g[0], scene.width, scene.height), rng) : undefined;
+    const where = g === placed ? absolutePhrase(absolutePosition(g[0], scene.width, scene.height), rng) : undefined;
     return where === undefined ? np : `${np} ${where}`;
   });
   return frame(rng, joinList(phrases), groups[0].length);
