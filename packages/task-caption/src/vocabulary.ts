@@ -22,8 +22,16 @@ export function buildVocabulary(captions: Iterable<string>, minCount = 1): Vocab
     .filter(([, n]) => n >= minCount)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([w]) => w);
-  return { words, index: new Map(words.map((w, i) => [w, i + FIRST_WORD])) };
+  return vocabularyFromWords(words);
 }
+
+/** The vocabulary whose words (in id order, from id 3) are `words`, e.g. as saved with a run. */
+export function vocabularyFromWords(words: readonly string[]): Vocabulary {
+  return { words: [...words], index: new Map(words.map((w, i) => [w, i + FIRST_WORD])) };
+}
+
+/** Vocabulary size including the special ids: the decoder's output width V. */
+export const vocabularySize = (v: Vocabulary): number => v.words.length + FIRST_WORD;
 
 /** Encodes a caption as ids ending with END, padded with PAD (or cut) to exactly `length` tokens. */
 export function encodeCaption(v: Vocabulary, caption: string, length: number): Int32Array {

@@ -1,0 +1,185 @@
+// Caption datasets on disk: what writeCaptionDataset writes, that it is idempotent and extends consistently, and
+// that loadCaptionSplit reads it (and COCO / Karpathy files) back, with one-line errors naming file and field.
+import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { readImage } from '@reward-tune/core-model';
+import { loadCaptionSplit, writeCaptionDataset, type CaptionSplit } from './dataset';
+import { generateCaptionedScene } from './synthetic';
+
+const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'caption-data-'));
+const right = <A>(e: E.Either<string, A>): A => {
+  if (E.isLeft(e)) throw new Error(e.left);
+  return e.right;
+};
+const left = <A>(e: E.Either<string, A>): string => {
+  if (E.isRight(e)) throw new Error('expected an error');
+  expect(e.left).not.toContain('\n');
+  return e.left;
+};
+const params = { seed: 11, trainImages: 3, valImages: 2, size: 16 };
+
+describe('writeCaptionDataset', () => {
+  let dir: string;
+  beforeEach(() => (dir = tmp()));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes PNGs and COCO captions files holding exactly the generated scenes', () => {
+    const progress: number[] = [];
+    const out = right(writeCaptionDataset(dir, params, (done) => progress.push(done)));
+    expect(out.generated).toBe(true);
+    expect(progress).toEqual([1, 2, 3, 4, 5]);
+    for (const [stream, split, n] of [[0, 'train', 3], [1, 'val', 2]] as const) {
+      const json = JSON.parse(readFileSync(path.join(dir, `captions_${split}.json`), 'utf8'));
+      expect(json.images).toHaveLength(n);
+      expect(json.annotations).toHaveLength(5 * n);
+      expect(new Set(json.annotations.map((a: { id: number }) => a.id)).size).toBe(5 * n);
+      for (let i = 0; i < n; i++) {
+        const scene = generateCaptionedScene({ seed: 11, stream, size: 16 }, i);
+        const im = json.images[i];
+        expect(im).toEqual({ id: i + 1, file_name: `00000${i}.png`, width: 16, height: 16 });
+        const caps = json.annotations.filter((a: { image_id: number }) => a.image_id === im.id).map((a: { caption: string }) => a.caption);
+        expect(caps).toEqual(scene.captions);
+        const png = right(readImage(path.join(dir, split, im.file_name)));
+        expect(Buffer.from(png.data).equals(Buffer.from(scene.image.rgb))).toBe(true); // PNG is lossless
+      }
+    }
+    expect(JSON.parse(readFileSync(path.join(dir, 'synthetic.json'), 'utf8'))).toMatchObject({ ...params, maxObjects: 4 });
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('skips a complete dataset with the same parameters, regenerates otherwise', () => {
+    right(writeCaptionDataset(dir, params));
+    const caps = path.join(dir, 'captions_train.json');
+    const before = statSync(caps).mtimeMs;
+    expect(right(writeCaptionDataset(dir, params)).generated).toBe(false);
+    expect(statSync(caps).mtimeMs).toBe(before);
+
+    unlinkSync(path.join(dir, 'val', '000001.png')); // incomplete → regenerated
+    expect(right(writeCaptionDataset(dir, params)).generated).toBe(true);
+    expect(existsSync(path.join(dir, 'val', '000001.png'))).toBe(true);
+
+    unlinkSync(path.join(dir, 'synthetic.json')); // as after an interrupted run
+    expect(right(writeCaptionDataset(dir, params)).generated).toBe(true);
+    expect(right(writeCaptionDataset(dir, { ...params, seed: 12 })).generated).toBe(true);
+  });
+
+  it('image i is the same whatever the dataset size; shrinking removes leftover images', () => {
+    right(writeCaptionDataset(dir, { ...params, trainImages: 5 }));
+    const big = JSON.parse(readFileSync(path.join(dir, 'captions_train.json'), 'utf8'));
+    const bigPng = readFileSync(path.join(dir, 'train', '000002.png'));
+    right(writeCaptionDataset(dir, params));
+    const small = JSON.parse(readFileSync(path.join(dir, 'captions_train.json'), 'utf8'));
+    expect(small.annotations).toEqual(big.annotations.slice(0, 15));
+    expect(readFileSync(path.join(dir, 'train', '000002.png')).equals(bigPng)).toBe(true);
+    expect(readdirSync(path.join(dir, 'train')).sort()).toEqual(['000000.png', '000001.png', '000002.png']);
+  });
+
+  it('refuses bad parameters with one line naming the parameter', () => {
+    expect(left(writeCaptionDataset(dir, { ...params, size: 4 }))).toBe('synthetic caption data: size: expected an integer in 8..4096, got 4');
+    expect(left(writeCaptionDataset(dir, { ...params, valImages: 1.5 }))).toContain('valImages');
+    expect(left(writeCaptionDataset(dir, { ...params, maxObjects: 9 }))).toContain('maxObjects');
+  });
+});
+
+describe('loadCaptionSplit', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tmp();
+    right(writeCaptionDataset(dir, params));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const checkTrain = (split: CaptionSplit): void => {
+    expect(split.examples.map((e) => e.id)).toEqual([1, 2, 3]);
+    expect(split.examples[1].references).toEqual(generateCaptionedScene({ seed: 11, stream: 0, size: 16 }, 1).captions);
+  };
+
+  it('reads the synthetic layout, loading images lazily at the model size in [−1, 1]', () => {
+    const split = right(loadCaptionSplit({ dir, split: 'train' }, { imageSize: 8 }));
+    expect(split.file).toBe(path.join(dir, 'captions_train.json'));
+    checkTrain(split);
+    const img = right(split.loadImage(2));
+    expect([img.height, img.width, img.sourceHeight, img.pixels.length]).toEqual([8, 8, 16, 8 * 8 * 3]);
+    expect(Math.min(...img.pixels)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...img.pixels)).toBeLessThanOrEqual(1);
+    // At the source size, no resampling: pixel = byte / 255 · 2 − 1.
+    const full = right(right(loadCaptionSplit({ dir, split: 'val' }, { imageSize: 16 })).loadImage(0));
+    const rgb = generateCaptionedScene({ seed: 11, stream: 1, size: 16 }, 0).image.rgb;
+    expect(full.pixels[5]).toBeCloseTo((rgb[5] / 255) * 2 - 1, 6);
+    expect(() => split.loadImage(3)).toThrow(RangeError);
+  });
+
+  it('reads a COCO captions file with an image directory, normalising the references', () => {
+    const split = right(
+      loadCaptionSplit({ annotations: path.join(dir, 'captions_train.json'), imageDir: path.join(dir, 'train') }, { imageSize: 16, normalize: (c) => c.toUpperCase() }),
+    );
+    expect(split.examples[0].references[0]).toBe(generateCaptionedScene({ seed: 11, stream: 0, size: 16 }, 0).captions[0].toUpperCase());
+  });
+
+  it('reads a Karpathy file: train is train + restval, val and test their own splits', () => {
+    const coco = JSON.parse(readFileSync(path.join(dir, 'captions_train.json'), 'utf8'));
+    const splits = ['train', 'restval', 'val'];
+    const karpathy = {
+      images: coco.images.map((im: { id: number; file_name: string }, i: number) => ({
+        filepath: 'train',
+        filename: im.file_name,
+        split: splits[i],
+        cocoid: im.id,
+        sentences: coco.annotations.filter((a: { image_id: number }) => a.image_id === im.id).map((a: { caption: string }) => ({ raw: a.caption, tokens: a.caption.split(' ') })),
+      })),
+    };
+    const file = path.join(dir, 'dataset_coco.json');
+    writeFileSync(file, JSON.stringify(karpathy));
+    const train = right(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'train' }, { imageSize: 8 }));
+    expect(train.examples.map((e) => [e.id, e.fileName])).toEqual([[1, 'train/000000.png'], [2, 'train/000001.png']]);
+    expect(train.examples[1].references).toEqual(generateCaptionedScene({ seed: 11, stream: 0, size: 16 }, 1).captions);
+    expect(right(train.loadImage(1)).pixels.length).toBe(8 * 8 * 3);
+    expect(right(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'val' }, { imageSize: 8 })).examples.map((e) => e.id)).toEqual([3]);
+    expect(left(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'test' }, { imageSize: 8 }))).toBe(`${file}: images: no images in split test`);
+  });
+
+  describe('bad inputs, one line naming the file and the field', () => {
+    const write = (name: string, json: unknown): string => {
+      const f = path.join(dir, name);
+      writeFileSync(f, JSON.stringify(json));
+      return f;
+    };
+    const image = { id: 1, file_name: '000000.png', width: 16, height: 16 };
+    const imageDir = (): string => path.join(dir, 'train');
+
+    it('a captions file without annotations', () => {
+      const f = write('no-annotations.json', { images: [image] });
+      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toMatch(new RegExp(`^${f}: annotations: .*expected array`));
+    });
+
+    it('an annotation whose image id has no image', () => {
+      const f = write('orphan.json', { images: [image], annotations: [{ id: 1, image_id: 1, caption: 'a box' }, { id: 2, image_id: 99, caption: 'a box' }] });
+      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toBe(`${f}: annotations[1].image_id: no image with id 99`);
+    });
+
+    it('a missing image file', () => {
+      const f = write('missing-image.json', { images: [image, { ...image, id: 2, file_name: 'nope.png' }], annotations: [{ id: 1, image_id: 1, caption: 'a' }, { id: 2, image_id: 2, caption: 'b' }] });
+      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toBe(
+        `${f}: images[1].file_name: file not found: ${path.join(imageDir(), 'nope.png')}`,
+      );
+    });
+
+    it('an image whose size differs from the declared one (found when it is loaded)', () => {
+      const f = write('wrong-size.json', { images: [{ ...image, width: 20 }], annotations: [{ id: 1, image_id: 1, caption: 'a box' }] });
+      const split = right(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }));
+      expect(left(split.loadImage(0))).toContain(`but ${f} declares 20×16 for image 1`);
+    });
+
+    it('a reference that normalises to nothing, and a missing dataset directory', () => {
+      const f = write('punct.json', { images: [image], annotations: [{ id: 1, image_id: 1, caption: 'a box' }, { id: 2, image_id: 1, caption: '...' }] });
+      const strip = (c: string): string => c.replace(/[^a-z ]/g, '');
+      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8, normalize: strip }))).toBe(
+        `${f}: image 1: reference 1 ("...") is empty after normalisation`,
+      );
+      const nowhere = path.join(dir, 'nowhere');
+      expect(left(loadCaptionSplit({ dir: nowhere, split: 'val' }, { imageSize: 8 }))).toBe(`${path.join(nowhere, 'captions_val.json')}: cannot read file (ENOENT)`);
+    });
+  });
+});

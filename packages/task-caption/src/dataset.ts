@@ -1,0 +1,216 @@
+/**
+ * Caption data on disk, in COCO's real formats, so the synthetic data and real COCO go through the same readers:
+ *
+ *   <dir>/train/000000.png …     <dir>/captions_train.json   COCO captions: images [{id, file_name, width, height}],
+ *   <dir>/val/000000.png …       <dir>/captions_val.json                    annotations [{id, image_id, caption}]
+ *   <dir>/synthetic.json         the generator parameters, written last: present and equal means complete
+ *
+ * `writeCaptionDataset` generates it (idempotently), `loadCaptionSplit` reads one split back from this layout, from
+ * any COCO captions file + image directory, or from a Karpathy `dataset_coco.json`, through core-model's readers.
+ * Every problem is one line naming the file and the field.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import {
+  encodePng,
+  readCocoCaptions,
+  readJson,
+  readKarpathySplit,
+  type CaptionDataset,
+  type KarpathySplit,
+  type ModelImage,
+} from '@reward-tune/core-model';
+import { writeAtomic } from './atomic';
+import { DEFAULT_MAX_OBJECTS, generateCaptionedScene, NUMBER_WORDS } from './synthetic';
+
+export const SYNTHETIC_SPLITS = ['train', 'val'] as const;
+export type SyntheticSplit = (typeof SYNTHETIC_SPLITS)[number];
+/** Bumped whenever the images or the caption grammar change, so that an old dataset on disk is regenerated. */
+const GENERATOR = 'task-caption synthetic scenes v1';
+
+export interface SyntheticCaptionParams {
+  readonly seed: number;
+  readonly trainImages: number;
+  readonly valImages: number;
+  /** Square image side in pixels. */
+  readonly size: number;
+  readonly maxObjects?: number;
+}
+
+export interface WrittenCaptionDataset {
+  readonly dir: string;
+  /** False when a complete dataset with the same parameters was already there and nothing was written. */
+  readonly generated: boolean;
+  readonly captionFiles: Readonly<Record<SyntheticSplit, string>>;
+}
+
+export const captionFile = (dir: string, split: SyntheticSplit): string => path.join(dir, `captions_${split}.json`);
+const imageName = (index: number): string => `${String(index).padStart(6, '0')}.png`;
+const IMAGE_NAME = /^\d{6,}\.png$/;
+
+interface Marker {
+  readonly generator: string;
+  readonly seed: number;
+  readonly trainImages: number;
+  readonly valImages: number;
+  readonly size: number;
+  readonly maxObjects: number;
+}
+
+function checkParams(p: SyntheticCaptionParams): E.Either<string, Marker> {
+  const maxObjects = p.maxObjects ?? DEFAULT_MAX_OBJECTS;
+  const checks: [string, number, number, number][] = [
+    ['seed', p.seed, 0, 0xffffffff],
+    ['trainImages', p.trainImages, 1, 1e7],
+    ['valImages', p.valImages, 1, 1e7],
+    ['size', p.size, 8, 4096],
+    ['maxObjects', maxObjects, 1, NUMBER_WORDS.length - 1],
+  ];
+  for (const [name, v, lo, hi] of checks) {
+    if (!Number.isInteger(v) || v < lo || v > hi) return E.left(`synthetic caption data: ${name}: expected an integer in ${lo}..${hi}, got ${v}`);
+  }
+  return E.right({ generator: GENERATOR, seed: p.seed, trainImages: p.trainImages, valImages: p.valImages, size: p.size, maxObjects });
+}
+
+const count = (m: Marker, split: SyntheticSplit): number => (split === 'train' ? m.trainImages : m.valImages);
+
+function isComplete(dir: string, want: Marker): boolean {
+  const found = readJson(path.join(dir, 'synthetic.json'));
+  if (E.isLeft(found) || JSON.stringify(found.right) !== JSON.stringify(want)) return false;
+  return SYNTHETIC_SPLITS.every((s) => {
+    if (!existsSync(captionFile(dir, s))) return false;
+    for (let i = 0; i < count(want, s); i++) if (!existsSync(path.join(dir, s, imageName(i)))) return false;
+    return true;
+  });
+}
+
+/**
+ * Writes (or finds already written) the synthetic caption dataset: per split, each scene's PNG and its 5
+ * references in a COCO captions file. Scene i of a split depends only on (seed, split, i, size, maxObjects), so a
+ * larger dataset extends a smaller one. `onImage` reports progress (images written so far, total).
+ */
+export function writeCaptionDataset(
+  dir: string,
+  params: SyntheticCaptionParams,
+  onImage?: (done: number, total: number) => void,
+): E.Either<string, WrittenCaptionDataset> {
+  const checked = checkParams(params);
+  if (E.isLeft(checked)) return checked;
+  const marker = checked.right;
+  const captionFiles = { train: captionFile(dir, 'train'), val: captionFile(dir, 'val') };
+  if (isComplete(dir, marker)) return E.right({ dir, generated: false, captionFiles });
+
+  const markerFile = path.join(dir, 'synthetic.json');
+  try {
+    // The marker goes first, so that a run interrupted below never looks complete.
+    rmSync(markerFile, { force: true });
+    for (const s of SYNTHETIC_SPLITS) mkdirSync(path.join(dir, s), { recursive: true });
+  } catch (err) {
+    return E.left(`${dir}: cannot prepare the dataset directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+
+  const total = marker.trainImages + marker.valImages;
+  let done = 0;
+  for (const [stream, split] of SYNTHETIC_SPLITS.entries()) {
+    const n = count(marker, split);
+    const images: { id: number; file_name: string; width: number; height: number }[] = [];
+    const annotations: { id: number; image_id: number; caption: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const { image, captions } = generateCaptionedScene({ seed: marker.seed, stream, size: marker.size, maxObjects: marker.maxObjects }, i);
+      const fileName = imageName(i);
+      const written = writeAtomic(path.join(dir, split, fileName), encodePng({ width: image.width, height: image.height, data: image.rgb }));
+      if (E.isLeft(written)) return written;
+      const id = i + 1; // COCO ids start at 1
+      images.push({ id, file_name: fileName, width: image.width, height: image.height });
+      for (const caption of captions) annotations.push({ id: annotations.length + 1, image_id: id, caption });
+      onImage?.(++done, total);
+    }
+    // Images left over from an earlier, larger dataset would sit unreferenced: remove them.
+    for (const f of readdirSync(path.join(dir, split))) {
+      if (IMAGE_NAME.test(f) && Number(f.slice(0, -4)) >= n) rmSync(path.join(dir, split, f), { force: true });
+    }
+    const json = writeAtomic(captionFiles[split], JSON.stringify({ info: { description: GENERATOR }, images, annotations }));
+    if (E.isLeft(json)) return json;
+  }
+  return E.map(() => ({ dir, generated: true, captionFiles }))(writeAtomic(markerFile, `${JSON.stringify(marker, null, 2)}\n`));
+}
+
+// ---- reading ---------------------------------------------------------------------------------------------------
+
+/** Where one split comes from. */
+export type CaptionSource =
+  /** The layout `writeCaptionDataset` writes. */
+  | { readonly dir: string; readonly split: SyntheticSplit }
+  /** A COCO captions file (e.g. annotations/captions_val2014.json) and the directory its file_names are in. */
+  | { readonly annotations: string; readonly imageDir: string }
+  /**
+   * Karpathy's dataset_coco.json and the COCO root its filepaths are relative to. `train` reads train + restval
+   * (what captioning papers train on), `val` and `test` read those splits.
+   */
+  | { readonly karpathy: string; readonly imageDir: string; readonly split: 'train' | 'val' | 'test' };
+
+export interface CaptionExample {
+  readonly id: number;
+  /** Relative to the split's image directory. */
+  readonly fileName: string;
+  /** The reference captions, normalised. */
+  readonly references: readonly string[];
+}
+
+export interface CaptionSplit {
+  /** The annotation file read. */
+  readonly file: string;
+  readonly examples: readonly CaptionExample[];
+  /** Square side the images are loaded at. */
+  readonly imageSize: number;
+  /** Decodes example `index`'s image, resized to imageSize × imageSize, pixels [H, W, 3] in [−1, 1]. */
+  loadImage(index: number): E.Either<string, ModelImage>;
+}
+
+export interface CaptionSplitOptions {
+  /** Model input side in pixels. */
+  readonly imageSize: number;
+  /**
+   * Applied to every reference once, here, so all later users (vocabulary, targets, CIDEr) see the same text.
+   * Real COCO captions need rewards-metrics' caption normaliser; the synthetic ones are already normal.
+   */
+  readonly normalize?: (caption: string) => string;
+}
+
+const KARPATHY_READS: Readonly<Record<'train' | 'val' | 'test', readonly KarpathySplit[]>> = {
+  train: ['train', 'restval'],
+  val: ['val'],
+  test: ['test'],
+};
+
+function readSource(source: CaptionSource): E.Either<string, CaptionDataset> {
+  if ('dir' in source) return readCocoCaptions(captionFile(source.dir, source.split), { imageDir: path.join(source.dir, source.split) });
+  if ('annotations' in source) return readCocoCaptions(source.annotations, { imageDir: source.imageDir });
+  return readKarpathySplit(source.karpathy, { imageDir: source.imageDir, splits: KARPATHY_READS[source.split] });
+}
+
+/** Reads one split: its references (checked, normalised) now, its images lazily. */
+export function loadCaptionSplit(source: CaptionSource, options: CaptionSplitOptions): E.Either<string, CaptionSplit> {
+  const { imageSize, normalize = (c: string) => c } = options;
+  if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`loadCaptionSplit: imageSize must be a positive integer, got ${imageSize}`);
+  return E.chain((data: CaptionDataset): E.Either<string, CaptionSplit> => {
+    const examples: CaptionExample[] = [];
+    for (const im of data.images) {
+      const references = im.references.map(normalize);
+      const empty = references.findIndex((r) => r.trim() === '');
+      if (empty >= 0) return E.left(`${data.file}: image ${im.id}: reference ${empty} ("${im.references[empty]}") is empty after normalisation`);
+      examples.push({ id: im.id, fileName: im.fileName, references });
+    }
+    const size = { height: imageSize, width: imageSize };
+    return E.right({
+      file: data.file,
+      examples,
+      imageSize,
+      loadImage: (index: number) => {
+        if (!(index >= 0 && index < data.images.length)) throw new RangeError(`loadImage: index ${index} outside 0..${data.images.length - 1}`);
+        return data.loadImage(data.images[index], size);
+      },
+    });
+  })(readSource(source));
+}
