@@ -108,6 +108,27 @@ describe('saveCheckpoint / loadCheckpoint / restoreInto', () => {
     freshOpt.dispose();
   });
 
+  it('saves plain tensor maps and an optimizer state snapshot, with the caller\'s extra metadata', async () => {
+    const params = initParams(3);
+    const opt = optimizerFor(params);
+    const state = opt.getState();
+    const file = checkpointPath(dir, 5);
+    await saveCheckpoint(file, {
+      params: new Map([...params].map(([n, p]) => [n, p as tf.Tensor])),
+      optimizer: { step: state.step, tensors: state.tensors },
+      step: 5,
+      rngState: Rng.fromSeed(1).state(),
+      config: null,
+      extra: { phase: 'tune', loop: '{"best":0.5}' },
+    });
+    const ckpt = right(loadCheckpoint(file));
+    expect(ckpt.extra).toEqual({ phase: 'tune', loop: '{"best":0.5}' });
+    expect(ckpt.optimizer?.tensors.size).toBe(state.tensors.size);
+    for (const [n, p] of params) expect(bits(ckpt.params.get(n)?.data ?? [])).toEqual(bits(p));
+    await expect(saveCheckpoint(file, { params, step: 5, rngState: Rng.fromSeed(1).state(), config: null, extra: { step: 'x' } })).rejects.toThrow(/clashes/);
+    opt.dispose();
+  });
+
   it('names the file and the tensor for truncated and corrupted files', async () => {
     const params = initParams(1);
     const file = path.join(dir, 'step_000001.safetensors');

@@ -20,14 +20,24 @@ import { decodeSafetensors, encodeHeader, tensorBytes, type HostTensor, type Saf
 export const CHECKPOINT_FORMAT = 'reward-tune-checkpoint';
 export const CHECKPOINT_VERSION = 1;
 const OPT_PREFIX = 'opt/';
+const OWN_METADATA = new Set(['format', 'format_version', 'step', 'rng_state', 'config', 'optimizer_step']);
+
+/** An optimizer's state as `Optimizer.getState()` returns it. */
+export interface OptimizerState {
+  readonly step: number;
+  readonly tensors: ReadonlyMap<string, tf.Tensor>;
+}
 
 export interface CheckpointInput {
-  readonly params: Params;
-  readonly optimizer?: Optimizer;
+  /** Parameter values by name (a model's `Params`, or copies of them). */
+  readonly params: Params | ReadonlyMap<string, tf.Tensor>;
+  readonly optimizer?: Optimizer | OptimizerState;
   readonly step: number;
   readonly rngState: RngState;
   /** The resolved run config (anything JSON-serialisable). */
   readonly config: unknown;
+  /** Caller's own metadata (e.g. a training loop's phase and bookkeeping); keys must not clash with ours. */
+  readonly extra?: Readonly<Record<string, string>>;
 }
 
 export interface Checkpoint {
@@ -38,6 +48,8 @@ export interface Checkpoint {
   readonly config: unknown;
   readonly params: ReadonlyMap<string, HostTensor>;
   readonly optimizer?: { readonly step: number; readonly tensors: ReadonlyMap<string, HostTensor> };
+  /** The caller's metadata saved with `extra`. */
+  readonly extra: Readonly<Record<string, string>>;
 }
 
 export interface Restored {
@@ -62,9 +74,13 @@ export async function saveCheckpoint(file: string, input: CheckpointInput): Prom
     if (name.startsWith(OPT_PREFIX)) throw new Error(`checkpoint: parameter name "${name}" clashes with the ${OPT_PREFIX} prefix`);
     entries.push([name, p]);
   }
-  const opt = input.optimizer?.getState();
+  const opt = input.optimizer === undefined || !('getState' in input.optimizer) ? input.optimizer : input.optimizer.getState();
   if (opt !== undefined) for (const [name, t] of opt.tensors) entries.push([OPT_PREFIX + name, t]);
+  for (const key of Object.keys(input.extra ?? {})) {
+    if (OWN_METADATA.has(key)) throw new Error(`checkpoint: extra metadata key "${key}" clashes with the checkpoint's own`);
+  }
   const metadata: Record<string, string> = {
+    ...input.extra,
     format: CHECKPOINT_FORMAT,
     format_version: String(CHECKPOINT_VERSION),
     step: String(input.step),
@@ -173,7 +189,8 @@ export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {
   } else if (optTensors.size > 0) {
     return fail('optimizer_step', `is missing although the file holds ${optTensors.size} optimizer tensors`);
   }
-  return E.right({ file, step, rngState, config, params, optimizer });
+  const extra = Object.fromEntries(Object.entries(metadata).filter(([k]) => !OWN_METADATA.has(k)));
+  return E.right({ file, step, rngState, config, params, optimizer, extra });
 }
 
 /**

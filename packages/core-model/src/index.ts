@@ -102,6 +102,7 @@ export {
   CHECKPOINT_VERSION,
   type Checkpoint,
   type CheckpointInput,
+  type OptimizerState,
   type Restored,
 } from './checkpoint';
 export { encodeSafetensors, decodeSafetensors, type HostTensor, type SafeDType, type SafetensorsContents } from './safetensors';
