@@ -57,3 +57,4 @@ export {
   type HistogramSet,
   type RenderedReport,
 } from './report';
+export { fileCheckpointer, jsonlMetrics, progressTo } from './run-io';
