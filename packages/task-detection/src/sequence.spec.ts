@@ -1,5 +1,5 @@
 import { Rng } from '@reward-tune/core-model';
-import { decodeBoxes, encodeBoxes, slotMask } from './sequence';
+import { decodeBoxes, encodeBoxes, slotTokenSets } from './sequence';
 import { vocabSize } from './tokens';
 
 describe('detection sequences', () => {
@@ -30,9 +30,10 @@ describe('detection sequences', () => {
   });
 
   it('lets each position emit its own kind of token and the null token 0', () => {
-    const V = vocabSize(v);
-    const m = slotMask(v, 2);
-    const allowed = (p: number): number[] => [...m.subarray(p * V, (p + 1) * V)].flatMap((x, t) => (x ? [t] : []));
+    const sets = slotTokenSets(v);
+    expect(sets).toHaveLength(6);
+    expect(sets[0]).toHaveLength(vocabSize(v));
+    const allowed = (p: number): number[] => [...sets[p % 6]].flatMap((x, t) => (x ? [t] : []));
     expect(allowed(0)).toEqual([0, ...Array.from({ length: 65 }, (_, i) => i + 3)]);
     expect(allowed(4)).toEqual([0, ...Array.from({ length: 9 }, (_, i) => i + 68)]);
     expect(allowed(5)).toEqual([0, 1, 2]);

@@ -63,18 +63,18 @@ export function decodeBoxes(v: DetectionVocab, tokens: ArrayLike<number>): Decod
   return out;
 }
 
-/** [L·V] 1/0 mask of the tokens each position may emit: its kind of token, and 0. */
-export function slotMask(v: DetectionVocab, maxBoxes: number): Uint8Array {
+/**
+ * The [V] 1/0 set of tokens each of the six slot positions may emit — its kind of token, and 0 — for core-model's
+ * `slotMask` processor (position t uses set t mod 6).
+ */
+export function slotTokenSets(v: DetectionVocab): Uint8Array[] {
   const V = vocabSize(v);
-  const L = maxBoxes * TOKENS_PER_BOX;
-  const mask = new Uint8Array(L * V);
-  for (let p = 0; p < L; p++) {
-    const row = mask.subarray(p * V, (p + 1) * V);
+  return Array.from({ length: TOKENS_PER_BOX }, (_, k) => {
+    const row = new Uint8Array(V);
     row[0] = 1;
-    const k = p % TOKENS_PER_BOX;
     if (k < 4) row.fill(1, COORD_OFFSET, COORD_OFFSET + v.bins);
     else if (k === 4) row.fill(1, COORD_OFFSET + v.bins, V);
     else row.fill(1, 0, MAX_CONF + 1);
-  }
-  return mask;
+    return row;
+  });
 }
