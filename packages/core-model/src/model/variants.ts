@@ -1,7 +1,7 @@
 /**
  * ViT sizes by name, big_vision style: `<size>/<patch>` (e.g. `B/16`, `Ti/4`), or a size alone for its default
  * patch. Standard widths, depths, heads and MLP sizes from the ViT papers (Ti/S/B), plus `mu`, a tiny size for
- * unit tests. Small patches (4, 8) suit the small synthetic images the CPU demos use.
+ * unit tests, and `pico`/`nano` for CPU demos. Small patches (4, 8) suit the small synthetic images the CPU demos use.
  */
 export interface VitSize {
   readonly width: number;
@@ -14,6 +14,9 @@ export interface VitSize {
 
 export const VIT_SIZES: Readonly<Record<string, VitSize>> = {
   mu: { width: 16, depth: 1, heads: 2, mlp: 32, defaultPatch: 8 },
+  // CPU-demo sizes below Ti: `nano` is the 0.8M-parameter scale of the toy detection run (toy-detection-lessons.md).
+  pico: { width: 64, depth: 2, heads: 2, mlp: 256, defaultPatch: 8 },
+  nano: { width: 96, depth: 3, heads: 4, mlp: 384, defaultPatch: 8 },
   Ti: { width: 192, depth: 12, heads: 3, mlp: 768, defaultPatch: 16 },
   S: { width: 384, depth: 12, heads: 6, mlp: 1536, defaultPatch: 16 },
   B: { width: 768, depth: 12, heads: 12, mlp: 3072, defaultPatch: 16 },
