@@ -1,14 +1,16 @@
 // The `task-detection` command-line tool: pretrain | tune | eval | demo (also `nx run task-detection:<command>`).
-import { notImplemented, runCli } from '@reward-tune/core-model';
+import { runCli } from '@reward-tune/core-model';
+import { evalCommand, pretrainCommand, tuneCommand } from './commands';
+import { demoCommand } from './demo';
 
 void runCli(
   {
     tool: 'task-detection',
     commands: {
-      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split', run: notImplemented('task-detection pretrain') },
-      tune: { summary: 'reward tuning (REINFORCE) from an MLE checkpoint', run: notImplemented('task-detection tune') },
-      eval: { summary: 'greedy decoding and the task metric on the validation split', run: notImplemented('task-detection eval') },
-      demo: { summary: 'the whole recipe on built-in synthetic data', run: notImplemented('task-detection demo') },
+      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split', run: pretrainCommand },
+      tune: { summary: 'reward tuning (REINFORCE, the paper\'s reward) from an MLE run (--from)', run: tuneCommand },
+      eval: { summary: 'greedy decoding and COCO mAP on the validation split (--from)', run: evalCommand },
+      demo: { summary: 'the whole recipe on built-in synthetic data, MLE vs tuned', run: demoCommand },
     },
   },
   process.argv.slice(2),

@@ -3,3 +3,5 @@ export * from './tokens';
 export * from './sequence';
 export * from './dataset';
 export * from './task';
+export * from './config';
+export * from './setup';

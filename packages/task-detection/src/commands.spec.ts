@@ -1,0 +1,97 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { UsageError } from '@reward-tune/core-model';
+import { evalCommand, pretrainCommand } from './commands';
+import { writeShapesDataset } from './dataset';
+import { demoCommand } from './demo';
+
+/** Runs a command with stdout/stderr captured; returns stdout. */
+async function capture(run: () => Promise<number>): Promise<{ code: number; stdout: string }> {
+  let stdout = '';
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return { code: await run(), stdout };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('task-detection commands (plumbing, mu preset)', () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'det-cmd-'));
+
+  it('demo: pretrains, tunes, evaluates both and writes the runs, the report and one JSON line', async () => {
+    const { code, stdout } = await capture(() => demoCommand(['--preset', 'mu', '--out', out, '--name', 'd', '--backend', 'cpu', '--json', '--from-scratch']));
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(result.preset).toBe('mu');
+    expect(result.seed).toBe(0);
+    expect(result.wall_s).toBeGreaterThan(0);
+    for (const k of ['mle', 'tuned']) {
+      expect(result[k].stats).toHaveLength(12);
+      expect(typeof result[k].mean_reward).toBe('number');
+    }
+    const runs = path.join(out, 'task-detection');
+    for (const r of ['d-mle', 'd-tuned']) {
+      for (const f of ['config.json', 'metrics.jsonl', 'report.html', 'eval/metrics.json', 'eval/results.json']) expect(existsSync(path.join(runs, r, f))).toBe(true);
+      expect(readdirSync(path.join(runs, r, 'checkpoints')).some((f) => f.endsWith('.safetensors'))).toBe(true);
+    }
+    expect(readFileSync(path.join(runs, 'd-tuned', 'compare.html'), 'utf8')).toContain('MLE vs reward-tuned');
+    const results = JSON.parse(readFileSync(path.join(runs, 'd-tuned', 'eval', 'results.json'), 'utf8'));
+    for (const d of results) expect(Object.keys(d).sort()).toEqual(['bbox', 'category_id', 'image_id', 'score']);
+  });
+
+  it('eval: re-evaluates a run from its latest checkpoint', async () => {
+    const { code, stdout } = await capture(() => evalCommand(['--from', path.join(out, 'task-detection', 'd-tuned'), '--out', out, '--backend', 'cpu', '--json']));
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout.trim()).stats).toHaveLength(12);
+  });
+
+  describe('bad inputs are one clear UsageError (exit code 2)', () => {
+    const make = (): string => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'det-bad-'));
+      writeShapesDataset(dir, { seed: 1, trainImages: 3, valImages: 2, size: 32, maxObjects: 3 });
+      return dir;
+    };
+    const pretrain = (dir: string) => pretrainCommand(['--preset', 'mu', '--data', dir, '--out', out, '--backend', 'cpu']);
+    const edit = (file: string, f: (j: any) => void) => {
+      const j = JSON.parse(readFileSync(file, 'utf8'));
+      f(j);
+      writeFileSync(file, JSON.stringify(j));
+    };
+
+    it('a missing image', async () => {
+      const dir = make();
+      rmSync(path.join(dir, 'train', '000002.png'));
+      await expect(pretrain(dir)).rejects.toThrow(new UsageError(`${path.join(dir, 'instances_train.json')}: images[1].file_name: file not found: ${path.join(dir, 'train', '000002.png')}`));
+    });
+
+    it('a bad bbox and an unknown category', async () => {
+      const dir = make();
+      const file = path.join(dir, 'instances_train.json');
+      edit(file, (j) => (j.annotations[0].bbox = [1, 1, -3, 4]));
+      await expect(pretrain(dir)).rejects.toThrow(/instances_train\.json: annotations\[0\]\.bbox: expected \[x, y, w, h\] with w > 0 and h > 0/);
+      edit(file, (j) => {
+        j.annotations[0].bbox = [1, 1, 3, 4];
+        j.annotations[0].category_id = 99;
+      });
+      await expect(pretrain(dir)).rejects.toThrow(/instances_train\.json: annotations\[0\]\.category_id: .*99/);
+    });
+
+    it('an empty dataset', async () => {
+      const dir = make();
+      edit(path.join(dir, 'instances_train.json'), (j) => {
+        j.images = [];
+        j.annotations = [];
+      });
+      await expect(pretrain(dir)).rejects.toThrow(/instances_train\.json: .*(no images|empty)/);
+    });
+
+    it('tune without --from', async () => {
+      const { tuneCommand } = await import('./commands');
+      await expect(tuneCommand(['--preset', 'mu', '--out', out])).rejects.toThrow(/needs --from/);
+    });
+  });
+});

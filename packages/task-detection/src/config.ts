@@ -1,0 +1,133 @@
+/**
+ * The detection task's configuration: one zod schema (defaults here and only here) and the named presets.
+ *
+ *   mu     the smallest, for unit tests (seconds)
+ *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores
+ *   tiny   the CPU demo: 64×64 synthetic shapes, a 0.8M-parameter model (the toy run's scale)
+ *   b16    ViT-B/16 for a GPU and real COCO (--data <coco dir>)
+ *
+ * Step counts follow toy-detection-lessons.md: MLE learns nothing visible before ~750 steps and reaches its plateau
+ * around 3500–4000 at batch 32; tuning needs a few hundred steps at a learning rate ~50× lower.
+ */
+import { z } from 'zod';
+import { optimizerConfigSchema } from '@reward-tune/core-model';
+
+const synthetic = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    trainImages: z.number().int().positive().default(4000),
+    valImages: z.number().int().positive().default(1000),
+    size: z.number().int().min(8).default(64),
+    maxObjects: z.number().int().min(1).max(8).default(8),
+  })
+  .strict();
+
+export const detectionConfigSchema = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    data: z
+      .object({
+        /** A COCO-layout directory (see dataset.ts); absent = the built-in synthetic shapes. */
+        dir: z.string().optional(),
+        synthetic: synthetic.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    model: z
+      .object({
+        variant: z.string().default('nano/8'),
+        imageSize: z.number().int().positive().default(64),
+        decoderDepth: z.number().int().positive().optional(),
+        decoderWidth: z.number().int().positive().optional(),
+        decoderHeads: z.number().int().positive().optional(),
+        decoderMlp: z.number().int().positive().optional(),
+        encoderPosemb: z.enum(['sincos2d', 'learned']).default('sincos2d'),
+        decoderPosembStd: z.number().positive().default(1),
+      })
+      .strict()
+      .prefault({}),
+    tokens: z
+      .object({
+        /** Coordinate levels (1001 in the paper; one per pixel suits small images). */
+        bins: z.number().int().min(2).default(65),
+        maxBoxes: z.number().int().positive().default(8),
+        order: z.enum(['random', 'area', 'given']).default('random'),
+      })
+      .strict()
+      .prefault({}),
+    mle: z
+      .object({
+        steps: z.number().int().nonnegative().default(4000),
+        batchSize: z.number().int().positive().default(32),
+        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 1e-3, wd: 1e-4, schedule: { kind: 'cosine', warmupSteps: 200, totalSteps: 4000 }, adafactor: { beta2Cap: 0.95 } }),
+        labelSmoothing: z.number().min(0).lt(1).default(0),
+        evalEvery: z.number().int().nonnegative().default(500),
+        checkpointEvery: z.number().int().nonnegative().default(250),
+        /** Validation images used for the held-out curve during training (the final eval uses `eval.images`). */
+        heldOutImages: z.number().int().positive().default(200),
+      })
+      .strict()
+      .prefault({}),
+    tune: z
+      .object({
+        steps: z.number().int().nonnegative().default(400),
+        batchSize: z.number().int().positive().default(16),
+        numSamples: z.number().int().min(2).default(4),
+        estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
+        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
+        /** Weight of the confidence ("expected IoU") loss (paper: 0.3). */
+        confWeight: z.number().nonnegative().default(0.3),
+        /** Duplicate penalty of the reward (paper: 0.3). */
+        nmsWeight: z.number().nonnegative().default(0.3),
+        /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
+        releasedWeighting: z.boolean().default(false),
+        klCoef: z.number().nonnegative().default(0),
+        evalEvery: z.number().int().nonnegative().default(100),
+        checkpointEvery: z.number().int().nonnegative().default(50),
+        heldOutImages: z.number().int().positive().default(200),
+      })
+      .strict()
+      .prefault({}),
+    eval: z
+      .object({
+        /** Validation images evaluated (0 = all). */
+        images: z.number().int().nonnegative().default(0),
+        batchSize: z.number().int().positive().default(64),
+        /** Validation images drawn with their predictions in the report. */
+        pictures: z.number().int().nonnegative().default(8),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type DetectionConfig = z.output<typeof detectionConfigSchema>;
+
+export const detectionPresets: Readonly<Record<string, unknown>> = {
+  mu: {
+    data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 4 } },
+    model: { variant: 'mu/8', imageSize: 32 },
+    tokens: { bins: 33, maxBoxes: 4 },
+    mle: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2, heldOutImages: 4, optimizer: { name: 'adafactor', lr: 1e-3 } },
+    tune: { steps: 3, batchSize: 2, numSamples: 2, evalEvery: 3, checkpointEvery: 2, heldOutImages: 4 },
+    eval: { batchSize: 8, pictures: 2 },
+  },
+  quick: {
+    data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 4 } },
+    model: { variant: 'pico/8', imageSize: 48 },
+    tokens: { bins: 49, maxBoxes: 4 },
+    mle: { steps: 150, batchSize: 16, evalEvery: 75, checkpointEvery: 50, heldOutImages: 64, optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } } },
+    tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
+    eval: { batchSize: 64, pictures: 4 },
+  },
+  tiny: {},
+  b16: {
+    model: { variant: 'B/16', imageSize: 384, decoderDepth: 6, decoderWidth: 512, decoderHeads: 16, decoderMlp: 2048 },
+    tokens: { bins: 1001, maxBoxes: 100 },
+    mle: { steps: 100000, batchSize: 64, evalEvery: 5000, checkpointEvery: 1000, heldOutImages: 500, optimizer: { name: 'adafactor', lr: 1e-3, wd: 1e-4, lrMults: [['^img/.*', 0.1]], schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 } } },
+    tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
+    eval: { batchSize: 32 },
+  },
+};
+
+export const detectionConfigSpec = { schema: detectionConfigSchema, presets: detectionPresets, defaultPreset: 'tiny' } as const;

@@ -1,0 +1,125 @@
+/**
+ * From a resolved config to the objects the loops take: the data (synthetic shapes generated on first use, or a
+ * COCO directory), images in memory at the model's size, batch sources, the model with its slot masks, and the task.
+ * The same functions serve pretrain, tune, eval and demo, so the four agree on every shape and constraint.
+ *
+ * Dimension legend: B batch, H×W image, L = 6·maxBoxes sequence length, V vocabulary.
+ */
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import { EncoderDecoder, modelConfig, slotMask, type Rng } from '@reward-tune/core-model';
+import type { Batch, BatchSource } from '@reward-tune/reinforce';
+import type { DetectionConfig } from './config';
+import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
+import { slotTokenSets } from './sequence';
+import { DetectionTask } from './task';
+import { TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
+
+export interface DetectionData {
+  readonly dir: string;
+  readonly train: DetectionSplit;
+  readonly val: DetectionSplit;
+}
+
+/** Where the synthetic data of a config lives under the output root (shared by runs with the same data). */
+export const syntheticDir = (outRoot: string, cfg: DetectionConfig): string => {
+  const s = cfg.data.synthetic;
+  return path.join(outRoot, 'data', `shapes-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}`);
+};
+
+/** Loads (and for synthetic data first writes) both splits. */
+export function prepareData(cfg: DetectionConfig, outRoot: string, onImage?: (done: number, total: number) => void): E.Either<string, DetectionData> {
+  const dir = cfg.data.dir ?? syntheticDir(outRoot, cfg);
+  if (cfg.data.dir === undefined) writeShapesDataset(dir, cfg.data.synthetic, onImage);
+  return pipe(
+    loadDetectionSplit(dir, 'train'),
+    E.chain((train) => E.map((val: DetectionSplit) => ({ dir, train, val }))(loadDetectionSplit(dir, 'val'))),
+    E.chain((d) => (d.train.examples.length === 0 ? E.left(`${dir}: the train split has no images`) : E.right(d))),
+  );
+}
+
+export const detectionVocab = (cfg: DetectionConfig, data: DetectionData): DetectionVocab => ({
+  bins: cfg.tokens.bins,
+  numClasses: data.train.coco.categories.length,
+});
+
+/** The model of a config, with detection's slot masks applied in sampling and in re-scoring alike. */
+export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: number): EncoderDecoder {
+  const m = cfg.model;
+  const config = modelConfig({
+    variant: m.variant,
+    imageSize: [m.imageSize, m.imageSize],
+    vocabSize: vocabSize(vocab),
+    length: cfg.tokens.maxBoxes * TOKENS_PER_BOX,
+    decoderDepth: m.decoderDepth,
+    decoderWidth: m.decoderWidth,
+    decoderHeads: m.decoderHeads,
+    decoderMlp: m.decoderMlp,
+    encoderPosemb: m.encoderPosemb,
+    decoderPosembStd: m.decoderPosembStd,
+  });
+  return EncoderDecoder.create(config, seed, [slotMask(slotTokenSets(vocab))]);
+}
+
+export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: DetectionVocab): DetectionTask {
+  // Class weights from the training instance counts, as the paper weights COCO's classes.
+  const counts = new Array<number>(vocab.numClasses).fill(0);
+  for (const ex of data.train.examples) for (const b of ex.boxes) counts[b.cls]++;
+  return new DetectionTask({
+    vocab,
+    maxBoxes: cfg.tokens.maxBoxes,
+    order: cfg.tokens.order,
+    classCounts: counts,
+    nmsWeight: cfg.tune.nmsWeight,
+    categoryIds: data.train.coco.categories.map((c) => c.id),
+    releasedWeighting: cfg.tune.releasedWeighting,
+  });
+}
+
+/** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
+export interface ImageTable {
+  readonly examples: readonly DetectionExample[];
+  readonly size: number;
+  readonly pixels: Float32Array;
+}
+
+export function loadImages(split: DetectionSplit, size: number, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
+  const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
+  const per = size * size * 3;
+  const pixels = new Float32Array(examples.length * per);
+  for (let i = 0; i < examples.length; i++) {
+    const img = split.coco.loadImage(examples[i].image, { height: size, width: size });
+    if (E.isLeft(img)) return img;
+    pixels.set(img.right.pixels, i * per);
+    onImage?.(i + 1, examples.length);
+  }
+  return E.right({ examples, size, pixels });
+}
+
+/** Rows `indices` of a table as a batch. */
+export function batchOf(table: ImageTable, indices: ArrayLike<number>): Batch<DetectionExample> {
+  const per = table.size * table.size * 3;
+  const data = new Float32Array(indices.length * per);
+  const examples: DetectionExample[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    data.set(table.pixels.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
+    examples.push(table.examples[indices[i]]);
+  }
+  return { images: { data, shape: [indices.length, table.size, table.size, 3] }, examples };
+}
+
+/** Training batches drawn uniformly with replacement from the loop's RNG (so a resumed run draws the same). */
+export function randomBatches(table: ImageTable, batchSize: number): BatchSource<DetectionExample> {
+  return (_step: number, rng: Rng) => batchOf(table, Array.from({ length: batchSize }, () => rng.int(table.examples.length)));
+}
+
+/** A table cut into consecutive batches (the last one may be smaller). */
+export function sequentialBatches(table: ImageTable, batchSize: number): Batch<DetectionExample>[] {
+  const out: Batch<DetectionExample>[] = [];
+  for (let s = 0; s < table.examples.length; s += batchSize) {
+    const n = Math.min(batchSize, table.examples.length - s);
+    out.push(batchOf(table, Array.from({ length: n }, (_, i) => s + i)));
+  }
+  return out;
+}
