@@ -121,4 +121,4 @@ export {
   type LogitsProcessor, type ProcessorContext,
 } from './logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
-export { matMulT, sumRows } from './backend';
+export { matMulT, sumRows, customOp } from './backend';

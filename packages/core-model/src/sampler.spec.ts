@@ -122,6 +122,24 @@ describe('sampler log-probs', () => {
   });
 });
 
+describe('across backends', () => {
+  it('wasm and cpu draw the same tokens from the same seed (selection runs on the CPU side)', async () => {
+    const m = model(processors(), 8);
+    const imgs = images();
+    const run = () => m.sample(imgs, { numSamples: 3, rng: Rng.fromSeed(21) });
+    const onWasm = await run();
+    await initBackend('cpu', { quiet: true });
+    try {
+      const onCpu = await run();
+      expect(Array.from(onCpu.tokens)).toEqual(Array.from(onWasm.tokens));
+      expectClose(onCpu.logProbs, onWasm.logProbs, 1e-4);
+    } finally {
+      await initBackend('wasm', { quiet: true });
+      m.dispose();
+    }
+  });
+});
+
 describe('fixed shapes', () => {
   it('every decoding step runs the same kernels on the same shapes (WebGPU compiles per shape)', async () => {
     const m = model([], 7);

@@ -23,11 +23,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   NEG,
-  attend,
   causalBias,
   denseP,
   layerNorm,
-  mergeHeads,
   mlpBlock,
   multiHeadAttention,
   param,
@@ -100,40 +98,51 @@ export function decoderLogits(params: Params, cfg: DecoderConfig, encoded: tf.Te
 // KV-cached stepping. Every tensor keeps the same shape from step to step (WebGPU compiles shaders per shape).
 
 export interface KvCache {
-  /** Per layer: self-attention keys and values [B, H, L, Dh] (position t written at step t, zeros after). */
-  readonly selfK: tf.Tensor4D[];
+  /**
+   * Per layer: self-attention keys stored transposed [B, H, Dh, L] and values [B, H, L, Dh] (position t written at
+   * step t, zeros after). Keys are kept transposed so that no step transposes anything: with one query position,
+   * [B, 1, D] → [B, H, 1, Dh] and [B, H, Dh, 1] are both plain reshapes.
+   */
+  readonly selfKT: tf.Tensor4D[];
   readonly selfV: tf.Tensor4D[];
-  /** Per layer: cross-attention keys and values of the encoder output [B, H, P, Dh], computed once. */
-  readonly crossK: tf.Tensor4D[];
+  /** Per layer: cross-attention keys [B, H, Dh, P] (transposed) and values [B, H, P, Dh], computed once. */
+  readonly crossKT: tf.Tensor4D[];
   readonly crossV: tf.Tensor4D[];
 }
 
 /** Allocates the cache for encoded [B, P, De]: self buffers zero, cross keys/values projected once. */
 export function initKvCache(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D): KvCache {
-  const parts = tf.tidy(() => {
+  return tf.tidy(() => {
     const b = encoded.shape[0];
     const dh = cfg.width / cfg.heads;
-    const cache = { selfK: [] as tf.Tensor4D[], selfV: [] as tf.Tensor4D[], crossK: [] as tf.Tensor4D[], crossV: [] as tf.Tensor4D[] };
+    const cache = { selfKT: [] as tf.Tensor4D[], selfV: [] as tf.Tensor4D[], crossKT: [] as tf.Tensor4D[], crossV: [] as tf.Tensor4D[] };
     for (let i = 0; i < cfg.depth; i++) {
       const att = `decoder/decoderblock_${i}/MultiHeadDotProductAttention_1`;
-      cache.selfK.push(tf.zeros([b, cfg.heads, cfg.length, dh]));
+      cache.selfKT.push(tf.zeros([b, cfg.heads, dh, cfg.length]));
       cache.selfV.push(tf.zeros([b, cfg.heads, cfg.length, dh]));
-      cache.crossK.push(splitHeads(denseP(params, `${att}/key`, encoded), cfg.heads));
+      cache.crossKT.push(tf.transpose(splitHeads(denseP(params, `${att}/key`, encoded), cfg.heads), [0, 1, 3, 2]));
       cache.crossV.push(splitHeads(denseP(params, `${att}/value`, encoded), cfg.heads));
     }
     return cache;
   });
-  return parts;
 }
 
 export function disposeKvCache(cache: KvCache): void {
-  tf.dispose([...cache.selfK, ...cache.selfV, ...cache.crossK, ...cache.crossV]);
+  tf.dispose([...cache.selfKT, ...cache.selfV, ...cache.crossKT, ...cache.crossV]);
+}
+
+/** Forward-only attention for one query position: q [B, H, 1, Dh], kT [B, H, Dh, S], v [B, H, S, Dh] → [B, H, 1, Dh]. */
+function attendOne(q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
+  let scores = tf.mul(tf.matMul(q, kT), 1 / Math.sqrt(q.shape[3]!)); // [B, H, 1, S]
+  if (bias !== undefined) scores = tf.add(scores, bias);
+  return tf.matMul(tf.softmax(scores), v);
 }
 
 /**
  * One decoding step at position t: inputs [B] (the token at t−1, or 0 at t = 0) → logits [B, V] and the cache with
- * position t written (the old self-attention buffers are disposed). Position t is written by adding a one-hot
- * [1, 1, L, 1] mask times the new key/value; attention sees positions ≤ t through an additive [1, 1, 1, L] mask.
+ * position t written (the old self-attention buffers are disposed). Position t is written by adding a one-hot mask
+ * times the new key/value; attention sees positions ≤ t through an additive [1, 1, 1, L] mask. Computes exactly
+ * what `decoderLogits` computes at position t.
  */
 export function decoderStep(
   params: Params,
@@ -143,41 +152,47 @@ export function decoderStep(
   t: number,
 ): { logits: tf.Tensor2D; cache: KvCache } {
   const l = cfg.length;
+  const h = cfg.heads;
+  const dh = cfg.width / h;
   const oneHot = new Float32Array(l);
   oneHot[t] = 1;
   const visible = new Float32Array(l).map((_, j) => (j <= t ? 0 : NEG));
   const out = tf.tidy(() => {
     const b = inputs.shape[0];
-    const write = tf.tensor4d(oneHot, [1, 1, l, 1]);
+    const writeRow = tf.tensor4d(oneHot, [1, 1, 1, l]); // selects column t of [.., Dh, L]
+    const writeCol = tf.reshape(writeRow, [1, 1, l, 1]); // selects row t of [.., L, Dh]
     const mask = tf.tensor4d(visible, [1, 1, 1, l]);
     const emb = tf.gather(param(params, 'decoder/EmbedTargets/embedding'), inputs); // [B, D]
     // Position t's embedding as one-hot [1, L] @ [L, D] (exact): same op and shapes at every step.
-    const pos = tf.matMul(tf.reshape(write, [1, l]), tf.reshape(param(params, 'decoder/pos_embedding'), [l, cfg.width]));
+    const pos = tf.matMul(tf.reshape(writeRow, [1, l]), tf.reshape(param(params, 'decoder/pos_embedding'), [l, cfg.width]));
     let x = tf.reshape(tf.add(emb, pos), [b, 1, cfg.width]); // [B, 1, D]
-    const selfK: tf.Tensor4D[] = [];
+    const heads = (z: tf.Tensor): tf.Tensor4D => tf.reshape(z, [b, h, 1, dh]); // [B, 1, D] → [B, H, 1, Dh]
+    const merge = (z: tf.Tensor): tf.Tensor3D => tf.reshape(z, [b, 1, cfg.width]); // [B, H, 1, Dh] → [B, 1, D]
+    const selfKT: tf.Tensor4D[] = [];
     const selfV: tf.Tensor4D[] = [];
     for (let i = 0; i < cfg.depth; i++) {
       const blk = `decoder/decoderblock_${i}`;
       const sa = `${blk}/MultiHeadDotProductAttention_0`;
       let y = layerNorm(params, `${blk}/LayerNorm_0`, x);
-      const q = splitHeads(denseP(params, `${sa}/query`, y), cfg.heads); // [B, H, 1, Dh]
-      const k = tf.add(cache.selfK[i], tf.mul(write, splitHeads(denseP(params, `${sa}/key`, y), cfg.heads))) as tf.Tensor4D;
-      const v = tf.add(cache.selfV[i], tf.mul(write, splitHeads(denseP(params, `${sa}/value`, y), cfg.heads))) as tf.Tensor4D;
-      selfK.push(k);
+      const q = heads(denseP(params, `${sa}/query`, y));
+      const kNew = tf.reshape(denseP(params, `${sa}/key`, y), [b, h, dh, 1]);
+      const kT = tf.add(cache.selfKT[i], tf.mul(writeRow, kNew)) as tf.Tensor4D; // [B, H, Dh, L]
+      const v = tf.add(cache.selfV[i], tf.mul(writeCol, heads(denseP(params, `${sa}/value`, y)))) as tf.Tensor4D;
+      selfKT.push(kT);
       selfV.push(v);
-      x = tf.add(x, denseP(params, `${sa}/out`, mergeHeads(attend(q, k, v, mask))));
+      x = tf.add(x, denseP(params, `${sa}/out`, merge(attendOne(q, kT, v, mask))));
       const ca = `${blk}/MultiHeadDotProductAttention_1`;
       y = layerNorm(params, `${blk}/LayerNorm_1`, x);
-      const cq = splitHeads(denseP(params, `${ca}/query`, y), cfg.heads);
-      x = tf.add(x, denseP(params, `${ca}/out`, mergeHeads(attend(cq, cache.crossK[i], cache.crossV[i]))));
+      const cq = heads(denseP(params, `${ca}/query`, y));
+      x = tf.add(x, denseP(params, `${ca}/out`, merge(attendOne(cq, cache.crossKT[i], cache.crossV[i]))));
       x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
     }
     const logits = tf.reshape(denseP(params, 'decoder/head', layerNorm(params, 'decoder/decoder_norm', x)), [b, cfg.vocabSize]);
-    return { logits: logits as tf.Tensor2D, selfK, selfV };
+    return { logits: logits as tf.Tensor2D, selfKT, selfV };
   });
-  tf.dispose([...cache.selfK, ...cache.selfV]);
+  tf.dispose([...cache.selfKT, ...cache.selfV]);
   return {
     logits: out.logits,
-    cache: { selfK: out.selfK, selfV: out.selfV, crossK: cache.crossK, crossV: cache.crossV },
+    cache: { selfKT: out.selfKT, selfV: out.selfV, crossKT: cache.crossKT, crossV: cache.crossV },
   };
 }
