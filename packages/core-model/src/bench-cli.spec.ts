@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend';
 import { BENCH_CONFIGS, benchCommand, runBench } from './bench-cli';
-import { UsageError } from './cli';
+import { UsageError } from './command-line';
 import { initParams } from './model/encoder-decoder';
 import { countParams } from './ops';
 

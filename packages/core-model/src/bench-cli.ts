@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, initBackend, readTensor, type BackendChoice } from './backend';
-import { UsageError, type CommandHandler } from './cli';
+import { UsageError, type CommandHandler } from './command-line';
 import { EncoderDecoder, modelConfig, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
 

@@ -1,55 +1,15 @@
-/**
- * The shared shape of every package's command-line tool: `<tool> <command> [options]`.
- *
- * Exit codes: 0 success, 1 a failure while working, 2 bad usage or bad input (a `UsageError`, whose message is
- * one line naming the file or flag at fault; no stack trace is printed for it).
- */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+// The `core-model` command-line tool: `core-model bench ...` (also `npx nx run core-model:bench -- ...`).
+import { benchCommand } from './bench-cli';
+import { runCli } from './command-line';
 
-export type CommandHandler = (args: readonly string[]) => Promise<number | void> | number | void;
-
-export interface CliSpec {
-  readonly tool: string;
-  readonly commands: Readonly<Record<string, { readonly summary: string; readonly run: CommandHandler }>>;
-}
-
-export function usage(spec: CliSpec): string {
-  const width = Math.max(...Object.keys(spec.commands).map((c) => c.length));
-  const lines = Object.entries(spec.commands).map(([c, { summary }]) => `  ${c.padEnd(width)}  ${summary}`);
-  return `usage: ${spec.tool} <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
-}
-
-/** Runs one command line and returns the process exit code (never throws). */
-export async function runCli(spec: CliSpec, argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(usage(spec));
-    return command === undefined ? 2 : 0;
-  }
-  const entry = spec.commands[command];
-  if (entry === undefined) {
-    process.stderr.write(`${spec.tool}: unknown command '${command}'\n${usage(spec)}`);
-    return 2;
-  }
-  try {
-    const code = await entry.run(rest);
-    return typeof code === 'number' ? code : 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`${spec.tool} ${command}: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`${spec.tool} ${command}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 1;
-  }
-}
-
-/** A command that exists but whose work has not landed yet: says so and fails (exit 1). */
-export function notImplemented(what: string): CommandHandler {
-  return () => {
-    process.stderr.write(`${what}: not implemented yet\n`);
-    return 1;
-  };
-}
+void runCli(
+  {
+    tool: 'core-model',
+    commands: {
+      bench: { summary: '--config <bench-tiny|bench-small> --backend <b> [--json]   training-step and sampling benchmark', run: benchCommand },
+    },
+  },
+  process.argv.slice(2),
+).then((code) => {
+  process.exitCode = code;
+});

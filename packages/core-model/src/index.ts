@@ -1,5 +1,5 @@
 // @reward-tune/core-model — the shared core every task stands on.
-export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHandler } from './cli';
+export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHandler } from './command-line';
 export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
 export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/Either';
 import type { z } from 'zod';
-import { UsageError } from './cli';
+import { UsageError } from './command-line';
 
 export function readBytes(file: string): E.Either<string, Buffer> {
   try {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
-import { runCli, UsageError } from './cli';
+import { runCli, UsageError } from './command-line';
 import { readMetrics } from './run-dir';
 import { classifyFrom, openTaskRun, parseTaskArgs, taskOptionsHelp } from './task-cli';
 

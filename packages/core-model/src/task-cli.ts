@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import type { z } from 'zod';
-import { UsageError } from './cli';
+import { UsageError } from './command-line';
 import { resolveConfig, type ConfigSpec } from './config';
 import { openRunDir, readRunConfig, type RunDir } from './run-dir';
 

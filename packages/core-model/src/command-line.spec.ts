@@ -1,4 +1,4 @@
-import { runCli, UsageError, type CliSpec } from './cli';
+import { runCli, UsageError, type CliSpec } from './command-line';
 
 describe('runCli', () => {
   let err: jest.SpyInstance;
