@@ -15,9 +15,9 @@ import {
   pruneCheckpoints,
   restoreInto,
   saveCheckpoint,
-  writeFileAtomic,
 } from './checkpoint';
 import { Adafactor } from './optim/adafactor';
+import { writeFileAtomic } from './fs-atomic';
 import type { Params } from './policy';
 import { Rng } from './rng';
 

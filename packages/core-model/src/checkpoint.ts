@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from './fs-atomic';
 import { either as E } from 'fp-ts';
 import type { Optimizer } from './optim/optimizer';
 import type { Params } from './policy';
@@ -109,37 +110,6 @@ export async function saveCheckpoint(file: string, input: CheckpointInput): Prom
   }
 }
 
-/**
- * Writes `chunks` to a temp file beside `file`, fsyncs it and renames it over `file`. If anything fails (a chunk
- * source throwing included) the temp file is removed and `file` is left as it was.
- */
-export async function writeFileAtomic(file: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
-  const dir = path.dirname(file);
-  await fs.promises.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now().toString(36)}`);
-  const fh = await fs.promises.open(tmp, 'wx');
-  try {
-    for await (const c of chunks) {
-      let off = 0;
-      while (off < c.length) off += (await fh.write(c, off, c.length - off)).bytesWritten;
-    }
-    await fh.sync();
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  try {
-    await fs.promises.rename(tmp, file);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
-  }
-  // Make the rename itself durable; not every platform lets a directory be opened for fsync.
-  const dh = await fs.promises.open(dir, 'r').catch(() => undefined);
-  if (dh !== undefined) await dh.sync().catch(() => undefined).finally(() => dh.close());
-}
 
 /** Reads and validates a checkpoint; a Left is one line naming the file and the tensor or field. */
 export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {

@@ -34,7 +34,7 @@ export {
 } from './data/coco-instances';
 export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Remainder } from './data/batcher';
 export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
-export { openRunDir, writeAtomic, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
+export { openRunDir, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress';
 export {
   parseTaskArgs,
@@ -93,7 +93,6 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   restoreInto,
-  writeFileAtomic,
   checkpointPath,
   listCheckpoints,
   latestCheckpoint,
@@ -122,3 +121,4 @@ export {
 } from './logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
 export { matMulT, sumRows, customOp } from './backend';
+export { writeAtomic, writeFileAtomic } from './fs-atomic';

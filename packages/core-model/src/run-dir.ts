@@ -8,7 +8,8 @@
  * A run never silently overwrites another: opening an existing, non-empty run directory without `resume` is an
  * error, except when it holds the same config and has logged nothing yet (a run that died at start-up).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { writeAtomic } from './fs-atomic';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { readJson } from './input';
@@ -58,12 +59,6 @@ export function defaultRunName(d: Date): string {
 
 const badSegment = (s: string): boolean => s === '' || s === '.' || s === '..' || /[/\\]/.test(s);
 
-/** Write to a temp file then rename, so a crash never leaves a half-written file under the final name. */
-export function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
 
 const configText = (config: unknown): string => `${JSON.stringify(config, null, 2)}\n`;
 
