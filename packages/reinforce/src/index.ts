@@ -58,3 +58,4 @@ export {
   type RenderedReport,
 } from './report';
 export { fileCheckpointer, jsonlMetrics, progressTo } from './run-io';
+export { interruptRequested, interruptDetail } from './loop';

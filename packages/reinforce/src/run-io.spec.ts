@@ -16,7 +16,7 @@ describe('run directory I/O for the loops', () => {
   const state = (step: number): TrainState => ({
     phase: 'tune',
     step,
-    params: new Map([
+    params: new Map<string, tf.Tensor>([
       ['decoder/head/kernel', tf.tensor2d([[1.5, -2], [0.25, 3]])],
       ['decoder/head/bias', tf.tensor1d([step, -0])],
     ]),
