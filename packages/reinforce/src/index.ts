@@ -58,3 +58,5 @@ export {
   type RenderedReport,
 } from './report';
 export { fileCheckpointer, jsonlMetrics, progressTo } from './run-io';
+export { interruptRequested, interruptDetail } from './loop';
+export { interruptOnSigint, SIGINT_NOTICE, type SigintInterruption, type SigintOptions } from './run-io';

@@ -77,7 +77,7 @@ export type MetricsRecord =
       readonly phase: Phase;
       readonly step: number;
       readonly wallTime: number;
-      readonly event: 'start' | 'resumed' | 'non-finite' | 'early-stop' | 'done';
+      readonly event: 'start' | 'resumed' | 'non-finite' | 'early-stop' | 'interrupted' | 'done';
       readonly detail?: string;
     };
 
@@ -101,6 +101,12 @@ export interface LoopIo {
   readonly progress?: Progress;
   /** Wall clock in ms (injectable for deterministic logs). */
   readonly now?: () => number;
+  /**
+   * Aborting it asks the loop to stop cleanly: it is checked after each completed update (and its evaluation and
+   * scheduled checkpoint), and then the loop saves a checkpoint of that state, logs an `interrupted` event and returns
+   * `stopped: 'interrupted'`. An abort after the last update changes nothing: the run is done.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Keeps every state it is given (as copies), for tests and short in-process runs. */
@@ -264,6 +270,16 @@ export async function evaluateGreedy<E, P, A>(
   }
   const n = examples.length;
   return { rewardMean: n > 0 ? rewardSum / n : NaN, metrics: n > 0 ? task.evaluate(predictions, examples) : {}, predictions };
+}
+
+/** Whether the loop must stop after update number `step` (1-based) of `total` because `signal` was aborted. */
+export function interruptRequested(signal: AbortSignal | undefined, step: number, total: number): boolean {
+  return signal?.aborted === true && step < total;
+}
+
+/** The `detail` of an `interrupted` event: where the run stopped and whether it can be resumed from there. */
+export function interruptDetail(step: number, checkpointed: boolean): string {
+  return checkpointed ? `stopped after update ${step}; checkpoint saved` : `stopped after update ${step}; no checkpointer, nothing saved`;
 }
 
 /** Whether the action due every `every` steps runs after update number `step` (1-based), always at the last. */

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
 import { weightedSoftmaxXent } from './losses';
-import { captureState, evaluateGreedy, gradientStep, isDue, restoreState, type LoopIo, type MetricsRecord } from './loop';
+import { captureState, evaluateGreedy, gradientStep, interruptDetail, interruptRequested, isDue, restoreState, type LoopIo, type MetricsRecord } from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 
 /** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
@@ -43,7 +43,8 @@ export interface MleOptions<E, P, A> extends LoopIo {
 
 export interface MleResult {
   readonly steps: number;
-  readonly stopped: 'done' | 'early-stop' | 'non-finite';
+  /** `interrupted`: `signal` was aborted; the state after the last update is checkpointed (when a checkpointer is set). */
+  readonly stopped: 'done' | 'early-stop' | 'non-finite' | 'interrupted';
   /** Per-update loss of the updates this call ran. */
   readonly losses: number[];
   /** The best watched held-out value and the update it was reached at (with early stopping). */
@@ -162,10 +163,16 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
         }
       }
     }
-    if (plateau || isDue(step, config.checkpointEvery, config.steps)) await save();
+    const scheduled = plateau || isDue(step, config.checkpointEvery, config.steps);
+    if (scheduled) await save();
     if (plateau) {
       log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'early-stop', detail: `best ${book.bestValue} at update ${book.bestStep}` });
       return { steps: step, stopped: 'early-stop', losses, best: best() };
+    }
+    if (interruptRequested(opts.signal, step, config.steps)) {
+      if (!scheduled) await save();
+      log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'interrupted', detail: interruptDetail(step, opts.checkpointer !== undefined) });
+      return { steps: step, stopped: 'interrupted', losses, best: best() };
     }
   }
   log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'done' });

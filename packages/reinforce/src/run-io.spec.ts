@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@reward-tune/core-model';
-import { fileCheckpointer, jsonlMetrics } from './run-io';
+import { fileCheckpointer, interruptOnSigint, jsonlMetrics, SIGINT_NOTICE } from './run-io';
 import { parseMetricsJsonl } from './report';
 import type { TrainState } from './loop';
 
@@ -50,5 +50,35 @@ describe('run directory I/O for the loops', () => {
     const parsed = parseMetricsJsonl(readFileSync(file, 'utf8'), file);
     expect(parsed._tag).toBe('Right');
     if (parsed._tag === 'Right') expect(parsed.right.map((r) => r.kind)).toEqual(['train', 'eval']);
+  });
+
+  it('turns the first SIGINT into an aborted signal and one notice, the second into exit code 130', () => {
+    const before = process.listenerCount('SIGINT');
+    const written: string[] = [];
+    const exits: number[] = [];
+    const sigint = interruptOnSigint({ stream: { write: (t: string) => written.push(t) }, exit: (code) => exits.push(code) });
+    try {
+      expect(process.listenerCount('SIGINT')).toBe(before + 1);
+      expect(sigint.signal.aborted).toBe(false);
+      process.emit('SIGINT', 'SIGINT');
+      expect(sigint.signal.aborted).toBe(true);
+      expect(written).toEqual([`${SIGINT_NOTICE}\n`]);
+      expect(exits).toEqual([]);
+      process.emit('SIGINT', 'SIGINT');
+      expect(exits).toEqual([130]);
+      expect(written).toHaveLength(1);
+    } finally {
+      sigint.dispose();
+      sigint.dispose();
+    }
+    expect(process.listenerCount('SIGINT')).toBe(before);
+  });
+
+  it('starts the notice on a fresh line on a TTY, below the progress bar', () => {
+    const written: string[] = [];
+    const sigint = interruptOnSigint({ stream: { write: (t: string) => written.push(t), isTTY: true }, exit: () => undefined });
+    process.emit('SIGINT', 'SIGINT');
+    sigint.dispose();
+    expect(written).toEqual([`\n${SIGINT_NOTICE}\n`]);
   });
 });

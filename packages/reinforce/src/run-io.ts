@@ -1,7 +1,8 @@
 /**
  * The loops' collaborators over core-model's run directory: checkpoints as safetensors files in
- * `<run>/checkpoints/` (atomic, the last `keep` kept), `metrics.jsonl` records, and the progress display.
- * A run directory thus holds everything a resumed run needs and everything its report is drawn from.
+ * `<run>/checkpoints/` (atomic, the last `keep` kept), `metrics.jsonl` records, the progress display, and Ctrl-C
+ * as the loops' stop signal. A run directory thus holds everything a resumed run needs and everything its report is
+ * drawn from.
  */
 import { appendFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -71,4 +72,42 @@ export function progressTo(display: ProgressDisplay): Progress {
     if (rewardMean !== undefined) values.reward = rewardMean;
     display.update(step, values);
   };
+}
+
+/** What the first Ctrl-C prints (one line). */
+export const SIGINT_NOTICE = 'stopping after this step; a checkpoint will be saved — press Ctrl-C again to quit now';
+
+export interface SigintInterruption {
+  /** Aborted by the first SIGINT; pass it as the loops' `signal`. */
+  readonly signal: AbortSignal;
+  /** Removes the handler, giving Ctrl-C its default meaning back (idempotent). Call it when the loop returns. */
+  dispose(): void;
+}
+
+export interface SigintOptions {
+  /** Where the notice goes (default process.stderr). On a TTY it starts on a fresh line, below the progress bar. */
+  readonly stream?: { write(text: string): unknown; readonly isTTY?: boolean };
+  /** What the second SIGINT calls with 130 (128 + SIGINT, the shell's code for it); default process.exit. */
+  readonly exit?: (code: number) => void;
+}
+
+/**
+ * Ctrl-C for a CLI training run: the first SIGINT aborts `signal` (the loop finishes its update, saves a checkpoint
+ * and returns `stopped: 'interrupted'`) and prints `SIGINT_NOTICE`; a second one exits at once with code 130, for
+ * when the current update or evaluation takes too long to wait for.
+ */
+export function interruptOnSigint(opts: SigintOptions = {}): SigintInterruption {
+  const controller = new AbortController();
+  const stream = opts.stream ?? process.stderr;
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const onSigint = () => {
+    if (!controller.signal.aborted) {
+      controller.abort(new Error('SIGINT'));
+      stream.write(`${stream.isTTY ? '\n' : ''}${SIGINT_NOTICE}\n`);
+    } else {
+      exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => void process.off('SIGINT', onSigint) };
 }

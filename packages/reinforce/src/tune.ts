@@ -20,6 +20,8 @@ import {
   captureState,
   evaluateGreedy,
   gradientStep,
+  interruptDetail,
+  interruptRequested,
   isDue,
   restoreState,
   type LoopIo,
@@ -68,7 +70,8 @@ export interface TuneOptions<E, P, A> extends LoopIo {
 export interface TuneResult {
   /** Updates applied in total (including those before a resume). */
   readonly steps: number;
-  readonly stopped: 'done' | 'non-finite';
+  /** `interrupted`: `signal` was aborted; the state after the last update is checkpointed (when a checkpointer is set). */
+  readonly stopped: 'done' | 'non-finite' | 'interrupted';
   /** Per-update total loss of the updates this call ran. */
   readonly losses: number[];
 }
@@ -238,8 +241,14 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
       img.tensor.dispose(); // a training batch is consumed by its step
     }
     if (heldOut.length > 0 && config.evalEvery && isDue(step, config.evalEvery, config.steps)) await logEval(opts, step, now);
-    if (opts.checkpointer && isDue(step, config.checkpointEvery, config.steps)) {
+    const scheduled = isDue(step, config.checkpointEvery, config.steps);
+    const interrupted = interruptRequested(opts.signal, step, config.steps);
+    if (opts.checkpointer && (scheduled || interrupted)) {
       await opts.checkpointer.save(captureState('tune', step, policy, optimizer, rng, {}));
+    }
+    if (interrupted) {
+      log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'interrupted', detail: interruptDetail(step, opts.checkpointer !== undefined) });
+      return { steps: step, stopped: 'interrupted', losses };
     }
   }
   await logDistribution(opts, 'end', step);
