@@ -2,7 +2,8 @@
  * The shared shape of every package's command-line tool: `<tool> <command> [options]`.
  *
  * Exit codes: 0 success, 1 a failure while working, 2 bad usage or bad input (a `UsageError`, whose message is
- * one line naming the file or flag at fault; no stack trace is printed for it).
+ * one line naming the file or flag at fault; no stack trace is printed for it), or the `exitCode` an error carries
+ * for an expected stop (e.g. 130 after Ctrl-C), also printed as one line.
  */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -40,6 +41,12 @@ export async function runCli(spec: CliSpec, argv: readonly string[]): Promise<nu
     if (e instanceof UsageError) {
       process.stderr.write(`${spec.tool} ${command}: ${e.message}\n`);
       return 2;
+    }
+    // An expected way to stop (e.g. Ctrl-C after a checkpoint): one line and the error's own exit code.
+    const exitCode = (e as { exitCode?: unknown } | null)?.exitCode;
+    if (e instanceof Error && typeof exitCode === 'number') {
+      process.stderr.write(`${spec.tool} ${command}: ${e.message}\n`);
+      return exitCode;
     }
     process.stderr.write(`${spec.tool} ${command}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;

@@ -17,6 +17,7 @@ import {
   encodePng,
   initBackend,
   latestCheckpoint,
+  listCheckpoints,
   loadCheckpoint,
   openRunDir,
   orUsageError,
@@ -31,7 +32,7 @@ import {
   type RunDir,
   type TaskCliOptions,
 } from '@reward-tune/core-model';
-import { fileCheckpointer, jsonlMetrics, parseMetricsJsonl, progressTo, trainMle, tune, writeReport } from '@reward-tune/reinforce';
+import { fileCheckpointer, interruptOnSigint, jsonlMetrics, parseMetricsJsonl, progressTo, trainMle, tune, writeReport } from '@reward-tune/reinforce';
 import { detectionConfigSpec, type DetectionConfig } from './config';
 import { drawPredictions, evaluateDetection, type DetectionEval } from './eval';
 import { buildModel, buildTask, detectionVocab, loadImages, prepareData, randomBatches, sequentialBatches, type DetectionData, type ImageTable } from './setup';
@@ -130,8 +131,10 @@ export async function pretrainRun(cfg: DetectionConfig, run: RunDir, outRoot: st
   const train = table(data, 'train', cfg, 0);
   const heldOut = table(data, 'val', cfg, cfg.mle.heldOutImages);
   const optimizer = createOptimizer(cfg.mle.optimizer, model.params);
-  const bar = new Progress({ label: 'MLE', total: cfg.mle.steps });
+  const bar = new Progress({ label: 'MLE', total: cfg.mle.steps, startStep: listCheckpoints(run.checkpointsDir).at(-1)?.[0] ?? 0 });
+  const sigint = interruptOnSigint();
   const result = await trainMle({
+    signal: sigint.signal,
     policy: model,
     optimizer,
     task,
@@ -142,9 +145,10 @@ export async function pretrainRun(cfg: DetectionConfig, run: RunDir, outRoot: st
     checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
     metrics: jsonlMetrics(run.metricsPath),
     progress: progressTo(bar),
-  });
+  }).finally(() => sigint.dispose());
   bar.finish();
   optimizer.dispose();
+  stopIfInterrupted(result.stopped, run, 'pretrain');
   if (result.stopped === 'non-finite') throw new Error(`training stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
   return model;
 }
@@ -164,7 +168,9 @@ export async function tuneRun(cfg: DetectionConfig, run: RunDir, outRoot: string
   const heldOut = table(data, 'val', cfg, cfg.tune.heldOutImages);
   const optimizer = createOptimizer(cfg.tune.optimizer, model.params);
   const bar = new Progress({ label: 'tune', total: cfg.tune.steps });
+  const sigint = interruptOnSigint();
   const result = await tune({
+    signal: sigint.signal,
     policy: model,
     optimizer,
     task,
@@ -185,15 +191,31 @@ export async function tuneRun(cfg: DetectionConfig, run: RunDir, outRoot: string
     checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
     metrics: jsonlMetrics(run.metricsPath),
     progress: progressTo(bar),
-  });
+  }).finally(() => sigint.dispose());
   bar.finish();
   optimizer.dispose();
   reference?.dispose();
+  stopIfInterrupted(result.stopped, run, 'tune');
   if (result.stopped === 'non-finite') throw new Error(`tuning stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
   return model;
 }
 
 /** Runs the evaluation suite and writes eval/metrics.json, eval/results.json (COCO results) and pictures. */
+/** Ctrl-C stopped the loop after saving a checkpoint: say how to go on, and end the command (exit code 130). */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+  readonly exitCode = 130;
+}
+
+function stopIfInterrupted(stopped: string, run: RunDir, command: 'pretrain' | 'tune'): void {
+  if (stopped !== 'interrupted') return;
+  const how =
+    command === 'pretrain'
+      ? `continue with: task-detection pretrain --resume --from ${run.dir}`
+      : `the run's checkpoints are in ${run.checkpointsDir}`;
+  throw new Interrupted(`interrupted; a checkpoint was saved (${how})`);
+}
+
 export async function evalRun(cfg: DetectionConfig, model: EncoderDecoder, dir: string, outRoot: string): Promise<{ ev: DetectionEval; val: ImageTable }> {
   const { data, task } = setUp(cfg, outRoot);
   const val = table(data, 'val', cfg, cfg.eval.images);
