@@ -3,3 +3,7 @@ export * from './vocabulary';
 export * from './synthetic';
 export * from './dataset';
 export * from './tokenizer';
+export * from './structure';
+export * from './task';
+export * from './config';
+export * from './setup';

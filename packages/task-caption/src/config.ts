@@ -1,0 +1,143 @@
+/**
+ * The captioning task's configuration: one zod schema (defaults here and only here) and the named presets, in
+ * task-detection's shape.
+ *
+ *   mu     the smallest, for unit tests (seconds)
+ *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores
+ *   tiny   the CPU demo: 64×64 synthetic captioned scenes, the nano model
+ *   b16    ViT-B/16 for a GPU and real COCO captions (Karpathy split: data.karpathy + data.imageDir)
+ *
+ * The step counts and learning rates of `quick` and `tiny` are starting points carried over from detection's toy
+ * runs, not yet measured for captions. Longest synthetic caption over 2000 scenes (seed 0): 22 words with ≤ 4 objects,
+ * 20 with ≤ 3, 17 with ≤ 2; so L = 24 (tiny) and 21 (quick) cut none, and mu's 16 cuts about 0.2% of its
+ * references (a cut target still ends in END).
+ */
+import { z } from 'zod';
+import { optimizerConfigSchema } from '@reward-tune/core-model';
+import { DEFAULT_MAX_OBJECTS, NUMBER_WORDS } from './synthetic';
+
+const synthetic = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    trainImages: z.number().int().positive().default(4000),
+    valImages: z.number().int().positive().default(500),
+    size: z.number().int().min(8).default(64),
+    maxObjects: z.number().int().min(1).max(NUMBER_WORDS.length - 1).default(DEFAULT_MAX_OBJECTS),
+  })
+  .strict();
+
+export const captionConfigSchema = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    data: z
+      .object({
+        /** A directory in the layout `writeCaptionDataset` writes (captions_{train,val}.json, train/, val/). */
+        dir: z.string().optional(),
+        /** Karpathy's dataset_coco.json (train = train + restval, val = val); needs `imageDir`. */
+        karpathy: z.string().optional(),
+        /** The COCO root the Karpathy file's filepaths are relative to. */
+        imageDir: z.string().optional(),
+        /** Used when neither `dir` nor `karpathy` is given. */
+        synthetic: synthetic.prefault({}),
+      })
+      .strict()
+      .superRefine((d, ctx) => {
+        if (d.dir !== undefined && d.karpathy !== undefined) ctx.addIssue({ code: 'custom', path: ['karpathy'], message: 'give either data.dir or data.karpathy, not both' });
+        if (d.karpathy !== undefined && d.imageDir === undefined) ctx.addIssue({ code: 'custom', path: ['imageDir'], message: 'data.karpathy needs data.imageDir (the COCO root)' });
+      })
+      .prefault({}),
+    model: z
+      .object({
+        variant: z.string().default('nano/8'),
+        imageSize: z.number().int().positive().default(64),
+        decoderDepth: z.number().int().positive().optional(),
+        decoderWidth: z.number().int().positive().optional(),
+        decoderHeads: z.number().int().positive().optional(),
+        decoderMlp: z.number().int().positive().optional(),
+        encoderPosemb: z.enum(['sincos2d', 'learned']).default('sincos2d'),
+        decoderPosembStd: z.number().positive().default(1),
+      })
+      .strict()
+      .prefault({}),
+    caption: z
+      .object({
+        /** L, tokens per caption: words, END, then PAD; longer references are cut to L − 1 words for MLE. */
+        length: z.number().int().min(2).default(24),
+        /** Words seen fewer times in the training references map to the unknown id. */
+        minCount: z.number().int().positive().default(1),
+      })
+      .strict()
+      .prefault({}),
+    mle: z
+      .object({
+        steps: z.number().int().nonnegative().default(3000),
+        batchSize: z.number().int().positive().default(32),
+        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 1e-3, wd: 1e-4, schedule: { kind: 'cosine', warmupSteps: 200, totalSteps: 3000 }, adafactor: { beta2Cap: 0.95 } }),
+        labelSmoothing: z.number().min(0).lt(1).default(0),
+        evalEvery: z.number().int().nonnegative().default(500),
+        checkpointEvery: z.number().int().nonnegative().default(250),
+        /** Validation images used for the held-out curve during training (the final eval uses `eval.images`). */
+        heldOutImages: z.number().int().positive().default(200),
+      })
+      .strict()
+      .prefault({}),
+    tune: z
+      .object({
+        steps: z.number().int().nonnegative().default(300),
+        batchSize: z.number().int().positive().default(16),
+        numSamples: z.number().int().min(1).default(4),
+        /** `paper` (the paper's leave-others-out baseline), `rloo`, or `greedy` (self-critical, SCST). */
+        estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
+        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
+        klCoef: z.number().nonnegative().default(0),
+        evalEvery: z.number().int().nonnegative().default(50),
+        checkpointEvery: z.number().int().nonnegative().default(50),
+        heldOutImages: z.number().int().positive().default(200),
+      })
+      .strict()
+      .refine((t) => t.estimator === 'greedy' || t.numSamples >= 2, { path: ['numSamples'], message: 'the paper and rloo estimators need numSamples ≥ 2' })
+      .prefault({}),
+    eval: z
+      .object({
+        /** Validation images evaluated (0 = all). */
+        images: z.number().int().nonnegative().default(0),
+        batchSize: z.number().int().positive().default(64),
+        /** Validation images shown with their MLE and tuned captions in the report. */
+        pictures: z.number().int().nonnegative().default(8),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type CaptionConfig = z.output<typeof captionConfigSchema>;
+
+export const captionPresets: Readonly<Record<string, unknown>> = {
+  mu: {
+    data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 2 } },
+    model: { variant: 'mu/8', imageSize: 32 },
+    caption: { length: 16 },
+    mle: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2, heldOutImages: 4, optimizer: { name: 'adafactor', lr: 1e-3 } },
+    tune: { steps: 3, batchSize: 2, numSamples: 2, evalEvery: 3, checkpointEvery: 2, heldOutImages: 4 },
+    eval: { batchSize: 8, pictures: 2 },
+  },
+  quick: {
+    data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 3 } },
+    model: { variant: 'pico/8', imageSize: 48 },
+    caption: { length: 21 },
+    mle: { steps: 150, batchSize: 16, evalEvery: 75, checkpointEvery: 50, heldOutImages: 64, optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } } },
+    tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
+    eval: { batchSize: 64, pictures: 4 },
+  },
+  tiny: {},
+  b16: {
+    model: { variant: 'B/16', imageSize: 384, decoderDepth: 6, decoderWidth: 512, decoderHeads: 16, decoderMlp: 2048 },
+    // Karpathy-split practice: words seen at least 5 times; 19 words + END keep nearly every COCO caption whole.
+    caption: { length: 20, minCount: 5 },
+    mle: { steps: 100000, batchSize: 64, evalEvery: 5000, checkpointEvery: 1000, heldOutImages: 500, optimizer: { name: 'adafactor', lr: 1e-3, wd: 1e-4, lrMults: [['^img/.*', 0.1]], schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 } } },
+    tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
+    eval: { batchSize: 32 },
+  },
+};
+
+export const captionConfigSpec = { schema: captionConfigSchema, presets: captionPresets, defaultPreset: 'tiny' } as const;

@@ -1,0 +1,141 @@
+/**
+ * From a resolved config to the objects the loops take: the data (synthetic captioned scenes generated on first
+ * use, a directory in that layout, or COCO's Karpathy split), the vocabulary, images in memory at the model's size,
+ * batch sources, the model with the caption structure processor, and the task. The same functions serve pretrain,
+ * tune, eval and demo, so the four agree on every shape and constraint.
+ *
+ * Dimension legend: B batch, H×W image, L caption length, V vocabulary.
+ */
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { pipe } from 'fp-ts/function';
+import { EncoderDecoder, modelConfig, type Rng } from '@reward-tune/core-model';
+import type { Batch, BatchSource } from '@reward-tune/reinforce';
+import { normalizeCaption } from '@reward-tune/rewards-metrics';
+import type { CaptionConfig } from './config';
+import { loadCaptionSplit, writeCaptionDataset, type CaptionExample, type CaptionSource, type CaptionSplit } from './dataset';
+import { captionStructure } from './structure';
+import { CaptionTask } from './task';
+import { buildCaptionVocabulary } from './tokenizer';
+import { vocabularySize, type Vocabulary } from './vocabulary';
+
+export interface CaptionData {
+  /** Where the data came from (a directory, or the Karpathy file). */
+  readonly source: string;
+  readonly train: CaptionSplit;
+  readonly val: CaptionSplit;
+}
+
+/** Where the synthetic data of a config lives under the output root (shared by runs with the same data). */
+export const syntheticDir = (outRoot: string, cfg: CaptionConfig): string => {
+  const s = cfg.data.synthetic;
+  return path.join(outRoot, 'data', `captions-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}`);
+};
+
+/** The two sources a config reads. */
+function sources(cfg: CaptionConfig, outRoot: string): { source: string; train: CaptionSource; val: CaptionSource } {
+  const { karpathy, imageDir, dir } = cfg.data;
+  if (karpathy !== undefined && imageDir !== undefined) {
+    return { source: karpathy, train: { karpathy, imageDir, split: 'train' }, val: { karpathy, imageDir, split: 'val' } };
+  }
+  const d = dir ?? syntheticDir(outRoot, cfg);
+  return { source: d, train: { dir: d, split: 'train' }, val: { dir: d, split: 'val' } };
+}
+
+/**
+ * Loads (and for synthetic data first writes) both splits, at the model's image size. Every reference goes through
+ * coco-caption's normaliser once, here (the synthetic captions come out of it unchanged).
+ */
+export function prepareData(cfg: CaptionConfig, outRoot: string, onImage?: (done: number, total: number) => void): E.Either<string, CaptionData> {
+  const src = sources(cfg, outRoot);
+  const written: E.Either<string, unknown> =
+    cfg.data.dir === undefined && cfg.data.karpathy === undefined ? writeCaptionDataset(src.source, cfg.data.synthetic, onImage) : E.right(undefined);
+  const options = { imageSize: cfg.model.imageSize, normalize: normalizeCaption };
+  return pipe(
+    written,
+    E.chain(() => loadCaptionSplit(src.train, options)),
+    E.chain((train) => E.map((val: CaptionSplit) => ({ source: src.source, train, val }))(loadCaptionSplit(src.val, options))),
+    E.chain((d) =>
+      d.train.examples.length === 0 ? E.left(`${d.train.file}: the train split has no images`)
+      : d.val.examples.length === 0 ? E.left(`${d.val.file}: the val split has no images`)
+      : E.right(d),
+    ),
+  );
+}
+
+/** The vocabulary of a config's training references (pretrain builds it; tune and eval read the run's saved one). */
+export const captionVocabulary = (cfg: CaptionConfig, data: CaptionData): Vocabulary => buildCaptionVocabulary(data.train.examples, cfg.caption.minCount);
+
+/** The model of a config, with the caption structure applied in sampling and in re-scoring alike. */
+export function buildModel(cfg: CaptionConfig, vocab: Vocabulary, seed: number): EncoderDecoder {
+  const m = cfg.model;
+  const V = vocabularySize(vocab);
+  const L = cfg.caption.length;
+  const config = modelConfig({
+    variant: m.variant,
+    imageSize: [m.imageSize, m.imageSize],
+    vocabSize: V,
+    length: L,
+    decoderDepth: m.decoderDepth,
+    decoderWidth: m.decoderWidth,
+    decoderHeads: m.decoderHeads,
+    decoderMlp: m.decoderMlp,
+    encoderPosemb: m.encoderPosemb,
+    decoderPosembStd: m.decoderPosembStd,
+  });
+  return EncoderDecoder.create(config, seed, [captionStructure(V, L)]);
+}
+
+/** The task, its reward's document frequencies from every training image's references. */
+export function buildTask(cfg: CaptionConfig, data: CaptionData, vocab: Vocabulary): CaptionTask {
+  return new CaptionTask({ vocab, length: cfg.caption.length, trainReferences: data.train.examples.map((e) => e.references) });
+}
+
+/** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
+export interface ImageTable {
+  readonly examples: readonly CaptionExample[];
+  readonly size: number;
+  readonly pixels: Float32Array;
+}
+
+/** The first `limit` images of a split (0 = all). */
+export function loadImages(split: CaptionSplit, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
+  const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
+  const size = split.imageSize;
+  const per = size * size * 3;
+  const pixels = new Float32Array(examples.length * per);
+  for (let i = 0; i < examples.length; i++) {
+    const img = split.loadImage(i);
+    if (E.isLeft(img)) return img;
+    pixels.set(img.right.pixels, i * per);
+    onImage?.(i + 1, examples.length);
+  }
+  return E.right({ examples, size, pixels });
+}
+
+/** Rows `indices` of a table as a batch. */
+export function batchOf(table: ImageTable, indices: ArrayLike<number>): Batch<CaptionExample> {
+  const per = table.size * table.size * 3;
+  const data = new Float32Array(indices.length * per);
+  const examples: CaptionExample[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    data.set(table.pixels.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
+    examples.push(table.examples[indices[i]]);
+  }
+  return { images: { data, shape: [indices.length, table.size, table.size, 3] }, examples };
+}
+
+/** Training batches drawn uniformly with replacement from the loop's RNG (so a resumed run draws the same). */
+export function randomBatches(table: ImageTable, batchSize: number): BatchSource<CaptionExample> {
+  return (_step: number, rng: Rng) => batchOf(table, Array.from({ length: batchSize }, () => rng.int(table.examples.length)));
+}
+
+/** A table cut into consecutive batches (the last one may be smaller). */
+export function sequentialBatches(table: ImageTable, batchSize: number): Batch<CaptionExample>[] {
+  const out: Batch<CaptionExample>[] = [];
+  for (let s = 0; s < table.examples.length; s += batchSize) {
+    const n = Math.min(batchSize, table.examples.length - s);
+    out.push(batchOf(table, Array.from({ length: n }, (_, i) => s + i)));
+  }
+  return out;
+}
