@@ -40,8 +40,8 @@ export interface NgramCounts {
   readonly words: number;
 }
 
-/** What `prepareIds` reads of a caption's counts: `NgramCounts` or a view into a `CountLog`. */
-interface CountsView {
+/** What `prepareIds` (and BLEU) read of a caption's counts: `NgramCounts` or a view into a `CountLog`. */
+export interface CountsView {
   readonly ids: ArrayLike<number>;
   readonly tf: ArrayLike<number>;
   readonly order: ArrayLike<number>;
@@ -53,7 +53,7 @@ interface CountsView {
  * mode keeps the references' counts from the df pass this way, so preparing them needs no second count, at the cost
  * of a few bytes per n-gram and without 10⁵ small arrays for the garbage collector.
  */
-class CountLog {
+export class CountLog {
   ids = new Int32Array(1 << 16);
   tf = new Int32Array(1 << 16);
   order = new Uint8Array(1 << 16);
@@ -402,6 +402,18 @@ export class CiderD {
 
   /** coco-caption's corpus CIDEr-D (see `ciderD`). */
   static corpus(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
+    return CiderD.corpusCounted(candidates, refs, opts).result;
+  }
+
+  /**
+   * Corpus CIDEr-D plus what it counted: every reference's n-grams (in reference order) and the index that holds
+   * them, so that BLEU over the same set need not count the references again (see `ciderDAndBleu`).
+   */
+  static corpusCounted(
+    candidates: readonly string[],
+    refs: ReadonlyArray<readonly string[]>,
+    opts: CiderDOptions = {},
+  ): { result: CiderDCorpusResult; counts: CountLog; index: NgramIndex } {
     if (candidates.length !== refs.length) throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
     const kept = new CountLog();
     const scorer = CiderD.build(refs, opts, kept);
@@ -414,7 +426,7 @@ export class CiderD {
       perImage[i] = scorer.score(candidates[i], scorer.prepareIds(counted));
       total += perImage[i];
     }
-    return { score: total / candidates.length, perImage };
+    return { result: { score: total / candidates.length, perImage }, counts: kept, index: scorer.index };
   }
 }
 

@@ -6,9 +6,8 @@
  */
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { bleu } from '../bleu';
+import { ciderDAndBleu } from '../bleu';
 import { normalizeCaption } from '../caption-normalize';
-import { ciderD } from '../cider';
 import { orThrow, parseFlags, readJson, required } from './io';
 
 type CaptionTable = Record<string, string[]>;
@@ -53,11 +52,11 @@ export function scoreFiles(refsFile: string, candsFile: string): E.Either<string
       if (missing !== undefined) return E.left(`${candsFile}: field "${missing}": image has no references in ${refsFile}`);
       const r = ids.map((id) => refs[id].map(normalizeCaption));
       const c = ids.map((id) => normalizeCaption(cands[id][0]));
-      const cider = ciderD(c, r);
+      const scores = ciderDAndBleu(c, r);
       return E.right({
-        'CIDEr-D': cider.score,
-        'CIDEr-D_per_image': Object.fromEntries(ids.map((id, i) => [id, cider.perImage[i]])),
-        BLEU: bleu(c, r).corpus,
+        'CIDEr-D': scores.ciderD.score,
+        'CIDEr-D_per_image': Object.fromEntries(ids.map((id, i) => [id, scores.ciderD.perImage[i]])),
+        BLEU: scores.bleu.corpus,
       });
     }),
   );
