@@ -9,7 +9,7 @@
  * - per-image BLEU-n: the same formula on that image's own counts and lengths.
  */
 
-import { CiderD, NgramIndex, type CiderDCorpusResult, type CiderDOptions, type CountsView } from './cider';
+import { CiderD, NgramIndex, type CiderDCorpusResult, type CiderDOptions, type CountsView, wholeCounts } from './cider';
 
 const N = 4;
 
@@ -32,7 +32,7 @@ export interface BleuResult {
 /** Scores `candidates[i]` against `refs[i]` (normalised captions); corpus and per-image BLEU-1..4. */
 export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>): BleuResult {
   const index = new NgramIndex();
-  return bleuCounted(candidates, refs, (i, k) => index.count(refs[i][k], true, true), index);
+  return bleuCounted(candidates, refs, (i, k) => wholeCounts(index.count(refs[i][k], true, true)), index);
 }
 
 /**
@@ -78,13 +78,13 @@ function bleuCounted(
     if (refs[i].length === 0) throw new Error(`bleu: image ${i} has no references`);
     const refLens: number[] = [];
     for (let k = 0; k < refs[i].length; k++) {
-      const { ids, tf, words } = refCounts(i, k);
+      const { ids, tf, start, end, words } = refCounts(i, k);
       refLens.push(words);
       if (index.size > maxRef.length) {
         const cap = Math.max(index.size, 2 * maxRef.length);
         [maxRef, stamp] = [grow(maxRef, cap), grow(stamp, cap)];
       }
-      for (let j = 0; j < ids.length; j++) {
+      for (let j = start; j < end; j++) {
         const id = ids[j];
         if (stamp[id] !== i + 1) {
           stamp[id] = i + 1;

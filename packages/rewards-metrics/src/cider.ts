@@ -40,13 +40,21 @@ export interface NgramCounts {
   readonly words: number;
 }
 
-/** What `prepareIds` (and BLEU) read of a caption's counts: `NgramCounts` or a view into a `CountLog`. */
+/**
+ * What `prepareIds` (and BLEU) read of a caption's counts: entries start..end−1 of the arrays, so that a caption in
+ * a `CountLog` needs no typed-array view of its own.
+ */
 export interface CountsView {
   readonly ids: ArrayLike<number>;
   readonly tf: ArrayLike<number>;
   readonly order: ArrayLike<number>;
+  readonly start: number;
+  readonly end: number;
   readonly words: number;
 }
+
+/** A caption's own counts as a view. */
+export const wholeCounts = (c: NgramCounts): CountsView => ({ ids: c.ids, tf: c.tf, order: c.order, start: 0, end: c.ids.length, words: c.words });
 
 /**
  * Every counted caption's n-grams in three flat typed arrays (caption c owns entries start[c]..start[c + 1]): corpus
@@ -82,7 +90,7 @@ export class CountLog {
 
   view(caption: number): CountsView {
     const [a, b] = [this.start[caption], this.start[caption + 1]];
-    return { ids: this.ids.subarray(a, b), tf: this.tf.subarray(a, b), order: this.order.subarray(a, b), words: this.words[caption] };
+    return { ids: this.ids, tf: this.tf, order: this.order, start: a, end: b, words: this.words[caption] };
   }
 }
 
@@ -318,14 +326,14 @@ export class CiderD {
    * with df 0. `score` caches the result per array object, so do not mutate a references array after scoring it.
    */
   prepare(refs: readonly string[]): PreparedRefs {
-    return this.prepareIds(refs.map((r) => this.toIds(r)));
+    return this.prepareIds(refs.map((r) => wholeCounts(this.toIds(r))));
   }
 
   private prepareIds(counted: readonly CountsView[]): PreparedRefs {
     if (counted.length === 0) throw new Error('CiderD: an image needs at least one reference');
     const K = counted.length;
     const column = new Map<number, number>();
-    for (const c of counted) for (let j = 0; j < c.ids.length; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
+    for (const c of counted) for (let j = c.start; j < c.end; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
     const values = new Float64Array(column.size * K);
     const norms = new Float64Array(K * N);
     const lengths = new Int32Array(K);
@@ -335,7 +343,7 @@ export class CiderD {
       let s1 = 0;
       let s2 = 0;
       let s3 = 0;
-      for (let j = 0; j < c.ids.length; j++) {
+      for (let j = c.start; j < c.end; j++) {
         const id = c.ids[j];
         const v = c.tf[j] * this.idf[id];
         values[(column.get(id) as number) * K + k] = v;

@@ -50,3 +50,4 @@ export {
 } from './detection-reward';
 export { benchCaption, generateCaptionCorpus, type BenchCaptionResult, type CaptionCorpus } from './bench/caption';
 export { benchRewards, type RewardTimings } from './bench/rewards';
+export { ciderDAndBleu } from './bleu';
