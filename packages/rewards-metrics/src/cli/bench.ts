@@ -16,7 +16,7 @@ import { benchRewards, type RewardTimings } from '../bench/rewards';
 import { InputError, parseFlags } from './io';
 
 export interface BenchReport {
-  readonly machine: { readonly node: string; readonly arch: string; readonly cpus: number; readonly cpuModel: string; readonly loadavg: number[] };
+  readonly machine: { readonly node: string; readonly arch: string; readonly cpus: number; readonly cpuModel: string; readonly loadavgStart: number[]; readonly loadavgEnd: number[] };
   readonly outDir: string;
   readonly coco: BenchCocoResult;
   readonly caption: BenchCaptionResult;
@@ -35,7 +35,8 @@ const f = (x: number, digits = 2): string => x.toFixed(digits);
 function summary(r: BenchReport): string {
   const lines: string[] = [];
   const m = r.machine;
-  lines.push(`machine: ${m.cpus}× ${m.cpuModel}, ${m.arch}, node ${m.node}, load ${m.loadavg.map((x) => f(x)).join(' ')}`);
+  const load = (l: number[]): string => l.map((x) => f(x)).join(' ');
+  lines.push(`machine: ${m.cpus}× ${m.cpuModel}, ${m.arch}, node ${m.node}, load ${load(m.loadavgStart)} at start, ${load(m.loadavgEnd)} at end`);
   lines.push(`inputs in ${r.outDir}`);
   const c = r.coco;
   lines.push('', `coco-map: ${c.images} images, ${c.gtBoxes} GT boxes, ${c.detections} detections`);
@@ -73,13 +74,14 @@ export async function run(args: readonly string[]): Promise<number> {
   const images = parseImages(values.images);
   const outDir = typeof values.out === 'string' ? path.resolve(values.out) : mkdtempSync(path.join(os.tmpdir(), 'rewards-metrics-bench-'));
   const reference = values['no-reference'] !== true;
+  const loadavgStart = os.loadavg(); // shared machines: the load says how far to trust the timings
   const coco = await benchCoco({ images, outDir, reference });
   const caption = await benchCaption({ images, outDir, reference });
   // Fewer repetitions for small runs (the plumbing test); 20000 at COCO-val size.
   const perSample = benchRewards({ reps: Math.min(20000, Math.max(200, images * 4)), dfImages: images });
   const cpus = os.cpus();
   const report: BenchReport = {
-    machine: { node: process.version, arch: process.arch, cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', loadavg: os.loadavg() },
+    machine: { node: process.version, arch: process.arch, cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', loadavgStart, loadavgEnd: os.loadavg() },
     outDir,
     coco,
     caption,
