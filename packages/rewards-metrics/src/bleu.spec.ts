@@ -1,6 +1,7 @@
 import input from './__fixtures__/caption/input.json';
 import expected from './__fixtures__/caption/expected.json';
-import { bleu } from './bleu';
+import { bleu, ciderDAndBleu } from './bleu';
+import { ciderD } from './cider';
 
 // Golden numbers: pycocoevalcap Bleu(4).compute_score (option "closest") on __fixtures__/caption/input.json.
 const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
@@ -25,5 +26,14 @@ describe('BLEU-1..4 (pycocoevalcap bleu_scorer semantics)', () => {
     expect(s.corpus[2]).toBeCloseTo(1, 8);
     // With only the 4-word reference the brevity penalty exp(1 − 4/3) applies.
     expect(bleu(['a b c'], [['a b c d']]).corpus[0]).toBeCloseTo(Math.exp(1 - 4 / 3), 8);
+  });
+
+  it('gives the same numbers, bit for bit, when sharing CIDEr-D\'s reference counts (ciderDAndBleu)', () => {
+    const both = ciderDAndBleu(input.cands, input.refs);
+    expect(both.bleu.corpus).toEqual(r.corpus);
+    expect(both.bleu.perImage).toEqual(r.perImage);
+    const alone = ciderD(input.cands, input.refs);
+    expect(both.ciderD.score).toBe(alone.score);
+    expect(both.ciderD.perImage).toEqual(alone.perImage);
   });
 });

@@ -9,7 +9,7 @@
  * - per-image BLEU-n: the same formula on that image's own counts and lengths.
  */
 
-import { NgramIndex } from './cider';
+import { CiderD, NgramIndex, type CiderDCorpusResult, type CiderDOptions, type CountsView, wholeCounts } from './cider';
 
 const N = 4;
 
@@ -31,6 +31,39 @@ export interface BleuResult {
 
 /** Scores `candidates[i]` against `refs[i]` (normalised captions); corpus and per-image BLEU-1..4. */
 export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>): BleuResult {
+  const index = new NgramIndex();
+  return bleuCounted(candidates, refs, (i, k) => wholeCounts(index.count(refs[i][k], true, true)), index);
+}
+
+/**
+ * Corpus CIDEr-D and BLEU-1..4 of the same scored set, counting each reference's n-grams once for both (what
+ * `rewards-metrics cider` reports). Identical to `ciderD` and `bleu` called separately.
+ */
+export function ciderDAndBleu(
+  candidates: readonly string[],
+  refs: ReadonlyArray<readonly string[]>,
+  opts: CiderDOptions = {},
+): { ciderD: CiderDCorpusResult; bleu: BleuResult } {
+  const { result, counts, index } = CiderD.corpusCounted(candidates, refs, opts);
+  const first: number[] = [];
+  let c = 0;
+  for (const r of refs) {
+    first.push(c);
+    c += r.length;
+  }
+  return { ciderD: result, bleu: bleuCounted(candidates, refs, (i, k) => counts.view(first[i] + k), index) };
+}
+
+/**
+ * BLEU with the references' counts from `refCounts(i, k)` (consumed before the next call, so scratch counts do) in
+ * `index`; candidates are counted in `index` without interning.
+ */
+function bleuCounted(
+  candidates: readonly string[],
+  refs: ReadonlyArray<readonly string[]>,
+  refCounts: (image: number, ref: number) => CountsView,
+  index: NgramIndex,
+): BleuResult {
   if (candidates.length !== refs.length) throw new Error(`bleu: ${candidates.length} candidates for ${refs.length} reference sets`);
   const I = candidates.length;
   const perImage: BleuResult['perImage'] = [new Float64Array(I), new Float64Array(I), new Float64Array(I), new Float64Array(I)];
@@ -38,21 +71,20 @@ export function bleu(candidates: readonly string[], refs: ReadonlyArray<readonly
   const totalCorrect = [0, 0, 0, 0];
   let totalTest = 0;
   let totalRef = 0;
-  const index = new NgramIndex();
   // maxRef[id]: the largest count of n-gram id in one reference of the current image (valid where stamp[id] === i + 1).
   let maxRef: Int32Array = new Int32Array(1 << 12);
   let stamp: Int32Array = new Int32Array(1 << 12);
   for (let i = 0; i < I; i++) {
     if (refs[i].length === 0) throw new Error(`bleu: image ${i} has no references`);
     const refLens: number[] = [];
-    for (const r of refs[i]) {
-      const { ids, tf, words } = index.count(r, true, true);
+    for (let k = 0; k < refs[i].length; k++) {
+      const { ids, tf, start, end, words } = refCounts(i, k);
       refLens.push(words);
       if (index.size > maxRef.length) {
         const cap = Math.max(index.size, 2 * maxRef.length);
         [maxRef, stamp] = [grow(maxRef, cap), grow(stamp, cap)];
       }
-      for (let j = 0; j < ids.length; j++) {
+      for (let j = start; j < end; j++) {
         const id = ids[j];
         if (stamp[id] !== i + 1) {
           stamp[id] = i + 1;

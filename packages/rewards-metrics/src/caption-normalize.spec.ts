@@ -1,3 +1,4 @@
+import { generateCaptionCorpus } from './bench/caption';
 import { normalizeCaption, ptbTokens } from './caption-normalize';
 
 // Expected tokens follow Stanford PTBTokenizer's documented behaviour (PTB3 escaping, tokens lower-cased after
@@ -38,6 +39,15 @@ describe('normalizeCaption (PTB tokenizer -lowerCase + pycocoevalcap punctuation
     expect(normalizeCaption('I cannot go gonna stay')).toBe('i can not go gon na stay');
     expect(normalizeCaption('A - dog -x y- z--w.')).toBe('a dog -x y- z w');
     expect(normalizeCaption('  Two  dogs .  ')).toBe('two dogs');
+    expect(normalizeCaption('- a dog -')).toBe('a dog');
+    expect(normalizeCaption('a cannot.')).toBe('a can not');
+    expect(normalizeCaption('cannoted gonnas wanna')).toBe('cannoted gonnas wan na');
+    expect(normalizeCaption('Two dogs on a bench.')).toBe('two dogs on a bench');
+    // The fast path agrees with the lexer's tokens on every caption of the bench corpus.
+    const corpus = generateCaptionCorpus(300, 5);
+    const viaLexer = (c: string): string => ptbTokens(c).filter((t) => t !== '.' && t !== '-').join(' ');
+    const bad = [...corpus.cands, ...corpus.refs.flat()].filter((c) => normalizeCaption(c) !== viaLexer(c));
+    expect(bad).toEqual([]);
   });
 
   it('gives an empty string for empty or punctuation-only captions', () => {

@@ -141,6 +141,10 @@ export function ptbTokens(caption: string): string[] {
 
 /** Captions of plain words, single spaces and at most a final full stop (most COCO captions, once lower-cased). */
 const PLAIN_CAPTION = /^[a-z0-9 -]*$/;
+/** A plain caption holding a word the lexer splits. */
+const HAS_SPLIT_WORD = new RegExp(`(?:^| )(?:${Object.keys(SPLIT_WORDS).join('|')})(?: |$)`);
+/** A plain caption that is not yet its own result: an edge space, a double space or a lone `-` (punctuation). */
+const NEEDS_REJOIN = /^ | $| {2}|(?:^| )-(?: |$)/;
 
 /** A caption as coco-caption scores it: PTB tokens, lower-cased, punctuation tokens removed, single spaces. */
 export function normalizeCaption(caption: string): string {
@@ -160,11 +164,12 @@ function plainCaption(text: string): string | undefined {
   while (end > 0 && text.charCodeAt(end - 1) === 32) end--;
   if (end > 0 && text.charCodeAt(end - 1) === 46) end--; // a final full stop
   const body = text.slice(0, end);
-  if (!PLAIN_CAPTION.test(body) || body.includes('--')) return undefined;
+  if (!PLAIN_CAPTION.test(body) || body.includes('--') || HAS_SPLIT_WORD.test(body)) return undefined;
+  // Most captions: the body already is the result, so build no new string (the hot path of a whole-corpus run).
+  if (!NEEDS_REJOIN.test(body)) return body;
   let s = '';
   for (const t of body.split(' ')) {
     if (t === '' || t === '-') continue;
-    if (SPLIT_WORDS[t]) return undefined;
     s = s === '' ? t : `${s} ${t}`;
   }
   return s;

@@ -41,6 +41,60 @@ export interface NgramCounts {
 }
 
 /**
+ * What `prepareIds` (and BLEU) read of a caption's counts: entries start..end−1 of the arrays, so that a caption in
+ * a `CountLog` needs no typed-array view of its own.
+ */
+export interface CountsView {
+  readonly ids: ArrayLike<number>;
+  readonly tf: ArrayLike<number>;
+  readonly order: ArrayLike<number>;
+  readonly start: number;
+  readonly end: number;
+  readonly words: number;
+}
+
+/** A caption's own counts as a view. */
+export const wholeCounts = (c: NgramCounts): CountsView => ({ ids: c.ids, tf: c.tf, order: c.order, start: 0, end: c.ids.length, words: c.words });
+
+/**
+ * Every counted caption's n-grams in three flat typed arrays (caption c owns entries start[c]..start[c + 1]): corpus
+ * mode keeps the references' counts from the df pass this way, so preparing them needs no second count, at the cost
+ * of a few bytes per n-gram and without 10⁵ small arrays for the garbage collector.
+ */
+export class CountLog {
+  ids = new Int32Array(1 << 16);
+  tf = new Int32Array(1 << 16);
+  order = new Uint8Array(1 << 16);
+  readonly start: number[] = [0];
+  readonly words: number[] = [];
+
+  add(c: NgramCounts): void {
+    const at = this.start[this.start.length - 1];
+    const end = at + c.ids.length;
+    if (end > this.ids.length) {
+      const cap = max(end, 2 * this.ids.length);
+      const [ids, tf, order] = [new Int32Array(cap), new Int32Array(cap), new Uint8Array(cap)];
+      ids.set(this.ids);
+      tf.set(this.tf);
+      order.set(this.order);
+      [this.ids, this.tf, this.order] = [ids, tf, order];
+    }
+    for (let j = 0; j < c.ids.length; j++) {
+      this.ids[at + j] = c.ids[j];
+      this.tf[at + j] = c.tf[j];
+      this.order[at + j] = c.order[j];
+    }
+    this.start.push(end);
+    this.words.push(c.words);
+  }
+
+  view(caption: number): CountsView {
+    const [a, b] = [this.start[caption], this.start[caption + 1]];
+    return { ids: this.ids, tf: this.tf, order: this.order, start: a, end: b, words: this.words[caption] };
+  }
+}
+
+/**
  * Open-addressing hash table from an (n−1)-gram id and a word id to an n-gram id, in typed arrays: a JS Map would
  * need the pair packed into a number beyond the small-integer range, which V8 boxes on every lookup.
  */
@@ -230,9 +284,19 @@ export class CiderD {
    * image), with refLen = log(number of images): the training-corpus df for the RL reward.
    */
   static fromReferences(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderD {
+    return CiderD.build(refsPerImage, opts);
+  }
+
+  /** The df pass; with `kept`, every reference's counts are kept there (in reference order) for corpus mode. */
+  private static build(refsPerImage: ReadonlyArray<readonly string[]>, opts: CiderDOptions, kept?: CountLog): CiderD {
     const scorer = new CiderD(refsPerImage.length, opts);
-    // The counts are not kept: recounting later is cheaper than the garbage collector's work on 10⁵ live arrays.
-    refsPerImage.forEach((refs, image) => refs.forEach((r) => scorer.toIds(r, image, true)));
+    // Without a log the counts are not kept: recounting later is cheaper than keeping 10⁵ small arrays alive.
+    refsPerImage.forEach((refs, image) =>
+      refs.forEach((r) => {
+        const c = scorer.toIds(r, image, true);
+        kept?.add(c);
+      }),
+    );
     for (let id = 0; id < scorer.df.length; id++) scorer.idf[id] = scorer.refLen - log(max(1, scorer.df[id]));
     return scorer;
   }
@@ -262,14 +326,14 @@ export class CiderD {
    * with df 0. `score` caches the result per array object, so do not mutate a references array after scoring it.
    */
   prepare(refs: readonly string[]): PreparedRefs {
-    return this.prepareIds(refs.map((r) => this.toIds(r)));
+    return this.prepareIds(refs.map((r) => wholeCounts(this.toIds(r))));
   }
 
-  private prepareIds(counted: readonly NgramCounts[]): PreparedRefs {
+  private prepareIds(counted: readonly CountsView[]): PreparedRefs {
     if (counted.length === 0) throw new Error('CiderD: an image needs at least one reference');
     const K = counted.length;
     const column = new Map<number, number>();
-    for (const c of counted) for (let j = 0; j < c.ids.length; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
+    for (const c of counted) for (let j = c.start; j < c.end; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
     const values = new Float64Array(column.size * K);
     const norms = new Float64Array(K * N);
     const lengths = new Int32Array(K);
@@ -279,7 +343,7 @@ export class CiderD {
       let s1 = 0;
       let s2 = 0;
       let s3 = 0;
-      for (let j = 0; j < c.ids.length; j++) {
+      for (let j = c.start; j < c.end; j++) {
         const id = c.ids[j];
         const v = c.tf[j] * this.idf[id];
         values[(column.get(id) as number) * K + k] = v;
@@ -346,15 +410,31 @@ export class CiderD {
 
   /** coco-caption's corpus CIDEr-D (see `ciderD`). */
   static corpus(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
+    return CiderD.corpusCounted(candidates, refs, opts).result;
+  }
+
+  /**
+   * Corpus CIDEr-D plus what it counted: every reference's n-grams (in reference order) and the index that holds
+   * them, so that BLEU over the same set need not count the references again (see `ciderDAndBleu`).
+   */
+  static corpusCounted(
+    candidates: readonly string[],
+    refs: ReadonlyArray<readonly string[]>,
+    opts: CiderDOptions = {},
+  ): { result: CiderDCorpusResult; counts: CountLog; index: NgramIndex } {
     if (candidates.length !== refs.length) throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
-    const scorer = CiderD.fromReferences(refs, opts);
+    const kept = new CountLog();
+    const scorer = CiderD.build(refs, opts, kept);
     const perImage = new Float64Array(candidates.length);
     let total = 0;
+    let caption = 0;
     for (let i = 0; i < candidates.length; i++) {
-      perImage[i] = scorer.score(candidates[i], scorer.prepare(refs[i]));
+      const counted: CountsView[] = [];
+      for (let k = 0; k < refs[i].length; k++) counted.push(kept.view(caption++));
+      perImage[i] = scorer.score(candidates[i], scorer.prepareIds(counted));
       total += perImage[i];
     }
-    return { score: total / candidates.length, perImage };
+    return { result: { score: total / candidates.length, perImage }, counts: kept, index: scorer.index };
   }
 }
 

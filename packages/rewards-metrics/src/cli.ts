@@ -1,22 +1,41 @@
 // The `rewards-metrics` command-line tool. Each command lives in src/cli/<command>.ts and exports `run(args)`.
 // Exit codes: 0 done, 1 failure while working, 2 bad usage or bad input (one line naming the file and field).
+// Command modules are required only when their command runs, so that e.g. `cider` does not pay for the other commands'
+// modules nor for the image decoders (the start-up counts against whole-run timings of small inputs).
 import { InputError } from './cli/io';
-import * as cocoMap from './cli/coco-map';
-import * as pq from './cli/pq';
-import * as cider from './cli/cider';
-import * as colorfulness from './cli/colorfulness';
-import * as detectionReward from './cli/detection-reward';
-import * as bench from './cli/bench';
 
 type Run = (args: readonly string[]) => number | void | Promise<number | void>;
 
-const commands: Record<string, { summary: string; run: Run }> = {
-  'coco-map': { summary: '--gt instances.json --dt results.json [--json]   COCO box mAP (pycocotools semantics)', run: cocoMap.run },
-  pq: { summary: '--gt-json --gt-dir --pred-json --pred-dir [--json]   Panoptic Quality (panopticapi semantics)', run: pq.run },
-  cider: { summary: '--refs refs.json --cands cands.json [--json]   CIDEr-D and BLEU-1..4 (coco-caption semantics)', run: cider.run },
-  colorfulness: { summary: 'image.png [--json]   colourfulness M3 (Hasler & Süsstrunk 2003)', run: colorfulness.run },
-  'detection-reward': { summary: '--input sample.json [--json]   the paper\'s detection reward per sample', run: detectionReward.run },
-  bench: { summary: '[--json]   time the metrics on generated COCO-val-sized inputs', run: bench.run },
+interface Command {
+  readonly summary: string;
+  readonly load: () => { run: Run };
+}
+
+const commands: Record<string, Command> = {
+  'coco-map': {
+    summary: '--gt instances.json --dt results.json [--json]   COCO box mAP (pycocotools semantics)',
+    load: () => require('./cli/coco-map') as typeof import('./cli/coco-map'),
+  },
+  pq: {
+    summary: '--gt-json --gt-dir --pred-json --pred-dir [--json]   Panoptic Quality (panopticapi semantics)',
+    load: () => require('./cli/pq') as typeof import('./cli/pq'),
+  },
+  cider: {
+    summary: '--refs refs.json --cands cands.json [--json]   CIDEr-D and BLEU-1..4 (coco-caption semantics)',
+    load: () => require('./cli/cider') as typeof import('./cli/cider'),
+  },
+  colorfulness: {
+    summary: 'image.png [--json]   colourfulness M3 (Hasler & Süsstrunk 2003)',
+    load: () => require('./cli/colorfulness') as typeof import('./cli/colorfulness'),
+  },
+  'detection-reward': {
+    summary: "--input sample.json [--json]   the paper's detection reward per sample",
+    load: () => require('./cli/detection-reward') as typeof import('./cli/detection-reward'),
+  },
+  bench: {
+    summary: '[--json] [--images N] [--out DIR] [--no-reference]   time the CLI on generated COCO-val-sized inputs',
+    load: () => require('./cli/bench') as typeof import('./cli/bench'),
+  },
 };
 
 function usage(): string {
@@ -38,7 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    return (await entry.run(rest)) ?? 0;
+    return (await entry.load().run(rest)) ?? 0;
   } catch (err) {
     if (err instanceof InputError) {
       process.stderr.write(`rewards-metrics ${command}: ${err.message}\n`);

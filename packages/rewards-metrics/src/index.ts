@@ -48,3 +48,6 @@ export {
   type DetectionRewardOptions,
   type DetectionRewardResult,
 } from './detection-reward';
+export { benchCaption, generateCaptionCorpus, type BenchCaptionResult, type CaptionCorpus } from './bench/caption';
+export { benchRewards, type RewardTimings } from './bench/rewards';
+export { ciderDAndBleu } from './bleu';

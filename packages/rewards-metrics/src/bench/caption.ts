@@ -1,20 +1,14 @@
 /**
  * Caption benchmark: a deterministic COCO-like caption corpus (5 references + 1 candidate per image, from a small
- * grammar with many shared n-grams), the `rewards-metrics cider` CLI timed on it (wall seconds, peak RSS), optionally
- * pycocoevalcap's Cider on the same pre-normalised input, and the per-sample rewards timed in-process (µs).
- *
- * Not wired to `rewards-metrics bench` here. By hand, from this package (the bundle must sit next to dist/cli.cjs,
- * which `timeCli` runs; pycocoevalcap is timed only where `python3 -c 'import pycocoevalcap'` works):
- *   node ../../tools/build.mjs --no-types
- *   echo "require('./src/bench/caption').benchCaption({outDir:'/tmp/capbench'}).then((r) => console.log(JSON.stringify(r, null, 1)))" \
- *     | npx esbuild --bundle --platform=node --outfile=dist/bench-caption.cjs && node dist/bench-caption.cjs
+ * grammar with many shared n-grams), the `rewards-metrics cider` CLI timed on it (wall seconds, peak RSS), the
+ * CIDEr-D scorer alone in-process, and — where `python3 -c 'import pycocoevalcap'` works — pycocoevalcap's Cider on
+ * the same pre-normalised input. Run by `rewards-metrics bench` (src/cli/bench.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CiderD, ciderD } from '../cider';
+import { ciderD } from '../cider';
 import { normalizeCaption } from '../caption-normalize';
-import { classWeights, detectionReward, COCO_TRAIN_CLASS_COUNTS, type Boxes } from '../detection-reward';
 import { timeCli } from './harness';
 
 /** mulberry32: a tiny seeded PRNG, enough for reproducible synthetic data. */
@@ -73,20 +67,6 @@ export function generateCaptionCorpus(images: number, seed = 1, refsPerImage = 5
   return { ids, refs, cands };
 }
 
-/** Median microseconds per call of `fn` over `reps` calls (after a warm-up). */
-function microseconds(fn: (i: number) => unknown, reps: number): number {
-  for (let i = 0; i < Math.min(reps, 200); i++) fn(i);
-  const times: number[] = [];
-  const batch = 50;
-  for (let r = 0; r < reps; r += batch) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < batch; i++) fn(r + i);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e3 / batch);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 const PY_CIDER = [
   'import json, sys, time',
   'from pycocoevalcap.cider.cider import Cider',
@@ -95,7 +75,29 @@ const PY_CIDER = [
   'print(json.dumps({"CIDEr-D": score, "seconds": dt}))',
 ].join('\n');
 
-export async function benchCaption(opts: { images?: number; seed?: number; outDir: string; reference?: boolean }): Promise<object> {
+export interface BenchCaptionResult {
+  readonly images: number;
+  /** The whole `rewards-metrics cider` run: start-up, JSON, normalisation, CIDEr-D and BLEU. */
+  readonly cli: { readonly seconds: number; readonly peakRssMiB: number; readonly 'CIDEr-D': number };
+  /** The CIDEr-D scorer alone on normalised captions (what pycocoevalcap's `compute_score` does). */
+  readonly inProcess: { readonly ciderDScorerSeconds: number };
+  readonly pycocoevalcap?:
+    | {
+        /** The whole python3 run: start-up, import, JSON, Cider().compute_score. */
+        readonly seconds: number;
+        readonly scorerSeconds: number;
+        readonly 'CIDEr-D': number;
+        /** Whole python3 run over whole CLI run. */
+        readonly speedup: number;
+        /** compute_score over our in-process scorer. */
+        readonly scorerSpeedup: number;
+        readonly absDiff: number;
+      }
+    | { readonly error: string };
+}
+
+/** Generates the caption corpus into `outDir`, times our CLI and (if available) pycocoevalcap on it. */
+export async function benchCaption(opts: { images?: number; seed?: number; outDir: string; reference?: boolean }): Promise<BenchCaptionResult> {
   const images = opts.images ?? 5000;
   const corpus = generateCaptionCorpus(images, opts.seed ?? 1);
   mkdirSync(opts.outDir, { recursive: true });
@@ -105,10 +107,7 @@ export async function benchCaption(opts: { images?: number; seed?: number; outDi
   writeFileSync(candsFile, JSON.stringify(Object.fromEntries(corpus.ids.map((id, i) => [id, [corpus.cands[i]]]))));
   const cli = timeCli(['cider', '--refs', refsFile, '--cands', candsFile, '--json']);
   const ours = JSON.parse(cli.stdout) as { 'CIDEr-D': number };
-  const result: Record<string, unknown> = {
-    images,
-    cli: { seconds: cli.seconds, peakRssMiB: cli.peakRssMiB, 'CIDEr-D': ours['CIDEr-D'] },
-  };
+  const cliResult = { seconds: cli.seconds, peakRssMiB: cli.peakRssMiB, 'CIDEr-D': ours['CIDEr-D'] };
 
   // The scorer alone, in-process, on normalised captions: what pycocoevalcap's Cider().compute_score does.
   const normRefs = corpus.refs.map((r) => r.map(normalizeCaption));
@@ -116,64 +115,28 @@ export async function benchCaption(opts: { images?: number; seed?: number; outDi
   const t0 = process.hrtime.bigint();
   ciderD(normCands, normRefs);
   const scorerSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  result.inProcess = { ciderDScorerSeconds: scorerSeconds };
+  const result: BenchCaptionResult = { images, cli: cliResult, inProcess: { ciderDScorerSeconds: scorerSeconds } };
+  if (opts.reference === false || spawnSync('python3', ['-c', 'import pycocoevalcap']).status !== 0) return result;
 
-  if (opts.reference !== false && spawnSync('python3', ['-c', 'import pycocoevalcap']).status === 0) {
-    // pycocoevalcap wants PTB-tokenised text; give it our normalisation so both score the same strings.
-    const nRefs = path.join(opts.outDir, 'refs.norm.json');
-    const nCands = path.join(opts.outDir, 'cands.norm.json');
-    writeFileSync(nRefs, JSON.stringify(Object.fromEntries(corpus.ids.map((id, i) => [id, corpus.refs[i].map(normalizeCaption)]))));
-    writeFileSync(nCands, JSON.stringify(Object.fromEntries(corpus.ids.map((id, i) => [id, [normalizeCaption(corpus.cands[i])]]))));
-    const t0 = process.hrtime.bigint();
-    const py = spawnSync('python3', ['-c', PY_CIDER, nRefs, nCands], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (py.status === 0) {
-      const ref = JSON.parse(py.stdout) as { 'CIDEr-D': number; seconds: number };
-      result.pycocoevalcap = {
-        seconds,
-        scorerSeconds: ref.seconds,
-        'CIDEr-D': ref['CIDEr-D'],
-        // whole python3 run vs whole CLI run (which also normalises the captions and computes BLEU)
-        speedup: seconds / cli.seconds,
-        scorerSpeedup: ref.seconds / scorerSeconds,
-      };
-    } else result.pycocoevalcap = { error: py.stderr.trim().split('\n').pop() };
-  }
-
-  // Per-sample rewards in-process: one caption against its image's references with training-corpus df.
-  const scorer = CiderD.fromReferences(normRefs);
-  const ciderUs = microseconds((i) => scorer.score(normCands[i % images], normRefs[i % images]), 20000);
-
-  // Detection reward: 100 predicted slots against 20 GT boxes, COCO class weights.
-  const rnd = mulberry32(7);
-  const randomBoxes = (k: number, withConf: boolean): Boxes => {
-    const boxes = new Float64Array(k * 4);
-    const classes = new Int32Array(k);
-    const confs = new Float64Array(k);
-    for (let j = 0; j < k; j++) {
-      const y = rnd() * 0.8;
-      const x = rnd() * 0.8;
-      boxes.set([y, x, y + 0.05 + rnd() * 0.15, x + 0.05 + rnd() * 0.15], j * 4);
-      classes[j] = Math.floor(rnd() * 5);
-      confs[j] = withConf ? Math.floor(rnd() * 3) : 2;
-    }
-    return { boxes, classes, confs };
+  // pycocoevalcap wants PTB-tokenised text; give it our normalisation so both score the same strings.
+  const nRefs = path.join(opts.outDir, 'refs.norm.json');
+  const nCands = path.join(opts.outDir, 'cands.norm.json');
+  writeFileSync(nRefs, JSON.stringify(Object.fromEntries(corpus.ids.map((id, i) => [id, normRefs[i]]))));
+  writeFileSync(nCands, JSON.stringify(Object.fromEntries(corpus.ids.map((id, i) => [id, [normCands[i]]]))));
+  const t1 = process.hrtime.bigint();
+  const py = spawnSync('python3', ['-c', PY_CIDER, nRefs, nCands], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
+  if (py.status !== 0) return { ...result, pycocoevalcap: { error: py.stderr.trim().split('\n').pop() ?? `python3 exited ${py.status}` } };
+  const ref = JSON.parse(py.stdout) as { 'CIDEr-D': number; seconds: number };
+  return {
+    ...result,
+    pycocoevalcap: {
+      seconds,
+      scorerSeconds: ref.seconds,
+      'CIDEr-D': ref['CIDEr-D'],
+      speedup: seconds / cli.seconds,
+      scorerSpeedup: ref.seconds / scorerSeconds,
+      absDiff: Math.abs(ref['CIDEr-D'] - ours['CIDEr-D']),
+    },
   };
-  const gt = randomBoxes(20, false);
-  // Predictions jitter the GT boxes so that many match, with duplicates.
-  const preds = Array.from({ length: 16 }, () => {
-    const p = randomBoxes(100, true);
-    for (let j = 0; j < 100; j++) {
-      const g = j % 20;
-      if (rnd() < 0.6) {
-        for (let c = 0; c < 4; c++) p.boxes[j * 4 + c] = gt.boxes[g * 4 + c] + (rnd() - 0.5) * 0.02;
-        p.classes[j] = gt.classes[g];
-      }
-    }
-    return p;
-  });
-  const weights = classWeights(COCO_TRAIN_CLASS_COUNTS);
-  const detUs = microseconds((i) => detectionReward(preds[i % preds.length], gt, { classWeights: weights }), 20000);
-  result.perSample = { ciderDMicroseconds: ciderUs, detectionReward100BoxesMicroseconds: detUs };
-  return result;
 }

@@ -72,6 +72,12 @@ describe('rewards-metrics cider', () => {
     expect(err(['--refs', refsFile, '--cands', malformed])).toMatch(new RegExp(`^${malformed}: malformed JSON`));
     const wrongType = bad('wrong-type.json', '{"1": "a dog"}');
     expect(err(['--refs', wrongType, '--cands', candsFile])).toMatch(new RegExp(`^${wrongType}: field "1": `));
+    const notObject = bad('list.json', '[["a dog"]]');
+    expect(err(['--refs', notObject, '--cands', candsFile])).toBe(`${notObject}: expected an object {image id: [captions]}`);
+    const nonString = bad('nonstring.json', '{"100000": ["a dog", 3]}');
+    expect(err(['--refs', nonString, '--cands', candsFile])).toBe(`${nonString}: field "100000[1]": expected a string`);
+    const noRefs = bad('norefs.json', '{"100000": []}');
+    expect(err(['--refs', noRefs, '--cands', candsFile])).toBe(`${noRefs}: field "100000": needs at least one reference caption`);
     const two = bad('two.json', '{"100000": ["a dog", "a cat"]}');
     expect(err(['--refs', refsFile, '--cands', two])).toBe(`${two}: field "100000": needs exactly one candidate caption`);
     const unknown = bad('unknown.json', '{"100000": ["a dog"], "42": ["a cat"]}');

@@ -9,8 +9,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as E from 'fp-ts/Either';
-import { PNG } from 'pngjs';
-import jpeg from 'jpeg-js';
 import type { z } from 'zod';
 
 /** Bad input or usage: printed as one line, exit code 2. */
@@ -66,15 +64,20 @@ export interface DecodedImage {
   readonly data: Uint8Array;
 }
 
-/** Decodes a PNG or JPEG file, chosen by its signature (not its name). */
+/**
+ * Decodes a PNG or JPEG file, chosen by its signature (not its name). The decoders are required here, not at the top,
+ * because every command loads this module and only image commands need them.
+ */
 export function readImage(file: string): E.Either<string, DecodedImage> {
   return E.chain((buf: Buffer) => {
     try {
       if (buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47) {
+        const { PNG } = require('pngjs') as typeof import('pngjs');
         const png = PNG.sync.read(buf);
         return E.right({ width: png.width, height: png.height, channels: 4 as const, data: new Uint8Array(png.data) });
       }
       if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) {
+        const jpeg = require('jpeg-js') as typeof import('jpeg-js');
         const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true });
         return E.right({ width: img.width, height: img.height, channels: 4 as const, data: img.data });
       }
