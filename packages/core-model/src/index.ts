@@ -122,3 +122,4 @@ export {
 } from './logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
 export { matMulT, sumRows, customOp } from './backend';
+export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
