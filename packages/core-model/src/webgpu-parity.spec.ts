@@ -10,9 +10,16 @@ import { prefixConstraint } from './logits-processors';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
 
-// A bare Dawn adapter request; answers in about a second with or without a driver.
+// A bare Dawn adapter request; answers in about a second with or without a driver. Loads the package as
+// backend.ts does: its ES entry where require takes it (Node ≥ 20.19), else the addon it wraps.
 const PROBE = `
-const { create, globals } = require('webgpu');
+const path = require('path');
+let dawn;
+try { dawn = require('webgpu'); } catch {
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  dawn = require(path.join(path.dirname(require.resolve('webgpu/package.json')), 'dist', process.platform + '-' + arch, 'dawn.node'));
+}
+const { create, globals } = dawn;
 Object.assign(globalThis, globals);
 create([]).requestAdapter({ powerPreference: 'high-performance' }).then(
   (a) => { console.log(JSON.stringify(a ? { ok: true, what: a.info.description || a.info.device } : { ok: false, what: 'requestAdapter returned null' })); process.exit(0); },
