@@ -1,7 +1,7 @@
 // Backend selection and the wasm workarounds: wasm initialises, `auto` falls back to it here, an explicit
 // unavailable choice fails with one clear line, and the flag-free matMul equals tf.matMul (values and gradients).
 import * as tf from '@tensorflow/tfjs-core';
-import { flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './backend';
+import { classifyAdapter, flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './backend';
 
 const rand = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
@@ -25,6 +25,8 @@ describe('backend', () => {
     // This machine has neither tfjs-node nor a hardware WebGPU adapter; a GPU machine would pick them instead.
     expect(['wasm', 'webgpu', 'tensorflow']).toContain(info.name);
     if (info.name === 'wasm') expect(info.detail).toMatch(/skipped: .*tfjs-node-gpu/);
+    // With Mesa lavapipe installed, auto must have seen the adapter and passed over it as software.
+    if (/llvmpipe|lavapipe/.test(info.detail)) expect(info.detail).toMatch(/is a software fallback/);
     expect(Date.now() - t0).toBeLessThan(15000);
   });
 
@@ -39,11 +41,32 @@ describe('backend', () => {
       const info = await initBackend('webgpu', { quiet: true });
       expect(info.name).toBe('webgpu');
     } catch (e) {
-      // Here (Debian Mesa 22, no libvulkan) there is no adapter: the message must say so.
+      // Without Vulkan, or with Debian 12's own Mesa 22, there is no adapter: the message must say so.
       expect(e).toBeInstanceOf(BackendUnavailableError);
       expect(String((e as Error).message)).toMatch(/^backend 'webgpu' unavailable: [^\n]*(adapter|webgpu|Dawn)/);
     }
     await initBackend('wasm', { quiet: true });
+  });
+
+  it('classifies adapters as Dawn 0.6 reports them: lavapipe is software, a GPU is not', () => {
+    // The info fields below are what npm webgpu 0.6.2 printed for Mesa 25 lavapipe on this machine.
+    const lavapipe = {
+      info: {
+        vendor: 'mesa', architecture: 'software', device: 'llvmpipe-llvm-15-0-6-256-bits-',
+        description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1', isFallbackAdapter: true,
+      },
+    };
+    expect(classifyAdapter(lavapipe)).toEqual({
+      description: 'mesa software llvmpipe-llvm-15-0-6-256-bits- llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1',
+      software: true,
+    });
+    // Each signal alone suffices: the flag on info (current spec), on the adapter (older drafts), or the name.
+    expect(classifyAdapter({ info: { vendor: 'x', isFallbackAdapter: true } }).software).toBe(true);
+    expect(classifyAdapter({ isFallbackAdapter: true, info: { vendor: 'x' } }).software).toBe(true);
+    expect(classifyAdapter({ info: { vendor: 'google', architecture: 'swiftshader' } }).software).toBe(true);
+    const gpu = { info: { vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h100-80gb-hbm3', isFallbackAdapter: false } };
+    expect(classifyAdapter(gpu)).toEqual({ description: 'nvidia hopper nvidia-h100-80gb-hbm3', software: false });
+    expect(classifyAdapter({}).description).toBe('unknown');
   });
 
   it('the UnsortedSegmentSum kernel makes gather differentiable on wasm', async () => {

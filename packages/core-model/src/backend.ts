@@ -49,48 +49,120 @@ async function tryTensorflow(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfj
   return { ok: true, detail: `${pkg} (libtensorflow)` };
 }
 
-/** Software adapters (lavapipe, llvmpipe, SwiftShader) are correct but slower than wasm: `auto` skips them. */
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|cpu/i;
+/** Names that only software rasterisers report (Mesa lavapipe/llvmpipe, SwiftShader). */
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
 
-interface AdapterLike {
-  isFallbackAdapter?: boolean;
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+/** What `GPUAdapter` and `GPUAdapterInfo` expose that matters here (npm `webgpu` 0.6.2 / Dawn). */
+export interface AdapterLike {
+  /** Older WebGPU drafts put the flag on the adapter; Dawn 0.6 leaves it undefined there. */
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: {
+    readonly vendor?: string;
+    readonly architecture?: string;
+    readonly device?: string;
+    readonly description?: string;
+    /** Current spec and Dawn 0.6: lavapipe reports `true` here (with architecture 'software'). */
+    readonly isFallbackAdapter?: boolean;
+  };
 }
 
-async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
-  const g = globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<AdapterLike | null> } } };
+export interface AdapterClass {
+  /** One line: vendor, architecture, device, description. */
+  readonly description: string;
+  /** True for a software (CPU) implementation: correct, but slower than wasm for training. */
+  readonly software: boolean;
+}
+
+/**
+ * Classifies an adapter. Dawn marks lavapipe with `info.isFallbackAdapter` (and architecture 'software'); the name
+ * check catches drivers that do not set the flag, e.g. SwiftShader through an older Dawn.
+ */
+export function classifyAdapter(adapter: AdapterLike): AdapterClass {
+  const info = adapter.info ?? {};
+  const description =
+    [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown';
+  const software =
+    adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(description);
+  return { description, software };
+}
+
+/**
+ * The adapter request tfjs-backend-webgpu 4.22 itself makes (`high-performance` unless WEBGPU_USE_LOW_POWER_GPU),
+ * so that the adapter judged here is the one the backend will run on: on a machine with both a GPU and lavapipe,
+ * a request without a preference may return the software one.
+ */
+const ADAPTER_REQUEST = { powerPreference: 'high-performance' } as const;
+
+type GpuLike = { requestAdapter(opts?: object): Promise<AdapterLike | null> };
+
+type Dawn = { create(flags: string[]): GpuLike; globals: object };
+
+/**
+ * npm `webgpu`'s entry point is an ES module: `require` loads it only on Node ≥ 20.19, and never inside Jest's
+ * module system. Where it cannot, load the prebuilt addon it wraps (`dist/<platform>-<arch>/dawn.node`) directly;
+ * the wrapper adds only an unmap-on-`device.destroy()` patch, and tfjs never destroys its device.
+ */
+function loadDawn(): Dawn {
   try {
-    if (g.navigator?.gpu === undefined) {
-      const webgpu = lazyRequire('webgpu') as { create(flags: string[]): unknown; globals: object };
-      Object.assign(globalThis, webgpu.globals);
-      // navigator.gpu must exist BEFORE tfjs-backend-webgpu is loaded (runtime.md §3).
-      const nav = (g.navigator ?? {}) as { gpu?: unknown };
-      nav.gpu = webgpu.create([]);
-      if (g.navigator === undefined) {
-        Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
-      }
+    return lazyRequire('webgpu') as Dawn;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw e;
+    const dir = path.dirname(require.resolve('webgpu/package.json'));
+    const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+    return lazyRequire(path.join(dir, 'dist', `${process.platform}-${arch}`, 'dawn.node')) as Dawn;
+  }
+}
+
+/** Installs Dawn's `navigator.gpu` (once); it must exist BEFORE tfjs-backend-webgpu is loaded (runtime.md §3). */
+function installNavigatorGpu(): GpuLike {
+  const g = globalThis as unknown as { navigator?: { gpu?: GpuLike } };
+  if (g.navigator?.gpu === undefined) {
+    const webgpu = loadDawn();
+    Object.assign(globalThis, webgpu.globals);
+    const nav = (g.navigator ?? {}) as { gpu?: GpuLike };
+    nav.gpu = webgpu.create([]);
+    if (g.navigator === undefined) {
+      Object.defineProperty(globalThis, 'navigator', { value: nav, configurable: true, writable: true });
     }
+  }
+  return g.navigator!.gpu!;
+}
+
+/**
+ * Looks for a WebGPU adapter without switching backends: `{ ok: true, adapter }` or `{ ok: false, why }` (one line).
+ * Dawn answers within a second where Vulkan has no usable driver (Debian 12's Mesa 22 gives `null`).
+ */
+export async function probeWebgpu(): Promise<{ ok: true; adapter: AdapterClass } | { ok: false; why: string }> {
+  let gpu: GpuLike;
+  try {
+    gpu = installNavigatorGpu();
   } catch (e) {
     return { ok: false, why: `npm 'webgpu' (Dawn) could not load (${firstLine(e)})` };
   }
   let adapter: AdapterLike | null;
   try {
-    adapter = await withTimeout(g.navigator!.gpu!.requestAdapter(), 10000, 'requestAdapter timed out');
+    adapter = await withTimeout(gpu.requestAdapter(ADAPTER_REQUEST), 10000, 'requestAdapter timed out');
   } catch (e) {
     return { ok: false, why: `no WebGPU adapter (${firstLine(e)})` };
   }
   if (adapter === null) return { ok: false, why: 'no WebGPU adapter (Vulkan driver missing or too old)' };
-  const info = adapter.info ?? {};
-  const desc = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown';
-  const fallback = adapter.isFallbackAdapter === true || info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(desc);
-  if (fallback && !allowSoftware) return { ok: false, why: `WebGPU adapter '${desc}' is a software fallback` };
+  return { ok: true, adapter: classifyAdapter(adapter) };
+}
+
+async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
+  const probe = await probeWebgpu();
+  if (!probe.ok) return probe;
+  const { description, software } = probe.adapter;
+  if (software && !allowSoftware) return { ok: false, why: `WebGPU adapter '${description}' is a software fallback` };
   try {
     lazyRequire('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
     return { ok: false, why: `@tensorflow/tfjs-backend-webgpu could not load (${firstLine(e)})` };
   }
-  if (!(await setBackendChecked('webgpu'))) return { ok: false, why: `setBackend('webgpu') failed on adapter '${desc}'` };
-  return { ok: true, detail: `WebGPU through Dawn, adapter '${desc}'${fallback ? ' (software)' : ''}` };
+  if (!(await setBackendChecked('webgpu'))) {
+    return { ok: false, why: `setBackend('webgpu') failed on adapter '${description}'` };
+  }
+  return { ok: true, detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}` };
 }
 
 /** Directory (with trailing slash, which setWasmPaths needs) holding tfjs-backend-wasm's .wasm files. */

@@ -159,7 +159,7 @@ export async function runBench(configName: string, backend: BackendChoice): Prom
   return result;
 }
 
-/** The `bench` command: `--config <bench-tiny|bench-small> --backend <b> [--json]`. */
+/** The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json]`. */
 export const benchCommand: CommandHandler = async (args) => {
   let values: { config?: string; backend?: string; json?: boolean };
   try {

@@ -122,3 +122,4 @@ export {
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
 export { matMulT, sumRows, customOp } from './backend';
 export { writeAtomic, writeFileAtomic } from './fs-atomic';
+export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';

@@ -124,7 +124,13 @@ export class EncoderDecoder implements SequencePolicy {
       b = batch ?? tokens.length / this.length;
     } else {
       b = tokens.shape[0];
-      if (dynamic) values = tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
+      if (dynamic) {
+        // webgpu in Node has no synchronous read (it would fail deep inside tfjs on OffscreenCanvas).
+        if (tf.getBackend() === 'webgpu') {
+          throw new Error('dynamic logits processors on webgpu: pass the tokens as an Int32Array (processorBias) or a precomputed bias');
+        }
+        values = tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
+      }
     }
     return sequenceBias(this.processors, values === null ? null : Int32Array.from(values), b, this.length, this.vocabSize);
   }
