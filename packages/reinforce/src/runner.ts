@@ -152,7 +152,7 @@ export async function writeRunReport(run: RunDir): Promise<void> {
 export function parseCommand(args: readonly string[], spec: TaskCliSpec = {}): TaskCliOptions | undefined {
   const opts = parseTaskArgs(args, spec);
   if (opts.help) {
-    process.stdout.write(taskOptionsHelp(spec));
+    process.stdout.write(`${taskOptionsHelp(spec)}\n`);
     return undefined;
   }
   return opts;
