@@ -60,3 +60,20 @@ export {
 export { fileCheckpointer, jsonlMetrics, progressTo } from './run-io';
 export { interruptRequested, interruptDetail } from './loop';
 export { interruptOnSigint, SIGINT_NOTICE, type SigintInterruption, type SigintOptions } from './run-io';
+export {
+  taskRunner,
+  resolveCheckpoint,
+  loadWeights,
+  checkpointConfig,
+  runOfCheckpoint,
+  writeRunReport,
+  parseCommand,
+  loadCounter,
+  logLine,
+  Interrupted,
+  type TaskAdapter,
+  type TaskSetup,
+  type TaskRunner,
+  type LoopInputs,
+  type DemoResults,
+} from './runner';

@@ -1,14 +1,16 @@
 // The `task-caption` command-line tool: pretrain | tune | eval | demo (also `nx run task-caption:<command>`).
-import { notImplemented, runCli } from '@reward-tune/core-model';
+import { runCli } from '@reward-tune/core-model';
+import { evalCommand, pretrainCommand, tuneCommand } from './commands';
+import { demoCommand } from './demo';
 
 void runCli(
   {
     tool: 'task-caption',
     commands: {
-      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split', run: notImplemented('task-caption pretrain') },
-      tune: { summary: 'reward tuning (REINFORCE) from an MLE checkpoint', run: notImplemented('task-caption tune') },
-      eval: { summary: 'greedy decoding and the task metric on the validation split', run: notImplemented('task-caption eval') },
-      demo: { summary: 'the whole recipe on built-in synthetic data', run: notImplemented('task-caption demo') },
+      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split; saves the vocabulary with the run', run: pretrainCommand },
+      tune: { summary: 'reward tuning (REINFORCE, CIDEr-D reward) from an MLE run (--from); --set tune.estimator=greedy for self-critical', run: tuneCommand },
+      eval: { summary: 'greedy captions, CIDEr-D and BLEU-1..4 on the validation split (--from)', run: evalCommand },
+      demo: { summary: 'the whole recipe on built-in synthetic data, MLE vs tuned', run: demoCommand },
     },
   },
   process.argv.slice(2),

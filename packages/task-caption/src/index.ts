@@ -7,3 +7,4 @@ export * from './structure';
 export * from './task';
 export * from './config';
 export * from './setup';
+export * from './eval';

@@ -45,8 +45,10 @@ export function saveVocabulary(runDir: string, v: Vocabulary, minCount: number):
 }
 
 /** Reads and checks `<runDir>/vocabulary.json`. */
-export function loadVocabulary(runDir: string): E.Either<string, Vocabulary> {
-  const file = path.join(runDir, VOCABULARY_FILE);
+export const loadVocabulary = (runDir: string): E.Either<string, Vocabulary> => loadVocabularyFile(path.join(runDir, VOCABULARY_FILE));
+
+/** Reads and checks a vocabulary file (as `saveVocabulary` writes it). */
+export function loadVocabularyFile(file: string): E.Either<string, Vocabulary> {
   return E.chain((json: z.output<typeof vocabularySchema>): E.Either<string, Vocabulary> => {
     const seen = new Map<string, number>();
     for (let i = 0; i < json.words.length; i++) {

@@ -1,0 +1,88 @@
+// The task runner's task-independent steps that need no model: config resolution from a preset or a base config
+// plus --seed, --data and --set (in that order), `--from` resolved to a checkpoint, the run of a checkpoint, and the
+// usage errors of the commands before any work. The loops and the demo flow run in task-detection's and
+// task-caption's commands.spec.ts (mu presets).
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { checkpointPath, parseTaskArgs, UsageError } from '@reward-tune/core-model';
+import { Interrupted, resolveCheckpoint, runOfCheckpoint, taskRunner, type TaskAdapter } from './runner';
+
+const schema = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    data: z.object({ dir: z.string().optional() }).strict().prefault({}),
+    lr: z.number().default(1),
+  })
+  .strict();
+type Cfg = z.output<typeof schema>;
+
+const fail = (): never => {
+  throw new Error('not used by these tests');
+};
+const adapter: TaskAdapter<Cfg, unknown, unknown, unknown, unknown> = {
+  tool: 'task-toy',
+  spec: { schema, presets: { small: { lr: 2 }, big: { lr: 3, seed: 5 } }, defaultPreset: 'small' },
+  setUp: fail,
+  shippedCheckpoint: (p) => `/nowhere/${p}.safetensors`,
+  modelKey: fail,
+  summaryLine: fail,
+  jsonStats: fail,
+  evaluatedImages: fail,
+  demoCompare: fail,
+};
+const runner = taskRunner(adapter);
+
+describe('newRunConfig', () => {
+  it('a preset, then --seed, --data (absolute) and --set in order', () => {
+    const opts = parseTaskArgs(['--preset', 'big', '--seed', '7', '--data', 'rel/dir', '--set', 'lr=0.5']);
+    expect(runner.newRunConfig(opts)).toEqual({ seed: 7, data: { dir: path.resolve('rel/dir') }, lr: 0.5 });
+    // --set comes after --seed, so it wins.
+    expect(runner.newRunConfig(parseTaskArgs(['--seed', '7', '--set', 'seed=9'])).seed).toBe(9);
+  });
+
+  it('the default preset when none is named; a base config replaces the preset', () => {
+    expect(runner.newRunConfig(parseTaskArgs([]))).toEqual({ seed: 0, data: {}, lr: 2 });
+    const base = { value: { seed: 3, data: {}, lr: 4 }, source: 'ckpt.safetensors' };
+    expect(runner.newRunConfig(parseTaskArgs(['--preset', 'big', '--set', 'lr=6']), base)).toEqual({ seed: 3, data: {}, lr: 6 });
+  });
+
+  it('a bad override or preset is a UsageError naming it', () => {
+    expect(() => runner.newRunConfig(parseTaskArgs(['--set', 'lr="x"']))).toThrow(UsageError);
+    expect(() => runner.newRunConfig(parseTaskArgs(['--set', 'lr="x"']))).toThrow(/--set lr="x"/);
+    expect(() => runner.newRunConfig(parseTaskArgs(['--preset', 'huge']))).toThrow(/--preset huge: unknown preset \(one of: small, big\)/);
+  });
+});
+
+describe('resolveCheckpoint', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'runner-'));
+  const run = path.join(root, 'task-toy', 'r1');
+  mkdirSync(path.join(run, 'checkpoints'), { recursive: true });
+
+  it('a run directory gives its latest checkpoint, a .safetensors path itself', () => {
+    expect(() => resolveCheckpoint(run)).toThrow(new UsageError(`--from ${run}: no checkpoint in ${path.join(run, 'checkpoints')}`));
+    for (const step of [2, 10, 9]) writeFileSync(checkpointPath(path.join(run, 'checkpoints'), step), '');
+    const latest = checkpointPath(path.join(run, 'checkpoints'), 10);
+    expect(resolveCheckpoint(run)).toBe(latest);
+    expect(resolveCheckpoint(latest)).toBe(latest);
+    expect(runOfCheckpoint(latest)).toBe(run);
+  });
+
+  it('a path that does not exist', () => {
+    const missing = path.join(root, 'nope');
+    expect(() => resolveCheckpoint(missing)).toThrow(new UsageError(`--from ${missing}: no such file or directory`));
+  });
+});
+
+describe('commands: usage errors before any work', () => {
+  it('tune and eval need --from; --resume needs --from', async () => {
+    await expect(runner.tuneCommand([])).rejects.toThrow(new UsageError('tune needs --from <MLE run directory or checkpoint>'));
+    await expect(runner.evalCommand([])).rejects.toThrow(new UsageError('eval needs --from <run directory or checkpoint>'));
+    await expect(runner.pretrainCommand(['--resume', '--backend', 'cpu'])).rejects.toThrow(new UsageError('--resume needs --from <run directory>'));
+  });
+
+  it('Interrupted ends a command with exit code 130', () => {
+    expect(new Interrupted('x').exitCode).toBe(130);
+  });
+});

@@ -1,0 +1,381 @@
+/**
+ * The task-independent half of every task CLI (`task-<name> pretrain | tune | eval | demo`): config resolution
+ * (preset or a saved config, then --seed, --data and --set), run directories, `--from` resolved to a checkpoint,
+ * weights loading, the MLE and tuning loops wired to the run directory (file checkpoints, metrics.jsonl, the
+ * progress bar, Ctrl-C), their 'interrupted' and 'non-finite' endings, report.html, and the demo's flow:
+ *
+ *   MLE model (the shipped checkpoint, or pretraining) → tuning → both evaluated → table, comparison page, JSON.
+ *
+ * A task supplies a `TaskAdapter`: how to set up a config's data, task and model, the loops' inputs, its
+ * evaluation (which writes the task's artefacts under `<run>/eval/`), its summary line and JSON stats, and the
+ * demo's table and comparison page. Every run lives in `<out>/<tool>/<name>/` (config.json, metrics.jsonl,
+ * checkpoints/, eval/, report.html).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import type { z } from 'zod';
+import {
+  createOptimizer,
+  defaultRunName,
+  initBackend,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  openRunDir,
+  orUsageError,
+  parseTaskArgs,
+  Progress,
+  resolveConfig,
+  restoreInto,
+  Rng,
+  taskOptionsHelp,
+  UsageError,
+  type ConfigSpec,
+  type EncoderDecoder,
+  type OptimizerConfig,
+  type RunDir,
+  type TaskCliOptions,
+  type TaskCliSpec,
+} from '@reward-tune/core-model';
+import type { MleConfig } from './mle';
+import { trainMle } from './mle';
+import { parseMetricsJsonl, writeReport } from './report';
+import { fileCheckpointer, interruptOnSigint, jsonlMetrics, progressTo } from './run-io';
+import type { Batch, BatchSource, Task } from './task';
+import { tune, type TuneConfig } from './tune';
+
+/** One line on stderr (stdout is kept for --json). */
+export const logLine = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+/** A progress bar for loading work (images, batches); silent for fewer than 200 items. */
+export function loadCounter(label: string): (done: number, total: number) => void {
+  let bar: Progress | undefined;
+  return (done, total) => {
+    if (total < 200) return;
+    bar ??= new Progress({ label, total, every: Math.ceil(total / 10) });
+    bar.update(done);
+    if (done === total) bar.finish();
+  };
+}
+
+/** What one loop needs from the task besides the model: batches, the held-out set and the optimizer. */
+export interface LoopInputs<E> {
+  readonly train: BatchSource<E>;
+  readonly heldOut: readonly Batch<E>[];
+  readonly optimizer: OptimizerConfig;
+}
+
+/** A task's objects for one resolved config (data loaded once; the adapter may cache them per process). */
+export interface TaskSetup<E, P, A, Ev> {
+  readonly task: Task<E, P, A>;
+  /** A model with fresh weights drawn from `seed`. */
+  buildModel(seed: number): EncoderDecoder;
+  /** The MLE loop's inputs; `trainImages` is shown in the start line. */
+  mle(): LoopInputs<E> & { readonly config: MleConfig; readonly trainImages: number };
+  /** The tuning loop's inputs; a frozen reference model is built when `config.klCoef` > 0. */
+  tune(): LoopInputs<E> & { readonly config: TuneConfig };
+  /** Greedy evaluation on the validation split; writes the task's artefacts under `<dir>/eval/`. */
+  evaluate(model: EncoderDecoder, dir: string): Promise<Ev>;
+  /** Called with each new training run directory before its loop starts (e.g. to save a vocabulary there). */
+  initRun?(run: RunDir): void;
+  /** Called with each checkpoint before its weights are loaded; throws a UsageError when it does not fit. */
+  checkCheckpoint?(file: string): void;
+}
+
+/** The demo's two evaluated models. */
+export interface DemoResults<C, Ev> {
+  readonly preset: string;
+  readonly cfg: C;
+  readonly mle: { readonly run: RunDir; readonly ev: Ev };
+  readonly tuned: { readonly run: RunDir; readonly ev: Ev };
+}
+
+export interface TaskAdapter<C extends { readonly seed: number }, E, P, A, Ev> {
+  /** The tool's name, e.g. `task-detection`: the run directories' folder and the messages' prefix. */
+  readonly tool: string;
+  readonly spec: ConfigSpec<z.ZodType<C>>;
+  setUp(cfg: C, outRoot: string): TaskSetup<E, P, A, Ev>;
+  /** Where the shipped MLE checkpoint of a preset would be. */
+  shippedCheckpoint(preset: string): string;
+  /** The parts of a config that must agree for a (shipped) checkpoint to fit a run's model and data. */
+  modelKey(cfg: C): string;
+  /** One line on stderr after an evaluation, e.g. `MLE: AP 0.123 …`. */
+  summaryLine(name: string, ev: Ev): string;
+  /** The evaluation's numbers in --json output (pretrain, tune, eval, and demo's `mle` and `tuned`). */
+  jsonStats(ev: Ev): Record<string, unknown>;
+  /** How many validation images an evaluation covered. */
+  evaluatedImages(ev: Ev): number;
+  /** Writes the demo's comparison (compare.html and its pictures) into the tuned run; returns the table and page. */
+  demoCompare(results: DemoResults<C, Ev>): { readonly table: string; readonly page: string };
+}
+
+/** Ctrl-C stopped the loop after saving a checkpoint: say how to go on, and end the command (exit code 130). */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+  readonly exitCode = 130;
+}
+
+/** `--from`: a checkpoint file, or a run directory whose latest checkpoint is taken. */
+export function resolveCheckpoint(from: string): string {
+  if (!existsSync(from)) throw new UsageError(`--from ${from}: no such file or directory`);
+  if (from.endsWith('.safetensors')) return from;
+  const file = latestCheckpoint(path.join(from, 'checkpoints'));
+  if (file === undefined) throw new UsageError(`--from ${from}: no checkpoint in ${path.join(from, 'checkpoints')}`);
+  return file;
+}
+
+/** Loads the weights (not the optimizer state) of a checkpoint file or a run directory's latest into `model`. */
+export function loadWeights(model: EncoderDecoder, from: string): { file: string; config: unknown } {
+  const file = resolveCheckpoint(from);
+  const ckpt = orUsageError(loadCheckpoint(file));
+  orUsageError(restoreInto(model.params, undefined, { ...ckpt, optimizer: undefined }));
+  return { file, config: ckpt.config };
+}
+
+/** The config saved in a checkpoint (every checkpoint carries its run's resolved config). */
+export function checkpointConfig(file: string): { value: unknown; source: string } {
+  return { value: orUsageError(loadCheckpoint(file)).config, source: file };
+}
+
+/** The run directory a checkpoint `<run>/checkpoints/step_<n>.safetensors` belongs to. */
+export const runOfCheckpoint = (file: string): string => path.dirname(path.dirname(path.resolve(file)));
+
+/** report.html and its plots from the run's metrics.jsonl (a failure to write is reported, not fatal). */
+export async function writeRunReport(run: RunDir): Promise<void> {
+  const records = orUsageError(parseMetricsJsonl(readFileSync(run.metricsPath, 'utf8'), run.metricsPath));
+  const written = await writeReport(run.dir, records);
+  if (E.isLeft(written)) logLine(`report not written: ${written.left}`);
+}
+
+/** Parses a command's arguments; undefined after printing --help. */
+export function parseCommand(args: readonly string[], spec: TaskCliSpec = {}): TaskCliOptions | undefined {
+  const opts = parseTaskArgs(args, spec);
+  if (opts.help) {
+    process.stdout.write(`${taskOptionsHelp(spec)}\n`);
+    return undefined;
+  }
+  return opts;
+}
+
+export interface TaskRunner<C, Ev> {
+  pretrainCommand(args: readonly string[]): Promise<number>;
+  tuneCommand(args: readonly string[]): Promise<number>;
+  evalCommand(args: readonly string[]): Promise<number>;
+  demoCommand(args: readonly string[]): Promise<number>;
+  /** The config of a new run: a preset (or `base`, e.g. a checkpoint's config) plus --seed, --data and --set. */
+  newRunConfig(opts: TaskCliOptions, base?: { value: unknown; source: string }): C;
+  openRun(opts: TaskCliOptions, config: C, name?: string): RunDir;
+  /** MLE into `run` (resuming from its checkpoints); returns the trained model. */
+  pretrainRun(cfg: C, run: RunDir, outRoot: string): Promise<EncoderDecoder>;
+  /** Tuning into `run` from the weights of `mleFrom` (checkpoint or run directory); returns the tuned model. */
+  tuneRun(cfg: C, run: RunDir, outRoot: string, mleFrom: string): Promise<EncoderDecoder>;
+  /** A model of `cfg` with the weights of `from`, checked by the task first. */
+  loadModel(cfg: C, outRoot: string, from: string): { model: EncoderDecoder; file: string };
+  /** The task's evaluation of `model`, artefacts into `<dir>/eval/`. */
+  evalRun(cfg: C, model: EncoderDecoder, dir: string, outRoot: string): Promise<Ev>;
+}
+
+/** The four commands and their steps for one task. */
+export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(adapter: TaskAdapter<C, E, P, A, Ev>): TaskRunner<C, Ev> {
+  const { tool } = adapter;
+
+  function newRunConfig(opts: TaskCliOptions, base?: { value: unknown; source: string }): C {
+    const sets = [...(opts.seed === undefined ? [] : [`seed=${opts.seed}`]), ...opts.sets];
+    if (opts.data !== undefined) sets.push(`data.dir=${JSON.stringify(path.resolve(opts.data))}`);
+    return orUsageError(resolveConfig(adapter.spec, base ? { base, sets } : { preset: opts.preset, sets }));
+  }
+
+  function openRun(opts: TaskCliOptions, config: C, name?: string): RunDir {
+    return orUsageError(openRunDir({ root: opts.out, task: tool, name: name ?? opts.name, config }));
+  }
+
+  function stopIfInterrupted(stopped: string, run: RunDir, command: 'pretrain' | 'tune'): void {
+    if (stopped !== 'interrupted') return;
+    const how = command === 'pretrain' ? `continue with: ${tool} pretrain --resume --from ${run.dir}` : `the run's checkpoints are in ${run.checkpointsDir}`;
+    throw new Interrupted(`interrupted; a checkpoint was saved (${how})`);
+  }
+
+  function loadModel(cfg: C, outRoot: string, from: string): { model: EncoderDecoder; file: string } {
+    const setup = adapter.setUp(cfg, outRoot);
+    const file = resolveCheckpoint(from);
+    setup.checkCheckpoint?.(file);
+    const model = setup.buildModel(cfg.seed);
+    loadWeights(model, file);
+    return { model, file };
+  }
+
+  async function pretrainRun(cfg: C, run: RunDir, outRoot: string): Promise<EncoderDecoder> {
+    const setup = adapter.setUp(cfg, outRoot);
+    const model = setup.buildModel(cfg.seed);
+    const inputs = setup.mle();
+    logLine(`${tool} pretrain: ${model.numParams.toLocaleString('en')} parameters, ${inputs.trainImages} train images, run ${run.dir}`);
+    setup.initRun?.(run);
+    const optimizer = createOptimizer(inputs.optimizer, model.params);
+    const bar = new Progress({ label: 'MLE', total: inputs.config.steps, startStep: listCheckpoints(run.checkpointsDir).at(-1)?.[0] ?? 0 });
+    const sigint = interruptOnSigint();
+    const result = await trainMle({
+      signal: sigint.signal,
+      policy: model,
+      optimizer,
+      task: setup.task,
+      train: inputs.train,
+      heldOut: inputs.heldOut,
+      rng: Rng.fromSeed(cfg.seed + 1),
+      config: inputs.config,
+      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
+      metrics: jsonlMetrics(run.metricsPath),
+      progress: progressTo(bar),
+    }).finally(() => sigint.dispose());
+    bar.finish();
+    optimizer.dispose();
+    stopIfInterrupted(result.stopped, run, 'pretrain');
+    if (result.stopped === 'non-finite') throw new Error(`training stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+    return model;
+  }
+
+  async function tuneRun(cfg: C, run: RunDir, outRoot: string, mleFrom: string): Promise<EncoderDecoder> {
+    const setup = adapter.setUp(cfg, outRoot);
+    const { model, file } = loadModel(cfg, outRoot, mleFrom);
+    logLine(`${tool} tune: from ${file}, run ${run.dir}`);
+    const inputs = setup.tune();
+    const reference = (inputs.config.klCoef ?? 0) > 0 ? loadModel(cfg, outRoot, file).model : undefined;
+    setup.initRun?.(run);
+    const optimizer = createOptimizer(inputs.optimizer, model.params);
+    const bar = new Progress({ label: 'tune', total: inputs.config.steps });
+    const sigint = interruptOnSigint();
+    const result = await tune({
+      signal: sigint.signal,
+      policy: model,
+      optimizer,
+      task: setup.task,
+      reference,
+      train: inputs.train,
+      heldOut: inputs.heldOut,
+      rng: Rng.fromSeed(cfg.seed + 2),
+      config: inputs.config,
+      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
+      metrics: jsonlMetrics(run.metricsPath),
+      progress: progressTo(bar),
+    }).finally(() => sigint.dispose());
+    bar.finish();
+    optimizer.dispose();
+    reference?.dispose();
+    stopIfInterrupted(result.stopped, run, 'tune');
+    if (result.stopped === 'non-finite') throw new Error(`tuning stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+    return model;
+  }
+
+  const evalRun = (cfg: C, model: EncoderDecoder, dir: string, outRoot: string): Promise<Ev> => adapter.setUp(cfg, outRoot).evaluate(model, dir);
+
+  async function pretrainCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args, { extra: { resume: { type: 'boolean', description: 'continue the run given by --from' } } });
+    if (!opts) return 0;
+    await initBackend(opts.backend);
+    let cfg: C;
+    let run: RunDir;
+    if (opts.extra.resume) {
+      if (opts.from === undefined) throw new UsageError('--resume needs --from <run directory>');
+      const dir = path.resolve(opts.from);
+      const configPath = path.join(dir, 'config.json');
+      if (!existsSync(configPath)) throw new UsageError(`--from ${opts.from}: not a run directory (no config.json)`);
+      cfg = newRunConfig({ ...opts, preset: undefined }, { value: JSON.parse(readFileSync(configPath, 'utf8')), source: configPath });
+      run = orUsageError(openRunDir({ root: path.dirname(path.dirname(dir)), task: tool, name: path.basename(dir), config: cfg, resume: true }));
+    } else {
+      cfg = newRunConfig(opts);
+      run = openRun(opts, cfg);
+    }
+    const model = await pretrainRun(cfg, run, opts.out);
+    const ev = await evalRun(cfg, model, run.dir, opts.out);
+    await writeRunReport(run);
+    model.dispose();
+    logLine(adapter.summaryLine('MLE', ev));
+    if (opts.json) process.stdout.write(`${JSON.stringify({ run: run.dir, ...adapter.jsonStats(ev) })}\n`);
+    return 0;
+  }
+
+  async function tuneCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args);
+    if (!opts) return 0;
+    if (opts.from === undefined) throw new UsageError('tune needs --from <MLE run directory or checkpoint>');
+    await initBackend(opts.backend);
+    const file = resolveCheckpoint(opts.from);
+    const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
+    const run = openRun(opts, cfg);
+    const model = await tuneRun(cfg, run, opts.out, file);
+    const ev = await evalRun(cfg, model, run.dir, opts.out);
+    await writeRunReport(run);
+    model.dispose();
+    logLine(adapter.summaryLine('tuned', ev));
+    if (opts.json) process.stdout.write(`${JSON.stringify({ run: run.dir, ...adapter.jsonStats(ev) })}\n`);
+    return 0;
+  }
+
+  async function evalCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args);
+    if (!opts) return 0;
+    if (opts.from === undefined) throw new UsageError('eval needs --from <run directory or checkpoint>');
+    await initBackend(opts.backend);
+    const from = resolveCheckpoint(opts.from);
+    const cfg = newRunConfig({ ...opts, preset: undefined }, checkpointConfig(from));
+    const { model, file } = loadModel(cfg, opts.out, from);
+    // Results go beside the checkpoints of the run the checkpoint belongs to.
+    const dir = runOfCheckpoint(file);
+    const ev = await evalRun(cfg, model, dir, opts.out);
+    model.dispose();
+    logLine(adapter.summaryLine(path.basename(dir), ev));
+    logLine(`wrote ${path.join(dir, 'eval')}`);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ checkpoint: file, ...adapter.jsonStats(ev) })}\n`);
+    return 0;
+  }
+
+  async function demoCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args, { extra: { 'from-scratch': { type: 'boolean', description: 'pretrain the MLE model here instead of taking the shipped checkpoint' } } });
+    if (!opts) return 0;
+    const t0 = Date.now();
+    await initBackend(opts.backend);
+    const preset = opts.preset ?? adapter.spec.defaultPreset ?? 'tiny';
+    const cfg = newRunConfig({ ...opts, preset });
+    const name = opts.name ?? defaultRunName(new Date());
+
+    // 1. The MLE model: the shipped checkpoint when it fits this config, else pretraining.
+    const shipped = adapter.shippedCheckpoint(preset);
+    let mleCheckpoint: string;
+    const mleRun = openRun(opts, cfg, `${name}-mle`);
+    if (!opts.extra['from-scratch'] && existsSync(shipped)) {
+      const shippedCfg = newRunConfig({ ...opts, preset: undefined, sets: [] }, checkpointConfig(shipped));
+      if (adapter.modelKey(shippedCfg) !== adapter.modelKey(cfg)) {
+        throw new UsageError(`${shipped} was trained with another model/data config than this run's; use --from-scratch`);
+      }
+      logLine(`${tool} demo: MLE model from the shipped checkpoint ${shipped}`);
+      mleCheckpoint = shipped;
+    } else {
+      if (!opts.extra['from-scratch']) logLine(`${tool} demo: no shipped MLE checkpoint for preset '${preset}'; pretraining it here (${adapter.setUp(cfg, opts.out).mle().config.steps} steps)`);
+      (await pretrainRun(cfg, mleRun, opts.out)).dispose();
+      await writeRunReport(mleRun);
+      mleCheckpoint = resolveCheckpoint(mleRun.dir);
+    }
+
+    // 2. Reward tuning from it.
+    const tunedRun = openRun(opts, cfg, `${name}-tuned`);
+    const tuned = await tuneRun(cfg, tunedRun, opts.out, mleCheckpoint);
+    await writeRunReport(tunedRun);
+
+    // 3. Both through the same evaluation.
+    const { model: mle } = loadModel(cfg, opts.out, mleCheckpoint);
+    const mleEv = await evalRun(cfg, mle, mleRun.dir, opts.out);
+    const tunedEv = await evalRun(cfg, tuned, tunedRun.dir, opts.out);
+    mle.dispose();
+    tuned.dispose();
+
+    const { table, page } = adapter.demoCompare({ preset, cfg, mle: { run: mleRun, ev: mleEv }, tuned: { run: tunedRun, ev: tunedEv } });
+    const wall = (Date.now() - t0) / 1000;
+    process.stderr.write(`\n${table}\n\nvalidation images: ${adapter.evaluatedImages(mleEv)}; wall time ${wall.toFixed(0)} s\nreport: ${page}\n`);
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ preset, seed: cfg.seed, wall_s: wall, mle: adapter.jsonStats(mleEv), tuned: adapter.jsonStats(tunedEv) })}\n`);
+    }
+    return 0;
+  }
+
+  return { pretrainCommand, tuneCommand, evalCommand, demoCommand, newRunConfig, openRun, pretrainRun, tuneRun, loadModel, evalRun };
+}
