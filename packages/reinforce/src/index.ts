@@ -77,3 +77,4 @@ export {
   type LoopInputs,
   type DemoResults,
 } from './runner';
+export { loadImageTable, batchOf, randomBatches, sequentialBatches, type ImageTable } from './batches';

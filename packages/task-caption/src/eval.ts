@@ -11,8 +11,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng, fromUnitRange, resizeNearest, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
-import { evaluateGreedy } from '@reward-tune/reinforce';
-import { sequentialBatches, type ImageTable } from './setup';
+import { evaluateGreedy, sequentialBatches } from '@reward-tune/reinforce';
+import { type ImageTable } from './setup';
 import type { CaptionPrediction, CaptionTask } from './task';
 
 export interface CaptionEval {

@@ -7,9 +7,9 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, initBackend, resolveConfig, Rng } from '@reward-tune/core-model';
-import { evaluateGreedy, MemoryCheckpointer, trainMle, tune, type MetricsRecord } from '@reward-tune/reinforce';
+import { evaluateGreedy, MemoryCheckpointer, trainMle, tune, type MetricsRecord, randomBatches, sequentialBatches } from '@reward-tune/reinforce';
 import { captionConfigSpec, type CaptionConfig } from './config';
-import { buildModel, buildTask, captionVocabulary, loadImages, prepareData, randomBatches, sequentialBatches } from './setup';
+import { buildModel, buildTask, captionVocabulary, loadImages, prepareData } from './setup';
 import { METRIC_KEYS } from './task';
 import { vocabularySize } from './vocabulary';
 

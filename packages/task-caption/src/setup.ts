@@ -9,8 +9,8 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EncoderDecoder, modelConfig, type Rng } from '@reward-tune/core-model';
-import type { Batch, BatchSource } from '@reward-tune/reinforce';
+import { EncoderDecoder, modelConfig } from '@reward-tune/core-model';
+import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import { normalizeCaption } from '@reward-tune/rewards-metrics';
 import type { CaptionConfig } from './config';
 import { loadCaptionSplit, writeCaptionDataset, type CaptionExample, type CaptionSource, type CaptionSplit } from './dataset';
@@ -92,50 +92,10 @@ export function buildTask(cfg: CaptionConfig, data: CaptionData, vocab: Vocabula
 }
 
 /** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
-export interface ImageTable {
-  readonly examples: readonly CaptionExample[];
-  readonly size: number;
-  readonly pixels: Float32Array;
-}
+export type ImageTable = GenericImageTable<CaptionExample>;
 
-/** The first `limit` images of a split (0 = all). */
+/** The first `limit` images of a split (0 = all), [N, S, S, 3] in [−1, 1]. */
 export function loadImages(split: CaptionSplit, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
   const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
-  const size = split.imageSize;
-  const per = size * size * 3;
-  const pixels = new Float32Array(examples.length * per);
-  for (let i = 0; i < examples.length; i++) {
-    const img = split.loadImage(i);
-    if (E.isLeft(img)) return img;
-    pixels.set(img.right.pixels, i * per);
-    onImage?.(i + 1, examples.length);
-  }
-  return E.right({ examples, size, pixels });
-}
-
-/** Rows `indices` of a table as a batch. */
-export function batchOf(table: ImageTable, indices: ArrayLike<number>): Batch<CaptionExample> {
-  const per = table.size * table.size * 3;
-  const data = new Float32Array(indices.length * per);
-  const examples: CaptionExample[] = [];
-  for (let i = 0; i < indices.length; i++) {
-    data.set(table.pixels.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
-    examples.push(table.examples[indices[i]]);
-  }
-  return { images: { data, shape: [indices.length, table.size, table.size, 3] }, examples };
-}
-
-/** Training batches drawn uniformly with replacement from the loop's RNG (so a resumed run draws the same). */
-export function randomBatches(table: ImageTable, batchSize: number): BatchSource<CaptionExample> {
-  return (_step: number, rng: Rng) => batchOf(table, Array.from({ length: batchSize }, () => rng.int(table.examples.length)));
-}
-
-/** A table cut into consecutive batches (the last one may be smaller). */
-export function sequentialBatches(table: ImageTable, batchSize: number): Batch<CaptionExample>[] {
-  const out: Batch<CaptionExample>[] = [];
-  for (let s = 0; s < table.examples.length; s += batchSize) {
-    const n = Math.min(batchSize, table.examples.length - s);
-    out.push(batchOf(table, Array.from({ length: n }, (_, i) => s + i)));
-  }
-  return out;
+  return loadImageTable(examples, split.imageSize, (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.loadImage(i)), onImage);
 }

@@ -14,11 +14,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng, orUsageError, type EncoderDecoder } from '@reward-tune/core-model';
-import { loadCounter, taskRunner, type TaskAdapter, type TaskSetup } from '@reward-tune/reinforce';
+import { loadCounter, taskRunner, type TaskAdapter, type TaskSetup, randomBatches, sequentialBatches } from '@reward-tune/reinforce';
 import { detectionConfigSpec, type DetectionConfig } from './config';
 import { drawPredictions, evaluateDetection, type DetectionEval } from './eval';
 import type { DetectionExample } from './dataset';
-import { buildModel, buildTask, detectionVocab, loadImages, prepareData, randomBatches, sequentialBatches, type DetectionData, type ImageTable } from './setup';
+import { buildModel, buildTask, detectionVocab, loadImages, prepareData, type DetectionData, type ImageTable } from './setup';
 import { STAT_NAMES, type DetectionAux, type DetectionPrediction, type DetectionTask } from './task';
 import { comparison } from './compare';
 

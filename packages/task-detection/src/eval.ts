@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { drawRect, fromUnitRange, readTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
 import type { CocoDetection } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
-import { batchOf, type ImageTable } from './setup';
+import { type ImageTable } from './setup';
+import { batchOf } from '@reward-tune/reinforce';
 import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
 

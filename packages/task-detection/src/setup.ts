@@ -3,13 +3,13 @@
  * COCO directory), images in memory at the model's size, batch sources, the model with its slot masks, and the task.
  * The same functions serve pretrain, tune, eval and demo, so the four agree on every shape and constraint.
  *
- * Dimension legend: B batch, H×W image, L = 6·maxBoxes sequence length, V vocabulary.
+ * Dimension legend: N images, H×W image, L = 6·maxBoxes sequence length, V vocabulary.
  */
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EncoderDecoder, modelConfig, slotMask, type Rng } from '@reward-tune/core-model';
-import type { Batch, BatchSource } from '@reward-tune/reinforce';
+import { EncoderDecoder, modelConfig, slotMask } from '@reward-tune/core-model';
+import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
 import { slotTokenSets } from './sequence';
@@ -78,48 +78,9 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
 }
 
 /** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
-export interface ImageTable {
-  readonly examples: readonly DetectionExample[];
-  readonly size: number;
-  readonly pixels: Float32Array;
-}
+export type ImageTable = GenericImageTable<DetectionExample>;
 
 export function loadImages(split: DetectionSplit, size: number, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
   const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
-  const per = size * size * 3;
-  const pixels = new Float32Array(examples.length * per);
-  for (let i = 0; i < examples.length; i++) {
-    const img = split.coco.loadImage(examples[i].image, { height: size, width: size });
-    if (E.isLeft(img)) return img;
-    pixels.set(img.right.pixels, i * per);
-    onImage?.(i + 1, examples.length);
-  }
-  return E.right({ examples, size, pixels });
-}
-
-/** Rows `indices` of a table as a batch. */
-export function batchOf(table: ImageTable, indices: ArrayLike<number>): Batch<DetectionExample> {
-  const per = table.size * table.size * 3;
-  const data = new Float32Array(indices.length * per);
-  const examples: DetectionExample[] = [];
-  for (let i = 0; i < indices.length; i++) {
-    data.set(table.pixels.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
-    examples.push(table.examples[indices[i]]);
-  }
-  return { images: { data, shape: [indices.length, table.size, table.size, 3] }, examples };
-}
-
-/** Training batches drawn uniformly with replacement from the loop's RNG (so a resumed run draws the same). */
-export function randomBatches(table: ImageTable, batchSize: number): BatchSource<DetectionExample> {
-  return (_step: number, rng: Rng) => batchOf(table, Array.from({ length: batchSize }, () => rng.int(table.examples.length)));
-}
-
-/** A table cut into consecutive batches (the last one may be smaller). */
-export function sequentialBatches(table: ImageTable, batchSize: number): Batch<DetectionExample>[] {
-  const out: Batch<DetectionExample>[] = [];
-  for (let s = 0; s < table.examples.length; s += batchSize) {
-    const n = Math.min(batchSize, table.examples.length - s);
-    out.push(batchOf(table, Array.from({ length: n }, (_, i) => s + i)));
-  }
-  return out;
+  return loadImageTable(examples, size, (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.coco.loadImage(examples[i].image, { height: size, width: size })), onImage);
 }
