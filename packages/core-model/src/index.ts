@@ -123,3 +123,4 @@ export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResu
 export { matMulT, sumRows, customOp } from './backend';
 export { writeAtomic, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
+export { modelSectionSchema, createModel, type ModelSection } from './model/section';

@@ -13,7 +13,8 @@
  * references (a cut target still ends in END).
  */
 import { z } from 'zod';
-import { optimizerConfigSchema } from '@reward-tune/core-model';
+import { modelSectionSchema } from '@reward-tune/core-model';
+import { enoughSamples, evalSectionSchema, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
 import { DEFAULT_MAX_OBJECTS, NUMBER_WORDS } from './synthetic';
 
 const synthetic = z
@@ -46,19 +47,7 @@ export const captionConfigSchema = z
         if (d.karpathy !== undefined && d.imageDir === undefined) ctx.addIssue({ code: 'custom', path: ['imageDir'], message: 'data.karpathy needs data.imageDir (the COCO root)' });
       })
       .prefault({}),
-    model: z
-      .object({
-        variant: z.string().default('nano/8'),
-        imageSize: z.number().int().positive().default(64),
-        decoderDepth: z.number().int().positive().optional(),
-        decoderWidth: z.number().int().positive().optional(),
-        decoderHeads: z.number().int().positive().optional(),
-        decoderMlp: z.number().int().positive().optional(),
-        encoderPosemb: z.enum(['sincos2d', 'learned']).default('sincos2d'),
-        decoderPosembStd: z.number().positive().default(1),
-      })
-      .strict()
-      .prefault({}),
+    model: modelSectionSchema,
     caption: z
       .object({
         /** L, tokens per caption: words, END, then PAD; longer references are cut to L − 1 words for MLE. */
@@ -68,45 +57,9 @@ export const captionConfigSchema = z
       })
       .strict()
       .prefault({}),
-    mle: z
-      .object({
-        steps: z.number().int().nonnegative().default(3000),
-        batchSize: z.number().int().positive().default(32),
-        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 1e-3, wd: 1e-4, schedule: { kind: 'cosine', warmupSteps: 200, totalSteps: 3000 }, adafactor: { beta2Cap: 0.95 } }),
-        labelSmoothing: z.number().min(0).lt(1).default(0),
-        evalEvery: z.number().int().nonnegative().default(500),
-        checkpointEvery: z.number().int().nonnegative().default(250),
-        /** Validation images used for the held-out curve during training (the final eval uses `eval.images`). */
-        heldOutImages: z.number().int().positive().default(200),
-      })
-      .strict()
-      .prefault({}),
-    tune: z
-      .object({
-        steps: z.number().int().nonnegative().default(300),
-        batchSize: z.number().int().positive().default(16),
-        numSamples: z.number().int().min(1).default(4),
-        /** `paper` (the paper's leave-others-out baseline), `rloo`, or `greedy` (self-critical, SCST). */
-        estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
-        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
-        klCoef: z.number().nonnegative().default(0),
-        evalEvery: z.number().int().nonnegative().default(50),
-        checkpointEvery: z.number().int().nonnegative().default(50),
-        heldOutImages: z.number().int().positive().default(200),
-      })
-      .strict()
-      .refine((t) => t.estimator === 'greedy' || t.numSamples >= 2, { path: ['numSamples'], message: 'the paper and rloo estimators need numSamples ≥ 2' })
-      .prefault({}),
-    eval: z
-      .object({
-        /** Validation images evaluated (0 = all). */
-        images: z.number().int().nonnegative().default(0),
-        batchSize: z.number().int().positive().default(64),
-        /** Validation images shown with their MLE and tuned captions in the report. */
-        pictures: z.number().int().nonnegative().default(8),
-      })
-      .strict()
-      .prefault({}),
+    mle: mleSectionSchema({ steps: 3000 }),
+    tune: z.object(tuneSectionFields({ steps: 300, evalEvery: 50 })).strict().refine(...enoughSamples).prefault({}),
+    eval: evalSectionSchema,
   })
   .strict();
 

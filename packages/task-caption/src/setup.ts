@@ -9,7 +9,7 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EncoderDecoder, modelConfig } from '@reward-tune/core-model';
+import { createModel, type EncoderDecoder } from '@reward-tune/core-model';
 import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import { normalizeCaption } from '@reward-tune/rewards-metrics';
 import type { CaptionConfig } from './config';
@@ -68,22 +68,8 @@ export const captionVocabulary = (cfg: CaptionConfig, data: CaptionData): Vocabu
 
 /** The model of a config, with the caption structure applied in sampling and in re-scoring alike. */
 export function buildModel(cfg: CaptionConfig, vocab: Vocabulary, seed: number): EncoderDecoder {
-  const m = cfg.model;
   const V = vocabularySize(vocab);
-  const L = cfg.caption.length;
-  const config = modelConfig({
-    variant: m.variant,
-    imageSize: [m.imageSize, m.imageSize],
-    vocabSize: V,
-    length: L,
-    decoderDepth: m.decoderDepth,
-    decoderWidth: m.decoderWidth,
-    decoderHeads: m.decoderHeads,
-    decoderMlp: m.decoderMlp,
-    encoderPosemb: m.encoderPosemb,
-    decoderPosembStd: m.decoderPosembStd,
-  });
-  return EncoderDecoder.create(config, seed, [captionStructure(V, L)]);
+  return createModel(cfg.model, V, cfg.caption.length, seed, [captionStructure(V, cfg.caption.length)]);
 }
 
 /** The task, its reward's document frequencies from every training image's references. */

@@ -10,7 +10,8 @@
  * around 3500–4000 at batch 32; tuning needs a few hundred steps at a learning rate ~50× lower.
  */
 import { z } from 'zod';
-import { optimizerConfigSchema } from '@reward-tune/core-model';
+import { modelSectionSchema } from '@reward-tune/core-model';
+import { enoughSamples, evalSectionSchema, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
 
 const synthetic = z
   .object({
@@ -33,19 +34,7 @@ export const detectionConfigSchema = z
       })
       .strict()
       .prefault({}),
-    model: z
-      .object({
-        variant: z.string().default('nano/8'),
-        imageSize: z.number().int().positive().default(64),
-        decoderDepth: z.number().int().positive().optional(),
-        decoderWidth: z.number().int().positive().optional(),
-        decoderHeads: z.number().int().positive().optional(),
-        decoderMlp: z.number().int().positive().optional(),
-        encoderPosemb: z.enum(['sincos2d', 'learned']).default('sincos2d'),
-        decoderPosembStd: z.number().positive().default(1),
-      })
-      .strict()
-      .prefault({}),
+    model: modelSectionSchema,
     tokens: z
       .object({
         /** Coordinate levels (1001 in the paper; one per pixel suits small images). */
@@ -55,49 +44,21 @@ export const detectionConfigSchema = z
       })
       .strict()
       .prefault({}),
-    mle: z
-      .object({
-        steps: z.number().int().nonnegative().default(4000),
-        batchSize: z.number().int().positive().default(32),
-        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 1e-3, wd: 1e-4, schedule: { kind: 'cosine', warmupSteps: 200, totalSteps: 4000 }, adafactor: { beta2Cap: 0.95 } }),
-        labelSmoothing: z.number().min(0).lt(1).default(0),
-        evalEvery: z.number().int().nonnegative().default(500),
-        checkpointEvery: z.number().int().nonnegative().default(250),
-        /** Validation images used for the held-out curve during training (the final eval uses `eval.images`). */
-        heldOutImages: z.number().int().positive().default(200),
-      })
-      .strict()
-      .prefault({}),
+    mle: mleSectionSchema({ steps: 4000 }),
     tune: z
       .object({
-        steps: z.number().int().nonnegative().default(400),
-        batchSize: z.number().int().positive().default(16),
-        numSamples: z.number().int().min(2).default(4),
-        estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
-        optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
+        ...tuneSectionFields({ steps: 400, evalEvery: 100 }),
         /** Weight of the confidence ("expected IoU") loss (paper: 0.3). */
         confWeight: z.number().nonnegative().default(0.3),
         /** Duplicate penalty of the reward (paper: 0.3). */
         nmsWeight: z.number().nonnegative().default(0.3),
         /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
         releasedWeighting: z.boolean().default(false),
-        klCoef: z.number().nonnegative().default(0),
-        evalEvery: z.number().int().nonnegative().default(100),
-        checkpointEvery: z.number().int().nonnegative().default(50),
-        heldOutImages: z.number().int().positive().default(200),
       })
       .strict()
+      .refine(...enoughSamples)
       .prefault({}),
-    eval: z
-      .object({
-        /** Validation images evaluated (0 = all). */
-        images: z.number().int().nonnegative().default(0),
-        batchSize: z.number().int().positive().default(64),
-        /** Validation images drawn with their predictions in the report. */
-        pictures: z.number().int().nonnegative().default(8),
-      })
-      .strict()
-      .prefault({}),
+    eval: evalSectionSchema,
   })
   .strict();
 

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { EncoderDecoder, modelConfig, slotMask } from '@reward-tune/core-model';
+import { createModel, slotMask, type EncoderDecoder } from '@reward-tune/core-model';
 import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
@@ -46,20 +46,7 @@ export const detectionVocab = (cfg: DetectionConfig, data: DetectionData): Detec
 
 /** The model of a config, with detection's slot masks applied in sampling and in re-scoring alike. */
 export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: number): EncoderDecoder {
-  const m = cfg.model;
-  const config = modelConfig({
-    variant: m.variant,
-    imageSize: [m.imageSize, m.imageSize],
-    vocabSize: vocabSize(vocab),
-    length: cfg.tokens.maxBoxes * TOKENS_PER_BOX,
-    decoderDepth: m.decoderDepth,
-    decoderWidth: m.decoderWidth,
-    decoderHeads: m.decoderHeads,
-    decoderMlp: m.decoderMlp,
-    encoderPosemb: m.encoderPosemb,
-    decoderPosembStd: m.decoderPosembStd,
-  });
-  return EncoderDecoder.create(config, seed, [slotMask(slotTokenSets(vocab))]);
+  return createModel(cfg.model, vocabSize(vocab), cfg.tokens.maxBoxes * TOKENS_PER_BOX, seed, [slotMask(slotTokenSets(vocab))]);
 }
 
 export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: DetectionVocab): DetectionTask {
