@@ -285,11 +285,15 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
       cfg = newRunConfig(opts);
       run = openRun(opts, cfg);
     }
-    const model = await pretrainRun(cfg, run, opts.out);
+    return finishRun(cfg, run, opts, await pretrainRun(cfg, run, opts.out), 'MLE');
+  }
+
+  /** After training: the evaluation suite, the report, a summary line and (--json) one JSON line. */
+  async function finishRun(cfg: C, run: RunDir, opts: TaskCliOptions, model: EncoderDecoder, label: string): Promise<number> {
     const ev = await evalRun(cfg, model, run.dir, opts.out);
     await writeRunReport(run);
     model.dispose();
-    logLine(adapter.summaryLine('MLE', ev));
+    logLine(adapter.summaryLine(label, ev));
     if (opts.json) process.stdout.write(`${JSON.stringify({ run: run.dir, ...adapter.jsonStats(ev) })}\n`);
     return 0;
   }
@@ -302,13 +306,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const file = resolveCheckpoint(opts.from);
     const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
     const run = openRun(opts, cfg);
-    const model = await tuneRun(cfg, run, opts.out, file);
-    const ev = await evalRun(cfg, model, run.dir, opts.out);
-    await writeRunReport(run);
-    model.dispose();
-    logLine(adapter.summaryLine('tuned', ev));
-    if (opts.json) process.stdout.write(`${JSON.stringify({ run: run.dir, ...adapter.jsonStats(ev) })}\n`);
-    return 0;
+    return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, file), 'tuned');
   }
 
   async function evalCommand(args: readonly string[]): Promise<number> {
