@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { cocoImageSchema, duplicateId, firstMissingFile, imageLoader, type ImageRef } from './coco-common';
+import { cocoImageSchema, firstDuplicateId, firstMissingFile, imageLoader, type ImageRef } from './coco-common';
 import type { ImageSize, ModelImage } from './image';
 
 export const KARPATHY_SPLITS = ['train', 'val', 'test', 'restval'] as const;
@@ -74,17 +74,10 @@ export function parseCocoCaptions(json: unknown, file: string, options: CaptionO
   if (!parsed.success) return E.left(zodProblem(parsed.error, file));
   const { images, annotations } = parsed.data;
   if (images.length === 0) return E.left(`${file}: images: dataset has no images`);
-  const dup =
-    duplicateId(
-      images.map((i) => i.id),
-      file,
-      'images',
-    ) ??
-    duplicateId(
-      annotations.flatMap((a) => (a.id === undefined ? [] : [a.id])),
-      file,
-      'annotations',
-    );
+  const dup = firstDuplicateId(file, {
+    images: images.map((i) => i.id),
+    annotations: annotations.flatMap((a) => (a.id === undefined ? [] : [a.id])),
+  });
   if (dup !== undefined) return E.left(dup);
 
   const refs = new Map<number, string[]>(images.map((im) => [im.id, []]));

@@ -51,6 +51,15 @@ export function duplicateId(ids: readonly number[], file: string, field: string)
   return undefined;
 }
 
+/** The first duplicate-id problem among several id lists (field name → ids), checked in the order given. */
+export function firstDuplicateId(file: string, lists: Readonly<Record<string, readonly number[]>>): string | undefined {
+  for (const [field, ids] of Object.entries(lists)) {
+    const problem = duplicateId(ids, file, field);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
 /** The first entry whose file does not exist: `<file>: <field>: file not found: <path>`. */
 export function firstMissingFile(file: string, entries: readonly { readonly field: string; readonly path: string }[]): string | undefined {
   for (const e of entries) if (!existsSync(e.path)) return `${file}: ${e.field}: file not found: ${e.path}`;

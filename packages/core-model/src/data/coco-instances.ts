@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, duplicateId, firstMissingFile, imageLoader, isBbox, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
+import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, firstDuplicateId, firstMissingFile, imageLoader, isBbox, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
 import type { ImageSize, ModelImage } from './image';
 
 export interface CocoBox {
@@ -82,22 +82,11 @@ export function parseCocoInstances(json: unknown, file: string, options: CocoIns
   const tol = options.bboxTolerance ?? 1;
 
   if (images.length === 0) return E.left(`${file}: images: dataset has no images`);
-  const dup =
-    duplicateId(
-      images.map((i) => i.id),
-      file,
-      'images',
-    ) ??
-    duplicateId(
-      categories.map((c) => c.id),
-      file,
-      'categories',
-    ) ??
-    duplicateId(
-      annotations.map((a) => a.id),
-      file,
-      'annotations',
-    );
+  const dup = firstDuplicateId(file, {
+    images: images.map((i) => i.id),
+    categories: categories.map((c) => c.id),
+    annotations: annotations.map((a) => a.id),
+  });
   if (dup !== undefined) return E.left(dup);
 
   const sortedCats = [...categories].sort((a, b) => a.id - b.id);

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, duplicateId, firstMissingFile, imageLoader, isBbox, readDeclaredImage, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
+import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, firstDuplicateId, firstMissingFile, imageLoader, isBbox, readDeclaredImage, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
 import type { ImageSize, ModelImage, RgbImage } from './image';
 
 export interface PanopticSegment {
@@ -97,17 +97,10 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
   if (!parsed.success) return E.left(zodProblem(parsed.error, file));
   const { images, categories, annotations } = parsed.data;
   if (images.length === 0) return E.left(`${file}: images: dataset has no images`);
-  const dup =
-    duplicateId(
-      images.map((i) => i.id),
-      file,
-      'images',
-    ) ??
-    duplicateId(
-      categories.map((c) => c.id),
-      file,
-      'categories',
-    );
+  const dup = firstDuplicateId(file, {
+    images: images.map((i) => i.id),
+    categories: categories.map((c) => c.id),
+  });
   if (dup !== undefined) return E.left(dup);
 
   const sortedCats = [...categories].sort((a, b) => a.id - b.id);
