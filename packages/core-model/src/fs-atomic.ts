@@ -6,12 +6,24 @@
  */
 import * as fs from 'node:fs';
 import path from 'node:path';
+import * as E from 'fp-ts/Either';
 
 /** Write to a temp file then rename, so a crash never leaves a half-written file under the final name. */
 export function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+/** `writeAtomic` at an input/output boundary: an I/O failure is a Left, one line naming the file. */
+export function writeAtomicE(file: string, data: string | Uint8Array): E.Either<string, string> {
+  try {
+    writeAtomic(file, data);
+    return E.right(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return E.left(`${file}: cannot write file${code ? ` (${code})` : ''}`);
+  }
 }
 
 /**

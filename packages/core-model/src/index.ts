@@ -121,6 +121,6 @@ export {
 } from './logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
 export { matMulT, sumRows, customOp } from './backend';
-export { writeAtomic, writeFileAtomic } from './fs-atomic';
+export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
 export { modelSectionSchema, createModel, type ModelSection } from './model/section';

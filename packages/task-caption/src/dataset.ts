@@ -20,8 +20,8 @@ import {
   type CaptionDataset,
   type KarpathySplit,
   type ModelImage,
+  writeAtomicE,
 } from '@reward-tune/core-model';
-import { writeAtomic } from './atomic';
 import { DEFAULT_MAX_OBJECTS, generateCaptionedScene, NUMBER_WORDS } from './synthetic';
 
 export const SYNTHETIC_SPLITS = ['train', 'val'] as const;
@@ -119,7 +119,7 @@ export function writeCaptionDataset(
     for (let i = 0; i < n; i++) {
       const { image, captions } = generateCaptionedScene({ seed: marker.seed, stream, size: marker.size, maxObjects: marker.maxObjects }, i);
       const fileName = imageName(i);
-      const written = writeAtomic(path.join(dir, split, fileName), encodePng({ width: image.width, height: image.height, data: image.rgb }));
+      const written = writeAtomicE(path.join(dir, split, fileName), encodePng({ width: image.width, height: image.height, data: image.rgb }));
       if (E.isLeft(written)) return written;
       const id = i + 1; // COCO ids start at 1
       images.push({ id, file_name: fileName, width: image.width, height: image.height });
@@ -130,10 +130,10 @@ export function writeCaptionDataset(
     for (const f of readdirSync(path.join(dir, split))) {
       if (IMAGE_NAME.test(f) && Number(f.slice(0, -4)) >= n) rmSync(path.join(dir, split, f), { force: true });
     }
-    const json = writeAtomic(captionFiles[split], JSON.stringify({ info: { description: GENERATOR }, images, annotations }));
+    const json = writeAtomicE(captionFiles[split], JSON.stringify({ info: { description: GENERATOR }, images, annotations }));
     if (E.isLeft(json)) return json;
   }
-  return E.map(() => ({ dir, generated: true, captionFiles }))(writeAtomic(markerFile, `${JSON.stringify(marker, null, 2)}\n`));
+  return E.map(() => ({ dir, generated: true, captionFiles }))(writeAtomicE(markerFile, `${JSON.stringify(marker, null, 2)}\n`));
 }
 
 // ---- reading ---------------------------------------------------------------------------------------------------

@@ -8,8 +8,7 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
-import { readJsonAs, type Rng } from '@reward-tune/core-model';
-import { writeAtomic } from './atomic';
+import { readJsonAs, type Rng, writeAtomicE } from '@reward-tune/core-model';
 import { buildVocabulary, decodeCaption, encodeCaption, vocabularyFromWords, type Vocabulary } from './vocabulary';
 
 export const VOCABULARY_FILE = 'vocabulary.json';
@@ -41,7 +40,7 @@ const vocabularySchema = z
 /** Writes `<runDir>/vocabulary.json` atomically; returns its path. */
 export function saveVocabulary(runDir: string, v: Vocabulary, minCount: number): E.Either<string, string> {
   const body = { format: FORMAT, minCount, words: v.words };
-  return writeAtomic(path.join(runDir, VOCABULARY_FILE), `${JSON.stringify(body, null, 1)}\n`);
+  return writeAtomicE(path.join(runDir, VOCABULARY_FILE), `${JSON.stringify(body, null, 1)}\n`);
 }
 
 /** Reads and checks `<runDir>/vocabulary.json`. */
