@@ -16,7 +16,7 @@ import path from 'node:path';
 import { encodePng, orUsageError, type EncoderDecoder } from '@reward-tune/core-model';
 import { loadCounter, taskRunner, type TaskAdapter, type TaskSetup, randomBatches, sequentialBatches } from '@reward-tune/reinforce';
 import { detectionConfigSpec, type DetectionConfig } from './config';
-import { drawPredictions, evaluateDetection, type DetectionEval } from './eval';
+import { drawPredictions, evaluateDetection, type DetectionEval, type DetectionRunEval } from './eval';
 import type { DetectionExample } from './dataset';
 import { buildModel, buildTask, detectionVocab, loadImages, prepareData, type DetectionData, type ImageTable } from './setup';
 import { STAT_NAMES, type DetectionAux, type DetectionPrediction, type DetectionTask } from './task';
@@ -26,13 +26,8 @@ export const TASK = 'task-detection';
 
 /** Where the shipped MLE checkpoints live (next to dist/ in the installed package). */
 export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
+export type { DetectionRunEval };
 export const shippedCheckpoint = (preset: string): string => path.join(SHIPPED_DIR, `${preset}-mle.safetensors`);
-
-/** An evaluation with the validation table it ran on (the demo draws its pictures from it). */
-export interface DetectionRunEval {
-  readonly ev: DetectionEval;
-  readonly val: ImageTable;
-}
 
 // Data and image tables are loaded once per process and shared by the steps of a demo (decoding thousands of PNGs
 // again for each step would cost more than the evaluation itself).

@@ -7,9 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng } from '@reward-tune/core-model';
 import type { DemoResults } from '@reward-tune/reinforce';
-import type { DetectionRunEval } from './commands';
 import type { DetectionConfig } from './config';
-import { drawPredictions, type DetectionEval } from './eval';
+import { drawPredictions, type DetectionEval, type DetectionRunEval } from './eval';
 
 function table(rows: readonly [string, DetectionEval][]): string {
   const cols: [string, (e: DetectionEval) => number][] = [

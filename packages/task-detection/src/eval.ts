@@ -14,6 +14,12 @@ import { batchOf } from '@reward-tune/reinforce';
 import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
 
+/** An evaluation with the validation table it ran on (the demo draws its pictures from it). */
+export interface DetectionRunEval {
+  readonly ev: DetectionEval;
+  readonly val: ImageTable;
+}
+
 export interface DetectionEval {
   /** The 12 COCO stats by name (AP, AP50, …, ARl) and boxes_per_image. */
   readonly metrics: Record<string, number>;
