@@ -271,7 +271,6 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
   async function pretrainCommand(args: readonly string[]): Promise<number> {
     const opts = parseCommand(args, { extra: { resume: { type: 'boolean', description: 'continue the run given by --from' } } });
     if (!opts) return 0;
-    await initBackend(opts.backend);
     let cfg: C;
     let run: RunDir;
     if (opts.extra.resume) {
@@ -280,12 +279,23 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
       const configPath = path.join(dir, 'config.json');
       if (!existsSync(configPath)) throw new UsageError(`--from ${opts.from}: not a run directory (no config.json)`);
       cfg = newRunConfig({ ...opts, preset: undefined }, { value: JSON.parse(readFileSync(configPath, 'utf8')), source: configPath });
+      await ready(cfg, opts);
       run = orUsageError(openRunDir({ root: path.dirname(path.dirname(dir)), task: tool, name: path.basename(dir), config: cfg, resume: true }));
     } else {
       cfg = newRunConfig(opts);
+      await ready(cfg, opts);
       run = openRun(opts, cfg);
     }
     return finishRun(cfg, run, opts, await pretrainRun(cfg, run, opts.out), 'MLE');
+  }
+
+  /**
+   * Before any work: the data is read and validated (a bad dataset is one UsageError, before a run directory
+   * exists, so nothing is left half-made), then the backend is chosen.
+   */
+  async function ready(cfg: C, opts: TaskCliOptions): Promise<void> {
+    adapter.setUp(cfg, opts.out);
+    await initBackend(opts.backend);
   }
 
   /** After training: the evaluation suite, the report, a summary line and (--json) one JSON line. */
@@ -302,9 +312,9 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const opts = parseCommand(args);
     if (!opts) return 0;
     if (opts.from === undefined) throw new UsageError('tune needs --from <MLE run directory or checkpoint>');
-    await initBackend(opts.backend);
     const file = resolveCheckpoint(opts.from);
     const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
+    await ready(cfg, opts);
     const run = openRun(opts, cfg);
     return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, file), 'tuned');
   }
@@ -313,9 +323,9 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const opts = parseCommand(args);
     if (!opts) return 0;
     if (opts.from === undefined) throw new UsageError('eval needs --from <run directory or checkpoint>');
-    await initBackend(opts.backend);
     const from = resolveCheckpoint(opts.from);
     const cfg = newRunConfig({ ...opts, preset: undefined }, checkpointConfig(from));
+    await ready(cfg, opts);
     const { model, file } = loadModel(cfg, opts.out, from);
     // Results go beside the checkpoints of the run the checkpoint belongs to.
     const dir = runOfCheckpoint(file);
@@ -331,9 +341,9 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const opts = parseCommand(args, { extra: { 'from-scratch': { type: 'boolean', description: 'pretrain the MLE model here instead of taking the shipped checkpoint' } } });
     if (!opts) return 0;
     const t0 = Date.now();
-    await initBackend(opts.backend);
     const preset = opts.preset ?? adapter.spec.defaultPreset ?? 'tiny';
     const cfg = newRunConfig({ ...opts, preset });
+    await ready(cfg, opts);
     const name = opts.name ?? defaultRunName(new Date());
 
     // 1. The MLE model: the shipped checkpoint when it fits this config, else pretraining.

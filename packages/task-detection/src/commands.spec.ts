@@ -62,10 +62,13 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       writeFileSync(file, JSON.stringify(j));
     };
 
-    it('a missing image', async () => {
+    it('a missing image, before any run directory is made', async () => {
       const dir = make();
       rmSync(path.join(dir, 'train', '000002.png'));
+      const runs = path.join(out, 'task-detection');
+      const before = existsSync(runs) ? readdirSync(runs).sort() : [];
       await expect(pretrain(dir)).rejects.toThrow(new UsageError(`${path.join(dir, 'instances_train.json')}: images[1].file_name: file not found: ${path.join(dir, 'train', '000002.png')}`));
+      expect(existsSync(runs) ? readdirSync(runs).sort() : []).toEqual(before);
     });
 
     it('a bad bbox and an unknown category', async () => {
