@@ -13,7 +13,7 @@ prefix at every step (no KV cache), for the full length L.
 The sizes come from the TypeScript side (`--spec` JSON: {"model": {"encoder": VitConfig, "decoder":
 DecoderConfig}, "batch", "steps", "params"}); the script asserts that its parameter count equals "params".
 Prints one JSON object: {"torch_version","threads","device","params","train_step_ms","sample_ms",
-"train_step_cpu_ms","sample_cpu_ms"}. The median of `steps` timed steps after one warm-up step is reported;
+"train_step_cpu_ms","sample_cpu_ms","blas"} ("blas": the BLAS library files the process mapped, or null). The median of `steps` timed steps after one warm-up step is reported;
 sampling is timed once after one warm-up run (as the TypeScript bench does).
 
 Dimension legend: B batch, P patches, L length, V vocabulary, D width, H heads, Dh = D/H.
@@ -22,6 +22,7 @@ Exit codes: 0 ok, 2 bad arguments or spec, 3 torch not importable.
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -191,6 +192,18 @@ class EncoderDecoder(nn.Module):
         return seq[:, 1:]
 
 
+def loaded_blas():
+    """The BLAS library this process actually mapped (Linux): Debian's python3-torch calls whatever libblas.so.3
+    the alternatives system or LD_LIBRARY_PATH provides, and netlib's reference BLAS is ~15x slower than OpenBLAS."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {os.path.realpath(line.split()[-1]) for line in f if line.count("/")}
+    except OSError:
+        return None
+    names = sorted(p for p in paths if "blas" in os.path.basename(p).lower())
+    return ",".join(names) if names else None
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", required=True, help="JSON from the TypeScript bench: model, batch, steps, params")
@@ -249,6 +262,7 @@ def main(argv):
         "sample_ms": round(sample_ms),
         "train_step_cpu_ms": round(statistics.median_high([r[1] for r in runs])),
         "sample_cpu_ms": round(sample_cpu_ms),
+        "blas": loaded_blas(),
     }))
     return 0
 

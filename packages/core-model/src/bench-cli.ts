@@ -204,6 +204,8 @@ const referenceSchema = z.object({
   sample_ms: z.number().nonnegative(),
   train_step_cpu_ms: z.number().nonnegative(),
   sample_cpu_ms: z.number().nonnegative(),
+  /** The BLAS library file the reference process mapped (null where unknown): its speed depends on it. */
+  blas: z.string().nullable().optional(),
 });
 export type ReferenceResult = z.output<typeof referenceSchema>;
 
@@ -320,7 +322,8 @@ export const benchCommand: CommandHandler = async (args) => {
           `greedy sampling ${r.sample_ms} ms (${r.tokens_per_s} tokens/s); CPU time ${r.train_step_cpu_ms} / ${r.sample_cpu_ms} ms\n` +
           (ref === undefined || r.ratio === undefined
             ? ''
-            : `PyTorch ${ref.torch_version} (${ref.device}, ${ref.threads} thread${ref.threads === 1 ? '' : 's'}): ` +
+            : `PyTorch ${ref.torch_version} (${ref.device}, ${ref.threads} thread${ref.threads === 1 ? '' : 's'}` +
+              `${ref.blas ? `, ${ref.blas}` : ''}): ` +
               `train step ${ref.train_step_ms} ms, naive greedy sampling ${ref.sample_ms} ms; CPU time ` +
               `${ref.train_step_cpu_ms} / ${ref.sample_cpu_ms} ms\nratio ours/PyTorch: train step ${r.ratio.train_step}× ` +
               `(CPU ${r.ratio.train_step_cpu}×), sampling ${r.ratio.sample}× (CPU ${r.ratio.sample_cpu}×)\n`),
