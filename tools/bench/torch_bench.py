@@ -16,6 +16,9 @@ Prints one JSON object: {"torch_version","threads","device","params","train_step
 "train_step_cpu_ms","sample_cpu_ms","blas"} ("blas": the BLAS library files the process mapped, or null). The median of `steps` timed steps after one warm-up step is reported;
 sampling is timed once after one warm-up run (as the TypeScript bench does).
 
+`--check FILE` instead scores and greedily decodes with the TypeScript model's own weights (see `check`), so that a
+test can show that both implementations compute the same function.
+
 Dimension legend: B batch, P patches, L length, V vocabulary, D width, H heads, Dh = D/H.
 Exit codes: 0 ok, 2 bad arguments or spec, 3 torch not importable.
 """
@@ -204,12 +207,85 @@ def loaded_blas():
     return ",".join(names) if names else None
 
 
+def ts_param_map(model):
+    """TypeScript parameter name -> (torch parameter, transpose?): the naming of vit.ts and decoder.ts."""
+    out = {}
+
+    def dense(prefix, lin):
+        out[f"{prefix}/kernel"], out[f"{prefix}/bias"] = (lin.weight, True), (lin.bias, False)
+
+    def norm(prefix, ln):
+        out[f"{prefix}/scale"], out[f"{prefix}/bias"] = (ln.weight, False), (ln.bias, False)
+
+    def attention(prefix, att):
+        for n in ("query", "key", "value", "out"):
+            dense(f"{prefix}/{n}", getattr(att, n))
+
+    def mlp(prefix, m):
+        dense(f"{prefix}/Dense_0", m.dense0)
+        dense(f"{prefix}/Dense_1", m.dense1)
+
+    enc, dec = model.encoder, model.decoder
+    dense("img/embedding", enc.embedding)
+    if isinstance(enc.pos, nn.Parameter):
+        out["img/pos_embedding"] = (enc.pos, False)
+    for i, blk in enumerate(enc.blocks):
+        b = f"img/Transformer/encoderblock_{i}"
+        norm(f"{b}/LayerNorm_0", blk.ln0)
+        attention(f"{b}/MultiHeadDotProductAttention_0", blk.attn)
+        norm(f"{b}/LayerNorm_1", blk.ln1)
+        mlp(f"{b}/MlpBlock_0", blk.mlp)
+    norm("img/Transformer/encoder_norm", enc.norm)
+    out["decoder/EmbedTargets/embedding"] = (dec.embed.weight, False)
+    out["decoder/pos_embedding"] = (dec.pos, False)
+    for i, blk in enumerate(dec.blocks):
+        b = f"decoder/decoderblock_{i}"
+        norm(f"{b}/LayerNorm_0", blk.ln0)
+        attention(f"{b}/MultiHeadDotProductAttention_0", blk.self_attn)
+        norm(f"{b}/LayerNorm_1", blk.ln1)
+        attention(f"{b}/MultiHeadDotProductAttention_1", blk.cross_attn)
+        norm(f"{b}/LayerNorm_2", blk.ln2)
+        mlp(f"{b}/MlpBlock_0", blk.mlp)
+    norm("decoder/decoder_norm", dec.norm)
+    dense("decoder/head", dec.head)
+    return out
+
+
+def check(path):
+    """Parity mode: the TypeScript model's weights and inputs from `path` (JSON {"model", "params": {name:
+    {"shape", "data"}}, "images": {"shape", "data"}, "targets": {"shape", "data"}}) -> {"loss", "tokens"}: the mean
+    teacher-forced cross-entropy and the naive greedy decode, to compare with the TypeScript model's."""
+    with open(path) as f:
+        spec = json.load(f)
+    model = EncoderDecoder(spec["model"])
+    mapping = ts_param_map(model)
+    assert set(mapping) == set(spec["params"]), f"names differ: {sorted(set(mapping) ^ set(spec['params']))[:5]}"
+    assert len({id(p) for p, _ in mapping.values()}) == len(list(model.parameters())), "a parameter is unmapped"
+    with torch.no_grad():
+        for name, (p, transpose) in mapping.items():
+            v = torch.tensor(spec["params"][name]["data"], dtype=torch.float32).view(spec["params"][name]["shape"])
+            p.copy_(v.t() if transpose else v)
+    images = torch.tensor(spec["images"]["data"], dtype=torch.float32).view(spec["images"]["shape"])
+    targets = torch.tensor(spec["targets"]["data"], dtype=torch.long).view(spec["targets"]["shape"])
+    with torch.no_grad():
+        loss = model.loss(images, targets).item()
+    print(json.dumps({"loss": loss, "tokens": model.greedy(images).tolist()}))
+    return 0
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spec", required=True, help="JSON from the TypeScript bench: model, batch, steps, params")
+    ap.add_argument("--spec", help="JSON from the TypeScript bench: model, batch, steps, params")
+    ap.add_argument("--check", metavar="FILE", help="parity mode: score and decode with the weights in FILE")
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="auto: cuda when available")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.check:
+        return check(args.check)
+    if args.spec is None:
+        print("torch_bench.py: --spec or --check is required", file=sys.stderr)
+        return 2
     try:
         spec = json.loads(args.spec)
         cfg, batch, steps, want = spec["model"], int(spec["batch"]), int(spec["steps"]), int(spec["params"])
@@ -222,7 +298,6 @@ def main(argv):
     if device == "cuda" and not torch.cuda.is_available():
         print("torch_bench.py: --device cuda: CUDA is not available", file=sys.stderr)
         return 2
-    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     model = EncoderDecoder(cfg).to(device)

@@ -20,7 +20,8 @@ import {
   type BenchResult,
 } from './bench-cli';
 import { UsageError } from './command-line';
-import { initParams } from './model/encoder-decoder';
+import { spawnSync } from 'node:child_process';
+import { EncoderDecoder, initParams, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { countParams } from './ops';
 
 describe('bench', () => {
@@ -147,5 +148,40 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
     if (process.platform === 'linux') expect(E.isRight(r) && r.right.blas).toMatch(/blas/);
     const wrong = runReference('bench-mu', 9275, { python, script: TORCH_BENCH_SCRIPT, threads: 1, device: 'cpu' });
     expect(wrong).toEqual(E.left(expect.stringMatching(/parameter count 9276 != 9275/)));
+  });
+
+  // The reference must be the same function, not just the same size: with the TypeScript model's own weights
+  // (and a non-zero logits layer, which is zero-initialised) both compute the same loss and greedy tokens.
+  const mu = BENCH_CONFIGS['bench-mu'].model;
+  const sincos: EncoderDecoderConfig = { ...mu, encoder: { ...mu.encoder, posemb: 'sincos2d' } };
+  itTorch.each([
+    ['learned', mu],
+    ['sin-cos', sincos],
+  ])('torch_bench.py --check: same loss and greedy tokens as the TypeScript model (%s encoder positions)', async (_, cfg) => {
+    await initBackend('wasm', { quiet: true });
+    const model = EncoderDecoder.create(cfg, 0);
+    const head = model.params.get('decoder/head/kernel')!;
+    head.assign(tf.randomNormal(head.shape, 0, 1, 'float32', 3));
+    const [h, w] = cfg.encoder.imageSize;
+    const images = tf.randomUniform([4, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D; // [B, Hi, Wi, C]
+    const targets = tf.randomUniform([4, cfg.decoder.length], 0, cfg.decoder.vocabSize, 'int32', 2) as tf.Tensor2D; // [B, L]
+    const lossT = tf.tidy(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))));
+    const loss = (await lossT.data())[0];
+    const greedy = await model.sample(images, { numSamples: 1, greedy: true });
+    const asJson = async (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(await t.data()) });
+    const params: Record<string, unknown> = {};
+    for (const [k, v] of model.params) params[k] = await asJson(v);
+    const file = path.join(dir, `check-${cfg.encoder.posemb}.json`);
+    writeFileSync(file, JSON.stringify({ model: cfg, params, images: await asJson(images), targets: await asJson(targets) }));
+    tf.dispose([images, targets, lossT]);
+    model.dispose();
+
+    const r = spawnSync(python, [TORCH_BENCH_SCRIPT, '--check', file], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const ref = JSON.parse(r.stdout) as { loss: number; tokens: number[][] };
+    expect(Math.abs(ref.loss - loss)).toBeLessThan(1e-5);
+    expect(ref.loss).toBeGreaterThan(0.5); // a non-trivial loss (zero logits would give ln 12 ≈ 2.48 exactly)
+    expect(Math.abs(ref.loss - Math.log(12))).toBeGreaterThan(1e-3);
+    expect(ref.tokens.flat()).toEqual(Array.from(greedy.tokens));
   });
 });
