@@ -7,7 +7,8 @@ embedding as a dense layer over flattened (row, column, channel) patches, learne
 positions, pre-LN blocks (layer norm eps 1e-6) of multi-head attention + MLP with tanh-GELU, final encoder norm;
 decoder with token embedding + learned positions, pre-LN blocks of causal self-attention, cross-attention and MLP,
 final norm and a logits layer. Training step: teacher-forced token cross-entropy (inputs shifted right with 0 in
-front) + Adam(1e-3). Sampling: encode once, then a naive greedy loop that recomputes the decoder over the whole
+front) + Adam(1e-3), as one pass over the whole batch (the TypeScript side's micro-batches exist only for wasm's
+4 GiB heap; bench-tiny and bench-small use none). Sampling: encode once, then a naive greedy loop that recomputes the decoder over the whole
 prefix at every step (no KV cache), for the full length L.
 
 The sizes come from the TypeScript side (`--spec` JSON: {"model": {"encoder": VitConfig, "decoder":
