@@ -1,17 +1,30 @@
 /**
  * `bench`: times one training step (teacher-forced cross-entropy + Adam) and KV-cached greedy sampling of the
- * reference models of shared/spec/runtime.md §1, on the chosen backend, with random inputs.
+ * reference models of shared/spec/runtime.md §1, on the chosen backend, with random inputs; then, when PyTorch is
+ * importable, runs the PyTorch reference of the same model and step (tools/bench/torch_bench.py) in the same
+ * invocation and reports our times as ratios to it.
  *
  *   core-model bench --config bench-tiny --backend wasm --json
  *   → {"backend":"wasm","params":1947564,"train_step_ms":…,"sample_ms":…,"tokens_per_s":…,
- *      "train_step_cpu_ms":…,"sample_cpu_ms":…}
+ *      "train_step_cpu_ms":…,"sample_cpu_ms":…,
+ *      "reference":{"torch_version":…,"threads":1,"device":"cpu","params":1947564,"train_step_ms":…,…},
+ *      "ratio":{"train_step":ours/ref,"sample":ours/ref,"train_step_cpu":…,"sample_cpu":…}}
+ *
+ * The interpreter is `$REWARD_TUNE_PYTHON` (default `python3`); with a pyenv python3 first on PATH, Debian's
+ * python3-torch needs REWARD_TUNE_PYTHON=/usr/bin/python3. `--no-reference` skips it; `--reference-threads n`
+ * (default 1) sets torch's threads. The reference runs on CUDA when our backend is webgpu and CUDA is available.
  *
  * Dimension legend: B batch, L length, V vocabulary, Hi×Wi×C image.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as E from 'fp-ts/Either';
+import { z } from 'zod';
 import { BACKEND_CHOICES, initBackend, readTensor, type BackendChoice } from './backend';
 import { UsageError, type CommandHandler } from './command-line';
+import { validate } from './input';
 import { EncoderDecoder, modelConfig, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
 
@@ -159,13 +172,134 @@ export async function runBench(configName: string, backend: BackendChoice): Prom
   return result;
 }
 
-/** The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json]`. */
+// ---------------------------------------------------------------------------------------------------------------
+// The PyTorch reference (tools/bench/torch_bench.py): same model, same step, same timing, in a child process.
+
+/** The script, from src/ (Jest) or dist/ (the bundled CLI): both sit two levels below the workspace root. */
+export const TORCH_BENCH_SCRIPT = path.resolve(__dirname, '..', '..', '..', 'tools', 'bench', 'torch_bench.py');
+
+export interface ReferenceOptions {
+  /** The interpreter: `$REWARD_TUNE_PYTHON`, default `python3`. */
+  readonly python: string;
+  readonly script: string;
+  readonly threads: number;
+  /** 'auto' lets the script take CUDA when it is there. */
+  readonly device: 'cpu' | 'cuda' | 'auto';
+}
+
+export const referenceOptions = (backend: string, threads = 1, env: NodeJS.ProcessEnv = process.env): ReferenceOptions => ({
+  python: env.REWARD_TUNE_PYTHON || 'python3',
+  script: TORCH_BENCH_SCRIPT,
+  threads,
+  // GPU against GPU, CPU against CPU.
+  device: backend === 'webgpu' ? 'auto' : 'cpu',
+});
+
+const referenceSchema = z.object({
+  torch_version: z.string(),
+  threads: z.number().int(),
+  device: z.string(),
+  params: z.number().int(),
+  train_step_ms: z.number().nonnegative(),
+  sample_ms: z.number().nonnegative(),
+  train_step_cpu_ms: z.number().nonnegative(),
+  sample_cpu_ms: z.number().nonnegative(),
+  /** The BLAS library file the reference process mapped (null where unknown): its speed depends on it. */
+  blas: z.string().nullable().optional(),
+});
+export type ReferenceResult = z.output<typeof referenceSchema>;
+
+export interface BenchRatio {
+  /** Ours / reference, wall time. */
+  readonly train_step: number;
+  readonly sample: number;
+  /** Ours / reference, process CPU time (less sensitive to other load on a shared machine). */
+  readonly train_step_cpu: number;
+  readonly sample_cpu: number;
+}
+
+export type BenchReport = BenchResult & { readonly reference?: ReferenceResult; readonly ratio?: BenchRatio };
+
+/** The script's arguments: the model and step exactly as this bench runs them, and the count it must reproduce. */
+export function referenceArgs(configName: string, params: number, opts: ReferenceOptions): string[] {
+  const bench = BENCH_CONFIGS[configName];
+  if (bench === undefined) throw new Error(`unknown bench config '${configName}'`);
+  const spec = { model: bench.model, batch: bench.batch, steps: bench.steps, params };
+  return [opts.script, '--spec', JSON.stringify(spec), '--threads', String(opts.threads), '--device', opts.device];
+}
+
+/** Whether `python -c "import torch"` succeeds. */
+export function torchAvailable(python: string): boolean {
+  return spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+const lastLine = (s: string): string => s.trim().split('\n').pop() ?? '';
+
+/** Runs the reference and validates its one JSON line; a failure is a `Left` naming the script and the field. */
+export function runReference(configName: string, params: number, opts: ReferenceOptions): E.Either<string, ReferenceResult> {
+  const where = path.basename(opts.script);
+  const r = spawnSync(opts.python, referenceArgs(configName, params, opts), { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.error !== undefined) return E.left(`${where}: ${opts.python}: ${r.error.message}`);
+  if (r.status !== 0) return E.left(`${where}: exit ${r.status ?? r.signal}: ${lastLine(r.stderr)}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(lastLine(r.stdout));
+  } catch {
+    return E.left(`${where}: output is not JSON: '${lastLine(r.stdout).slice(0, 200)}'`);
+  }
+  return validate(referenceSchema, value, `${where} output`);
+}
+
+const ratio = (ours: number, ref: number): number => Math.round((ours / ref) * 100) / 100;
+
+/** Adds the reference and our/its time ratios (two decimals) to our result. */
+export function withReference(ours: BenchResult, ref: ReferenceResult): BenchReport {
+  return {
+    ...ours,
+    reference: ref,
+    ratio: {
+      train_step: ratio(ours.train_step_ms, ref.train_step_ms),
+      sample: ratio(ours.sample_ms, ref.sample_ms),
+      train_step_cpu: ratio(ours.train_step_cpu_ms, ref.train_step_cpu_ms),
+      sample_cpu: ratio(ours.sample_cpu_ms, ref.sample_cpu_ms),
+    },
+  };
+}
+
+/**
+ * Our bench, then (unless `reference` is null or torch is missing) the reference, on the device that matches the
+ * backend that actually ran ('auto' may have picked webgpu); a failing reference is an error.
+ */
+export async function runBenchWithReference(
+  configName: string,
+  backend: BackendChoice,
+  reference: { readonly threads: number; readonly env?: NodeJS.ProcessEnv } | null,
+): Promise<BenchReport> {
+  const ours = await runBench(configName, backend);
+  if (reference === null) return ours;
+  const opts = referenceOptions(ours.backend, reference.threads, reference.env);
+  if (!torchAvailable(opts.python)) return ours;
+  const ref = runReference(configName, ours.params, opts);
+  if (E.isLeft(ref)) throw Object.assign(new Error(ref.left), { exitCode: 1 });
+  return withReference(ours, ref.right);
+}
+
+/**
+ * The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json] [--no-reference]
+ * [--reference-threads n]`.
+ */
 export const benchCommand: CommandHandler = async (args) => {
-  let values: { config?: string; backend?: string; json?: boolean };
+  let values: { config?: string; backend?: string; json?: boolean; 'no-reference'?: boolean; 'reference-threads'?: string };
   try {
     ({ values } = parseArgs({
       args: [...args],
-      options: { config: { type: 'string', default: 'bench-tiny' }, backend: { type: 'string', default: 'auto' }, json: { type: 'boolean' } },
+      options: {
+        config: { type: 'string', default: 'bench-tiny' },
+        backend: { type: 'string', default: 'auto' },
+        json: { type: 'boolean' },
+        'no-reference': { type: 'boolean' },
+        'reference-threads': { type: 'string', default: '1' },
+      },
       strict: true,
     }));
   } catch (e) {
@@ -175,12 +309,24 @@ export const benchCommand: CommandHandler = async (args) => {
   if (!BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`--backend: unknown '${values.backend}' (expected ${BACKEND_CHOICES.join('|')})`);
   }
-  const r = await runBench(values.config!, backend);
+  const threads = Number(values['reference-threads']);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new UsageError(`--reference-threads: expected a positive integer, got '${values['reference-threads']}'`);
+  }
+  const r = await runBenchWithReference(values.config!, backend, values['no-reference'] ? null : { threads });
+  const ref = r.reference;
   process.stdout.write(
     values.json
       ? `${JSON.stringify(r)}\n`
       : `${values.config} on ${r.backend}: ${r.params} params, train step ${r.train_step_ms} ms, ` +
-          `greedy sampling ${r.sample_ms} ms (${r.tokens_per_s} tokens/s); CPU time ${r.train_step_cpu_ms} / ${r.sample_cpu_ms} ms\n`,
+          `greedy sampling ${r.sample_ms} ms (${r.tokens_per_s} tokens/s); CPU time ${r.train_step_cpu_ms} / ${r.sample_cpu_ms} ms\n` +
+          (ref === undefined || r.ratio === undefined
+            ? ''
+            : `PyTorch ${ref.torch_version} (${ref.device}, ${ref.threads} thread${ref.threads === 1 ? '' : 's'}` +
+              `${ref.blas ? `, ${ref.blas}` : ''}): ` +
+              `train step ${ref.train_step_ms} ms, naive greedy sampling ${ref.sample_ms} ms; CPU time ` +
+              `${ref.train_step_cpu_ms} / ${ref.sample_cpu_ms} ms\nratio ours/PyTorch: train step ${r.ratio.train_step}× ` +
+              `(CPU ${r.ratio.train_step_cpu}×), sampling ${r.ratio.sample}× (CPU ${r.ratio.sample_cpu}×)\n`),
   );
   return 0;
 };

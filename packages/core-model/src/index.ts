@@ -124,3 +124,16 @@ export { matMulT, sumRows, customOp } from './backend';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
 export { modelSectionSchema, createModel, type ModelSection } from './model/section';
+export {
+  runBenchWithReference,
+  runReference,
+  referenceArgs,
+  referenceOptions,
+  torchAvailable,
+  withReference,
+  TORCH_BENCH_SCRIPT,
+  type BenchReport,
+  type BenchRatio,
+  type ReferenceOptions,
+  type ReferenceResult,
+} from './bench-cli';
