@@ -7,6 +7,7 @@
  * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends) are required lazily inside
  * functions so that bundling keeps them external and a missing optional dependency is a fallback, not a crash.
  */
+import { UsageError } from './command-line';
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 
@@ -21,8 +22,9 @@ export interface BackendInfo {
 }
 
 /** Thrown when an explicitly requested backend cannot be used; the message is one line saying why. */
-export class BackendUnavailableError extends Error {
-  override readonly name = 'BackendUnavailableError';
+/** The backend asked for cannot be used here: a usage problem, so a CLI prints one line and exits 2. */
+export class BackendUnavailableError extends UsageError {
+  override readonly name: string = 'BackendUnavailableError';
 }
 
 // A lazily evaluated `require` that bundlers cannot see through, so optional packages stay external.

@@ -6,7 +6,7 @@
  * for an expected stop (e.g. 130 after Ctrl-C), also printed as one line.
  */
 export class UsageError extends Error {
-  override readonly name = 'UsageError';
+  override readonly name: string = 'UsageError';
 }
 
 export type CommandHandler = (args: readonly string[]) => Promise<number | void> | number | void;
