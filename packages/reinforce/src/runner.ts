@@ -38,6 +38,7 @@ import {
   type TaskCliOptions,
   type TaskCliSpec,
 } from '@reward-tune/core-model';
+import type { LoopIo } from './loop';
 import type { MleConfig } from './mle';
 import { trainMle } from './mle';
 import { parseMetricsJsonl, writeReport } from './report';
@@ -190,10 +191,40 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     return orUsageError(openRunDir({ root: opts.out, task: tool, name: name ?? opts.name, config }));
   }
 
-  function stopIfInterrupted(stopped: string, run: RunDir, command: 'pretrain' | 'tune'): void {
-    if (stopped !== 'interrupted') return;
-    const how = command === 'pretrain' ? `continue with: ${tool} pretrain --resume --from ${run.dir}` : `the run's checkpoints are in ${run.checkpointsDir}`;
-    throw new Interrupted(`interrupted; a checkpoint was saved (${how})`);
+  /**
+   * Runs one loop with the run directory's collaborators (checkpoints, metrics.jsonl, progress bar, Ctrl-C), then
+   * turns its outcome into the command's: Ctrl-C → `Interrupted` (exit 130) saying how to go on; a non-finite loss →
+   * an error naming the last good checkpoint.
+   */
+  async function runLoop(
+    cfg: C,
+    run: RunDir,
+    command: 'pretrain' | 'tune',
+    total: number,
+    loop: (io: LoopIo) => Promise<{ readonly stopped: string; readonly steps: number }>,
+  ): Promise<void> {
+    const bar = new Progress({ label: command === 'pretrain' ? 'MLE' : 'tune', total, startStep: listCheckpoints(run.checkpointsDir).at(-1)?.[0] ?? 0 });
+    const sigint = interruptOnSigint();
+    let result: { readonly stopped: string; readonly steps: number };
+    try {
+      result = await loop({
+        signal: sigint.signal,
+        checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
+        metrics: jsonlMetrics(run.metricsPath),
+        progress: progressTo(bar),
+      });
+    } finally {
+      sigint.dispose();
+      bar.finish();
+    }
+    if (result.stopped === 'interrupted') {
+      const how = command === 'pretrain' ? `continue with: ${tool} pretrain --resume --from ${run.dir}` : `the run's checkpoints are in ${run.checkpointsDir}`;
+      throw new Interrupted(`interrupted; a checkpoint was saved (${how})`);
+    }
+    if (result.stopped === 'non-finite') {
+      const what = command === 'pretrain' ? 'training' : 'tuning';
+      throw new Error(`${what} stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+    }
   }
 
   function loadModel(cfg: C, outRoot: string, from: string): { model: EncoderDecoder; file: string } {
@@ -212,25 +243,13 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     logLine(`${tool} pretrain: ${model.numParams.toLocaleString('en')} parameters, ${inputs.trainImages} train images, run ${run.dir}`);
     setup.initRun?.(run);
     const optimizer = createOptimizer(inputs.optimizer, model.params);
-    const bar = new Progress({ label: 'MLE', total: inputs.config.steps, startStep: listCheckpoints(run.checkpointsDir).at(-1)?.[0] ?? 0 });
-    const sigint = interruptOnSigint();
-    const result = await trainMle({
-      signal: sigint.signal,
-      policy: model,
-      optimizer,
-      task: setup.task,
-      train: inputs.train,
-      heldOut: inputs.heldOut,
-      rng: Rng.fromSeed(cfg.seed + 1),
-      config: inputs.config,
-      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
-      metrics: jsonlMetrics(run.metricsPath),
-      progress: progressTo(bar),
-    }).finally(() => sigint.dispose());
-    bar.finish();
-    optimizer.dispose();
-    stopIfInterrupted(result.stopped, run, 'pretrain');
-    if (result.stopped === 'non-finite') throw new Error(`training stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+    try {
+      await runLoop(cfg, run, 'pretrain', inputs.config.steps, (io) =>
+        trainMle({ ...io, policy: model, optimizer, task: setup.task, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 1), config: inputs.config }),
+      );
+    } finally {
+      optimizer.dispose();
+    }
     return model;
   }
 
@@ -242,27 +261,14 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const reference = (inputs.config.klCoef ?? 0) > 0 ? loadModel(cfg, outRoot, file).model : undefined;
     setup.initRun?.(run);
     const optimizer = createOptimizer(inputs.optimizer, model.params);
-    const bar = new Progress({ label: 'tune', total: inputs.config.steps });
-    const sigint = interruptOnSigint();
-    const result = await tune({
-      signal: sigint.signal,
-      policy: model,
-      optimizer,
-      task: setup.task,
-      reference,
-      train: inputs.train,
-      heldOut: inputs.heldOut,
-      rng: Rng.fromSeed(cfg.seed + 2),
-      config: inputs.config,
-      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
-      metrics: jsonlMetrics(run.metricsPath),
-      progress: progressTo(bar),
-    }).finally(() => sigint.dispose());
-    bar.finish();
-    optimizer.dispose();
-    reference?.dispose();
-    stopIfInterrupted(result.stopped, run, 'tune');
-    if (result.stopped === 'non-finite') throw new Error(`tuning stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+    try {
+      await runLoop(cfg, run, 'tune', inputs.config.steps, (io) =>
+        tune({ ...io, policy: model, optimizer, task: setup.task, reference, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: inputs.config }),
+      );
+    } finally {
+      optimizer.dispose();
+      reference?.dispose();
+    }
     return model;
   }
 
