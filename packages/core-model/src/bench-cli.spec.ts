@@ -48,6 +48,20 @@ describe('bench', () => {
       expect(Number.isFinite(r[k])).toBe(true);
       expect(r[k]).toBeGreaterThanOrEqual(0);
     }
+    expect(r.profile).toBeUndefined();
+  });
+
+  it('--profile counts the kernels of one training step and sums their times by name', async () => {
+    const r = await runBench('bench-mu', 'cpu', { profile: true });
+    const p = r.profile!;
+    // Two micro-batches of forward + backward + one Adam update: hundreds of kernels, MatMul among the busiest.
+    expect(p.kernels).toBeGreaterThan(200);
+    expect(p.top.length).toBeLessThanOrEqual(15);
+    expect(p.top.map((k) => k.name)).toContain('BatchMatMul');
+    const counted = p.top.reduce((n, k) => n + k.count, 0);
+    expect(counted).toBeLessThanOrEqual(p.kernels);
+    for (let i = 1; i < p.top.length; i++) expect(p.top[i].ms).toBeLessThanOrEqual(p.top[i - 1].ms);
+    expect(p.kernel_ms).toBeGreaterThanOrEqual(p.top[0].ms);
   });
 });
 

@@ -13,6 +13,7 @@
  * The interpreter is `$REWARD_TUNE_PYTHON` (default `python3`); with a pyenv python3 first on PATH, Debian's
  * python3-torch needs REWARD_TUNE_PYTHON=/usr/bin/python3. `--no-reference` skips it; `--reference-threads n`
  * (default 1) sets torch's threads. The reference runs on CUDA when our backend is webgpu and CUDA is available.
+ * `--profile` adds one training step run under tf.profile: kernels per step and where their time goes.
  *
  * Dimension legend: B batch, L length, V vocabulary, Hi×Wi×C image.
  */
@@ -87,11 +88,56 @@ export interface BenchResult {
   /** Process CPU time of the same step and sampling: on a shared machine, closer to what an idle one would take. */
   readonly train_step_cpu_ms: number;
   readonly sample_cpu_ms: number;
+  /** With `--profile`: one more training step run under tf.profile (see StepProfile). */
+  readonly profile?: StepProfile;
+}
+
+/**
+ * Where one training step's time goes, by kernel: how many kernels ran and the time the backend's timer gives
+ * them (on WebGPU, GPU timestamps when the adapter has 'timestamp-query', else per-kernel wall time). The step's
+ * wall time minus `kernel_ms` is per-op overhead (dispatch, bookkeeping, readbacks), which is what separates a
+ * tfjs GPU step from an eager PyTorch one. Profiling times each kernel on its own, so `wall_ms` here is slower
+ * than `train_step_ms`.
+ */
+export interface StepProfile {
+  readonly wall_ms: number;
+  readonly kernels: number;
+  readonly kernel_ms: number;
+  /** The kernels that took the most time in total, most first (at most 15). */
+  readonly top: readonly { readonly name: string; readonly count: number; readonly ms: number }[];
+}
+
+/** Runs `step` once under tf.profile and sums kernel counts and times by kernel name. */
+async function profileStep(step: () => Promise<void>): Promise<StepProfile> {
+  const t0 = performance.now();
+  const info = await tf.profile(step);
+  const wallMs = performance.now() - t0;
+  const byName = new Map<string, { count: number; ms: number }>();
+  let total = 0;
+  // A custom-gradient op is profiled as 'unnamed scope' around the kernels it runs, which are profiled too:
+  // counting both would count their time twice.
+  const kernels = info.kernels.filter((k) => k.name !== 'unnamed scope');
+  for (const k of kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; // {error} when the backend cannot time
+    total += ms;
+    const e = byName.get(k.name) ?? { count: 0, ms: 0 };
+    byName.set(k.name, { count: e.count + 1, ms: e.ms + ms });
+  }
+  const round2 = (x: number): number => Math.round(x * 100) / 100;
+  const top = [...byName.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms || b[1].count - a[1].count)
+    .slice(0, 15)
+    .map(([name, e]) => ({ name, count: e.count, ms: round2(e.ms) }));
+  return { wall_ms: Math.round(wallMs), kernels: kernels.length, kernel_ms: round2(total), top };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function runBench(configName: string, backend: BackendChoice): Promise<BenchResult> {
+export async function runBench(
+  configName: string,
+  backend: BackendChoice,
+  opts: { readonly profile?: boolean } = {},
+): Promise<BenchResult> {
   const bench = BENCH_CONFIGS[configName];
   if (bench === undefined) {
     throw new UsageError(`--config: unknown '${configName}' (expected ${Object.keys(BENCH_CONFIGS).join('|')})`);
@@ -150,6 +196,8 @@ export async function runBench(configName: string, backend: BackendChoice): Prom
     }
   }
 
+  const profile = opts.profile ? await profileStep(trainStep) : undefined;
+
   await model.sample(images, { numSamples: 1, greedy: true }); // warm-up (shader compilation on webgpu)
   const s0 = performance.now();
   const sc0 = cpuMs();
@@ -165,6 +213,7 @@ export async function runBench(configName: string, backend: BackendChoice): Prom
     tokens_per_s: Math.round((b * decoder.length) / (sampleMs / 1000)),
     train_step_cpu_ms: Math.round(median(cpuTimes)),
     sample_cpu_ms: Math.round(sampleCpuMs),
+    ...(profile === undefined ? {} : { profile }),
   };
   tf.dispose([images, targets]);
   optimizer.dispose();
@@ -274,8 +323,9 @@ export async function runBenchWithReference(
   configName: string,
   backend: BackendChoice,
   reference: { readonly threads: number; readonly env?: NodeJS.ProcessEnv } | null,
+  benchOpts: { readonly profile?: boolean } = {},
 ): Promise<BenchReport> {
-  const ours = await runBench(configName, backend);
+  const ours = await runBench(configName, backend, benchOpts);
   if (reference === null) return ours;
   const opts = referenceOptions(ours.backend, reference.threads, reference.env);
   if (!torchAvailable(opts.python)) return ours;
@@ -285,11 +335,13 @@ export async function runBenchWithReference(
 }
 
 /**
- * The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json] [--no-reference]
+ * The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json] [--profile] [--no-reference]
  * [--reference-threads n]`.
  */
 export const benchCommand: CommandHandler = async (args) => {
-  let values: { config?: string; backend?: string; json?: boolean; 'no-reference'?: boolean; 'reference-threads'?: string };
+  let values: {
+    config?: string; backend?: string; json?: boolean; profile?: boolean; 'no-reference'?: boolean; 'reference-threads'?: string;
+  };
   try {
     ({ values } = parseArgs({
       args: [...args],
@@ -297,6 +349,7 @@ export const benchCommand: CommandHandler = async (args) => {
         config: { type: 'string', default: 'bench-tiny' },
         backend: { type: 'string', default: 'auto' },
         json: { type: 'boolean' },
+        profile: { type: 'boolean' },
         'no-reference': { type: 'boolean' },
         'reference-threads': { type: 'string', default: '1' },
       },
@@ -313,7 +366,10 @@ export const benchCommand: CommandHandler = async (args) => {
   if (!Number.isInteger(threads) || threads < 1) {
     throw new UsageError(`--reference-threads: expected a positive integer, got '${values['reference-threads']}'`);
   }
-  const r = await runBenchWithReference(values.config!, backend, values['no-reference'] ? null : { threads });
+  const r = await runBenchWithReference(values.config!, backend, values['no-reference'] ? null : { threads }, {
+    profile: values.profile,
+  });
+  const prof = r.profile;
   const ref = r.reference;
   process.stdout.write(
     values.json
@@ -326,7 +382,11 @@ export const benchCommand: CommandHandler = async (args) => {
               `${ref.blas ? `, ${ref.blas}` : ''}): ` +
               `train step ${ref.train_step_ms} ms, naive greedy sampling ${ref.sample_ms} ms; CPU time ` +
               `${ref.train_step_cpu_ms} / ${ref.sample_cpu_ms} ms\nratio ours/PyTorch: train step ${r.ratio.train_step}× ` +
-              `(CPU ${r.ratio.train_step_cpu}×), sampling ${r.ratio.sample}× (CPU ${r.ratio.sample_cpu}×)\n`),
+              `(CPU ${r.ratio.train_step_cpu}×), sampling ${r.ratio.sample}× (CPU ${r.ratio.sample_cpu}×)\n`) +
+          (prof === undefined
+            ? ''
+            : `profiled step: ${prof.kernels} kernels, ${prof.kernel_ms} ms in kernels of ${prof.wall_ms} ms; most time: ` +
+              `${prof.top.slice(0, 5).map((k) => `${k.name} ×${k.count} ${k.ms} ms`).join(', ')}\n`),
   );
   return 0;
 };
