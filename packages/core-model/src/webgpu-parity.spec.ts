@@ -5,7 +5,7 @@
 // (and the reason is printed) rather than passing them vacuously.
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { initBackend, probeWebgpu, readTensor, type BackendChoice } from './backend';
+import { initBackend, probeWebgpu, readTensor, WEBGPU_FLAGS, type BackendChoice } from './backend';
 import { prefixConstraint } from './logits-processors';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
@@ -128,6 +128,11 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
   it('the probe in backend.ts sees the same adapter', async () => {
     const p = await probeWebgpu();
     expect(p.ok).toBe(true);
+  });
+
+  it('webgpu runs with the training-loop flags (deferred submits, no CPU forwarding), which the comparisons here use', async () => {
+    await initBackend('webgpu', { quiet: true });
+    for (const [k, v] of Object.entries(WEBGPU_FLAGS)) expect(tf.env().get(k)).toBe(v);
   });
 
   it('a dynamic processor with tensor tokens fails with a clear message on webgpu (no synchronous reads)', async () => {
