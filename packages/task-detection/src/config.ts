@@ -50,6 +50,8 @@ export const detectionConfigSchema = z
         ...tuneSectionFields({ steps: 400, evalEvery: 100 }),
         /** Weight of the confidence ("expected IoU") loss (paper: 0.3). */
         confWeight: z.number().nonnegative().default(0.3),
+        /** Form of the confidence loss: `paper` (every slot, over {0, 1, 2}) or `boxes` (box slots, over {1, 2}); task.ts. */
+        confLoss: z.enum(['paper', 'boxes']).default('boxes'),
         /** Duplicate penalty of the reward (paper: 0.3). */
         nmsWeight: z.number().nonnegative().default(0.3),
         /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */

@@ -61,6 +61,7 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
     nmsWeight: cfg.tune.nmsWeight,
     categoryIds: data.train.coco.categories.map((c) => c.id),
     releasedWeighting: cfg.tune.releasedWeighting,
+    confLoss: cfg.tune.confLoss,
   });
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { initBackend } from '@reward-tune/core-model';
 import { toExample } from './dataset';
 import { encodeBoxes } from './sequence';
 import { DetectionTask } from './task';
@@ -7,7 +7,7 @@ import { vocabSize } from './tokens';
 
 describe('DetectionTask', () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await initBackend('cpu', { quiet: true }); // registers the gradients the 'boxes' test takes
   });
 
   const vocab = { bins: 101, numClasses: 3 };
@@ -56,5 +56,23 @@ describe('DetectionTask', () => {
     // Slot 0: −(0.2·log .3 + 0.8·log .2); slot 1 (unmatched box): −log .3; slots 2, 3 (null): −log .5 each.
     const expected = (-(0.2 * Math.log(0.3) + 0.8 * Math.log(0.2)) - Math.log(0.3) - 2 * Math.log(0.5)) / 4;
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
+  });
+
+  it("confidence loss 'boxes': box slots only, over {1, 2} renormalised, and no gradient to p(0)", () => {
+    const boxes = new DetectionTask({ ...task.opts, confLoss: 'boxes' });
+    const V = vocabSize(vocab);
+    const L = 4 * 6;
+    const lp = new Float32Array(L * V).fill(-9);
+    for (let p = 0; p < L; p++) lp.set([Math.log(0.5), Math.log(0.3), Math.log(0.2)], p * V);
+    const logProbs = tf.tensor3d(lp, [1, L, V]);
+    const aux = [{ correct: Uint8Array.from([2, 1, 0, 0]), matchIou: Float64Array.from([0.8, 0, 0, 0]) }];
+    const sampled = tf.zeros([1, L], 'int32') as tf.Tensor2D;
+    const loss = boxes.auxLoss(logProbs, sampled, aux);
+    // Slot 0: −(0.2·log(.3/.5) + 0.8·log(.2/.5)); slot 1 (unmatched box): −log(.3/.5); null slots add nothing.
+    const expected = (-(0.2 * Math.log(0.3 / 0.5) + 0.8 * Math.log(0.2 / 0.5)) - Math.log(0.3 / 0.5)) / 4;
+    expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
+    const g = tf.grad((x: tf.Tensor) => boxes.auxLoss(x as tf.Tensor3D, sampled, aux))(logProbs).dataSync();
+    for (let s = 0; s < 4; s++) expect(g[(s * 6 + 5) * V]).toBe(0); // log p(0) at each confidence position
+    expect(Math.abs(g[5 * V + 2])).toBeGreaterThan(0);
   });
 });
