@@ -82,6 +82,11 @@ export interface TaskSetup<E, P, A, Ev> {
   initRun?(run: RunDir): void;
   /** Called with each checkpoint before its weights are loaded; throws a UsageError when it does not fit. */
   checkCheckpoint?(file: string): void;
+  /**
+   * Adjusts the MLE weights once before tuning starts (a checkpoint the loop resumes from then overrides them):
+   * e.g. detection gives a token that MLE never fed back the input embedding of its nearest kin.
+   */
+  prepareTuning?(model: EncoderDecoder): void;
 }
 
 /** The demo's two evaluated models. */
@@ -260,6 +265,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const inputs = setup.tune();
     const reference = (inputs.config.klCoef ?? 0) > 0 ? loadModel(cfg, outRoot, file).model : undefined;
     setup.initRun?.(run);
+    setup.prepareTuning?.(model);
     const optimizer = createOptimizer(inputs.optimizer, model.params);
     try {
       await runLoop(cfg, run, 'tune', inputs.config.steps, (io) =>
