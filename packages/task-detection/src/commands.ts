@@ -19,7 +19,7 @@ import { detectionConfigSpec, type DetectionConfig } from './config';
 import { drawPredictions, evaluateDetection, type DetectionEval, type DetectionRunEval } from './eval';
 import type { DetectionExample } from './dataset';
 import { buildModel, buildTask, detectionVocab, loadImages, prepareData, type DetectionData, type ImageTable } from './setup';
-import { STAT_NAMES, type DetectionAux, type DetectionPrediction, type DetectionTask } from './task';
+import { STAT_NAMES, tieLowConfidenceInput, type DetectionAux, type DetectionPrediction, type DetectionTask } from './task';
 import { comparison } from './compare';
 
 export const TASK = 'task-detection';
@@ -99,6 +99,7 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
       },
     }),
     evaluate: (model, dir) => evaluateInto(cfg, data, task, model, dir),
+    prepareTuning: tieLowConfidenceInput,
   };
 }
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@reward-tune/core-model';
+import { EncoderDecoder, initBackend, modelConfig } from '@reward-tune/core-model';
 import { toExample } from './dataset';
 import { encodeBoxes } from './sequence';
-import { DetectionTask } from './task';
+import { DetectionTask, tieLowConfidenceInput } from './task';
 import { vocabSize } from './tokens';
 
 describe('DetectionTask', () => {
@@ -56,6 +56,20 @@ describe('DetectionTask', () => {
     // Slot 0: −(0.2·log .3 + 0.8·log .2); slot 1 (unmatched box): −log .3; slots 2, 3 (null): −log .5 each.
     const expected = (-(0.2 * Math.log(0.3) + 0.8 * Math.log(0.2)) - Math.log(0.3) - 2 * Math.log(0.5)) / 4;
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
+  });
+
+  it('before tuning, the low-confidence token takes the high one\'s input embedding; nothing else changes', async () => {
+    const model = EncoderDecoder.create(modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: 12, length: 6 }), 0);
+    const name = 'decoder/EmbedTargets/embedding';
+    const before = (await model.params.get(name)!.array()) as number[][];
+    const other = (await model.params.get('decoder/head/kernel')!.data()).slice();
+    expect(before[1]).not.toEqual(before[2]);
+    tieLowConfidenceInput(model);
+    const after = (await model.params.get(name)!.array()) as number[][];
+    expect(after[1]).toEqual(before[2]);
+    after.forEach((row, i) => (i === 1 ? undefined : expect(row).toEqual(before[i])));
+    expect(await model.params.get('decoder/head/kernel')!.data()).toEqual(other);
+    model.dispose();
   });
 
   it("confidence loss 'boxes': box slots only, over {1, 2} renormalised, and no gradient to p(0)", () => {
