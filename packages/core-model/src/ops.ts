@@ -31,6 +31,15 @@ const denseBiasOp = customOp(
 );
 
 /** x [..., Din] @ kernel [Din, Dout] + bias [Dout] → [..., Dout], always as one 2-D matMul (fast on wasm). */
+/**
+ * The identity whose gradient is zero (tfjs has no tf.stopGradient): what flows back through it stops here. The
+ * forward is a copy, so that the custom op's own output is not an input tensor.
+ */
+export const stopGradient: (x: tf.Tensor) => tf.Tensor = customOp(
+  (x: tf.Tensor) => ({ value: tf.clone(x), saved: [] }),
+  (dy) => [tf.zerosLike(dy)],
+);
+
 export function dense(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const din = x.shape[x.rank - 1];
   const dout = kernel.shape[1]!;

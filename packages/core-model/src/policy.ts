@@ -50,4 +50,10 @@ export interface SequencePolicy {
    * −∞, so that losses weighting them by 0 stay finite.
    */
   logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D;
+
+  /**
+   * `logProbs` with gradients reaching only the output layer, for an auxiliary loss that should be a read-out of
+   * the policy's features rather than a force on them (detection's confidence loss). Optional.
+   */
+  headLogProbs?(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D;
 }

@@ -45,6 +45,12 @@ export interface TuneConfig {
   readonly klCoef?: number;
   /** Weight of `task.auxLoss` when the task has one (detection: 0.3). */
   readonly auxLossWeight?: number;
+  /**
+   * What the auxiliary loss may train: `model` (every parameter, the paper) or `head` (only the output layer, via
+   * the policy's `headLogProbs`, one more forward pass): a read-out of the features the reward shapes, which then
+   * cannot pull those features away from the reward.
+   */
+  readonly auxLossScope?: 'model' | 'head';
   /** Held-out greedy evaluation every this many updates (and after the last). */
   readonly evalEvery?: number;
   readonly checkpointEvery?: number;
@@ -124,7 +130,13 @@ export interface ReinforceLossInput<A> {
   readonly reduction: PgReduction;
   /** [R, L] log π_ref of the tokens, with its weight. */
   readonly kl?: { readonly coef: number; readonly refTokenLogProbs: tf.Tensor2D };
-  readonly aux?: { readonly weight: number; readonly loss: NonNullable<Task<unknown, unknown, A>['auxLoss']>; readonly values: readonly A[] };
+  readonly aux?: {
+    readonly weight: number;
+    readonly loss: NonNullable<Task<unknown, unknown, A>['auxLoss']>;
+    readonly values: readonly A[];
+    /** Score the rows again with gradients to the output layer only (TuneConfig.auxLossScope 'head'). */
+    readonly headOnly?: boolean;
+  };
 }
 
 /**
@@ -143,7 +155,12 @@ export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInp
     loss = tf.add(loss, tf.mul(kl, input.kl.coef));
   }
   if (input.aux && input.aux.weight > 0) {
-    const aux = input.aux.loss(logProbs, input.tokens, input.aux.values);
+    let auxLogProbs = logProbs;
+    if (input.aux.headOnly) {
+      if (!policy.headLogProbs) throw new Error("auxLossScope 'head' needs a policy with headLogProbs");
+      auxLogProbs = policy.headLogProbs(input.images, input.tokens);
+    }
+    const aux = input.aux.loss(auxLogProbs, input.tokens, input.aux.values);
     terms.auxLoss = aux;
     loss = tf.add(loss, tf.mul(aux, input.aux.weight));
   }
@@ -221,7 +238,9 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
           advantages,
           reduction,
           kl: refTokenLogProbs ? { coef: klCoef, refTokenLogProbs } : undefined,
-          aux: auxLoss ? { weight: auxWeight, loss: auxLoss, values: Array.from(picked.rows, (row) => aux[row] as A) } : undefined,
+          aux: auxLoss
+            ? { weight: auxWeight, loss: auxLoss, values: Array.from(picked.rows, (row) => aux[row] as A), headOnly: config.auxLossScope === 'head' }
+            : undefined,
         };
         result = await gradientStep(policy, optimizer, (terms) => reinforceLoss(policy, input, terms));
       } finally {

@@ -26,6 +26,7 @@ import {
   causalBias,
   denseP,
   layerNorm,
+  stopGradient,
   mlpBlock,
   multiHeadAttention,
   param,
@@ -75,7 +76,14 @@ export function shiftRight(tokens: tf.Tensor2D): tf.Tensor2D {
  * Teacher-forced logits: encoded [B, P, De], decoder inputs [B, L] (already shifted right) → logits [B, L, V].
  * Embedding lookup is tf.gather (its gradient needs UnsortedSegmentSum, which backend.ts registers on wasm).
  */
-export function decoderLogits(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
+export function decoderLogits(
+  params: Params,
+  cfg: DecoderConfig,
+  encoded: tf.Tensor3D,
+  inputs: tf.Tensor2D,
+  /** Gradients reach only the output layer (`decoder/head`): the features it reads are constants. */
+  headOnly = false,
+): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, l] = inputs.shape;
     if (l !== cfg.length) throw new Error(`decoder input length ${l} != configured length ${cfg.length}`);
@@ -90,7 +98,8 @@ export function decoderLogits(params: Params, cfg: DecoderConfig, encoded: tf.Te
       x = tf.add(x, multiHeadAttention(params, `${blk}/MultiHeadDotProductAttention_1`, cfg.heads, y, encoded));
       x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
     }
-    return denseP(params, 'decoder/head', layerNorm(params, 'decoder/decoder_norm', x)) as tf.Tensor3D;
+    const features = layerNorm(params, 'decoder/decoder_norm', x);
+    return denseP(params, 'decoder/head', headOnly ? stopGradient(features) : features) as tf.Tensor3D;
   });
 }
 

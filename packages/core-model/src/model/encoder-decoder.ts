@@ -106,8 +106,8 @@ export class EncoderDecoder implements SequencePolicy {
   }
 
   /** Raw teacher-forced logits [B, L, V] (no processors) for targets `tokens` [B, L]. */
-  logitsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => decoderLogits(this.params, this.config.decoder, encoded, shiftRight(tokens)));
+  logitsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, headOnly = false): tf.Tensor3D {
+    return tf.tidy(() => decoderLogits(this.params, this.config.decoder, encoded, shiftRight(tokens), headOnly));
   }
 
   /**
@@ -136,10 +136,10 @@ export class EncoderDecoder implements SequencePolicy {
   }
 
   /** Teacher-forced log-softmax [B, L, V] after the processors, from encoder tokens [B, P, D]. */
-  logProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor3D {
+  logProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null, headOnly = false): tf.Tensor3D {
     const ownBias = bias === undefined ? this.processorBias(tokens) : null;
     const result = tf.tidy(() => {
-      let logits: tf.Tensor = this.logitsFromEncoded(encoded, tokens);
+      let logits: tf.Tensor = this.logitsFromEncoded(encoded, tokens, headOnly);
       const b = bias ?? ownBias;
       if (b !== null && b !== undefined) logits = tf.add(logits, b);
       return tf.logSoftmax(logits) as tf.Tensor3D;
@@ -151,6 +151,14 @@ export class EncoderDecoder implements SequencePolicy {
   /** SequencePolicy: teacher-forced, processed log-softmax [B, L, V] for targets `tokens` [B, L]. */
   logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor3D {
     return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, bias));
+  }
+
+  /**
+   * SequencePolicy: the same log-probs as `logProbs`, but differentiable only with respect to the output layer
+   * (`decoder/head/*`): the decoder features it reads are treated as constants.
+   */
+  headLogProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, undefined, true));
   }
 
   /** Per-token log-probs [B, L] of `tokens` [B, L] (one-hot product, so that no gather gradient is needed). */
