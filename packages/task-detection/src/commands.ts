@@ -92,6 +92,7 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
         numSamples: cfg.tune.numSamples,
         estimator: cfg.tune.estimator,
         auxLossWeight: cfg.tune.confWeight,
+        auxLossScope: cfg.tune.confScope,
         klCoef: cfg.tune.klCoef,
         evalEvery: cfg.tune.evalEvery,
         checkpointEvery: cfg.tune.checkpointEvery,

@@ -52,6 +52,8 @@ export const detectionConfigSchema = z
         confWeight: z.number().nonnegative().default(0.3),
         /** Form of the confidence loss: `paper` (every slot, over {0, 1, 2}) or `boxes` (box slots, over {1, 2}); task.ts. */
         confLoss: z.enum(['paper', 'boxes']).default('boxes'),
+        /** What the confidence loss trains: `head` (the output layer only, a read-out) or `model` (all, the paper). */
+        confScope: z.enum(['head', 'model']).default('head'),
         /** Duplicate penalty of the reward (paper: 0.3). */
         nmsWeight: z.number().nonnegative().default(0.3),
         /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
