@@ -83,10 +83,12 @@ export interface TaskSetup<E, P, A, Ev> {
   /** Called with each checkpoint before its weights are loaded; throws a UsageError when it does not fit. */
   checkCheckpoint?(file: string): void;
   /**
-   * Adjusts the MLE weights once before tuning starts (a checkpoint the loop resumes from then overrides them):
-   * e.g. detection gives a token that MLE never fed back the input embedding of its nearest kin.
+   * The policy to tune, from the loaded MLE model: it may adjust the weights once (a checkpoint the loop resumes
+   * from then overrides them) and may return the same parameters under other logits processors. E.g. detection
+   * gives a token that MLE never fed back the input embedding of its nearest kin, and decodes with well-formed
+   * slots. Absent: the model itself.
    */
-  prepareTuning?(model: EncoderDecoder): void;
+  prepareTuning?(model: EncoderDecoder): EncoderDecoder;
 }
 
 /** The demo's two evaluated models. */
@@ -265,11 +267,11 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const inputs = setup.tune();
     const reference = (inputs.config.klCoef ?? 0) > 0 ? loadModel(cfg, outRoot, file).model : undefined;
     setup.initRun?.(run);
-    setup.prepareTuning?.(model);
-    const optimizer = createOptimizer(inputs.optimizer, model.params);
+    const policy = setup.prepareTuning?.(model) ?? model; // shares the model's parameters
+    const optimizer = createOptimizer(inputs.optimizer, policy.params);
     try {
       await runLoop(cfg, run, 'tune', inputs.config.steps, (io) =>
-        tune({ ...io, policy: model, optimizer, task: setup.task, reference, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: inputs.config }),
+        tune({ ...io, policy, optimizer, task: setup.task, reference, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: inputs.config }),
       );
     } finally {
       optimizer.dispose();

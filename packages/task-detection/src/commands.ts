@@ -18,7 +18,7 @@ import { loadCounter, taskRunner, type TaskAdapter, type TaskSetup, randomBatche
 import { detectionConfigSpec, type DetectionConfig } from './config';
 import { drawPredictions, evaluateDetection, type DetectionEval, type DetectionRunEval } from './eval';
 import type { DetectionExample } from './dataset';
-import { buildModel, buildTask, detectionVocab, loadImages, prepareData, type DetectionData, type ImageTable } from './setup';
+import { buildModel, buildTask, decodingModel, detectionVocab, loadImages, prepareData, type DetectionData, type ImageTable } from './setup';
 import { STAT_NAMES, tieLowConfidenceInput, type DetectionAux, type DetectionPrediction, type DetectionTask } from './task';
 import { comparison } from './compare';
 
@@ -99,8 +99,11 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
         distributionSamples: 4,
       },
     }),
-    evaluate: (model, dir) => evaluateInto(cfg, data, task, model, dir),
-    prepareTuning: tieLowConfidenceInput,
+    evaluate: (model, dir) => evaluateInto(cfg, data, task, decodingModel(cfg, vocab, model), dir),
+    prepareTuning: (model) => {
+      tieLowConfidenceInput(model);
+      return decodingModel(cfg, vocab, model);
+    },
   };
 }
 
@@ -116,7 +119,8 @@ export const detectionAdapter: TaskAdapter<DetectionConfig, DetectionExample, De
   spec: detectionConfigSpec,
   setUp: detectionSetup,
   shippedCheckpoint,
-  modelKey: (c) => JSON.stringify({ model: c.model, tokens: c.tokens, data: c.data }),
+  // wellFormed is a decoding choice, not part of the model: a checkpoint fits either way.
+  modelKey: (c) => JSON.stringify({ model: c.model, tokens: { ...c.tokens, wellFormed: undefined }, data: c.data }),
   summaryLine: (name, r) => summaryLine(name, r.ev),
   jsonStats: (r) => ({ stats: statsOf(r.ev), mean_reward: r.ev.meanReward }),
   evaluatedImages: (r) => r.val.examples.length,

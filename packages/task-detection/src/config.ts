@@ -41,6 +41,8 @@ export const detectionConfigSchema = z
         bins: z.number().int().min(2).default(65),
         maxBoxes: z.number().int().positive().default(8),
         order: z.enum(['random', 'area', 'given']).default('random'),
+        /** Tuning and evaluation decode with well-formed slots: null iff the first token is 0 (sequence.ts). */
+        wellFormed: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

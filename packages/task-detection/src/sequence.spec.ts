@@ -1,5 +1,5 @@
-import { Rng } from '@reward-tune/core-model';
-import { decodeBoxes, encodeBoxes, slotTokenSets } from './sequence';
+import { allowedAt, Rng, slotMask } from '@reward-tune/core-model';
+import { decodeBoxes, encodeBoxes, slotTokenSets, wellFormedSlots } from './sequence';
 import { vocabSize } from './tokens';
 
 describe('detection sequences', () => {
@@ -38,5 +38,21 @@ describe('detection sequences', () => {
     expect(allowed(4)).toEqual([0, ...Array.from({ length: 9 }, (_, i) => i + 68)]);
     expect(allowed(5)).toEqual([0, 1, 2]);
     expect(allowed(11)).toEqual([0, 1, 2]);
+  });
+
+  it('well-formed slots: after a 0 the slot stays null, after a coordinate no 0 (so a box keeps conf 1 or 2)', () => {
+    const V = vocabSize(v);
+    const procs = [slotMask(slotTokenSets(v)), wellFormedSlots(v)];
+    const seq = encodeBoxes(v, boxes, 4, 'given'); // 3 boxes, then one null slot
+    const rows = 1;
+    const at = (position: number): Uint8Array => allowedAt(procs, { position, rows, length: 24, vocabSize: V, tokens: seq })!;
+    // Every target token stays allowed: MLE targets are well-formed.
+    for (let p = 0; p < 24; p++) expect(at(p)[seq[p]]).toBe(1);
+    expect(at(0)[0]).toBe(1); // a slot may start null …
+    expect(at(5)[0]).toBe(0); // … but a box's confidence cannot be 0
+    expect([at(5)[1], at(5)[2]]).toEqual([1, 1]);
+    const nullConf = at(23); // the null slot: only 0
+    expect(nullConf.reduce((n, x) => n + x, 0)).toBe(1);
+    expect(nullConf[0]).toBe(1);
   });
 });

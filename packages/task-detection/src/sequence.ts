@@ -9,7 +9,7 @@
  * The slot mask lets each position emit only its own kind of token, plus 0 (the null/padding token) everywhere, so
  * that null slots stay representable; a slot counts as a box iff its confidence token is non-zero (seq2box).
  */
-import type { Rng } from '@reward-tune/core-model';
+import { prefixConstraint, type LogitsProcessor, type Rng } from '@reward-tune/core-model';
 import { classToken, COORD_OFFSET, coordToken, MAX_CONF, tokenToClass, tokenToConf, tokenToCoord, TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
 
 /** A box in normalised [0, 1] coordinates, y first as in the token layout. */
@@ -76,5 +76,25 @@ export function slotTokenSets(v: DetectionVocab): Uint8Array[] {
     else if (k === 4) row.fill(1, COORD_OFFSET + v.bins, V);
     else row.fill(1, 0, MAX_CONF + 1);
     return row;
+  });
+}
+
+/**
+ * Keeps slots well-formed while sampling and re-scoring: a slot is null iff its first token is 0. After a 0 the
+ * slot's other five tokens can only be 0; after a coordinate none of them can be 0, so the confidence token of a
+ * box is 1 or 2. MLE targets are always well-formed, so this never masks a target. Without it a sampled 0 at the
+ * confidence position drops a box that was already drawn, and the confidence loss, which moves p(1) against p(2),
+ * changes p(0) there as a side effect (`tiny` tuning runs lost boxes that way).
+ */
+export function wellFormedSlots(v: DetectionVocab): LogitsProcessor {
+  const V = vocabSize(v);
+  const onlyNull = new Uint8Array(V);
+  onlyNull[0] = 1;
+  const noNull = new Uint8Array(V).fill(1);
+  noNull[0] = 0;
+  return prefixConstraint((position, prefix) => {
+    const k = position % TOKENS_PER_BOX;
+    if (k === 0) return null;
+    return prefix[position - k] === 0 ? onlyNull : noNull;
   });
 }

@@ -12,7 +12,7 @@ import { createModel, slotMask, type EncoderDecoder } from '@reward-tune/core-mo
 import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
-import { slotTokenSets } from './sequence';
+import { slotTokenSets, wellFormedSlots } from './sequence';
 import { DetectionTask } from './task';
 import { TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
 
@@ -44,9 +44,22 @@ export const detectionVocab = (cfg: DetectionConfig, data: DetectionData): Detec
   numClasses: data.train.coco.categories.length,
 });
 
-/** The model of a config, with detection's slot masks applied in sampling and in re-scoring alike. */
+/**
+ * The model of a config, with detection's slot masks applied in sampling and in re-scoring alike. MLE trains under
+ * the slot masks alone (the shipped checkpoint was made so); tuning and evaluation decode with `decodingModel`.
+ */
 export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: number): EncoderDecoder {
   return createModel(cfg.model, vocabSize(vocab), cfg.tokens.maxBoxes * TOKENS_PER_BOX, seed, [slotMask(slotTokenSets(vocab))]);
+}
+
+/**
+ * The same parameters as `model`, decoding with well-formed slots too (`tokens.wellFormed`, sequence.ts): what
+ * tuning samples and re-scores with and what every evaluation decodes with, the MLE baseline's included.
+ */
+export function decodingModel(cfg: DetectionConfig, vocab: DetectionVocab, model: EncoderDecoder): EncoderDecoder {
+  const processors = [slotMask(slotTokenSets(vocab))];
+  if (cfg.tokens.wellFormed) processors.push(wellFormedSlots(vocab));
+  return model.withProcessors(processors);
 }
 
 export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: DetectionVocab): DetectionTask {
