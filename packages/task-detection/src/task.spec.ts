@@ -44,15 +44,26 @@ describe('DetectionTask', () => {
     expect(half.AR100).toBeCloseTo(0.5, 12);
   });
 
-  it('confidence loss: cross-entropy of the conf-slot log-probs against (1,0,0) / (0, 1−IoU, IoU)', () => {
+  /**
+   * One row of 4 slots: a box matched at IoU 0.8, an unmatched box, two null slots; at every position
+   * log p = [log .5, log .3, log .2, then small] (values need not normalise here).
+   */
+  function confCase() {
     const V = vocabSize(vocab);
     const L = 4 * 6;
-    // Log-probs: at every position, log p = [log .5, log .3, log .2, then small] (values need not normalise here).
     const lp = new Float32Array(L * V).fill(-9);
     for (let p = 0; p < L; p++) lp.set([Math.log(0.5), Math.log(0.3), Math.log(0.2)], p * V);
-    const logProbs = tf.tensor3d(lp, [1, L, V]);
-    const aux = [{ correct: Uint8Array.from([2, 1, 0, 0]), matchIou: Float64Array.from([0.8, 0, 0, 0]) }];
-    const loss = task.auxLoss(logProbs, tf.zeros([1, L], 'int32') as tf.Tensor2D, aux);
+    return {
+      V,
+      logProbs: tf.tensor3d(lp, [1, L, V]),
+      sampled: tf.zeros([1, L], 'int32') as tf.Tensor2D,
+      aux: [{ correct: Uint8Array.from([2, 1, 0, 0]), matchIou: Float64Array.from([0.8, 0, 0, 0]) }],
+    };
+  }
+
+  it('confidence loss: cross-entropy of the conf-slot log-probs against (1,0,0) / (0, 1−IoU, IoU)', () => {
+    const { logProbs, sampled, aux } = confCase();
+    const loss = task.auxLoss(logProbs, sampled, aux);
     // Slot 0: −(0.2·log .3 + 0.8·log .2); slot 1 (unmatched box): −log .3; slots 2, 3 (null): −log .5 each.
     const expected = (-(0.2 * Math.log(0.3) + 0.8 * Math.log(0.2)) - Math.log(0.3) - 2 * Math.log(0.5)) / 4;
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
@@ -74,13 +85,7 @@ describe('DetectionTask', () => {
 
   it("confidence loss 'boxes': box slots only, over {1, 2} renormalised, and no gradient to p(0)", () => {
     const boxes = new DetectionTask({ ...task.opts, confLoss: 'boxes' });
-    const V = vocabSize(vocab);
-    const L = 4 * 6;
-    const lp = new Float32Array(L * V).fill(-9);
-    for (let p = 0; p < L; p++) lp.set([Math.log(0.5), Math.log(0.3), Math.log(0.2)], p * V);
-    const logProbs = tf.tensor3d(lp, [1, L, V]);
-    const aux = [{ correct: Uint8Array.from([2, 1, 0, 0]), matchIou: Float64Array.from([0.8, 0, 0, 0]) }];
-    const sampled = tf.zeros([1, L], 'int32') as tf.Tensor2D;
+    const { V, logProbs, sampled, aux } = confCase();
     const loss = boxes.auxLoss(logProbs, sampled, aux);
     // Slot 0: −(0.2·log(.3/.5) + 0.8·log(.2/.5)); slot 1 (unmatched box): −log(.3/.5); null slots add nothing.
     const expected = (-(0.2 * Math.log(0.3 / 0.5) + 0.8 * Math.log(0.2 / 0.5)) - Math.log(0.3 / 0.5)) / 4;
