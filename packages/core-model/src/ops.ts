@@ -30,7 +30,6 @@ const denseBiasOp = customOp(
   (dy, [x, kernel]) => [matMulT(dy, kernel, false, true), matMulT(x, dy, true, false), sumRows(dy as tf.Tensor2D)],
 );
 
-/** x [..., Din] @ kernel [Din, Dout] + bias [Dout] → [..., Dout], always as one 2-D matMul (fast on wasm). */
 /**
  * The identity whose gradient is zero (tfjs has no tf.stopGradient): what flows back through it stops here. The
  * forward is a copy, so that the custom op's own output is not an input tensor.
@@ -40,6 +39,7 @@ export const stopGradient: (x: tf.Tensor) => tf.Tensor = customOp(
   (dy) => [tf.zerosLike(dy)],
 );
 
+/** x [..., Din] @ kernel [Din, Dout] + bias [Dout] → [..., Dout], always as one 2-D matMul (fast on wasm). */
 export function dense(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   const din = x.shape[x.rank - 1];
   const dout = kernel.shape[1]!;
