@@ -115,9 +115,10 @@ export function cocoGroundTruth(examples: readonly DetectionExample[], categoryI
  *
  * MLE targets give every box confidence 2, so the MLE model has never been fed a 1: its input embedding is still
  * its random initialisation. Once tuning's confidence loss makes 1 likely, samples contain it and every slot after
- * it is decoded from an input the model has never seen; on our tiny runs the sample reward fell from ~0.45 to ~0.09
- * within 90 steps. Starting 1 where 2 is ("a box, less sure") removes that; tuning then moves the two apart as
- * it needs.
+ * it is decoded from an input the model has never seen. Starting 1 where 2 is ("a box, less sure") closes that
+ * path; tuning then moves the two apart as it needs. It is one of the three ways the confidence loss collapsed
+ * tuning on our tiny runs (sample reward ~0.45 → ~0.1); the others are closed by `confScope: head` and the
+ * well-formed slots (README, "Reward, confidence and score").
  */
 export function tieLowConfidenceInput(model: EncoderDecoder): void {
   const table = model.params.get(INPUT_EMBEDDING);
