@@ -84,7 +84,7 @@ export function slotTokenSets(v: DetectionVocab): Uint8Array[] {
  * slot's other five tokens can only be 0; after a coordinate none of them can be 0, so the confidence token of a
  * box is 1 or 2. MLE targets are always well-formed, so this never masks a target. Without it a sampled 0 at the
  * confidence position drops a box that was already drawn, and the confidence loss, which moves p(1) against p(2),
- * changes p(0) there as a side effect (`tiny` tuning runs lost boxes that way).
+ * changes p(0) there as a side effect.
  */
 export function wellFormedSlots(v: DetectionVocab): LogitsProcessor {
   const V = vocabSize(v);
