@@ -21,8 +21,10 @@ export interface BackendInfo {
   readonly detail: string;
 }
 
-/** Thrown when an explicitly requested backend cannot be used; the message is one line saying why. */
-/** The backend asked for cannot be used here: a usage problem, so a CLI prints one line and exits 2. */
+/**
+ * Thrown when an explicitly requested backend cannot be used; the message is one line saying why. A usage problem,
+ * so a CLI prints that line and exits 2.
+ */
 export class BackendUnavailableError extends UsageError {
   override readonly name: string = 'BackendUnavailableError';
 }
