@@ -8,7 +8,7 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { createModel, slotMask, type EncoderDecoder } from '@reward-tune/core-model';
+import { createModel, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
 import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
@@ -49,7 +49,14 @@ export const detectionVocab = (cfg: DetectionConfig, data: DetectionData): Detec
  * the slot masks alone (the shipped checkpoint was made so); tuning and evaluation decode with `decodingModel`.
  */
 export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: number): EncoderDecoder {
-  return createModel(cfg.model, vocabSize(vocab), cfg.tokens.maxBoxes * TOKENS_PER_BOX, seed, [slotMask(slotTokenSets(vocab))]);
+  return createModel(cfg.model, vocabSize(vocab), cfg.tokens.maxBoxes * TOKENS_PER_BOX, seed, slotProcessors(cfg, vocab, 'mle'));
+}
+
+/** The logits processors of each use: the slot mask always; well-formed slots when decoding (if configured). */
+function slotProcessors(cfg: DetectionConfig, vocab: DetectionVocab, use: 'mle' | 'decoding'): LogitsProcessor[] {
+  const processors = [slotMask(slotTokenSets(vocab))];
+  if (use === 'decoding' && cfg.tokens.wellFormed) processors.push(wellFormedSlots(vocab));
+  return processors;
 }
 
 /**
@@ -57,9 +64,7 @@ export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: nu
  * tuning samples and re-scores with and what every evaluation decodes with, the MLE baseline's included.
  */
 export function decodingModel(cfg: DetectionConfig, vocab: DetectionVocab, model: EncoderDecoder): EncoderDecoder {
-  const processors = [slotMask(slotTokenSets(vocab))];
-  if (cfg.tokens.wellFormed) processors.push(wellFormedSlots(vocab));
-  return model.withProcessors(processors);
+  return model.withProcessors(slotProcessors(cfg, vocab, 'decoding'));
 }
 
 export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: DetectionVocab): DetectionTask {
