@@ -56,7 +56,8 @@ export const enoughSamples: [(t: { readonly estimator: string; readonly numSampl
   { path: ['numSamples'], message: 'the paper and rloo estimators need numSamples ≥ 2' },
 ];
 
-export const evalSectionSchema = z
+/** The `eval` section as an object schema, for tasks that add keys of their own (`.extend`). */
+export const evalSectionObject = z
   .object({
     /** Validation images evaluated (0 = all). */
     images: z.number().int().nonnegative().default(0),
@@ -64,5 +65,6 @@ export const evalSectionSchema = z
     /** Validation images drawn with their predictions in the reports. */
     pictures: z.number().int().nonnegative().default(8),
   })
-  .strict()
-  .prefault({});
+  .strict();
+
+export const evalSectionSchema = evalSectionObject.prefault({});

@@ -78,4 +78,4 @@ export {
   type DemoResults,
 } from './runner';
 export { loadImageTable, batchOf, randomBatches, sequentialBatches, type ImageTable } from './batches';
-export { mleSectionSchema, tuneSectionFields, enoughSamples, evalSectionSchema } from './config-sections';
+export { mleSectionSchema, tuneSectionFields, enoughSamples, evalSectionSchema, evalSectionObject } from './config-sections';
