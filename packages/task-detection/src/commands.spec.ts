@@ -43,10 +43,17 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     for (const d of results) expect(Object.keys(d).sort()).toEqual(['bbox', 'category_id', 'image_id', 'score']);
   });
 
-  it('eval: re-evaluates a run from its latest checkpoint', async () => {
-    const { code, stdout } = await capture(() => evalCommand(['--from', path.join(out, 'task-detection', 'd-tuned'), '--out', out, '--backend', 'cpu', '--json']));
+  it('eval: re-evaluates a run from its latest checkpoint, under the score rule asked for, reporting both rules', async () => {
+    const run = path.join(out, 'task-detection', 'd-tuned');
+    const { code, stdout } = await capture(() => evalCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--set', 'eval.score=confidence']));
     expect(code).toBe(0);
-    expect(JSON.parse(stdout.trim()).stats).toHaveLength(12);
+    const stats = JSON.parse(stdout.trim()).stats;
+    expect(stats).toHaveLength(12);
+    const written = JSON.parse(readFileSync(path.join(run, 'eval', 'metrics.json'), 'utf8'));
+    expect(written.score).toBe('confidence');
+    expect(Object.keys(written.by_score).sort()).toEqual(['confidence', 'likelihood']);
+    expect(stats[0]).toBe(written.by_score.confidence.AP);
+    expect(written.AP).toBe(written.by_score.confidence.AP);
   });
 
   describe('bad inputs are one clear UsageError (exit code 2)', () => {

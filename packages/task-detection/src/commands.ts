@@ -59,11 +59,11 @@ function table(data: DetectionData, split: 'train' | 'val', cfg: DetectionConfig
 /** Runs the evaluation suite and writes eval/metrics.json, eval/results.json (COCO results) and pictures. */
 async function evaluateInto(cfg: DetectionConfig, data: DetectionData, task: DetectionTask, model: EncoderDecoder, dir: string): Promise<DetectionRunEval> {
   const val = table(data, 'val', cfg, cfg.eval.images);
-  const ev = await evaluateDetection(model, task, val, cfg.eval.batchSize, loadCounter('evaluating'));
+  const ev = await evaluateDetection(model, task, val, cfg.eval.batchSize, cfg.eval.score, loadCounter('evaluating'));
   const out = path.join(dir, 'eval');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'results.json'), JSON.stringify(ev.detections));
-  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify({ images: val.examples.length, mean_reward: ev.meanReward, ...ev.metrics }, null, 2)}\n`);
+  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify({ images: val.examples.length, score: ev.score, mean_reward: ev.meanReward, ...ev.metrics, by_score: ev.byScore }, null, 2)}\n`);
   for (let i = 0; i < Math.min(cfg.eval.pictures, val.examples.length); i++) {
     writeFileSync(path.join(out, `val_${String(i).padStart(3, '0')}.png`), encodePng(drawPredictions(val, i, ev.predictions[i])));
   }
@@ -109,7 +109,7 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
 
 export function summaryLine(name: string, ev: DetectionEval): string {
   const m = ev.metrics;
-  return `${name}: AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AR100 ${m.AR100.toFixed(3)}  mean reward ${ev.meanReward.toFixed(3)}  boxes/image ${m.boxes_per_image.toFixed(2)}`;
+  return `${name} (score: ${ev.score}): AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AR100 ${m.AR100.toFixed(3)}  mean reward ${ev.meanReward.toFixed(3)}  boxes/image ${m.boxes_per_image.toFixed(2)}`;
 }
 
 export const statsOf = (ev: DetectionEval): number[] => STAT_NAMES.map((k) => ev.metrics[k]);

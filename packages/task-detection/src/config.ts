@@ -11,7 +11,8 @@
  */
 import { z } from 'zod';
 import { modelSectionSchema } from '@reward-tune/core-model';
-import { enoughSamples, evalSectionSchema, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
+import { enoughSamples, evalSectionObject, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
+import { SCORE_RULES } from './eval';
 
 const synthetic = z
   .object({
@@ -66,7 +67,16 @@ export const detectionConfigSchema = z
       .strict()
       .refine(...enoughSamples)
       .prefault({}),
-    eval: evalSectionSchema,
+    eval: evalSectionObject
+      .extend({
+        /**
+         * The box score of the headline stats and the results JSON (eval.ts): `likelihood` (class × coordinate token
+         * probabilities; the same rule for an MLE and a tuned model) or `confidence` (the expected IoU, paper §3.1.4;
+         * meaningful only once tuning has trained it). Both are always reported in eval/metrics.json.
+         */
+        score: z.enum(SCORE_RULES).default('likelihood'),
+      })
+      .prefault({}),
   })
   .strict();
 

@@ -1,7 +1,14 @@
 /**
- * The detection evaluation suite: greedy decoding of the validation images, each box scored by the model's expected
- * IoU p(2) / (p(1) + p(2)) read at its confidence slot (one teacher-forced re-score of the greedy output), COCO box
- * mAP (all 12 stats) through rewards-metrics, the mean reward, boxes per image, the COCO results JSON, and pictures.
+ * The detection evaluation suite: greedy decoding of the validation images, each box scored (one teacher-forced
+ * re-score of the greedy output) by two rules, COCO box mAP (all 12 stats) under each through rewards-metrics, the
+ * mean reward, boxes per image, the COCO results JSON, and pictures.
+ *
+ * Score rules (`eval.score` picks the one of the headline stats and the results JSON; both are always reported):
+ * - `likelihood`: p(class token) × the geometric mean of p(coordinate tokens), under the decoding distribution.
+ *   It needs nothing trained beyond MLE, so the MLE baseline and the tuned model are ranked by the same rule.
+ * - `confidence`: the expected IoU read at the confidence slot, p(2) / (p(1) + p(2)) (paper.md §3.1.4). Only a
+ *   tuned model has it: MLE targets give every box confidence 2, so an MLE model scores every box ≈ 1 and its
+ *   boxes are ranked by noise (README, "Reward, confidence and score", has the numbers).
  *
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
@@ -14,6 +21,14 @@ import { batchOf } from '@reward-tune/reinforce';
 import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
 
+export const SCORE_RULES = ['likelihood', 'confidence'] as const;
+export type ScoreRule = (typeof SCORE_RULES)[number];
+
+/** A greedy prediction with its per-slot scores under every rule. */
+export interface ScoredPrediction extends DetectionPrediction {
+  readonly byRule: Readonly<Record<ScoreRule, Float32Array>>;
+}
+
 /** An evaluation with the validation table it ran on (the demo draws its pictures from it). */
 export interface DetectionRunEval {
   readonly ev: DetectionEval;
@@ -21,35 +36,55 @@ export interface DetectionRunEval {
 }
 
 export interface DetectionEval {
-  /** The 12 COCO stats by name (AP, AP50, …, ARl) and boxes_per_image. */
+  /** The rule behind `metrics`, `predictions[i].scores` and `detections`. */
+  readonly score: ScoreRule;
+  /** The 12 COCO stats by name (AP, AP50, …, ARl) and boxes_per_image, under `score`. */
   readonly metrics: Record<string, number>;
+  /** The same stats under each rule (`metrics` is `byScore[score]`). */
+  readonly byScore: Readonly<Record<ScoreRule, Record<string, number>>>;
   readonly meanReward: number;
-  readonly predictions: DetectionPrediction[];
+  readonly predictions: ScoredPrediction[];
   readonly detections: CocoDetection[];
 }
 
-/** Greedy predictions with expected-IoU scores for one batch of images [B, H, W, 3]. */
-export async function predictBatch(model: EncoderDecoder, task: DetectionTask, images: tf.Tensor4D): Promise<DetectionPrediction[]> {
+/**
+ * Per-slot scores of one sequence under both rules, from its token log-probs [L] (of the tokens it holds) and the
+ * probabilities of confidence tokens 0, 1, 2 at each slot's confidence position [S, 3]. Null slots score 0.
+ */
+export function slotScores(tokenLogProbs: ArrayLike<number>, confProbs: ArrayLike<number>, slots: number): Record<ScoreRule, Float32Array> {
+  const likelihood = new Float32Array(slots);
+  const confidence = new Float32Array(slots);
+  for (let k = 0; k < slots; k++) {
+    const at = k * TOKENS_PER_BOX;
+    let coords = 0;
+    for (let j = 0; j < 4; j++) coords += tokenLogProbs[at + j];
+    likelihood[k] = Math.exp(tokenLogProbs[at + 4] + coords / 4);
+    const p1 = confProbs[k * 3 + 1], p2 = confProbs[k * 3 + 2];
+    confidence[k] = p1 + p2 > 0 ? p2 / (p1 + p2) : 0;
+  }
+  return { likelihood, confidence };
+}
+
+/** Greedy predictions of one batch of images [B, H, W, 3], scored by both rules; `scores` holds `rule`'s. */
+export async function predictBatch(model: EncoderDecoder, task: DetectionTask, images: tf.Tensor4D, rule: ScoreRule): Promise<ScoredPrediction[]> {
   const encoded = model.encode(images);
   try {
     const s = await model.sampleFromEncoded(encoded, { numSamples: 1, greedy: true });
     const B = s.batch, L = s.length, S = L / TOKENS_PER_BOX;
-    const probs = tf.tidy(() => {
-      const lp = model.logProbsFromEncoded(encoded, tf.tensor2d(s.tokens, [B, L], 'int32'));
+    const [tokenLps, confProbs] = tf.tidy(() => {
+      const tokens = tf.tensor2d(s.tokens, [B, L], 'int32');
+      const lp = model.logProbsFromEncoded(encoded, tokens);
       const V = lp.shape[2];
+      const chosen = tf.sum(tf.mul(lp, tf.oneHot(tokens, V)), -1); // [B, L]
       // [B, L, V] → [B, S, 6, V] → the confidence position's p(0), p(1), p(2): [B, S, 3].
       const slots = tf.reshape(lp, [B, S, TOKENS_PER_BOX, V]);
-      return tf.exp(tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [B, S, 1, MAX_CONF + 1]), [B, S, MAX_CONF + 1]));
+      return [chosen, tf.exp(tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [B, S, 1, MAX_CONF + 1]), [B, S, MAX_CONF + 1]))];
     });
-    const p = (await readTensor(probs)) as Float32Array;
-    probs.dispose();
+    const [lps, p] = (await Promise.all([readTensor(tokenLps), readTensor(confProbs)])) as Float32Array[];
+    tf.dispose([tokenLps, confProbs]);
     return Array.from({ length: B }, (_, b) => {
-      const scores = new Float32Array(S);
-      for (let k = 0; k < S; k++) {
-        const p1 = p[(b * S + k) * 3 + 1], p2 = p[(b * S + k) * 3 + 2];
-        scores[k] = p1 + p2 > 0 ? p2 / (p1 + p2) : 0;
-      }
-      return { ...task.decode(s.tokens.slice(b * L, (b + 1) * L)), scores };
+      const byRule = slotScores(lps.subarray(b * L, (b + 1) * L), p.subarray(b * S * 3, (b + 1) * S * 3), S);
+      return { ...task.decode(s.tokens.slice(b * L, (b + 1) * L)), scores: byRule[rule], byRule };
     });
   } finally {
     encoded.dispose();
@@ -61,16 +96,17 @@ export async function evaluateDetection(
   task: DetectionTask,
   table: ImageTable,
   batchSize: number,
+  rule: ScoreRule,
   onBatch?: (done: number, total: number) => void,
 ): Promise<DetectionEval> {
-  const predictions: DetectionPrediction[] = [];
+  const predictions: ScoredPrediction[] = [];
   const n = table.examples.length;
   for (let s = 0; s < n; s += batchSize) {
     const batch = batchOf(table, Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i));
     const { data, shape } = batch.images as { data: Float32Array; shape: [number, number, number, number] };
     const images = tf.tensor4d(data, shape);
     try {
-      predictions.push(...(await predictBatch(model, task, images)));
+      predictions.push(...(await predictBatch(model, task, images, rule)));
     } finally {
       images.dispose();
     }
@@ -79,8 +115,13 @@ export async function evaluateDetection(
   const examples = table.examples;
   let rewardSum = 0;
   predictions.forEach((p, i) => (rewardSum += task.reward([p], examples[i]).rewards[0]));
+  const byScore = Object.fromEntries(
+    SCORE_RULES.map((r) => [r, task.evaluate(predictions.map((p) => ({ slots: p.slots, scores: p.byRule[r] })), examples)]),
+  ) as Record<ScoreRule, Record<string, number>>;
   return {
-    metrics: task.evaluate(predictions, examples),
+    score: rule,
+    metrics: byScore[rule],
+    byScore,
     meanReward: n > 0 ? rewardSum / n : NaN,
     predictions,
     detections: predictions.flatMap((p, i) => cocoDetections(p, examples[i], task.opts.categoryIds)),
@@ -92,10 +133,11 @@ const PALETTE: readonly (readonly [number, number, number])[] = [
 ];
 
 /**
- * Row `index` of a table drawn `scale`× larger with its predicted boxes (colour by class; boxes scoring under
- * `minScore` left out) and, thinner and white, nothing else: the ground truth is what the picture shows.
+ * Row `index` of a table drawn `scale`× larger with every box the model emitted (colour by class; null slots left
+ * out). No ground truth is drawn: the shapes in the picture are it. Scores are not thresholded, since the two score
+ * rules live on different scales (a likelihood of 0.3 is a good box, an expected IoU of 0.3 a poor one).
  */
-export function drawPredictions(table: ImageTable, index: number, pred: DetectionPrediction, scale = 4, minScore = 0.3): RgbImage {
+export function drawPredictions(table: ImageTable, index: number, pred: DetectionPrediction, scale = 4): RgbImage {
   const size = table.size;
   const per = size * size * 3;
   const small = fromUnitRange(table.pixels.subarray(index * per, (index + 1) * per), size, size);
@@ -107,8 +149,8 @@ export function drawPredictions(table: ImageTable, index: number, pred: Detectio
       img.data.set(small.data.subarray(s, s + 3), (y * W + x) * 3);
     }
   }
-  pred.slots.forEach((b, k) => {
-    if (b.conf === 0 || (pred.scores !== undefined && pred.scores[k] < minScore)) return;
+  pred.slots.forEach((b) => {
+    if (b.conf === 0) return;
     const x0 = Math.min(b.xmin, b.xmax) * W, y0 = Math.min(b.ymin, b.ymax) * W;
     const w = Math.abs(b.xmax - b.xmin) * W, h = Math.abs(b.ymax - b.ymin) * W;
     drawRect(img, [x0, y0, Math.max(1, w), Math.max(1, h)], PALETTE[b.cls % PALETTE.length], 2);
