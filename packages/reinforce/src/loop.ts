@@ -77,7 +77,7 @@ export type MetricsRecord =
       readonly phase: Phase;
       readonly step: number;
       readonly wallTime: number;
-      readonly event: 'start' | 'resumed' | 'non-finite' | 'early-stop' | 'interrupted' | 'done';
+      readonly event: 'start' | 'resumed' | 'aux-warmup' | 'non-finite' | 'early-stop' | 'interrupted' | 'done';
       readonly detail?: string;
     };
 
@@ -91,6 +91,8 @@ export interface ProgressInfo {
   readonly totalSteps: number;
   readonly loss: number;
   readonly rewardMean?: number;
+  /** Tuning's auxiliary warm-up step (TuneConfig.auxWarmup), while it runs before update 1. */
+  readonly warmup?: number;
 }
 export type Progress = (info: ProgressInfo) => void;
 

@@ -67,9 +67,10 @@ export function jsonlMetrics(file: string): MetricsSink {
 
 /** Feeds the loops' progress to core-model's display (a bar on a TTY, JSON lines otherwise). */
 export function progressTo(display: ProgressDisplay): Progress {
-  return ({ step, loss, rewardMean }) => {
+  return ({ step, loss, rewardMean, warmup }) => {
     const values: Record<string, number> = { loss };
     if (rewardMean !== undefined) values.reward = rewardMean;
+    if (warmup !== undefined) values.warmup = warmup;
     display.update(step, values);
   };
 }

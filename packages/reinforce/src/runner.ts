@@ -74,8 +74,11 @@ export interface TaskSetup<E, P, A, Ev> {
   buildModel(seed: number): EncoderDecoder;
   /** The MLE loop's inputs; `trainImages` is shown in the start line. */
   mle(): LoopInputs<E> & { readonly config: MleConfig; readonly trainImages: number };
-  /** The tuning loop's inputs; a frozen reference model is built when `config.klCoef` > 0. */
-  tune(): LoopInputs<E> & { readonly config: TuneConfig };
+  /**
+   * The tuning loop's inputs; a frozen reference model is built when `config.klCoef` > 0, and an optimizer from
+   * `warmupOptimizer` when `config.auxWarmup` > 0.
+   */
+  tune(): LoopInputs<E> & { readonly config: TuneConfig; readonly warmupOptimizer?: OptimizerConfig };
   /** Greedy evaluation on the validation split; writes the task's artefacts under `<dir>/eval/`. */
   evaluate(model: EncoderDecoder, dir: string): Promise<Ev>;
   /** Called with each new training run directory before its loop starts (e.g. to save a vocabulary there). */
@@ -269,12 +272,16 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     setup.initRun?.(run);
     const policy = setup.prepareTuning?.(model) ?? model; // shares the model's parameters
     const optimizer = createOptimizer(inputs.optimizer, policy.params);
+    const warming = (inputs.config.auxWarmup ?? 0) > 0;
+    if (warming && inputs.warmupOptimizer === undefined) throw new Error(`${tool}: auxWarmup > 0 but the task gave no warm-up optimizer`);
+    const warmupOptimizer = warming && inputs.warmupOptimizer ? createOptimizer(inputs.warmupOptimizer, policy.params) : undefined;
     try {
       await runLoop(cfg, run, 'tune', inputs.config.steps, (io) =>
-        tune({ ...io, policy, optimizer, task: setup.task, reference, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: inputs.config }),
+        tune({ ...io, policy, optimizer, warmupOptimizer, task: setup.task, reference, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: inputs.config }),
       );
     } finally {
       optimizer.dispose();
+      warmupOptimizer?.dispose();
       reference?.dispose();
     }
     return model;
