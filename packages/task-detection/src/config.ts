@@ -10,7 +10,7 @@
  * around 3500–4000 at batch 32; tuning needs a few hundred steps at a learning rate ~50× lower.
  */
 import { z } from 'zod';
-import { modelSectionSchema } from '@reward-tune/core-model';
+import { modelSectionSchema, optimizerConfigSchema } from '@reward-tune/core-model';
 import { enoughSamples, evalSectionObject, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
 import { SCORE_RULES } from './eval';
 
@@ -59,6 +59,18 @@ export const detectionConfigSchema = z
         confLoss: z.enum(['paper', 'boxes']).default('boxes'),
         /** What the confidence loss trains: `head` (the output layer only, a read-out) or `model` (all, the paper). */
         confScope: z.enum(['head', 'model']).default('head'),
+        /**
+         * The confidence loss alone, through the output layer only, for `steps` steps before the first update, with
+         * its own optimizer (reinforce's auxWarmup): fits the expected-IoU read-out that the tuning rate (2e-5)
+         * barely moves in a few hundred updates. 0 = off.
+         */
+        confWarmup: z
+          .object({
+            steps: z.number().int().nonnegative().default(0),
+            optimizer: optimizerConfigSchema.prefault({ name: 'adamw', lr: 3e-3, wd: 0 }),
+          })
+          .strict()
+          .prefault({}),
         /** Duplicate penalty of the reward (paper: 0.3). */
         nmsWeight: z.number().nonnegative().default(0.3),
         /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
