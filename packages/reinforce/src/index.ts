@@ -66,6 +66,7 @@ export {
   loadWeights,
   checkpointConfig,
   runOfCheckpoint,
+  evalDirOf,
   writeRunReport,
   parseCommand,
   loadCounter,

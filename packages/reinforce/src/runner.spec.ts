@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { checkpointPath, parseTaskArgs, UsageError } from '@reward-tune/core-model';
-import { Interrupted, resolveCheckpoint, runOfCheckpoint, taskRunner, type TaskAdapter } from './runner';
+import { evalDirOf, Interrupted, resolveCheckpoint, runOfCheckpoint, taskRunner, type TaskAdapter } from './runner';
 
 const schema = z
   .object({
@@ -67,6 +67,15 @@ describe('resolveCheckpoint', () => {
     expect(resolveCheckpoint(run)).toBe(latest);
     expect(resolveCheckpoint(latest)).toBe(latest);
     expect(runOfCheckpoint(latest)).toBe(run);
+  });
+
+  it("eval writes into a checkpoint's run, or under --out when the file lies in no run", () => {
+    writeFileSync(path.join(run, 'config.json'), '{}');
+    expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 10), root, 'task-toy')).toBe(run);
+    // A checkpoint shipped in a package (<pkg>/checkpoints/x.safetensors, no config.json) or in a folder of its own.
+    const shipped = path.join(root, 'pkg', 'checkpoints', 'tiny-mle.safetensors');
+    expect(evalDirOf(shipped, 'out', 'task-toy')).toBe(path.resolve('out', 'task-toy', 'eval-tiny-mle'));
+    expect(evalDirOf(path.join(root, 'loose.safetensors'), root, 'task-toy')).toBe(path.join(root, 'task-toy', 'eval-loose'));
   });
 
   it('a path that does not exist', () => {

@@ -152,6 +152,17 @@ export function checkpointConfig(file: string): { value: unknown; source: string
 /** The run directory a checkpoint `<run>/checkpoints/step_<n>.safetensors` belongs to. */
 export const runOfCheckpoint = (file: string): string => path.dirname(path.dirname(path.resolve(file)));
 
+/**
+ * Where `eval` writes the evaluation of a checkpoint: its run directory when it lies in one (`<run>/checkpoints/`,
+ * with the run's config.json), else `<out>/<tool>/eval-<file name>` — never beside a checkpoint that ships inside a
+ * package or sits in a folder of its own.
+ */
+export function evalDirOf(file: string, outRoot: string, tool: string): string {
+  const run = runOfCheckpoint(file);
+  if (path.basename(path.dirname(path.resolve(file))) === 'checkpoints' && existsSync(path.join(run, 'config.json'))) return run;
+  return path.join(path.resolve(outRoot), tool, `eval-${path.basename(file, '.safetensors')}`);
+}
+
 /** report.html and its plots from the run's metrics.jsonl (a failure to write is reported, not fatal). */
 export async function writeRunReport(run: RunDir): Promise<void> {
   const records = orUsageError(parseMetricsJsonl(readFileSync(run.metricsPath, 'utf8'), run.metricsPath));
@@ -348,8 +359,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const cfg = newRunConfig({ ...opts, preset: undefined }, checkpointConfig(from));
     await ready(cfg, opts);
     const { model, file } = loadModel(cfg, opts.out, from);
-    // Results go beside the checkpoints of the run the checkpoint belongs to.
-    const dir = runOfCheckpoint(file);
+    const dir = evalDirOf(file, opts.out, tool);
     const ev = await evalRun(cfg, model, dir, opts.out);
     model.dispose();
     logLine(adapter.summaryLine(path.basename(dir), ev));
