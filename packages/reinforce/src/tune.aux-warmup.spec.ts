@@ -11,7 +11,6 @@ const V = 12;
 
 // Reward: how many 3s the sample holds; aux: nothing. The auxiliary loss pulls token 3 up at every position.
 const task: Task<number, Int32Array, number> = {
-  length: L,
   encodeTargets: () => new Int32Array(L),
   decode: (tokens) => tokens,
   reward: (preds) => ({ rewards: Float64Array.from(preds, (p) => p.filter((t) => t === 3).length), aux: preds.map(() => 0) }),
