@@ -1,4 +1,4 @@
-// TuneConfig.auxWarmup: the auxiliary loss alone, through the output layer only, before the first update.
+// TuneConfig.auxWarmup: the auxiliary loss alone, in its scope (auxLossScope), before the first update.
 import * as tf from '@tensorflow/tfjs-core';
 import { EncoderDecoder, initBackend, modelConfig, Rng } from '@reward-tune/core-model';
 import { tune } from './tune';
@@ -60,6 +60,14 @@ describe('tune with auxWarmup', () => {
     const ev = records.find((r) => r.kind === 'event' && r.event === 'aux-warmup') as Extract<MetricsRecord, { kind: 'event' }>;
     const [first, last] = /aux loss ([\d.]+) → ([\d.]+)/.exec(ev.detail!)!.slice(1).map(Number);
     expect(last).toBeLessThan(first);
+    policy.dispose();
+  });
+
+  it("with auxLossScope 'model' the warm-up trains the trunk too", async () => {
+    const policy = model();
+    const emb = policy.params.get('decoder/EmbedTargets/embedding')!.dataSync().slice();
+    await tune({ policy, optimizer: new Adam(0.03), warmupOptimizer: new Adam(0.1), task, train, rng: Rng.fromSeed(1), config: { steps: 0, numSamples: 2, auxWarmup: 2 } });
+    expect(policy.params.get('decoder/EmbedTargets/embedding')!.dataSync().some((x, i) => x !== emb[i])).toBe(true);
     policy.dispose();
   });
 

@@ -53,8 +53,7 @@ export interface TuneConfig {
   readonly auxLossScope?: 'model' | 'head';
   /**
    * Steps of the auxiliary loss alone before the first update (0 = none): each samples one output per input of a
-   * training batch and trains `task.auxLoss` through the output layer only (`headLogProbs`) with
-   * `TuneOptions.warmupOptimizer`. For detection's confidence: an MLE model puts p(confidence 1) ≈ 0, so the loss
+   * training batch and trains `task.auxLoss`, with the scope of `auxLossScope`, using `TuneOptions.warmupOptimizer`. For detection's confidence: an MLE model puts p(confidence 1) ≈ 0, so the loss
    * starts several nats high; fitting the read-out first (to ~0.3 nats on our tiny runs) means tuning starts with a
    * score that ranks boxes and without that large gradient. A resumed run does not warm up again.
    */
@@ -287,16 +286,18 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
 }
 
 /**
- * TuneConfig.auxWarmup: the auxiliary loss alone, through the output layer only, before the first update. Returns
+ * TuneConfig.auxWarmup: the auxiliary loss alone, in its scope (auxLossScope), before the first update. Returns
  * false (after logging it) when a step's loss is not finite; nothing is applied from that step.
  */
 async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () => number): Promise<boolean> {
   const { policy, task, config } = opts;
   const steps = config.auxWarmup ?? 0;
   const auxLoss = task.auxLoss?.bind(task);
+  const headOnly = config.auxLossScope === 'head';
   const headLogProbs = policy.headLogProbs?.bind(policy);
   if (!auxLoss) throw new Error('auxWarmup needs a task with an auxLoss');
-  if (!headLogProbs) throw new Error('auxWarmup needs a policy with headLogProbs');
+  if (headOnly && !headLogProbs) throw new Error("auxLossScope 'head' needs a policy with headLogProbs");
+  const logProbs = (images: tf.Tensor4D, tokens: tf.Tensor2D) => (headOnly && headLogProbs ? headLogProbs(images, tokens) : policy.logProbs(images, tokens));
   if (!opts.warmupOptimizer) throw new Error('auxWarmup > 0 needs a warmupOptimizer');
   const losses: number[] = [];
   for (let k = 0; k < steps; k++) {
@@ -307,7 +308,7 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
       const tokens = tf.tensor2d(s.tokens, [batchSize(batch), s.length], 'int32');
       try {
         const result = await gradientStep(policy, opts.warmupOptimizer, (terms) => {
-          terms.auxLoss = auxLoss(headLogProbs(img.tensor, tokens), tokens, s.aux as A[]);
+          terms.auxLoss = auxLoss(logProbs(img.tensor, tokens), tokens, s.aux as A[]);
           return terms.auxLoss;
         });
         if (!result.finite) {

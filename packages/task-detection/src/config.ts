@@ -60,9 +60,9 @@ export const detectionConfigSchema = z
         /** What the confidence loss trains: `head` (the output layer only, a read-out) or `model` (all, the paper). */
         confScope: z.enum(['head', 'model']).default('head'),
         /**
-         * The confidence loss alone, through the output layer only, for `steps` steps before the first update, with
-         * its own optimizer (reinforce's auxWarmup): fits the expected-IoU read-out that the tuning rate (2e-5)
-         * barely moves in a few hundred updates. 0 = off.
+         * The confidence loss alone, in `confScope`, for `steps` steps before the first update, with its own
+         * optimizer (reinforce's auxWarmup): fits the expected-IoU read-out that the tuning rate (2e-5) barely moves
+         * in a few hundred updates. 0 = off.
          */
         confWarmup: z
           .object({
