@@ -1,8 +1,9 @@
 /**
  * The one place that chooses the TensorFlow.js backend and holds every workaround tfjs 4.22 needs on it
  * (shared/spec/runtime.md §2–3): gradient registration, a wasm kernel for UnsortedSegmentSum (the gradient of
- * `tf.gather`, i.e. of embedding lookups), the flag-free matMul that makes wasm training ~3× faster, and reading
- * tensors with `await t.data()` (the only read that works on webgpu in Node).
+ * `tf.gather`, i.e. of embedding lookups), the flag-free matMul that makes wasm training ~3× faster, a wasm
+ * BatchMatMul that runs batched products slice by slice on the fast batch-1 path, and reading tensors with
+ * `await t.data()` (the only read that works on webgpu in Node).
  *
  * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends) are required lazily inside
  * functions so that bundling keeps them external and a missing optional dependency is a fallback, not a crash.
@@ -311,6 +312,80 @@ function registerSharingIdentity(): void {
   });
 }
 
+/** The parts of tfjs-backend-wasm 4.22's backend object that the kernels below use. */
+interface WasmBackendInternals {
+  dataIdNextNumber: number;
+  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  readonly wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
+    readonly tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+  };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+/** Slices smaller than this many multiply-adds (M·K·N) stay on wasm's batched kernel: the per-call cost wins there. */
+export const SLICED_MATMUL_MIN_WORK = 8192;
+
+let slicedMatMuls = 0;
+/** How many products the sliced wasm BatchMatMul has run in this process (for tests and profiling). */
+export const slicedMatMulCount = (): number => slicedMatMuls;
+
+/**
+ * BatchMatMul for wasm that runs a batched product as one batch-1 product per slice, on views of the same buffers.
+ *
+ * wasm's batched kernel runs at ~1.2 GFLOP/s, its batch-1 path (XNNPACK) at 4–7 GFLOP/s on the attention shapes,
+ * and splitting with tf ops (unstack, matMul, stack) costs 10× more than it saves. So this kernel registers each
+ * slice of a, b and the output with the wasm module as a tensor of its own, pointing into the parent's memory (no
+ * copy), calls the module's BatchMatMul on it, and drops the registration (the memory stays the parent's). Used
+ * for float32 operands of equal batch dimensions without transpose flags (what `matMul` below emits on wasm) and
+ * slices of at least SLICED_MATMUL_MIN_WORK multiply-adds; everything else goes to wasm's own kernel. Relies on the
+ * backend internals of tfjs-backend-wasm 4.22 (registerTensor/disposeData by id, memory offsets), pinned in
+ * package.json; `src/backend.wasm-matmul.spec.ts` checks it against the original kernel.
+ */
+function registerSlicedBatchMatMul(): void {
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (original === undefined) return;
+  let call: ((...a: unknown[]) => void) | undefined;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+      const r = a.shape.length;
+      const outer = a.shape.slice(0, -2);
+      const batch = outer.reduce((x, y) => x * y, 1);
+      const [m, k] = a.shape.slice(-2), n = b.shape[r - 1];
+      const plain =
+        !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && r >= 3 && b.shape.length === r &&
+        outer.every((d, i) => d === b.shape[i]) && b.shape[r - 2] === k && batch > 1 && m * k * n >= SLICED_MATMUL_MIN_WORK;
+      if (!plain) return original.kernelFunc(args);
+      const be = args.backend as unknown as WasmBackendInternals;
+      call ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+      const out = be.makeOutput([...outer, m, n], 'float32');
+      const pa = be.dataIdMap.get(a.dataId).memoryOffset, pb = be.dataIdMap.get(b.dataId).memoryOffset;
+      const po = be.dataIdMap.get(out.dataId).memoryOffset;
+      const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer), shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
+      const { tfjs } = be.wasm;
+      slicedMatMuls++;
+      for (let i = 0; i < batch; i++) {
+        const ia = be.dataIdNextNumber++, ib = be.dataIdNextNumber++, io = be.dataIdNextNumber++;
+        tfjs.registerTensor(ia, m * k, pa + i * m * k * 4);
+        tfjs.registerTensor(ib, k * n, pb + i * k * n * 4);
+        tfjs.registerTensor(io, m * n, po + i * m * n * 4);
+        try {
+          call(ia, shapeA, 3, ib, shapeB, 3, false, false, io);
+        } finally {
+          tfjs.disposeData(ia);
+          tfjs.disposeData(ib);
+          tfjs.disposeData(io);
+        }
+      }
+      return out;
+    },
+  });
+}
+
 /**
  * UnsortedSegmentSum for wasm (the gradient of tf.gather needs it). Runs on the JS side over the wasm heap: it is
  * called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats speed.
@@ -319,6 +394,7 @@ function registerWasmKernels(): void {
   if (wasmKernelsRegistered) return;
   wasmKernelsRegistered = true;
   registerSharingIdentity();
+  registerSlicedBatchMatMul();
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
