@@ -71,6 +71,31 @@ describe('tune with auxWarmup', () => {
     policy.dispose();
   });
 
+  it('an interrupt ends the warm-up early', async () => {
+    const policy = model();
+    const stop = new AbortController();
+    const seen: number[] = [];
+    const records: MetricsRecord[] = [];
+    await tune({
+      policy,
+      optimizer: new Adam(0.03),
+      warmupOptimizer: new Adam(0.1),
+      task,
+      train,
+      rng: Rng.fromSeed(1),
+      signal: stop.signal,
+      config: { steps: 0, numSamples: 2, auxWarmup: 10, auxLossScope: 'head' },
+      metrics: { log: (r) => records.push(r) },
+      progress: (p) => {
+        seen.push(p.warmup ?? -1);
+        if (p.warmup === 3) stop.abort();
+      },
+    });
+    expect(seen).toEqual([1, 2, 3]);
+    expect(records.some((r) => r.kind === 'event' && r.event === 'aux-warmup' && /of 3 steps/.test(r.detail ?? ''))).toBe(true);
+    policy.dispose();
+  });
+
   it('needs a warm-up optimizer', async () => {
     const policy = model();
     await expect(tune({ policy, optimizer: new Adam(0.03), task, train, rng: Rng.fromSeed(1), config: { steps: 0, numSamples: 2, auxWarmup: 1 } })).rejects.toThrow(/warmupOptimizer/);

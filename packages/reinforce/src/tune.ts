@@ -53,9 +53,9 @@ export interface TuneConfig {
   readonly auxLossScope?: 'model' | 'head';
   /**
    * Steps of the auxiliary loss alone before the first update (0 = none): each samples one output per input of a
-   * training batch and trains `task.auxLoss`, with the scope of `auxLossScope`, using `TuneOptions.warmupOptimizer`. For detection's confidence: an MLE model puts p(confidence 1) ≈ 0, so the loss
-   * starts several nats high; fitting the read-out first (to ~0.3 nats on our tiny runs) means tuning starts with a
-   * score that ranks boxes and without that large gradient. A resumed run does not warm up again.
+   * training batch and trains `task.auxLoss` in `auxLossScope` with `TuneOptions.warmupOptimizer`. Detection's
+   * confidence starts untrained after MLE (p(confidence 1) ≈ 0, a loss of several nats) and the tuning rate barely
+   * moves it; the warm-up fits it first. A resumed run does not warm up again; an interrupt ends the warm-up early.
    */
   readonly auxWarmup?: number;
   /** Held-out greedy evaluation every this many updates (and after the last). */
@@ -293,14 +293,12 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
   const { policy, task, config } = opts;
   const steps = config.auxWarmup ?? 0;
   const auxLoss = task.auxLoss?.bind(task);
-  const headOnly = config.auxLossScope === 'head';
-  const headLogProbs = policy.headLogProbs?.bind(policy);
+  const logProbs = config.auxLossScope === 'head' ? policy.headLogProbs?.bind(policy) : policy.logProbs.bind(policy);
   if (!auxLoss) throw new Error('auxWarmup needs a task with an auxLoss');
-  if (headOnly && !headLogProbs) throw new Error("auxLossScope 'head' needs a policy with headLogProbs");
-  const logProbs = (images: tf.Tensor4D, tokens: tf.Tensor2D) => (headOnly && headLogProbs ? headLogProbs(images, tokens) : policy.logProbs(images, tokens));
+  if (!logProbs) throw new Error("auxLossScope 'head' needs a policy with headLogProbs");
   if (!opts.warmupOptimizer) throw new Error('auxWarmup > 0 needs a warmupOptimizer');
   const losses: number[] = [];
-  for (let k = 0; k < steps; k++) {
+  for (let k = 0; k < steps && !opts.signal?.aborted; k++) {
     const batch = opts.train(k, rng);
     const img = imagesTensor(batch.images);
     try {
@@ -325,8 +323,8 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
-  const w = Math.min(10, steps);
-  const detail = `aux loss ${mean(losses.slice(0, w)).toFixed(4)} → ${mean(losses.slice(-w)).toFixed(4)} (mean of the first and last ${w} of ${steps} steps)`;
+  const w = Math.min(10, losses.length);
+  const detail = `aux loss ${mean(losses.slice(0, w)).toFixed(4)} → ${mean(losses.slice(-w)).toFixed(4)} (mean of the first and last ${w} of ${losses.length} steps)`;
   opts.metrics?.log({ kind: 'event', phase: 'tune', step: 0, wallTime: now(), event: 'aux-warmup', detail });
   return true;
 }
