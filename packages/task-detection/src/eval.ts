@@ -8,7 +8,7 @@
  *   It needs nothing trained beyond MLE, so the MLE baseline and the tuned model are ranked by the same rule.
  * - `confidence`: the expected IoU read at the confidence slot, p(2) / (p(1) + p(2)) (paper.md §3.1.4). Only a
  *   tuned model has it: MLE targets give every box confidence 2, so an MLE model scores every box ≈ 1 and its
- *   boxes are ranked by noise (README, "Reward, confidence and score", has the numbers).
+ *   boxes are ranked by noise (README, "Box scores", has the numbers).
  *
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
@@ -49,7 +49,8 @@ export interface DetectionEval {
 
 /**
  * Per-slot scores of one sequence under both rules, from its token log-probs [L] (of the tokens it holds) and the
- * probabilities of confidence tokens 0, 1, 2 at each slot's confidence position [S, 3]. Null slots score 0.
+ * probabilities of confidence tokens 0, 1, 2 at each slot's confidence position [S, 3]. Null slots get values too
+ * (the results JSON and the metrics leave them out).
  */
 export function slotScores(tokenLogProbs: ArrayLike<number>, confProbs: ArrayLike<number>, slots: number): Record<ScoreRule, Float32Array> {
   const likelihood = new Float32Array(slots);
