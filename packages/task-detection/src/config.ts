@@ -21,8 +21,16 @@ const synthetic = z
     valImages: z.number().int().positive().default(1000),
     size: z.number().int().min(8).default(64),
     maxObjects: z.number().int().min(1).max(8).default(8),
+    /** Scene difficulty (core-model's SceneOptions): clutter strokes, the largest box overlap, the object sides. */
+    clutter: z.boolean().default(true),
+    maxOverlap: z.number().min(0).max(1).default(0.4),
+    sideMin: z.number().positive().max(1).default(0.12),
+    sideRange: z.number().nonnegative().max(1).default(0.33),
   })
   .strict();
+
+/** The synthetic data's defaults (the scene keys that differ from them name the data's directory; setup.ts). */
+export const SYNTHETIC_DEFAULTS = synthetic.parse({});
 
 export const detectionConfigSchema = z
   .object({

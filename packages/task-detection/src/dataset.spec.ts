@@ -2,7 +2,10 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
+import { orUsageError, resolveConfig } from '@reward-tune/core-model';
+import { detectionConfigSpec } from './config';
 import { loadDetectionSplit, writeShapesDataset } from './dataset';
+import { syntheticDir } from './setup';
 
 describe('detection datasets on disk', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'det-data-'));
@@ -45,5 +48,15 @@ describe('detection datasets on disk', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'det-none-'));
     const r = loadDetectionSplit(empty, 'train');
     expect(E.isLeft(r) && r.left.startsWith(`${empty}: no train split`)).toBe(true);
+  });
+});
+
+describe('syntheticDir', () => {
+  it('keeps the old name for the default scene and spells out the scene options that differ', () => {
+    const cfg = (sets: string[]) => orUsageError(resolveConfig(detectionConfigSpec, { preset: 'tiny', sets }));
+    expect(syntheticDir('runs', cfg([]))).toBe(path.join('runs', 'data', 'shapes-s0-64px-4000x1000-max8'));
+    expect(syntheticDir('runs', cfg(['data.synthetic.clutter=false', 'data.synthetic.maxOverlap=0']))).toBe(
+      path.join('runs', 'data', 'shapes-s0-64px-4000x1000-max8-clutterfalse-maxOverlap0'),
+    );
   });
 });

@@ -16,6 +16,7 @@ import {
   readCocoInstances,
   shapeCategories,
   writeAtomic,
+  type SceneOptions,
   type CocoInstanceImage,
   type CocoInstances,
 } from '@reward-tune/core-model';
@@ -23,7 +24,7 @@ import type { NormBox } from './sequence';
 
 export type Split = 'train' | 'val';
 
-export interface ShapesDatasetOptions {
+export interface ShapesDatasetOptions extends SceneOptions {
   readonly seed: number;
   readonly trainImages: number;
   readonly valImages: number;
@@ -52,7 +53,7 @@ export function writeShapesDataset(dir: string, opts: ShapesDatasetOptions, onIm
     const images: object[] = [];
     const annotations: object[] = [];
     let i = 0;
-    for (const im of generateShapes({ seed: splitSeed(opts.seed, split), numImages: n, size: opts.size, maxObjects: opts.maxObjects })) {
+    for (const im of generateShapes({ ...opts, seed: splitSeed(opts.seed, split), numImages: n })) {
       const id = i + 1;
       const fileName = `${String(id).padStart(6, '0')}.png`;
       writeAtomic(path.join(dir, split, fileName), encodePng({ width: im.width, height: im.height, data: im.rgb }));

@@ -10,7 +10,7 @@ import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import { createModel, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
 import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
-import type { DetectionConfig } from './config';
+import { SYNTHETIC_DEFAULTS, type DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
 import { slotTokenSets, wellFormedSlots } from './sequence';
 import { DetectionTask } from './task';
@@ -25,7 +25,12 @@ export interface DetectionData {
 /** Where the synthetic data of a config lives under the output root (shared by runs with the same data). */
 export const syntheticDir = (outRoot: string, cfg: DetectionConfig): string => {
   const s = cfg.data.synthetic;
-  return path.join(outRoot, 'data', `shapes-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}`);
+  // Scene options away from their defaults are spelled out, so data made with the defaults keeps its old directory.
+  const scene = (['clutter', 'maxOverlap', 'sideMin', 'sideRange'] as const)
+    .filter((k) => s[k] !== SYNTHETIC_DEFAULTS[k])
+    .map((k) => `-${k}${String(s[k])}`)
+    .join('');
+  return path.join(outRoot, 'data', `shapes-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}${scene}`);
 };
 
 /** Loads (and for synthetic data first writes) both splits. */

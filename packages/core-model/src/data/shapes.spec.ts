@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { classProbabilities, generateShapes, shapeCategories } from './shapes';
 
 describe('synthetic shapes scenes', () => {
@@ -9,6 +10,44 @@ describe('synthetic shapes scenes', () => {
     expect(Buffer.from(again[2].rgb).equals(Buffer.from(images[2].rgb))).toBe(true);
     const other = [...generateShapes({ seed: 8, numImages: 1, size: 64 })][0];
     expect(Buffer.from(other.rgb).equals(Buffer.from(images[0].rgb))).toBe(false);
+  });
+
+  it('the scene options at their defaults draw the same images as before they existed (shipped checkpoints)', () => {
+    // Hash of seed 7's first 20 images (pixels and annotations) from the generator before SceneOptions was added.
+    const digest = (opts: object) => {
+      const h = createHash('sha256');
+      for (const im of generateShapes({ seed: 7, numImages: 20, size: 64, ...opts })) h.update(Buffer.from(im.rgb)).update(JSON.stringify(im.objects));
+      return h.digest('hex');
+    };
+    const before = '57ec2e2985817d6c21f066bae206298ba92dc3e9aa8443e0e974561f21a0d92a';
+    expect(digest({})).toBe(before);
+    expect(digest({ clutter: true, maxOverlap: 0.4, sideMin: 0.12, sideRange: 0.33 })).toBe(before);
+  });
+
+  it('easier scenes: no overlap between boxes, no clutter, objects within the side range', () => {
+    const easy = [...generateShapes({ seed: 7, numImages: 100, size: 48, maxObjects: 4, clutter: false, maxOverlap: 0, sideMin: 0.17, sideRange: 0.33 })];
+    for (const im of easy) {
+      const boxes = im.objects.map((o) => o.bbox);
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const [ax, ay, aw, ah] = boxes[i], [bx, by, bw, bh] = boxes[j];
+          const w = Math.min(ax + aw, bx + bw) - Math.max(ax, bx), h = Math.min(ay + ah, by + bh) - Math.max(ay, by);
+          expect(w <= 0 || h <= 0).toBe(true); // drawn boxes may shrink to their visible pixels, never grow
+        }
+        // Largest side at least the smallest object side (0.17 · 48 ≈ 8 px), up to rounding of the drawn pixels.
+        expect(Math.max(boxes[i][2], boxes[i][3])).toBeGreaterThanOrEqual(7);
+      }
+    }
+    // Without clutter the background holds only greys within ±15 of one level per image.
+    const im = easy[0];
+    const bgLevels = new Set<number>();
+    const owned = new Uint8Array(48 * 48);
+    for (const o of im.objects) {
+      const [x, y, w, h] = o.bbox;
+      for (let py = y; py < y + h; py++) for (let px = x; px < x + w; px++) owned[py * 48 + px] = 1;
+    }
+    for (let p = 0; p < 48 * 48; p++) if (!owned[p]) bgLevels.add(im.rgb[p * 3]);
+    expect(Math.max(...bgLevels) - Math.min(...bgLevels)).toBeLessThanOrEqual(30);
   });
 
   it('has 1–8 objects per image with tight boxes inside the image and a Zipf class imbalance', () => {

@@ -14,7 +14,22 @@ import { Rng } from '../rng';
 export const SHAPES = ['square', 'circle', 'triangle'] as const;
 export const COLOURS = { red: [220, 40, 40], green: [40, 180, 60], blue: [50, 80, 230] } as const;
 
-export interface ShapesOptions {
+/**
+ * How hard the scenes are, beyond size and object count. The defaults are the full generator; easier settings (no
+ * clutter, no overlap, larger objects) approach the scenes of the toy run in shared/spec/toy-detection-lessons.md.
+ * Defaults draw exactly the random numbers they always did, so existing datasets stay byte-identical.
+ */
+export interface SceneOptions {
+  /** Thin strokes that are not objects (default true). */
+  readonly clutter?: boolean;
+  /** Largest overlap of two objects' boxes, as a fraction of the smaller box (default 0.4; 0 = none). */
+  readonly maxOverlap?: number;
+  /** Object side as a fraction of the image: sideMin + sideRange · U(0, 1) (defaults 0.12 and 0.33). */
+  readonly sideMin?: number;
+  readonly sideRange?: number;
+}
+
+export interface ShapesOptions extends SceneOptions {
   readonly seed: number;
   readonly numImages: number;
   /** Square image side in pixels. */
@@ -99,7 +114,8 @@ function sampleCategory(rng: Rng, cdf: Float64Array): number {
 }
 
 /** Generates one image; `rng` advances deterministically. */
-export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): ShapeImage {
+export function generateShapeImage(rng: Rng, size: number, maxObjects = 8, scene: SceneOptions = {}): ShapeImage {
+  const { clutter = true, maxOverlap = 0.4, sideMin = 0.12, sideRange = 0.33 } = scene;
   const cats = shapeCategories();
   const probs = classProbabilities(cats.length);
   const cdf = new Float64Array(probs.length);
@@ -116,7 +132,7 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
     const catId = rankToCat[sampleCategory(rng, cdf)];
     const name = cats[catId - 1].name;
     const [colourName, shape] = name.split(' ') as [keyof typeof COLOURS, (typeof SHAPES)[number]];
-    const side = size * (0.12 + 0.33 * rng.next());
+    const side = size * (sideMin + sideRange * rng.next());
     const aspect = shape === 'square' || shape === 'circle' ? 0.7 + 0.6 * rng.next() : 0.85 + 0.3 * rng.next();
     const w = Math.max(4, side * Math.sqrt(aspect)), h = Math.max(4, side / Math.sqrt(aspect));
     const x0 = rng.next() * (size - w), y0 = rng.next() * (size - h);
@@ -124,7 +140,7 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
     const base = COLOURS[colourName];
     const o: Placed = { shape, colourName, colour: [jitter(base[0]), jitter(base[1]), jitter(base[2])], categoryId: catId, x0, y0, x1: x0 + w, y1: y0 + h };
     // Partial occlusion is welcome; an object hidden for the most part is not (it could not be annotated fairly).
-    if (objects.some((p) => overlapFraction(o, p) > 0.4)) continue;
+    if (objects.some((p) => overlapFraction(o, p) > maxOverlap)) continue;
     objects.push(o);
   }
 
@@ -136,7 +152,7 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
     rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = v;
   }
   // Clutter: a few thin grey/brown strokes that are not objects.
-  const strokes = rng.int(4);
+  const strokes = clutter ? rng.int(4) : 0;
   for (let s = 0; s < strokes; s++) {
     const c = rng.next() < 0.5 ? [60, 60, 60] : [120, 90, 50];
     let x = rng.next() * size, y = rng.next() * size;
@@ -178,6 +194,6 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8): Shap
 /** Generates `numImages` images from one seed; image i is the same whatever `numImages` is. */
 export function* generateShapes(opts: ShapesOptions): Generator<ShapeImage> {
   for (let i = 0; i < opts.numImages; i++) {
-    yield generateShapeImage(Rng.fromSeed((opts.seed * 1_000_003 + i) >>> 0), opts.size, opts.maxObjects);
+    yield generateShapeImage(Rng.fromSeed((opts.seed * 1_000_003 + i) >>> 0), opts.size, opts.maxObjects, opts);
   }
 }
