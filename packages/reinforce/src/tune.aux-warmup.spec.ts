@@ -1,7 +1,7 @@
 // TuneConfig.auxWarmup: the auxiliary loss alone, in its scope (auxLossScope), before the first update.
 import * as tf from '@tensorflow/tfjs-core';
 import { EncoderDecoder, initBackend, modelConfig, Rng } from '@reward-tune/core-model';
-import { tune } from './tune';
+import { tune, type TuneConfig, type TuneOptions } from './tune';
 import type { MetricsRecord, ProgressInfo } from './loop';
 import type { Task } from './task';
 import { Adam } from './testing/toys';
@@ -30,6 +30,10 @@ const train = (_step: number, rng: Rng) => ({
   examples: [0, 1, 2, 3],
 });
 
+/** No update, only the warm-up of `config` (with the two optimizers every case uses). */
+const warmUp = (policy: EncoderDecoder, config: Partial<TuneConfig>, io: Partial<TuneOptions<number, Int32Array, number>> = {}) =>
+  tune({ policy, optimizer: new Adam(0.03), warmupOptimizer: new Adam(0.1), task, train, rng: Rng.fromSeed(1), config: { steps: 0, numSamples: 2, ...config }, ...io });
+
 describe('tune with auxWarmup', () => {
   beforeAll(async () => {
     await initBackend('cpu', { quiet: true });
@@ -40,17 +44,7 @@ describe('tune with auxWarmup', () => {
     const before = new Map([...policy.params].map(([k, v]) => [k, v.dataSync().slice()]));
     const records: MetricsRecord[] = [];
     const progress: ProgressInfo[] = [];
-    const result = await tune({
-      policy,
-      optimizer: new Adam(0.03),
-      warmupOptimizer: new Adam(0.1),
-      task,
-      train,
-      rng: Rng.fromSeed(1),
-      config: { steps: 0, numSamples: 2, auxWarmup: 24, auxLossScope: 'head' },
-      metrics: { log: (r) => records.push(r) },
-      progress: (p) => progress.push(p),
-    });
+    const result = await warmUp(policy, { auxWarmup: 24, auxLossScope: 'head' }, { metrics: { log: (r) => records.push(r) }, progress: (p) => progress.push(p) });
     expect(result).toMatchObject({ stopped: 'done', steps: 0 });
     for (const [name, v] of policy.params) {
       const moved = v.dataSync().some((x, i) => x !== before.get(name)![i]);
@@ -66,7 +60,7 @@ describe('tune with auxWarmup', () => {
   it("with auxLossScope 'model' the warm-up trains the trunk too", async () => {
     const policy = model();
     const emb = policy.params.get('decoder/EmbedTargets/embedding')!.dataSync().slice();
-    await tune({ policy, optimizer: new Adam(0.03), warmupOptimizer: new Adam(0.1), task, train, rng: Rng.fromSeed(1), config: { steps: 0, numSamples: 2, auxWarmup: 2 } });
+    await warmUp(policy, { auxWarmup: 2 });
     expect(policy.params.get('decoder/EmbedTargets/embedding')!.dataSync().some((x, i) => x !== emb[i])).toBe(true);
     policy.dispose();
   });
@@ -76,15 +70,8 @@ describe('tune with auxWarmup', () => {
     const stop = new AbortController();
     const seen: number[] = [];
     const records: MetricsRecord[] = [];
-    await tune({
-      policy,
-      optimizer: new Adam(0.03),
-      warmupOptimizer: new Adam(0.1),
-      task,
-      train,
-      rng: Rng.fromSeed(1),
+    await warmUp(policy, { auxWarmup: 10, auxLossScope: 'head' }, {
       signal: stop.signal,
-      config: { steps: 0, numSamples: 2, auxWarmup: 10, auxLossScope: 'head' },
       metrics: { log: (r) => records.push(r) },
       progress: (p) => {
         seen.push(p.warmup ?? -1);
