@@ -10,7 +10,7 @@
  * around 3500–4000 at batch 32; tuning needs a few hundred steps at a learning rate ~50× lower.
  */
 import { z } from 'zod';
-import { modelSectionSchema, optimizerConfigSchema } from '@reward-tune/core-model';
+import { modelSectionSchema, optimizerConfigSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
 import { enoughSamples, evalSectionObject, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
 import { SCORE_RULES } from './eval';
 
@@ -22,15 +22,12 @@ const synthetic = z
     size: z.number().int().min(8).default(64),
     maxObjects: z.number().int().min(1).max(8).default(8),
     /** Scene difficulty (core-model's SceneOptions): clutter strokes, the largest box overlap, the object sides. */
-    clutter: z.boolean().default(true),
-    maxOverlap: z.number().min(0).max(1).default(0.4),
-    sideMin: z.number().positive().max(1).default(0.12),
-    sideRange: z.number().nonnegative().max(1).default(0.33),
+    clutter: z.boolean().default(SCENE_DEFAULTS.clutter),
+    maxOverlap: z.number().min(0).max(1).default(SCENE_DEFAULTS.maxOverlap),
+    sideMin: z.number().positive().max(1).default(SCENE_DEFAULTS.sideMin),
+    sideRange: z.number().nonnegative().max(1).default(SCENE_DEFAULTS.sideRange),
   })
   .strict();
-
-/** The synthetic data's defaults (the scene keys that differ from them name the data's directory; setup.ts). */
-export const SYNTHETIC_DEFAULTS = synthetic.parse({});
 
 export const detectionConfigSchema = z
   .object({

@@ -8,9 +8,9 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { createModel, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
+import { createModel, SCENE_DEFAULTS, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
 import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
-import { SYNTHETIC_DEFAULTS, type DetectionConfig } from './config';
+import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
 import { slotTokenSets, wellFormedSlots } from './sequence';
 import { DetectionTask } from './task';
@@ -26,8 +26,8 @@ export interface DetectionData {
 export const syntheticDir = (outRoot: string, cfg: DetectionConfig): string => {
   const s = cfg.data.synthetic;
   // Scene options away from their defaults are spelled out, so data made with the defaults keeps its old directory.
-  const scene = (['clutter', 'maxOverlap', 'sideMin', 'sideRange'] as const)
-    .filter((k) => s[k] !== SYNTHETIC_DEFAULTS[k])
+  const scene = (Object.keys(SCENE_DEFAULTS) as (keyof typeof SCENE_DEFAULTS)[])
+    .filter((k) => s[k] !== SCENE_DEFAULTS[k])
     .map((k) => `-${k}${String(s[k])}`)
     .join('');
   return path.join(outRoot, 'data', `shapes-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}${scene}`);

@@ -29,6 +29,9 @@ export interface SceneOptions {
   readonly sideRange?: number;
 }
 
+/** The full generator's scene: what every option above defaults to. */
+export const SCENE_DEFAULTS: Required<SceneOptions> = { clutter: true, maxOverlap: 0.4, sideMin: 0.12, sideRange: 0.33 };
+
 export interface ShapesOptions extends SceneOptions {
   readonly seed: number;
   readonly numImages: number;
@@ -115,7 +118,8 @@ function sampleCategory(rng: Rng, cdf: Float64Array): number {
 
 /** Generates one image; `rng` advances deterministically. */
 export function generateShapeImage(rng: Rng, size: number, maxObjects = 8, scene: SceneOptions = {}): ShapeImage {
-  const { clutter = true, maxOverlap = 0.4, sideMin = 0.12, sideRange = 0.33 } = scene;
+  const D = SCENE_DEFAULTS;
+  const { clutter = D.clutter, maxOverlap = D.maxOverlap, sideMin = D.sideMin, sideRange = D.sideRange } = scene;
   const cats = shapeCategories();
   const probs = classProbabilities(cats.length);
   const cdf = new Float64Array(probs.length);
