@@ -283,9 +283,9 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     setup.initRun?.(run);
     const policy = setup.prepareTuning?.(model) ?? model; // shares the model's parameters
     const optimizer = createOptimizer(inputs.optimizer, policy.params);
-    const warming = (inputs.config.auxWarmup ?? 0) > 0;
-    if (warming && inputs.warmupOptimizer === undefined) throw new Error(`${tool}: auxWarmup > 0 but the task gave no warm-up optimizer`);
-    const warmupOptimizer = warming && inputs.warmupOptimizer ? createOptimizer(inputs.warmupOptimizer, policy.params) : undefined;
+    // Built only when used (tune itself refuses auxWarmup > 0 without one).
+    const warmupConfig = (inputs.config.auxWarmup ?? 0) > 0 ? inputs.warmupOptimizer : undefined;
+    const warmupOptimizer = warmupConfig && createOptimizer(warmupConfig, policy.params);
     try {
       await runLoop(cfg, run, 'tune', inputs.config.steps, (io) =>
         tune({ ...io, policy, optimizer, warmupOptimizer, task: setup.task, reference, train: inputs.train, heldOut: inputs.heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: inputs.config }),
