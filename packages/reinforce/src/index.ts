@@ -42,6 +42,13 @@ export {
   type GradientRows,
   type ReinforceLossInput,
 } from './tune';
+export {
+  measureGradientNoise,
+  noiseStatistics,
+  type GradientNoise,
+  type GradientNoiseConfig,
+  type GradientNoiseOptions,
+} from './gradient-noise';
 export { trainMle, heldOutLoss, type EarlyStop, type MleConfig, type MleOptions, type MleResult } from './mle';
 export {
   renderReport,

@@ -329,7 +329,7 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
   return true;
 }
 
-interface ScoredSamples<A> {
+export interface ScoredSamples<A> {
   /** [B, N, L] */
   readonly tokens: Int32Array;
   readonly length: number;
@@ -342,7 +342,7 @@ interface ScoredSamples<A> {
 }
 
 /** N samples per input at T=1 without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
-async function sampleAndReward<E, P, A>(
+export async function sampleAndReward<E, P, A>(
   policy: SequencePolicy,
   task: Task<E, P, A>,
   images: tf.Tensor4D,
