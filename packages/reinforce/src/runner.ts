@@ -1,5 +1,5 @@
 /**
- * The task-independent half of every task CLI (`task-<name> pretrain | tune | eval | demo`): config resolution
+ * The task-independent half of every task CLI (`task-<name> pretrain | tune | eval | demo | noise`): config resolution
  * (preset or a saved config, then --seed, --data and --set), run directories, `--from` resolved to a checkpoint,
  * weights loading, the MLE and tuning loops wired to the run directory (file checkpoints, metrics.jsonl, the
  * progress bar, Ctrl-C), their 'interrupted' and 'non-finite' endings, report.html, and the demo's flow:
@@ -44,6 +44,7 @@ import { trainMle } from './mle';
 import { parseMetricsJsonl, writeReport } from './report';
 import { fileCheckpointer, interruptOnSigint, jsonlMetrics, progressTo } from './run-io';
 import type { Batch, BatchSource, Task } from './task';
+import { measureGradientNoise, type GradientNoise } from './gradient-noise';
 import { tune, type TuneConfig } from './tune';
 
 /** One line on stderr (stdout is kept for --json). */
@@ -185,6 +186,7 @@ export interface TaskRunner<C, Ev> {
   tuneCommand(args: readonly string[]): Promise<number>;
   evalCommand(args: readonly string[]): Promise<number>;
   demoCommand(args: readonly string[]): Promise<number>;
+  noiseCommand(args: readonly string[]): Promise<number>;
   /** The config of a new run: a preset (or `base`, e.g. a checkpoint's config) plus --seed, --data and --set. */
   newRunConfig(opts: TaskCliOptions, base?: { value: unknown; source: string }): C;
   openRun(opts: TaskCliOptions, config: C, name?: string): RunDir;
@@ -368,6 +370,48 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     return 0;
   }
 
+  /**
+   * `noise --from <checkpoint>`: the gradient noise scale of tuning from those weights (gradient-noise.ts), on
+   * `--batches` batches of the tune section's stream (its batch size, samples, estimator and frozen parameters):
+   * whether the tune batch is anywhere near the batch that makes an update more signal than noise. Writes nothing.
+   */
+  async function noiseCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args, { extra: { batches: { type: 'string', description: 'independent batches to compare (default 8, at least 3)' } } });
+    if (!opts) return 0;
+    if (opts.from === undefined) throw new UsageError('noise needs --from <MLE run directory or checkpoint>');
+    const raw = opts.extra.batches ?? '8';
+    const batches = Number(raw);
+    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || batches < 3) throw new UsageError(`--batches must be an integer ≥ 3, got '${String(raw)}'`);
+    const file = resolveCheckpoint(opts.from);
+    const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
+    await ready(cfg, opts);
+    const setup = adapter.setUp(cfg, opts.out);
+    const { model } = loadModel(cfg, opts.out, file);
+    const inputs = setup.tune();
+    const policy = setup.prepareTuning?.(model) ?? model;
+    let result: GradientNoise;
+    try {
+      result = await measureGradientNoise({
+        policy,
+        task: setup.task,
+        train: inputs.train,
+        rng: Rng.fromSeed(cfg.seed + 3),
+        config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, normalizeAdvantages: inputs.config.normalizeAdvantages, lrMults: inputs.optimizer.lrMults },
+        progress: loadCounter('policy gradients'),
+      });
+    } finally {
+      model.dispose();
+    }
+    const f = (x: number | null): string => (x === null ? '∞' : x.toFixed(0));
+    logLine(
+      `${tool} noise: ${result.rowsPerBatch} rows per update (${inputs.config.estimator ?? 'paper'}), ${result.parameters.toLocaleString('en')} trainable parameters; ` +
+        `signal share |G|²/E|g|² ${result.signalShare.toFixed(4)}; noise scale ${f(result.noiseScale)} rows ` +
+        `(|G|² ± 2 s.e.: ${f(result.noiseScaleRange[0])}–${f(result.noiseScaleRange[1])})`,
+    );
+    if (opts.json) process.stdout.write(`${JSON.stringify({ checkpoint: file, ...result })}\n`);
+    return 0;
+  }
+
   async function demoCommand(args: readonly string[]): Promise<number> {
     const opts = parseCommand(args, { extra: { 'from-scratch': { type: 'boolean', description: 'pretrain the MLE model here instead of taking the shipped checkpoint' } } });
     if (!opts) return 0;
@@ -416,5 +460,5 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     return 0;
   }
 
-  return { pretrainCommand, tuneCommand, evalCommand, demoCommand, newRunConfig, openRun, pretrainRun, tuneRun, loadModel, evalRun };
+  return { pretrainCommand, tuneCommand, evalCommand, demoCommand, noiseCommand, newRunConfig, openRun, pretrainRun, tuneRun, loadModel, evalRun };
 }
