@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '@reward-tune/core-model';
-import { evalCommand, pretrainCommand } from './commands';
+import { evalCommand, noiseCommand, pretrainCommand } from './commands';
 import { writeShapesDataset } from './dataset';
 import { demoCommand } from './demo';
 
@@ -54,6 +54,23 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(Object.keys(written.by_score).sort()).toEqual(['confidence', 'likelihood']);
     expect(stats[0]).toBe(written.by_score.confidence.AP);
     expect(written.AP).toBe(written.by_score.confidence.AP);
+  });
+
+  it('noise: measures the gradient noise of tuning from a run, writing nothing', async () => {
+    const run = path.join(out, 'task-detection', 'd-mle');
+    const before = readdirSync(path.join(out, 'task-detection')).sort();
+    const { code, stdout } = await capture(() => noiseCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--batches', '3']));
+    expect(code).toBe(0);
+    const r = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(r.batches).toBe(3);
+    expect(r.rowsPerBatch).toBe(2); // the mu preset's tune batch, paper estimator: one row per image
+    expect(r.parameters).toBeGreaterThan(0);
+    // A 4-step MLE model may draw equal rewards (zero advantages, zero gradients): the numbers are checked in reinforce.
+    expect(r.batchGradSq).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(r.trueGradSq)).toBe(true);
+    expect(readdirSync(path.join(out, 'task-detection')).sort()).toEqual(before);
+    await expect(noiseCommand(['--from', run, '--out', out, '--backend', 'cpu', '--batches', '2'])).rejects.toThrow(/--batches must be an integer ≥ 3, got '2'/);
+    await expect(noiseCommand(['--out', out, '--backend', 'cpu'])).rejects.toThrow(UsageError);
   });
 
   describe('bad inputs are one clear UsageError (exit code 2)', () => {

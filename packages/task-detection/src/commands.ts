@@ -130,4 +130,4 @@ export const detectionAdapter: TaskAdapter<DetectionConfig, DetectionExample, De
 };
 
 export const runner = taskRunner(detectionAdapter);
-export const { pretrainCommand, tuneCommand, evalCommand } = runner;
+export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand } = runner;
