@@ -1,6 +1,6 @@
-// The `task-caption` command-line tool: pretrain | tune | eval | demo (also `nx run task-caption:<command>`).
+// The `task-caption` command-line tool: pretrain | tune | eval | demo | noise (also `nx run task-caption:<command>`).
 import { runCli } from '@reward-tune/core-model';
-import { evalCommand, pretrainCommand, tuneCommand } from './commands';
+import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
 import { demoCommand } from './demo';
 
 void runCli(
@@ -11,6 +11,7 @@ void runCli(
       tune: { summary: 'reward tuning (REINFORCE, CIDEr-D reward) from an MLE run (--from); --set tune.estimator=greedy for self-critical', run: tuneCommand },
       eval: { summary: 'greedy captions, CIDEr-D and BLEU-1..4 on the validation split (--from)', run: evalCommand },
       demo: { summary: 'the whole recipe on built-in synthetic data, MLE vs tuned', run: demoCommand },
+      noise: { summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?', run: noiseCommand },
     },
   },
   process.argv.slice(2),

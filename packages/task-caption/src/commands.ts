@@ -146,4 +146,4 @@ export const captionAdapter: TaskAdapter<CaptionConfig, CaptionExample, CaptionP
 };
 
 export const runner = taskRunner(captionAdapter);
-export const { pretrainCommand, tuneCommand, evalCommand } = runner;
+export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand } = runner;
