@@ -389,6 +389,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const { model } = loadModel(cfg, opts.out, file);
     const inputs = setup.tune();
     const policy = setup.prepareTuning?.(model) ?? model;
+    const bar = new Progress({ label: 'policy gradients', total: batches });
     let result: GradientNoise;
     try {
       result = await measureGradientNoise({
@@ -397,9 +398,10 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
         train: inputs.train,
         rng: Rng.fromSeed(cfg.seed + 3),
         config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, normalizeAdvantages: inputs.config.normalizeAdvantages, lrMults: inputs.optimizer.lrMults },
-        progress: loadCounter('policy gradients'),
+        progress: (done) => bar.update(done),
       });
     } finally {
+      bar.finish();
       model.dispose();
     }
     const f = (x: number | null): string => (x === null ? '∞' : x.toFixed(0));
