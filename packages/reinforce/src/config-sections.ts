@@ -39,6 +39,8 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
     steps: z.number().int().nonnegative().default(defaults.steps),
     batchSize: z.number().int().positive().default(16),
     numSamples: z.number().int().min(1).default(4),
+    /** Inputs sampled and differentiated at a time (absent: the whole batch), for batches beyond memory; same update. */
+    microBatch: z.number().int().positive().optional(),
     /** `paper` (sample 0 against the mean of the other N−1), `rloo`, or `greedy` (self-critical). */
     estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
     optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),

@@ -196,32 +196,50 @@ export interface GradStep {
 
 /**
  * One optimizer update from `lossFn`, which returns the total loss and any named terms to read back (all scalars).
- * The update is applied only when the loss and every gradient are finite, so a non-finite step leaves the
- * parameters as they were after the last good step.
+ * Given several functions (the chunks of a batch too large to differentiate at once, each already weighted by its
+ * share of the batch), their gradients, losses and terms are summed, one chunk's activations alive at a time, and
+ * the optimizer applies the sum once. The update is applied only when the loss and every gradient are finite, so a
+ * non-finite step leaves the parameters as they were after the last good step.
  */
 export async function gradientStep(
   policy: SequencePolicy,
   optimizer: Optimizer,
-  lossFn: (terms: Record<string, tf.Scalar>) => tf.Scalar,
+  lossFn: LossFn | readonly LossFn[],
 ): Promise<GradStep> {
+  const chunks = typeof lossFn === 'function' ? [lossFn] : lossFn;
+  if (chunks.length === 0) throw new RangeError('gradientStep needs at least one loss function');
   const names = [...policy.params.keys()];
   const vars = names.map((n) => policy.params.get(n) as tf.Variable);
-  const terms: Record<string, tf.Scalar> = {};
-  const { value, grads } = tf.variableGrads(() => {
-    const loss = lossFn(terms);
-    // Keep the named terms alive past the gradient tape's tidy.
-    for (const k of Object.keys(terms)) terms[k] = tf.keep(terms[k]);
-    return loss;
-  }, vars);
   const byName = new Map<string, tf.Tensor>();
-  names.forEach((n, i) => {
-    const g = grads[vars[i].name];
-    if (g) byName.set(n, g);
-  });
+  const terms: Record<string, tf.Scalar> = {};
+  let total: tf.Scalar | undefined;
+  /** acc ← acc + x (both kept; x disposed). */
+  const accumulate = <T extends tf.Tensor>(acc: T | undefined, x: T): T => {
+    if (acc === undefined) return x;
+    const sum = tf.keep(tf.add(acc, x)) as T;
+    acc.dispose();
+    x.dispose();
+    return sum;
+  };
   try {
+    for (const chunk of chunks) {
+      const chunkTerms: Record<string, tf.Scalar> = {};
+      const { value, grads } = tf.variableGrads(() => {
+        const loss = chunk(chunkTerms);
+        // Keep the named terms alive past the gradient tape's tidy.
+        for (const k of Object.keys(chunkTerms)) chunkTerms[k] = tf.keep(chunkTerms[k]);
+        return loss;
+      }, vars);
+      total = accumulate(total, value);
+      for (const k of Object.keys(chunkTerms)) terms[k] = accumulate(terms[k], chunkTerms[k]);
+      names.forEach((n, i) => {
+        const g = grads[vars[i].name];
+        if (g) byName.set(n, accumulate(byName.get(n), g));
+      });
+    }
     const sumSq = tf.tidy(() => tf.addN([tf.scalar(0), ...[...byName.values()].map((g) => tf.sum(tf.square(g)))]));
     const [loss, gradSq, ...termValues] = await Promise.all([
-      value.data(),
+      (total as tf.Scalar).data(),
       sumSq.data(),
       ...Object.values(terms).map((t) => t.data()),
     ]);
@@ -232,11 +250,14 @@ export async function gradientStep(
     Object.keys(terms).forEach((k, i) => (read[k] = termValues[i][0]));
     return { loss: loss[0], terms: read, finite };
   } finally {
-    value.dispose();
+    total?.dispose();
     for (const g of byName.values()) g.dispose();
     for (const t of Object.values(terms)) t.dispose();
   }
 }
+
+/** A loss to differentiate: returns the loss and puts named terms to read back into `terms`. */
+export type LossFn = (terms: Record<string, tf.Scalar>) => tf.Scalar;
 
 export interface HeldOutEval<P> {
   /** Mean reward of the greedy output over the held-out examples. */

@@ -24,6 +24,7 @@ import {
   interruptRequested,
   isDue,
   restoreState,
+  type GradStep,
   type LoopIo,
   type MetricsRecord,
 } from './loop';
@@ -58,6 +59,12 @@ export interface TuneConfig {
    * moves it; the warm-up fits it first. A resumed run does not warm up again; an interrupt ends the warm-up early.
    */
   readonly auxWarmup?: number;
+  /**
+   * Inputs sampled and differentiated at a time (default: the whole batch); the chunks' gradients are summed into
+   * one update, equal to the whole batch's. For batches larger than the backend's memory allows (wasm: a few hundred
+   * rows).
+   */
+  readonly microBatch?: number;
   /** Held-out greedy evaluation every this many updates (and after the last). */
   readonly evalEvery?: number;
   readonly checkpointEvery?: number;
@@ -178,12 +185,13 @@ export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInp
 
 /** Runs (or resumes) reward tuning; see the file comment for the step. */
 export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneResult> {
-  const { policy, optimizer, task, config } = opts;
+  const { policy, optimizer, config } = opts;
   const estimator = config.estimator ?? 'paper';
-  const reduction = config.reduction ?? 'token';
   const klCoef = config.klCoef ?? 0;
-  const auxWeight = config.auxLossWeight ?? 1;
   const n = config.numSamples;
+  if (config.microBatch !== undefined && !(Number.isInteger(config.microBatch) && config.microBatch >= 1)) {
+    throw new RangeError(`microBatch must be a positive integer, got ${config.microBatch}`);
+  }
   if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
   if (klCoef > 0 && !opts.reference) throw new Error('klCoef > 0 needs a reference policy');
   const now = opts.now ?? Date.now;
@@ -207,55 +215,9 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
   const losses: number[] = [];
   while (step < config.steps) {
     const batch = opts.train(step, rng);
-    const b = batchSize(batch);
     const img = imagesTensor(batch.images);
     try {
-      const { tokens: sampledTokens, length: l, rewards, aux, greedyRewards } = await sampleAndReward(
-        policy,
-        task,
-        img.tensor,
-        batch.examples,
-        n,
-        estimator === 'greedy',
-        rng,
-      );
-      const picked = estimatorRows(estimator, rewards, b, n, greedyRewards);
-      const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
-      const rowTokens = new Int32Array(picked.rows.length * l);
-      picked.rows.forEach((row, k) => rowTokens.set(sampledTokens.subarray(row * l, (row + 1) * l), k * l));
-
-      const made: tf.Tensor[] = [];
-      let result;
-      try {
-        const tokens = tf.tensor2d(rowTokens, [picked.rows.length, l], 'int32');
-        made.push(tokens);
-        // Row r is sample r mod N of input ⌊r/N⌋ (paper: row b is input b, so the batch's images serve as they are).
-        let images = img.tensor;
-        if (estimator !== 'paper') {
-          images = tf.tidy(() => tf.gather(img.tensor, tf.tensor1d(Int32Array.from(picked.rows, (row) => Math.floor(row / n)), 'int32')));
-          made.push(images);
-        }
-        let refTokenLogProbs: tf.Tensor2D | undefined;
-        if (klCoef > 0 && opts.reference) {
-          const ref = opts.reference;
-          refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(ref.logProbs(images, tokens), tokens));
-          made.push(refTokenLogProbs);
-        }
-        const auxLoss = task.auxLoss?.bind(task);
-        const input: ReinforceLossInput<A> = {
-          images,
-          tokens,
-          advantages,
-          reduction,
-          kl: refTokenLogProbs ? { coef: klCoef, refTokenLogProbs } : undefined,
-          aux: auxLoss
-            ? { weight: auxWeight, loss: auxLoss, values: Array.from(picked.rows, (row) => aux[row] as A), headOnly: config.auxLossScope === 'head' }
-            : undefined,
-        };
-        result = await gradientStep(policy, optimizer, (terms) => reinforceLoss(policy, input, terms));
-      } finally {
-        for (const t of made) t.dispose();
-      }
+      const { result, rewards } = await update(opts, img.tensor, batch.examples, rng);
       if (!result.finite) {
         log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'non-finite', detail: `loss ${result.loss} at update ${step + 1}; not applied` });
         return { steps: step, stopped: 'non-finite', losses };
@@ -283,6 +245,97 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
   await logDistribution(opts, 'end', step);
   log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'done' });
   return { steps: step, stopped: 'done', losses };
+}
+
+/**
+ * One update from a batch: N samples per input, rewards, the estimator's rows and advantages, then the gradient of
+ * the tuning loss. Sampling and differentiation go `microBatch` inputs at a time (the whole batch by default), so a
+ * batch larger than the backend's memory allows still makes one update: each chunk's loss is weighted by its share of
+ * the rows and the chunks' gradients are summed (gradientStep), which equals the whole batch's gradient.
+ */
+async function update<E, P, A>(
+  opts: TuneOptions<E, P, A>,
+  batchImages: tf.Tensor4D,
+  examples: readonly E[],
+  rng: Rng,
+): Promise<{ readonly result: GradStep; readonly rewards: Float64Array }> {
+  const { policy, task, config } = opts;
+  const estimator = config.estimator ?? 'paper';
+  const klCoef = config.klCoef ?? 0;
+  const n = config.numSamples;
+  const b = examples.length;
+  const micro = Math.min(config.microBatch ?? b, b);
+  const made: tf.Tensor[] = [];
+  try {
+    const parts: { readonly first: number; readonly images: tf.Tensor4D; readonly scored: ScoredSamples<A> }[] = [];
+    for (let start = 0; start < b; start += micro) {
+      const count = Math.min(micro, b - start);
+      const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
+      if (images !== batchImages) made.push(images);
+      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, estimator === 'greedy', rng);
+      parts.push({ first: start * n, images, scored });
+    }
+    const l = parts[0].scored.length;
+    const rewards = concatFloat64(parts.map((p) => p.scored.rewards));
+    const greedyRewards = estimator === 'greedy' ? concatFloat64(parts.map((p) => p.scored.greedyRewards ?? new Float64Array())) : undefined;
+    const picked = estimatorRows(estimator, rewards, b, n, greedyRewards);
+    const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
+    const auxLoss = task.auxLoss?.bind(task);
+    const inputs = parts.map((part): { share: number; input: ReinforceLossInput<A> } => {
+      // This part's rows: k indexes the step's rows, local the part's own samples.
+      const ks = Array.from(picked.rows.keys()).filter((k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length);
+      const local = ks.map((k) => picked.rows[k] - part.first);
+      const rowTokens = new Int32Array(ks.length * l);
+      local.forEach((row, k) => rowTokens.set(part.scored.tokens.subarray(row * l, (row + 1) * l), k * l));
+      const tokens = tf.tensor2d(rowTokens, [ks.length, l], 'int32');
+      made.push(tokens);
+      // Row r is sample r mod N of input ⌊r/N⌋ (paper: row b is input b, so the images serve as they are).
+      let images = part.images;
+      if (estimator !== 'paper') {
+        images = tf.tidy(() => tf.gather(part.images, tf.tensor1d(Int32Array.from(local, (row) => Math.floor(row / n)), 'int32')));
+        made.push(images);
+      }
+      let kl: ReinforceLossInput<A>['kl'];
+      if (klCoef > 0 && opts.reference) {
+        const ref = opts.reference;
+        const refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(ref.logProbs(images, tokens), tokens));
+        made.push(refTokenLogProbs);
+        kl = { coef: klCoef, refTokenLogProbs };
+      }
+      const input: ReinforceLossInput<A> = {
+        images,
+        tokens,
+        advantages: Float64Array.from(ks, (k) => advantages[k]),
+        reduction: config.reduction ?? 'token',
+        kl,
+        aux: auxLoss
+          ? { weight: config.auxLossWeight ?? 1, loss: auxLoss, values: local.map((row) => part.scored.aux[row] as A), headOnly: config.auxLossScope === 'head' }
+          : undefined,
+      };
+      return { share: ks.length / picked.rows.length, input };
+    });
+    if (inputs.length === 1) return { result: await gradientStep(policy, opts.optimizer, (terms) => reinforceLoss(policy, inputs[0].input, terms)), rewards };
+    // Each chunk's loss and terms are means over its own rows; weighted by its share they sum to the batch's.
+    const chunks = inputs.map(({ share, input }) => (terms: Record<string, tf.Scalar>) => {
+      const own: Record<string, tf.Scalar> = {};
+      const loss = reinforceLoss(policy, input, own);
+      for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
+      return tf.mul(loss, share) as tf.Scalar;
+    });
+    return { result: await gradientStep(policy, opts.optimizer, chunks), rewards };
+  } finally {
+    tf.dispose(made);
+  }
+}
+
+function concatFloat64(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 /**
