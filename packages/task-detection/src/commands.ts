@@ -91,6 +91,7 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
       config: {
         steps: cfg.tune.steps,
         numSamples: cfg.tune.numSamples,
+        microBatch: cfg.tune.microBatch,
         estimator: cfg.tune.estimator,
         auxLossWeight: cfg.tune.confWeight,
         auxLossScope: cfg.tune.confScope,
