@@ -105,6 +105,7 @@ function captionSetup(cfg: CaptionConfig, outRoot: string): TaskSetup<CaptionExa
       config: {
         steps: cfg.tune.steps,
         numSamples: cfg.tune.numSamples,
+        microBatch: cfg.tune.microBatch,
         estimator: cfg.tune.estimator,
         klCoef: cfg.tune.klCoef,
         evalEvery: cfg.tune.evalEvery,
