@@ -88,6 +88,16 @@ describe('measureGradientNoise', () => {
     expect(s.rewardMean).toBeGreaterThan(0);
   });
 
+  it('gives the same numbers when the batches go through in chunks (microBatch)', async () => {
+    const measure = (microBatch?: number) =>
+      measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(4), config: { batches: 4, numSamples: 3, estimator: 'rloo', microBatch } });
+    const whole = await measure();
+    const chunked = await measure(5); // 16 inputs: chunks of 5, 5, 5 and 1
+    expect(chunked.rowsPerBatch).toBe(whole.rowsPerBatch);
+    expect(chunked.rewardMean).toBe(whole.rewardMean);
+    for (const k of ['batchGradSq', 'trueGradSq', 'trueGradSqSe'] as const) expect(chunked[k]).toBeCloseTo(whole[k], 5);
+  });
+
   it('leaves out parameters the optimizer freezes, and refuses when nothing is left', async () => {
     await expect(
       measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 3, numSamples: 2, lrMults: [['table', 0]] } }),

@@ -12,13 +12,13 @@
  * A batch far below the noise scale makes each update mostly noise; with Adam-like optimizers, which step every
  * parameter by about the learning rate whatever its gradient's size, such updates random-walk a converged model.
  *
- * Memory: the K gradients are held at once (K × trainable parameters × 4 bytes).
+ * Memory: the K gradients are held at once (K × trainable parameters × 4 bytes); `microBatch` bounds the backend's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { planParams, type PatternMults, type Rng, type SequencePolicy } from '@reward-tune/core-model';
-import { policyGradientLoss } from './losses';
-import { batchSize, imagesTensor, type BatchSource, type Task } from './task';
-import { estimatorRows, normalizeAdvantages, sampleAndReward, type Estimator } from './tune';
+import { accumulateGradients } from './loop';
+import { imagesTensor, type BatchSource, type Task } from './task';
+import { reinforceLoss, updateInputs, type Estimator, type TuneConfig } from './tune';
 
 export interface GradientNoiseConfig {
   /** K independent batches (≥ 3 for the standard error). */
@@ -26,6 +26,8 @@ export interface GradientNoiseConfig {
   readonly numSamples: number;
   readonly estimator?: Estimator;
   readonly normalizeAdvantages?: boolean;
+  /** Inputs sampled and differentiated at a time (TuneConfig.microBatch); the result does not depend on it. */
+  readonly microBatch?: number;
   /** The tuning optimizer's learning-rate multipliers: parameters with multiplier 0 are frozen and left out. */
   readonly lrMults?: PatternMults;
 }
@@ -78,37 +80,46 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
   let rows = 0;
   let rewardSum = 0;
   let rewardCount = 0;
+  // The policy-gradient term alone, reduced per sequence (the textbook gradient; the ratios do not depend on it).
+  const pgOnly: TuneConfig = {
+    steps: 0,
+    numSamples: n,
+    estimator,
+    normalizeAdvantages: config.normalizeAdvantages,
+    microBatch: config.microBatch,
+    reduction: 'sequence',
+    klCoef: 0,
+    auxLossWeight: 0,
+  };
   for (let b = 0; b < k; b++) {
     const batch = opts.train(b, rng);
     const img = imagesTensor(batch.images);
     try {
-      const s = await sampleAndReward(policy, task, img.tensor, batch.examples, n, estimator === 'greedy', rng);
-      const picked = estimatorRows(estimator, s.rewards, batchSize(batch), n, s.greedyRewards);
-      const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
-      rows = picked.rows.length;
-      rewardSum += s.rewards.reduce((a, x) => a + x, 0);
-      rewardCount += s.rewards.length;
-      const rowTokens = new Int32Array(rows * s.length);
-      picked.rows.forEach((row, r) => rowTokens.set(s.tokens.subarray(row * s.length, (row + 1) * s.length), r * s.length));
-      const flat = new Float32Array(size);
-      const made: tf.Tensor[] = [];
+      const step = await updateInputs({ policy, task, config: pgOnly }, img.tensor, batch.examples, rng);
       try {
-        const tokens = tf.tensor2d(rowTokens, [rows, s.length], 'int32');
-        const images = tf.tidy(() => tf.gather(img.tensor, tf.tensor1d(Int32Array.from(picked.rows, (row) => Math.floor(row / n)), 'int32')));
-        const adv = tf.tensor1d(Float32Array.from(advantages));
-        made.push(tokens, images, adv);
-        const { value, grads: g } = tf.variableGrads(() => policyGradientLoss(policy.logProbs(images, tokens), tokens, adv, 'sequence'), vars);
-        made.push(value, ...Object.values(g));
-        let offset = 0;
-        for (const v of vars) {
-          const gv = g[v.name];
-          if (gv) flat.set(await gv.data(), offset); // a parameter the loss does not reach has a zero gradient
-          offset += v.size;
+        rows = step.chunks.reduce((s, c) => s + c.input.tokens.shape[0], 0);
+        rewardSum += step.rewards.reduce((a, x) => a + x, 0);
+        rewardCount += step.rewards.length;
+        const acc = accumulateGradients(
+          policy,
+          names,
+          step.chunks.map(({ share, input }) => () => tf.mul(reinforceLoss(policy, input), share) as tf.Scalar),
+        );
+        try {
+          const flat = new Float32Array(size);
+          let offset = 0;
+          for (let i = 0; i < names.length; i++) {
+            const g = acc.grads.get(names[i]);
+            if (g) flat.set(await g.data(), offset); // a parameter the loss does not reach has a zero gradient
+            offset += vars[i].size;
+          }
+          grads.push(flat);
+        } finally {
+          acc.dispose();
         }
       } finally {
-        tf.dispose(made);
+        step.dispose();
       }
-      grads.push(flat);
     } finally {
       img.tensor.dispose(); // a training batch is consumed by its step, as in the tuning loop
     }

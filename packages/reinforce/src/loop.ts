@@ -197,63 +197,82 @@ export interface GradStep {
 /**
  * One optimizer update from `lossFn`, which returns the total loss and any named terms to read back (all scalars).
  * Given several functions (the chunks of a batch too large to differentiate at once, each already weighted by its
- * share of the batch), their gradients, losses and terms are summed, one chunk's activations alive at a time, and
- * the optimizer applies the sum once. The update is applied only when the loss and every gradient are finite, so a
- * non-finite step leaves the parameters as they were after the last good step.
+ * share of the batch), their gradients, losses and terms are summed (accumulateGradients) and the optimizer applies
+ * the sum once. The update is applied only when the loss and every gradient are finite, so a non-finite step leaves
+ * the parameters as they were after the last good step.
  */
 export async function gradientStep(
   policy: SequencePolicy,
   optimizer: Optimizer,
   lossFn: LossFn | readonly LossFn[],
 ): Promise<GradStep> {
-  const chunks = typeof lossFn === 'function' ? [lossFn] : lossFn;
-  if (chunks.length === 0) throw new RangeError('gradientStep needs at least one loss function');
-  const names = [...policy.params.keys()];
+  const acc = accumulateGradients(policy, [...policy.params.keys()], typeof lossFn === 'function' ? [lossFn] : lossFn);
+  try {
+    const sumSq = tf.tidy(() => tf.addN([tf.scalar(0), ...[...acc.grads.values()].map((g) => tf.sum(tf.square(g)))]));
+    const [loss, gradSq, ...termValues] = await Promise.all([acc.loss.data(), sumSq.data(), ...Object.values(acc.terms).map((t) => t.data())]);
+    sumSq.dispose();
+    const finite = Number.isFinite(loss[0]) && Number.isFinite(gradSq[0]);
+    if (finite) optimizer.apply(policy.params, acc.grads);
+    const read: Record<string, number> = {};
+    Object.keys(acc.terms).forEach((k, i) => (read[k] = termValues[i][0]));
+    return { loss: loss[0], terms: read, finite };
+  } finally {
+    acc.dispose();
+  }
+}
+
+export interface AccumulatedGradients {
+  /** Summed gradient of each named parameter the losses reach. */
+  readonly grads: Map<string, tf.Tensor>;
+  readonly loss: tf.Scalar;
+  readonly terms: Record<string, tf.Scalar>;
+  dispose(): void;
+}
+
+/**
+ * The sum of the gradients (with respect to the parameters `names`), losses and named terms of `chunks`,
+ * differentiated one at a time so that only one chunk's activations are alive at once. The caller disposes.
+ */
+export function accumulateGradients(policy: SequencePolicy, names: readonly string[], chunks: readonly LossFn[]): AccumulatedGradients {
+  if (chunks.length === 0) throw new RangeError('accumulateGradients needs at least one loss function');
   const vars = names.map((n) => policy.params.get(n) as tf.Variable);
-  const byName = new Map<string, tf.Tensor>();
+  const grads = new Map<string, tf.Tensor>();
   const terms: Record<string, tf.Scalar> = {};
   let total: tf.Scalar | undefined;
-  /** acc ← acc + x (both kept; x disposed). */
-  const accumulate = <T extends tf.Tensor>(acc: T | undefined, x: T): T => {
+  /** acc + x, disposing both (the first x is kept as it is). */
+  const add = <T extends tf.Tensor>(acc: T | undefined, x: T): T => {
     if (acc === undefined) return x;
-    const sum = tf.keep(tf.add(acc, x)) as T;
+    const sum = tf.add(acc, x) as T;
     acc.dispose();
     x.dispose();
     return sum;
   };
+  const dispose = () => {
+    total?.dispose();
+    for (const g of grads.values()) g.dispose();
+    for (const t of Object.values(terms)) t.dispose();
+  };
   try {
     for (const chunk of chunks) {
-      const chunkTerms: Record<string, tf.Scalar> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const loss = chunk(chunkTerms);
+      const own: Record<string, tf.Scalar> = {};
+      const { value, grads: g } = tf.variableGrads(() => {
+        const loss = chunk(own);
         // Keep the named terms alive past the gradient tape's tidy.
-        for (const k of Object.keys(chunkTerms)) chunkTerms[k] = tf.keep(chunkTerms[k]);
+        for (const k of Object.keys(own)) own[k] = tf.keep(own[k]);
         return loss;
       }, vars);
-      total = accumulate(total, value);
-      for (const k of Object.keys(chunkTerms)) terms[k] = accumulate(terms[k], chunkTerms[k]);
+      total = add(total, value);
+      for (const k of Object.keys(own)) terms[k] = add(terms[k], own[k]);
       names.forEach((n, i) => {
-        const g = grads[vars[i].name];
-        if (g) byName.set(n, accumulate(byName.get(n), g));
+        const gi = g[vars[i].name];
+        if (gi) grads.set(n, add(grads.get(n), gi));
       });
     }
-    const sumSq = tf.tidy(() => tf.addN([tf.scalar(0), ...[...byName.values()].map((g) => tf.sum(tf.square(g)))]));
-    const [loss, gradSq, ...termValues] = await Promise.all([
-      (total as tf.Scalar).data(),
-      sumSq.data(),
-      ...Object.values(terms).map((t) => t.data()),
-    ]);
-    sumSq.dispose();
-    const finite = Number.isFinite(loss[0]) && Number.isFinite(gradSq[0]);
-    if (finite) optimizer.apply(policy.params, byName);
-    const read: Record<string, number> = {};
-    Object.keys(terms).forEach((k, i) => (read[k] = termValues[i][0]));
-    return { loss: loss[0], terms: read, finite };
-  } finally {
-    total?.dispose();
-    for (const g of byName.values()) g.dispose();
-    for (const t of Object.values(terms)) t.dispose();
+  } catch (err) {
+    dispose();
+    throw err;
   }
+  return { grads, loss: total as tf.Scalar, terms, dispose };
 }
 
 /** A loss to differentiate: returns the loss and puts named terms to read back into `terms`. */

@@ -26,6 +26,7 @@ import {
   restoreState,
   type GradStep,
   type LoopIo,
+  type LossFn,
   type MetricsRecord,
 } from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
@@ -248,10 +249,8 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
 }
 
 /**
- * One update from a batch: N samples per input, rewards, the estimator's rows and advantages, then the gradient of
- * the tuning loss. Sampling and differentiation go `microBatch` inputs at a time (the whole batch by default), so a
- * batch larger than the backend's memory allows still makes one update: each chunk's loss is weighted by its share of
- * the rows and the chunks' gradients are summed (gradientStep), which equals the whole batch's gradient.
+ * One update from a batch: its loss inputs (updateInputs), then gradientStep over their chunks, each chunk's loss and
+ * terms weighted by its share of the rows, so that the chunks' summed gradient is the whole batch's.
  */
 async function update<E, P, A>(
   opts: TuneOptions<E, P, A>,
@@ -259,6 +258,45 @@ async function update<E, P, A>(
   examples: readonly E[],
   rng: Rng,
 ): Promise<{ readonly result: GradStep; readonly rewards: Float64Array }> {
+  const { policy } = opts;
+  const step = await updateInputs(opts, batchImages, examples, rng);
+  try {
+    const chunks = step.chunks.map(({ share, input }): LossFn =>
+      step.chunks.length === 1
+        ? (terms) => reinforceLoss(policy, input, terms)
+        : (terms) => {
+            const own: Record<string, tf.Scalar> = {};
+            const loss = reinforceLoss(policy, input, own);
+            for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
+            return tf.mul(loss, share) as tf.Scalar;
+          },
+    );
+    return { result: await gradientStep(policy, opts.optimizer, chunks), rewards: step.rewards };
+  } finally {
+    step.dispose();
+  }
+}
+
+export interface UpdateInputs<A> {
+  /** [B, N] rewards of every sample. */
+  readonly rewards: Float64Array;
+  /** The tuning loss's inputs, `microBatch` inputs' rows per chunk, with each chunk's share of the rows. */
+  readonly chunks: readonly { readonly share: number; readonly input: ReinforceLossInput<A> }[];
+  dispose(): void;
+}
+
+/**
+ * What one update differentiates, from a batch: N samples per input, their rewards, the estimator's rows and
+ * advantages, and the loss inputs of those rows (tokens, images, the reference's log-probs for the KL term, the
+ * auxiliary values). Sampling goes `microBatch` inputs at a time (the whole batch by default), and so do the chunks,
+ * so a batch larger than the backend's memory allows still makes one update.
+ */
+export async function updateInputs<E, P, A>(
+  opts: Pick<TuneOptions<E, P, A>, 'policy' | 'task' | 'config' | 'reference'>,
+  batchImages: tf.Tensor4D,
+  examples: readonly E[],
+  rng: Rng,
+): Promise<UpdateInputs<A>> {
   const { policy, task, config } = opts;
   const estimator = config.estimator ?? 'paper';
   const klCoef = config.klCoef ?? 0;
@@ -266,6 +304,7 @@ async function update<E, P, A>(
   const b = examples.length;
   const micro = Math.min(config.microBatch ?? b, b);
   const made: tf.Tensor[] = [];
+  const dispose = () => tf.dispose(made);
   try {
     const parts: { readonly first: number; readonly images: tf.Tensor4D; readonly scored: ScoredSamples<A> }[] = [];
     for (let start = 0; start < b; start += micro) {
@@ -281,7 +320,7 @@ async function update<E, P, A>(
     const picked = estimatorRows(estimator, rewards, b, n, greedyRewards);
     const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
     const auxLoss = task.auxLoss?.bind(task);
-    const inputs = parts.map((part): { share: number; input: ReinforceLossInput<A> } => {
+    const chunks = parts.map((part) => {
       // This part's rows: k indexes the step's rows, local the part's own samples.
       const ks = Array.from(picked.rows.keys()).filter((k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length);
       const local = ks.map((k) => picked.rows[k] - part.first);
@@ -302,29 +341,24 @@ async function update<E, P, A>(
         made.push(refTokenLogProbs);
         kl = { coef: klCoef, refTokenLogProbs };
       }
+      const auxWeight = config.auxLossWeight ?? 1;
       const input: ReinforceLossInput<A> = {
         images,
         tokens,
         advantages: Float64Array.from(ks, (k) => advantages[k]),
         reduction: config.reduction ?? 'token',
         kl,
-        aux: auxLoss
-          ? { weight: config.auxLossWeight ?? 1, loss: auxLoss, values: local.map((row) => part.scored.aux[row] as A), headOnly: config.auxLossScope === 'head' }
-          : undefined,
+        aux:
+          auxLoss && auxWeight > 0
+            ? { weight: auxWeight, loss: auxLoss, values: local.map((row) => part.scored.aux[row] as A), headOnly: config.auxLossScope === 'head' }
+            : undefined,
       };
       return { share: ks.length / picked.rows.length, input };
     });
-    if (inputs.length === 1) return { result: await gradientStep(policy, opts.optimizer, (terms) => reinforceLoss(policy, inputs[0].input, terms)), rewards };
-    // Each chunk's loss and terms are means over its own rows; weighted by its share they sum to the batch's.
-    const chunks = inputs.map(({ share, input }) => (terms: Record<string, tf.Scalar>) => {
-      const own: Record<string, tf.Scalar> = {};
-      const loss = reinforceLoss(policy, input, own);
-      for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
-      return tf.mul(loss, share) as tf.Scalar;
-    });
-    return { result: await gradientStep(policy, opts.optimizer, chunks), rewards };
-  } finally {
-    tf.dispose(made);
+    return { rewards, chunks, dispose };
+  } catch (err) {
+    dispose();
+    throw err;
   }
 }
 
