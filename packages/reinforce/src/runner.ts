@@ -389,7 +389,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const { model } = loadModel(cfg, opts.out, file);
     const inputs = setup.tune();
     const policy = setup.prepareTuning?.(model) ?? model;
-    const bar = new Progress({ label: 'policy gradients', total: batches });
+    const bar = new Progress({ label: 'policy gradients', total: batches, every: 1 }); // each batch is long: a line per batch in logs
     let result: GradientNoise;
     try {
       result = await measureGradientNoise({
