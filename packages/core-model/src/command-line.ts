@@ -48,9 +48,27 @@ export async function runCli(spec: CliSpec, argv: readonly string[]): Promise<nu
       process.stderr.write(`${spec.tool} ${command}: ${e.message}\n`);
       return exitCode;
     }
+    if (isWasmAbort(e)) {
+      process.stderr.write(`${spec.tool} ${command}: ${WASM_ABORT_HINT}\n`);
+      return 1;
+    }
     process.stderr.write(`${spec.tool} ${command}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
   }
+}
+
+/**
+ * The wasm backend's module stops with a bare `RuntimeError: Aborted()` (and its whole stack) when an allocation
+ * fails: its memory is capped (4 GiB), and a tuning batch of a few hundred rows of a detection model reaches it.
+ */
+export const WASM_ABORT_HINT =
+  'the wasm backend aborted, most often because its memory (at most 4 GiB) ran out: use smaller batches ' +
+  '(tune.microBatch splits a tuning batch into chunks without changing the update; or lower tune.batchSize, ' +
+  'tune.numSamples, mle.batchSize, eval.batchSize)';
+
+function isWasmAbort(e: unknown): boolean {
+  // WebAssembly.RuntimeError, by name: the project's TypeScript libs do not declare the WebAssembly namespace.
+  return e instanceof Error && e.name === 'RuntimeError' && e.message.startsWith('Aborted(');
 }
 
 /** A command that exists but whose work has not landed yet: says so and fails (exit 1). */
