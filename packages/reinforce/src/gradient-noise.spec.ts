@@ -98,10 +98,13 @@ describe('measureGradientNoise', () => {
     for (const k of ['batchGradSq', 'trueGradSq', 'trueGradSqSe'] as const) expect(chunked[k]).toBeCloseTo(whole[k], 5);
   });
 
-  it('leaves out parameters the optimizer freezes, and refuses when nothing is left', async () => {
+  it('leaves out parameters the optimizer freezes, and refuses when nothing is left or the options are bad', async () => {
     await expect(
       measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 3, numSamples: 2, lrMults: [['table', 0]] } }),
     ).rejects.toThrow(/every parameter is frozen/);
+    await expect(measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 3, numSamples: 2, microBatch: 0 } })).rejects.toThrow(
+      /microBatch must be a positive integer, got 0/,
+    );
     await expect(measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 2, numSamples: 2 } })).rejects.toThrow(
       /batches must be an integer ≥ 3/,
     );

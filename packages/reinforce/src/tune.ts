@@ -190,9 +190,7 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
   const estimator = config.estimator ?? 'paper';
   const klCoef = config.klCoef ?? 0;
   const n = config.numSamples;
-  if (config.microBatch !== undefined && !(Number.isInteger(config.microBatch) && config.microBatch >= 1)) {
-    throw new RangeError(`microBatch must be a positive integer, got ${config.microBatch}`);
-  }
+  checkMicroBatch(config);
   if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
   if (klCoef > 0 && !opts.reference) throw new Error('klCoef > 0 needs a reference policy');
   const now = opts.now ?? Date.now;
@@ -302,6 +300,7 @@ export async function updateInputs<E, P, A>(
   const klCoef = config.klCoef ?? 0;
   const n = config.numSamples;
   const b = examples.length;
+  checkMicroBatch(config);
   const micro = Math.min(config.microBatch ?? b, b);
   const made: tf.Tensor[] = [];
   const dispose = () => tf.dispose(made);
@@ -362,6 +361,11 @@ export async function updateInputs<E, P, A>(
   }
 }
 
+function checkMicroBatch(config: TuneConfig): void {
+  const m = config.microBatch;
+  if (m !== undefined && !(Number.isInteger(m) && m >= 1)) throw new RangeError(`microBatch must be a positive integer, got ${m}`);
+}
+
 function concatFloat64(parts: readonly Float64Array[]): Float64Array {
   const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
   let offset = 0;
@@ -416,7 +420,7 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
   return true;
 }
 
-export interface ScoredSamples<A> {
+interface ScoredSamples<A> {
   /** [B, N, L] */
   readonly tokens: Int32Array;
   readonly length: number;
@@ -429,7 +433,7 @@ export interface ScoredSamples<A> {
 }
 
 /** N samples per input at T=1 without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
-export async function sampleAndReward<E, P, A>(
+async function sampleAndReward<E, P, A>(
   policy: SequencePolicy,
   task: Task<E, P, A>,
   images: tf.Tensor4D,
