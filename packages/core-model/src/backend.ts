@@ -11,6 +11,7 @@
 import { UsageError } from './command-line';
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
+import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -192,13 +193,19 @@ export function wasmDir(): string {
 
 async function tryWasm(): Promise<Attempt> {
   try {
-    const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
+    const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void; getThreadsCount(): number };
     const dir = wasmDir();
     wasm.setWasmPaths(dir);
     registerWasmKernels();
+    const threads = wasmThreadCount();
+    // tfjs reads this flag to pick the threaded build; under Node it says false (wasm-threads.ts bridges the rest).
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threads > 1);
+    const set = () => setBackendChecked('wasm');
     // A wrong path makes setBackend resolve to false rather than throw (runtime.md §2).
-    if (!(await setBackendChecked('wasm'))) return { ok: false, why: `wasm binaries not loadable from ${dir}` };
-    return { ok: true, detail: `tfjs-backend-wasm (SIMD, 1 thread) from ${dir}` };
+    if (!(await (threads > 1 ? withWasmThreads(threads, set) : set()))) return { ok: false, why: `wasm binaries not loadable from ${dir}` };
+    if (threads > 1) releaseWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
+    const n = wasm.getThreadsCount();
+    return { ok: true, detail: `tfjs-backend-wasm (SIMD, ${n} thread${n === 1 ? '' : 's'}) from ${dir}` };
   } catch (e) {
     return { ok: false, why: `wasm backend failed (${firstLine(e)})` };
   }
