@@ -88,8 +88,9 @@ export function releaseWasmThreads(module: unknown): void {
 
 /**
  * Threads for the wasm backend: `REWARD_TUNE_WASM_THREADS` (at most 4, tfjs's cap); 1, the single-threaded build,
- * when unset. Opt-in: on the 2-core machine the training step gains only 10–20 % (matMuls run ~2× faster, the many
- * small ops do not), sampling none, and two processes side by side would fight over the cores (core-model README).
+ * when unset. Opt-in: on the 2-core machine the bench-tiny training step gains 2–13 % (the matMuls split across the
+ * threads, the many small ops do not), sampling none, and two processes side by side would fight over the cores
+ * (core-model README, "Two wasm threads").
  * Throws on a value that is not a positive integer.
  */
 export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
