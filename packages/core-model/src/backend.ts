@@ -192,17 +192,26 @@ export function wasmDir(): string {
 }
 
 async function tryWasm(): Promise<Attempt> {
+  // A bad REWARD_TUNE_WASM_THREADS is the user's to fix (one line, exit 2), not a reason to fall back to another backend.
+  let threads: number;
+  try {
+    threads = wasmThreadCount();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   try {
     const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void; getThreadsCount(): number };
     const dir = wasmDir();
     wasm.setWasmPaths(dir);
     registerWasmKernels();
-    const threads = wasmThreadCount();
     // tfjs reads this flag to pick the threaded build; under Node it says false (wasm-threads.ts bridges the rest).
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threads > 1);
     const set = () => setBackendChecked('wasm');
     // A wrong path makes setBackend resolve to false rather than throw (runtime.md §2).
-    if (!(await (threads > 1 ? withWasmThreads(threads, set) : set()))) return { ok: false, why: `wasm binaries not loadable from ${dir}` };
+    if (!(await (threads > 1 ? withWasmThreads(threads, set) : set()))) {
+      const what = threads > 1 ? `the threaded wasm build (REWARD_TUNE_WASM_THREADS=${threads}; 1 turns it off) did not start` : 'wasm binaries not loadable';
+      return { ok: false, why: `${what} from ${dir}` };
+    }
     if (threads > 1) releaseWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
     const n = wasm.getThreadsCount();
     return { ok: true, detail: `tfjs-backend-wasm (SIMD, ${n} thread${n === 1 ? '' : 's'}) from ${dir}` };

@@ -2,6 +2,7 @@
 // that runs XNNPACK on 2 threads, computes what the single-threaded path computes, and leaves the globals as they were.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend';
+import { UsageError } from './command-line';
 import { wasmThreadCount } from './wasm-threads';
 
 describe('wasmThreadCount', () => {
@@ -14,6 +15,18 @@ describe('wasmThreadCount', () => {
       expect(() => wasmThreadCount({ REWARD_TUNE_WASM_THREADS: bad })).toThrow(/REWARD_TUNE_WASM_THREADS must be a positive integer/);
     }
   });
+});
+
+it('a bad REWARD_TUNE_WASM_THREADS stops initBackend with one usage line, not a fall-back', async () => {
+  const saved = process.env.REWARD_TUNE_WASM_THREADS;
+  process.env.REWARD_TUNE_WASM_THREADS = 'lots';
+  try {
+    await expect(initBackend('auto', { quiet: true })).rejects.toThrow(UsageError);
+    await expect(initBackend('wasm', { quiet: true })).rejects.toThrow(/REWARD_TUNE_WASM_THREADS must be a positive integer, got 'lots'/);
+  } finally {
+    if (saved === undefined) delete process.env.REWARD_TUNE_WASM_THREADS;
+    else process.env.REWARD_TUNE_WASM_THREADS = saved;
+  }
 });
 
 describe('the wasm backend on 2 threads', () => {
