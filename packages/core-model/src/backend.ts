@@ -2,8 +2,9 @@
  * The one place that chooses the TensorFlow.js backend and holds every workaround tfjs 4.22 needs on it
  * (shared/spec/runtime.md §2–3): gradient registration, a wasm kernel for UnsortedSegmentSum (the gradient of
  * `tf.gather`, i.e. of embedding lookups), the flag-free matMul that makes wasm training ~3× faster, a wasm
- * BatchMatMul that runs batched products slice by slice on the fast batch-1 path, and reading tensors with
- * `await t.data()` (the only read that works on webgpu in Node).
+ * BatchMatMul that runs batched products slice by slice on the fast batch-1 path, the threaded wasm build under Node
+ * (opt-in, REWARD_TUNE_WASM_THREADS; wasm-threads.ts), and reading tensors with `await t.data()` (the only read that
+ * works on webgpu in Node).
  *
  * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends) are required lazily inside
  * functions so that bundling keeps them external and a missing optional dependency is a fallback, not a crash.
