@@ -67,9 +67,6 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
   const { policy, task, rng, config } = opts;
   const k = config.batches;
   if (!Number.isInteger(k) || k < 3) throw new RangeError(`batches must be an integer ≥ 3, got ${k}`);
-  const estimator = config.estimator ?? 'paper';
-  const n = config.numSamples;
-  if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
   const plan = planParams(policy.params.keys(), config.lrMults ?? []);
   const names = [...policy.params.keys()].filter((name) => !plan.get(name)?.frozen);
   if (names.length === 0) throw new RangeError('every parameter is frozen (lrMults): nothing to measure');
@@ -83,8 +80,8 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
   // The policy-gradient term alone, reduced per sequence (the textbook gradient; the ratios do not depend on it).
   const pgOnly: TuneConfig = {
     steps: 0,
-    numSamples: n,
-    estimator,
+    numSamples: config.numSamples,
+    estimator: config.estimator,
     normalizeAdvantages: config.normalizeAdvantages,
     microBatch: config.microBatch,
     reduction: 'sequence',

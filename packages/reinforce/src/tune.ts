@@ -187,11 +187,8 @@ export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInp
 /** Runs (or resumes) reward tuning; see the file comment for the step. */
 export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneResult> {
   const { policy, optimizer, config } = opts;
-  const estimator = config.estimator ?? 'paper';
   const klCoef = config.klCoef ?? 0;
-  const n = config.numSamples;
-  checkMicroBatch(config);
-  if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
+  checkUpdateConfig(config);
   if (klCoef > 0 && !opts.reference) throw new Error('klCoef > 0 needs a reference policy');
   const now = opts.now ?? Date.now;
   const log = (r: MetricsRecord) => opts.metrics?.log(r);
@@ -259,16 +256,13 @@ async function update<E, P, A>(
   const { policy } = opts;
   const step = await updateInputs(opts, batchImages, examples, rng);
   try {
-    const chunks = step.chunks.map(({ share, input }): LossFn =>
-      step.chunks.length === 1
-        ? (terms) => reinforceLoss(policy, input, terms)
-        : (terms) => {
-            const own: Record<string, tf.Scalar> = {};
-            const loss = reinforceLoss(policy, input, own);
-            for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
-            return tf.mul(loss, share) as tf.Scalar;
-          },
-    );
+    // A whole batch is one chunk of share 1: multiplying by 1 is exact, so it updates as it always did.
+    const chunks = step.chunks.map(({ share, input }): LossFn => (terms) => {
+      const own: Record<string, tf.Scalar> = {};
+      const loss = reinforceLoss(policy, input, own);
+      for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
+      return tf.mul(loss, share) as tf.Scalar;
+    });
     return { result: await gradientStep(policy, opts.optimizer, chunks), rewards: step.rewards };
   } finally {
     step.dispose();
@@ -300,7 +294,7 @@ export async function updateInputs<E, P, A>(
   const klCoef = config.klCoef ?? 0;
   const n = config.numSamples;
   const b = examples.length;
-  checkMicroBatch(config);
+  checkUpdateConfig(config);
   const micro = Math.min(config.microBatch ?? b, b);
   const made: tf.Tensor[] = [];
   const dispose = () => tf.dispose(made);
@@ -361,7 +355,11 @@ export async function updateInputs<E, P, A>(
   }
 }
 
-function checkMicroBatch(config: TuneConfig): void {
+/** What an update needs of the config: a baseline sample for `paper` and `rloo`, a positive microBatch. */
+function checkUpdateConfig(config: TuneConfig): void {
+  const estimator = config.estimator ?? 'paper';
+  const n = config.numSamples;
+  if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
   const m = config.microBatch;
   if (m !== undefined && !(Number.isInteger(m) && m >= 1)) throw new RangeError(`microBatch must be a positive integer, got ${m}`);
 }
