@@ -193,13 +193,8 @@ export function wasmDir(): string {
 }
 
 async function tryWasm(): Promise<Attempt> {
-  // A bad REWARD_TUNE_WASM_THREADS is the user's to fix (one line, exit 2), not a reason to fall back to another backend.
-  let threads: number;
-  try {
-    threads = wasmThreadCount();
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  // Outside the try: a bad REWARD_TUNE_WASM_THREADS is a UsageError (one line, exit 2), not a reason to fall back.
+  const threads = wasmThreadCount();
   try {
     const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void; getThreadsCount(): number };
     const dir = wasmDir();

@@ -20,6 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { UsageError } from './command-line';
 
 // The module object itself (not an import namespace copy): emscripten reads os.cpus from it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -91,11 +92,11 @@ export function releaseWasmThreads(module: unknown): void {
  * when unset. Opt-in: on the 2-core machine the bench-tiny training step gains 2–13 % (the matMuls split across the
  * threads, the many small ops do not), sampling none, and two processes side by side would fight over the cores
  * (core-model README, "Two wasm threads").
- * Throws on a value that is not a positive integer.
+ * A value that is not a positive integer is a UsageError (the user's to fix, not a reason to fall back).
  */
 export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.REWARD_TUNE_WASM_THREADS;
   if (raw === undefined || raw === '') return 1;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new RangeError(`REWARD_TUNE_WASM_THREADS must be a positive integer, got '${raw}'`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`REWARD_TUNE_WASM_THREADS must be a positive integer, got '${raw}'`);
   return Math.min(4, Number(raw));
 }
