@@ -342,13 +342,22 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     return 0;
   }
 
-  async function tuneCommand(args: readonly string[]): Promise<number> {
-    const opts = parseCommand(args);
-    if (!opts) return 0;
-    if (opts.from === undefined) throw new UsageError('tune needs --from <MLE run directory or checkpoint>');
+  /**
+   * The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config: the checkpoint's own unless
+   * --preset names one, then --seed, --data and --set; the data checked and the backend chosen.
+   */
+  async function fromMleCheckpoint(opts: TaskCliOptions, command: string): Promise<{ file: string; cfg: C }> {
+    if (opts.from === undefined) throw new UsageError(`${command} needs --from <MLE run directory or checkpoint>`);
     const file = resolveCheckpoint(opts.from);
     const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
     await ready(cfg, opts);
+    return { file, cfg };
+  }
+
+  async function tuneCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args);
+    if (!opts) return 0;
+    const { file, cfg } = await fromMleCheckpoint(opts, 'tune');
     const run = openRun(opts, cfg);
     return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, file), 'tuned');
   }
@@ -378,13 +387,10 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
   async function noiseCommand(args: readonly string[]): Promise<number> {
     const opts = parseCommand(args, { extra: { batches: { type: 'string', description: 'independent batches to compare (default 8, at least 3)' } } });
     if (!opts) return 0;
-    if (opts.from === undefined) throw new UsageError('noise needs --from <MLE run directory or checkpoint>');
-    const raw = opts.extra.batches ?? '8';
+    const raw = String(opts.extra.batches ?? '8');
     const batches = Number(raw);
-    if (typeof raw !== 'string' || !/^\d+$/.test(raw) || batches < 3) throw new UsageError(`--batches must be an integer ≥ 3, got '${String(raw)}'`);
-    const file = resolveCheckpoint(opts.from);
-    const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
-    await ready(cfg, opts);
+    if (!/^\d+$/.test(raw) || batches < 3) throw new UsageError(`--batches must be an integer ≥ 3, got '${raw}'`);
+    const { file, cfg } = await fromMleCheckpoint(opts, 'noise');
     const setup = adapter.setUp(cfg, opts.out);
     const { model } = loadModel(cfg, opts.out, file);
     const inputs = setup.tune();
