@@ -13,6 +13,8 @@ import { UsageError } from './command-line';
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads';
+import { lazyRequire } from './optional-require';
+import { nativeMatMulActive, nativeMatMulWanted, registerNativeMatMul } from './native-matmul';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -32,9 +34,6 @@ export class BackendUnavailableError extends UsageError {
   override readonly name: string = 'BackendUnavailableError';
 }
 
-// A lazily evaluated `require` that bundlers cannot see through, so optional packages stay external.
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const lazyRequire: (id: string) => unknown = (id) => module.require(id);
 
 let gradientsRegistered = false;
 /** tfjs-core's Node build registers no gradients; importing tfjs-layers once registers all of them. */
@@ -195,6 +194,7 @@ export function wasmDir(): string {
 async function tryWasm(): Promise<Attempt> {
   // Outside the try: a bad REWARD_TUNE_WASM_THREADS is a UsageError (one line, exit 2), not a reason to fall back.
   const threads = wasmThreadCount();
+  nativeMatMulWanted(); // likewise for a bad REWARD_TUNE_NATIVE_MATMUL
   try {
     const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void; getThreadsCount(): number };
     const dir = wasmDir();
@@ -210,7 +210,9 @@ async function tryWasm(): Promise<Attempt> {
     }
     if (threads > 1) releaseWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
     const n = wasm.getThreadsCount();
-    return { ok: true, detail: `tfjs-backend-wasm (SIMD, ${n} thread${n === 1 ? '' : 's'}) from ${dir}` };
+    const native = registerNativeMatMul(n);
+    const matMuls = native.ok ? `matMul: native, ${native.detail}, 1 thread` : `matMul: wasm's (native ${native.why})`;
+    return { ok: true, detail: `tfjs-backend-wasm (SIMD, ${n} thread${n === 1 ? '' : 's'}; ${matMuls}) from ${dir}` };
   } catch (e) {
     return { ok: false, why: `wasm backend failed (${firstLine(e)})` };
   }
@@ -437,7 +439,8 @@ function registerWasmKernels(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// matMul without transpose flags (runtime.md §2: wasm's flagged and batched matMuls are 10–20× slower)
+// matMul without transpose flags (runtime.md §2: wasm's own flagged and batched matMuls are 10–20× slower; the
+// native kernel of native-matmul.ts, when active, takes the flags at no cost)
 
 const swapLast = (t: tf.Tensor): tf.Tensor => {
   const perm = t.shape.map((_, i) => i);
@@ -446,12 +449,12 @@ const swapLast = (t: tf.Tensor): tf.Tensor => {
 };
 
 /**
- * a @ b with optional transposes, the way each backend does it fastest: on wasm explicit transposes plus an
- * un-flagged matMul, elsewhere tf.matMul's own flags (which GPU kernels handle for free). Not differentiable by
+ * a @ b with optional transposes, the way each backend does it fastest: on wasm with its own kernels explicit
+ * transposes plus an un-flagged matMul, elsewhere (and with the native kernel) tf.matMul's own flags. Not differentiable by
  * itself on wasm in a useful way: use it inside custom gradients, and `matMul` in model code.
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if (tf.getBackend() === 'wasm') return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+  if (tf.getBackend() === 'wasm' && !nativeMatMulActive()) return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
   return tf.matMul(a, b, transposeA, transposeB);
 }
 

@@ -1,5 +1,7 @@
 // wasm's BatchMatMul, replaced for batched products by slice-by-slice calls of the batch-1 path (backend.ts), against
 // a naive product computed here; shapes below the size threshold, with flags or with broadcasting take the original.
+// This is the path without onnxruntime-node (native-matmul.spec.ts tests the native one), so it is turned off here.
+process.env.REWARD_TUNE_NATIVE_MATMUL = '0';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, matMul, SLICED_MATMUL_MIN_WORK, slicedMatMulCount } from './backend';
 import { Rng } from './rng';
