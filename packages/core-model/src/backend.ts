@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads';
 import { lazyRequire } from './optional-require';
-import { nativeMatMulActive, nativeMatMulWanted, registerNativeMatMul } from './native-matmul';
+import { nativeMatMulActive, nativeMatMulThreads, registerNativeMatMul } from './native-matmul';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -194,7 +194,7 @@ export function wasmDir(): string {
 async function tryWasm(): Promise<Attempt> {
   // Outside the try: a bad REWARD_TUNE_WASM_THREADS is a UsageError (one line, exit 2), not a reason to fall back.
   const threads = wasmThreadCount();
-  nativeMatMulWanted(); // likewise for a bad REWARD_TUNE_NATIVE_MATMUL
+  nativeMatMulThreads(); // likewise for a bad REWARD_TUNE_NATIVE_MATMUL
   try {
     const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void; getThreadsCount(): number };
     const dir = wasmDir();
@@ -211,7 +211,7 @@ async function tryWasm(): Promise<Attempt> {
     if (threads > 1) releaseWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);
     const n = wasm.getThreadsCount();
     const native = registerNativeMatMul(n);
-    const matMuls = native.ok ? `matMul: native, ${native.detail}, 1 thread` : `matMul: wasm's (native ${native.why})`;
+    const matMuls = native.ok ? `matMul: native, ${native.detail}` : `matMul: wasm's (native ${native.why})`;
     return { ok: true, detail: `tfjs-backend-wasm (SIMD, ${n} thread${n === 1 ? '' : 's'}; ${matMuls}) from ${dir}` };
   } catch (e) {
     return { ok: false, why: `wasm backend failed (${firstLine(e)})` };

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, matMul } from './backend';
 import { UsageError } from './command-line';
-import { fusedMatMulModel, loadNativeMatMul, nativeMatMulActive, nativeMatMulCount, nativeMatMulWanted, NATIVE_MATMUL_MIN_WORK } from './native-matmul';
+import { fusedMatMulModel, loadNativeMatMul, nativeMatMulActive, nativeMatMulCount, nativeMatMulThreads, NATIVE_MATMUL_MIN_WORK, type NativeMatMul } from './native-matmul';
 import { Rng } from './rng';
 
 const available = typeof loadNativeMatMul() !== 'string';
@@ -40,11 +40,22 @@ function naive(a: Float32Array, sa: number[], b: Float32Array, sb: number[], ta:
 }
 
 describe('REWARD_TUNE_NATIVE_MATMUL', () => {
-  it('is on by default, off at 0, and anything else is a usage error', () => {
-    expect(nativeMatMulWanted({})).toBe(true);
-    expect(nativeMatMulWanted({ REWARD_TUNE_NATIVE_MATMUL: '1' })).toBe(true);
-    expect(nativeMatMulWanted({ REWARD_TUNE_NATIVE_MATMUL: '0' })).toBe(false);
-    expect(() => nativeMatMulWanted({ REWARD_TUNE_NATIVE_MATMUL: 'yes' })).toThrow(UsageError);
+  it('is a thread count: 1 by default, 0 turns it off, anything else is a usage error', () => {
+    expect(nativeMatMulThreads({})).toBe(1);
+    expect(nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: '2' })).toBe(2);
+    expect(nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: '0' })).toBe(0);
+    for (const bad of ['yes', '-1', '1.5']) expect(() => nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: bad })).toThrow(UsageError);
+  });
+
+  (available ? it : it.skip)('with 2 threads computes what 1 thread computes', () => {
+    const [one, two] = [1, 2].map((t) => loadNativeMatMul(t) as NativeMatMul);
+    expect(two.detail).toMatch(/, 2 threads$/);
+    const a = Float32Array.from({ length: 96 * 80 }, () => rng.normal()), b = Float32Array.from({ length: 80 * 64 }, () => rng.normal());
+    const [y1, y2] = [new Float32Array(96 * 64), new Float32Array(96 * 64)];
+    one.run(a, [96, 80], b, [80, 64], false, false, y1, [96, 64]);
+    two.run(a, [96, 80], b, [80, 64], false, false, y2, [96, 64]);
+    expect(maxDiff(y2, y1)).toBeLessThan(1e-4);
+    expect(maxDiff(y1, naive(a, [96, 80], b, [80, 64], false, false))).toBeLessThan(1e-4);
   });
 
   it('the hand-written ONNX model starts with the IR version field and names its operator', () => {

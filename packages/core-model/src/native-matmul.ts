@@ -9,8 +9,9 @@
  * Each call runs a one-node ONNX graph (`com.microsoft` FusedMatMul: numpy-broadcast batched matMul with transpose
  * flags, so flagged products need no explicit transpose) with dynamic shapes, on onnxruntime's synchronous native
  * session (tfjs kernels are synchronous; the package's public `run` is a Promise around the same call). One intra-op
- * thread: the comparison with PyTorch in the README is thread for thread, and two processes share this machine's two
- * cores in the tests. `REWARD_TUNE_NATIVE_MATMUL=0` turns it off (wasm's own kernels then run everything, as before).
+ * thread by default: the comparison with PyTorch in the README is thread for thread, and two processes share this
+ * machine's two cores in the tests; `REWARD_TUNE_NATIVE_MATMUL=N` gives it N threads, and `0` turns it off (wasm's own
+ * kernels then run everything, as before).
  *
  * Relies on onnxruntime-node 1.30's `dist/binding` (pinned in package.json); `src/native-matmul.spec.ts` checks the
  * products, flags, broadcasting and gradients against a naive product.
@@ -82,23 +83,26 @@ interface OrtBinding {
 }
 
 export interface NativeMatMul {
-  /** `onnxruntime-node <version>`, for the backend's log line. */
+  /** `onnxruntime-node <version>, <n> thread(s)`, for the backend's log line. */
   readonly detail: string;
   /** y = op(a) @ op(b) over views of float32 memory; shapes as tfjs gives them (batch dimensions broadcast). */
   run(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[], transA: boolean, transB: boolean,
     y: Float32Array, yShape: readonly number[]): void;
 }
 
-/** REWARD_TUNE_NATIVE_MATMUL: unset or `1` uses the native GEMM when onnxruntime-node is installed, `0` never. */
-export function nativeMatMulWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+/**
+ * REWARD_TUNE_NATIVE_MATMUL: how many threads the native GEMM uses when onnxruntime-node is installed; unset means 1,
+ * `0` turns it off. Anything but a non-negative integer is a usage error.
+ */
+export function nativeMatMulThreads(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.REWARD_TUNE_NATIVE_MATMUL;
-  if (v === undefined || v === '' || v === '1') return true;
-  if (v === '0') return false;
-  throw new UsageError(`REWARD_TUNE_NATIVE_MATMUL must be 0 or 1, got ${JSON.stringify(v)}`);
+  if (v === undefined || v === '') return 1;
+  if (!/^\d+$/.test(v)) throw new UsageError(`REWARD_TUNE_NATIVE_MATMUL must be a thread count (0 turns the native matMul off), got ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 /** Loads onnxruntime-node and builds the four sessions (transpose flags); a reason string when it cannot. */
-export function loadNativeMatMul(): NativeMatMul | string {
+export function loadNativeMatMul(threads = 1): NativeMatMul | string {
   let native: OrtBinding, version: string;
   try {
     const ort = lazyRequire('onnxruntime-node') as { Tensor: TensorConstructor };
@@ -118,7 +122,11 @@ export function loadNativeMatMul(): NativeMatMul | string {
   } catch (e) {
     return `onnxruntime-node not loadable (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`;
   }
-  const options = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };
+  const options = {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    // Pool threads would otherwise spin between products, taking the core the JS thread needs for everything else.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
   const sessions: OrtSession[] = [];
   for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
     const s = new native.InferenceSession();
@@ -127,7 +135,7 @@ export function loadNativeMatMul(): NativeMatMul | string {
     sessions.push(s);
   }
   return {
-    detail: `onnxruntime-node ${version}`,
+    detail: `onnxruntime-node ${version}, ${threads} thread${threads === 1 ? '' : 's'}`,
     run(a, aShape, b, bShape, transA, transB, y, yShape) {
       const s = sessions[(transA ? 2 : 0) + (transB ? 1 : 0)];
       s.run({ A: tensor(a, aShape), B: tensor(b, bShape) }, { Y: tensor(y, yShape) }, {});
@@ -174,12 +182,13 @@ function broadcastBatch(x: readonly number[], y: readonly number[]): number[] | 
  */
 export function registerNativeMatMul(wasmThreads: number): { ok: true; detail: string } | { ok: false; why: string } {
   if (active !== null) return { ok: true, detail: active.detail };
-  if (!nativeMatMulWanted()) return { ok: false, why: 'off (REWARD_TUNE_NATIVE_MATMUL=0)' };
+  const threads = nativeMatMulThreads();
+  if (threads === 0) return { ok: false, why: 'off (REWARD_TUNE_NATIVE_MATMUL=0)' };
   // The threaded build's heap is a SharedArrayBuffer, which the binding does not accept as tensor memory.
   if (wasmThreads > 1) return { ok: false, why: 'not used with the threaded wasm build' };
   const previous = tf.getKernel('BatchMatMul', 'wasm');
   if (previous === undefined) return { ok: false, why: 'no wasm BatchMatMul to replace' };
-  const loaded = loadNativeMatMul();
+  const loaded = loadNativeMatMul(threads);
   if (typeof loaded === 'string') return { ok: false, why: loaded };
   const gemm = loaded;
   tf.unregisterKernel('BatchMatMul', 'wasm');
