@@ -224,6 +224,16 @@ async function tryCpu(): Promise<Attempt> {
   return { ok: true, detail: 'tfjs-backend-cpu (pure JS; for tests only)' };
 }
 
+/**
+ * Checks the environment variables the backends read (REWARD_TUNE_WASM_THREADS, REWARD_TUNE_NATIVE_MATMUL) and
+ * throws their UsageError now: a command calls it before any work, so a typo costs nothing (initBackend checks
+ * them again where they are used).
+ */
+export function checkBackendEnv(env: NodeJS.ProcessEnv = process.env): void {
+  wasmThreadCount(env);
+  nativeMatMulThreads(env);
+}
+
 let logged = false;
 
 /**

@@ -106,7 +106,7 @@ export {
 } from './checkpoint';
 export { encodeSafetensors, decodeSafetensors, type HostTensor, type SafeDType, type SafetensorsContents } from './safetensors';
 export {
-  initBackend, registerGradients, matMul, flagFreeMatMul, readTensor, wasmDir, BackendUnavailableError, BACKEND_CHOICES,
+  initBackend, checkBackendEnv, registerGradients, matMul, flagFreeMatMul, readTensor, wasmDir, BackendUnavailableError, BACKEND_CHOICES,
   type BackendChoice, type BackendInfo,
 } from './backend';
 export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit } from './ops';
