@@ -18,6 +18,7 @@ import type { z } from 'zod';
 import {
   createOptimizer,
   defaultRunName,
+  checkBackendEnv,
   initBackend,
   latestCheckpoint,
   listCheckpoints,
@@ -178,6 +179,8 @@ export function parseCommand(args: readonly string[], spec: TaskCliSpec = {}): T
     process.stdout.write(`${taskOptionsHelp(spec)}\n`);
     return undefined;
   }
+  // The backend's environment variables too, before any work (data, run directories), not when the backend starts.
+  checkBackendEnv();
   return opts;
 }
 
