@@ -86,6 +86,17 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       writeFileSync(file, JSON.stringify(j));
     };
 
+    it.each(['REWARD_TUNE_WASM_THREADS', 'REWARD_TUNE_NATIVE_MATMUL'])('a bad %s, before any data or run directory is made', async (name) => {
+      const fresh = mkdtempSync(path.join(tmpdir(), 'det-env-'));
+      process.env[name] = 'lots';
+      try {
+        await expect(pretrainCommand(['--preset', 'mu', '--out', fresh, '--backend', 'cpu'])).rejects.toThrow(new RegExp(`^${name} must be`));
+      } finally {
+        delete process.env[name];
+      }
+      expect(readdirSync(fresh)).toEqual([]); // no synthetic data cache, no run directory
+    });
+
     it('a missing image, before any run directory is made', async () => {
       const dir = make();
       rmSync(path.join(dir, 'train', '000002.png'));
