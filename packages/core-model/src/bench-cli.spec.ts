@@ -42,6 +42,7 @@ describe('bench', () => {
   it('runs end to end on bench-mu and reports every field', async () => {
     const r = await runBench('bench-mu', 'wasm');
     expect(r.backend).toBe('wasm');
+    expect(r.backend_detail).toMatch(/^tfjs-backend-wasm \(SIMD, 1 thread; matMul: /);
     // mu sizes with learned encoder positions: 9212 (see encoder-decoder.spec) + 4 patches × 16 = 9276.
     expect(r.params).toBe(9276);
     for (const k of ['train_step_ms', 'sample_ms', 'tokens_per_s', 'train_step_cpu_ms', 'sample_cpu_ms'] as const) {
@@ -81,7 +82,7 @@ console.log('some warning');
 console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threads')), device: arg('--device'),
   params: spec.params, train_step_ms: 4, sample_ms: 8, train_step_cpu_ms: 5, sample_cpu_ms: 10, batch: spec.batch }));`;
   const ours: BenchResult = {
-    backend: 'wasm', params: 1947564, train_step_ms: 2140, sample_ms: 600, tokens_per_s: 1707,
+    backend: 'wasm', backend_detail: 'tfjs-backend-wasm (fixture)', params: 1947564, train_step_ms: 2140, sample_ms: 600, tokens_per_s: 1707,
     train_step_cpu_ms: 2000, sample_cpu_ms: 590,
   };
 

@@ -81,6 +81,8 @@ export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
 
 export interface BenchResult {
   readonly backend: string;
+  /** The backend's start-up line (package, threads, which matMul kernels, adapter): what exactly was timed. */
+  readonly backend_detail: string;
   readonly params: number;
   readonly train_step_ms: number;
   readonly sample_ms: number;
@@ -207,6 +209,7 @@ export async function runBench(
 
   const result: BenchResult = {
     backend: info.name,
+    backend_detail: info.detail,
     params: model.numParams,
     train_step_ms: Math.round(median(times)),
     sample_ms: Math.round(sampleMs),
