@@ -9,7 +9,7 @@
  * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends) are required lazily inside
  * functions so that bundling keeps them external and a missing optional dependency is a fallback, not a crash.
  */
-import { UsageError } from './command-line';
+import { firstLine, UsageError } from './command-line';
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads';
@@ -293,10 +293,6 @@ async function setBackendChecked(name: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {

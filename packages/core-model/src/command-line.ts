@@ -71,6 +71,11 @@ function isWasmAbort(e: unknown): boolean {
   return e instanceof Error && e.name === 'RuntimeError' && e.message.startsWith('Aborted(');
 }
 
+/** An error's message, first line only: for "why" clauses that must stay on one line. */
+export function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
 /** A command that exists but whose work has not landed yet: says so and fails (exit 1). */
 export function notImplemented(what: string): CommandHandler {
   return () => {

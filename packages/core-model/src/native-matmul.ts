@@ -17,7 +17,7 @@
  * products, flags, broadcasting and gradients against a naive product.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { UsageError } from './command-line';
+import { firstLine, UsageError } from './command-line';
 import { isMainThread } from 'node:worker_threads';
 import { lazyRequire } from './optional-require';
 
@@ -120,7 +120,7 @@ export function loadNativeMatMul(threads = 1): NativeMatMul | string {
     }
     native.initOrtOnce(2 /* warnings */, ResultTensor as unknown as TensorConstructor, isMainThread);
   } catch (e) {
-    return `onnxruntime-node not loadable (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`;
+    return `onnxruntime-node not loadable (${firstLine(e)})`;
   }
   const options = {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
@@ -128,11 +128,16 @@ export function loadNativeMatMul(threads = 1): NativeMatMul | string {
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const sessions: OrtSession[] = [];
-  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
-    const s = new native.InferenceSession();
-    const m = fusedMatMulModel(ta, tb);
-    s.loadModel(m.buffer, m.byteOffset, m.byteLength, options);
-    sessions.push(s);
+  try {
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+      const s = new native.InferenceSession();
+      const m = fusedMatMulModel(ta, tb);
+      s.loadModel(m.buffer, m.byteOffset, m.byteLength, options);
+      sessions.push(s);
+    }
+  } catch (e) {
+    // E.g. a later onnxruntime that no longer knows FusedMatMul: wasm's kernels then run everything.
+    return `onnxruntime-node ${version} refused the matMul graph (${firstLine(e)})`;
   }
   return {
     detail: `onnxruntime-node ${version}, ${threads} thread${threads === 1 ? '' : 's'}`,
