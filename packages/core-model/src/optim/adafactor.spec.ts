@@ -316,6 +316,21 @@ describe('Adafactor (big_vision variant)', () => {
     opt2.dispose();
   });
 
+  it('clips each parameter by its own block RMS when fusion is asked for (clip_by_block_rms is not elementwise)', () => {
+    const rng = Rng.fromSeed(9);
+    const init = randomArrays(rng, 0.5);
+    const grads = [randomArrays(rng, 1), randomArrays(rng, 3)];
+    const run = (fuseElementwise: boolean) => {
+      const params = makeParams(new Map([...init].map(([n, v]) => [n, Float32Array.from(v)])));
+      const opt = new Adafactor(params, { lr: 0.1, fuseElementwise, adafactor: { clippingThreshold: 0.5 } });
+      for (const g of grads) opt.apply(params, toTensors(g));
+      opt.dispose();
+      return params;
+    };
+    const [fused, plain] = [run(true), run(false)];
+    for (const name of Object.keys(SHAPES)) expect(fused.get(name)?.dataSync()).toEqual(plain.get(name)?.dataSync());
+  });
+
   it('runs each variable update without leaking tensors', () => {
     const rng = Rng.fromSeed(5);
     const params = makeParams(randomArrays(rng, 0.5));

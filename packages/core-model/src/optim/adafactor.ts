@@ -89,7 +89,8 @@ export class Adafactor extends ChainedOptimizer<Scalars> {
   }
 
   protected elementwise(shape: readonly number[]): boolean {
-    return factoredDims(shape, this.o.minDimSizeToFactor) === null;
+    // clip_by_block_rms takes each parameter's own RMS, so with it no update is purely elementwise.
+    return this.o.clippingThreshold === undefined && factoredDims(shape, this.o.minDimSizeToFactor) === null;
   }
 
   protected stepScalars(t: number): Scalars {
