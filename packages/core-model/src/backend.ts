@@ -407,6 +407,59 @@ function registerSlicedBatchMatMul(): void {
 }
 
 /**
+ * Slice and SplitV for wasm that copy only the piece. wasm's own Slice first reads the whole input out of the heap
+ * into a JS copy (`readSync`), then copies the piece from that copy: splitting a flat buffer of all parameters into
+ * one piece per parameter copied the whole buffer once per piece (chain.ts's fused optimizer step). For a
+ * contiguous piece (every dimension after the first sliced one taken whole) and a numeric dtype these copy the
+ * piece from a view of the heap; everything else goes to the original kernels. Checked against tf's reference
+ * semantics in `src/backend.wasm-slice.spec.ts`.
+ */
+function registerHeapViewSlice(): void {
+  const slice = tf.getKernel('Slice', 'wasm'), splitV = tf.getKernel('SplitV', 'wasm');
+  if (slice === undefined || splitV === undefined) return;
+  type Be = { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo; typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray };
+  /** The piece [begin, begin + size) of x when it is one run of memory, else null. */
+  const contiguousPiece = (x: tf.TensorInfo, begin: number[], size: number[], be: Be): tf.TensorInfo | null => {
+    if (x.dtype === 'string' || !tf.slice_util.isSliceContinous(x.shape, begin, size)) return null;
+    const out = be.makeOutput(size, x.dtype);
+    // The views after makeOutput: an allocation may grow the heap and detach earlier views.
+    const from = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
+    be.typedArrayFromHeap(out).set(be.typedArrayFromHeap(x).subarray(from, from + tf.util.sizeFromShape(size)));
+    return out;
+  };
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({
+    ...slice,
+    kernelFunc: (args) => {
+      const x = (args.inputs as { x: tf.TensorInfo }).x;
+      const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+      const [b, sz] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+      return contiguousPiece(x, b, sz, args.backend as unknown as Be) ?? slice.kernelFunc(args);
+    },
+  });
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({
+    ...splitV,
+    kernelFunc: (args) => {
+      const x = (args.inputs as { x: tf.TensorInfo }).x;
+      const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+      const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+      // Every piece is contiguous when the dimensions before the split axis are all 1.
+      if (x.dtype === 'string' || x.shape.slice(0, ax).some((d) => d !== 1)) return splitV.kernelFunc(args);
+      const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+      const begin = x.shape.map(() => 0);
+      return sizes.map((n) => {
+        const size = [...x.shape];
+        size[ax] = n;
+        const piece = contiguousPiece(x, begin, size, args.backend as unknown as Be) as tf.TensorInfo;
+        begin[ax] += n;
+        return piece;
+      });
+    },
+  });
+}
+
+/**
  * UnsortedSegmentSum for wasm (the gradient of tf.gather needs it). Runs on the JS side over the wasm heap: it is
  * called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats speed.
  */
@@ -414,6 +467,7 @@ function registerWasmKernels(): void {
   if (wasmKernelsRegistered) return;
   wasmKernelsRegistered = true;
   registerSharingIdentity();
+  registerHeapViewSlice();
   registerSlicedBatchMatMul();
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
   tf.registerKernel({

@@ -5,17 +5,15 @@
  *   cd packages/core-model && OPTIM_BENCH_BACKEND=wasm npx jest --runInBand --testMatch '<rootDir>/src/optim/optim.bench.ts'
  * (OPTIM_BENCH_BACKEND: cpu or wasm, default wasm).
  */
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendChoice } from '../backend';
 import type { Params } from '../policy';
 import { Adafactor } from './adafactor';
 import { AdamW } from './adamw';
 
 it('optimizer step cost', async () => {
   const backend = process.env.OPTIM_BENCH_BACKEND ?? 'wasm';
-  await tf.setBackend(backend);
-  await tf.ready();
+  await initBackend(backend as BackendChoice, { quiet: true }); // with the project's kernels, as training runs
   const D = 64;
   const shapes: Array<[string, number[]]> = [];
   for (let b = 0; b < 12; b++) {
