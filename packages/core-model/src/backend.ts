@@ -2,12 +2,14 @@
  * The one place that chooses the TensorFlow.js backend and holds every workaround tfjs 4.22 needs on it
  * (shared/spec/runtime.md §2–3): gradient registration, a wasm kernel for UnsortedSegmentSum (the gradient of
  * `tf.gather`, i.e. of embedding lookups), the flag-free matMul that makes wasm training ~3× faster, a wasm
- * BatchMatMul that runs batched products slice by slice on the fast batch-1 path, the threaded wasm build under Node
- * (opt-in, REWARD_TUNE_WASM_THREADS; wasm-threads.ts), and reading tensors with `await t.data()` (the only read that
- * works on webgpu in Node).
+ * BatchMatMul that runs batched products slice by slice on the fast batch-1 path, wasm's matMuls on onnxruntime-node's
+ * native GEMM when it is installed (native-matmul.ts; REWARD_TUNE_NATIVE_MATMUL), wasm Slice/SplitV that copy only
+ * the piece, the threaded wasm build under Node (opt-in, REWARD_TUNE_WASM_THREADS; wasm-threads.ts), and reading
+ * tensors with `await t.data()` (the only read that works on webgpu in Node).
  *
- * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends) are required lazily inside
- * functions so that bundling keeps them external and a missing optional dependency is a fallback, not a crash.
+ * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends, onnxruntime-node) are required
+ * lazily inside functions (optional-require.ts) so that bundling keeps them external and a missing optional
+ * dependency is a fallback, not a crash.
  */
 import { firstLine, UsageError } from './command-line';
 import * as tf from '@tensorflow/tfjs-core';
@@ -33,7 +35,6 @@ export interface BackendInfo {
 export class BackendUnavailableError extends UsageError {
   override readonly name: string = 'BackendUnavailableError';
 }
-
 
 let gradientsRegistered = false;
 /** tfjs-core's Node build registers no gradients; importing tfjs-layers once registers all of them. */
@@ -411,8 +412,8 @@ function registerSlicedBatchMatMul(): void {
  * into a JS copy (`readSync`), then copies the piece from that copy: splitting a flat buffer of all parameters into
  * one piece per parameter copied the whole buffer once per piece (chain.ts's fused optimizer step). For a
  * contiguous piece (every dimension after the first sliced one taken whole) and a numeric dtype these copy the
- * piece from a view of the heap; everything else goes to the original kernels. Checked against tf's reference
- * semantics in `src/backend.wasm-slice.spec.ts`.
+ * piece from a view of the heap; everything else goes to the original kernels. `src/backend.wasm-slice.spec.ts`
+ * checks both paths against pieces cut by index arithmetic.
  */
 function registerHeapViewSlice(): void {
   const slice = tf.getKernel('Slice', 'wasm'), splitV = tf.getKernel('SplitV', 'wasm');
