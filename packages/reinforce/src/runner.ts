@@ -16,9 +16,9 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { z } from 'zod';
 import {
+  checkBackendEnv,
   createOptimizer,
   defaultRunName,
-  checkBackendEnv,
   initBackend,
   latestCheckpoint,
   listCheckpoints,
