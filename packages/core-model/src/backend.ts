@@ -5,7 +5,8 @@
  * BatchMatMul that runs batched products slice by slice on the fast batch-1 path, wasm's matMuls on onnxruntime-node's
  * native GEMM when it is installed (native-matmul.ts; REWARD_TUNE_NATIVE_MATMUL), wasm Slice/SplitV that copy only
  * the piece, the threaded wasm build under Node (opt-in, REWARD_TUNE_WASM_THREADS; wasm-threads.ts), and reading
- * tensors with `await t.data()` (the only read that works on webgpu in Node).
+ * tensors with `await t.data()` (the only read that works on webgpu in Node). What the wasm kernels rely on of
+ * tfjs-backend-wasm's internals, and how they replace its kernels, is in wasm-internals.ts.
  *
  * Optional and heavy packages (@tensorflow/tfjs-node[-gpu], webgpu, the backends, onnxruntime-node) are required
  * lazily inside functions (optional-require.ts) so that bundling keeps them external and a missing optional
@@ -17,6 +18,7 @@ import * as path from 'node:path';
 import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads';
 import { lazyRequire } from './optional-require';
 import { nativeMatMulActive, nativeMatMulThreads, registerNativeMatMul } from './native-matmul';
+import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -321,27 +323,11 @@ let wasmKernelsRegistered = false;
  * activation, in time and in peak memory.
  */
 function registerSharingIdentity(): void {
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const { x } = inputs as { x: tf.TensorInfo };
-      (backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
+  replaceWasmKernel('Identity', () => ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    wasmBackend(backend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
-}
-
-/** The parts of tfjs-backend-wasm 4.22's backend object that the kernels below use. */
-interface WasmBackendInternals {
-  dataIdNextNumber: number;
-  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  readonly wasm: {
-    cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
-    readonly tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
-  };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 /** Slices smaller than this many multiply-adds (M·K·N) stay on wasm's batched kernel: the per-call cost wins there. */
@@ -364,46 +350,40 @@ export const slicedMatMulCount = (): number => slicedMatMuls;
  * package.json; `src/backend.wasm-matmul.spec.ts` checks it against the original kernel.
  */
 function registerSlicedBatchMatMul(): void {
-  const original = tf.getKernel('BatchMatMul', 'wasm');
-  if (original === undefined) return;
   let call: ((...a: unknown[]) => void) | undefined;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-      const r = a.shape.length;
-      const outer = a.shape.slice(0, -2);
-      const batch = outer.reduce((x, y) => x * y, 1);
-      const [m, k] = a.shape.slice(-2), n = b.shape[r - 1];
-      const plain =
-        !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && r >= 3 && b.shape.length === r &&
-        outer.every((d, i) => d === b.shape[i]) && b.shape[r - 2] === k && batch > 1 && m * k * n >= SLICED_MATMUL_MIN_WORK;
-      if (!plain) return original.kernelFunc(args);
-      const be = args.backend as unknown as WasmBackendInternals;
-      call ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
-      const out = be.makeOutput([...outer, m, n], 'float32');
-      const pa = be.dataIdMap.get(a.dataId).memoryOffset, pb = be.dataIdMap.get(b.dataId).memoryOffset;
-      const po = be.dataIdMap.get(out.dataId).memoryOffset;
-      const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer), shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
-      const { tfjs } = be.wasm;
-      slicedMatMuls++;
-      for (let i = 0; i < batch; i++) {
-        const ia = be.dataIdNextNumber++, ib = be.dataIdNextNumber++, io = be.dataIdNextNumber++;
-        tfjs.registerTensor(ia, m * k, pa + i * m * k * 4);
-        tfjs.registerTensor(ib, k * n, pb + i * k * n * 4);
-        tfjs.registerTensor(io, m * n, po + i * m * n * 4);
-        try {
-          call(ia, shapeA, 3, ib, shapeB, 3, false, false, io);
-        } finally {
-          tfjs.disposeData(ia);
-          tfjs.disposeData(ib);
-          tfjs.disposeData(io);
-        }
+  replaceWasmKernel('BatchMatMul', (original) => (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const r = a.shape.length;
+    const outer = a.shape.slice(0, -2);
+    const batch = outer.reduce((x, y) => x * y, 1);
+    const [m, k] = a.shape.slice(-2), n = b.shape[r - 1];
+    const plain =
+      !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && r >= 3 && b.shape.length === r &&
+      outer.every((d, i) => d === b.shape[i]) && b.shape[r - 2] === k && batch > 1 && m * k * n >= SLICED_MATMUL_MIN_WORK;
+    if (!plain) return original(args);
+    const be = wasmBackend(args.backend);
+    call ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    const out = be.makeOutput([...outer, m, n], 'float32');
+    const pa = be.dataIdMap.get(a.dataId).memoryOffset, pb = be.dataIdMap.get(b.dataId).memoryOffset;
+    const po = be.dataIdMap.get(out.dataId).memoryOffset;
+    const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer), shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
+    const { tfjs } = be.wasm;
+    slicedMatMuls++;
+    for (let i = 0; i < batch; i++) {
+      const ia = be.dataIdNextNumber++, ib = be.dataIdNextNumber++, io = be.dataIdNextNumber++;
+      tfjs.registerTensor(ia, m * k, pa + i * m * k * 4);
+      tfjs.registerTensor(ib, k * n, pb + i * k * n * 4);
+      tfjs.registerTensor(io, m * n, po + i * m * n * 4);
+      try {
+        call(ia, shapeA, 3, ib, shapeB, 3, false, false, io);
+      } finally {
+        tfjs.disposeData(ia);
+        tfjs.disposeData(ib);
+        tfjs.disposeData(io);
       }
-      return out;
-    },
+    }
+    return out;
   });
 }
 
@@ -416,60 +396,47 @@ function registerSlicedBatchMatMul(): void {
  * checks both paths against pieces cut by index arithmetic.
  */
 function registerHeapViewSlice(): void {
-  const slice = tf.getKernel('Slice', 'wasm'), splitV = tf.getKernel('SplitV', 'wasm');
-  if (slice === undefined || splitV === undefined) return;
-  type Be = { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo; typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray };
   /** The piece [begin, begin + size) of x when it is one run of memory, else null. */
-  const contiguousPiece = (x: tf.TensorInfo, begin: number[], size: number[], be: Be): tf.TensorInfo | null => {
+  const contiguousPiece = (x: tf.TensorInfo, begin: number[], size: number[], be: WasmBackendInternals): tf.TensorInfo | null => {
     if (x.dtype === 'string' || !tf.slice_util.isSliceContinous(x.shape, begin, size)) return null;
-    const out = be.makeOutput(size, x.dtype);
-    // The views after makeOutput: an allocation may grow the heap and detach earlier views.
+    const out = be.makeOutput(size, x.dtype); // before the views (typedArrayFromHeap)
     const from = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
     be.typedArrayFromHeap(out).set(be.typedArrayFromHeap(x).subarray(from, from + tf.util.sizeFromShape(size)));
     return out;
   };
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({
-    ...slice,
-    kernelFunc: (args) => {
-      const x = (args.inputs as { x: tf.TensorInfo }).x;
-      const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
-      const [b, sz] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
-      return contiguousPiece(x, b, sz, args.backend as unknown as Be) ?? slice.kernelFunc(args);
-    },
+  replaceWasmKernel('Slice', (slice) => (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [b, sz] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+    return contiguousPiece(x, b, sz, wasmBackend(args.backend)) ?? slice(args);
   });
-  tf.unregisterKernel('SplitV', 'wasm');
-  tf.registerKernel({
-    ...splitV,
-    kernelFunc: (args) => {
-      const x = (args.inputs as { x: tf.TensorInfo }).x;
-      const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
-      const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-      // Every piece is contiguous when the dimensions before the split axis are all 1.
-      if (x.dtype === 'string' || x.shape.slice(0, ax).some((d) => d !== 1)) return splitV.kernelFunc(args);
-      const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
-      const begin = x.shape.map(() => 0);
-      return sizes.map((n) => {
-        const size = [...x.shape];
-        size[ax] = n;
-        const piece = contiguousPiece(x, begin, size, args.backend as unknown as Be) as tf.TensorInfo;
-        begin[ax] += n;
-        return piece;
-      });
-    },
+  replaceWasmKernel('SplitV', (splitV) => (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    // Every piece is contiguous when the dimensions before the split axis are all 1.
+    if (x.dtype === 'string' || x.shape.slice(0, ax).some((d) => d !== 1)) return splitV(args);
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const begin = x.shape.map(() => 0);
+    return sizes.map((n) => {
+      const size = [...x.shape];
+      size[ax] = n;
+      const piece = contiguousPiece(x, begin, size, wasmBackend(args.backend)) as tf.TensorInfo;
+      begin[ax] += n;
+      return piece;
+    });
   });
 }
 
-/**
- * UnsortedSegmentSum for wasm (the gradient of tf.gather needs it). Runs on the JS side over the wasm heap: it is
- * called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats speed.
- */
 function registerWasmKernels(): void {
   if (wasmKernelsRegistered) return;
   wasmKernelsRegistered = true;
   registerSharingIdentity();
   registerHeapViewSlice();
   registerSlicedBatchMatMul();
+  // UnsortedSegmentSum (the gradient of tf.gather needs it), missing in tfjs-backend-wasm 4.22. It runs on the JS
+  // side: it is called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats
+  // speed.
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
@@ -477,10 +444,7 @@ function registerWasmKernels(): void {
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const numSegments = (attrs as { numSegments: number }).numSegments;
-      const be = backend as unknown as {
-        readSync(id: object): ArrayLike<number>;
-        makeOutput(shape: number[], dtype: tf.DataType, off?: number, values?: tf.TypedArray): tf.TensorInfo;
-      };
+      const be = wasmBackend(backend);
       const xs = be.readSync(x.dataId);
       const ids = be.readSync(segmentIds.dataId);
       const outer = ids.length;

@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { firstLine, UsageError } from './command-line';
 import { isMainThread } from 'node:worker_threads';
 import { lazyRequire } from './optional-require';
+import { replaceWasmKernel, wasmBackend } from './wasm-internals';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The ONNX model: protobuf written by hand (field numbers from onnx.proto; no protobuf library needed for 5 messages)
@@ -154,13 +155,6 @@ export function loadNativeMatMul(threads = 1): NativeMatMul | string {
 /** Products smaller than this many multiply-adds stay on wasm's kernel: onnxruntime's ~30 µs per call wins there. */
 export const NATIVE_MATMUL_MIN_WORK = 16384;
 
-/** The parts of tfjs-backend-wasm 4.22's backend object that the kernel uses. */
-interface WasmBackendInternals {
-  readonly dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  readonly wasm: { readonly HEAPU8: Uint8Array };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
-
 let nativeCalls = 0;
 let active: NativeMatMul | null = null;
 
@@ -168,18 +162,6 @@ let active: NativeMatMul | null = null;
 export const nativeMatMulCount = (): number => nativeCalls;
 /** True once the native kernel is registered: flagged matMuls are then as fast as plain ones on wasm. */
 export const nativeMatMulActive = (): boolean => active !== null;
-
-/** numpy broadcast of two batch shapes; null when they do not broadcast. */
-function broadcastBatch(x: readonly number[], y: readonly number[]): number[] | null {
-  const r = Math.max(x.length, y.length);
-  const out: number[] = [];
-  for (let i = 0; i < r; i++) {
-    const dx = x[x.length - r + i] ?? 1, dy = y[y.length - r + i] ?? 1;
-    if (dx !== dy && dx !== 1 && dy !== 1) return null;
-    out.push(Math.max(dx, dy));
-  }
-  return out;
-}
 
 /**
  * Registers the native BatchMatMul for wasm (wrapping whatever kernel is registered now, which keeps every case the
@@ -191,37 +173,29 @@ export function registerNativeMatMul(wasmThreads: number): { ok: true; detail: s
   if (threads === 0) return { ok: false, why: 'off (REWARD_TUNE_NATIVE_MATMUL=0)' };
   // The threaded build's heap is a SharedArrayBuffer, which the binding does not accept as tensor memory.
   if (wasmThreads > 1) return { ok: false, why: 'not used with the threaded wasm build' };
-  const previous = tf.getKernel('BatchMatMul', 'wasm');
-  if (previous === undefined) return { ok: false, why: 'no wasm BatchMatMul to replace' };
   const loaded = loadNativeMatMul(threads);
   if (typeof loaded === 'string') return { ok: false, why: loaded };
   const gemm = loaded;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    ...previous,
-    kernelFunc: (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-      const ra = a.shape.length, rb = b.shape.length;
-      const m = a.shape[transposeA ? ra - 1 : ra - 2], k = a.shape[transposeA ? ra - 2 : ra - 1];
-      const kb = b.shape[transposeB ? rb - 1 : rb - 2], n = b.shape[transposeB ? rb - 2 : rb - 1];
-      const batch = broadcastBatch(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      const size = (batch ?? []).reduce((x, y) => x * y, 1);
-      if (a.dtype !== 'float32' || b.dtype !== 'float32' || batch === null || k !== kb || size * m * k * n < NATIVE_MATMUL_MIN_WORK) {
-        return previous.kernelFunc(args);
-      }
-      const be = args.backend as unknown as WasmBackendInternals;
-      const outShape = [...batch, m, n];
-      const out = be.makeOutput(outShape, 'float32');
-      // Views are taken after makeOutput: an allocation may grow the wasm memory and detach older views.
-      const heap = be.wasm.HEAPU8.buffer;
-      const view = (t: tf.TensorInfo, len: number) => new Float32Array(heap, be.dataIdMap.get(t.dataId).memoryOffset, len);
-      const len = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
-      nativeCalls++;
-      gemm.run(view(a, len(a.shape)), a.shape, view(b, len(b.shape)), b.shape, transposeA, transposeB, view(out, len(outShape)), outShape);
-      return out;
-    },
+  const replaced = replaceWasmKernel('BatchMatMul', (previous) => (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const ra = a.shape.length, rb = b.shape.length;
+    const m = a.shape[transposeA ? ra - 1 : ra - 2], k = a.shape[transposeA ? ra - 2 : ra - 1];
+    const kb = b.shape[transposeB ? rb - 1 : rb - 2], n = b.shape[transposeB ? rb - 2 : rb - 1];
+    // tf.matMul has checked that the batch dimensions broadcast; this is the output's.
+    const batch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== kb || tf.util.sizeFromShape(batch) * m * k * n < NATIVE_MATMUL_MIN_WORK) {
+      return previous(args);
+    }
+    const be = wasmBackend(args.backend);
+    const outShape = [...batch, m, n];
+    const out = be.makeOutput(outShape, 'float32'); // before the views (typedArrayFromHeap)
+    const view = (t: tf.TensorInfo) => be.typedArrayFromHeap(t) as Float32Array;
+    nativeCalls++;
+    gemm.run(view(a), a.shape, view(b), b.shape, transposeA, transposeB, view(out), outShape);
+    return out;
   });
+  if (!replaced) return { ok: false, why: 'no wasm BatchMatMul to replace' };
   active = gemm;
   return { ok: true, detail: gemm.detail };
 }
