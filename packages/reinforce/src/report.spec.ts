@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { MetricsRecord } from './loop';
-import { escapeXml, histogramSvg, niceTicks, parseMetricsJsonl, quantile, renderReport, topPercent, writeReport } from './report';
+import { currentHistory, escapeXml, histogramSvg, niceTicks, parseMetricsJsonl, quantile, renderReport, topPercent, writeReport } from './report';
 
 function records(): MetricsRecord[] {
   const out: MetricsRecord[] = [{ kind: 'event', phase: 'tune', step: 0, wallTime: 0, event: 'start' }];
@@ -47,6 +47,24 @@ describe('renderReport', () => {
   it('skips what the records do not have', () => {
     const only = renderReport([{ kind: 'train', phase: 'mle', step: 1, wallTime: 0, loss: 2 }]).files;
     expect(Object.keys(only).sort()).toEqual(['mle-progress-metric.svg', 'mle-progress-top.svg', 'report.html']);
+  });
+});
+
+describe('currentHistory: what a resume or a restart repeated is drawn once', () => {
+  const train = (step: number, loss: number): MetricsRecord => ({ kind: 'train', phase: 'tune', step, wallTime: step, loss });
+  const event = (step: number, e: 'start' | 'resumed' | 'interrupted'): MetricsRecord => ({ kind: 'event', phase: 'tune', step, wallTime: step, event: e });
+  const mle: MetricsRecord = { kind: 'train', phase: 'mle', step: 9, wallTime: 0, loss: 5 };
+
+  it('a resume at step s drops the earlier records past s, of its phase only', () => {
+    // Checkpoint at 2; the first attempt logged up to 4 before it died.
+    const logged = [mle, event(0, 'start'), train(1, 1), train(2, 2), train(3, 3), train(4, 4), event(2, 'resumed'), train(3, 30), train(4, 40)];
+    const kept = currentHistory(logged);
+    expect(kept).toEqual([mle, event(0, 'start'), train(1, 1), train(2, 2), event(2, 'resumed'), train(3, 30), train(4, 40)]);
+    expect(renderReport(logged).files['report.html']).toContain('<tr><td>updates / last train loss</td><td>4</td><td>40</td>');
+  });
+
+  it('a fresh start drops all of its phase that came before (a run that died before its first checkpoint)', () => {
+    expect(currentHistory([mle, event(0, 'start'), train(1, 1), event(0, 'start'), train(1, 10)])).toEqual([mle, event(0, 'start'), train(1, 10)]);
   });
 });
 

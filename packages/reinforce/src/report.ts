@@ -167,7 +167,8 @@ export interface RenderedReport {
 }
 
 /** The tuning report's plots and page from a run's records (MLE records, if present, get their own progression). */
-export function renderReport(records: readonly MetricsRecord[], title = 'Reward tuning report'): RenderedReport {
+export function renderReport(logged: readonly MetricsRecord[], title = 'Reward tuning report'): RenderedReport {
+  const records = currentHistory(logged);
   const files: Record<string, string> = {};
   const sections: string[] = [];
   for (const phase of ['mle', 'tune'] as const) {
@@ -221,6 +222,24 @@ export function renderReport(records: readonly MetricsRecord[], title = 'Reward 
     '</body></html>',
   ].join('\n');
   return { files };
+}
+
+/**
+ * The records of the run as it now stands. A loop resumed from its checkpoint at step s repeats the updates after s
+ * that a crash or Ctrl-C may already have logged, and one started afresh in a run directory without a checkpoint
+ * repeats everything: so a `resumed` event at step s drops its phase's earlier records past s, and a `start` event
+ * all of its phase's earlier records.
+ */
+export function currentHistory(records: readonly MetricsRecord[]): MetricsRecord[] {
+  let out: MetricsRecord[] = [];
+  for (const r of records) {
+    if (r.kind === 'event' && (r.event === 'resumed' || r.event === 'start')) {
+      const keepUpTo = r.event === 'resumed' ? r.step : -Infinity;
+      out = out.filter((x) => x.phase !== r.phase || x.step <= keepUpTo);
+    }
+    out.push(r);
+  }
+  return out;
 }
 
 function finalTable(phase: string, train: Train[], evals: Eval[], keys: string[]): string {
