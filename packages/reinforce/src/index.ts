@@ -79,6 +79,7 @@ export {
   loadCounter,
   logLine,
   Interrupted,
+  TUNED_FROM,
   type TaskAdapter,
   type TaskSetup,
   type TaskRunner,

@@ -6,7 +6,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { checkpointPath, parseTaskArgs, UsageError } from '@reward-tune/core-model';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { checkpointPath, parseTaskArgs, Rng, saveCheckpoint, UsageError } from '@reward-tune/core-model';
 import { evalDirOf, Interrupted, resolveCheckpoint, runOfCheckpoint, taskRunner, type TaskAdapter } from './runner';
 
 const schema = z
@@ -55,6 +57,29 @@ describe('newRunConfig', () => {
   });
 });
 
+describe('runConfigFrom: the config of tune, noise and eval from a checkpoint', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'runner-cfg-'));
+  const shippedDir = path.join(root, 'pkg', 'checkpoints');
+  const withShipped = taskRunner({ ...adapter, shippedCheckpoint: (p) => path.join(shippedDir, `${p}-mle.safetensors`) });
+  const save = async (file: string) => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    // What an older version of the code trained with: a config the presets have since moved on from.
+    await saveCheckpoint(file, { params: new Map([['w', tf.zeros([1])]]), step: 1, rngState: Rng.fromSeed(0).state(), config: { seed: 0, data: {}, lr: 9 } });
+  };
+
+  it("a checkpoint's own config; a shipped one stands for its preset, as the demo takes it; --preset and --set win", async () => {
+    const shipped = path.join(shippedDir, 'big-mle.safetensors');
+    const elsewhere = path.join(root, 'runs', 'x', 'checkpoints', 'step_000001.safetensors');
+    await save(shipped);
+    await save(elsewhere);
+    expect(withShipped.runConfigFrom(elsewhere, parseTaskArgs([])).lr).toBe(9);
+    expect(withShipped.runConfigFrom(shipped, parseTaskArgs([]))).toEqual({ seed: 5, data: {}, lr: 3 });
+    expect(withShipped.runConfigFrom(path.join(shippedDir, '..', 'checkpoints', 'big-mle.safetensors'), parseTaskArgs([])).lr).toBe(3);
+    expect(withShipped.runConfigFrom(shipped, parseTaskArgs(['--preset', 'small', '--set', 'lr=7', '--seed', '1']))).toEqual({ seed: 1, data: {}, lr: 7 });
+    expect(withShipped.runConfigFrom(elsewhere, parseTaskArgs(['--preset', 'small'])).lr).toBe(2);
+  });
+});
+
 describe('resolveCheckpoint', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'runner-'));
   const run = path.join(root, 'task-toy', 'r1');
@@ -89,6 +114,7 @@ describe('commands: usage errors before any work', () => {
     await expect(runner.tuneCommand([])).rejects.toThrow(new UsageError('tune needs --from <MLE run directory or checkpoint>'));
     await expect(runner.evalCommand([])).rejects.toThrow(new UsageError('eval needs --from <run directory or checkpoint>'));
     await expect(runner.pretrainCommand(['--resume', '--backend', 'cpu'])).rejects.toThrow(new UsageError('--resume needs --from <run directory>'));
+    await expect(runner.tuneCommand(['--resume', '--backend', 'cpu'])).rejects.toThrow(new UsageError('--resume needs --from <run directory>'));
   });
 
   it('Interrupted ends a command with exit code 130', () => {

@@ -123,6 +123,9 @@ export interface TaskAdapter<C extends { readonly seed: number }, E, P, A, Ev> {
   demoCompare(results: DemoResults<C, Ev>): { readonly table: string; readonly page: string };
 }
 
+/** The file in a tuning run's directory that names the MLE checkpoint it started from (for `tune --resume`). */
+export const TUNED_FROM = 'tuned-from.json';
+
 /** Ctrl-C stopped the loop after saving a checkpoint: say how to go on, and end the command (exit code 130). */
 export class Interrupted extends Error {
   override readonly name = 'Interrupted';
@@ -192,6 +195,8 @@ export interface TaskRunner<C, Ev> {
   noiseCommand(args: readonly string[]): Promise<number>;
   /** The config of a new run: a preset (or `base`, e.g. a checkpoint's config) plus --seed, --data and --set. */
   newRunConfig(opts: TaskCliOptions, base?: { value: unknown; source: string }): C;
+  /** The config of a run from a checkpoint (tune, noise, eval): --preset's, a shipped checkpoint's preset's, or its own; then --seed, --data, --set. */
+  runConfigFrom(file: string, opts: TaskCliOptions): C;
   openRun(opts: TaskCliOptions, config: C, name?: string): RunDir;
   /** MLE into `run` (resuming from its checkpoints); returns the trained model. */
   pretrainRun(cfg: C, run: RunDir, outRoot: string): Promise<EncoderDecoder>;
@@ -244,8 +249,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
       bar.finish();
     }
     if (result.stopped === 'interrupted') {
-      const how = command === 'pretrain' ? `continue with: ${tool} pretrain --resume --from ${run.dir}` : `the run's checkpoints are in ${run.checkpointsDir}`;
-      throw new Interrupted(`interrupted; a checkpoint was saved (${how})`);
+      throw new Interrupted(`interrupted; a checkpoint was saved (continue with: ${tool} ${command} --resume --from ${run.dir})`);
     }
     if (result.stopped === 'non-finite') {
       const what = command === 'pretrain' ? 'training' : 'tuning';
@@ -283,6 +287,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const setup = adapter.setUp(cfg, outRoot);
     const { model, file } = loadModel(cfg, outRoot, mleFrom);
     logLine(`${tool} tune: from ${file}, run ${run.dir}`);
+    if (!run.resumed) run.writeFile(TUNED_FROM, `${JSON.stringify({ checkpoint: path.resolve(file) }, null, 2)}\n`);
     const inputs = setup.tune();
     const reference = (inputs.config.klCoef ?? 0) > 0 ? loadModel(cfg, outRoot, file).model : undefined;
     setup.initRun?.(run);
@@ -305,19 +310,27 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
 
   const evalRun = (cfg: C, model: EncoderDecoder, dir: string, outRoot: string): Promise<Ev> => adapter.setUp(cfg, outRoot).evaluate(model, dir);
 
+  const resumeOption = { resume: { type: 'boolean', description: 'continue the run given by --from' } } as const;
+
+  /** `--resume --from <run dir>`: the run's saved config (then --seed, --data, --set), the data checked, the run reopened. */
+  async function reopenRun(opts: TaskCliOptions): Promise<{ cfg: C; run: RunDir }> {
+    if (opts.from === undefined) throw new UsageError('--resume needs --from <run directory>');
+    const dir = path.resolve(opts.from);
+    const configPath = path.join(dir, 'config.json');
+    if (!existsSync(configPath)) throw new UsageError(`--from ${opts.from}: not a run directory (no config.json)`);
+    const cfg = newRunConfig({ ...opts, preset: undefined }, { value: JSON.parse(readFileSync(configPath, 'utf8')), source: configPath });
+    await ready(cfg, opts);
+    const run = orUsageError(openRunDir({ root: path.dirname(path.dirname(dir)), task: tool, name: path.basename(dir), config: cfg, resume: true }));
+    return { cfg, run };
+  }
+
   async function pretrainCommand(args: readonly string[]): Promise<number> {
-    const opts = parseCommand(args, { extra: { resume: { type: 'boolean', description: 'continue the run given by --from' } } });
+    const opts = parseCommand(args, { extra: resumeOption });
     if (!opts) return 0;
     let cfg: C;
     let run: RunDir;
     if (opts.extra.resume) {
-      if (opts.from === undefined) throw new UsageError('--resume needs --from <run directory>');
-      const dir = path.resolve(opts.from);
-      const configPath = path.join(dir, 'config.json');
-      if (!existsSync(configPath)) throw new UsageError(`--from ${opts.from}: not a run directory (no config.json)`);
-      cfg = newRunConfig({ ...opts, preset: undefined }, { value: JSON.parse(readFileSync(configPath, 'utf8')), source: configPath });
-      await ready(cfg, opts);
-      run = orUsageError(openRunDir({ root: path.dirname(path.dirname(dir)), task: tool, name: path.basename(dir), config: cfg, resume: true }));
+      ({ cfg, run } = await reopenRun(opts));
     } else {
       cfg = newRunConfig(opts);
       await ready(cfg, opts);
@@ -346,20 +359,42 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
   }
 
   /**
-   * The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config: the checkpoint's own unless
-   * --preset names one, then --seed, --data and --set; the data checked and the backend chosen.
+   * The config a run from checkpoint `file` starts from, before --seed, --data and --set: --preset's when given;
+   * for a checkpoint shipped with the package, its preset's, as the demo takes it (its stored config is that of the
+   * code that trained it: an older tune section, say); else the config stored in the checkpoint.
    */
+  function runConfigFrom(file: string, opts: TaskCliOptions): C {
+    if (opts.preset !== undefined) return newRunConfig(opts);
+    const shippedAs = Object.keys(adapter.spec.presets).find((p) => path.resolve(adapter.shippedCheckpoint(p)) === path.resolve(file));
+    return shippedAs === undefined ? newRunConfig(opts, checkpointConfig(file)) : newRunConfig({ ...opts, preset: shippedAs });
+  }
+
+  /** The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config (runConfigFrom); data checked, backend chosen. */
   async function fromMleCheckpoint(opts: TaskCliOptions, command: string): Promise<{ file: string; cfg: C }> {
     if (opts.from === undefined) throw new UsageError(`${command} needs --from <MLE run directory or checkpoint>`);
     const file = resolveCheckpoint(opts.from);
-    const cfg = newRunConfig(opts, opts.preset === undefined ? checkpointConfig(file) : undefined);
+    const cfg = runConfigFrom(file, opts);
     await ready(cfg, opts);
     return { file, cfg };
   }
 
+  /** The MLE checkpoint a tuning run started from, as tuneRun recorded it in the run directory. */
+  function tunedFrom(run: RunDir): string {
+    const where = path.join(run.dir, TUNED_FROM);
+    if (!existsSync(where)) throw new UsageError(`--from ${run.dir}: not a tuning run (no ${TUNED_FROM})`);
+    const recorded = (JSON.parse(readFileSync(where, 'utf8')) as { checkpoint?: unknown }).checkpoint;
+    if (typeof recorded !== 'string') throw new UsageError(`${where}: checkpoint: expected the MLE checkpoint's path`);
+    if (!existsSync(recorded)) throw new UsageError(`${where}: checkpoint: the MLE checkpoint ${recorded} is gone`);
+    return recorded;
+  }
+
   async function tuneCommand(args: readonly string[]): Promise<number> {
-    const opts = parseCommand(args);
+    const opts = parseCommand(args, { extra: resumeOption });
     if (!opts) return 0;
+    if (opts.extra.resume) {
+      const { cfg, run } = await reopenRun(opts);
+      return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, tunedFrom(run)), 'tuned');
+    }
     const { file, cfg } = await fromMleCheckpoint(opts, 'tune');
     const run = openRun(opts, cfg);
     return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, file), 'tuned');
@@ -370,7 +405,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     if (!opts) return 0;
     if (opts.from === undefined) throw new UsageError('eval needs --from <run directory or checkpoint>');
     const from = resolveCheckpoint(opts.from);
-    const cfg = newRunConfig({ ...opts, preset: undefined }, checkpointConfig(from));
+    const cfg = runConfigFrom(from, { ...opts, preset: undefined });
     await ready(cfg, opts);
     const { model, file } = loadModel(cfg, opts.out, from);
     const dir = evalDirOf(file, opts.out, tool);
@@ -471,5 +506,5 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     return 0;
   }
 
-  return { pretrainCommand, tuneCommand, evalCommand, demoCommand, noiseCommand, newRunConfig, openRun, pretrainRun, tuneRun, loadModel, evalRun };
+  return { pretrainCommand, tuneCommand, evalCommand, demoCommand, noiseCommand, newRunConfig, runConfigFrom, openRun, pretrainRun, tuneRun, loadModel, evalRun };
 }

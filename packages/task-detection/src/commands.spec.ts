@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { UsageError } from '@reward-tune/core-model';
-import { evalCommand, noiseCommand, pretrainCommand } from './commands';
+import { loadCheckpoint, UsageError } from '@reward-tune/core-model';
+import { TUNED_FROM } from '@reward-tune/reinforce';
+import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
 import { writeShapesDataset } from './dataset';
 import { demoCommand } from './demo';
 
@@ -54,6 +55,28 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(Object.keys(written.by_score).sort()).toEqual(['confidence', 'likelihood']);
     expect(stats[0]).toBe(written.by_score.confidence.AP);
     expect(written.AP).toBe(written.by_score.confidence.AP);
+  });
+
+  it('tune --resume: a run continued from its checkpoint ends where an uninterrupted one does', async () => {
+    const runs = path.join(out, 'task-detection');
+    const mle = path.join(runs, 'd-mle');
+    const common = ['--out', out, '--backend', 'cpu', '--set', 'tune.checkpointEvery=2'];
+    expect((await capture(() => tuneCommand(['--from', mle, '--name', 'straight', ...common, '--set', 'tune.steps=4']))).code).toBe(0);
+    // Two legs: 2 updates, then the same run resumed up to 4 (as after Ctrl-C, a crash, or to tune for longer).
+    expect((await capture(() => tuneCommand(['--from', mle, '--name', 'legs', ...common, '--set', 'tune.steps=2']))).code).toBe(0);
+    const recorded = JSON.parse(readFileSync(path.join(runs, 'legs', TUNED_FROM), 'utf8')).checkpoint;
+    expect(recorded).toBe(path.join(mle, 'checkpoints', 'step_000004.safetensors'));
+    expect((await capture(() => tuneCommand(['--resume', '--from', path.join(runs, 'legs'), '--out', out, '--backend', 'cpu', '--set', 'tune.steps=4']))).code).toBe(0);
+    const params = (run: string) => {
+      const c = loadCheckpoint(path.join(runs, run, 'checkpoints', 'step_000004.safetensors'));
+      if (c._tag === 'Left') throw new Error(c.left);
+      return Object.fromEntries([...c.right.params].map(([k, t]) => [k, Array.from(t.data)]));
+    };
+    expect(params('legs')).toEqual(params('straight'));
+    const events = readFileSync(path.join(runs, 'legs', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event"')).map((l) => JSON.parse(l).event);
+    expect(events).toEqual(['start', 'done', 'resumed', 'done']);
+    // Only a tuning run can be resumed as one.
+    await expect(tuneCommand(['--resume', '--from', mle, '--out', out, '--backend', 'cpu'])).rejects.toThrow(new UsageError(`--from ${mle}: not a tuning run (no ${TUNED_FROM})`));
   });
 
   it('noise: measures the gradient noise of tuning from a run, writing nothing', async () => {
