@@ -312,10 +312,14 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
 
   const resumeOption = { resume: { type: 'boolean', description: 'continue the run given by --from' } } as const;
 
-  /** `--resume --from <run dir>`: the run's saved config (then --seed, --data, --set), the data checked, the run reopened. */
-  async function reopenRun(opts: TaskCliOptions): Promise<{ cfg: C; run: RunDir }> {
+  /** The run directory `--resume` continues (`--from`, required). */
+  function resumedDir(opts: TaskCliOptions): string {
     if (opts.from === undefined) throw new UsageError('--resume needs --from <run directory>');
-    const dir = path.resolve(opts.from);
+    return path.resolve(opts.from);
+  }
+
+  /** `--resume --from <run dir>`: the run's saved config (then --seed, --data, --set), the data checked, the run reopened. */
+  async function reopenRun(opts: TaskCliOptions, dir = resumedDir(opts)): Promise<{ cfg: C; run: RunDir }> {
     const configPath = path.join(dir, 'config.json');
     if (!existsSync(configPath)) throw new UsageError(`--from ${opts.from}: not a run directory (no config.json)`);
     const cfg = newRunConfig({ ...opts, preset: undefined }, { value: JSON.parse(readFileSync(configPath, 'utf8')), source: configPath });
@@ -379,9 +383,9 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
   }
 
   /** The MLE checkpoint a tuning run started from, as tuneRun recorded it in the run directory. */
-  function tunedFrom(run: RunDir): string {
-    const where = path.join(run.dir, TUNED_FROM);
-    if (!existsSync(where)) throw new UsageError(`--from ${run.dir}: not a tuning run (no ${TUNED_FROM})`);
+  function tunedFrom(dir: string): string {
+    const where = path.join(dir, TUNED_FROM);
+    if (!existsSync(where)) throw new UsageError(`--from ${dir}: not a tuning run (no ${TUNED_FROM})`);
     const recorded = (JSON.parse(readFileSync(where, 'utf8')) as { checkpoint?: unknown }).checkpoint;
     if (typeof recorded !== 'string') throw new UsageError(`${where}: checkpoint: expected the MLE checkpoint's path`);
     if (!existsSync(recorded)) throw new UsageError(`${where}: checkpoint: the MLE checkpoint ${recorded} is gone`);
@@ -392,8 +396,10 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const opts = parseCommand(args, { extra: resumeOption });
     if (!opts) return 0;
     if (opts.extra.resume) {
-      const { cfg, run } = await reopenRun(opts);
-      return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, tunedFrom(run)), 'tuned');
+      const dir = resumedDir(opts);
+      const mleFrom = tunedFrom(dir); // before the run is reopened (which rewrites its config.json)
+      const { cfg, run } = await reopenRun(opts, dir);
+      return finishRun(cfg, run, opts, await tuneRun(cfg, run, opts.out, mleFrom), 'tuned');
     }
     const { file, cfg } = await fromMleCheckpoint(opts, 'tune');
     const run = openRun(opts, cfg);

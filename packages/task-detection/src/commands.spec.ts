@@ -75,8 +75,12 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(params('legs')).toEqual(params('straight'));
     const events = readFileSync(path.join(runs, 'legs', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event"')).map((l) => JSON.parse(l).event);
     expect(events).toEqual(['start', 'done', 'resumed', 'done']);
-    // Only a tuning run can be resumed as one.
-    await expect(tuneCommand(['--resume', '--from', mle, '--out', out, '--backend', 'cpu'])).rejects.toThrow(new UsageError(`--from ${mle}: not a tuning run (no ${TUNED_FROM})`));
+    // Only a tuning run can be resumed as one, and the refusal leaves the run as it was.
+    const config = readFileSync(path.join(mle, 'config.json'), 'utf8');
+    await expect(tuneCommand(['--resume', '--from', mle, '--out', out, '--backend', 'cpu', '--set', 'tune.steps=9'])).rejects.toThrow(
+      new UsageError(`--from ${mle}: not a tuning run (no ${TUNED_FROM})`),
+    );
+    expect(readFileSync(path.join(mle, 'config.json'), 'utf8')).toBe(config);
   });
 
   it('noise: measures the gradient noise of tuning from a run, writing nothing', async () => {
