@@ -43,6 +43,8 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
     microBatch: z.number().int().positive().optional(),
     /** `paper` (sample 0 against the mean of the other N−1), `rloo`, or `greedy` (self-critical). */
     estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
+    /** Sampling temperature of the training samples; the gradient re-scores them at the same T (TuneConfig.temperature). */
+    temperature: z.number().positive().default(1),
     optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
     /** Weight of the KL penalty to the frozen MLE model (0 = off, as in the paper). */
     klCoef: z.number().nonnegative().default(0),

@@ -28,6 +28,8 @@ export interface GradientNoiseConfig {
   readonly normalizeAdvantages?: boolean;
   /** Inputs sampled and differentiated at a time (TuneConfig.microBatch); the result does not depend on it. */
   readonly microBatch?: number;
+  /** Sampling temperature of the tuning samples (TuneConfig.temperature). */
+  readonly temperature?: number;
   /** The tuning optimizer's learning-rate multipliers: parameters with multiplier 0 are frozen and left out. */
   readonly lrMults?: PatternMults;
 }
@@ -84,6 +86,7 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
     estimator: config.estimator,
     normalizeAdvantages: config.normalizeAdvantages,
     microBatch: config.microBatch,
+    temperature: config.temperature,
     reduction: 'sequence',
     klCoef: 0,
     auxLossWeight: 0,

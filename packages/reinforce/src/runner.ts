@@ -447,7 +447,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
         task: setup.task,
         train: inputs.train,
         rng: Rng.fromSeed(cfg.seed + 3),
-        config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, normalizeAdvantages: inputs.config.normalizeAdvantages, microBatch: inputs.config.microBatch, lrMults: inputs.optimizer.lrMults },
+        config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, normalizeAdvantages: inputs.config.normalizeAdvantages, microBatch: inputs.config.microBatch, temperature: inputs.config.temperature, lrMults: inputs.optimizer.lrMults },
         progress: (done) => bar.update(done),
       });
     } finally {

@@ -1,7 +1,8 @@
 /**
  * Reward tuning with REINFORCE from an MLE policy. One step reads top to bottom:
- * batch → sample N per input (T=1, no truncation) → decode → reward [B, N] → baseline → advantages →
- * teacher-forced log-probs of the sampled tokens → −A·log P (+ KL, + aux) → gradients → optimizer.
+ * batch → sample N per input (temperature T, 1 by default; no truncation) → decode → reward [B, N] → baseline →
+ * advantages → teacher-forced log-probs of the sampled tokens under the sampled distribution → −A·log P (+ KL,
+ * + aux) → gradients → optimizer.
  *
  * Estimators (the rows that carry the gradient, and their baseline):
  * - `paper` (default, big_vision detection_reward.py): only sample 0 of each input; baseline = mean reward of the
@@ -41,6 +42,13 @@ export interface TuneConfig {
   readonly estimator?: Estimator;
   /** Centre and scale the step's advantages to unit std (off in the paper). */
   readonly normalizeAdvantages?: boolean;
+  /**
+   * Sampling temperature T of the training samples (default 1, the model's own distribution). The policy gradient
+   * then re-scores them under that same distribution, softmax(logits / T), so it stays unbiased: for the expected
+   * reward of the tempered policy, whose greedy output is the model's. T < 1 draws samples nearer the greedy output
+   * the evaluation decodes. The KL and auxiliary terms use the model's own log-probs.
+   */
+  readonly temperature?: number;
   /** `token` (paper: mean over all R×L positions) or `sequence` (sum over L, mean over R). */
   readonly reduction?: PgReduction;
   /** Weight of the per-token KL penalty to `reference` (0 = off, the paper). */
@@ -145,6 +153,8 @@ export interface ReinforceLossInput<A> {
   /** [R] advantages. */
   readonly advantages: Float64Array;
   readonly reduction: PgReduction;
+  /** The temperature the rows were sampled at (TuneConfig.temperature; default 1). */
+  readonly temperature?: number;
   /** [R, L] log π_ref of the tokens, with its weight. */
   readonly kl?: { readonly coef: number; readonly refTokenLogProbs: tf.Tensor2D };
   readonly aux?: {
@@ -163,7 +173,10 @@ export interface ReinforceLossInput<A> {
 export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInput<A>, terms: Record<string, tf.Scalar> = {}): tf.Scalar {
   const logProbs = policy.logProbs(input.images, input.tokens); // [R, L, V]
   const adv = tf.tensor1d(Float32Array.from(input.advantages));
-  const pg = policyGradientLoss(logProbs, input.tokens, adv, input.reduction);
+  // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
+  const t = input.temperature ?? 1;
+  const sampledLogProbs = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
+  const pg = policyGradientLoss(sampledLogProbs, input.tokens, adv, input.reduction);
   terms.pgLoss = pg;
   let loss: tf.Scalar = pg;
   if (input.kl && input.kl.coef > 0) {
@@ -304,7 +317,7 @@ export async function updateInputs<E, P, A>(
       const count = Math.min(micro, b - start);
       const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
       if (images !== batchImages) made.push(images);
-      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, estimator === 'greedy', rng);
+      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, estimator === 'greedy', rng, config.temperature);
       parts.push({ first: start * n, images, scored });
     }
     const l = parts[0].scored.length;
@@ -340,6 +353,7 @@ export async function updateInputs<E, P, A>(
         tokens,
         advantages: Float64Array.from(ks, (k) => advantages[k]),
         reduction: config.reduction ?? 'token',
+        temperature: config.temperature,
         kl,
         aux:
           auxLoss && auxWeight > 0
@@ -355,8 +369,10 @@ export async function updateInputs<E, P, A>(
   }
 }
 
-/** What an update needs of the config: a baseline sample for `paper` and `rloo`, a positive microBatch. */
+/** What an update needs of the config: a baseline sample for `paper` and `rloo`, a positive microBatch and temperature. */
 function checkUpdateConfig(config: TuneConfig): void {
+  const t = config.temperature;
+  if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new RangeError(`temperature must be a positive number, got ${t}`);
   const estimator = config.estimator ?? 'paper';
   const n = config.numSamples;
   if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
@@ -391,7 +407,7 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
     const batch = opts.train(k, rng);
     const img = imagesTensor(batch.images);
     try {
-      const s = await sampleAndReward(policy, task, img.tensor, batch.examples, 1, false, rng);
+      const s = await sampleAndReward(policy, task, img.tensor, batch.examples, 1, false, rng, config.temperature);
       const tokens = tf.tensor2d(s.tokens, [batchSize(batch), s.length], 'int32');
       try {
         const result = await gradientStep(policy, opts.warmupOptimizer, (terms) => {
@@ -430,7 +446,7 @@ interface ScoredSamples<A> {
   readonly greedyRewards?: Float64Array;
 }
 
-/** N samples per input at T=1 without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
+/** N samples per input at temperature T without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
 async function sampleAndReward<E, P, A>(
   policy: SequencePolicy,
   task: Task<E, P, A>,
@@ -439,9 +455,10 @@ async function sampleAndReward<E, P, A>(
   n: number,
   withGreedy: boolean,
   rng: Rng,
+  temperature = 1,
 ): Promise<ScoredSamples<A>> {
   const b = examples.length;
-  const sampled = await policy.sample(images, { numSamples: n, temperature: 1, topK: 0, topP: 0, rng });
+  const sampled = await policy.sample(images, { numSamples: n, temperature, topK: 0, topP: 0, rng });
   const l = sampled.length;
   const rewards = new Float64Array(b * n);
   const aux: (A | undefined)[] = new Array(b * n);

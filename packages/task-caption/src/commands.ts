@@ -107,6 +107,7 @@ function captionSetup(cfg: CaptionConfig, outRoot: string): TaskSetup<CaptionExa
         numSamples: cfg.tune.numSamples,
         microBatch: cfg.tune.microBatch,
         estimator: cfg.tune.estimator,
+        temperature: cfg.tune.temperature,
         klCoef: cfg.tune.klCoef,
         evalEvery: cfg.tune.evalEvery,
         checkpointEvery: cfg.tune.checkpointEvery,

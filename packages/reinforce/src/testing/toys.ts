@@ -67,11 +67,12 @@ export class TabularPolicy implements SequencePolicy {
     const l = this.length;
     const v = this.vocabSize;
     const table = await this.table.data();
+    const temperature = opts.greedy ? 1 : (opts.temperature ?? 1);
     // Log-probabilities of every (t, prev) row once: the rows are few, the samples many.
     const rows: Float64Array[] = [];
     for (let t = 0; t < l; t++) {
       for (let p = 0; p < v; p++) {
-        const logits = Array.from({ length: v }, (_, k) => table[(t * v + p) * v + k] + this.maskAdd[t * v + k]);
+        const logits = Array.from({ length: v }, (_, k) => (table[(t * v + p) * v + k] + this.maskAdd[t * v + k]) / temperature);
         rows.push(logSoftmaxRow(logits));
       }
     }
