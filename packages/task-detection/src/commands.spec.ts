@@ -55,6 +55,11 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(Object.keys(written.by_score).sort()).toEqual(['confidence', 'likelihood']);
     expect(stats[0]).toBe(written.by_score.confidence.AP);
     expect(written.AP).toBe(written.by_score.confidence.AP);
+    // Every emitted box has one outcome, and they are the boxes the COCO results hold.
+    const o = written.box_outcomes;
+    expect(o.found + o.duplicate + o.wrongClass + o.noObject).toBe(o.boxes);
+    expect(o.boxes).toBeCloseTo(written.boxes_per_image * written.images, 9);
+    expect(o.objects).toBeGreaterThan(0);
   });
 
   it('tune --resume: a run continued from its checkpoint ends where an uninterrupted one does', async () => {

@@ -1,6 +1,6 @@
 /**
  * The detection demo's comparison of the MLE and the tuned model: the table printed on stderr (AP, AP50, AP75, AR1,
- * AR10, AR100 under the configured score rule, AP under the other rule, mean reward, boxes per image) and
+ * AR10, AR100 under the configured score rule, AP under the other rule, mean reward, boxes and duplicates per image) and
  * `compare.html` in the tuned run with both models' predictions drawn on the same validation images.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ function columns(rule: ScoreRule): [string, (e: DetectionEval) => number][] {
     ['AR1', (e) => e.metrics.AR1], ['AR10', (e) => e.metrics.AR10], ['AR100', (e) => e.metrics.AR100],
     [`AP ${other.slice(0, 4)}.`, (e) => e.byScore[other].AP],
     ['reward', (e) => e.meanReward], ['boxes/img', (e) => e.metrics.boxes_per_image],
+    ['dups/img', (e) => e.outcomes.duplicate / Math.max(1, e.predictions.length)],
   ];
 }
 

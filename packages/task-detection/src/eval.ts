@@ -1,7 +1,8 @@
 /**
  * The detection evaluation suite: greedy decoding of the validation images, each box scored (one teacher-forced
  * re-score of the greedy output) by two rules, COCO box mAP (all 12 stats) under each through rewards-metrics, the
- * mean reward, boxes per image, the COCO results JSON, and pictures.
+ * mean reward, boxes per image and what became of them (box-outcomes.ts: found, duplicates, wrong class, no object),
+ * the COCO results JSON, and pictures.
  *
  * Score rules (`eval.score` picks the one of the headline stats and the results JSON; both are always reported):
  * - `likelihood`: p(class token) × the geometric mean of p(coordinate tokens), under the decoding distribution.
@@ -18,6 +19,7 @@ import type { CocoDetection } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
 import { type ImageTable } from './setup';
 import { batchOf } from '@reward-tune/reinforce';
+import { addOutcomes, boxOutcomes, NO_OUTCOMES, type BoxOutcomes } from './box-outcomes';
 import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
 
@@ -43,6 +45,8 @@ export interface DetectionEval {
   /** The same stats under each rule (`metrics` is `byScore[score]`). */
   readonly byScore: Readonly<Record<ScoreRule, Record<string, number>>>;
   readonly meanReward: number;
+  /** The greedy boxes' outcomes at IoU 0.5, summed over the images. */
+  readonly outcomes: BoxOutcomes;
   readonly predictions: ScoredPrediction[];
   readonly detections: CocoDetection[];
 }
@@ -115,7 +119,11 @@ export async function evaluateDetection(
   }
   const examples = table.examples;
   let rewardSum = 0;
-  predictions.forEach((p, i) => (rewardSum += task.reward([p], examples[i]).rewards[0]));
+  let outcomes = NO_OUTCOMES;
+  predictions.forEach((p, i) => {
+    rewardSum += task.reward([p], examples[i]).rewards[0];
+    outcomes = addOutcomes(outcomes, boxOutcomes(p, examples[i]));
+  });
   const byScore = Object.fromEntries(
     SCORE_RULES.map((r) => [r, task.evaluate(predictions.map((p) => ({ slots: p.slots, scores: p.byRule[r] })), examples)]),
   ) as Record<ScoreRule, Record<string, number>>;
@@ -124,6 +132,7 @@ export async function evaluateDetection(
     metrics: byScore[rule],
     byScore,
     meanReward: n > 0 ? rewardSum / n : NaN,
+    outcomes,
     predictions,
     detections: predictions.flatMap((p, i) => cocoDetections(p, examples[i], task.opts.categoryIds)),
   };

@@ -62,7 +62,7 @@ export type ConfLossForm = 'paper' | 'boxes';
 export const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
 
 /** The ground truth of an example as the reward takes it (crowd boxes are not targets). */
-function gtBoxes(ex: DetectionExample): Boxes {
+export function gtBoxes(ex: DetectionExample): Boxes {
   const boxes = new Float64Array(ex.boxes.length * 4);
   const classes = new Int32Array(ex.boxes.length);
   ex.boxes.forEach((b, i) => {
@@ -72,7 +72,7 @@ function gtBoxes(ex: DetectionExample): Boxes {
   return { boxes, classes };
 }
 
-function predBoxes(p: DetectionPrediction): Boxes {
+export function predBoxes(p: DetectionPrediction): Boxes {
   const S = p.slots.length;
   const boxes = new Float64Array(S * 4);
   const classes = new Int32Array(S);
