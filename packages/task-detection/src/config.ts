@@ -49,6 +49,12 @@ export const detectionConfigSchema = z
         order: z.enum(['random', 'area', 'given']).default('random'),
         /** Tuning and evaluation decode with well-formed slots: null iff the first token is 0 (sequence.ts). */
         wellFormed: z.boolean().default(true),
+        /**
+         * What a null slot is in the MLE targets (sequence.ts): `zeros` (six 0 tokens, so the model decides box or
+         * null at a slot's first token) or `noise` (a random box with confidence 0, its first five tokens unweighted,
+         * so it decides at the confidence token, after drawing a box, as the paper's layout reads).
+         */
+        nullBoxes: z.enum(['zeros', 'noise']).default('zeros'),
       })
       .strict()
       .prefault({}),

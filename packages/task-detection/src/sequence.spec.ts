@@ -1,5 +1,5 @@
 import { allowedAt, Rng, slotMask } from '@reward-tune/core-model';
-import { decodeBoxes, encodeBoxes, slotTokenSets, wellFormedSlots } from './sequence';
+import { decodeBoxes, encodeBoxes, nullSlotWeights, slotTokenSets, wellFormedSlots } from './sequence';
 import { vocabSize } from './tokens';
 
 describe('detection sequences', () => {
@@ -54,5 +54,26 @@ describe('detection sequences', () => {
     const nullConf = at(23); // the null slot: only 0
     expect(nullConf.reduce((n, x) => n + x, 0)).toBe(1);
     expect(nullConf[0]).toBe(1);
+  });
+
+  it('noise null boxes: random boxes of random classes with confidence 0, unweighted but for that 0, all allowed by the mask', () => {
+    const rng = Rng.fromSeed(3);
+    const seq = encodeBoxes(v, boxes, 5, 'given', rng, 'noise');
+    const dec = decodeBoxes(v, seq);
+    expect(dec.map((b) => b.conf)).toEqual([2, 2, 2, 0, 0]);
+    expect(Array.from(seq.slice(0, 18))).toEqual(Array.from(encodeBoxes(v, boxes, 3, 'given'))); // the objects as ever
+    for (const b of dec.slice(3)) {
+      expect(b.ymin).toBeLessThanOrEqual(b.ymax);
+      expect(b.xmin).toBeLessThanOrEqual(b.xmax);
+    }
+    // Not the same noise twice, and no 0 but the null slots' confidence tokens.
+    expect(Array.from(seq.slice(18, 24))).not.toEqual(Array.from(seq.slice(24, 30)));
+    expect([...seq].flatMap((t, i) => (t === 0 ? [i] : []))).toEqual([23, 29]);
+    expect(Array.from(nullSlotWeights(seq))).toEqual([...Array(18).fill(1), 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    const sets = slotTokenSets(v, 'noise');
+    for (let p = 0; p < seq.length; p++) expect(sets[p % 6][seq[p]]).toBe(1);
+    expect([0, 1, 2, 3, 4].map((k) => sets[k][0])).toEqual([0, 0, 0, 0, 0]);
+    expect(sets[5][0]).toBe(1);
+    expect(() => encodeBoxes(v, boxes, 5, 'given', undefined, 'noise')).toThrow(/need an Rng/);
   });
 });

@@ -24,11 +24,20 @@ export interface NormBox {
 
 export type BoxOrder = 'random' | 'area' | 'given';
 
-export function encodeBoxes(v: DetectionVocab, boxes: readonly NormBox[], maxBoxes: number, order: BoxOrder, rng?: Rng): Int32Array {
+/**
+ * What fills the slots after the objects in MLE targets. `zeros`: six 0 tokens (big_vision's reward code reads a
+ * slot with confidence 0 as null whatever its other tokens). `noise`: a random box of a random class with confidence
+ * 0, whose first five tokens the MLE loss does not weigh (`nullSlotWeights`): only "this slot is null" is taught,
+ * at its confidence token, and the model decides box or null after drawing a box, as in the toy run of
+ * shared/spec/toy-detection-lessons.md.
+ */
+export type NullBoxes = 'zeros' | 'noise';
+
+export function encodeBoxes(v: DetectionVocab, boxes: readonly NormBox[], maxBoxes: number, order: BoxOrder, rng?: Rng, nullBoxes: NullBoxes = 'zeros'): Int32Array {
   let list = [...boxes];
+  if ((order === 'random' || nullBoxes === 'noise') && !rng) throw new Error(`encodeBoxes: ${order === 'random' ? 'random order' : 'noise null boxes'} need an Rng`);
   if (order === 'random') {
-    if (!rng) throw new Error('encodeBoxes: random order needs an Rng');
-    rng.shuffle(list);
+    rng!.shuffle(list);
   } else if (order === 'area') {
     list.sort((a, b) => (b.ymax - b.ymin) * (b.xmax - b.xmin) - (a.ymax - a.ymin) * (a.xmax - a.xmin));
   }
@@ -37,7 +46,23 @@ export function encodeBoxes(v: DetectionVocab, boxes: readonly NormBox[], maxBox
   list.forEach((b, i) => {
     out.set([coordToken(v, b.ymin), coordToken(v, b.xmin), coordToken(v, b.ymax), coordToken(v, b.xmax), classToken(v, b.cls), MAX_CONF], i * TOKENS_PER_BOX);
   });
+  if (nullBoxes === 'noise') {
+    for (let i = list.length; i < maxBoxes; i++) {
+      const [y0, y1] = [rng!.next(), rng!.next()].sort((a, b) => a - b);
+      const [x0, x1] = [rng!.next(), rng!.next()].sort((a, b) => a - b);
+      out.set([coordToken(v, y0), coordToken(v, x0), coordToken(v, y1), coordToken(v, x1), classToken(v, rng!.int(v.numClasses)), 0], i * TOKENS_PER_BOX);
+    }
+  }
   return out;
+}
+
+/** MLE weights [L] of targets with `noise` null boxes: 0 on a null slot's first five tokens, 1 elsewhere. */
+export function nullSlotWeights(targets: ArrayLike<number>): Float32Array {
+  const w = new Float32Array(targets.length).fill(1);
+  for (let at = 0; at + TOKENS_PER_BOX <= targets.length; at += TOKENS_PER_BOX) {
+    if (targets[at + TOKENS_PER_BOX - 1] === 0) w.fill(0, at, at + TOKENS_PER_BOX - 1);
+  }
+  return w;
 }
 
 /** A decoded slot: the box, its class, and its confidence token (0 = null). */
@@ -65,13 +90,14 @@ export function decodeBoxes(v: DetectionVocab, tokens: ArrayLike<number>): Decod
 
 /**
  * The [V] 1/0 set of tokens each of the six slot positions may emit — its kind of token, and 0 — for core-model's
- * `slotMask` processor (position t uses set t mod 6).
+ * `slotMask` processor (position t uses set t mod 6). With `noise` null boxes every slot draws a box and only the
+ * confidence position may be 0.
  */
-export function slotTokenSets(v: DetectionVocab): Uint8Array[] {
+export function slotTokenSets(v: DetectionVocab, nullBoxes: NullBoxes = 'zeros'): Uint8Array[] {
   const V = vocabSize(v);
   return Array.from({ length: TOKENS_PER_BOX }, (_, k) => {
     const row = new Uint8Array(V);
-    row[0] = 1;
+    row[0] = nullBoxes === 'zeros' ? 1 : 0;
     if (k < 4) row.fill(1, COORD_OFFSET, COORD_OFFSET + v.bins);
     else if (k === 4) row.fill(1, COORD_OFFSET + v.bins, V);
     else row.fill(1, 0, MAX_CONF + 1);

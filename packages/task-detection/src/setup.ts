@@ -59,8 +59,9 @@ export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: nu
 
 /** The logits processors of each use: the slot mask always; well-formed slots when decoding (if configured). */
 function slotProcessors(cfg: DetectionConfig, vocab: DetectionVocab, use: 'mle' | 'decoding'): LogitsProcessor[] {
-  const processors = [slotMask(slotTokenSets(vocab))];
-  if (use === 'decoding' && cfg.tokens.wellFormed) processors.push(wellFormedSlots(vocab));
+  const processors = [slotMask(slotTokenSets(vocab, cfg.tokens.nullBoxes))];
+  // With noise null boxes the slot mask alone keeps slots well-formed (only the confidence token can be 0).
+  if (use === 'decoding' && cfg.tokens.wellFormed && cfg.tokens.nullBoxes === 'zeros') processors.push(wellFormedSlots(vocab));
   return processors;
 }
 
@@ -80,6 +81,7 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
     vocab,
     maxBoxes: cfg.tokens.maxBoxes,
     order: cfg.tokens.order,
+    nullBoxes: cfg.tokens.nullBoxes,
     classCounts: counts,
     nmsWeight: cfg.tune.nmsWeight,
     categoryIds: data.train.coco.categories.map((c) => c.id),

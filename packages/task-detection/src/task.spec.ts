@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { EncoderDecoder, initBackend, modelConfig } from '@reward-tune/core-model';
+import { EncoderDecoder, initBackend, modelConfig, Rng } from '@reward-tune/core-model';
 import { toExample } from './dataset';
 import { encodeBoxes } from './sequence';
 import { DetectionTask, tieLowConfidenceInput } from './task';
@@ -25,6 +25,15 @@ describe('DetectionTask', () => {
   });
   const perfect = task.decode(encodeBoxes(vocab, ex.boxes, 4, 'given'));
   const duplicate = task.decode(encodeBoxes(vocab, [ex.boxes[0], ex.boxes[0]], 4, 'given'));
+
+  it('MLE targets: noise null boxes with their weights; zeros targets unweighted (no targetWeights)', () => {
+    expect(task.targetWeights).toBeUndefined();
+    const noisy = new DetectionTask({ ...task.opts, nullBoxes: 'noise' });
+    const t = noisy.encodeTargets(ex, Rng.fromSeed(1));
+    expect(Array.from(t.slice(0, 12))).toEqual(Array.from(encodeBoxes(vocab, ex.boxes, 2, 'given')));
+    expect(noisy.decode(t).slots.map((b) => b.conf)).toEqual([2, 2, 0, 0]);
+    expect(Array.from(noisy.targetWeights!(ex, t))).toEqual([...Array(12).fill(1), 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+  });
 
   it('rewards a perfect output with the class-weighted GT count, and penalises a duplicate by 0.3', () => {
     const r = task.reward([perfect, duplicate], ex);

@@ -20,7 +20,7 @@ import {
   type CocoGroundTruth,
 } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
-import { decodeBoxes, encodeBoxes, type BoxOrder, type DecodedBox } from './sequence';
+import { decodeBoxes, encodeBoxes, nullSlotWeights, type BoxOrder, type DecodedBox, type NullBoxes } from './sequence';
 import { MAX_CONF, TOKENS_PER_BOX, type DetectionVocab } from './tokens';
 
 export interface DetectionPrediction {
@@ -42,6 +42,8 @@ export interface DetectionTaskOptions {
   readonly vocab: DetectionVocab;
   readonly maxBoxes: number;
   readonly order: BoxOrder;
+  /** What the MLE targets put in null slots (default `zeros`; sequence.ts). */
+  readonly nullBoxes?: NullBoxes;
   /** Training instance count per contiguous class; absent = every class weighs 1. */
   readonly classCounts?: readonly number[];
   /** Duplicate penalty weight (paper: 0.3). */
@@ -139,14 +141,19 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   readonly length: number;
   private readonly weights?: Float64Array;
 
+  /** Only with `noise` null boxes (their first five tokens unweighted); `zeros` targets are all weighted 1. */
+  readonly targetWeights?: (ex: DetectionExample, targets: Int32Array) => Float32Array;
+
   constructor(readonly opts: DetectionTaskOptions) {
     this.length = opts.maxBoxes * TOKENS_PER_BOX;
+    if (opts.nullBoxes === 'noise') this.targetWeights = (_ex, targets) => nullSlotWeights(targets);
     this.weights = opts.classCounts ? computeClassWeights(opts.classCounts) : undefined;
   }
 
   encodeTargets(ex: DetectionExample, rng: Rng): Int32Array {
-    return encodeBoxes(this.opts.vocab, ex.boxes, this.opts.maxBoxes, this.opts.order, rng);
+    return encodeBoxes(this.opts.vocab, ex.boxes, this.opts.maxBoxes, this.opts.order, rng, this.opts.nullBoxes);
   }
+
 
   decode(tokens: Int32Array): DetectionPrediction {
     return { slots: decodeBoxes(this.opts.vocab, tokens) };
