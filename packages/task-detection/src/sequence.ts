@@ -3,8 +3,9 @@
  *
  * A sequence is `maxBoxes` slots of `[ymin, xmin, ymax, xmax, class, conf]` (tokens.ts has the ids). Ground-truth
  * objects fill the first slots in a configurable order (random by default, as pix2seq), each with the confidence
- * token 2 (IoU 1); the remaining slots are null boxes, all six tokens 0, as in big_vision's reward code. Objects
- * beyond `maxBoxes` are dropped (a random subset when the order is random).
+ * token 2 (IoU 1); the remaining slots are null boxes, all six tokens 0, as in big_vision's reward code (or, with
+ * `noise` null boxes, random boxes with confidence 0: `NullBoxes`). Objects beyond `maxBoxes` are dropped (a random
+ * subset when the order is random).
  *
  * The slot mask lets each position emit only its own kind of token, plus 0 (the null/padding token) everywhere, so
  * that null slots stay representable; a slot counts as a box iff its confidence token is non-zero (seq2box).
