@@ -101,6 +101,8 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
     expect(spec).toEqual({ model: BENCH_CONFIGS['bench-tiny'].model, batch: 32, steps: 3, params: 1947564 });
     expect(spec.model.encoder).toMatchObject({ imageSize: [32, 32], patch: 4, width: 128, depth: 4, posemb: 'learned' });
     expect(spec.model.decoder).toMatchObject({ vocabSize: 300, length: 32, width: 128, depth: 4, heads: 4, mlp: 512 });
+    // --steps n: the reference times the same number of steps as ours.
+    expect(JSON.parse(referenceArgs('bench-tiny', 1947564, opts, 10)[2]).steps).toBe(10);
   });
 
   it('takes the interpreter from REWARD_TUNE_PYTHON (default python3) and matches GPU to GPU', () => {
@@ -151,8 +153,9 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
     expect(skipped.reference).toBeUndefined();
   });
 
-  it('rejects a bad --reference-threads', async () => {
+  it('rejects a bad --reference-threads or --steps', async () => {
     await expect(benchCommand(['--reference-threads', '0'])).rejects.toThrow(/^--reference-threads: expected a positive integer, got '0'/);
+    await expect(benchCommand(['--steps', '2.5'])).rejects.toThrow(/^--steps: expected a positive integer, got '2.5'/);
   });
 
   // The real script, where torch is installed: it must rebuild the TypeScript model's exact parameter count.

@@ -15,6 +15,8 @@
  * python3-torch needs REWARD_TUNE_PYTHON=/usr/bin/python3. `--no-reference` skips it; `--reference-threads n`
  * (default 1) sets torch's threads. The reference runs on CUDA when our backend is webgpu and CUDA is available.
  * `--profile` adds one training step run under tf.profile: kernels per step and where their time goes.
+ * `--steps n` times n training steps on both sides instead of the config's count (a GPU step is short and its time
+ * varies from one step to the next: the median of more steps is steadier).
  *
  * Dimension legend: B batch, L length, V vocabulary, Hi×Wi×C image.
  */
@@ -81,6 +83,13 @@ export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
   },
 };
 
+/** Options of one bench run. */
+export interface BenchOptions {
+  readonly profile?: boolean;
+  /** Timed training steps (both sides); default the config's `steps`. */
+  readonly steps?: number;
+}
+
 export interface BenchResult {
   readonly backend: string;
   /** The backend's start-up line (package, threads, which matMul kernels, adapter): what exactly was timed. */
@@ -140,7 +149,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 export async function runBench(
   configName: string,
   backend: BackendChoice,
-  opts: { readonly profile?: boolean } = {},
+  opts: BenchOptions = {},
 ): Promise<BenchResult> {
   const bench = BENCH_CONFIGS[configName];
   if (bench === undefined) {
@@ -192,7 +201,8 @@ export async function runBench(
   };
   const times: number[] = [];
   const cpuTimes: number[] = [];
-  for (let i = 0; i <= bench.steps; i++) {
+  const steps = opts.steps ?? bench.steps;
+  for (let i = 0; i <= steps; i++) {
     const t0 = performance.now();
     const c0 = cpuMs();
     await trainStep();
@@ -277,10 +287,10 @@ export interface BenchRatio {
 export type BenchReport = BenchResult & { readonly reference?: ReferenceResult; readonly ratio?: BenchRatio };
 
 /** The script's arguments: the model and step exactly as this bench runs them, and the count it must reproduce. */
-export function referenceArgs(configName: string, params: number, opts: ReferenceOptions): string[] {
+export function referenceArgs(configName: string, params: number, opts: ReferenceOptions, steps?: number): string[] {
   const bench = BENCH_CONFIGS[configName];
   if (bench === undefined) throw new Error(`unknown bench config '${configName}'`);
-  const spec = { model: bench.model, batch: bench.batch, steps: bench.steps, params };
+  const spec = { model: bench.model, batch: bench.batch, steps: steps ?? bench.steps, params };
   return [opts.script, '--spec', JSON.stringify(spec), '--threads', String(opts.threads), '--device', opts.device];
 }
 
@@ -292,9 +302,14 @@ export function torchAvailable(python: string): boolean {
 const lastLine = (s: string): string => s.trim().split('\n').pop() ?? '';
 
 /** Runs the reference and validates its one JSON line; a failure is a `Left` naming the script and the field. */
-export function runReference(configName: string, params: number, opts: ReferenceOptions): E.Either<string, ReferenceResult> {
+export function runReference(
+  configName: string,
+  params: number,
+  opts: ReferenceOptions,
+  steps?: number,
+): E.Either<string, ReferenceResult> {
   const where = path.basename(opts.script);
-  const r = spawnSync(opts.python, referenceArgs(configName, params, opts), { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(opts.python, referenceArgs(configName, params, opts, steps), { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.error !== undefined) return E.left(`${where}: ${opts.python}: ${r.error.message}`);
   if (r.status !== 0) return E.left(`${where}: exit ${r.status ?? r.signal}: ${lastLine(r.stderr)}`);
   let value: unknown;
@@ -330,24 +345,25 @@ export async function runBenchWithReference(
   configName: string,
   backend: BackendChoice,
   reference: { readonly threads: number; readonly env?: NodeJS.ProcessEnv } | null,
-  benchOpts: { readonly profile?: boolean } = {},
+  benchOpts: BenchOptions = {},
 ): Promise<BenchReport> {
   const ours = await runBench(configName, backend, benchOpts);
   if (reference === null) return ours;
   const opts = referenceOptions(ours.backend, reference.threads, reference.env);
   if (!torchAvailable(opts.python)) return ours;
-  const ref = runReference(configName, ours.params, opts);
+  const ref = runReference(configName, ours.params, opts, benchOpts.steps);
   if (E.isLeft(ref)) throw Object.assign(new Error(ref.left), { exitCode: 1 });
   return withReference(ours, ref.right);
 }
 
 /**
  * The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json] [--profile] [--no-reference]
- * [--reference-threads n]`.
+ * [--reference-threads n] [--steps n]`.
  */
 export const benchCommand: CommandHandler = async (args) => {
   let values: {
     config?: string; backend?: string; json?: boolean; profile?: boolean; 'no-reference'?: boolean; 'reference-threads'?: string;
+    steps?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -359,6 +375,7 @@ export const benchCommand: CommandHandler = async (args) => {
         profile: { type: 'boolean' },
         'no-reference': { type: 'boolean' },
         'reference-threads': { type: 'string', default: '1' },
+        steps: { type: 'string' },
       },
       strict: true,
     }));
@@ -373,8 +390,13 @@ export const benchCommand: CommandHandler = async (args) => {
   if (!Number.isInteger(threads) || threads < 1) {
     throw new UsageError(`--reference-threads: expected a positive integer, got '${values['reference-threads']}'`);
   }
+  const steps = values.steps === undefined ? undefined : Number(values.steps);
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
+    throw new UsageError(`--steps: expected a positive integer, got '${values.steps}'`);
+  }
   const r = await runBenchWithReference(values.config!, backend, values['no-reference'] ? null : { threads }, {
     profile: values.profile,
+    steps,
   });
   const prof = r.profile;
   const ref = r.reference;
