@@ -19,6 +19,7 @@ import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-thr
 import { lazyRequire } from './optional-require';
 import { nativeMatMulActive, nativeMatMulThreads, registerNativeMatMul } from './native-matmul';
 import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
+import { patchWebgpuBackend, webgpuPatchesOn } from './webgpu-internals';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -172,6 +173,7 @@ function tuneWebgpuFlags(): void {
 }
 
 async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
+  const patchesOn = webgpuPatchesOn(); // a bad REWARD_TUNE_WEBGPU_PATCHES is a UsageError before anything starts
   const probe = await probeWebgpu();
   if (!probe.ok) return probe;
   const { description, software } = probe.adapter;
@@ -185,7 +187,9 @@ async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
     return { ok: false, why: `setBackend('webgpu') failed on adapter '${description}'` };
   }
   tuneWebgpuFlags();
-  return { ok: true, detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}` };
+  if (patchesOn) patchWebgpuBackend(tf.backend());
+  const patches = patchesOn ? 'uploads and bind groups patched' : "tfjs's kernel path (REWARD_TUNE_WEBGPU_PATCHES=0)";
+  return { ok: true, detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}; ${patches}` };
 }
 
 /** Directory (with trailing slash, which setWasmPaths needs) holding tfjs-backend-wasm's .wasm files. */
@@ -228,13 +232,14 @@ async function tryCpu(): Promise<Attempt> {
 }
 
 /**
- * Checks the environment variables the backends read (REWARD_TUNE_WASM_THREADS, REWARD_TUNE_NATIVE_MATMUL) and
- * throws their UsageError now: a command calls it before any work, so a typo costs nothing (initBackend checks
- * them again where they are used).
+ * Checks the environment variables the backends read (REWARD_TUNE_WASM_THREADS, REWARD_TUNE_NATIVE_MATMUL,
+ * REWARD_TUNE_WEBGPU_PATCHES) and throws their UsageError now: a command calls it before any work, so a typo costs
+ * nothing (initBackend checks them again where they are used).
  */
 export function checkBackendEnv(env: NodeJS.ProcessEnv = process.env): void {
   wasmThreadCount(env);
   nativeMatMulThreads(env);
+  webgpuPatchesOn(env);
 }
 
 let logged = false;

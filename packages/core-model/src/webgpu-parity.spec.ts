@@ -9,6 +9,7 @@ import { initBackend, probeWebgpu, readTensor, WEBGPU_FLAGS, type BackendChoice 
 import { prefixConstraint } from './logits-processors';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
+import { patchWebgpuBackend } from './webgpu-internals';
 
 // A bare Dawn adapter request; answers in about a second with or without a driver. Loads the package as
 // backend.ts does: its ES entry where require takes it (Node ≥ 20.19), else the addon it wraps.
@@ -102,6 +103,36 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
   return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 };
 
+/**
+ * Four plain gradient steps (θ ← θ − 0.1·∇) of the mu model on `backend`: the losses and every parameter after.
+ * Plain steps rather than Adam: Adam's normalised update turns a float32 difference in a near-zero gradient into a
+ * full-size step of either sign.
+ */
+async function train(backend: BackendChoice): Promise<{ losses: number[]; params: Float32Array }> {
+  await initBackend(backend, { quiet: true });
+  const model = EncoderDecoder.create(MU, 0);
+  const rng = Rng.fromSeed(5);
+  const images = tf.tensor4d(Float32Array.from({ length: B * PIXELS }, () => 2 * rng.next() - 1), [B, 16, 16, 3]);
+  const targets = tf.tensor2d(Int32Array.from({ length: B * 6 }, () => Math.floor(rng.next() * 12)), [B, 6], 'int32');
+  const vars = [...model.params.values()];
+  const losses: number[] = [];
+  try {
+    for (let step = 0; step < 4; step++) {
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar, vars);
+      losses.push((await readTensor(value))[0]);
+      for (const v of vars) v.assign(tf.tidy(() => tf.sub(v, tf.mul(grads[v.name], 0.1))));
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    const flat = tf.concat(vars.map((v) => tf.reshape(v, [-1])));
+    const params = (await readTensor(flat)) as Float32Array;
+    flat.dispose();
+    return { losses, params };
+  } finally {
+    tf.dispose([images, targets]);
+    model.dispose();
+  }
+}
+
 /** Runs `f` on a fresh mu model on the current backend, disposing it after. */
 function withModel<T>(f: (m: EncoderDecoder) => T): T {
   const model = EncoderDecoder.create(MU, 0);
@@ -155,6 +186,19 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
   it('greedy decoding picks the same tokens', () => {
     expect(Array.from(gpu.greedy)).toEqual(Array.from(cpu.greedy));
     expect(maxAbsDiff(gpu.greedyLp, cpu.greedyLp)).toBeLessThan(1e-4);
+  });
+
+  it('four gradient steps (webgpu-internals.ts: uploads, kept uniforms, memoised bind groups) end where cpu ends', async () => {
+    const onCpu = await train('cpu');
+    const onGpu = await train('webgpu');
+    expect(onCpu.losses[3]).toBeLessThan(onCpu.losses[0]);
+    expect(maxAbsDiff(Float32Array.from(onGpu.losses), Float32Array.from(onCpu.losses))).toBeLessThan(1e-4);
+    expect(maxAbsDiff(onGpu.params, onCpu.params)).toBeLessThan(1e-4);
+    // The patches were on and took their fast paths: from the second step on, a step's bind groups recur.
+    const stats = patchWebgpuBackend(tf.backend());
+    expect(stats.scalarHits).toBeGreaterThan(0);
+    expect(stats.uniformHits).toBeGreaterThan(0);
+    expect(stats.bindGroupHits).toBeGreaterThan(stats.bindGroupsCreated / 2);
   });
 
   it('on webgpu the sampler reports the teacher-forced log-probs of what it sampled', () => {
