@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { sequenceBias, type LogitsProcessor } from '../logits-processors';
-import { ParamInit, countParams } from '../ops';
+import { ParamInit, countParams, pickOneHot } from '../ops';
 import type { Params, SampleOptions, SampleResult, SequencePolicy } from '../policy';
 import { Rng } from '../rng';
 import { sampleSequences } from '../sampler';
@@ -165,7 +165,7 @@ export class EncoderDecoder implements SequencePolicy {
   tokenLogProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor2D {
     return tf.tidy(() => {
       const lp = this.logProbsFromEncoded(encoded, tokens, bias);
-      return tf.sum(tf.mul(lp, tf.oneHot(tf.cast(tokens, 'int32'), this.vocabSize)), -1) as tf.Tensor2D;
+      return pickOneHot(lp, tf.oneHot(tf.cast(tokens, 'int32'), this.vocabSize)) as tf.Tensor2D;
     });
   }
 
