@@ -20,6 +20,7 @@ import { lazyRequire } from './optional-require';
 import { nativeMatMulActive, nativeMatMulThreads, registerNativeMatMul } from './native-matmul';
 import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
 import { patchWebgpuBackend, webgpuPatchesOn } from './webgpu-internals';
+import { registerWebgpuKernels, unregisterWebgpuKernels } from './webgpu-kernels';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -187,8 +188,15 @@ async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
     return { ok: false, why: `setBackend('webgpu') failed on adapter '${description}'` };
   }
   tuneWebgpuFlags();
-  if (patchesOn) patchWebgpuBackend(tf.backend());
-  const patches = patchesOn ? 'uploads and bind groups patched' : "tfjs's kernel path (REWARD_TUNE_WEBGPU_PATCHES=0)";
+  if (patchesOn) {
+    patchWebgpuBackend(tf.backend());
+    registerWebgpuKernels();
+  } else {
+    unregisterWebgpuKernels();
+  }
+  const patches = patchesOn
+    ? 'fused layer-norm and GELU kernels; uploads and bind groups patched'
+    : "tfjs's kernels and kernel path (REWARD_TUNE_WEBGPU_PATCHES=0)";
   return { ok: true, detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}; ${patches}` };
 }
 

@@ -9,6 +9,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { customOp, matMul, matMulT, sumRows } from './backend';
 import type { Params } from './policy';
 import type { Rng } from './rng';
+import {
+  fusedGelu,
+  fusedGeluGrad,
+  fusedLayerNorm,
+  fusedLayerNormDyXhat,
+  fusedLayerNormGradX,
+  fusedWebgpu,
+  GELU_A,
+  GELU_C,
+  LN_EPS,
+} from './webgpu-kernels';
 
 /** Large negative finite logit for masked positions/tokens: exp() underflows to exactly 0, 0·NEG stays finite. */
 export const NEG = -1e9;
@@ -26,7 +37,13 @@ export function param(params: Params, name: string): tf.Variable {
  * wasm step fast; on GPUs it is simply fewer kernels.
  */
 const denseBiasOp = customOp(
-  (x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) => ({ value: tf.add(tf.matMul(x, kernel), bias), saved: [x, kernel] }),
+  (x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) => ({
+    // On webgpu the bias add rides in the matMul kernel (one kernel fewer); wasm's fused matMul would bypass ours.
+    value: fusedWebgpu()
+      ? tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel as tf.Tensor2D, bias })
+      : tf.add(tf.matMul(x, kernel), bias),
+    saved: [x, kernel],
+  }),
   (dy, [x, kernel]) => [matMulT(dy, kernel, false, true), matMulT(x, dy, true, false), sumRows(dy as tf.Tensor2D)],
 );
 
@@ -66,8 +83,6 @@ export function denseP(params: Params, prefix: string, x: tf.Tensor): tf.Tensor 
   return dense(x, param(params, `${prefix}/kernel`), params.get(`${prefix}/bias`));
 }
 
-const LN_EPS = 1e-6;
-
 /**
  * Layer norm of x [N, D] with scale and bias [D] as one custom-gradient op. With x̂ = (x − μ)/σ and g = dy·scale:
  * dx = (g − mean(g) − x̂·mean(g·x̂)) / σ, dscale = 1ᵀ(dy·x̂), dbias = 1ᵀdy (means over the D axis).
@@ -86,16 +101,25 @@ const layerNormOp = customOp(
   },
 );
 
+/** The same layer norm from webgpu-kernels.ts's fused kernels: one forward, four backward (two are column sums). */
+const fusedLayerNormOp = customOp(
+  (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => ({ value: fusedLayerNorm(x, scale, bias), saved: [x, scale] }),
+  (dy, [x, scale]) => [
+    fusedLayerNormGradX(dy, x, scale),
+    sumRows(fusedLayerNormDyXhat(dy, x) as tf.Tensor2D),
+    sumRows(dy as tf.Tensor2D),
+  ],
+);
+
 /** Layer norm over the last axis with `<prefix>/scale` and `<prefix>/bias` (flax's epsilon 1e-6). */
 export function layerNorm(params: Params, prefix: string, x: tf.Tensor): tf.Tensor {
   const d = x.shape[x.rank - 1];
   const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, d])) as tf.Tensor2D;
-  const y = layerNormOp(x2, param(params, `${prefix}/scale`), param(params, `${prefix}/bias`));
+  const op = fusedWebgpu() ? fusedLayerNormOp : layerNormOp;
+  const y = op(x2, param(params, `${prefix}/scale`), param(params, `${prefix}/bias`));
   return x.rank === 2 ? y : tf.reshape(y, x.shape);
 }
 
-const GELU_A = 0.044715;
-const GELU_C = 2 * Math.sqrt(2 / Math.PI);
 
 /**
  * GELU, tanh approximation (flax's nn.gelu default): 0.5·x·(1 + tanh(z)), z = √(2/π)·(x + 0.044715·x³), computed
@@ -115,8 +139,14 @@ const geluOp = customOp(
   },
 );
 
+/** The same GELU from webgpu-kernels.ts's fused kernels: one kernel each way. */
+const fusedGeluOp = customOp(
+  (x: tf.Tensor) => ({ value: fusedGelu(x), saved: [x] }),
+  (dy, [x]) => [fusedGeluGrad(dy, x)],
+);
+
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return geluOp(x);
+  return fusedWebgpu() ? fusedGeluOp(x) : geluOp(x);
 }
 
 /** Pre-LN MLP block body: Dense_0 → GELU → Dense_1. */

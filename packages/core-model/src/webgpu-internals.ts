@@ -29,8 +29,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from './command-line';
 
 /**
- * REWARD_TUNE_WEBGPU_PATCHES: unset or `1` applies the patches below, `0` leaves tfjs's own path (to compare the
- * two in one bench session).
+ * REWARD_TUNE_WEBGPU_PATCHES: unset or `1` applies the patches below and the fused kernels of webgpu-kernels.ts,
+ * `0` leaves tfjs's own kernels and path (to compare the two in one bench session).
  */
 export function webgpuPatchesOn(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.REWARD_TUNE_WEBGPU_PATCHES;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { initBackend, probeWebgpu, readTensor, WEBGPU_FLAGS, type BackendChoice } from './backend';
 import { prefixConstraint } from './logits-processors';
+import { dense, geluTanh, layerNorm } from './ops';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
 import { patchWebgpuBackend } from './webgpu-internals';
@@ -199,6 +200,43 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
     expect(stats.scalarHits).toBeGreaterThan(0);
     expect(stats.uniformHits).toBeGreaterThan(0);
     expect(stats.bindGroupHits).toBeGreaterThan(stats.bindGroupsCreated / 2);
+  });
+
+  it("webgpu-kernels.ts's fused layer norm, GELU and dense+bias: values and gradients as the composed ops on cpu", async () => {
+    // Widths below, at and above the kernels' 64 lanes, and not multiples of them.
+    const cases: [number, number][] = [[5, 40], [3, 64], [7, 300]];
+    const compute = async (backend: BackendChoice) => {
+      await initBackend(backend, { quiet: true });
+      const out: Float32Array[] = [];
+      for (const [n, d] of cases) {
+        const rng = Rng.fromSeed(n * 1000 + d);
+        const arr = (len: number, scale: number) => Float32Array.from({ length: len }, () => scale * rng.normal());
+        const [x, scale, bias, w] = [tf.tensor2d(arr(n * d, 3), [n, d]), tf.tensor1d(arr(d, 1)), tf.tensor1d(arr(d, 1)), tf.tensor2d(arr(n * d, 1), [n, d])];
+        const kernel = tf.tensor2d(arr(d * 3, 0.2), [d, 3]);
+        const b3 = tf.tensor1d(arr(3, 1));
+        const params = new Map([['n/scale', scale], ['n/bias', bias]]) as unknown as Parameters<typeof layerNorm>[0];
+        const f = (x: tf.Tensor, s: tf.Tensor, b: tf.Tensor, k: tf.Tensor, kb: tf.Tensor) => {
+          const p = new Map([['n/scale', s], ['n/bias', b]]) as unknown as Parameters<typeof layerNorm>[0];
+          const y = geluTanh(layerNorm(p, 'n', x));
+          return tf.add(tf.sum(tf.mul(y, w)), tf.sum(tf.mul(dense(y, k, kb), 0.3))) as tf.Scalar;
+        };
+        const { value, grads } = tf.valueAndGrads(f)([x, scale, bias, kernel, b3]);
+        out.push(Float32Array.from(await readTensor(value)), ...(await Promise.all(grads.map((g) => readTensor(g)))).map((g) => Float32Array.from(g)));
+        out.push(Float32Array.from(await readTensor(geluTanh(layerNorm(params, 'n', x)))));
+        tf.dispose([x, scale, bias, w, kernel, b3, value, ...grads]);
+      }
+      return out;
+    };
+    const onCpu = await compute('cpu');
+    const onGpu = await compute('webgpu');
+    // The fused kernels are what ran on webgpu.
+    const names = new Set((await tf.profile(async () => (await compute('webgpu')).length)).kernels.map((k) => k.name));
+    for (const k of ['RtLayerNorm', 'RtLayerNormGradX', 'RtLayerNormDyXhat', 'RtGelu', 'RtGeluGrad', '_FusedMatMul']) expect(names).toContain(k);
+    expect(onGpu.length).toBe(onCpu.length);
+    onCpu.forEach((c, i) => {
+      const scale = Math.max(1, ...Array.from(c, Math.abs));
+      expect(maxAbsDiff(onGpu[i], c) / scale).toBeLessThan(2e-5);
+    });
   });
 
   it('on webgpu the sampler reports the teacher-forced log-probs of what it sampled', () => {
