@@ -15,6 +15,8 @@ import {
   fusedLayerNorm,
   fusedLayerNormDyXhat,
   fusedLayerNormGradX,
+  fusedScaledSoftmax,
+  fusedSoftmaxGrad,
   fusedWebgpu,
   GELU_A,
   GELU_C,
@@ -190,7 +192,20 @@ const attentionOp = customOp(
  * [B, H, L, S] (0 where allowed, NEG where masked) → [B, H, L, Dh].
  */
 export function attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
-  return attentionOp(q, k, v, bias ?? tf.zeros([1, 1, 1, 1]));
+  if (!fusedWebgpu()) return attentionOp(q, k, v, bias ?? tf.zeros([1, 1, 1, 1]));
+  // webgpu-kernels.ts: scale, mask and softmax as one kernel, dS with c folded in as one; the bias is a constant of
+  // this call (no zero gradient is made for it).
+  const c = 1 / Math.sqrt(q.shape[3]!);
+  return customOp(
+    (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => {
+      const p = fusedScaledSoftmax(matMulT(q, k, false, true), c, bias);
+      return { value: tf.matMul(p, v), saved: [q, k, v, p] };
+    },
+    (dO, [q, k, v, p]) => {
+      const dS = fusedSoftmaxGrad(p, matMulT(dO, v, false, true), c);
+      return [tf.matMul(dS, k), matMulT(dS, q, true, false), matMulT(p, dO, true, false)];
+    },
+  )(q, k, v);
 }
 
 /**

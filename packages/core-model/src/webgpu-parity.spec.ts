@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { initBackend, probeWebgpu, readTensor, WEBGPU_FLAGS, type BackendChoice } from './backend';
 import { prefixConstraint } from './logits-processors';
-import { dense, geluTanh, layerNorm } from './ops';
+import { attend, causalBias, dense, geluTanh, layerNorm } from './ops';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import { Rng } from './rng';
 import { patchWebgpuBackend } from './webgpu-internals';
@@ -237,6 +237,32 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
       const scale = Math.max(1, ...Array.from(c, Math.abs));
       expect(maxAbsDiff(onGpu[i], c) / scale).toBeLessThan(2e-5);
     });
+  });
+
+  it("webgpu-kernels.ts's fused attention softmax: values and gradients as the composed op on cpu, with and without masks", async () => {
+    const [b, h, l, s, dh] = [2, 3, 5, 7, 4];
+    const compute = async (backend: BackendChoice) => {
+      await initBackend(backend, { quiet: true });
+      const rng = Rng.fromSeed(3);
+      const arr = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
+      const [q, k, v, w] = [tf.tensor4d(arr(b * h * l * dh), [b, h, l, dh]), tf.tensor4d(arr(b * h * s * dh), [b, h, s, dh]), tf.tensor4d(arr(b * h * s * dh), [b, h, s, dh]), tf.tensor4d(arr(b * h * l * dh), [b, h, l, dh])];
+      // No bias, a causal one [1, 1, L, S] (L = S below) and a padding one [B, 1, 1, S].
+      const pad = tf.tensor4d(Float32Array.from({ length: b * s }, (_, i) => (i % s >= s - 1 - (i >= s ? 2 : 0) ? -1e9 : 0)), [b, 1, 1, s]);
+      const out: Float32Array[] = [];
+      for (const [kk, vv, bias] of [[k, v, undefined], [tf.slice(k, [0, 0, 0, 0], [b, h, l, dh]), tf.slice(v, [0, 0, 0, 0], [b, h, l, dh]), causalBias(l)], [k, v, pad]] as [tf.Tensor, tf.Tensor, tf.Tensor | undefined][]) {
+        const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(attend(q, k, v, bias), w)) as tf.Scalar;
+        const { value, grads } = tf.valueAndGrads(f)([q, kk, vv]);
+        out.push(Float32Array.from(await readTensor(value)), ...(await Promise.all(grads.map((g) => readTensor(g)))).map((g) => Float32Array.from(g)));
+      }
+      const names = new Set((await tf.profile(() => attend(q, k, v, pad))).kernels.map((x) => x.name));
+      tf.dispose([q, k, v, w, pad]);
+      return { out, names };
+    };
+    const onCpu = await compute('cpu');
+    const onGpu = await compute('webgpu');
+    expect(onGpu.names).toContain('RtScaledSoftmax');
+    expect(onCpu.out.length).toBe(12); // three cases × (value, dq, dk, dv)
+    onCpu.out.forEach((c, i) => expect(maxAbsDiff(onGpu.out[i], c)).toBeLessThan(1e-4));
   });
 
   it('on webgpu the sampler reports the teacher-forced log-probs of what it sampled', () => {
