@@ -195,7 +195,7 @@ async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
     unregisterWebgpuKernels();
   }
   const patches = patchesOn
-    ? 'fused layer-norm and GELU kernels; uploads and bind groups patched'
+    ? 'fused layer-norm, GELU and softmax kernels; uploads and bind groups patched'
     : "tfjs's kernels and kernel path (REWARD_TUNE_WEBGPU_PATCHES=0)";
   return { ok: true, detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}; ${patches}` };
 }
