@@ -32,6 +32,7 @@ import { validate } from './input';
 import { EncoderDecoder, modelConfig, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { AdamW } from './optim/adamw';
 import { Rng } from './rng';
+import { webgpuPatchStats, type WebgpuPatchStats } from './webgpu-internals';
 
 export interface BenchConfig {
   readonly model: EncoderDecoderConfig;
@@ -103,6 +104,8 @@ export interface BenchResult {
   readonly sample_cpu_ms: number;
   /** With `--profile`: one more training step run under tf.profile (see StepProfile). */
   readonly profile?: StepProfile;
+  /** On webgpu: how often the patches of webgpu-internals.ts took their fast paths over the whole bench. */
+  readonly webgpu_patches?: WebgpuPatchStats;
 }
 
 /**
@@ -232,6 +235,8 @@ export async function runBench(
     sample_cpu_ms: Math.round(sampleCpuMs),
     ...(profile === undefined ? {} : { profile }),
   };
+  const patches = info.name === 'webgpu' ? webgpuPatchStats() : undefined;
+  if (patches !== undefined) Object.assign(result, { webgpu_patches: { ...patches } });
   tf.dispose([images, targets]);
   optimizer.dispose();
   model.dispose();

@@ -7,13 +7,14 @@
  * - **Uploads** (~170 ms a step): every tensor whose values sit on the CPU — each `tf.mul(x, 0.5)` makes one, and
  *   so do tfjs's gradients (`ones(x.shape)` in Sum's) — is uploaded when a kernel first reads it, through a new
  *   buffer mapped at creation, or, when the pool has a free one, a new mapped staging buffer plus a copy that also
- *   ends the compute pass. A mapped `createBuffer` costs ~40 µs in Dawn. Here an upload takes a pooled buffer and
- *   `queue.writeBuffer` (~2 µs; tfjs's own uniforms go this way), and a one-element tensor (scalars) reuses one
- *   buffer per value for the life of the backend.
- * - **Bind groups** (~30 µs each in Dawn, one per kernel): tfjs builds a fresh one per kernel from the output, the
- *   inputs and a uniform buffer. Tensor buffers come from pools whose order repeats from one training step to the
- *   next, and uniforms here get one buffer per distinct content, so the same groups recur; `device.createBindGroup`
- *   is memoised on the layout and the exact buffer ranges.
+ *   ends the compute pass. A mapped `createBuffer` costs ~30 µs in Dawn (`tools/bench/dawn-calls.mjs`). Here an
+ *   upload takes a pooled buffer and `queue.writeBuffer` (~1.5 µs; tfjs's own uniforms go this way), and a
+ *   one-element tensor (scalars) reuses one buffer per value for the life of the backend.
+ * - **Bind groups** (~20 µs each in Dawn, one per kernel): tfjs builds a fresh one per kernel from the output, the
+ *   inputs and a uniform buffer. Here uniforms get one buffer per distinct content, and the buffer pool hands out
+ *   its oldest free buffer (tfjs's hands out the newest, which permutes a step's buffers from one step to the next),
+ *   so the same groups recur step after step; `device.createBindGroup` is memoised on the layout and the exact
+ *   buffer ranges.
  *
  * Why these are safe: a buffer in tfjs's free pool is referenced by no command still being recorded (tfjs defers a
  * tensor's release until the commands using it are submitted), and `writeBuffer` is ordered after everything
@@ -101,6 +102,11 @@ const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // GPUBufferUsage.STORAGE | COPY_SRC |
 const patched = new WeakMap<object, WebgpuPatchStats>();
 /** Marks GPUComputePipeline.prototype once its getBindGroupLayout is memoised. */
 const LAYOUTS = Symbol.for('reward-tune.memoisedBindGroupLayouts');
+
+/** The counters of the active backend's patches; undefined when it is not a patched webgpu backend. */
+export function webgpuPatchStats(): WebgpuPatchStats | undefined {
+  return patched.get(tf.backend() as object);
+}
 
 /** The values as the 32-bit array tfjs stores on the GPU (bool and int32 as int32), without copying when they are. */
 function asGpuArray(values: tf.backend_util.BackendValues, dtype: tf.DataType): Float32Array | Int32Array {
