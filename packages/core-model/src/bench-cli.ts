@@ -224,6 +224,7 @@ export async function runBench(
   const sampleMs = performance.now() - s0;
   const sampleCpuMs = cpuMs() - sc0;
 
+  const patches = info.name === 'webgpu' ? webgpuPatchStats() : undefined;
   const result: BenchResult = {
     backend: info.name,
     backend_detail: info.detail,
@@ -234,9 +235,8 @@ export async function runBench(
     train_step_cpu_ms: Math.round(median(cpuTimes)),
     sample_cpu_ms: Math.round(sampleCpuMs),
     ...(profile === undefined ? {} : { profile }),
+    ...(patches === undefined ? {} : { webgpu_patches: { ...patches } }),
   };
-  const patches = info.name === 'webgpu' ? webgpuPatchStats() : undefined;
-  if (patches !== undefined) Object.assign(result, { webgpu_patches: { ...patches } });
   tf.dispose([images, targets]);
   optimizer.dispose();
   model.dispose();

@@ -122,7 +122,6 @@ export function layerNorm(params: Params, prefix: string, x: tf.Tensor): tf.Tens
   return x.rank === 2 ? y : tf.reshape(y, x.shape);
 }
 
-
 /**
  * GELU, tanh approximation (flax's nn.gelu default): 0.5·x·(1 + tanh(z)), z = √(2/π)·(x + 0.044715·x³), computed
  * as the identical x·σ(2z) because wasm's sigmoid is ~10× faster than its tanh (and x·x·x ~7× faster than pow).
