@@ -2,9 +2,10 @@
  * Fused WebGPU kernels for the Transformer's elementwise and per-row work. A GPU training step is bound by the
  * number of kernels it launches (each costs tens of µs of CPU in tfjs and Dawn, far more than the GPU needs for
  * these shapes), and composed from tfjs ops a layer norm is 9 kernels forward and ~10 backward, a tanh-GELU 7 and
- * 12, attention's scale-mask-softmax 3 and its gradient 7. Here each is one kernel, written in WGSL and run through tfjs-backend-webgpu's own program path (its shader
- * preamble, pipeline cache and uniforms), registered as tfjs kernels of the `webgpu` backend only; ops.ts uses them
- * when that backend is active and the composed ops elsewhere. webgpu-parity.spec.ts checks each against the
+ * 12, attention's scale-mask-softmax 3 and its gradient 7. Here each is one kernel, written in WGSL and run
+ * through tfjs-backend-webgpu's own program path (its shader preamble, pipeline cache and uniforms), registered as
+ * tfjs kernels of the `webgpu` backend only; ops.ts uses them when that backend is active and the composed ops
+ * elsewhere. webgpu-parity.spec.ts checks each against the
  * composed ops on the cpu backend, values and gradients.
  *
  * Kernels (N rows of width D; every input float32 and contiguous):
