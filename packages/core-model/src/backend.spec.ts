@@ -1,7 +1,7 @@
 // Backend selection and the wasm workarounds: wasm initialises, `auto` falls back to it here, an explicit
 // unavailable choice fails with one clear line, and the flag-free matMul equals tf.matMul (values and gradients).
 import * as tf from '@tensorflow/tfjs-core';
-import { classifyAdapter, flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './backend';
+import { addMany, classifyAdapter, flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './backend';
 
 const rand = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
@@ -112,5 +112,16 @@ describe('backend', () => {
     const [ra, rb] = tf.grads(loss((x, y) => tf.matMul(x, y)))([a, b]);
     expect(await maxAbsDiff(ga, ra)).toBeLessThan(1e-4);
     expect(await maxAbsDiff(gb, rb)).toBeLessThan(1e-4);
+  });
+
+  it('addMany sums any number of same-shape tensors (addN in groups of at most 7 inputs)', async () => {
+    await initBackend('cpu', { quiet: true });
+    for (const n of [1, 2, 7, 8, 50]) {
+      const ts = Array.from({ length: n }, (_, i) => tf.tensor1d([i, 2 * i]));
+      const sum = addMany(ts);
+      expect(Array.from(await readTensor(sum))).toEqual([(n * (n - 1)) / 2, n * (n - 1)]);
+      tf.dispose([...ts, sum]);
+    }
+    expect(() => addMany([])).toThrow(RangeError);
   });
 });

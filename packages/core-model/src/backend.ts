@@ -534,6 +534,25 @@ export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.getBackend() === 'wasm' ? flagFreeMatMul(a, b) : tf.matMul(a, b);
 }
 
+/**
+ * Σ of same-shape tensors as tf.addN over groups of at most 7, then over the groups' sums. WebGPU binds each input as
+ * a storage buffer, adapters may allow only 8 per shader stage (lavapipe does), and tfjs-backend-webgpu's addN does
+ * not split: 50 gradients' norms in one addN make an invalid pipeline, and every later command buffer with it.
+ */
+export function addMany(tensors: readonly tf.Tensor[]): tf.Tensor {
+  if (tensors.length === 0) throw new RangeError('addMany needs at least one tensor');
+  let level = [...tensors];
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 7) {
+      const group = level.slice(i, i + 7);
+      next.push(group.length === 1 ? group[0] : tf.addN(group));
+    }
+    level = next;
+  }
+  return level[0];
+}
+
 /** Column sums of x [N, D] → [D] as ones[1, N] @ x: on wasm 20× faster than tf.sum(x, 0). */
 export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
   return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]);

@@ -116,11 +116,11 @@ export { decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, ty
 export { EncoderDecoder, modelConfig, initParams, type EncoderDecoderConfig, type ModelSpec } from './model/encoder-decoder';
 export { sampleSequences, selectTokens, type Selection } from './sampler';
 export {
-  forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias,
+  forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias, tokensTensor, tokensTensorValues,
   type LogitsProcessor, type ProcessorContext,
 } from './logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
-export { matMulT, sumRows, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
+export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
 export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './native-matmul';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';

@@ -1,6 +1,7 @@
 // Logits processors: forced tokens, suppression, slot masks, prefix rules, and the teacher-forcing bias built from them.
 import { initBackend, readTensor } from './backend';
-import { allowedAt, forcedTokens, prefixConstraint, sequenceBias, slotMask, suppressTokens, tokenSet } from './logits-processors';
+import * as tf from '@tensorflow/tfjs-core';
+import { allowedAt, forcedTokens, prefixConstraint, sequenceBias, slotMask, suppressTokens, tokensTensor, tokensTensorValues, tokenSet } from './logits-processors';
 import { NEG } from './ops';
 
 const ctx = (position: number, tokens: number[], rows = 1, length = 4, vocabSize = 5) => ({
@@ -42,5 +43,17 @@ describe('logits processors', () => {
     const dyn = sequenceBias([prefixConstraint((t, pre) => (t === 1 ? tokenSet(3, [[pre[0], pre[0] + 1]]) : null))], Int32Array.from([2, 0, 0, 0]), 2, 2, 3)!;
     expect(dyn.shape).toEqual([2, 2, 3]);
     expect(Array.from(await readTensor(dyn))).toEqual([0, 0, 0, NEG, NEG, 0, 0, 0, 0, 0, NEG, NEG]);
+  });
+
+  it('tokensTensor keeps a copy of its values, for teacher forcing under dynamic processors where no read is possible', async () => {
+    const values = Int32Array.from([1, 2, 3, 4, 5, 6]);
+    const t = tokensTensor(values, [2, 3]);
+    values[0] = 99; // the caller's array is not the tensor's
+    expect(Array.from(tokensTensorValues(t)!)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(await readTensor(t))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(t.dtype).toBe('int32');
+    const other = tf.tensor2d([[1, 2, 3]], [1, 3], 'int32');
+    expect(tokensTensorValues(other)).toBeUndefined();
+    tf.dispose([t, other]);
   });
 });

@@ -148,3 +148,22 @@ export function sequenceBias(
   }
   return tf.tensor3d(bias, [r, length, vocabSize]);
 }
+
+const knownValues = new WeakMap<tf.Tensor, Int32Array>();
+
+/**
+ * A [R, L] int32 token tensor that remembers its values. A teacher-forced pass under dynamic processors needs the
+ * token values on the CPU, and webgpu in Node cannot read a tensor synchronously: make the tokens of such a pass
+ * (the sampled rows of a tuning step, greedy outputs being scored) here, from the values the sampler returned.
+ */
+export function tokensTensor(values: Int32Array, shape: [number, number]): tf.Tensor2D {
+  const copy = Int32Array.from(values); // tfjs may keep the caller's array as the tensor's storage
+  const t = tf.tensor2d(copy, shape, 'int32');
+  knownValues.set(t, copy);
+  return t;
+}
+
+/** The values a `tokensTensor` was made from (undefined for any other tensor). */
+export function tokensTensorValues(t: tf.Tensor): Int32Array | undefined {
+  return knownValues.get(t);
+}

@@ -6,9 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { initBackend, probeWebgpu, readTensor, WEBGPU_FLAGS, type BackendChoice } from './backend';
-import { prefixConstraint } from './logits-processors';
+import { prefixConstraint, tokensTensor } from './logits-processors';
+import { globalNorm } from './optim/clip';
 import { attend, causalBias, dense, geluTanh, layerNorm } from './ops';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
+import { AdamW } from './optim/adamw';
 import { Rng } from './rng';
 import { patchWebgpuBackend } from './webgpu-internals';
 
@@ -171,11 +173,28 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
     await initBackend('webgpu', { quiet: true });
     const dynamic = prefixConstraint(() => null);
     const tokens = tf.zeros([1, 6], 'int32') as tf.Tensor2D;
-    expect(() => withModel((m) => m.withProcessors([dynamic]).processorBias(tokens))).toThrow(/on webgpu: pass the tokens as an Int32Array/);
-    // The documented way works: the values read with `await data()`.
+    expect(() => withModel((m) => m.withProcessors([dynamic]).processorBias(tokens))).toThrow(/on webgpu: make the tokens with tokensTensor/);
+    // The documented ways work: the values read with `await data()`, or a tensor made with tokensTensor.
     const bias = withModel((m) => m.withProcessors([dynamic]).processorBias(Int32Array.from(new Array(6).fill(0)), 1));
     expect(bias?.shape).toEqual([1, 6, 12]);
-    tf.dispose([tokens, bias!]);
+    const known = tokensTensor(new Int32Array(12), [2, 6]);
+    const lp = withModel((m) => m.withProcessors([dynamic]).logProbs(tf.zeros([2, 16, 16, 3]), known));
+    expect(lp.shape).toEqual([2, 6, 12]);
+    tf.dispose([tokens, bias!, known, lp]);
+  });
+
+  it('a global norm over more gradients than a shader stage may bind (50) is the cpu one', async () => {
+    const norm = async (backend: BackendChoice) => {
+      await initBackend(backend, { quiet: true });
+      const grads = Array.from({ length: 50 }, (_, i) => tf.fill([3, 2], (i % 7) - 3));
+      const n = globalNorm(grads);
+      const v = (await readTensor(n))[0];
+      tf.dispose([...grads, n]);
+      return v;
+    };
+    const onCpu = await norm('cpu');
+    expect(onCpu).toBeCloseTo(Math.sqrt(6 * [0, 1, 2, 3, 4, 5, 6].reduce((a, k) => a + (k - 3) ** 2 * (k === 0 ? 8 : 7), 0)), 4);
+    expect(await norm('webgpu')).toBeCloseTo(onCpu, 4);
   });
 
   it('teacher-forced log-probs agree within 1e-4', () => {
@@ -191,15 +210,44 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
 
   it('four gradient steps (webgpu-internals.ts: uploads, kept uniforms, memoised bind groups) end where cpu ends', async () => {
     const onCpu = await train('cpu');
+    await initBackend('webgpu', { quiet: true });
+    const stats = patchWebgpuBackend(tf.backend()); // the backend's counters, since its start
+    const before = { ...stats };
     const onGpu = await train('webgpu');
     expect(onCpu.losses[3]).toBeLessThan(onCpu.losses[0]);
     expect(maxAbsDiff(Float32Array.from(onGpu.losses), Float32Array.from(onCpu.losses))).toBeLessThan(1e-4);
     expect(maxAbsDiff(onGpu.params, onCpu.params)).toBeLessThan(1e-4);
-    // The patches were on and took their fast paths: from the second step on, a step's bind groups recur.
+    // The patches were on and took their fast paths.
+    expect(stats.scalarHits - before.scalarHits).toBeGreaterThan(0);
+    expect(stats.uniformHits - before.uniformHits).toBeGreaterThan(0);
+    expect(stats.bindGroupHits - before.bindGroupHits).toBeGreaterThan(0);
+  });
+
+  it("with the optimizer's update, a training step's bind groups recur: from the fourth step on nearly all are reused", async () => {
+    await initBackend('webgpu', { quiet: true });
     const stats = patchWebgpuBackend(tf.backend());
-    expect(stats.scalarHits).toBeGreaterThan(0);
-    expect(stats.uniformHits).toBeGreaterThan(0);
-    expect(stats.bindGroupHits).toBeGreaterThan(stats.bindGroupsCreated / 2);
+    const model = EncoderDecoder.create(MU, 0);
+    const optimizer = new AdamW(model.params, { lr: 1e-3, wd: 0 });
+    const vars = [...model.params.values()];
+    const names = new Map([...model.params].map(([n, v]) => [v.name, n]));
+    const images = tf.randomUniform([B, 16, 16, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const targets = tf.randomUniform([B, 6], 0, 12, 'int32', 2) as tf.Tensor2D;
+    let last = { created: 0, hits: 0 };
+    for (let step = 0; step < 5; step++) {
+      const before = { ...stats };
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar, vars);
+      optimizer.apply(model.params, new Map(Object.entries(grads).map(([k, g]) => [names.get(k)!, g])));
+      await readTensor(vars[vars.length - 1]);
+      tf.dispose([value, ...Object.values(grads)]);
+      last = { created: stats.bindGroupsCreated - before.bindGroupsCreated, hits: stats.bindGroupHits - before.bindGroupHits };
+    }
+    tf.dispose([images, targets]);
+    optimizer.dispose();
+    model.dispose();
+    // The optimizer's flat update keeps the buffer choices of one step the same as the last's (the plain
+    // per-parameter updates of the test above reuse far fewer).
+    expect(last.hits).toBeGreaterThan(100);
+    expect(last.created).toBeLessThan(0.05 * last.hits);
   });
 
   it("webgpu-kernels.ts's fused layer norm, GELU and dense+bias: values and gradients as the composed ops on cpu", async () => {

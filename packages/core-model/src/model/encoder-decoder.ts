@@ -6,7 +6,7 @@
  * Dimension legend: B batch, N samples per input, L length, V vocabulary, Hi×Wi×C image, P patches, D width.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { sequenceBias, type LogitsProcessor } from '../logits-processors';
+import { sequenceBias, tokensTensorValues, type LogitsProcessor } from '../logits-processors';
 import { ParamInit, countParams, pickOneHot } from '../ops';
 import type { Params, SampleOptions, SampleResult, SequencePolicy } from '../policy';
 import { Rng } from '../rng';
@@ -125,11 +125,12 @@ export class EncoderDecoder implements SequencePolicy {
     } else {
       b = tokens.shape[0];
       if (dynamic) {
+        values = tokensTensorValues(tokens) ?? null;
         // webgpu in Node has no synchronous read (it would fail deep inside tfjs on OffscreenCanvas).
-        if (tf.getBackend() === 'webgpu') {
-          throw new Error('dynamic logits processors on webgpu: pass the tokens as an Int32Array (processorBias) or a precomputed bias');
+        if (values === null && tf.getBackend() === 'webgpu') {
+          throw new Error('dynamic logits processors on webgpu: make the tokens with tokensTensor, or pass them as an Int32Array (processorBias) or a precomputed bias');
         }
-        values = tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
+        values ??= tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
       }
     }
     return sequenceBias(this.processors, values === null ? null : Int32Array.from(values), b, this.length, this.vocabSize);

@@ -3,13 +3,14 @@
  * computed once per step and multiplied into each gradient inside that variable's update.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addMany } from '../backend';
 
 /** sqrt(Σ‖g‖²) over all `grads`. */
 export function globalNorm(grads: readonly tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     if (grads.length === 0) return tf.scalar(0);
     const squares = grads.map((g) => tf.sum(tf.square(g)));
-    return tf.sqrt(squares.length === 1 ? squares[0] : tf.addN(squares)) as tf.Scalar;
+    return tf.sqrt(addMany(squares)) as tf.Scalar;
   });
 }
 
