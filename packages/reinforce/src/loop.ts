@@ -6,7 +6,7 @@
  * Dimension legend: B batch, N samples per input, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type Optimizer, type RngState, type SequencePolicy } from '@reward-tune/core-model';
+import { addMany, Rng, type Optimizer, type RngState, type SequencePolicy } from '@reward-tune/core-model';
 import { batchSize, imagesTensor, type Batch, type Task } from './task';
 
 export type Phase = 'mle' | 'tune';
@@ -208,7 +208,7 @@ export async function gradientStep(
 ): Promise<GradStep> {
   const acc = accumulateGradients(policy, [...policy.params.keys()], typeof lossFn === 'function' ? [lossFn] : lossFn);
   try {
-    const sumSq = tf.tidy(() => tf.addN([tf.scalar(0), ...[...acc.grads.values()].map((g) => tf.sum(tf.square(g)))]));
+    const sumSq = tf.tidy(() => addMany([tf.scalar(0), ...[...acc.grads.values()].map((g) => tf.sum(tf.square(g)))]));
     const [loss, gradSq, ...termValues] = await Promise.all([acc.loss.data(), sumSq.data(), ...Object.values(acc.terms).map((t) => t.data())]);
     sumSq.dispose();
     const finite = Number.isFinite(loss[0]) && Number.isFinite(gradSq[0]);

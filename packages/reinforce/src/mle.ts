@@ -6,7 +6,7 @@
  * Dimension legend: B batch, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
+import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
 import { weightedSoftmaxXent } from './losses';
 import { captureState, evaluateGreedy, gradientStep, interruptDetail, interruptRequested, isDue, restoreState, type LoopIo, type MetricsRecord } from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
@@ -68,7 +68,7 @@ function encodeBatch<E, P, A>(task: Task<E, P, A>, examples: readonly E[], lengt
 function mleLoss(policy: SequencePolicy, images: tf.Tensor4D, targets: Int32Array, weights: Float32Array | undefined, smoothing: number): tf.Scalar {
   const b = images.shape[0];
   const l = policy.length;
-  const tokens = tf.tensor2d(targets, [b, l], 'int32');
+  const tokens = tokensTensor(targets, [b, l]);
   const w = weights ? tf.tensor2d(weights, [b, l]) : undefined;
   return weightedSoftmaxXent(policy.logProbs(images, tokens), tokens, { weights: w, labelSmoothing: smoothing });
 }

@@ -14,7 +14,7 @@
  * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
+import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
 import { paperAdvantages, rlooAdvantages } from './advantages';
 import { klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import {
@@ -332,7 +332,7 @@ export async function updateInputs<E, P, A>(
       const local = ks.map((k) => picked.rows[k] - part.first);
       const rowTokens = new Int32Array(ks.length * l);
       local.forEach((row, k) => rowTokens.set(part.scored.tokens.subarray(row * l, (row + 1) * l), k * l));
-      const tokens = tf.tensor2d(rowTokens, [ks.length, l], 'int32');
+      const tokens = tokensTensor(rowTokens, [ks.length, l]);
       made.push(tokens);
       // Row r is sample r mod N of input ⌊r/N⌋ (paper: row b is input b, so the images serve as they are).
       let images = part.images;
@@ -408,7 +408,7 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
     const img = imagesTensor(batch.images);
     try {
       const s = await sampleAndReward(policy, task, img.tensor, batch.examples, 1, false, rng, config.temperature);
-      const tokens = tf.tensor2d(s.tokens, [batchSize(batch), s.length], 'int32');
+      const tokens = tokensTensor(s.tokens, [batchSize(batch), s.length]);
       try {
         const result = await gradientStep(policy, opts.warmupOptimizer, (terms) => {
           terms.auxLoss = auxLoss(logProbs(img.tensor, tokens), tokens, s.aux as A[]);
