@@ -14,7 +14,7 @@
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { drawRect, fromUnitRange, readTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
+import { drawRect, fromUnitRange, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
 import type { CocoDetection } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
 import { type ImageTable } from './setup';
@@ -77,7 +77,7 @@ export async function predictBatch(model: EncoderDecoder, task: DetectionTask, i
     const s = await model.sampleFromEncoded(encoded, { numSamples: 1, greedy: true });
     const B = s.batch, L = s.length, S = L / TOKENS_PER_BOX;
     const [tokenLps, confProbs] = tf.tidy(() => {
-      const tokens = tf.tensor2d(s.tokens, [B, L], 'int32');
+      const tokens = tokensTensor(s.tokens, [B, L]);
       const lp = model.logProbsFromEncoded(encoded, tokens);
       const V = lp.shape[2];
       const chosen = tf.sum(tf.mul(lp, tf.oneHot(tokens, V)), -1); // [B, L]
