@@ -14,12 +14,13 @@
  */
 import { firstLine, UsageError } from './command-line';
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { releaseWasmThreads, wasmThreadCount, withWasmThreads } from './wasm-threads';
 import { lazyRequire } from './optional-require';
 import { nativeMatMulActive, nativeMatMulThreads, registerNativeMatMul } from './native-matmul';
 import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
-import { patchWebgpuBackend, webgpuPatchesOn } from './webgpu-internals';
+import { patchWebgpuBackend, watchWebgpuErrors, webgpuErrors, webgpuPatchesOn } from './webgpu-internals';
 import { registerWebgpuKernels, unregisterWebgpuKernels } from './webgpu-kernels';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -160,6 +161,36 @@ export async function probeWebgpu(): Promise<{ ok: true; adapter: AdapterClass }
   return { ok: true, adapter: classifyAdapter(adapter) };
 }
 
+// A bare Dawn adapter request, run by webgpuAdapterInChild; loads the package as ensureNavigatorGpu does: its ES
+// entry where require takes it (Node ≥ 20.19), else the addon it wraps.
+const CHILD_PROBE = `
+const path = require('path');
+let dawn;
+try { dawn = require('webgpu'); } catch {
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  dawn = require(path.join(path.dirname(require.resolve('webgpu/package.json')), 'dist', process.platform + '-' + arch, 'dawn.node'));
+}
+const { create, globals } = dawn;
+Object.assign(globalThis, globals);
+create([]).requestAdapter({ powerPreference: 'high-performance' }).then(
+  (a) => { console.log(JSON.stringify(a ? { ok: true, what: a.info.description || a.info.device } : { ok: false, what: 'requestAdapter returned null' })); process.exit(0); },
+  (e) => { console.log(JSON.stringify({ ok: false, what: String(e) })); process.exit(0); });
+`;
+
+/**
+ * Whether Dawn finds a WebGPU adapter, asked synchronously in a child process (about a second, with or without a
+ * driver) so that nothing starts in this one: test files use it to declare their webgpu tests or skip them.
+ */
+export function webgpuAdapterInChild(): { ok: boolean; what: string } {
+  const r = spawnSync(process.execPath, ['-e', CHILD_PROBE], { encoding: 'utf8', timeout: 30000, cwd: __dirname });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as { ok: boolean; what: string };
+  } catch {
+    return { ok: false, what: `probe failed (${(r.stderr || String(r.error)).trim().split('\n')[0]})` };
+  }
+}
+
 /**
  * tfjs-backend-webgpu's defaults suit a browser page, not a training loop: it submits its command encoder every 15
  * kernels (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE) and runs kernels whose inputs happen to be on the CPU there
@@ -188,6 +219,7 @@ async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
     return { ok: false, why: `setBackend('webgpu') failed on adapter '${description}'` };
   }
   tuneWebgpuFlags();
+  watchWebgpuErrors(tf.backend());
   if (patchesOn) {
     patchWebgpuBackend(tf.backend());
     registerWebgpuKernels();
@@ -562,5 +594,9 @@ export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
 
 /** Reads a tensor's values. Always `await t.data()`: dataSync()/arraySync() do not work on webgpu in Node. */
 export async function readTensor<T extends tf.Tensor>(t: T): Promise<tf.TypedArray> {
-  return (await t.data()) as tf.TypedArray;
+  const values = (await t.data()) as tf.TypedArray;
+  // A WebGPU validation or out-of-memory error makes later results garbage without failing anything: stop here.
+  const errors = webgpuErrors();
+  if (errors !== null) throw new Error(`WebGPU reported ${errors.count} error(s); the first: ${errors.first}`);
+  return values;
 }

@@ -123,7 +123,7 @@ export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResu
 export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
 export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './native-matmul';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
-export { probeWebgpu, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
+export { probeWebgpu, webgpuAdapterInChild, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
 export { modelSectionSchema, createModel, type ModelSection } from './model/section';
 export {
   runBenchWithReference,

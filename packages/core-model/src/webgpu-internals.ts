@@ -108,6 +108,29 @@ export function webgpuPatchStats(): WebgpuPatchStats | undefined {
   return patched.get(tf.backend() as object);
 }
 
+const deviceErrors = new WeakMap<object, { count: number; first: string }>();
+
+/**
+ * Records the WebGPU errors of the backend's device (once per backend). Dawn reports a validation error — an
+ * invalid pipeline, say — or an out-of-memory error as an event; tfjs listens to none, so the kernels involved do
+ * nothing and the run carries on with wrong numbers. readTensor (backend.ts) fails on the first read after one.
+ */
+export function watchWebgpuErrors(backendObject: unknown): void {
+  const device = (backendObject as { device?: { addEventListener?(type: string, f: (e: { error?: { message?: string } }) => void): void } }).device;
+  if (device?.addEventListener === undefined || deviceErrors.has(backendObject as object)) return;
+  const record = { count: 0, first: '' };
+  deviceErrors.set(backendObject as object, record);
+  device.addEventListener('uncapturederror', (e) => {
+    if (record.count++ === 0) record.first = String(e.error?.message ?? e).split('\n')[0];
+  });
+}
+
+/** The active backend's WebGPU errors so far (null when none, or when it is not a watched webgpu backend). */
+export function webgpuErrors(): { count: number; first: string } | null {
+  const r = deviceErrors.get(tf.backend() as object);
+  return r === undefined || r.count === 0 ? null : { ...r };
+}
+
 /** The values as the 32-bit array tfjs stores on the GPU (bool and int32 as int32), without copying when they are. */
 function asGpuArray(values: tf.backend_util.BackendValues, dtype: tf.DataType): Float32Array | Int32Array {
   if (dtype === 'float32') return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);

@@ -4,8 +4,7 @@
 // adapter is looked for in a child process, before any test is declared, so that Jest reports the tests as skipped
 // (and the reason is printed) rather than passing them vacuously.
 import * as tf from '@tensorflow/tfjs-core';
-import { spawnSync } from 'node:child_process';
-import { initBackend, probeWebgpu, readTensor, WEBGPU_FLAGS, type BackendChoice } from './backend';
+import { initBackend, probeWebgpu, readTensor, webgpuAdapterInChild, WEBGPU_FLAGS, type BackendChoice } from './backend';
 import { prefixConstraint, tokensTensor } from './logits-processors';
 import { globalNorm } from './optim/clip';
 import { attend, causalBias, dense, geluTanh, layerNorm } from './ops';
@@ -14,33 +13,7 @@ import { AdamW } from './optim/adamw';
 import { Rng } from './rng';
 import { patchWebgpuBackend } from './webgpu-internals';
 
-// A bare Dawn adapter request; answers in about a second with or without a driver. Loads the package as
-// backend.ts does: its ES entry where require takes it (Node ≥ 20.19), else the addon it wraps.
-const PROBE = `
-const path = require('path');
-let dawn;
-try { dawn = require('webgpu'); } catch {
-  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
-  dawn = require(path.join(path.dirname(require.resolve('webgpu/package.json')), 'dist', process.platform + '-' + arch, 'dawn.node'));
-}
-const { create, globals } = dawn;
-Object.assign(globalThis, globals);
-create([]).requestAdapter({ powerPreference: 'high-performance' }).then(
-  (a) => { console.log(JSON.stringify(a ? { ok: true, what: a.info.description || a.info.device } : { ok: false, what: 'requestAdapter returned null' })); process.exit(0); },
-  (e) => { console.log(JSON.stringify({ ok: false, what: String(e) })); process.exit(0); });
-`;
-
-function adapterAvailable(): { ok: boolean; what: string } {
-  const r = spawnSync(process.execPath, ['-e', PROBE], { encoding: 'utf8', timeout: 30000, cwd: __dirname });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as { ok: boolean; what: string };
-  } catch {
-    return { ok: false, what: `probe failed (${(r.stderr || String(r.error)).trim().split('\n')[0]})` };
-  }
-}
-
-const adapter = adapterAvailable();
+const adapter = webgpuAdapterInChild();
 if (!adapter.ok) {
   // eslint-disable-next-line no-console
   console.log(`webgpu parity tests skipped: no WebGPU adapter here (${adapter.what})`);
