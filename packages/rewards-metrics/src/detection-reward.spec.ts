@@ -102,6 +102,8 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 2000; i++) detectionReward(pred, gt, { classWeights: w });
     const us = Number(process.hrtime.bigint() - t0) / 1e3 / 2000;
-    expect(us).toBeLessThan(200); // loose bound for a shared 2-core machine; measured 20–40 µs outside Jest on the loaded 2-core machine
+    // A guard against an accidental blow-up of the matching, not a speed figure: 20–40 µs outside Jest on the 2-core
+    // machine, 265 µs once inside a CI run beside a software-GPU job on both cores (which failed a 200 µs bound).
+    expect(us).toBeLessThan(2000);
   });
 });
