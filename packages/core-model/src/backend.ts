@@ -161,7 +161,7 @@ export async function probeWebgpu(): Promise<{ ok: true; adapter: AdapterClass }
   return { ok: true, adapter: classifyAdapter(adapter) };
 }
 
-// A bare Dawn adapter request, run by webgpuAdapterInChild; loads the package as ensureNavigatorGpu does: its ES
+// A bare Dawn adapter request, run by webgpuAdapterInChild; loads the package as installNavigatorGpu does: its ES
 // entry where require takes it (Node ≥ 20.19), else the addon it wraps.
 const CHILD_PROBE = `
 const path = require('path');
