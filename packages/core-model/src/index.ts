@@ -109,7 +109,7 @@ export {
   initBackend, checkBackendEnv, registerGradients, matMul, flagFreeMatMul, readTensor, wasmDir, BackendUnavailableError, BACKEND_CHOICES,
   type BackendChoice, type BackendInfo,
 } from './backend';
-export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit } from './ops';
+export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit, pickOneHot } from './ops';
 export { vitVariant, VIT_SIZES, VIT_PATCHES, type VitSize, type VitVariant } from './model/variants';
 export { vitEncode, patchify, type VitConfig } from './model/vit';
 export { decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, type DecoderConfig, type KvCache } from './model/decoder';

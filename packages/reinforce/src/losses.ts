@@ -6,12 +6,14 @@
  * Dimension legend: R rows, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { pickOneHot } from '@reward-tune/core-model';
 
 /** [R, L] log-probability of each given token: Σ_v onehot(tokens)·logProbs. */
 export function selectTokenLogProbs(logProbs: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor2D {
   const [r, l, v] = logProbs.shape;
   assertShape(tokens.shape, [r, l], 'tokens');
-  return tf.tidy(() => tf.sum(tf.mul(logProbs, tf.oneHot(tf.cast(tokens, 'int32'), v)), -1) as tf.Tensor2D);
+  // pickOneHot: tf.sum's own gradient would fill ones([R, L, V]) on the CPU and upload them every step.
+  return tf.tidy(() => pickOneHot(logProbs, tf.oneHot(tf.cast(tokens, 'int32'), v)) as tf.Tensor2D);
 }
 
 export interface XentOptions {
