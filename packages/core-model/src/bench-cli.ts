@@ -224,7 +224,7 @@ export async function runBench(
   const sampleMs = performance.now() - s0;
   const sampleCpuMs = cpuMs() - sc0;
 
-  const patches = info.name === 'webgpu' ? webgpuPatchStats() : undefined;
+  const patches = webgpuPatchStats(); // undefined unless the backend is a patched webgpu one
   const result: BenchResult = {
     backend: info.name,
     backend_detail: info.detail,
