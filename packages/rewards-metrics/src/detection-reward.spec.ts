@@ -92,6 +92,21 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
     expect([none.reward, none.rewardReleased, none.correct[0], none.matchIou[0]]).toEqual([0, 0, 1, 0]);
   });
 
+  it('hand case over the ten thresholds: a second box on one object pays when it localises better, costs when worse', () => {
+    // GT [0.2, 0.2, 0.4, 0.4]; a box shifted down by s has IoU (0.2 − s)·0.2 / (0.08 − (0.2 − s)·0.2):
+    // s = 0.04 → 0.032 / 0.048 = 2/3 (passes 0.5 … 0.65: 4 thresholds); s = 0.02 → 0.036 / 0.044 = 9/11 (0.5 … 0.8: 7).
+    const gt = boxesFromObjects([{ box: [0.2, 0.2, 0.4, 0.4], class: 0 }]);
+    const sloppy = { box: [0.24, 0.2, 0.44, 0.4], class: 0, conf: 2 };
+    const tight = { box: [0.22, 0.2, 0.42, 0.4], class: 0, conf: 2 };
+    const reward = (boxes: (typeof sloppy)[]): number => detectionReward(boxesFromObjects(boxes), gt).reward;
+    expect(reward([sloppy])).toBeCloseTo(4 / 10, 12);
+    expect(reward([tight])).toBeCloseTo(7 / 10, 12);
+    // Both: the tight box matches at 7 thresholds, the sloppy one is its duplicate at the 4 it passes: (7 − 0.3·4)/10.
+    expect(reward([sloppy, tight])).toBeCloseTo(0.58, 12);
+    expect(reward([tight, sloppy])).toBeCloseTo(0.58, 12);
+    // So the duplicate adds +0.18 to a sloppy first box and −0.12 to a tight one (task-detection README, tuning).
+  });
+
   it('takes microseconds for 100 predicted slots against 20 GT boxes', () => {
     const mk = (k: number, conf: boolean) =>
       boxesFromObjects(Array.from({ length: k }, (_, j) => ({ box: [(j % 10) / 12, (j % 7) / 9, (j % 10) / 12 + 0.1, (j % 7) / 9 + 0.12], class: j % 3, conf: conf ? j % 3 : 1 })));
