@@ -80,6 +80,7 @@ export {
   logLine,
   Interrupted,
   TUNED_FROM,
+  DEMO_RECORD,
   type TaskAdapter,
   type TaskSetup,
   type TaskRunner,

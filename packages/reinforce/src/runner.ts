@@ -126,6 +126,29 @@ export interface TaskAdapter<C extends { readonly seed: number }, E, P, A, Ev> {
 /** The file in a tuning run's directory that names the MLE checkpoint it started from (for `tune --resume`). */
 export const TUNED_FROM = 'tuned-from.json';
 
+/** The file in a demo's MLE run that says where its MLE model came from and under which preset (for `demo --resume`). */
+export const DEMO_RECORD = 'demo.json';
+
+/** What DEMO_RECORD holds: `mle` is the checkpoint the demo took (the shipped one), or 'pretrain'. */
+interface DemoRecord {
+  readonly preset: string;
+  readonly mle: string;
+}
+
+function readDemoRecord(file: string): DemoRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const r = (value ?? {}) as Record<string, unknown>;
+  for (const field of ['preset', 'mle'] as const) {
+    if (typeof r[field] !== 'string' || r[field] === '') throw new UsageError(`${file}: ${field}: expected a non-empty string`);
+  }
+  return { preset: r.preset as string, mle: r.mle as string };
+}
+
 /** Ctrl-C stopped the loop after saving a checkpoint: say how to go on, and end the command (exit code 130). */
 export class Interrupted extends Error {
   override readonly name = 'Interrupted';
@@ -287,7 +310,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const setup = adapter.setUp(cfg, outRoot);
     const { model, file } = loadModel(cfg, outRoot, mleFrom);
     logLine(`${tool} tune: from ${file}, run ${run.dir}`);
-    if (!run.resumed) run.writeFile(TUNED_FROM, `${JSON.stringify({ checkpoint: path.resolve(file) }, null, 2)}\n`);
+    if (!run.resumed || !existsSync(path.join(run.dir, TUNED_FROM))) run.writeFile(TUNED_FROM, `${JSON.stringify({ checkpoint: path.resolve(file) }, null, 2)}\n`);
     const inputs = setup.tune();
     const reference = (inputs.config.klCoef ?? 0) > 0 ? loadModel(cfg, outRoot, file).model : undefined;
     setup.initRun?.(run);
@@ -464,42 +487,100 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     return 0;
   }
 
-  async function demoCommand(args: readonly string[]): Promise<number> {
-    const opts = parseCommand(args, { extra: { 'from-scratch': { type: 'boolean', description: 'pretrain the MLE model here instead of taking the shipped checkpoint' } } });
-    if (!opts) return 0;
-    const t0 = Date.now();
+  /** A demo's two runs and where its MLE model comes from, fresh (demo) or reopened (demo --resume). */
+  interface DemoPlan {
+    readonly cfg: C;
+    readonly preset: string;
+    /** The --out root of the demo's runs and data. */
+    readonly out: string;
+    readonly mleRun: RunDir;
+    /** The MLE model: a checkpoint (the shipped one) or pretraining into mleRun. */
+    readonly mle: string | 'pretrain';
+    /** Opens the tuning run (reopens it when an earlier leg of the demo made it). */
+    tunedRun(): RunDir;
+  }
+
+  async function newDemo(opts: TaskCliOptions): Promise<DemoPlan> {
     const preset = opts.preset ?? adapter.spec.defaultPreset ?? 'tiny';
     const cfg = newRunConfig({ ...opts, preset });
     await ready(cfg, opts);
     const name = opts.name ?? defaultRunName(new Date());
-
-    // 1. The MLE model: the shipped checkpoint when it fits this config, else pretraining.
+    // The shipped checkpoint when it fits this config (checked before any run directory is made), else pretraining.
     const shipped = adapter.shippedCheckpoint(preset);
-    let mleCheckpoint: string;
-    const mleRun = openRun(opts, cfg, `${name}-mle`);
-    if (!opts.extra['from-scratch'] && existsSync(shipped)) {
+    const useShipped = !opts.extra['from-scratch'] && existsSync(shipped);
+    if (useShipped) {
       const shippedCfg = newRunConfig({ ...opts, preset: undefined, sets: [] }, checkpointConfig(shipped));
       if (adapter.modelKey(shippedCfg) !== adapter.modelKey(cfg)) {
         throw new UsageError(`${shipped} was trained with another model/data config than this run's; use --from-scratch`);
       }
       logLine(`${tool} demo: MLE model from the shipped checkpoint ${shipped}`);
-      mleCheckpoint = shipped;
-    } else {
-      if (!opts.extra['from-scratch']) logLine(`${tool} demo: no shipped MLE checkpoint for preset '${preset}'; pretraining it here (${adapter.setUp(cfg, opts.out).mle().config.steps} steps)`);
-      (await pretrainRun(cfg, mleRun, opts.out)).dispose();
+    } else if (!opts.extra['from-scratch']) {
+      logLine(`${tool} demo: no shipped MLE checkpoint for preset '${preset}'; pretraining it here (${adapter.setUp(cfg, opts.out).mle().config.steps} steps)`);
+    }
+    const mleRun = openRun(opts, cfg, `${name}-mle`);
+    const record: DemoRecord = { preset, mle: useShipped ? path.resolve(shipped) : 'pretrain' };
+    mleRun.writeFile(DEMO_RECORD, `${JSON.stringify(record, null, 2)}\n`);
+    return { cfg, preset, out: opts.out, mleRun, mle: record.mle, tunedRun: () => openRun(opts, cfg, `${name}-tuned`) };
+  }
+
+  /** `demo --resume --from <name>-mle | <name>-tuned`: the demo's runs reopened, with their saved config (then --set). */
+  async function resumedDemo(opts: TaskCliOptions): Promise<DemoPlan> {
+    if (opts.extra['from-scratch']) throw new UsageError('--resume continues a demo as it began; drop --from-scratch');
+    const from = resumedDir(opts);
+    const base = /^(.+)-(mle|tuned)$/.exec(path.basename(from))?.[1];
+    const mleDir = path.join(path.dirname(from), `${base}-mle`);
+    const recordPath = path.join(mleDir, DEMO_RECORD);
+    if (base === undefined || !existsSync(recordPath)) throw new UsageError(`--from ${opts.from}: not a demo run (no ${path.join(`<name>-mle`, DEMO_RECORD)} beside it)`);
+    const record = readDemoRecord(recordPath);
+    if (record.mle !== 'pretrain' && !existsSync(record.mle)) throw new UsageError(`${recordPath}: mle: the MLE checkpoint ${record.mle} is gone`);
+    // The runs and the data of a demo share one --out root: <out>/<tool>/<name>-mle.
+    const out = path.dirname(path.dirname(mleDir));
+    const { cfg, run: mleRun } = await reopenRun({ ...opts, out }, mleDir);
+    const tunedName = `${base}-tuned`;
+    const made = existsSync(path.join(out, tool, tunedName, 'config.json'));
+    return {
+      cfg,
+      preset: record.preset,
+      out,
+      mleRun,
+      mle: record.mle,
+      tunedRun: () => orUsageError(openRunDir({ root: out, task: tool, name: tunedName, config: cfg, resume: made })),
+    };
+  }
+
+  async function demoCommand(args: readonly string[]): Promise<number> {
+    const opts = parseCommand(args, {
+      extra: {
+        'from-scratch': { type: 'boolean', description: 'pretrain the MLE model here instead of taking the shipped checkpoint' },
+        resume: { type: 'boolean', description: 'continue the demo whose -mle or -tuned run --from gives (an interrupted one, say)' },
+      },
+    });
+    if (!opts) return 0;
+    const t0 = Date.now();
+    const { cfg, preset, out, mleRun, mle: mleFrom, tunedRun: openTuned } = opts.extra.resume ? await resumedDemo(opts) : await newDemo(opts);
+    // Ctrl-C in either stage: the whole demo is what goes on.
+    const demoHint = (e: unknown): never => {
+      if (e instanceof Interrupted) throw new Interrupted(`interrupted; a checkpoint was saved (continue with: ${tool} demo --resume --from ${mleRun.dir})`);
+      throw e;
+    };
+
+    // 1. The MLE model (pretraining resumes from its latest checkpoint; a finished one only reloads).
+    let mleCheckpoint = mleFrom;
+    if (mleFrom === 'pretrain') {
+      (await pretrainRun(cfg, mleRun, out).catch(demoHint)).dispose();
       await writeRunReport(mleRun);
       mleCheckpoint = resolveCheckpoint(mleRun.dir);
     }
 
-    // 2. Reward tuning from it.
-    const tunedRun = openRun(opts, cfg, `${name}-tuned`);
-    const tuned = await tuneRun(cfg, tunedRun, opts.out, mleCheckpoint);
+    // 2. Reward tuning from it (likewise resumed).
+    const tunedRun = openTuned();
+    const tuned = await tuneRun(cfg, tunedRun, out, mleCheckpoint).catch(demoHint);
     await writeRunReport(tunedRun);
 
     // 3. Both through the same evaluation.
-    const { model: mle } = loadModel(cfg, opts.out, mleCheckpoint);
-    const mleEv = await evalRun(cfg, mle, mleRun.dir, opts.out);
-    const tunedEv = await evalRun(cfg, tuned, tunedRun.dir, opts.out);
+    const { model: mle } = loadModel(cfg, out, mleCheckpoint);
+    const mleEv = await evalRun(cfg, mle, mleRun.dir, out);
+    const tunedEv = await evalRun(cfg, tuned, tunedRun.dir, out);
     mle.dispose();
     tuned.dispose();
 
