@@ -44,6 +44,47 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     for (const d of results) expect(Object.keys(d).sort()).toEqual(['bbox', 'category_id', 'image_id', 'score']);
   });
 
+  it('demo --resume: a demo stopped during tuning, or before it, ends where an uninterrupted one does', async () => {
+    const runs = path.join(out, 'task-detection');
+    const demo = async (args: string[]) => {
+      const { code, stdout } = await capture(() => demoCommand([...args, '--backend', 'cpu', '--json']));
+      expect(code).toBe(0);
+      return JSON.parse(stdout.trim().split('\n').pop()!) as { tuned: { stats: number[]; mean_reward: number } };
+    };
+    const events = (run: string) => readFileSync(path.join(runs, run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event"')).map((l) => JSON.parse(l).event);
+    // The first test's demo `d` is the uninterrupted one: same preset, seed and data.
+    const evalOf = (run: string) => JSON.parse(readFileSync(path.join(runs, run, 'eval', 'metrics.json'), 'utf8'));
+    const whole = { mle: evalOf('d-mle'), tuned: evalOf('d-tuned') };
+    await demo(['--preset', 'mu', '--out', out, '--name', 'legs', '--from-scratch']);
+    expect(JSON.parse(readFileSync(path.join(runs, 'legs-mle', 'demo.json'), 'utf8'))).toEqual({ preset: 'mu', mle: 'pretrain' });
+
+    // As if stopped after tuning update 2 of 3: its last checkpoint gone. No --out: the demo's runs say where they are.
+    rmSync(path.join(runs, 'legs-tuned', 'checkpoints', 'step_000003.safetensors'));
+    const resumed = await demo(['--resume', '--from', path.join(runs, 'legs-tuned')]);
+    expect(resumed.tuned.stats[0]).toBe(whole.tuned.AP);
+    expect(resumed.tuned.mean_reward).toBe(whole.tuned.mean_reward);
+    expect(evalOf('legs-tuned')).toEqual(whole.tuned);
+    expect(evalOf('legs-mle')).toEqual(whole.mle);
+    expect(events('legs-tuned')).toEqual(['start', 'done', 'resumed', 'done']);
+    expect(events('legs-mle')).toEqual(['start', 'done', 'resumed', 'done']); // the finished MLE run only reloads
+
+    // As if stopped before tuning began (--from may name either run).
+    rmSync(path.join(runs, 'legs-tuned'), { recursive: true });
+    await demo(['--resume', '--from', path.join(runs, 'legs-mle')]);
+    expect(evalOf('legs-tuned')).toEqual(whole.tuned);
+    expect(events('legs-tuned')).toEqual(['start', 'done']);
+
+    // Not a demo: one line naming what is missing, before anything is touched.
+    const mleConfig = readFileSync(path.join(runs, 'legs-mle', 'config.json'), 'utf8');
+    await expect(demoCommand(['--resume', '--from', path.join(runs, 'straight')])).rejects.toThrow(UsageError);
+    await expect(demoCommand(['--resume', '--from', path.join(runs, 'legs-mle'), '--from-scratch'])).rejects.toThrow('drop --from-scratch');
+    writeFileSync(path.join(runs, 'legs-mle', 'demo.json'), '{"preset": "mu"}');
+    await expect(demoCommand(['--resume', '--from', path.join(runs, 'legs-tuned')])).rejects.toThrow(
+      new UsageError(`${path.join(runs, 'legs-mle', 'demo.json')}: mle: expected a non-empty string`),
+    );
+    expect(readFileSync(path.join(runs, 'legs-mle', 'config.json'), 'utf8')).toBe(mleConfig);
+  });
+
   it('eval: re-evaluates a run from its latest checkpoint, under the score rule asked for, reporting both rules', async () => {
     const run = path.join(out, 'task-detection', 'd-tuned');
     const { code, stdout } = await capture(() => evalCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--set', 'eval.score=confidence']));
