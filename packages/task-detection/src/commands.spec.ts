@@ -170,6 +170,13 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       expect(readdirSync(fresh)).toEqual([]); // no synthetic data cache, no run directory
     });
 
+    it('a demo whose config the shipped checkpoint does not fit, before any run directory is made', async () => {
+      const fresh = mkdtempSync(path.join(tmpdir(), 'det-demo-'));
+      const small = ['--set', 'data.synthetic.trainImages=4', '--set', 'data.synthetic.valImages=2'];
+      await expect(demoCommand(['--out', fresh, '--backend', 'cpu', '--name', 'x', ...small])).rejects.toThrow(/was trained with another model\/data config than this run's; use --from-scratch$/);
+      expect(readdirSync(fresh)).toEqual(['data']); // the small synthetic set, read before the check; no run
+    });
+
     it('a missing image, before any run directory is made', async () => {
       const dir = make();
       rmSync(path.join(dir, 'train', '000002.png'));
