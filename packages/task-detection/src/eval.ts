@@ -14,11 +14,11 @@
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { drawRect, fromUnitRange, pickOneHot, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
+import { drawRect, fromUnitRange, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
 import type { CocoDetection } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
 import { type ImageTable } from './setup';
-import { batchOf } from '@reward-tune/reinforce';
+import { batchOf, selectTokenLogProbs } from '@reward-tune/reinforce';
 import { addOutcomes, boxOutcomes, NO_OUTCOMES, type BoxOutcomes } from './box-outcomes';
 import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
@@ -80,7 +80,7 @@ export async function predictBatch(model: EncoderDecoder, task: DetectionTask, i
       const tokens = tokensTensor(s.tokens, [B, L]);
       const lp = model.logProbsFromEncoded(encoded, tokens);
       const V = lp.shape[2];
-      const chosen = pickOneHot(lp, tf.oneHot(tokens, V)); // [B, L]
+      const chosen = selectTokenLogProbs(lp, tokens); // [B, L]
       // [B, L, V] → [B, S, 6, V] → the confidence position's p(0), p(1), p(2): [B, S, 3].
       const slots = tf.reshape(lp, [B, S, TOKENS_PER_BOX, V]);
       return [chosen, tf.exp(tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [B, S, 1, MAX_CONF + 1]), [B, S, MAX_CONF + 1]))];
