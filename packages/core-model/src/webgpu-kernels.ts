@@ -5,8 +5,7 @@
  * 12, attention's scale-mask-softmax 3 and its gradient 7. Here each is one kernel, written in WGSL and run
  * through tfjs-backend-webgpu's own program path (its shader preamble, pipeline cache and uniforms), registered as
  * tfjs kernels of the `webgpu` backend only; ops.ts uses them when that backend is active and the composed ops
- * elsewhere. webgpu-parity.spec.ts checks each against the
- * composed ops on the cpu backend, values and gradients.
+ * elsewhere. webgpu-parity.spec.ts checks each against the composed ops on the cpu backend, values and gradients.
  *
  * Kernels (N rows of width D; every input float32 and contiguous):
  *   RtLayerNorm          x [N, D], scale [D], bias [D] → (x − μ)/σ · scale + bias          (σ = √(var + ε))
