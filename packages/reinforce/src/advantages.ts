@@ -5,7 +5,8 @@
  *   mean reward of the other N−1 samples. Returns [B] advantages for sample 0.
  * - `rloo`: every sample carries the gradient, each with the leave-one-out mean of the other N−1 as baseline.
  *   Returns [B, N].
- * Both baselines exclude the sample they are subtracted from, which keeps the estimator unbiased.
+ * - `rtg` (reward to go): every sample carries the gradient, with one advantage per token (rewardToGoAdvantages).
+ * Every baseline excludes the sample it is subtracted from, which keeps the estimator unbiased.
  */
 export function paperAdvantages(rewards: Float64Array | Float32Array, batch: number, samples: number): Float64Array {
   checkShape(rewards, batch, samples);
@@ -27,6 +28,57 @@ export function rlooAdvantages(rewards: Float64Array | Float32Array, batch: numb
     for (let n = 0; n < samples; n++) {
       const r = rewards[b * samples + n];
       out[b * samples + n] = r - (total - r) / (samples - 1);
+    }
+  }
+  return out;
+}
+
+/**
+ * [B, N, L] per-token advantages from [B, N, L] per-token rewards r (the task's split of each sample's reward into
+ * increments that depend only on the tokens up to their position; Σ_t r[t] = the sample's reward).
+ *
+ * Token t's advantage is its reward to go G[t] = Σ_{t' ≥ t} r[t'] minus the mean of G[t] over the other N−1 samples
+ * of the same input. Both parts keep the estimator unbiased for ∇E[R]: the rewards before t, R − G[t], are fixed by
+ * the prefix before token t was drawn, so ∇log π(y_t | prefix) times them has expectation zero; and the other
+ * samples are independent of this one. What is gone is the noise those earlier increments added to every later
+ * token's gradient (detection: the outcome of the boxes already drawn).
+ *
+ * `discount` γ < 1 weighs a reward d steps later by γ^d, a step being `tokensPerStep` tokens (detection: a box
+ * slot; a token by default): less noise from the far future, at the price of a bias (a token's effect on later
+ * steps' rewards is discounted too). γ = 1 (default) is unbiased.
+ */
+export function rewardToGoAdvantages(
+  tokenRewards: Float64Array | Float32Array,
+  batch: number,
+  samples: number,
+  length: number,
+  discount = 1,
+  tokensPerStep = 1,
+): Float64Array {
+  if (!(discount >= 0 && discount <= 1)) throw new RangeError(`discount must be in [0, 1], got ${discount}`);
+  if (!(Number.isInteger(tokensPerStep) && tokensPerStep >= 1)) throw new RangeError(`tokensPerStep must be a positive integer, got ${tokensPerStep}`);
+  if (samples < 2) throw new RangeError(`a leave-one-out baseline needs at least 2 samples per input, got ${samples}`);
+  if (tokenRewards.length !== batch * samples * length) {
+    throw new RangeError(`tokenRewards has ${tokenRewards.length} values, expected ${batch}×${samples}×${length}`);
+  }
+  const togo = new Float64Array(tokenRewards.length);
+  for (let row = 0; row < batch * samples; row++) {
+    let acc = 0;
+    for (let t = length - 1; t >= 0; t--) {
+      if ((t + 1) % tokensPerStep === 0) acc *= discount; // t + 1 began the next step
+      acc += tokenRewards[row * length + t];
+      togo[row * length + t] = acc;
+    }
+  }
+  const out = new Float64Array(togo.length);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < length; t++) {
+      let total = 0;
+      for (let n = 0; n < samples; n++) total += togo[(b * samples + n) * length + t];
+      for (let n = 0; n < samples; n++) {
+        const i = (b * samples + n) * length + t;
+        out[i] = togo[i] - (total - togo[i]) / (samples - 1);
+      }
     }
   }
   return out;

@@ -41,8 +41,13 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
     numSamples: z.number().int().min(1).default(4),
     /** Inputs sampled and differentiated at a time (absent: the whole batch), for batches beyond memory; same update. */
     microBatch: z.number().int().positive().optional(),
-    /** `paper` (sample 0 against the mean of the other N−1), `rloo`, or `greedy` (self-critical). */
-    estimator: z.enum(['paper', 'rloo', 'greedy']).default('paper'),
+    /**
+     * `paper` (sample 0 against the mean of the other N−1), `rloo`, `greedy` (self-critical) or `rtg` (per-token
+     * reward to go against the other N−1 samples'; needs a task whose reward splits over tokens).
+     */
+    estimator: z.enum(['paper', 'rloo', 'greedy', 'rtg']).default('paper'),
+    /** `rtg` only: discount per decision step (detection: box slot) of later rewards (1 = unbiased; lower trades bias for less noise). */
+    discount: z.number().min(0).max(1).default(1),
     /** Sampling temperature of the training samples; the gradient re-scores them at the same T (TuneConfig.temperature). */
     temperature: z.number().positive().default(1),
     optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
@@ -54,10 +59,10 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
   };
 }
 
-/** The paper's and RLOO's baselines need another sample of the same input. */
+/** The paper's, RLOO's and reward-to-go's baselines need another sample of the same input. */
 export const enoughSamples: [(t: { readonly estimator: string; readonly numSamples: number }) => boolean, { path: string[]; message: string }] = [
   (t) => t.estimator === 'greedy' || t.numSamples >= 2,
-  { path: ['numSamples'], message: 'the paper and rloo estimators need numSamples ≥ 2' },
+  { path: ['numSamples'], message: 'the paper, rloo and rtg estimators need numSamples ≥ 2' },
 ];
 
 /** The `eval` section as an object schema, for tasks that add keys of their own (`.extend`). */

@@ -25,6 +25,8 @@ export interface GradientNoiseConfig {
   readonly batches: number;
   readonly numSamples: number;
   readonly estimator?: Estimator;
+  /** `rtg` only (TuneConfig.discount). */
+  readonly discount?: number;
   readonly normalizeAdvantages?: boolean;
   /** Inputs sampled and differentiated at a time (TuneConfig.microBatch); the result does not depend on it. */
   readonly microBatch?: number;
@@ -35,7 +37,7 @@ export interface GradientNoiseConfig {
 }
 
 export interface GradientNoise {
-  /** R: rows carrying the gradient in one batch (B for `paper`, B×N for `rloo` and `greedy`). */
+  /** R: rows carrying the gradient in one batch (B for `paper`, B×N for `rloo`, `greedy` and `rtg`). */
   readonly rowsPerBatch: number;
   readonly batches: number;
   /** Parameters measured (the trainable ones). */
@@ -84,6 +86,7 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
     steps: 0,
     numSamples: config.numSamples,
     estimator: config.estimator,
+    discount: config.discount,
     normalizeAdvantages: config.normalizeAdvantages,
     microBatch: config.microBatch,
     temperature: config.temperature,

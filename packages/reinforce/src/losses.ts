@@ -61,20 +61,21 @@ export function weightedSoftmaxXent(logProbs: tf.Tensor3D, targets: tf.Tensor2D,
 export type PgReduction = 'token' | 'sequence';
 
 /**
- * REINFORCE surrogate −A·log P(y): its gradient is −A·∇log P(y). `advantages` [R] are constants (no gradient flows
- * into them).
+ * REINFORCE surrogate −A·log P(y): its gradient is −A·∇log P(y). `advantages` are constants (no gradient flows into
+ * them): [R], one per row, or [R, L], one per token (the `rtg` estimator: −Σ_t A_t·log π(y_t | y_<t)).
  */
 export function policyGradientLoss(
   logProbs: tf.Tensor3D,
   tokens: tf.Tensor2D,
-  advantages: tf.Tensor1D,
+  advantages: tf.Tensor1D | tf.Tensor2D,
   reduction: PgReduction,
 ): tf.Scalar {
   const [r, l] = logProbs.shape;
-  assertShape(advantages.shape, [r], 'advantages');
+  if (advantages.rank === 1) assertShape(advantages.shape, [r], 'advantages');
+  else assertShape(advantages.shape, [r, l], 'advantages');
   return tf.tidy(() => {
     const tokenLp = selectTokenLogProbs(logProbs, tokens); // [R, L]
-    const weighted = tf.mul(tokenLp, tf.reshape(advantages, [r, 1]));
+    const weighted = tf.mul(tokenLp, advantages.rank === 1 ? tf.reshape(advantages, [r, 1]) : advantages);
     const perRow = tf.sum(weighted, 1); // [R]
     const scale = reduction === 'token' ? r * l : r;
     return tf.div(tf.neg(tf.sum(perRow)), scale) as tf.Scalar;

@@ -14,17 +14,31 @@ export interface RewardResult<Aux = unknown> {
   readonly rewards: Float64Array;
   /** [N] one extra per sample, handed back to `auxLoss` for the samples that carry the gradient. */
   readonly aux?: readonly Aux[];
+  /**
+   * [N] × [L]: each sample's reward split over its tokens, for the `rtg` estimator: token t's entry may depend only
+   * on the tokens up to t, and the entries sum to the sample's reward. A set reward can always be split so, as
+   * R(first t tokens) − R(first t−1 tokens) (detection: per box slot). Tasks without it cannot use `rtg`.
+   */
+  readonly tokenRewards?: readonly Float64Array[];
 }
 
 export interface Task<E, P, Aux = unknown> {
   /** The token sequence [L] the MLE loss teaches (`rng` for random target orderings, e.g. shuffled boxes). */
   encodeTargets(example: E, rng: Rng): Int32Array;
+  /**
+   * Tokens per decision step (detection: the six tokens of a box slot; default 1), the unit of the `rtg`
+   * estimator's discount (TuneConfig.discount).
+   */
+  readonly tokensPerStep?: number;
   /** Optional per-token MLE weights [L] for the targets just encoded (default: all 1). */
   targetWeights?(example: E, targets: Int32Array): Float32Array;
   /** One prediction from one token sequence [L]. */
   decode(tokens: Int32Array, example: E): P;
-  /** Rewards of the N predictions decoded from the N samples of one example. */
-  reward(predictions: readonly P[], example: E): RewardResult<Aux>;
+  /**
+   * Rewards of the N predictions decoded from the N samples of one example; with `want.tokenRewards` (the `rtg`
+   * estimator) also their split over tokens.
+   */
+  reward(predictions: readonly P[], example: E, want?: { readonly tokenRewards?: boolean }): RewardResult<Aux>;
   /** The official metric over a whole evaluation set (higher or lower is better per key; see the loop configs). */
   evaluate(predictions: readonly P[], examples: readonly E[]): Record<string, number>;
   /**

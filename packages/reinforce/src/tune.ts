@@ -9,13 +9,16 @@
  *   other N−1 samples; advantage not normalised; loss averaged over all B×L token positions.
  * - `rloo`: all N samples, each against the mean of the other N−1.
  * - `greedy` (self-critical): all N samples, each against the reward of the input's greedy output.
- * All three baselines are independent of the sample they are subtracted from, so all three are unbiased.
+ * - `rtg` (reward to go): all N samples, one advantage per token: the reward the sample collects from that token on
+ *   (the task splits it over tokens, `RewardResult.tokenRewards`), against the same quantity's mean over the other
+ *   N−1 samples (advantages.ts). A token's gradient no longer carries the outcome of what was drawn before it.
+ * All four baselines are independent of the sample they are subtracted from, so all four are unbiased.
  *
  * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
-import { paperAdvantages, rlooAdvantages } from './advantages';
+import { paperAdvantages, rewardToGoAdvantages, rlooAdvantages } from './advantages';
 import { klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import {
   captureState,
@@ -32,16 +35,21 @@ import {
 } from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 
-export type Estimator = 'paper' | 'rloo' | 'greedy';
+export type Estimator = 'paper' | 'rloo' | 'greedy' | 'rtg';
 
 export interface TuneConfig {
   /** Total updates (a resumed run continues up to this count). */
   readonly steps: number;
-  /** N samples per input (≥ 2 for `paper` and `rloo`). */
+  /** N samples per input (≥ 2 for `paper`, `rloo` and `rtg`). */
   readonly numSamples: number;
   readonly estimator?: Estimator;
   /** Centre and scale the step's advantages to unit std (off in the paper). */
   readonly normalizeAdvantages?: boolean;
+  /**
+   * `rtg` only: discount γ of a reward d steps later, γ^d, a step being `task.tokensPerStep` tokens (default 1,
+   * unbiased; < 1 trades bias for less noise).
+   */
+  readonly discount?: number;
   /**
    * Sampling temperature T of the training samples (default 1, the model's own distribution). The policy gradient
    * then re-scores them under that same distribution, softmax(logits / T), so it stays unbiased: for the expected
@@ -107,7 +115,10 @@ export interface TuneResult {
   readonly losses: number[];
 }
 
-/** The rows [R] (indices into the flattened B×N samples) that carry the gradient, and their advantages [R]. */
+/**
+ * The rows [R] (indices into the flattened B×N samples) that carry the gradient, and their advantages: [R], or
+ * [R, L] (one per token) for `rtg`.
+ */
 export interface GradientRows {
   readonly rows: Int32Array;
   readonly advantages: Float64Array;
@@ -120,6 +131,7 @@ export function estimatorRows(
   batch: number,
   samples: number,
   greedyRewards?: Float64Array,
+  tokenRewards?: { readonly values: Float64Array; readonly length: number; readonly discount?: number; readonly tokensPerStep?: number },
 ): GradientRows {
   switch (estimator) {
     case 'paper':
@@ -132,6 +144,12 @@ export function estimatorRows(
       const adv = new Float64Array(batch * samples);
       for (let i = 0; i < adv.length; i++) adv[i] = rewards[i] - greedyRewards[Math.floor(i / samples)];
       return { rows: Int32Array.from({ length: batch * samples }, (_, i) => i), advantages: adv };
+    }
+    case 'rtg': {
+      if (!tokenRewards) throw new RangeError('the rtg estimator needs per-token rewards (the task\'s reward must return tokenRewards)');
+      const t = tokenRewards;
+      const advantages = rewardToGoAdvantages(t.values, batch, samples, t.length, t.discount, t.tokensPerStep);
+      return { rows: Int32Array.from({ length: batch * samples }, (_, i) => i), advantages };
     }
   }
 }
@@ -150,7 +168,7 @@ export interface ReinforceLossInput<A> {
   readonly images: tf.Tensor4D;
   /** [R, L] the sampled tokens of each row. */
   readonly tokens: tf.Tensor2D;
-  /** [R] advantages. */
+  /** [R] advantages, or [R, L] (one per token, `rtg`). */
   readonly advantages: Float64Array;
   readonly reduction: PgReduction;
   /** The temperature the rows were sampled at (TuneConfig.temperature; default 1). */
@@ -172,7 +190,8 @@ export interface ReinforceLossInput<A> {
  */
 export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInput<A>, terms: Record<string, tf.Scalar> = {}): tf.Scalar {
   const logProbs = policy.logProbs(input.images, input.tokens); // [R, L, V]
-  const adv = tf.tensor1d(Float32Array.from(input.advantages));
+  const [r, l] = input.tokens.shape;
+  const adv = input.advantages.length === r ? tf.tensor1d(Float32Array.from(input.advantages)) : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
   // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
   const t = input.temperature ?? 1;
   const sampledLogProbs = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
@@ -317,13 +336,16 @@ export async function updateInputs<E, P, A>(
       const count = Math.min(micro, b - start);
       const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
       if (images !== batchImages) made.push(images);
-      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, estimator === 'greedy', rng, config.temperature);
+      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, { greedy: estimator === 'greedy', tokenRewards: estimator === 'rtg' }, rng, config.temperature);
       parts.push({ first: start * n, images, scored });
     }
     const l = parts[0].scored.length;
     const rewards = concatFloat64(parts.map((p) => p.scored.rewards));
     const greedyRewards = estimator === 'greedy' ? concatFloat64(parts.map((p) => p.scored.greedyRewards ?? new Float64Array())) : undefined;
-    const picked = estimatorRows(estimator, rewards, b, n, greedyRewards);
+    const tokenRewards = estimator === 'rtg' ? { values: concatFloat64(parts.map((p) => p.scored.tokenRewards ?? new Float64Array())), length: l, discount: config.discount, tokensPerStep: task.tokensPerStep } : undefined;
+    const picked = estimatorRows(estimator, rewards, b, n, greedyRewards, tokenRewards);
+    // Advantages per row (1) or per token (L).
+    const per = picked.advantages.length / picked.rows.length;
     const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
     const auxLoss = task.auxLoss?.bind(task);
     const chunks = parts.map((part) => {
@@ -351,7 +373,7 @@ export async function updateInputs<E, P, A>(
       const input: ReinforceLossInput<A> = {
         images,
         tokens,
-        advantages: Float64Array.from(ks, (k) => advantages[k]),
+        advantages: Float64Array.from({ length: ks.length * per }, (_, i) => advantages[ks[Math.floor(i / per)] * per + (i % per)]),
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
         kl,
@@ -407,7 +429,7 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
     const batch = opts.train(k, rng);
     const img = imagesTensor(batch.images);
     try {
-      const s = await sampleAndReward(policy, task, img.tensor, batch.examples, 1, false, rng, config.temperature);
+      const s = await sampleAndReward(policy, task, img.tensor, batch.examples, 1, {}, rng, config.temperature);
       const tokens = tokensTensor(s.tokens, [batchSize(batch), s.length]);
       try {
         const result = await gradientStep(policy, opts.warmupOptimizer, (terms) => {
@@ -444,16 +466,21 @@ interface ScoredSamples<A> {
   readonly aux: (A | undefined)[];
   /** [B] reward of each input's greedy output (self-critical baseline only). */
   readonly greedyRewards?: Float64Array;
+  /** [B, N, L] the task's per-token split of each reward (`rtg` only). */
+  readonly tokenRewards?: Float64Array;
 }
 
-/** N samples per input at temperature T without truncation, decoded and rewarded; plus the greedy output's reward if asked. */
+/**
+ * N samples per input at temperature T without truncation, decoded and rewarded; plus, if asked, the greedy output's
+ * reward and the task's per-token rewards.
+ */
 async function sampleAndReward<E, P, A>(
   policy: SequencePolicy,
   task: Task<E, P, A>,
   images: tf.Tensor4D,
   examples: readonly E[],
   n: number,
-  withGreedy: boolean,
+  want: { readonly greedy?: boolean; readonly tokenRewards?: boolean },
   rng: Rng,
   temperature = 1,
 ): Promise<ScoredSamples<A>> {
@@ -462,23 +489,30 @@ async function sampleAndReward<E, P, A>(
   const l = sampled.length;
   const rewards = new Float64Array(b * n);
   const aux: (A | undefined)[] = new Array(b * n);
+  const tokenRewards = want.tokenRewards ? new Float64Array(b * n * l) : undefined;
   for (let i = 0; i < b; i++) {
     const ex = examples[i];
     const preds: P[] = [];
     for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
-    const r = task.reward(preds, ex);
+    const r = task.reward(preds, ex, { tokenRewards: want.tokenRewards });
     if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
     rewards.set(r.rewards, i * n);
     for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
+    if (tokenRewards) {
+      if (r.tokenRewards?.length !== n || r.tokenRewards.some((t) => t.length !== l)) {
+        throw new RangeError(`the rtg estimator needs task.reward to return tokenRewards: ${n} arrays of ${l} values`);
+      }
+      r.tokenRewards.forEach((t, j) => tokenRewards.set(t, (i * n + j) * l));
+    }
   }
-  if (!withGreedy) return { tokens: sampled.tokens, length: l, rewards, aux };
+  if (!want.greedy) return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards };
   const g = await policy.sample(images, { numSamples: 1, greedy: true });
   const greedyRewards = new Float64Array(b);
   for (let i = 0; i < b; i++) {
     const ex = examples[i];
     greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
   }
-  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards };
+  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards, tokenRewards };
 }
 
 async function logEval<E, P, A>(opts: TuneOptions<E, P, A>, step: number, now: () => number): Promise<void> {

@@ -318,7 +318,12 @@ function matches(tokens: Int32Array, target: Int32Array): number {
 export const toyTask: Task<ToyExample, Int32Array, number> = {
   encodeTargets: (ex) => ex.target,
   decode: (tokens) => tokens.slice(),
-  reward: (preds, ex) => ({ rewards: Float64Array.from(preds, (p) => matches(p, ex.target)), aux: preds.map((p) => matches(p, ex.target)) }),
+  reward: (preds, ex, want) => ({
+    rewards: Float64Array.from(preds, (p) => matches(p, ex.target)),
+    aux: preds.map((p) => matches(p, ex.target)),
+    // The match count splits over tokens: 1 where the token matches.
+    tokenRewards: want?.tokenRewards ? preds.map((p) => Float64Array.from(p, (t, i) => (t === ex.target[i] ? 1 : 0))) : undefined,
+  }),
   evaluate: (preds, exs) => {
     let tok = 0;
     let exact = 0;
