@@ -58,7 +58,12 @@ export const captionConfigSchema = z
       .strict()
       .prefault({}),
     mle: mleSectionSchema({ steps: 3000 }),
-    tune: z.object(tuneSectionFields({ steps: 300, evalEvery: 50 })).strict().refine(...enoughSamples).prefault({}),
+    tune: z
+      .object(tuneSectionFields({ steps: 300, evalEvery: 50 }))
+      .strict()
+      .refine(...enoughSamples)
+      .refine((t) => t.estimator !== 'rtg', { path: ['estimator'], message: 'rtg needs a reward that splits over tokens; CIDEr-D does not' })
+      .prefault({}),
     eval: evalSectionSchema,
   })
   .strict();
