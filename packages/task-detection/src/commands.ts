@@ -93,6 +93,7 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
         numSamples: cfg.tune.numSamples,
         microBatch: cfg.tune.microBatch,
         estimator: cfg.tune.estimator,
+        discount: cfg.tune.discount,
         temperature: cfg.tune.temperature,
         auxLossWeight: cfg.tune.confWeight,
         auxLossScope: cfg.tune.confScope,

@@ -44,6 +44,27 @@ describe('DetectionTask', () => {
     expect(r.aux![0].matchIou[0]).toBeCloseTo(1, 6); // the reference adds 1e-9 to the IoU denominator
   });
 
+  it('splits the reward over the slots for rtg: each slot\'s increment at its confidence token', () => {
+    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({ ymin, xmin, ymax, xmax, cls, conf });
+    const pred = {
+      slots: [
+        box(0.1, 0.1, 0.5, 0.45, 0), // object 0 at IoU 0.875: matched at 8 of the 10 thresholds (0.5…0.85)
+        box(0.1, 0.1, 0.5, 0.5, 0), // object 0 exactly: takes the match, the first box becomes a duplicate at 8
+        box(0, 0, 0, 0, 0, 0), // null
+        box(0.6, 0.6, 0.9, 0.9, 2), // object 1 exactly
+      ],
+    };
+    const r = task.reward([pred], ex, { tokenRewards: true });
+    const expected = new Array(24).fill(0);
+    expected[5] = 0.8; // slot 0 alone
+    expected[11] = 1 - 0.3 * 0.8 - 0.8; // both: 0.76
+    expected[23] = 1; // the second object
+    expect(r.tokenRewards).toHaveLength(1);
+    r.tokenRewards![0].forEach((x, i) => expect(x).toBeCloseTo(expected[i], 9));
+    expect(r.rewards[0]).toBeCloseTo(1.76, 9);
+    expect(task.reward([pred], ex).tokenRewards).toBeUndefined(); // only when asked
+  });
+
   it('evaluates COCO mAP: a perfect output scores AP 1 and AR100 1, with its box count', () => {
     const m = task.evaluate([perfect], [ex]);
     expect(m.AP).toBeCloseTo(1, 12);

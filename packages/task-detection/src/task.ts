@@ -139,6 +139,8 @@ const INPUT_EMBEDDING = 'decoder/EmbedTargets/embedding';
 
 export class DetectionTask implements Task<DetectionExample, DetectionPrediction, DetectionAux> {
   readonly length: number;
+  /** A decision step is a box slot (the `rtg` estimator's discount unit). */
+  readonly tokensPerStep = TOKENS_PER_BOX;
   private readonly weights?: Float64Array;
 
   /** Only with `noise` null boxes (their first five tokens unweighted); `zeros` targets are all weighted 1. */
@@ -159,7 +161,7 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     return { slots: decodeBoxes(this.opts.vocab, tokens) };
   }
 
-  reward(predictions: readonly DetectionPrediction[], ex: DetectionExample): RewardResult<DetectionAux> {
+  reward(predictions: readonly DetectionPrediction[], ex: DetectionExample, want: { readonly tokenRewards?: boolean } = {}): RewardResult<DetectionAux> {
     const gt = gtBoxes(ex);
     const rewards = new Float64Array(predictions.length);
     const aux = predictions.map((p, n) => {
@@ -167,7 +169,31 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
       rewards[n] = this.opts.releasedWeighting ? r.rewardReleased : r.reward;
       return { correct: r.correct, matchIou: r.matchIou };
     });
-    return { rewards, aux };
+    if (!want.tokenRewards) return { rewards, aux };
+    return { rewards, aux, tokenRewards: predictions.map((p) => this.slotIncrements(p, gt)) };
+  }
+
+  /**
+   * [L] the reward split over the sequence for the `rtg` estimator: at the last token of slot k, the reward of
+   * slots 0..k minus that of slots 0..k−1 (later slots read as null), 0 elsewhere. The entries sum to the reward
+   * and each depends only on the tokens up to its position. Not the box's own worth: a later, better box for the
+   * same object turns an earlier one into a duplicate, and that change lands on the later slot.
+   */
+  private slotIncrements(p: DetectionPrediction, gt: Boxes): Float64Array {
+    const out = new Float64Array(this.length);
+    const pred = predBoxes(p);
+    const confs = new Int32Array(pred.classes.length);
+    const prefix = { ...pred, confs };
+    let before = 0;
+    for (let k = 0; k < confs.length; k++) {
+      if (pred.confs![k] === 0) continue; // a null slot adds nothing
+      confs[k] = pred.confs![k];
+      const r = detectionReward(prefix, gt, { classWeights: this.weights, nmsWeight: this.opts.nmsWeight });
+      const now = this.opts.releasedWeighting ? r.rewardReleased : r.reward;
+      out[(k + 1) * TOKENS_PER_BOX - 1] = now - before;
+      before = now;
+    }
+    return out;
   }
 
   evaluate(predictions: readonly DetectionPrediction[], examples: readonly DetectionExample[]): Record<string, number> {
