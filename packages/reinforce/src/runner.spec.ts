@@ -94,9 +94,10 @@ describe('resolveCheckpoint', () => {
     expect(runOfCheckpoint(latest)).toBe(run);
   });
 
-  it("eval writes into a checkpoint's run, or under --out when the file lies in no run", () => {
+  it("eval writes into a checkpoint's run (an earlier checkpoint's beside it), or under --out when the file lies in no run", () => {
     writeFileSync(path.join(run, 'config.json'), '{}');
     expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 10), root, 'task-toy')).toBe(run);
+    expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 9), root, 'task-toy')).toBe(path.join(run, 'evals', 'step_000009'));
     // A checkpoint shipped in a package (<pkg>/checkpoints/x.safetensors, no config.json) or in a folder of its own.
     const shipped = path.join(root, 'pkg', 'checkpoints', 'tiny-mle.safetensors');
     expect(evalDirOf(shipped, 'out', 'task-toy')).toBe(path.resolve('out', 'task-toy', 'eval-tiny-mle'));

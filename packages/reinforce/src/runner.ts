@@ -181,13 +181,17 @@ export function checkpointConfig(file: string): { value: unknown; source: string
 export const runOfCheckpoint = (file: string): string => path.dirname(path.dirname(path.resolve(file)));
 
 /**
- * Where `eval` writes the evaluation of a checkpoint: its run directory when it lies in one (`<run>/checkpoints/`,
- * with the run's config.json), else `<out>/<tool>/eval-<file name>` — never beside a checkpoint that ships inside a
- * package or sits in a folder of its own.
+ * Where `eval` writes the evaluation of a checkpoint: its run directory when it is the latest of a run
+ * (`<run>/checkpoints/`, with the run's config.json), `<run>/evals/<file name>` for an earlier one of that run (so it
+ * does not replace the run's own evaluation, which `demo` and the reports read), else `<out>/<tool>/eval-<file name>`
+ * — never beside a checkpoint that ships inside a package or sits in a folder of its own.
  */
 export function evalDirOf(file: string, outRoot: string, tool: string): string {
   const run = runOfCheckpoint(file);
-  if (path.basename(path.dirname(path.resolve(file))) === 'checkpoints' && existsSync(path.join(run, 'config.json'))) return run;
+  if (path.basename(path.dirname(path.resolve(file))) === 'checkpoints' && existsSync(path.join(run, 'config.json'))) {
+    const latest = latestCheckpoint(path.join(run, 'checkpoints'));
+    return latest !== undefined && path.resolve(latest) === path.resolve(file) ? run : path.join(run, 'evals', path.basename(file, '.safetensors'));
+  }
   return path.join(path.resolve(outRoot), tool, `eval-${path.basename(file, '.safetensors')}`);
 }
 
@@ -470,7 +474,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
         task: setup.task,
         train: inputs.train,
         rng: Rng.fromSeed(cfg.seed + 3),
-        config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, normalizeAdvantages: inputs.config.normalizeAdvantages, microBatch: inputs.config.microBatch, temperature: inputs.config.temperature, lrMults: inputs.optimizer.lrMults },
+        config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, discount: inputs.config.discount, normalizeAdvantages: inputs.config.normalizeAdvantages, microBatch: inputs.config.microBatch, temperature: inputs.config.temperature, lrMults: inputs.optimizer.lrMults },
         progress: (done) => bar.update(done),
       });
     } finally {
