@@ -96,6 +96,7 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(Object.keys(written.by_score).sort()).toEqual(['confidence', 'likelihood']);
     expect(stats[0]).toBe(written.by_score.confidence.AP);
     expect(written.AP).toBe(written.by_score.confidence.AP);
+    expect(written.oracle_score.boxes_per_image).toBe(written.boxes_per_image); // the same boxes, ranked by the oracle
     // Every emitted box has one outcome, and they are the boxes the COCO results hold.
     const o = written.box_outcomes;
     expect(o.found + o.duplicate + o.wrongClass + o.noObject).toBe(o.boxes);

@@ -63,7 +63,7 @@ async function evaluateInto(cfg: DetectionConfig, data: DetectionData, task: Det
   const out = path.join(dir, 'eval');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'results.json'), JSON.stringify(ev.detections));
-  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify({ images: val.examples.length, score: ev.score, mean_reward: ev.meanReward, ...ev.metrics, box_outcomes: ev.outcomes, by_score: ev.byScore }, null, 2)}\n`);
+  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify({ images: val.examples.length, score: ev.score, mean_reward: ev.meanReward, ...ev.metrics, box_outcomes: ev.outcomes, by_score: ev.byScore, oracle_score: ev.oracle }, null, 2)}\n`);
   for (let i = 0; i < Math.min(cfg.eval.pictures, val.examples.length); i++) {
     writeFileSync(path.join(out, `val_${String(i).padStart(3, '0')}.png`), encodePng(drawPredictions(val, i, ev.predictions[i])));
   }

@@ -44,6 +44,8 @@ export interface DetectionEval {
   readonly metrics: Record<string, number>;
   /** The same stats under each rule (`metrics` is `byScore[score]`). */
   readonly byScore: Readonly<Record<ScoreRule, Record<string, number>>>;
+  /** The same stats under the oracle score (oracleScores): what a perfect confidence would make of these boxes. */
+  readonly oracle: Record<string, number>;
   readonly meanReward: number;
   /** The greedy boxes' outcomes at IoU 0.5, summed over the images. */
   readonly outcomes: BoxOutcomes;
@@ -68,6 +70,17 @@ export function slotScores(tokenLogProbs: ArrayLike<number>, confProbs: ArrayLik
     confidence[k] = p1 + p2 > 0 ? p2 / (p1 + p2) : 0;
   }
   return { likelihood, confidence };
+}
+
+/**
+ * A diagnostic score, not a rule a model can use: the paper's confidence target known exactly — each box's IoU with
+ * its best object of its class when above 0.5, else 0 (the reward's `matchIou`) — with ties (every box below 0.5)
+ * broken by the likelihood, which is below 1. Under it, a box ranks by how good it is, so the AP it gives bounds what
+ * any expected-IoU score could make of the same boxes: it tells whether a model's boxes or its scores hold its AP
+ * back.
+ */
+export function oracleScores(matchIou: ArrayLike<number>, likelihood: ArrayLike<number>): Float32Array {
+  return Float32Array.from(likelihood, (l, k) => matchIou[k] + 1e-3 * l);
 }
 
 /** Greedy predictions of one batch of images [B, H, W, 3], scored by both rules; `scores` holds `rule`'s. */
@@ -120,9 +133,12 @@ export async function evaluateDetection(
   const examples = table.examples;
   let rewardSum = 0;
   let outcomes = NO_OUTCOMES;
+  const oracle: DetectionPrediction[] = [];
   predictions.forEach((p, i) => {
-    rewardSum += task.reward([p], examples[i]).rewards[0];
+    const r = task.reward([p], examples[i]);
+    rewardSum += r.rewards[0];
     outcomes = addOutcomes(outcomes, boxOutcomes(p, examples[i]));
+    oracle.push({ slots: p.slots, scores: oracleScores(r.aux![0].matchIou, p.byRule.likelihood) });
   });
   const byScore = Object.fromEntries(
     SCORE_RULES.map((r) => [r, task.evaluate(predictions.map((p) => ({ slots: p.slots, scores: p.byRule[r] })), examples)]),
@@ -131,6 +147,7 @@ export async function evaluateDetection(
     score: rule,
     metrics: byScore[rule],
     byScore,
+    oracle: task.evaluate(oracle, examples),
     meanReward: n > 0 ? rewardSum / n : NaN,
     outcomes,
     predictions,
