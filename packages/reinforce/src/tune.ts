@@ -12,7 +12,8 @@
  * - `rtg` (reward to go): all N samples, one advantage per token: the reward the sample collects from that token on
  *   (the task splits it over tokens, `RewardResult.tokenRewards`), against the same quantity's mean over the other
  *   N−1 samples (advantages.ts). A token's gradient no longer carries the outcome of what was drawn before it.
- * All four baselines are independent of the sample they are subtracted from, so all four are unbiased.
+ * All four baselines are independent of the sample they are subtracted from, so all four are unbiased (`rtg` at its
+ * default discount 1; a smaller one trades bias for less noise).
  *
  * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
  */

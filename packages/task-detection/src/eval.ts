@@ -75,9 +75,9 @@ export function slotScores(tokenLogProbs: ArrayLike<number>, confProbs: ArrayLik
 /**
  * A diagnostic score, not a rule a model can use: the paper's confidence target known exactly — each box's IoU with
  * its best object of its class when above 0.5, else 0 (the reward's `matchIou`) — with ties (every box below 0.5)
- * broken by the likelihood, which is below 1. Under it, a box ranks by how good it is, so the AP it gives bounds what
- * any expected-IoU score could make of the same boxes: it tells whether a model's boxes or its scores hold its AP
- * back.
+ * broken by the likelihood, which is below 1. Under it, a box ranks by how good it is: the AP it gives is what an
+ * exact expected-IoU score would make of the same boxes, which tells whether a model's boxes or its scores hold its
+ * AP back. (Not a strict upper bound: COCO AP is per class and per threshold, and duplicates count against it.)
  */
 export function oracleScores(matchIou: ArrayLike<number>, likelihood: ArrayLike<number>): Float32Array {
   return Float32Array.from(likelihood, (l, k) => matchIou[k] + 1e-3 * l);
