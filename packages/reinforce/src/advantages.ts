@@ -21,16 +21,7 @@ export function paperAdvantages(rewards: Float64Array | Float32Array, batch: num
 
 export function rlooAdvantages(rewards: Float64Array | Float32Array, batch: number, samples: number): Float64Array {
   checkShape(rewards, batch, samples);
-  const out = new Float64Array(batch * samples);
-  for (let b = 0; b < batch; b++) {
-    let total = 0;
-    for (let n = 0; n < samples; n++) total += rewards[b * samples + n];
-    for (let n = 0; n < samples; n++) {
-      const r = rewards[b * samples + n];
-      out[b * samples + n] = r - (total - r) / (samples - 1);
-    }
-  }
-  return out;
+  return leaveOneOut(rewards, batch, samples, 1);
 }
 
 /**
@@ -57,10 +48,7 @@ export function rewardToGoAdvantages(
 ): Float64Array {
   if (!(discount >= 0 && discount <= 1)) throw new RangeError(`discount must be in [0, 1], got ${discount}`);
   if (!(Number.isInteger(tokensPerStep) && tokensPerStep >= 1)) throw new RangeError(`tokensPerStep must be a positive integer, got ${tokensPerStep}`);
-  if (samples < 2) throw new RangeError(`a leave-one-out baseline needs at least 2 samples per input, got ${samples}`);
-  if (tokenRewards.length !== batch * samples * length) {
-    throw new RangeError(`tokenRewards has ${tokenRewards.length} values, expected ${batch}×${samples}×${length}`);
-  }
+  checkShape(tokenRewards, batch, samples, length, 'tokenRewards');
   const togo = new Float64Array(tokenRewards.length);
   for (let row = 0; row < batch * samples; row++) {
     let acc = 0;
@@ -70,23 +58,30 @@ export function rewardToGoAdvantages(
       togo[row * length + t] = acc;
     }
   }
-  const out = new Float64Array(togo.length);
+  return leaveOneOut(togo, batch, samples, length);
+}
+
+/** [B, N, L] values minus, at each input and position, the mean of the other N−1 samples' values there. */
+function leaveOneOut(values: Float64Array | Float32Array, batch: number, samples: number, length: number): Float64Array {
+  const out = new Float64Array(values.length);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < length; t++) {
       let total = 0;
-      for (let n = 0; n < samples; n++) total += togo[(b * samples + n) * length + t];
+      for (let n = 0; n < samples; n++) total += values[(b * samples + n) * length + t];
       for (let n = 0; n < samples; n++) {
         const i = (b * samples + n) * length + t;
-        out[i] = togo[i] - (total - togo[i]) / (samples - 1);
+        out[i] = values[i] - (total - values[i]) / (samples - 1);
       }
     }
   }
   return out;
 }
 
-function checkShape(rewards: ArrayLike<number>, batch: number, samples: number): void {
+/** At least 2 samples per input (a leave-one-out baseline), and B×N (×L when given) values. */
+function checkShape(values: ArrayLike<number>, batch: number, samples: number, length = 1, name = 'rewards'): void {
   if (samples < 2) throw new RangeError(`a leave-one-out baseline needs at least 2 samples per input, got ${samples}`);
-  if (rewards.length !== batch * samples) {
-    throw new RangeError(`rewards has ${rewards.length} values, expected ${batch}×${samples}`);
+  if (values.length !== batch * samples * length) {
+    const shape = length === 1 ? `${batch}×${samples}` : `${batch}×${samples}×${length}`;
+    throw new RangeError(`${name} has ${values.length} values, expected ${shape}`);
   }
 }
