@@ -18,6 +18,7 @@ import {
   type Boxes,
   type CocoDetection,
   type CocoGroundTruth,
+  type DetectionRewardResult,
 } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
 import { decodeBoxes, encodeBoxes, nullSlotWeights, type BoxOrder, type DecodedBox, type NullBoxes } from './sequence';
@@ -165,12 +166,18 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     const gt = gtBoxes(ex);
     const rewards = new Float64Array(predictions.length);
     const aux = predictions.map((p, n) => {
-      const r = detectionReward(predBoxes(p), gt, { classWeights: this.weights, nmsWeight: this.opts.nmsWeight });
-      rewards[n] = this.opts.releasedWeighting ? r.rewardReleased : r.reward;
+      const { result: r, value } = this.scoreBoxes(predBoxes(p), gt);
+      rewards[n] = value;
       return { correct: r.correct, matchIou: r.matchIou };
     });
     if (!want.tokenRewards) return { rewards, aux };
     return { rewards, aux, tokenRewards: predictions.map((p) => this.slotIncrements(p, gt)) };
+  }
+
+  /** The paper's reward of one set of boxes, with this task's class weights, penalty and threshold weighting. */
+  private scoreBoxes(pred: Boxes, gt: Boxes): { readonly result: DetectionRewardResult; readonly value: number } {
+    const result = detectionReward(pred, gt, { classWeights: this.weights, nmsWeight: this.opts.nmsWeight });
+    return { result, value: this.opts.releasedWeighting ? result.rewardReleased : result.reward };
   }
 
   /**
@@ -188,8 +195,7 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     for (let k = 0; k < confs.length; k++) {
       if (pred.confs![k] === 0) continue; // a null slot adds nothing
       confs[k] = pred.confs![k];
-      const r = detectionReward(prefix, gt, { classWeights: this.weights, nmsWeight: this.opts.nmsWeight });
-      const now = this.opts.releasedWeighting ? r.rewardReleased : r.reward;
+      const now = this.scoreBoxes(prefix, gt).value;
       out[(k + 1) * TOKENS_PER_BOX - 1] = now - before;
       before = now;
     }
