@@ -16,6 +16,12 @@ const schema = z
     thresholds: z.array(z.number()).default([0.5]),
     reward: z.union([z.literal('map'), z.literal('recall')]).default('map'),
     extra: z.record(z.string(), z.number()).default({}),
+    optimizer: z
+      .discriminatedUnion('name', [
+        z.object({ name: z.literal('sgd'), lr: z.number() }).strict(),
+        z.object({ name: z.literal('adam'), lr: z.number(), beta: z.number() }).strict(),
+      ])
+      .default({ name: 'adam', lr: 1e-3, beta: 0.9 }),
   })
   .strict();
 
@@ -40,6 +46,7 @@ describe('resolveConfig', () => {
       model: { depth: 1, width: 8 },
       lr: 1e-3,
       name: 'demo',
+      optimizer: { name: 'adam', lr: 1e-3, beta: 0.9 },
       thresholds: [0.5],
       reward: 'map',
       extra: {},
@@ -63,11 +70,20 @@ describe('resolveConfig', () => {
     expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['reward=recall'] })).reward).toBe('recall');
   });
 
+  it('changes one field of an object the input lacks, starting from its schema default', () => {
+    expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['optimizer.lr=2e-5'] })).optimizer).toEqual({ name: 'adam', lr: 2e-5, beta: 0.9 });
+    // A field the default's variant lacks is still the schema's to refuse, naming the override.
+    const bad = resolveConfig(spec, { preset: 'mu', sets: ['optimizer.name=sgd'] });
+    expect(E.isLeft(bad) && bad.left).toMatch(/--set optimizer.name=sgd/);
+    // Given whole, the object replaces the default.
+    expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['optimizer={"name":"sgd","lr":0.1}'] })).optimizer).toEqual({ name: 'sgd', lr: 0.1 });
+  });
+
   it('rejects unknown keys naming the key and the known ones', () => {
     expect(resolveConfig(spec, { preset: 'mu', sets: ['model.dpeth=4'] })).toEqual(
       E.left('--set model.dpeth=4: unknown key "model.dpeth" (model has: depth, width)'),
     );
-    expect(resolveConfig(spec, { sets: ['rl=1'] })).toEqual(E.left('--set rl=1: unknown key "rl" (known keys: model, lr, name, thresholds, reward, extra)'));
+    expect(resolveConfig(spec, { sets: ['rl=1'] })).toEqual(E.left('--set rl=1: unknown key "rl" (known keys: model, lr, name, thresholds, reward, extra, optimizer)'));
     expect(resolveConfig(spec, { sets: ['lr.x=1'] })).toEqual(E.left('--set lr.x=1: unknown key "lr.x" (lr is a number, not an object)'));
     expect(resolveConfig(spec, { sets: ['thresholds.a=1'] })).toEqual(
       E.left('--set thresholds.a=1: unknown key "thresholds.a" (thresholds is a list: use an index)'),

@@ -6,7 +6,8 @@
  *
  * Override values are parsed as JSON when they parse (`3`, `1e-4`, `true`, `[0.5, 0.7]`, `{"a": 1}`, `"7"`) and
  * taken as strings otherwise (`--set name=run-a`). A key the schema does not know is refused before anything is
- * applied, naming the key and the keys that do exist there; type errors after applying name the override.
+ * applied, naming the key and the keys that do exist there; type errors after applying name the override. A dotted
+ * path into an object the input lacks starts that object from its schema default (`--set tune.optimizer.lr=1e-4`).
  *
  * Nested objects with defaults: use `.prefault({})` (zod 4) so that the inner defaults fill in; `.default({})`
  * would return `{}` without parsing it.
@@ -64,6 +65,7 @@ interface Def {
   readonly valueType?: z.ZodType;
   readonly element?: z.ZodType;
   readonly items?: readonly z.ZodType[];
+  readonly defaultValue?: unknown;
 }
 const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
@@ -124,6 +126,42 @@ export function setPath(target: unknown, path: readonly string[], value: unknown
   return { ...obj, [head]: setPath(obj[head], rest, value) };
 }
 
+/** The default (`.default` or `.prefault`) nearest the surface of `s`'s wrappers, if any. */
+function defaultOf(s: z.ZodType): unknown {
+  for (;;) {
+    const d = defOf(s);
+    if ((d.type === 'default' || d.type === 'prefault') && d.defaultValue !== undefined) return d.defaultValue;
+    if (d.innerType !== undefined) s = d.innerType;
+    else if (d.type === 'pipe' && d.in !== undefined) s = d.in;
+    else return undefined;
+  }
+}
+
+const getPath = (target: unknown, path: readonly string[]): unknown =>
+  path.reduce<unknown>((t, k) => (typeof t === 'object' && t !== null ? (t as Record<string, unknown>)[k] : undefined), target);
+
+/**
+ * `target` with `value` at `path`, where an object on the way that the input lacks starts as its schema default:
+ * `--set tune.optimizer.lr=1e-4` then changes one field of the default optimizer instead of replacing it with
+ * `{lr: 1e-4}` (which a union of optimizers would refuse for want of its `name`).
+ */
+function setOverride(schema: z.ZodType, target: unknown, path: readonly string[], value: unknown): { value: unknown; wrote: readonly string[] } {
+  let s: z.ZodType | undefined = schema;
+  let wrote = path;
+  for (let i = 0; i + 1 < path.length && s !== undefined; i++) {
+    const d = defOf(unwrap(s));
+    s = d.type === 'object' ? d.shape?.[path[i]] : d.type === 'record' ? d.valueType : undefined;
+    if (s === undefined) break;
+    const fallback = defaultOf(s);
+    const prefix = path.slice(0, i + 1);
+    if (fallback !== undefined && getPath(target, prefix) === undefined) {
+      target = setPath(target, prefix, structuredClone(fallback));
+      if (wrote === path) wrote = prefix;
+    }
+  }
+  return { value: setPath(target, path, value), wrote };
+}
+
 const startsWith = (a: readonly PropertyKey[], prefix: readonly string[]): boolean =>
   prefix.every((p, i) => a.length > i && String(a[i]) === p);
 
@@ -150,13 +188,22 @@ export function resolveConfig<S extends z.ZodType>(spec: ConfigSpec<S>, request:
     if (E.isLeft(known)) return known;
     overrides.push(o.right);
   }
-  const value = overrides.reduce((acc, o) => setPath(acc, o.path, o.value), structuredClone(start));
+  // Where each override wrote: its path, or the defaulted object it started (a field there it made invalid is its fault).
+  const wrote: (readonly string[])[] = [];
+  const value = overrides.reduce((acc, o) => {
+    const r = setOverride(spec.schema, acc, o.path, o.value);
+    wrote.push(r.wrote);
+    return r.value;
+  }, structuredClone(start));
 
   const r = spec.schema.safeParse(value);
   if (r.success) return E.right(r.data);
   const issue = r.error.issues[0];
   const fullPath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
   // The last override that wrote at or above the failing field is the one to blame.
-  const culprit = [...overrides].reverse().find((o) => startsWith(fullPath, o.path) || startsWith(o.path.slice(), fullPath.map(String)));
+  const culprit = [...overrides.keys()]
+    .reverse()
+    .map((i) => ({ o: overrides[i], at: wrote[i] }))
+    .find(({ o, at }) => startsWith(fullPath, at) || startsWith(o.path.slice(), fullPath.map(String)))?.o;
   return E.left(zodProblem(r.error, culprit !== undefined ? `--set ${culprit.text}` : source));
 }
