@@ -107,6 +107,25 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
     // So the duplicate adds +0.18 to a sloppy first box and −0.12 to a tight one (task-detection README, tuning).
   });
 
+  it('falsePositiveWeight (our extension) charges boxes on no object or of the wrong class, class-weighted, not duplicates or nulls', () => {
+    const gt = boxesFromObjects([{ box: [0.2, 0.2, 0.4, 0.4], class: 0 }]);
+    const tight = { box: [0.22, 0.2, 0.42, 0.4], class: 0, conf: 2 }; // IoU 9/11: 7 of 10 thresholds
+    const sloppy = { box: [0.24, 0.2, 0.44, 0.4], class: 0, conf: 2 }; // IoU 2/3: a duplicate at 4 thresholds
+    const wrongClass = { box: [0.2, 0.2, 0.4, 0.4], class: 1, conf: 2 };
+    const nowhere = { box: [0.6, 0.6, 0.9, 0.9], class: 0, conf: 2 };
+    const nul = { box: [0.6, 0.6, 0.9, 0.9], class: 0, conf: 0 };
+    const w = new Float64Array([0.5, 2]);
+    const reward = (boxes: (typeof tight)[], fp: number) =>
+      detectionReward(boxesFromObjects(boxes), gt, { classWeights: w, falsePositiveWeight: fp }).reward;
+    // Paper's reward: the wrong-class and no-object boxes cost nothing; 0.5 · 7/10 for the match.
+    expect(reward([tight, wrongClass, nowhere, nul], 0)).toBeCloseTo(0.35, 12);
+    // λ = 0.25: each threshold's reward loses 0.25 · (w1 + w0) = 0.25 · 2.5, the null slot nothing.
+    expect(reward([tight, wrongClass, nowhere, nul], 0.25)).toBeCloseTo(0.35 - 0.625, 12);
+    // A duplicate is the duplicate penalty's, not this one's: (0.5 · 7 − 0.3 · 0.5 · 4) / 10 either way.
+    expect(reward([tight, sloppy], 0.25)).toBeCloseTo(reward([tight, sloppy], 0), 12);
+    expect(reward([tight, sloppy], 0)).toBeCloseTo(0.29, 12);
+  });
+
   it('takes microseconds for 100 predicted slots against 20 GT boxes', () => {
     const mk = (k: number, conf: boolean) =>
       boxesFromObjects(Array.from({ length: k }, (_, j) => ({ box: [(j % 10) / 12, (j % 7) / 9, (j % 10) / 12 + 0.1, (j % 7) / 9 + 0.12], class: j % 3, conf: conf ? j % 3 : 1 })));

@@ -9,7 +9,8 @@
  * - each prediction keeps only its argmax GT column (ties → lowest GT index);
  * - each GT is matched to its best prediction (ties → earliest prediction) when that IoU is > 0;
  * - reward_t = Σ_{matched g} w[class_g] − 0.3 · Σ_{p with a kept IoU that is not its GT's match} w[class_p]
- *   (duplicates are penalised; predictions overlapping no GT are not).
+ *   (duplicates are penalised; predictions overlapping no GT are not, unless `falsePositiveWeight` > 0, our
+ *   extension, adds − λ · Σ_{real p with no same-class GT above correctThreshold} w[class_p] to every reward_t).
  * reward = mean of reward_t; `correct` (2 matched, 1 unmatched, 0 null) and `matchIou` at t = 0.5.
  *
  * The released code keys its per-threshold results by f"{t:0.1f}", so thresholds collide and the last one written
@@ -61,6 +62,12 @@ export interface DetectionRewardOptions {
   readonly thresholds?: readonly number[];
   /** Weight of the duplicate penalty (paper: 0.3). */
   readonly nmsWeight?: number;
+  /**
+   * Weight of a penalty, not in the paper, for each real prediction that overlaps no ground-truth box of its class
+   * above `correctThreshold` (on no object, or with the wrong class), class-weighted like the duplicate penalty and
+   * charged at every threshold. Default 0: the paper's reward, which charges such boxes nothing.
+   */
+  readonly falsePositiveWeight?: number;
   /** Threshold at which `correct` and `matchIou` are taken (paper: 0.5). */
   readonly correctThreshold?: number;
 }
@@ -135,6 +142,7 @@ const releasedCache = new WeakMap<readonly number[], Float64Array>();
 export function detectionReward(pred: Boxes, gt: Boxes, opts: DetectionRewardOptions = {}): DetectionRewardResult {
   const thresholds = opts.thresholds ?? DEFAULT_IOU_THRESHOLDS;
   const nmsWeight = opts.nmsWeight ?? 0.3;
+  const fpWeight = opts.falsePositiveWeight ?? 0;
   const correctThr = opts.correctThreshold ?? 0.5;
   const weights = opts.classWeights;
   const P = pred.classes.length;
@@ -191,6 +199,10 @@ export function detectionReward(pred: Boxes, gt: Boxes, opts: DetectionRewardOpt
     }
   }
 
+  // Real predictions with no same-class GT above the correct threshold, class-weighted (the same at every threshold).
+  let falsePositives = 0;
+  if (fpWeight !== 0) for (let p = 0; p < P; p++) if (real[p] && !(bestIou[p] > correctThr)) falsePositives += weightOf(pcls[p]);
+
   const T = thresholds.length;
   const rewardT = new Float64Array(T);
   const numMatches = new Int32Array(T);
@@ -222,7 +234,7 @@ export function detectionReward(pred: Boxes, gt: Boxes, opts: DetectionRewardOpt
       if (bestIou[p] > thr && winner[bestG[p]] !== p) nms += wCand[c];
     }
     nmsPenalty[t] = nms;
-    rewardT[t] = match - nmsWeight * nms;
+    rewardT[t] = match - nmsWeight * nms - fpWeight * falsePositives;
   }
 
   const correct = new Uint8Array(P);
