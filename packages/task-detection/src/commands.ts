@@ -36,7 +36,7 @@ const tables = new Map<string, ImageTable>();
 
 /** Data and task for a config (synthetic data is generated on first use under `<out>/data`). */
 export function setUp(cfg: DetectionConfig, outRoot: string): { data: DetectionData; task: DetectionTask } {
-  const key = JSON.stringify([path.resolve(outRoot), cfg.data, cfg.tokens, cfg.tune.nmsWeight, cfg.tune.releasedWeighting, cfg.tune.confLoss]);
+  const key = JSON.stringify([path.resolve(outRoot), cfg.data, cfg.tokens, cfg.tune.nmsWeight, cfg.tune.falsePositiveWeight, cfg.tune.releasedWeighting, cfg.tune.confLoss]);
   let hit = loaded.get(key);
   if (hit === undefined) {
     const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));

@@ -84,6 +84,11 @@ export const detectionConfigSchema = z
           .prefault({}),
         /** Duplicate penalty of the reward (paper: 0.3). */
         nmsWeight: z.number().nonnegative().default(0.3),
+        /**
+         * Penalty for each box on no object or of the wrong class (not in the paper, whose reward charges them nothing;
+         * rewards-metrics `falsePositiveWeight`). Default 0: the paper's reward.
+         */
+        falsePositiveWeight: z.number().nonnegative().default(0),
         /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
         releasedWeighting: z.boolean().default(false),
       })

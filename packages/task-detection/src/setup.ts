@@ -84,6 +84,7 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
     nullBoxes: cfg.tokens.nullBoxes,
     classCounts: counts,
     nmsWeight: cfg.tune.nmsWeight,
+    falsePositiveWeight: cfg.tune.falsePositiveWeight,
     categoryIds: data.train.coco.categories.map((c) => c.id),
     releasedWeighting: cfg.tune.releasedWeighting,
     confLoss: cfg.tune.confLoss,

@@ -65,6 +65,18 @@ describe('DetectionTask', () => {
     expect(task.reward([pred], ex).tokenRewards).toBeUndefined(); // only when asked
   });
 
+  it('falsePositiveWeight charges a box on no object in the reward and in its slot\'s increment', () => {
+    const charged = new DetectionTask({ ...task.opts, falsePositiveWeight: 0.25 });
+    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({ ymin, xmin, ymax, xmax, cls, conf });
+    // Object 0 exactly, then a class-0 box where there is no class-0 object (the class-2 object's place).
+    const pred = { slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0.6, 0.6, 0.9, 0.9, 0), box(0, 0, 0, 0, 0, 0), box(0, 0, 0, 0, 0, 0)] };
+    expect(task.reward([pred], ex).rewards[0]).toBeCloseTo(1, 9);
+    const r = charged.reward([pred], ex, { tokenRewards: true });
+    expect(r.rewards[0]).toBeCloseTo(1 - 0.25, 9);
+    expect(r.tokenRewards![0][5]).toBeCloseTo(1, 9);
+    expect(r.tokenRewards![0][11]).toBeCloseTo(-0.25, 9);
+  });
+
   it('evaluates COCO mAP: a perfect output scores AP 1 and AR100 1, with its box count', () => {
     const m = task.evaluate([perfect], [ex]);
     expect(m.AP).toBeCloseTo(1, 12);

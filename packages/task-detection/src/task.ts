@@ -49,6 +49,8 @@ export interface DetectionTaskOptions {
   readonly classCounts?: readonly number[];
   /** Duplicate penalty weight (paper: 0.3). */
   readonly nmsWeight: number;
+  /** Penalty weight for boxes on no object or of the wrong class (not in the paper; absent = 0). */
+  readonly falsePositiveWeight?: number;
   /** Category id of each contiguous class, for COCO results. */
   readonly categoryIds: readonly number[];
   /** Score the reward with the released code's threshold weighting instead of the plain mean. */
@@ -176,7 +178,8 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
 
   /** The paper's reward of one set of boxes, with this task's class weights, penalty and threshold weighting. */
   private scoreBoxes(pred: Boxes, gt: Boxes): { readonly result: DetectionRewardResult; readonly value: number } {
-    const result = detectionReward(pred, gt, { classWeights: this.weights, nmsWeight: this.opts.nmsWeight });
+    const { nmsWeight, falsePositiveWeight } = this.opts;
+    const result = detectionReward(pred, gt, { classWeights: this.weights, nmsWeight, falsePositiveWeight });
     return { result, value: this.opts.releasedWeighting ? result.rewardReleased : result.reward };
   }
 
