@@ -176,7 +176,7 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     return { rewards, aux, tokenRewards: predictions.map((p) => this.slotIncrements(p, gt)) };
   }
 
-  /** The paper's reward of one set of boxes, with this task's class weights, penalty and threshold weighting. */
+  /** The reward of one set of boxes: the paper's, with this task's class weights, penalties and threshold weighting. */
   private scoreBoxes(pred: Boxes, gt: Boxes): { readonly result: DetectionRewardResult; readonly value: number } {
     const { nmsWeight, falsePositiveWeight } = this.opts;
     const result = detectionReward(pred, gt, { classWeights: this.weights, nmsWeight, falsePositiveWeight });
