@@ -199,9 +199,18 @@ export function detectionReward(pred: Boxes, gt: Boxes, opts: DetectionRewardOpt
     }
   }
 
-  // Real predictions with no same-class GT above the correct threshold, class-weighted (the same at every threshold).
+  // Each real prediction's outcome at the correct threshold; the unmatched ones, class-weighted, are what
+  // falsePositiveWeight charges (the same at every threshold).
+  const correct = new Uint8Array(P);
+  const matchIou = new Float64Array(P);
   let falsePositives = 0;
-  if (fpWeight !== 0) for (let p = 0; p < P; p++) if (real[p] && !(bestIou[p] > correctThr)) falsePositives += weightOf(pcls[p]);
+  for (let p = 0; p < P; p++) {
+    if (!real[p]) continue;
+    const hit = bestIou[p] > correctThr;
+    correct[p] = hit ? 2 : 1;
+    matchIou[p] = hit ? bestIou[p] : 0;
+    if (!hit && fpWeight !== 0) falsePositives += weightOf(pcls[p]);
+  }
 
   const T = thresholds.length;
   const rewardT = new Float64Array(T);
@@ -235,15 +244,6 @@ export function detectionReward(pred: Boxes, gt: Boxes, opts: DetectionRewardOpt
     }
     nmsPenalty[t] = nms;
     rewardT[t] = match - nmsWeight * nms - fpWeight * falsePositives;
-  }
-
-  const correct = new Uint8Array(P);
-  const matchIou = new Float64Array(P);
-  for (let p = 0; p < P; p++) {
-    if (!real[p]) continue;
-    const hit = bestIou[p] > correctThr;
-    correct[p] = hit ? 2 : 1;
-    matchIou[p] = hit ? bestIou[p] : 0;
   }
 
   let released = releasedCache.get(thresholds);
