@@ -189,21 +189,21 @@ export function resolveConfig<S extends z.ZodType>(spec: ConfigSpec<S>, request:
     overrides.push(o.right);
   }
   // Where each override wrote: its path, or the defaulted object it started (a field there it made invalid is its fault).
-  const wrote: (readonly string[])[] = [];
-  const value = overrides.reduce((acc, o) => {
-    const r = setOverride(spec.schema, acc, o.path, o.value);
-    wrote.push(r.wrote);
-    return r.value;
-  }, structuredClone(start));
+  let value: unknown = structuredClone(start);
+  const wrote = overrides.map((o) => {
+    const r = setOverride(spec.schema, value, o.path, o.value);
+    value = r.value;
+    return r.wrote;
+  });
 
   const r = spec.schema.safeParse(value);
   if (r.success) return E.right(r.data);
   const issue = r.error.issues[0];
   const fullPath = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
   // The last override that wrote at or above the failing field is the one to blame.
-  const culprit = [...overrides.keys()]
+  const culprit = overrides
+    .map((o, i) => ({ o, at: wrote[i] }))
     .reverse()
-    .map((i) => ({ o: overrides[i], at: wrote[i] }))
     .find(({ o, at }) => startsWith(fullPath, at) || startsWith(o.path.slice(), fullPath.map(String)))?.o;
   return E.left(zodProblem(r.error, culprit !== undefined ? `--set ${culprit.text}` : source));
 }
