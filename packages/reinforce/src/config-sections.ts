@@ -42,11 +42,12 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
     /** Inputs sampled and differentiated at a time (absent: the whole batch), for batches beyond memory; same update. */
     microBatch: z.number().int().positive().optional(),
     /**
-     * `paper` (sample 0 against the mean of the other N−1), `rloo`, `greedy` (self-critical) or `rtg` (per-token
-     * reward to go against the other N−1 samples'; needs a task whose reward splits over tokens).
+     * `paper` (sample 0 against the mean of the other N−1), `rloo`, `greedy` (self-critical), `rtg` (per-token
+     * reward to go against the other N−1 samples'; needs a task whose reward splits over tokens) or `expected` (`rtg`
+     * with the exact expectation over each token whose alternatives the task can value; tune.ts).
      */
-    estimator: z.enum(['paper', 'rloo', 'greedy', 'rtg']).default('paper'),
-    /** `rtg` only: discount per decision step (detection: box slot) of later rewards (1 = unbiased; lower trades bias for less noise). */
+    estimator: z.enum(['paper', 'rloo', 'greedy', 'rtg', 'expected']).default('paper'),
+    /** `rtg` and `expected`: discount per decision step (detection: box slot) of later rewards (1 = unbiased; lower trades bias for less noise). */
     discount: z.number().min(0).max(1).default(1),
     /** Sampling temperature of the training samples; the gradient re-scores them at the same T (TuneConfig.temperature). */
     temperature: z.number().positive().default(1),
@@ -59,10 +60,10 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
   };
 }
 
-/** The paper's, RLOO's and reward-to-go's baselines need another sample of the same input. */
+/** The paper's, RLOO's and reward-to-go's baselines (`expected`'s included) need another sample of the same input. */
 export const enoughSamples: [(t: { readonly estimator: string; readonly numSamples: number }) => boolean, { path: string[]; message: string }] = [
   (t) => t.estimator === 'greedy' || t.numSamples >= 2,
-  { path: ['numSamples'], message: 'the paper, rloo and rtg estimators need numSamples ≥ 2' },
+  { path: ['numSamples'], message: 'the paper, rloo, rtg and expected estimators need numSamples ≥ 2' },
 ];
 
 /** The `eval` section as an object schema, for tasks that add keys of their own (`.extend`). */

@@ -25,7 +25,7 @@ export interface GradientNoiseConfig {
   readonly batches: number;
   readonly numSamples: number;
   readonly estimator?: Estimator;
-  /** `rtg` only (TuneConfig.discount). */
+  /** `rtg` and `expected` (TuneConfig.discount). */
   readonly discount?: number;
   readonly normalizeAdvantages?: boolean;
   /** Inputs sampled and differentiated at a time (TuneConfig.microBatch); the result does not depend on it. */
@@ -37,7 +37,7 @@ export interface GradientNoiseConfig {
 }
 
 export interface GradientNoise {
-  /** R: rows carrying the gradient in one batch (B for `paper`, B×N for `rloo`, `greedy` and `rtg`). */
+  /** R: rows carrying the gradient in one batch (B for `paper`, B×N for the others). */
   readonly rowsPerBatch: number;
   readonly batches: number;
   /** Parameters measured (the trainable ones). */

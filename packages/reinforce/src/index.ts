@@ -1,8 +1,9 @@
 // @reward-tune/reinforce — MLE pretraining and reward tuning loops over the task contract.
 export { paperAdvantages, rlooAdvantages } from './advantages';
-export { imagesTensor, batchSize, type Task, type RewardResult, type Batch, type BatchSource, type ImageBatch } from './task';
+export { imagesTensor, batchSize, type Task, type RewardResult, type RewardWants, type TokenValues, type Batch, type BatchSource, type ImageBatch } from './task';
 export {
   selectTokenLogProbs,
+  expectedValueLoss,
   weightedSoftmaxXent,
   policyGradientLoss,
   klPenalty,

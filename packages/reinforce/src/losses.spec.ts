@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { klPenalty, policyGradientLoss, selectTokenLogProbs, weightedSoftmaxXent } from './losses';
+import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, weightedSoftmaxXent } from './losses';
 
 const P = [
   [0.5, 0.25, 0.25],
@@ -75,5 +75,25 @@ describe('klPenalty (k3 estimator)', () => {
     // Reference probabilities of the tokens .25 and .6: Δ = ln ½ and ln 2, giving 0.193147 and 0.306853; mean 0.25.
     const ref = tf.log(tf.tensor2d([[0.25, 0.6]])) as tf.Tensor2D;
     expect(value(klPenalty(lp(1), tok(1), ref))).toBeCloseTo(0.25, 5);
+  });
+});
+
+describe('expectedValueLoss (the expected estimator at enumerated positions)', () => {
+  it('is −Σ π·Q over the R×L positions; its logit gradient is −π⊙(Q − Σπ·Q)/(R·L), the same for Q shifted per position', () => {
+    // Position 0 enumerated with Q = (1, 0, 3), position 1 not (Q = 0). Σπ·Q = .5 + .75 = 1.25, so the loss is
+    // −1.25/2 = −0.625, and ∂/∂logit_v = −π_v(Q_v − 1.25)/2: (.0625, .15625, −.21875).
+    const logits = tf.log(tf.tensor3d([P])) as tf.Tensor3D;
+    const q = tf.tensor3d([[[1, 0, 3], [0, 0, 0]]]);
+    const shifted = tf.tensor3d([[[11, 10, 13], [0, 0, 0]]]);
+    const f = (values: tf.Tensor3D) => (z: tf.Tensor) => expectedValueLoss(tf.logSoftmax(z) as tf.Tensor3D, values, 'token');
+    expect(value(f(q)(logits))).toBeCloseTo(-0.625, 6);
+    const g = tf.grad(f(q))(logits).arraySync() as number[][][];
+    [0.0625, 0.15625, -0.21875].forEach((x, v) => expect(g[0][0][v]).toBeCloseTo(x, 6));
+    g[0][1].forEach((x) => expect(x).toBeCloseTo(0, 7));
+    const gs = tf.grad(f(shifted))(logits).arraySync() as number[][][];
+    gs[0][0].forEach((x, v) => expect(x).toBeCloseTo(g[0][0][v], 5));
+    // `sequence` reduction: R instead of R·L.
+    expect(value(expectedValueLoss(lp(1), q, 'sequence'))).toBeCloseTo(-1.25, 6);
+    expect(() => expectedValueLoss(lp(1), tf.zeros([1, 2, 2]) as tf.Tensor3D, 'token')).toThrow(/values has shape/);
   });
 });

@@ -83,6 +83,22 @@ export function policyGradientLoss(
 }
 
 /**
+ * The `expected` estimator's surrogate at the positions a task enumerates: −Σ_v π(v)·Q(v), Q constants [R, L, V]
+ * (0 at positions not enumerated, which then add nothing). Its gradient at position t is −Σ_v ∇π(v)·Q(v), the
+ * exact expectation over token t of what `policyGradientLoss` estimates from the one token drawn there; Q's level
+ * at a position does not matter (Σ_v ∇π(v) = 0), so it needs no baseline. Reduced as `policyGradientLoss` is, so
+ * that the two add up to one estimator.
+ */
+export function expectedValueLoss(logProbs: tf.Tensor3D, values: tf.Tensor3D, reduction: PgReduction): tf.Scalar {
+  const [r, l] = logProbs.shape;
+  assertShape(values.shape, logProbs.shape, 'values');
+  return tf.tidy(() => {
+    const scale = reduction === 'token' ? r * l : r;
+    return tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logProbs), values))), scale) as tf.Scalar;
+  });
+}
+
+/**
  * Per-token KL penalty to a frozen reference on the sampled tokens, with the non-negative "k3" estimator
  * k3 = exp(Δ) − Δ − 1, Δ = log π_ref(y_t) − log π_θ(y_t), averaged over R×L. Its expectation under π_θ is
  * KL(π_θ‖π_ref) per token; its gradient pulls π_θ towards π_ref. Δ is clipped to ±20 so that a token the reference

@@ -20,6 +20,28 @@ export interface RewardResult<Aux = unknown> {
    * R(first t tokens) − R(first t−1 tokens) (detection: per box slot). Tasks without it cannot use `rtg`.
    */
   readonly tokenRewards?: readonly Float64Array[];
+  /**
+   * [N], for the `expected` estimator: what each sample's own step would have collected had token t been v, every
+   * other token of the sample as drawn. `values` [L, V] (row t: one value per vocabulary token, read only where
+   * `enumerated[t]` is 1; finite, and for a token the logits processors forbid at t any finite value), `enumerated` [L]. A step's
+   * value is its entry of `tokenRewards` (detection: the box slot's increment); positions left out fall back to
+   * reward to go.
+   */
+  readonly tokenValues?: readonly TokenValues[];
+}
+
+/** One sample's per-position, per-token values (RewardResult.tokenValues). */
+export interface TokenValues {
+  /** [L, V] */
+  readonly values: Float32Array;
+  /** [L] 1 where row t of `values` is given. */
+  readonly enumerated: Uint8Array;
+}
+
+/** What the loop asks of `Task.reward` beyond the rewards. */
+export interface RewardWants {
+  readonly tokenRewards?: boolean;
+  readonly tokenValues?: boolean;
 }
 
 export interface Task<E, P, Aux = unknown> {
@@ -35,10 +57,11 @@ export interface Task<E, P, Aux = unknown> {
   /** One prediction from one token sequence [L]. */
   decode(tokens: Int32Array, example: E): P;
   /**
-   * Rewards of the N predictions decoded from the N samples of one example; with `want.tokenRewards` (the `rtg`
-   * estimator) also their split over tokens.
+   * Rewards of the N predictions decoded from the N samples of one example; with `want.tokenRewards` (the `rtg` and
+   * `expected` estimators) also their split over tokens, with `want.tokenValues` (`expected`) the values of the
+   * tokens not drawn.
    */
-  reward(predictions: readonly P[], example: E, want?: { readonly tokenRewards?: boolean }): RewardResult<Aux>;
+  reward(predictions: readonly P[], example: E, want?: RewardWants): RewardResult<Aux>;
   /** The official metric over a whole evaluation set (higher or lower is better per key; see the loop configs). */
   evaluate(predictions: readonly P[], examples: readonly E[]): Record<string, number>;
   /**

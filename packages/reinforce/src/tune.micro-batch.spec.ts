@@ -33,7 +33,7 @@ beforeAll(async () => {
   await initBackend('cpu', { quiet: true });
 });
 
-describe.each<Estimator>(['paper', 'rloo', 'greedy', 'rtg'])('estimator %s', (estimator) => {
+describe.each<Estimator>(['paper', 'rloo', 'greedy', 'rtg', 'expected'])('estimator %s', (estimator) => {
   it('chunks of 3, 3 and 2 inputs give the whole batch of 8 its update, loss and terms', async () => {
     const whole = await run(estimator);
     const chunked = await run(estimator, 3);

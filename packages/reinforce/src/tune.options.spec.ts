@@ -153,3 +153,10 @@ it('a non-finite update stops tuning cleanly with the last good state', async ()
   for (const v of policy.params.values()) expect(Array.from(v.dataSync()).every(Number.isFinite)).toBe(true);
   checkpointer.dispose();
 });
+
+it('expected refuses normalised advantages (they would rescale the drawn tokens but not the enumerated values)', async () => {
+  const config = { steps: 1, numSamples: 2, estimator: 'expected' as const, normalizeAdvantages: true };
+  await expect(tune({ policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)), optimizer: new Adam(0.03), task: toyTask, train, rng: Rng.fromSeed(3), config })).rejects.toThrow(
+    /'expected' does not combine with normalizeAdvantages/,
+  );
+});

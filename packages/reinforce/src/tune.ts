@@ -12,15 +12,22 @@
  * - `rtg` (reward to go): all N samples, one advantage per token: the reward the sample collects from that token on
  *   (the task splits it over tokens, `RewardResult.tokenRewards`), against the same quantity's mean over the other
  *   N−1 samples (advantages.ts). A token's gradient no longer carries the outcome of what was drawn before it.
- * All four baselines are independent of the sample they are subtracted from, so all four are unbiased (`rtg` at its
- * default discount 1; a smaller one trades bias for less noise).
+ * - `expected`: `rtg`, except at the positions where the task gives the value of every token
+ *   (`RewardResult.tokenValues`: what the sample's own step would collect had that token been drawn instead, the
+ *   rest of the sample as drawn). There the gradient is the exact expectation over the token, Σ_v ∇π(v)·Q(v)
+ *   (losses.ts `expectedValueLoss`), instead of one drawn token's (Q(y) − baseline)·∇log π(y): no sampling noise
+ *   from that token at all. Biased twice over (a token is credited only with its own step's value, as `rtg` at
+ *   discount 0, and the step's later tokens stay as drawn rather than following it), in exchange for much less
+ *   noise.
+ * The first four baselines are independent of the sample they are subtracted from, so those four are unbiased
+ * (`rtg` at its default discount 1; a smaller one trades bias for less noise).
  *
  * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
 import { paperAdvantages, rewardToGoAdvantages, rlooAdvantages } from './advantages';
-import { klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
+import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import {
   captureState,
   evaluateGreedy,
@@ -36,19 +43,19 @@ import {
 } from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 
-export type Estimator = 'paper' | 'rloo' | 'greedy' | 'rtg';
+export type Estimator = 'paper' | 'rloo' | 'greedy' | 'rtg' | 'expected';
 
 export interface TuneConfig {
   /** Total updates (a resumed run continues up to this count). */
   readonly steps: number;
-  /** N samples per input (≥ 2 for `paper`, `rloo` and `rtg`). */
+  /** N samples per input (≥ 2 for `paper`, `rloo`, `rtg` and `expected`). */
   readonly numSamples: number;
   readonly estimator?: Estimator;
-  /** Centre and scale the step's advantages to unit std (off in the paper). */
+  /** Centre and scale the step's advantages to unit std (off in the paper; not with `expected`). */
   readonly normalizeAdvantages?: boolean;
   /**
-   * `rtg` only: discount γ of a reward d steps later, γ^d, a step being `task.tokensPerStep` tokens (default 1,
-   * unbiased; < 1 trades bias for less noise).
+   * `rtg`, and `expected` where it does not enumerate: discount γ of a reward d steps later, γ^d, a step being
+   * `task.tokensPerStep` tokens (default 1, unbiased; < 1 trades bias for less noise).
    */
   readonly discount?: number;
   /**
@@ -118,7 +125,7 @@ export interface TuneResult {
 
 /**
  * The rows [R] (indices into the flattened B×N samples) that carry the gradient, and their advantages: [R], or
- * [R, L] (one per token) for `rtg`.
+ * [R, L] (one per token) for `rtg` and `expected` (0 where `expected` takes the exact expectation instead).
  */
 export interface GradientRows {
   readonly rows: Int32Array;
@@ -132,7 +139,14 @@ export function estimatorRows(
   batch: number,
   samples: number,
   greedyRewards?: Float64Array,
-  tokenRewards?: { readonly values: Float64Array; readonly length: number; readonly discount?: number; readonly tokensPerStep?: number },
+  tokenRewards?: {
+    readonly values: Float64Array;
+    readonly length: number;
+    readonly discount?: number;
+    readonly tokensPerStep?: number;
+    /** [B, N, L] `expected` only: 1 where the task enumerated the token's values. */
+    readonly enumerated?: Uint8Array;
+  },
 ): GradientRows {
   switch (estimator) {
     case 'paper':
@@ -146,10 +160,15 @@ export function estimatorRows(
       for (let i = 0; i < adv.length; i++) adv[i] = rewards[i] - greedyRewards[Math.floor(i / samples)];
       return { rows: Int32Array.from({ length: batch * samples }, (_, i) => i), advantages: adv };
     }
-    case 'rtg': {
-      if (!tokenRewards) throw new RangeError('the rtg estimator needs per-token rewards (the task\'s reward must return tokenRewards)');
+    case 'rtg':
+    case 'expected': {
+      if (!tokenRewards) throw new RangeError(`the ${estimator} estimator needs per-token rewards (the task's reward must return tokenRewards)`);
       const t = tokenRewards;
       const advantages = rewardToGoAdvantages(t.values, batch, samples, t.length, t.discount, t.tokensPerStep);
+      if (estimator === 'expected') {
+        if (t.enumerated?.length !== advantages.length) throw new RangeError(`the expected estimator needs ${advantages.length} enumerated flags, got ${t.enumerated?.length}`);
+        t.enumerated.forEach((e, i) => e && (advantages[i] = 0));
+      }
       return { rows: Int32Array.from({ length: batch * samples }, (_, i) => i), advantages };
     }
   }
@@ -169,8 +188,10 @@ export interface ReinforceLossInput<A> {
   readonly images: tf.Tensor4D;
   /** [R, L] the sampled tokens of each row. */
   readonly tokens: tf.Tensor2D;
-  /** [R] advantages, or [R, L] (one per token, `rtg`). */
+  /** [R] advantages, or [R, L] (one per token, `rtg` and `expected`). */
   readonly advantages: Float64Array;
+  /** [R, L, V] `expected` only: the enumerated tokens' values, 0 at the positions not enumerated. */
+  readonly tokenValues?: Float32Array;
   readonly reduction: PgReduction;
   /** The temperature the rows were sampled at (TuneConfig.temperature; default 1). */
   readonly temperature?: number;
@@ -196,7 +217,8 @@ export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInp
   // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
   const t = input.temperature ?? 1;
   const sampledLogProbs = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
-  const pg = policyGradientLoss(sampledLogProbs, input.tokens, adv, input.reduction);
+  let pg = policyGradientLoss(sampledLogProbs, input.tokens, adv, input.reduction);
+  if (input.tokenValues) pg = tf.add(pg, expectedValueLoss(sampledLogProbs, tf.tensor3d(input.tokenValues, logProbs.shape), input.reduction));
   terms.pgLoss = pg;
   let loss: tf.Scalar = pg;
   if (input.kl && input.kl.coef > 0) {
@@ -337,13 +359,23 @@ export async function updateInputs<E, P, A>(
       const count = Math.min(micro, b - start);
       const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
       if (images !== batchImages) made.push(images);
-      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, { greedy: estimator === 'greedy', tokenRewards: estimator === 'rtg' }, rng, config.temperature);
+      const want = { greedy: estimator === 'greedy', tokenRewards: estimator === 'rtg' || estimator === 'expected', tokenValues: estimator === 'expected' };
+      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, want, rng, config.temperature);
       parts.push({ first: start * n, images, scored });
     }
     const l = parts[0].scored.length;
-    const rewards = concatFloat64(parts.map((p) => p.scored.rewards));
-    const greedyRewards = estimator === 'greedy' ? concatFloat64(parts.map((p) => p.scored.greedyRewards ?? new Float64Array())) : undefined;
-    const tokenRewards = estimator === 'rtg' ? { values: concatFloat64(parts.map((p) => p.scored.tokenRewards ?? new Float64Array())), length: l, discount: config.discount, tokensPerStep: task.tokensPerStep } : undefined;
+    const rewards = concat(parts.map((p) => p.scored.rewards), (n) => new Float64Array(n));
+    const greedyRewards = estimator === 'greedy' ? concat(parts.map((p) => p.scored.greedyRewards ?? new Float64Array()), (n) => new Float64Array(n)) : undefined;
+    const tokenRewards =
+      estimator === 'rtg' || estimator === 'expected'
+        ? {
+            values: concat(parts.map((p) => p.scored.tokenRewards ?? new Float64Array()), (n) => new Float64Array(n)),
+            length: l,
+            discount: config.discount,
+            tokensPerStep: task.tokensPerStep,
+            enumerated: estimator === 'expected' ? concat(parts.map((p) => p.scored.tokenValues?.enumerated ?? new Uint8Array()), (n) => new Uint8Array(n)) : undefined,
+          }
+        : undefined;
     const picked = estimatorRows(estimator, rewards, b, n, greedyRewards, tokenRewards);
     // Advantages per row (1) or per token (L).
     const per = picked.advantages.length / picked.rows.length;
@@ -375,6 +407,7 @@ export async function updateInputs<E, P, A>(
         images,
         tokens,
         advantages: Float64Array.from({ length: ks.length * per }, (_, i) => advantages[ks[Math.floor(i / per)] * per + (i % per)]),
+        tokenValues: part.scored.tokenValues && rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local),
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
         kl,
@@ -392,19 +425,32 @@ export async function updateInputs<E, P, A>(
   }
 }
 
-/** What an update needs of the config: a baseline sample for `paper` and `rloo`, a positive microBatch and temperature. */
+/**
+ * What an update needs of the config: a baseline sample for the leave-one-out estimators, unnormalised advantages for
+ * `expected`, a positive microBatch and temperature.
+ */
 function checkUpdateConfig(config: TuneConfig): void {
   const t = config.temperature;
   if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new RangeError(`temperature must be a positive number, got ${t}`);
   const estimator = config.estimator ?? 'paper';
   const n = config.numSamples;
   if (estimator !== 'greedy' && n < 2) throw new RangeError(`estimator '${estimator}' needs numSamples ≥ 2, got ${n}`);
+  // Normalising would rescale the drawn tokens' advantages but not the enumerated tokens' values beside them.
+  if (estimator === 'expected' && config.normalizeAdvantages) throw new RangeError("estimator 'expected' does not combine with normalizeAdvantages");
   const m = config.microBatch;
   if (m !== undefined && !(Number.isInteger(m) && m >= 1)) throw new RangeError(`microBatch must be a positive integer, got ${m}`);
 }
 
-function concatFloat64(parts: readonly Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+/** Rows `rows` of a row-major array of `rowSize`-value rows, in that order. */
+function rowsOf(values: Float32Array, rowSize: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * rowSize);
+  rows.forEach((row, k) => out.set(values.subarray(row * rowSize, (row + 1) * rowSize), k * rowSize));
+  return out;
+}
+
+/** The parts end to end, in an array made by `make`. */
+function concat<T extends Float64Array | Float32Array | Uint8Array>(parts: readonly T[], make: (length: number) => T): T {
+  const out = make(parts.reduce((s, p) => s + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
@@ -467,8 +513,10 @@ interface ScoredSamples<A> {
   readonly aux: (A | undefined)[];
   /** [B] reward of each input's greedy output (self-critical baseline only). */
   readonly greedyRewards?: Float64Array;
-  /** [B, N, L] the task's per-token split of each reward (`rtg` only). */
+  /** [B, N, L] the task's per-token split of each reward (`rtg` and `expected`). */
   readonly tokenRewards?: Float64Array;
+  /** `expected` only: the task's token values [B, N, L, V] and which positions it enumerated [B, N, L]. */
+  readonly tokenValues?: { readonly values: Float32Array; readonly enumerated: Uint8Array; readonly vocab: number };
 }
 
 /**
@@ -481,7 +529,7 @@ async function sampleAndReward<E, P, A>(
   images: tf.Tensor4D,
   examples: readonly E[],
   n: number,
-  want: { readonly greedy?: boolean; readonly tokenRewards?: boolean },
+  want: { readonly greedy?: boolean; readonly tokenRewards?: boolean; readonly tokenValues?: boolean },
   rng: Rng,
   temperature = 1,
 ): Promise<ScoredSamples<A>> {
@@ -491,11 +539,12 @@ async function sampleAndReward<E, P, A>(
   const rewards = new Float64Array(b * n);
   const aux: (A | undefined)[] = new Array(b * n);
   const tokenRewards = want.tokenRewards ? new Float64Array(b * n * l) : undefined;
+  let tokenValues: ScoredSamples<A>['tokenValues'];
   for (let i = 0; i < b; i++) {
     const ex = examples[i];
     const preds: P[] = [];
     for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
-    const r = task.reward(preds, ex, { tokenRewards: want.tokenRewards });
+    const r = task.reward(preds, ex, { tokenRewards: want.tokenRewards, tokenValues: want.tokenValues });
     if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
     rewards.set(r.rewards, i * n);
     for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
@@ -505,15 +554,29 @@ async function sampleAndReward<E, P, A>(
       }
       r.tokenRewards.forEach((t, j) => tokenRewards.set(t, (i * n + j) * l));
     }
+    if (want.tokenValues) {
+      const given = r.tokenValues;
+      const vocab = given?.[0] ? given[0].values.length / l : 0;
+      if (given?.length !== n || !(vocab >= 1 && Number.isInteger(vocab)) || given.some((t) => t.values.length !== l * vocab || t.enumerated.length !== l)) {
+        throw new RangeError(`the expected estimator needs task.reward to return tokenValues: ${n} of [${l}, V] values and [${l}] flags`);
+      }
+      tokenValues ??= { values: new Float32Array(b * n * l * vocab), enumerated: new Uint8Array(b * n * l), vocab };
+      for (let j = 0; j < n; j++) {
+        const row = i * n + j;
+        tokenValues.enumerated.set(given[j].enumerated, row * l);
+        // Only the enumerated positions: the loss sums over every [L, V] entry (expectedValueLoss).
+        for (let t = 0; t < l; t++) if (given[j].enumerated[t]) tokenValues.values.set(given[j].values.subarray(t * vocab, (t + 1) * vocab), (row * l + t) * vocab);
+      }
+    }
   }
-  if (!want.greedy) return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards };
+  if (!want.greedy) return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards, tokenValues };
   const g = await policy.sample(images, { numSamples: 1, greedy: true });
   const greedyRewards = new Float64Array(b);
   for (let i = 0; i < b; i++) {
     const ex = examples[i];
     greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
   }
-  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards, tokenRewards };
+  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards, tokenRewards, tokenValues };
 }
 
 async function logEval<E, P, A>(opts: TuneOptions<E, P, A>, step: number, now: () => number): Promise<void> {

@@ -314,6 +314,17 @@ function matches(tokens: Int32Array, target: Int32Array): number {
   return m;
 }
 
+/** The toy targets' vocabulary (toyExample). */
+const TOY_VOCAB = 4;
+
+/** The toy task's token values: [L, V] with 1 at each even position's target token, and which positions those are. */
+function toyTokenValues(length: number, target: Int32Array): { values: Float32Array; enumerated: Uint8Array } {
+  const values = new Float32Array(length * TOY_VOCAB);
+  const enumerated = Uint8Array.from({ length }, (_, t) => (t % 2 === 0 ? 1 : 0));
+  enumerated.forEach((e, t) => e && (values[t * TOY_VOCAB + target[t]] = 1));
+  return { values, enumerated };
+}
+
 /** Reward: the number of positions that match the target; metric: token accuracy and exact-match rate. */
 export const toyTask: Task<ToyExample, Int32Array, number> = {
   encodeTargets: (ex) => ex.target,
@@ -323,6 +334,8 @@ export const toyTask: Task<ToyExample, Int32Array, number> = {
     aux: preds.map((p) => matches(p, ex.target)),
     // The match count splits over tokens: 1 where the token matches.
     tokenRewards: want?.tokenRewards ? preds.map((p) => Float64Array.from(p, (t, i) => (t === ex.target[i] ? 1 : 0))) : undefined,
+    // Every token's worth at the even positions (1 for the target token), so `expected` mixes both kinds of position.
+    tokenValues: want?.tokenValues ? preds.map((p) => toyTokenValues(p.length, ex.target)) : undefined,
   }),
   evaluate: (preds, exs) => {
     let tok = 0;
