@@ -22,12 +22,13 @@ describe('caption config', () => {
     expect(E.isRight(greedy) && greedy.right.tune.estimator).toBe('greedy');
   });
 
-  it('rejects a Karpathy file without its image root, two data sources, one sample for the paper estimator, and rtg', () => {
+  it('rejects a Karpathy file without its image root, two data sources, one sample for the paper estimator, rtg and expected', () => {
     for (const [sets, field] of [
       [['data.karpathy=/x/dataset_coco.json'], 'imageDir'],
       [['data.dir=/x', 'data.karpathy=/y', 'data.imageDir=/z'], 'karpathy'],
       [['tune.numSamples=1'], 'numSamples'],
       [['tune.estimator=rtg'], 'CIDEr-D does not'],
+      [['tune.estimator=expected'], 'CIDEr-D does not'],
     ] as const) {
       const r = resolve('tiny', [...sets]);
       expect(E.isLeft(r)).toBe(true);

@@ -62,7 +62,7 @@ export const captionConfigSchema = z
       .object(tuneSectionFields({ steps: 300, evalEvery: 50 }))
       .strict()
       .refine(...enoughSamples)
-      .refine((t) => t.estimator !== 'rtg', { path: ['estimator'], message: 'rtg needs a reward that splits over tokens; CIDEr-D does not' })
+      .refine((t) => t.estimator !== 'rtg' && t.estimator !== 'expected', { path: ['estimator'], message: 'rtg and expected need a reward that splits over tokens; CIDEr-D does not' })
       .prefault({}),
     eval: evalSectionSchema,
   })
