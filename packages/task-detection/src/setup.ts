@@ -60,9 +60,16 @@ export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: nu
 /** The logits processors of each use: the slot mask always; well-formed slots when decoding (if configured). */
 function slotProcessors(cfg: DetectionConfig, vocab: DetectionVocab, use: 'mle' | 'decoding'): LogitsProcessor[] {
   const processors = [slotMask(slotTokenSets(vocab, cfg.tokens.nullBoxes))];
-  // With noise null boxes the slot mask alone keeps slots well-formed (only the confidence token can be 0).
-  if (use === 'decoding' && cfg.tokens.wellFormed && cfg.tokens.nullBoxes === 'zeros') processors.push(wellFormedSlots(vocab));
+  if (use === 'decoding' && wellFormedDecoding(cfg)) processors.push(wellFormedSlots(vocab));
   return processors;
+}
+
+/**
+ * Whether decoding adds sequence.ts's `wellFormedSlots`: `tokens.wellFormed` with `zeros` null boxes. With `noise`
+ * null boxes the slot mask alone keeps slots well-formed (only the confidence token can be 0).
+ */
+function wellFormedDecoding(cfg: DetectionConfig): boolean {
+  return cfg.tokens.wellFormed && cfg.tokens.nullBoxes === 'zeros';
 }
 
 /**
@@ -82,6 +89,7 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
     maxBoxes: cfg.tokens.maxBoxes,
     order: cfg.tokens.order,
     nullBoxes: cfg.tokens.nullBoxes,
+    wellFormed: wellFormedDecoding(cfg),
     classCounts: counts,
     nmsWeight: cfg.tune.nmsWeight,
     falsePositiveWeight: cfg.tune.falsePositiveWeight,

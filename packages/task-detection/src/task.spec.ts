@@ -77,6 +77,46 @@ describe('DetectionTask', () => {
     expect(r.tokenRewards![0][11]).toBeCloseTo(-0.25, 9);
   });
 
+  it('values every token of a box slot for the expected estimator: its slot\'s increment had that token been drawn', () => {
+    const formed = new DetectionTask({ ...task.opts, wellFormed: true });
+    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({ ymin, xmin, ymax, xmax, cls, conf });
+    // Object 0 exactly; a null slot; a class-0 box on the class-2 object; a null slot.
+    const pred = { slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0, 0, 0, 0, 0, 0), box(0.6, 0.6, 0.9, 0.9, 0), box(0, 0, 0, 0, 0, 0)] };
+    const r = formed.reward([pred], ex, { tokenRewards: true, tokenValues: true });
+    // Values are float32 (they become a tensor): 6 decimals.
+    const V = vocabSize(vocab); // 3 confidence + 101 coordinates (k/100) + 3 classes = 107
+    const { values, enumerated } = r.tokenValues![0];
+    const at = (slot: number, t: number, token: number) => values[(slot * 6 + t) * V + token];
+    expect(Array.from(enumerated)).toEqual([...Array(6).fill(1), ...Array(6).fill(0), ...Array(6).fill(1), ...Array(6).fill(0)]);
+    // Slot 0's ymin: 0 ends the slot (worth 0); 0.1 is the object (1); 0.15 gives IoU 0.14/0.16 = 0.875, matched at
+    // 8 of the 10 thresholds (0.8); 0.3 gives IoU 0.5, matched at none.
+    expect(at(0, 0, 0)).toBe(0);
+    expect(at(0, 0, 3 + 10)).toBeCloseTo(1, 6);
+    expect(at(0, 0, 3 + 15)).toBeCloseTo(0.8, 6);
+    expect(at(0, 0, 3 + 30)).toBeCloseTo(0, 6);
+    // Its class: only class 0 pays. Its confidence: 1 and 2 both keep the box.
+    expect([0, 1, 2].map((c) => at(0, 4, 104 + c))).toEqual([1, 0, 0]);
+    expect([at(0, 5, 1), at(0, 5, 2)]).toEqual([1, 1]);
+    // Slot 2 as drawn is worth nothing (wrong class); as class 2 it finds the second object.
+    expect([0, 1, 2].map((c) => at(2, 4, 104 + c))).toEqual([0, 0, 1]);
+    expect(at(2, 0, 3 + 60)).toBe(0);
+    // The drawn tokens' values are the slot increments rtg uses.
+    expect(at(0, 5, 2)).toBeCloseTo(r.tokenRewards![0][5], 6);
+    expect(r.tokenValues).toHaveLength(1);
+    expect(formed.reward([pred], ex).tokenValues).toBeUndefined(); // only when asked
+
+    // `noise` layout: every slot draws a box and its confidence decides. A null slot's box tokens are worth nothing
+    // (it stays null); its confidence token is worth the box it would add.
+    const noisy = new DetectionTask({ ...task.opts, nullBoxes: 'noise' });
+    const hidden = { slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0.6, 0.6, 0.9, 0.9, 2, 0), box(0, 0, 0, 0, 0, 0), box(0, 0, 0, 0, 0, 0)] };
+    const n = noisy.reward([hidden], ex, { tokenValues: true }).tokenValues![0];
+    expect(Array.from(n.enumerated)).toEqual(Array(24).fill(1));
+    const nat = (slot: number, t: number, token: number) => n.values[(slot * 6 + t) * V + token];
+    expect([nat(1, 5, 0), nat(1, 5, 1), nat(1, 5, 2)]).toEqual([0, 1, 1]);
+    expect(nat(1, 0, 3 + 60)).toBe(0);
+    expect(nat(1, 4, 104 + 2)).toBe(0);
+  });
+
   it('evaluates COCO mAP: a perfect output scores AP 1 and AR100 1, with its box count', () => {
     const m = task.evaluate([perfect], [ex]);
     expect(m.AP).toBeCloseTo(1, 12);

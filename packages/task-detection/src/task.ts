@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncoderDecoder, Rng } from '@reward-tune/core-model';
-import type { RewardResult, Task } from '@reward-tune/reinforce';
+import type { RewardResult, RewardWants, Task, TokenValues } from '@reward-tune/reinforce';
 import {
   classWeights as computeClassWeights,
   cocoEvaluate,
@@ -21,8 +21,8 @@ import {
   type DetectionRewardResult,
 } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
-import { decodeBoxes, encodeBoxes, nullSlotWeights, type BoxOrder, type DecodedBox, type NullBoxes } from './sequence';
-import { MAX_CONF, TOKENS_PER_BOX, type DetectionVocab } from './tokens';
+import { decodeBoxes, encodeBoxes, nullSlotWeights, slotTokenSets, type BoxOrder, type DecodedBox, type NullBoxes } from './sequence';
+import { MAX_CONF, TOKENS_PER_BOX, tokenToClass, tokenToConf, tokenToCoord, vocabSize, type DetectionVocab } from './tokens';
 
 export interface DetectionPrediction {
   /** Every slot, null ones (conf 0) included, so per-slot outputs line up with the sequence. */
@@ -45,6 +45,12 @@ export interface DetectionTaskOptions {
   readonly order: BoxOrder;
   /** What the MLE targets put in null slots (default `zeros`; sequence.ts). */
   readonly nullBoxes?: NullBoxes;
+  /**
+   * Whether tuning samples under sequence.ts's `wellFormedSlots` (setup.ts `wellFormedDecoding`): a 0 at a slot's
+   * first position then nulls the whole slot, and a box's other tokens cannot be 0. Only the `expected` estimator's
+   * token values depend on it.
+   */
+  readonly wellFormed?: boolean;
   /** Training instance count per contiguous class; absent = every class weighs 1. */
   readonly classCounts?: readonly number[];
   /** Duplicate penalty weight (paper: 0.3). */
@@ -149,8 +155,16 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   /** Only with `noise` null boxes (their first five tokens unweighted); `zeros` targets are all weighted 1. */
   readonly targetWeights?: (ex: DetectionExample, targets: Int32Array) => Float32Array;
 
+  /** [6] the tokens each slot position may emit in a box slot (the slot mask, and no 0 after a coordinate when well-formed). */
+  private readonly allowed: readonly Int32Array[];
+
   constructor(readonly opts: DetectionTaskOptions) {
     this.length = opts.maxBoxes * TOKENS_PER_BOX;
+    this.allowed = slotTokenSets(opts.vocab, opts.nullBoxes).map((set, t) => {
+      const ids: number[] = [];
+      set.forEach((ok, v) => ok && !(opts.wellFormed && t > 0 && v === 0) && ids.push(v));
+      return Int32Array.from(ids);
+    });
     if (opts.nullBoxes === 'noise') this.targetWeights = (_ex, targets) => nullSlotWeights(targets);
     this.weights = opts.classCounts ? computeClassWeights(opts.classCounts) : undefined;
   }
@@ -164,7 +178,7 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     return { slots: decodeBoxes(this.opts.vocab, tokens) };
   }
 
-  reward(predictions: readonly DetectionPrediction[], ex: DetectionExample, want: { readonly tokenRewards?: boolean } = {}): RewardResult<DetectionAux> {
+  reward(predictions: readonly DetectionPrediction[], ex: DetectionExample, want: RewardWants = {}): RewardResult<DetectionAux> {
     const gt = gtBoxes(ex);
     const rewards = new Float64Array(predictions.length);
     const aux = predictions.map((p, n) => {
@@ -172,8 +186,12 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
       rewards[n] = value;
       return { correct: r.correct, matchIou: r.matchIou };
     });
-    if (!want.tokenRewards) return { rewards, aux };
-    return { rewards, aux, tokenRewards: predictions.map((p) => this.slotIncrements(p, gt)) };
+    return {
+      rewards,
+      aux,
+      tokenRewards: want.tokenRewards ? predictions.map((p) => this.slotIncrements(p, gt)) : undefined,
+      tokenValues: want.tokenValues ? predictions.map((p) => this.slotValues(p, gt)) : undefined,
+    };
   }
 
   /** The reward of one set of boxes: the paper's, with this task's class weights, penalties and threshold weighting. */
@@ -203,6 +221,51 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
       before = now;
     }
     return out;
+  }
+
+  /**
+   * The `expected` estimator's token values of one sample (RewardResult.tokenValues): at each position of a slot,
+   * for every token the slot mask allows there, the slot's increment (as slotIncrements: the reward of slots 0..k
+   * minus that of slots 0..k−1) had that token been drawn, the slot's other tokens and the earlier slots as drawn.
+   * A coordinate's values trace how the box's reward moves with that edge, the class's which class pays, the first
+   * token's 0 (a null slot, with well-formed slots) is worth 0. A null slot of the `zeros` layout is not enumerated
+   * (the alternatives to its first token would need the box it never drew); reward to go covers it.
+   */
+  private slotValues(p: DetectionPrediction, gt: Boxes): TokenValues {
+    const V = vocabSize(this.opts.vocab);
+    const values = new Float32Array(this.length * V);
+    const enumerated = new Uint8Array(this.length);
+    const drawn = predBoxes(p);
+    // The prefix being scored: slots before k as drawn, slot k as edited, later slots null.
+    const prefix = { boxes: Float64Array.from(drawn.boxes), classes: Int32Array.from(drawn.classes), confs: new Int32Array(drawn.classes.length) };
+    for (let k = 0; k < prefix.confs.length; k++) {
+      if (this.opts.wellFormed && drawn.confs![k] === 0) continue; // (later slots' prefixes keep it null)
+      const base = this.scoreBoxes(prefix, gt).value;
+      for (let t = 0; t < TOKENS_PER_BOX; t++) {
+        const at = k * TOKENS_PER_BOX + t;
+        enumerated[at] = 1;
+        for (const v of this.allowed[t]) {
+          if (this.opts.wellFormed && t === 0 && v === 0) continue; // a null slot: worth 0
+          this.setToken(prefix, drawn, k, t, v);
+          values[at * V + v] = this.scoreBoxes(prefix, gt).value - base;
+        }
+        this.setToken(prefix, drawn, k, t, -1);
+      }
+      prefix.confs[k] = drawn.confs![k];
+    }
+    return { values, enumerated };
+  }
+
+  /** Slot k of `prefix` as drawn, with its position t decoded from token v instead (v < 0: as drawn). */
+  private setToken(prefix: { boxes: Float64Array; classes: Int32Array; confs: Int32Array }, drawn: Boxes, k: number, t: number, v: number): void {
+    const { vocab } = this.opts;
+    for (let c = 0; c < 4; c++) prefix.boxes[k * 4 + c] = drawn.boxes[k * 4 + c];
+    prefix.classes[k] = drawn.classes[k];
+    prefix.confs[k] = drawn.confs![k];
+    if (v < 0) return;
+    if (t < 4) prefix.boxes[k * 4 + t] = tokenToCoord(vocab, v);
+    else if (t === 4) prefix.classes[k] = tokenToClass(vocab, v);
+    else prefix.confs[k] = tokenToConf(v);
   }
 
   evaluate(predictions: readonly DetectionPrediction[], examples: readonly DetectionExample[]): Record<string, number> {
