@@ -22,10 +22,10 @@ export interface RewardResult<Aux = unknown> {
   readonly tokenRewards?: readonly Float64Array[];
   /**
    * [N], for the `expected` estimator: what each sample's own step would have collected had token t been v, every
-   * other token of the sample as drawn. `values` [L, V] (row t: one value per vocabulary token, read only where
-   * `enumerated[t]` is 1; finite, and for a token the logits processors forbid at t any finite value), `enumerated` [L]. A step's
-   * value is its entry of `tokenRewards` (detection: the box slot's increment); positions left out fall back to
-   * reward to go.
+   * other token of the sample as drawn. `values` [L, V]: row t holds one finite value per vocabulary token and is
+   * read only where `enumerated[t]` is 1 (a token the logits processors forbid at t may hold any finite value).
+   * A step's value is its entry of `tokenRewards` (detection: the box slot's increment); positions left out fall
+   * back to reward to go.
    */
   readonly tokenValues?: readonly TokenValues[];
 }

@@ -155,7 +155,7 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   /** Only with `noise` null boxes (their first five tokens unweighted); `zeros` targets are all weighted 1. */
   readonly targetWeights?: (ex: DetectionExample, targets: Int32Array) => Float32Array;
 
-  /** [6] the tokens each slot position may emit in a box slot (the slot mask, and no 0 after a coordinate when well-formed). */
+  /** [6] the tokens each position of a box slot may emit: the slot mask's, without 0 after a coordinate when well-formed. */
   private readonly allowed: readonly Int32Array[];
 
   constructor(readonly opts: DetectionTaskOptions) {
