@@ -385,9 +385,7 @@ export async function updateInputs<E, P, A>(
       // This part's rows: k indexes the step's rows, local the part's own samples.
       const ks = Array.from(picked.rows.keys()).filter((k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length);
       const local = ks.map((k) => picked.rows[k] - part.first);
-      const rowTokens = new Int32Array(ks.length * l);
-      local.forEach((row, k) => rowTokens.set(part.scored.tokens.subarray(row * l, (row + 1) * l), k * l));
-      const tokens = tokensTensor(rowTokens, [ks.length, l]);
+      const tokens = tokensTensor(rowsOf(part.scored.tokens, l, local, (n) => new Int32Array(n)), [ks.length, l]);
       made.push(tokens);
       // Row r is sample r mod N of input ⌊r/N⌋ (paper: row b is input b, so the images serve as they are).
       let images = part.images;
@@ -406,8 +404,8 @@ export async function updateInputs<E, P, A>(
       const input: ReinforceLossInput<A> = {
         images,
         tokens,
-        advantages: Float64Array.from({ length: ks.length * per }, (_, i) => advantages[ks[Math.floor(i / per)] * per + (i % per)]),
-        tokenValues: part.scored.tokenValues && rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local),
+        advantages: rowsOf(advantages, per, ks, (n) => new Float64Array(n)),
+        tokenValues: part.scored.tokenValues && rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n)),
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
         kl,
@@ -441,9 +439,9 @@ function checkUpdateConfig(config: TuneConfig): void {
   if (m !== undefined && !(Number.isInteger(m) && m >= 1)) throw new RangeError(`microBatch must be a positive integer, got ${m}`);
 }
 
-/** Rows `rows` of a row-major array of `rowSize`-value rows, in that order. */
-function rowsOf(values: Float32Array, rowSize: number, rows: readonly number[]): Float32Array {
-  const out = new Float32Array(rows.length * rowSize);
+/** Rows `rows` of a row-major array of `rowSize`-value rows, in that order, in an array made by `make`. */
+function rowsOf<T extends Float64Array | Float32Array | Int32Array>(values: T, rowSize: number, rows: readonly number[], make: (length: number) => T): T {
+  const out = make(rows.length * rowSize);
   rows.forEach((row, k) => out.set(values.subarray(row * rowSize, (row + 1) * rowSize), k * rowSize));
   return out;
 }
