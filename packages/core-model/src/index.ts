@@ -2,7 +2,8 @@
 export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHandler } from './command-line';
 export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
-export type { Params, SampleOptions, SampleResult, SequencePolicy } from './policy';
+export type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from './policy';
+export { scoreRows } from './policy';
 export type { Optimizer } from './optim/optimizer';
 export * from './data/shapes';
 export { readBytes, readJson, readJsonAs, validate, fieldPath, zodProblem, orUsageError } from './input';
@@ -112,7 +113,7 @@ export {
 export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit, pickOneHot } from './ops';
 export { vitVariant, VIT_SIZES, VIT_PATCHES, type VitSize, type VitVariant } from './model/variants';
 export { vitEncode, patchify, type VitConfig } from './model/vit';
-export { decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, type DecoderConfig, type KvCache } from './model/decoder';
+export { decoderFeatures, decoderHead, decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, type DecoderConfig, type KvCache } from './model/decoder';
 export { EncoderDecoder, modelConfig, initParams, type EncoderDecoderConfig, type ModelSpec } from './model/encoder-decoder';
 export { sampleSequences, selectTokens, type Selection } from './sampler';
 export {

@@ -3,7 +3,7 @@
  * architecture behind it. Dimension legend: B batch, N samples per input, L sequence length, V vocabulary,
  * H×W×C image.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from './rng';
 
 /** Trainable parameters by big_vision-style name (e.g. `encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel`). */
@@ -56,4 +56,41 @@ export interface SequencePolicy {
    * the policy's features rather than a force on them (detection's confidence loss). Optional.
    */
   headLogProbs?(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D;
+
+  /**
+   * `logProbs` (and, with `head`, `headLogProbs`) of token rows that share images, in one pass: each image encoded
+   * once and each row's decoder features computed once for both. Optional: `scoreRows` below does the same with
+   * `logProbs` and `headLogProbs` for a policy without it.
+   */
+  scoreRows?(images: tf.Tensor4D, tokens: tf.Tensor2D, opts: RowScoring): RowScores;
+}
+
+export interface RowScoring {
+  /** [R] the image (index into `images`) of each token row; absent: row r is image r. */
+  readonly rowImages?: Int32Array;
+  /** Also the head-only log-probs (SequencePolicy.headLogProbs) of the same rows. */
+  readonly head?: boolean;
+}
+
+export interface RowScores {
+  /** [R, L, V] as `logProbs` of the rows' images and tokens. */
+  readonly logProbs: tf.Tensor3D;
+  /** [R, L, V] as `headLogProbs` (with `head` only). */
+  readonly headLogProbs?: tf.Tensor3D;
+}
+
+/**
+ * Teacher-forced log-probs of token rows `tokens` [R, L] whose images are `images[rowImages[r]]`: the policy's own
+ * `scoreRows` when it has one (a row's image encoded once however many rows share it), else `logProbs` and
+ * `headLogProbs` of the gathered images.
+ */
+export function scoreRows(policy: SequencePolicy, images: tf.Tensor4D, tokens: tf.Tensor2D, opts: RowScoring = {}): RowScores {
+  if (policy.scoreRows) return policy.scoreRows(images, tokens, opts);
+  const headLogProbs = policy.headLogProbs?.bind(policy);
+  if (opts.head && !headLogProbs) throw new Error("auxLossScope 'head' (head-only log-probs) needs a policy with headLogProbs");
+  return tf.tidy(() => {
+    const rows = opts.rowImages ? tf.gather(images, tf.tensor1d(opts.rowImages, 'int32')) : images;
+    const logProbs = policy.logProbs(rows, tokens);
+    return opts.head && headLogProbs ? { logProbs, headLogProbs: headLogProbs(rows, tokens) } : { logProbs };
+  });
 }

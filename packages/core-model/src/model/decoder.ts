@@ -73,17 +73,11 @@ export function shiftRight(tokens: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * Teacher-forced logits: encoded [B, P, De], decoder inputs [B, L] (already shifted right) → logits [B, L, V].
+ * Teacher-forced decoder features: encoded [B, P, De], decoder inputs [B, L] (already shifted right) → the final
+ * layer norm's output [B, L, D], which `decoderHead` maps to logits.
  * Embedding lookup is tf.gather (its gradient needs UnsortedSegmentSum, which backend.ts registers on wasm).
  */
-export function decoderLogits(
-  params: Params,
-  cfg: DecoderConfig,
-  encoded: tf.Tensor3D,
-  inputs: tf.Tensor2D,
-  /** Gradients reach only the output layer (`decoder/head`): the features it reads are constants. */
-  headOnly = false,
-): tf.Tensor3D {
+export function decoderFeatures(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, l] = inputs.shape;
     if (l !== cfg.length) throw new Error(`decoder input length ${l} != configured length ${cfg.length}`);
@@ -98,9 +92,21 @@ export function decoderLogits(
       x = tf.add(x, multiHeadAttention(params, `${blk}/MultiHeadDotProductAttention_1`, cfg.heads, y, encoded));
       x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
     }
-    const features = layerNorm(params, 'decoder/decoder_norm', x);
-    return denseP(params, 'decoder/head', headOnly ? stopGradient(features) : features) as tf.Tensor3D;
+    return layerNorm(params, 'decoder/decoder_norm', x) as tf.Tensor3D;
   });
+}
+
+/**
+ * The output layer: features [B, L, D] → logits [B, L, V]. `headOnly`: gradients reach only this layer
+ * (`decoder/head`), the features it reads are constants.
+ */
+export function decoderHead(params: Params, features: tf.Tensor3D, headOnly = false): tf.Tensor3D {
+  return denseP(params, 'decoder/head', headOnly ? stopGradient(features) : features) as tf.Tensor3D;
+}
+
+/** Teacher-forced logits [B, L, V]: `decoderHead` of `decoderFeatures`. */
+export function decoderLogits(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => decoderHead(params, decoderFeatures(params, cfg, encoded, inputs)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -106,6 +106,44 @@ describe('encoder-decoder forward', () => {
     model.dispose();
   });
 
+  it('scoreRows: rows sharing images score and differentiate as logProbs/headLogProbs of the gathered images', async () => {
+    const model = EncoderDecoder.create(modelConfig(MU), 8);
+    randomiseHead(model, 9);
+    const images = randomImages(2, 10);
+    const rowImages = Int32Array.from([1, 0, 1, 1]); // uneven sharing, out of order
+    const tokens = tf.tensor2d([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 8], [9, 7, 9, 3, 2, 3], [8, 4, 6, 2, 6, 4]], undefined, 'int32');
+    const weights = tf.randomNormal([4, 6, 12], 0, 1, 'float32', 11);
+    const headWeights = tf.randomNormal([4, 6, 12], 0, 1, 'float32', 12);
+    const objective = (lp: tf.Tensor3D, head: tf.Tensor3D) => tf.add(tf.sum(tf.mul(lp, weights)), tf.sum(tf.mul(head, headWeights))) as tf.Scalar;
+    const variables = [...model.params.values()];
+    const shared = tf.variableGrads(() => {
+      const s = model.scoreRows(images, tokens, { rowImages, head: true });
+      return objective(s.logProbs, s.headLogProbs!);
+    }, variables);
+    const gathered = tf.gather(images, tf.tensor1d(rowImages, 'int32')) as tf.Tensor4D;
+    const separate = tf.variableGrads(() => objective(model.logProbs(gathered, tokens), model.headLogProbs(gathered, tokens)), variables);
+    expect((await readTensor(shared.value))[0]).toBeCloseTo((await readTensor(separate.value))[0], 3);
+    let largest = 0;
+    for (const v of variables) {
+      const a = await readTensor(shared.grads[v.name]);
+      const b = await readTensor(separate.grads[v.name]);
+      for (let i = 0; i < a.length; i++) {
+        expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-4 + 1e-4 * Math.abs(b[i]));
+        largest = Math.max(largest, Math.abs(b[i]));
+      }
+    }
+    // The encoder's gradient is summed over the rows that share an image: not vacuously zero.
+    expect(Math.max(...(await readTensor(shared.grads[model.params.get('img/embedding/kernel')!.name])).map(Math.abs))).toBeGreaterThan(1e-3);
+    expect(largest).toBeGreaterThan(1e-2);
+    // Without head, only log-probs; without rowImages, row r is image r.
+    const plain = model.scoreRows(images, tf.slice(tokens, [0, 0], [2, 6]), {});
+    expect(plain.headLogProbs).toBeUndefined();
+    const direct = await readTensor(model.logProbs(images, tf.slice(tokens, [0, 0], [2, 6])));
+    const viaRows = await readTensor(plain.logProbs);
+    for (let i = 0; i < direct.length; i++) expect(viaRows[i]).toBeCloseTo(direct[i], 5);
+    model.dispose();
+  });
+
   it('gradients agree with central finite differences (float32-aware tolerance)', async () => {
     const model = EncoderDecoder.create(modelConfig(MU), 4);
     randomiseHead(model, 5);

@@ -8,10 +8,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sequenceBias, tokensTensorValues, type LogitsProcessor } from '../logits-processors';
 import { ParamInit, countParams, pickOneHot } from '../ops';
-import type { Params, SampleOptions, SampleResult, SequencePolicy } from '../policy';
+import type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from '../policy';
 import { Rng } from '../rng';
 import { sampleSequences } from '../sampler';
-import { decoderLogits, initDecoder, shiftRight, type DecoderConfig } from './decoder';
+import { decoderFeatures, decoderHead, decoderLogits, initDecoder, shiftRight, type DecoderConfig } from './decoder';
 import { vitVariant } from './variants';
 import { initVit, vitEncode, type VitConfig } from './vit';
 
@@ -106,8 +106,8 @@ export class EncoderDecoder implements SequencePolicy {
   }
 
   /** Raw teacher-forced logits [B, L, V] (no processors) for targets `tokens` [B, L]. */
-  logitsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, headOnly = false): tf.Tensor3D {
-    return tf.tidy(() => decoderLogits(this.params, this.config.decoder, encoded, shiftRight(tokens), headOnly));
+  logitsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => decoderLogits(this.params, this.config.decoder, encoded, shiftRight(tokens)));
   }
 
   /**
@@ -139,14 +139,17 @@ export class EncoderDecoder implements SequencePolicy {
   /** Teacher-forced log-softmax [B, L, V] after the processors, from encoder tokens [B, P, D]. */
   logProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null, headOnly = false): tf.Tensor3D {
     const ownBias = bias === undefined ? this.processorBias(tokens) : null;
-    const result = tf.tidy(() => {
-      let logits: tf.Tensor = this.logitsFromEncoded(encoded, tokens, headOnly);
-      const b = bias ?? ownBias;
-      if (b !== null && b !== undefined) logits = tf.add(logits, b);
-      return tf.logSoftmax(logits) as tf.Tensor3D;
-    });
+    const result = tf.tidy(() => this.logProbsFromFeatures(decoderFeatures(this.params, this.config.decoder, encoded, shiftRight(tokens)), bias ?? ownBias, headOnly));
     ownBias?.dispose();
     return result;
+  }
+
+  /** The head's log-softmax [B, L, V] of decoder features [B, L, D], after the processors' bias. */
+  private logProbsFromFeatures(features: tf.Tensor3D, bias: tf.Tensor3D | null, headOnly: boolean): tf.Tensor3D {
+    return tf.tidy(() => {
+      const logits = decoderHead(this.params, features, headOnly);
+      return tf.logSoftmax(bias === null ? logits : tf.add(logits, bias)) as tf.Tensor3D;
+    });
   }
 
   /** SequencePolicy: teacher-forced, processed log-softmax [B, L, V] for targets `tokens` [B, L]. */
@@ -160,6 +163,26 @@ export class EncoderDecoder implements SequencePolicy {
    */
   headLogProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, undefined, true));
+  }
+
+  /**
+   * SequencePolicy: rows sharing images (REINFORCE's N samples per image) cost one encoder pass per image, not per
+   * row: the rows' encoder tokens are gathered (so the encoder's gradient sums over the rows of an image), and the
+   * head-only log-probs read the same decoder features.
+   */
+  scoreRows(images: tf.Tensor4D, tokens: tf.Tensor2D, opts: RowScoring): RowScores {
+    const bias = this.processorBias(tokens);
+    try {
+      return tf.tidy(() => {
+        const encoded = this.encode(images);
+        const rows = opts.rowImages ? tf.gather(encoded, tf.tensor1d(opts.rowImages, 'int32')) : encoded;
+        const features = decoderFeatures(this.params, this.config.decoder, rows, shiftRight(tokens));
+        const logProbs = this.logProbsFromFeatures(features, bias, false);
+        return opts.head ? { logProbs, headLogProbs: this.logProbsFromFeatures(features, bias, true) } : { logProbs };
+      });
+    } finally {
+      bias?.dispose();
+    }
   }
 
   /** Per-token log-probs [B, L] of `tokens` [B, L] (one-hot product, so that no gather gradient is needed). */
