@@ -25,7 +25,7 @@
  * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
+import { Rng, scoreRows, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
 import { paperAdvantages, rewardToGoAdvantages, rlooAdvantages } from './advantages';
 import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import {
@@ -73,7 +73,7 @@ export interface TuneConfig {
   readonly auxLossWeight?: number;
   /**
    * What the auxiliary loss may train: `model` (every parameter, the paper) or `head` (only the output layer, via
-   * the policy's `headLogProbs`, one more forward pass): a read-out of the features the reward shapes, which then
+   * head-only log-probs, which core-model's `scoreRows` reads off the same forward pass): a read-out of the features the reward shapes, which then
    * cannot pull those features away from the reward.
    */
   readonly auxLossScope?: 'model' | 'head';
@@ -184,8 +184,10 @@ export function normalizeAdvantages(a: Float64Array): Float64Array {
 }
 
 export interface ReinforceLossInput<A> {
-  /** [R, H, W, C] the image of each row. */
+  /** [B, H, W, C] the rows' images. */
   readonly images: tf.Tensor4D;
+  /** [R] the image of each row (index into `images`); absent: row r is image r. */
+  readonly rowImages?: Int32Array;
   /** [R, L] the sampled tokens of each row. */
   readonly tokens: tf.Tensor2D;
   /** [R] advantages, or [R, L] (one per token, `rtg` and `expected`). */
@@ -211,7 +213,10 @@ export interface ReinforceLossInput<A> {
  * logits processors as the sampler) and adds the optional KL and auxiliary terms. Named terms go into `terms`.
  */
 export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInput<A>, terms: Record<string, tf.Scalar> = {}): tf.Scalar {
-  const logProbs = policy.logProbs(input.images, input.tokens); // [R, L, V]
+  // One pass for both where the policy can: each image encoded once, the head-only aux log-probs from the same features.
+  const head = input.aux !== undefined && input.aux.weight > 0 && input.aux.headOnly === true;
+  const scores = scoreRows(policy, input.images, input.tokens, { rowImages: input.rowImages, head });
+  const logProbs = scores.logProbs; // [R, L, V]
   const [r, l] = input.tokens.shape;
   const adv = input.advantages.length === r ? tf.tensor1d(Float32Array.from(input.advantages)) : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
   // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
@@ -227,12 +232,7 @@ export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInp
     loss = tf.add(loss, tf.mul(kl, input.kl.coef));
   }
   if (input.aux && input.aux.weight > 0) {
-    let auxLogProbs = logProbs;
-    if (input.aux.headOnly) {
-      if (!policy.headLogProbs) throw new Error("auxLossScope 'head' needs a policy with headLogProbs");
-      auxLogProbs = policy.headLogProbs(input.images, input.tokens);
-    }
-    const aux = input.aux.loss(auxLogProbs, input.tokens, input.aux.values);
+    const aux = input.aux.loss(scores.headLogProbs ?? logProbs, input.tokens, input.aux.values);
     terms.auxLoss = aux;
     loss = tf.add(loss, tf.mul(aux, input.aux.weight));
   }
@@ -388,21 +388,19 @@ export async function updateInputs<E, P, A>(
       const tokens = tokensTensor(rowsOf(part.scored.tokens, l, local, (n) => new Int32Array(n)), [ks.length, l]);
       made.push(tokens);
       // Row r is sample r mod N of input ⌊r/N⌋ (paper: row b is input b, so the images serve as they are).
-      let images = part.images;
-      if (estimator !== 'paper') {
-        images = tf.tidy(() => tf.gather(part.images, tf.tensor1d(Int32Array.from(local, (row) => Math.floor(row / n)), 'int32')));
-        made.push(images);
-      }
+      const images = part.images;
+      const rowImages = estimator === 'paper' ? undefined : Int32Array.from(local, (row) => Math.floor(row / n));
       let kl: ReinforceLossInput<A>['kl'];
       if (klCoef > 0 && opts.reference) {
         const ref = opts.reference;
-        const refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(ref.logProbs(images, tokens), tokens));
+        const refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(scoreRows(ref, images, tokens, { rowImages }).logProbs, tokens));
         made.push(refTokenLogProbs);
         kl = { coef: klCoef, refTokenLogProbs };
       }
       const auxWeight = config.auxLossWeight ?? 1;
       const input: ReinforceLossInput<A> = {
         images,
+        rowImages,
         tokens,
         advantages: rowsOf(advantages, per, ks, (n) => new Float64Array(n)),
         tokenValues: part.scored.tokenValues && rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n)),
