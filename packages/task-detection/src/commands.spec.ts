@@ -1,9 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadCheckpoint, UsageError } from '@reward-tune/core-model';
+import { loadCheckpoint, orUsageError, resolveConfig, UsageError } from '@reward-tune/core-model';
 import { TUNED_FROM } from '@reward-tune/reinforce';
-import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
+import { evalCommand, noiseCommand, pretrainCommand, shippedCheckpoint, tuneCommand } from './commands';
+import { detectionConfigSpec } from './config';
 import { writeShapesDataset } from './dataset';
 import { demoCommand } from './demo';
 
@@ -19,6 +20,21 @@ async function capture(run: () => Promise<number>): Promise<{ code: number; stdo
     err.mockRestore();
   }
 }
+
+describe('the tiny presets', () => {
+  const preset = (name: string) => orUsageError(resolveConfig(detectionConfigSpec, { preset: name, sets: [] }));
+
+  it('tiny tunes with exact token values, tiny-paper as the paper does; they share the model, the data and the MLE checkpoint', () => {
+    const tiny = preset('tiny');
+    const paper = preset('tiny-paper');
+    expect(tiny.tune).toMatchObject({ estimator: 'expected', discount: 0, batchSize: 32, numSamples: 2, steps: 700, nmsWeight: 1, optimizer: { lr: 1e-4 } });
+    expect(paper.tune).toMatchObject({ estimator: 'paper', discount: 1, batchSize: 16, numSamples: 4, steps: 200, nmsWeight: 0.3, optimizer: { lr: 2e-5 } });
+    expect({ ...tiny, tune: undefined }).toEqual({ ...paper, tune: undefined });
+    expect(shippedCheckpoint('tiny-paper')).toBe(shippedCheckpoint('tiny'));
+    expect(existsSync(shippedCheckpoint('tiny'))).toBe(true);
+    expect(shippedCheckpoint('quick')).not.toBe(shippedCheckpoint('tiny'));
+  });
+});
 
 describe('task-detection commands (plumbing, mu preset)', () => {
   const out = mkdtempSync(path.join(tmpdir(), 'det-cmd-'));

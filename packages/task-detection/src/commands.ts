@@ -27,7 +27,9 @@ export const TASK = 'task-detection';
 /** Where the shipped MLE checkpoints live (next to dist/ in the installed package). */
 export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
 export type { DetectionRunEval };
-export const shippedCheckpoint = (preset: string): string => path.join(SHIPPED_DIR, `${preset}-mle.safetensors`);
+/** Presets that differ from another only in how they tune, and so share its MLE checkpoint. */
+const SHARED_MLE: Readonly<Record<string, string>> = { 'tiny-paper': 'tiny' };
+export const shippedCheckpoint = (preset: string): string => path.join(SHIPPED_DIR, `${SHARED_MLE[preset] ?? preset}-mle.safetensors`);
 
 // Data and image tables are loaded once per process and shared by the steps of a demo (decoding thousands of PNGs
 // again for each step would cost more than the evaluation itself).
