@@ -73,8 +73,8 @@ export interface TuneConfig {
   readonly auxLossWeight?: number;
   /**
    * What the auxiliary loss may train: `model` (every parameter, the paper) or `head` (only the output layer, via
-   * head-only log-probs, which core-model's `scoreRows` reads off the same forward pass): a read-out of the features the reward shapes, which then
-   * cannot pull those features away from the reward.
+   * head-only log-probs, which core-model's `scoreRows` reads off the same forward pass): a read-out of the features
+   * the reward shapes, which then cannot pull those features away from the reward.
    */
   readonly auxLossScope?: 'model' | 'head';
   /**

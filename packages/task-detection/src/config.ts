@@ -4,7 +4,7 @@
  *   mu     the smallest, for unit tests (seconds)
  *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores
  *   tiny   the CPU demo: 64×64 synthetic shapes, a 0.8M-parameter model (the toy run's scale), tuned with exact
- *          token values (README, "The demo's recipe")
+ *          token values (README, "`npm start` (the `tiny` demo)")
  *   tiny-paper  the same model and data tuned as the paper does (the schema's tune defaults): the recipe of every
  *          measurement before 2026-11-28
  *   b16    ViT-B/16 for a GPU and real COCO (--data <coco dir>)
