@@ -31,6 +31,12 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
 }
 
 /**
+ * The tune section's default optimizer. A preset that changes one of its fields spells the whole object (presets
+ * replace a section's objects, they do not merge into the defaults): `{ ...TUNE_OPTIMIZER, lr: 1e-4 }`.
+ */
+export const TUNE_OPTIMIZER = { name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } } as const;
+
+/**
  * The fields of the `tune` section; a task spreads them into its own object with its extra options, then applies
  * `.strict().refine(...enoughSamples).prefault({})`.
  */
@@ -51,7 +57,7 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
     discount: z.number().min(0).max(1).default(1),
     /** Sampling temperature of the training samples; the gradient re-scores them at the same T (TuneConfig.temperature). */
     temperature: z.number().positive().default(1),
-    optimizer: optimizerConfigSchema.default({ name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } }),
+    optimizer: optimizerConfigSchema.default(TUNE_OPTIMIZER),
     /** Weight of the KL penalty to the frozen MLE model (0 = off, as in the paper). */
     klCoef: z.number().nonnegative().default(0),
     evalEvery: z.number().int().nonnegative().default(defaults.evalEvery),

@@ -89,4 +89,4 @@ export {
   type DemoResults,
 } from './runner';
 export { loadImageTable, batchOf, randomBatches, sequentialBatches, type ImageTable } from './batches';
-export { mleSectionSchema, tuneSectionFields, enoughSamples, evalSectionSchema, evalSectionObject } from './config-sections';
+export { mleSectionSchema, tuneSectionFields, enoughSamples, TUNE_OPTIMIZER, evalSectionSchema, evalSectionObject } from './config-sections';

@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { modelSectionSchema, optimizerConfigSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
-import { enoughSamples, evalSectionObject, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
+import { enoughSamples, evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionFields } from '@reward-tune/reinforce';
 import { SCORE_RULES } from './eval';
 
 const synthetic = z
@@ -140,7 +140,7 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
       steps: 700,
       evalEvery: 100,
       nmsWeight: 1,
-      optimizer: { name: 'adafactor', lr: 1e-4, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } },
+      optimizer: { ...TUNE_OPTIMIZER, lr: 1e-4 },
     },
   },
   'tiny-paper': {},
