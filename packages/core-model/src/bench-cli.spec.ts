@@ -22,7 +22,7 @@ import {
 import { UsageError } from './command-line';
 import { spawnSync } from 'node:child_process';
 import { EncoderDecoder, initParams, type EncoderDecoderConfig } from './model/encoder-decoder';
-import { countParams } from './ops';
+import { countParams } from './model/ops';
 
 describe('bench', () => {
   it('bench-tiny is runtime.md §1 reference model: 1,947,564 parameters', async () => {

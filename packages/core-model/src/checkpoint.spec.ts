@@ -18,7 +18,7 @@ import {
 } from './checkpoint';
 import { Adafactor } from './optim/adafactor';
 import { writeFileAtomic } from './fs-atomic';
-import type { Params } from './policy';
+import type { Params } from './model/policy';
 import { Rng } from './rng';
 
 let dir: string;

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from './fs-atomic';
 import { either as E } from 'fp-ts';
 import type { Optimizer } from './optim/optimizer';
-import type { Params } from './policy';
+import type { Params } from './model/policy';
 import type { RngState } from './rng';
 import { decodeSafetensors, encodeHeader, tensorBytes, type HostTensor, type SafeDType } from './safetensors';
 

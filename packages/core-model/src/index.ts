@@ -2,8 +2,8 @@
 export { runCli, usage, notImplemented, UsageError, type CliSpec, type CommandHandler } from './command-line';
 export { scheduleMultiplier, type Schedule } from './schedules';
 export { Rng, type RngState } from './rng';
-export type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from './policy';
-export { scoreRows } from './policy';
+export type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from './model/policy';
+export { scoreRows } from './model/policy';
 export type { Optimizer } from './optim/optimizer';
 export * from './data/shapes';
 export { readBytes, readJson, readJsonAs, validate, fieldPath, zodProblem, orUsageError } from './input';
@@ -110,16 +110,16 @@ export {
   initBackend, checkBackendEnv, registerGradients, matMul, flagFreeMatMul, readTensor, wasmDir, BackendUnavailableError, BACKEND_CHOICES,
   type BackendChoice, type BackendInfo,
 } from './backend';
-export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit, pickOneHot } from './ops';
+export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit, pickOneHot } from './model/ops';
 export { vitVariant, VIT_SIZES, VIT_PATCHES, type VitSize, type VitVariant } from './model/variants';
 export { vitEncode, patchify, type VitConfig } from './model/vit';
 export { decoderFeatures, decoderHead, decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, type DecoderConfig, type KvCache } from './model/decoder';
 export { EncoderDecoder, modelConfig, initParams, type EncoderDecoderConfig, type ModelSpec } from './model/encoder-decoder';
-export { sampleSequences, selectTokens, type Selection } from './sampler';
+export { sampleSequences, selectTokens, type Selection } from './model/sampler';
 export {
   forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias, tokensTensor, tokensTensorValues,
   type LogitsProcessor, type ProcessorContext,
-} from './logits-processors';
+} from './model/logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
 export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
 export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './native-matmul';

@@ -5,9 +5,9 @@
 // (and the reason is printed) rather than passing them vacuously.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, probeWebgpu, readTensor, webgpuAdapterInChild, WEBGPU_FLAGS, type BackendChoice } from './backend';
-import { prefixConstraint, tokensTensor } from './logits-processors';
+import { prefixConstraint, tokensTensor } from './model/logits-processors';
 import { globalNorm } from './optim/clip';
-import { attend, causalBias, dense, geluTanh, layerNorm } from './ops';
+import { attend, causalBias, dense, geluTanh, layerNorm } from './model/ops';
 import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
 import { AdamW } from './optim/adamw';
 import { Rng } from './rng';

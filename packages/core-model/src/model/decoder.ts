@@ -32,8 +32,8 @@ import {
   param,
   splitHeads,
   type ParamInit,
-} from '../ops';
-import type { Params } from '../policy';
+} from './ops';
+import type { Params } from './policy';
 
 export interface DecoderConfig {
   readonly vocabSize: number;

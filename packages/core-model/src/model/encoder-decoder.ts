@@ -6,11 +6,11 @@
  * Dimension legend: B batch, N samples per input, L length, V vocabulary, Hi×Wi×C image, P patches, D width.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { sequenceBias, tokensTensorValues, type LogitsProcessor } from '../logits-processors';
-import { ParamInit, countParams, pickOneHot } from '../ops';
-import type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from '../policy';
+import { sequenceBias, tokensTensorValues, type LogitsProcessor } from './logits-processors';
+import { ParamInit, countParams, pickOneHot } from './ops';
+import type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from './policy';
 import { Rng } from '../rng';
-import { sampleSequences } from '../sampler';
+import { sampleSequences } from './sampler';
 import { decoderFeatures, decoderHead, decoderLogits, initDecoder, shiftRight, type DecoderConfig } from './decoder';
 import { vitVariant } from './variants';
 import { initVit, vitEncode, type VitConfig } from './vit';

@@ -5,7 +5,7 @@
  * position embeddings at std 1). The task supplies the vocabulary, the length and its logits processors.
  */
 import { z } from 'zod';
-import type { LogitsProcessor } from '../logits-processors';
+import type { LogitsProcessor } from './logits-processors';
 import { EncoderDecoder, modelConfig } from './encoder-decoder';
 
 export const modelSectionSchema = z

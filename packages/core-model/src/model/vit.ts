@@ -15,8 +15,8 @@
  *   img/Transformer/encoder_norm/{scale,bias}
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { denseP, layerNorm, mlpBlock, multiHeadAttention, param, sincos2d, type ParamInit } from '../ops';
-import type { Params } from '../policy';
+import { denseP, layerNorm, mlpBlock, multiHeadAttention, param, sincos2d, type ParamInit } from './ops';
+import type { Params } from './policy';
 
 export interface VitConfig {
   /** Input image [Hi, Wi]; both must be multiples of `patch`. */

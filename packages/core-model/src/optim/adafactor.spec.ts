@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
 import { scheduleMultiplier, type Schedule } from '../schedules';
 import { Adafactor, factoredDims } from './adafactor';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -15,7 +15,7 @@
  * Deviation: big_vision keeps m in bfloat16; here it is float32 (tfjs has no bfloat16).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 import { ChainedOptimizer, type ChainConfig } from './chain';
 import { clipByBlockRms } from './clip';
 

@@ -1,7 +1,7 @@
 // AdamW (bias-corrected Adam + big_vision's decoupled weight decay) against a float64 hand computation over 3 steps.
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 import { Rng } from '../rng';
 import { AdamW } from './adamw';
 import { createOptimizer, optimizerConfigSchema } from './index';

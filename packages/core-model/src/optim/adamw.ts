@@ -5,7 +5,7 @@
  *   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,  u = (m / (1−β1ⁿ)) / (sqrt(v / (1−β2ⁿ)) + ε)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 import { ChainedOptimizer, type ChainConfig } from './chain';
 
 export interface AdamOptions {

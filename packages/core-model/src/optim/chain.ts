@@ -18,7 +18,7 @@
  * 50 → 16 ms; cpu AdamW 812 → 491 ms, Adafactor 1,934 → 1,743 ms. So it is on by default on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 import { scheduleMultiplier, type Schedule } from '../schedules';
 import { globalNormClipFactor } from './clip';
 import { planParams, type ParamPlan, type PatternMults } from './lr-mults';

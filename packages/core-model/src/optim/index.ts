@@ -4,7 +4,7 @@
  * (lr, wd, lr_mults → lrMults, wd_mults → wdMults, grad_clip_norm → gradClipNorm, optax.beta2_cap → beta2Cap).
  */
 import { z } from 'zod';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 import { Adafactor, type AdafactorOptions } from './adafactor';
 import { AdamW, type AdamOptions } from './adamw';
 import type { ChainConfig } from './chain';

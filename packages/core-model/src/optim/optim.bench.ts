@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendChoice } from '../backend';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 import { Adafactor } from './adafactor';
 import { AdamW } from './adamw';
 

@@ -3,7 +3,7 @@
  * tensors so that a checkpoint can save and restore it exactly.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Params } from '../policy';
+import type { Params } from '../model/policy';
 
 export interface Optimizer {
   /** Number of updates applied so far (the schedule's `t`). */

@@ -4,7 +4,7 @@
  * H×W×C image.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from './rng';
+import type { Rng } from '../rng';
 
 /** Trainable parameters by big_vision-style name (e.g. `encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel`). */
 export type Params = Map<string, tf.Variable>;

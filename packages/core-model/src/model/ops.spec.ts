@@ -1,6 +1,6 @@
 // Building blocks against hand-computed values: tanh-GELU, layer norm, 2-D sin-cos embeddings, attention masking.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readTensor } from './backend';
+import { initBackend, readTensor } from '../backend';
 import { NEG, attend, causalBias, dense, geluTanh, layerNorm, sincos2d } from './ops';
 
 beforeAll(async () => {

@@ -6,9 +6,9 @@
  * Dimension legend: B batch (rows), L query length, S key length, D width, H heads, Dh = D/H head width.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { customOp, matMul, matMulT, sumRows } from './backend';
+import { customOp, matMul, matMulT, sumRows } from '../backend';
 import type { Params } from './policy';
-import type { Rng } from './rng';
+import type { Rng } from '../rng';
 import {
   fusedGelu,
   fusedGeluGrad,
@@ -21,7 +21,7 @@ import {
   GELU_A,
   GELU_C,
   LN_EPS,
-} from './webgpu-kernels';
+} from '../webgpu-kernels';
 
 /** Large negative finite logit for masked positions/tokens: exp() underflows to exactly 0, 0·NEG stays finite. */
 export const NEG = -1e9;

@@ -1,12 +1,12 @@
 // The KV-cached sampler against naive full-prefix decoding (same tokens, greedy and seeded), its log-probs against
 // the teacher-forced scorer, masks, and the token-selection rule (top-k, top-p, temperature) on hand-made logits.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readTensor } from './backend';
+import { initBackend, readTensor } from '../backend';
 import { allowedAt, prefixConstraint, slotMask, tokenSet, type LogitsProcessor } from './logits-processors';
-import { decoderStep, disposeKvCache, initKvCache } from './model/decoder';
-import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
+import { decoderStep, disposeKvCache, initKvCache } from './decoder';
+import { EncoderDecoder, modelConfig } from './encoder-decoder';
 import type { SampleOptions, SampleResult } from './policy';
-import { Rng } from './rng';
+import { Rng } from '../rng';
 import { selectTokens } from './sampler';
 
 const V = 12;

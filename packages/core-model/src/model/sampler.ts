@@ -9,12 +9,12 @@
  * P encoder tokens, De encoder width.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readTensor } from './backend';
+import { readTensor } from '../backend';
 import { allowedAt, type LogitsProcessor } from './logits-processors';
-import { decoderStep, disposeKvCache, initKvCache, type DecoderConfig } from './model/decoder';
+import { decoderStep, disposeKvCache, initKvCache, type DecoderConfig } from './decoder';
 import { NEG } from './ops';
 import type { Params, SampleOptions, SampleResult } from './policy';
-import type { Rng } from './rng';
+import type { Rng } from '../rng';
 
 export interface Selection {
   /** [R] chosen tokens. */
