@@ -1,11 +1,12 @@
 // Caption datasets on disk: what writeCaptionDataset writes, that it is idempotent and extends consistently, and
-// that loadCaptionSplit reads it (and COCO / Karpathy files) back, with one-line errors naming file and field.
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+// that loadCaptionSplit reads it (and COCO / Karpathy files, and data directories in the COCO and Karpathy layouts)
+// back, with one-line errors naming file and field.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { readImage } from '@reward-tune/core-model';
-import { loadCaptionSplit, writeCaptionDataset, type CaptionSplit } from './dataset';
+import { encodePng, readImage } from '@reward-tune/core-model';
+import { acceptedLayouts, loadCaptionSplit, writeCaptionDataset, type CaptionSplit } from './dataset';
 import { generateCaptionedScene } from './synthetic';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'caption-data-'));
@@ -179,7 +180,124 @@ describe('loadCaptionSplit', () => {
         `${f}: image 1: reference 1 ("...") is empty after normalisation`,
       );
       const nowhere = path.join(dir, 'nowhere');
-      expect(left(loadCaptionSplit({ dir: nowhere, split: 'val' }, { imageSize: 8 }))).toBe(`${path.join(nowhere, 'captions_val.json')}: cannot read file (ENOENT)`);
+      expect(left(loadCaptionSplit({ dir: nowhere, split: 'val' }, { imageSize: 8 }))).toBe(
+        `${nowhere}: no such directory; caption data takes one of these layouts: ${acceptedLayouts()}`,
+      );
     });
+  });
+});
+
+describe('loadCaptionSplit on a data directory in a real layout', () => {
+  let root: string;
+  beforeAll(() => (root = tmp()));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** A 4×4 image of one colour; `shade` tells the images apart. */
+  const rgb = (shade: number): Uint8Array => new Uint8Array(4 * 4 * 3).fill(shade);
+  // The decoder goes by a file's signature, not its name, so PNG bytes stand in for COCO's JPEGs here (JPEG
+  // decoding is tested in core-model's image spec).
+  const writeImage = (file: string, shade: number): void => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, encodePng({ width: 4, height: 4, data: rgb(shade) }));
+  };
+  const writeJson = (file: string, json: unknown): void => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(json));
+  };
+  /** COCO's naming: 000000000009.jpg for image 9. */
+  const cocoName = (id: number): string => `${String(id).padStart(12, '0')}.jpg`;
+  /** A COCO captions file for these image ids (two references each), and the images under `imageDir`. */
+  const writeCoco = (annotations: string, imageDir: string, ids: readonly number[]): void => {
+    writeJson(annotations, {
+      info: { description: 'fixture' },
+      images: ids.map((id) => ({ id, file_name: cocoName(id), width: 4, height: 4 })),
+      annotations: ids.flatMap((id, i) => [
+        { id: 2 * i + 1, image_id: id, caption: `A Shade ${id}.` },
+        { id: 2 * i + 2, image_id: id, caption: `image number ${id}` },
+      ]),
+    });
+    for (const id of ids) writeImage(path.join(imageDir, cocoName(id)), id);
+  };
+  const lower = (c: string): string => c.toLowerCase().replace(/[.]/g, '');
+  const load = (dir: string, split: 'train' | 'val' | 'test'): CaptionSplit => right(loadCaptionSplit({ dir, split }, { imageSize: 4, normalize: lower }));
+  const pixel0 = (split: CaptionSplit, index: number): number => right(split.loadImage(index)).pixels[0];
+
+  it.each([2017, 2014])('COCO %i: annotations/captions_<split>%i.json + <split>%i/', (year) => {
+    const dir = path.join(root, `coco${year}`);
+    writeCoco(path.join(dir, 'annotations', `captions_train${year}.json`), path.join(dir, `train${year}`), [9, 25]);
+    writeCoco(path.join(dir, 'annotations', `captions_val${year}.json`), path.join(dir, `val${year}`), [139]);
+    const train = load(dir, 'train');
+    expect(train.file).toBe(path.join(dir, 'annotations', `captions_train${year}.json`));
+    expect(train.examples).toEqual([
+      { id: 9, fileName: cocoName(9), references: ['a shade 9', 'image number 9'] },
+      { id: 25, fileName: cocoName(25), references: ['a shade 25', 'image number 25'] },
+    ]);
+    expect(pixel0(train, 1)).toBeCloseTo((25 / 255) * 2 - 1, 6);
+    const val = load(dir, 'val');
+    expect(val.examples.map((e) => e.id)).toEqual([139]);
+    expect(pixel0(val, 0)).toBeCloseTo((139 / 255) * 2 - 1, 6);
+    expect(left(loadCaptionSplit({ dir, split: 'test' }, { imageSize: 4 }))).toBe(`${dir}: the COCO ${year} layout has no test split (it has train and val)`);
+  });
+
+  it('COCO 2017 with an image folder missing: the reader names the first image it cannot find', () => {
+    const dir = path.join(root, 'coco-no-images');
+    writeCoco(path.join(dir, 'annotations', 'captions_val2017.json'), path.join(root, 'elsewhere'), [5]);
+    expect(left(loadCaptionSplit({ dir, split: 'val' }, { imageSize: 4 }))).toBe(
+      `${path.join(dir, 'annotations', 'captions_val2017.json')}: images[0].file_name: file not found: ${path.join(dir, 'val2017', cocoName(5))}`,
+    );
+    expect(left(loadCaptionSplit({ dir, split: 'train' }, { imageSize: 4 }))).toBe(
+      `${dir}: no train split in the COCO 2017 layout (expected ${path.join(dir, 'annotations', 'captions_train2017.json')})`,
+    );
+  });
+
+  it("Karpathy: dataset_coco.json + the folders it names; train = train + restval, val, test; before COCO 2014's files", () => {
+    const dir = path.join(root, 'karpathy');
+    const entries: [number, string, string][] = [
+      [9, 'train2014', 'train'],
+      [30, 'val2014', 'test'],
+      [25, 'train2014', 'restval'],
+      [42, 'val2014', 'val'],
+      [77, 'val2014', 'restval'],
+    ];
+    const name = (folder: string, id: number): string => `COCO_${folder}_${String(id).padStart(12, '0')}.jpg`;
+    writeJson(path.join(dir, 'dataset_coco.json'), {
+      dataset: 'coco',
+      images: entries.map(([id, filepath, split], imgid) => ({
+        filepath,
+        filename: name(filepath, id),
+        imgid,
+        split,
+        cocoid: id,
+        sentids: [],
+        sentences: [`A Shade ${id}.`, `image number ${id}`].map((raw) => ({ raw, tokens: lower(raw).split(' '), imgid, sentid: 0 })),
+      })),
+    });
+    for (const [id, folder] of entries) writeImage(path.join(dir, folder, name(folder, id)), id);
+    // The COCO 2014 annotations next to it (where Karpathy's file belongs) are not what is read.
+    writeCoco(path.join(dir, 'annotations', 'captions_val2014.json'), path.join(dir, 'val2014'), [1]);
+
+    const train = load(dir, 'train');
+    expect(train.file).toBe(path.join(dir, 'dataset_coco.json'));
+    expect(train.examples.map((e) => [e.id, e.fileName])).toEqual([
+      [9, 'train2014/COCO_train2014_000000000009.jpg'],
+      [25, 'train2014/COCO_train2014_000000000025.jpg'],
+      [77, 'val2014/COCO_val2014_000000000077.jpg'],
+    ]);
+    expect(train.examples[2].references).toEqual(['a shade 77', 'image number 77']);
+    expect(pixel0(train, 2)).toBeCloseTo((77 / 255) * 2 - 1, 6);
+    expect(load(dir, 'val').examples.map((e) => e.id)).toEqual([42]);
+    const test = load(dir, 'test');
+    expect(test.examples.map((e) => e.id)).toEqual([30]);
+    expect(pixel0(test, 0)).toBeCloseTo((30 / 255) * 2 - 1, 6);
+  });
+
+  it('a directory in no layout: one line naming it and listing the accepted layouts', () => {
+    const dir = path.join(root, 'detection-data');
+    writeCoco(path.join(dir, 'instances_train.json'), path.join(dir, 'train'), [1]);
+    const problem = left(loadCaptionSplit({ dir, split: 'train' }, { imageSize: 4 }));
+    expect(problem).toBe(`${dir}: no caption data layout found; accepted layouts: ${acceptedLayouts()}`);
+    for (const named of ['captions_{train,val}.json', 'dataset_coco.json', 'annotations/captions_{train,val}2017.json', '{train,val}2014/']) {
+      expect(problem).toContain(named);
+    }
   });
 });

@@ -5,9 +5,10 @@
  *   <dir>/val/000000.png …       <dir>/captions_val.json                    annotations [{id, image_id, caption}]
  *   <dir>/synthetic.json         the generator parameters, written last: present and equal means complete
  *
- * `writeCaptionDataset` generates it (idempotently), `loadCaptionSplit` reads one split back from this layout, from
- * any COCO captions file + image directory, or from a Karpathy `dataset_coco.json`, through core-model's readers.
- * Every problem is one line naming the file and the field.
+ * `writeCaptionDataset` generates it (idempotently). `loadCaptionSplit` reads one split back, through core-model's
+ * readers, from a data directory in any layout of ./layouts (this one, COCO 2017 or 2014, Karpathy's
+ * `dataset_coco.json`), from any COCO captions file + image directory, or from a Karpathy file + its image root.
+ * Every problem is one line naming the file and the field (or, for a directory in no layout, the layouts accepted).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -23,6 +24,19 @@ import {
   writeAtomicE,
 } from '@reward-tune/core-model';
 import { DEFAULT_MAX_OBJECTS, generateCaptionedScene, NUMBER_WORDS } from './synthetic';
+import { captionFile, captionSplitFiles, type CaptionFiles, type CaptionSplitName } from './layouts';
+
+export {
+  acceptedLayouts,
+  captionFile,
+  captionSplitFiles,
+  detectCaptionLayout,
+  CAPTION_LAYOUTS,
+  CAPTION_SPLITS,
+  type CaptionFiles,
+  type CaptionLayout,
+  type CaptionSplitName,
+} from './layouts';
 
 export const SYNTHETIC_SPLITS = ['train', 'val'] as const;
 export type SyntheticSplit = (typeof SYNTHETIC_SPLITS)[number];
@@ -45,7 +59,6 @@ export interface WrittenCaptionDataset {
   readonly captionFiles: Readonly<Record<SyntheticSplit, string>>;
 }
 
-export const captionFile = (dir: string, split: SyntheticSplit): string => path.join(dir, `captions_${split}.json`);
 const imageName = (index: number): string => `${String(index).padStart(6, '0')}.png`;
 const IMAGE_NAME = /^\d{6,}\.png$/;
 
@@ -140,15 +153,17 @@ export function writeCaptionDataset(
 
 /** Where one split comes from. */
 export type CaptionSource =
-  /** The layout `writeCaptionDataset` writes. */
-  | { readonly dir: string; readonly split: SyntheticSplit }
-  /** A COCO captions file (e.g. annotations/captions_val2014.json) and the directory its file_names are in. */
-  | { readonly annotations: string; readonly imageDir: string }
   /**
-   * Karpathy's dataset_coco.json and the COCO root its filepaths are relative to. `train` reads train + restval
-   * (what captioning papers train on), `val` and `test` read those splits.
+   * A data directory in any accepted layout (./layouts): the one `writeCaptionDataset` writes, COCO 2017 or 2014,
+   * or Karpathy's. `test` exists only in Karpathy's.
    */
-  | { readonly karpathy: string; readonly imageDir: string; readonly split: 'train' | 'val' | 'test' };
+  | { readonly dir: string; readonly split: CaptionSplitName }
+  /**
+   * A COCO captions file (e.g. annotations/captions_val2014.json) and the directory its file_names are in; or
+   * Karpathy's dataset_coco.json and the COCO root its filepaths are relative to, where `train` reads train +
+   * restval (what captioning papers train on) and `val` and `test` read those splits.
+   */
+  | CaptionFiles;
 
 export interface CaptionExample {
   readonly id: number;
@@ -178,17 +193,19 @@ export interface CaptionSplitOptions {
   readonly normalize?: (caption: string) => string;
 }
 
-const KARPATHY_READS: Readonly<Record<'train' | 'val' | 'test', readonly KarpathySplit[]>> = {
+const KARPATHY_READS: Readonly<Record<CaptionSplitName, readonly KarpathySplit[]>> = {
   train: ['train', 'restval'],
   val: ['val'],
   test: ['test'],
 };
 
-function readSource(source: CaptionSource): E.Either<string, CaptionDataset> {
-  if ('dir' in source) return readCocoCaptions(captionFile(source.dir, source.split), { imageDir: path.join(source.dir, source.split) });
-  if ('annotations' in source) return readCocoCaptions(source.annotations, { imageDir: source.imageDir });
-  return readKarpathySplit(source.karpathy, { imageDir: source.imageDir, splits: KARPATHY_READS[source.split] });
+function readFiles(files: CaptionFiles): E.Either<string, CaptionDataset> {
+  if ('annotations' in files) return readCocoCaptions(files.annotations, { imageDir: files.imageDir });
+  return readKarpathySplit(files.karpathy, { imageDir: files.imageDir, splits: KARPATHY_READS[files.split] });
 }
+
+const readSource = (source: CaptionSource): E.Either<string, CaptionDataset> =>
+  'dir' in source ? E.chain(readFiles)(captionSplitFiles(source.dir, source.split)) : readFiles(source);
 
 /** Reads one split: its references (checked, normalised) now, its images lazily. */
 export function loadCaptionSplit(source: CaptionSource, options: CaptionSplitOptions): E.Either<string, CaptionSplit> {
