@@ -26,13 +26,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
-import { BACKEND_CHOICES, initBackend, readTensor, type BackendChoice } from './backend';
+import { BACKEND_CHOICES, initBackend, readTensor, webgpuPatchStats, type BackendChoice, type WebgpuPatchStats } from './backend';
 import { UsageError, type CommandHandler } from './command-line';
 import { validate } from './input';
 import { EncoderDecoder, modelConfig, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { AdamW } from './optim/adamw';
 import { Rng } from './rng';
-import { webgpuPatchStats, type WebgpuPatchStats } from './webgpu-internals';
 
 export interface BenchConfig {
   readonly model: EncoderDecoderConfig;

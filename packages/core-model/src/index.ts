@@ -122,7 +122,7 @@ export {
 } from './model/logits-processors';
 export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
 export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
-export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './native-matmul';
+export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './backend';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, webgpuAdapterInChild, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
 export { modelSectionSchema, createModel, type ModelSection } from './model/section';

@@ -75,7 +75,7 @@ export function shiftRight(tokens: tf.Tensor2D): tf.Tensor2D {
 /**
  * Teacher-forced decoder features: encoded [B, P, De], decoder inputs [B, L] (already shifted right) → the final
  * layer norm's output [B, L, D], which `decoderHead` maps to logits.
- * Embedding lookup is tf.gather (its gradient needs UnsortedSegmentSum, which backend.ts registers on wasm).
+ * Embedding lookup is tf.gather (its gradient needs UnsortedSegmentSum, which backend/wasm-kernels.ts registers on wasm).
  */
 export function decoderFeatures(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
   return tf.tidy(() => {

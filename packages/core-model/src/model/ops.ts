@@ -21,7 +21,7 @@ import {
   GELU_A,
   GELU_C,
   LN_EPS,
-} from '../webgpu-kernels';
+} from '../backend/webgpu-kernels';
 
 /** Large negative finite logit for masked positions/tokens: exp() underflows to exactly 0, 0·NEG stays finite. */
 export const NEG = -1e9;

@@ -6,14 +6,15 @@
  *   → ×schedule(t) → ×(−1),   i.e.  θ ← θ − s·lr·mult·u_t − s·wd·wd_mult·θ,  s = schedule(t)
  *
  * Weight decay is decoupled and NOT multiplied by lr (only by the schedule). `t` counts applied updates from 0, as
- * optax's `scale_by_schedule` count. Performance (runtime.md §3b): every per-step scalar is one tensor made once
- * per step and shared by all variables, each variable's whole update runs in one `tf.tidy`, and nothing is read back
- * to the host. Parameters whose update is purely elementwise (all of AdamW's; Adafactor's unfactored ones: biases,
- * norms, small matrices) can be updated together as one flat buffer — one concat of their gradients and one of their
- * values, the math once, one split — instead of a dozen kernels each; the flat state is split back into
- * per-parameter names for `getState`, so checkpoints do not depend on the grouping. That pays where kernel launches
- * dominate (webgpu/webgl, runtime.md §3b) and on wasm once its Slice copies only the piece (backend.ts; before, it
- * copied the whole flat buffer out of the heap for every piece and fusing was 1.3–10× slower), and on cpu too.
+ * optax's `scale_by_schedule` count. Performance (a GPU step is bound by kernel launches, see docs/runtime.md): every
+ * per-step scalar is one tensor made once per step and shared by all variables, each variable's whole update runs in
+ * one `tf.tidy`, and nothing is read back to the host. Parameters whose update is purely elementwise (all of
+ * AdamW's; Adafactor's unfactored ones: biases, norms, small matrices) can be updated together as one flat buffer —
+ * one concat of their gradients and one of their values, the math once, one split — instead of a dozen kernels
+ * each; the flat state is split back into per-parameter names for `getState`, so checkpoints do not depend on the
+ * grouping. That pays where kernel launches dominate (webgpu/webgl) and on wasm once its Slice copies only the piece
+ * (backend/wasm-kernels.ts; before, it copied the whole flat buffer out of the heap for every piece and fusing was
+ * 1.3–10× slower), and on cpu too.
  * optim.bench.ts (192 variables, 0.6 M parameters), per-variable → fused: wasm AdamW 40 → 10 ms per step, Adafactor
  * 50 → 16 ms; cpu AdamW 812 → 491 ms, Adafactor 1,934 → 1,743 ms. So it is on by default on every backend.
  */

@@ -27,7 +27,7 @@
  * patches lean on.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { UsageError } from './command-line';
+import { UsageError } from '../command-line';
 
 /**
  * REWARD_TUNE_WEBGPU_PATCHES: unset or `1` applies the patches below and the fused kernels of webgpu-kernels.ts,
@@ -113,7 +113,7 @@ const deviceErrors = new WeakMap<object, { count: number; first: string }>();
 /**
  * Records the WebGPU errors of the backend's device (once per backend). Dawn reports a validation error — an
  * invalid pipeline, say — or an out-of-memory error as an event; tfjs listens to none, so the kernels involved do
- * nothing and the run carries on with wrong numbers. readTensor (backend.ts) fails on the first read after one.
+ * nothing and the run carries on with wrong numbers. readTensor (primitives.ts) fails on the first read after one.
  */
 export function watchWebgpuErrors(backendObject: unknown): void {
   const device = (backendObject as { device?: { addEventListener?(type: string, f: (e: { error?: { message?: string } }) => void): void } }).device;

@@ -1,7 +1,7 @@
-// wasm's Slice and SplitV, replaced for contiguous pieces by copies from a view of the heap (backend.ts), against
+// wasm's Slice and SplitV, replaced for contiguous pieces by copies from a view of the heap (wasm-kernels.ts), against
 // pieces cut here by index arithmetic; non-contiguous pieces go to the original kernels and must agree too.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from './backend';
+import { initBackend } from './index';
 
 /** Row-major piece [begin, begin + size) of `values` with shape `shape`. */
 function cut(values: number[], shape: number[], begin: number[], size: number[]): number[] {

@@ -4,7 +4,7 @@
  * these shapes), and composed from tfjs ops a layer norm is 9 kernels forward and ~10 backward, a tanh-GELU 7 and
  * 12, attention's scale-mask-softmax 3 and its gradient 7. Here each is one kernel, written in WGSL and run
  * through tfjs-backend-webgpu's own program path (its shader preamble, pipeline cache and uniforms), registered as
- * tfjs kernels of the `webgpu` backend only; ops.ts uses them when that backend is active and the composed ops
+ * tfjs kernels of the `webgpu` backend only; model/ops.ts uses them when that backend is active and the composed ops
  * elsewhere. webgpu-parity.spec.ts checks each against the composed ops on the cpu backend, values and gradients.
  *
  * Kernels (N rows of width D; every input float32 and contiguous):
@@ -36,7 +36,7 @@ interface WebgpuRunner {
   runWebGPUProgram(program: Program, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-/** Layer norm's ε (flax's) and tanh-GELU's constants, shared with the composed ops in ops.ts. */
+/** Layer norm's ε (flax's) and tanh-GELU's constants, shared with the composed ops in model/ops.ts. */
 export const LN_EPS = 1e-6;
 export const GELU_A = 0.044715;
 export const GELU_C = 2 * Math.sqrt(2 / Math.PI);

@@ -13,11 +13,11 @@
  * machine's two cores in the tests; `REWARD_TUNE_NATIVE_MATMUL=N` gives it N threads, and `0` turns it off (wasm's own
  * kernels then run everything, as before).
  *
- * Relies on onnxruntime-node 1.30's `dist/binding` (pinned in package.json); `src/native-matmul.spec.ts` checks the
+ * Relies on onnxruntime-node 1.30's `dist/binding` (pinned in package.json); `native-matmul.spec.ts` checks the
  * products, flags, broadcasting and gradients against a naive product.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { firstLine, UsageError } from './command-line';
+import { firstLine, UsageError } from '../command-line';
 import { isMainThread } from 'node:worker_threads';
 import { lazyRequire } from './optional-require';
 import { replaceWasmKernel, wasmBackend } from './wasm-internals';

@@ -2,7 +2,7 @@
 // error's first line, instead of a run carrying on with kernels that silently did nothing. Its own file: the error
 // stays recorded for the backend's life. Runs only where Dawn finds an adapter (see webgpu-parity.spec.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, readTensor, webgpuAdapterInChild } from './backend';
+import { initBackend, readTensor, webgpuAdapterInChild } from './index';
 
 const adapter = webgpuAdapterInChild();
 const describeWithAdapter = adapter.ok ? describe : describe.skip;

@@ -1,8 +1,8 @@
 // The threaded wasm build under Node (opt-in through REWARD_TUNE_WASM_THREADS): thread count parsing, and a backend
 // that runs XNNPACK on 2 threads, computes what the single-threaded path computes, and leaves the globals as they were.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from './backend';
-import { UsageError } from './command-line';
+import { initBackend } from './index';
+import { UsageError } from '../command-line';
 import { wasmThreadCount } from './wasm-threads';
 
 describe('wasmThreadCount', () => {

@@ -1,16 +1,16 @@
 // WebGPU computes what the cpu backend computes: teacher-forced log-probs of a `mu` model agree within float32
 // tolerance, greedy decoding picks the same tokens, and on webgpu the sampler's log-probs equal the teacher-forced
-// scorer's. Runs only where Dawn finds a WebGPU adapter (on CPU machines: Mesa ≥ 24 lavapipe, runtime.md §3); the
+// scorer's. Runs only where Dawn finds a WebGPU adapter (on CPU machines: Mesa ≥ 24 lavapipe); the
 // adapter is looked for in a child process, before any test is declared, so that Jest reports the tests as skipped
 // (and the reason is printed) rather than passing them vacuously.
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, probeWebgpu, readTensor, webgpuAdapterInChild, WEBGPU_FLAGS, type BackendChoice } from './backend';
-import { prefixConstraint, tokensTensor } from './model/logits-processors';
-import { globalNorm } from './optim/clip';
-import { attend, causalBias, dense, geluTanh, layerNorm } from './model/ops';
-import { EncoderDecoder, modelConfig } from './model/encoder-decoder';
-import { AdamW } from './optim/adamw';
-import { Rng } from './rng';
+import { initBackend, probeWebgpu, readTensor, webgpuAdapterInChild, WEBGPU_FLAGS, type BackendChoice } from './index';
+import { prefixConstraint, tokensTensor } from '../model/logits-processors';
+import { globalNorm } from '../optim/clip';
+import { attend, causalBias, dense, geluTanh, layerNorm } from '../model/ops';
+import { EncoderDecoder, modelConfig } from '../model/encoder-decoder';
+import { AdamW } from '../optim/adamw';
+import { Rng } from '../rng';
 import { patchWebgpuBackend } from './webgpu-internals';
 
 const adapter = webgpuAdapterInChild();
@@ -132,7 +132,7 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
     await initBackend('wasm', { quiet: true });
   });
 
-  it('the probe in backend.ts sees the same adapter', async () => {
+  it('the probe in webgpu-probe.ts sees the same adapter', async () => {
     const p = await probeWebgpu();
     expect(p.ok).toBe(true);
   });

@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UsageError } from './command-line';
+import { UsageError } from '../command-line';
 
 // The module object itself (not an import namespace copy): emscripten reads os.cpus from it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -2,10 +2,10 @@
 // computed here: plain, flagged, batched (rank 3 and 4), broadcast batches, the model matMul's gradients, and the cases
 // it leaves to wasm's kernel. Skipped, loudly, where onnxruntime-node is not installed (an optional dependency).
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, matMul } from './backend';
-import { UsageError } from './command-line';
+import { initBackend, matMul } from './index';
+import { UsageError } from '../command-line';
 import { fusedMatMulModel, loadNativeMatMul, nativeMatMulActive, nativeMatMulCount, nativeMatMulThreads, NATIVE_MATMUL_MIN_WORK, type NativeMatMul } from './native-matmul';
-import { Rng } from './rng';
+import { Rng } from '../rng';
 
 const available = typeof loadNativeMatMul() !== 'string';
 if (!available) console.warn(`native-matmul.spec: skipped, ${loadNativeMatMul() as string}`);

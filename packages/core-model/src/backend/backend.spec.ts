@@ -1,7 +1,7 @@
 // Backend selection and the wasm workarounds: wasm initialises, `auto` falls back to it here, an explicit
 // unavailable choice fails with one clear line, and the flag-free matMul equals tf.matMul (values and gradients).
 import * as tf from '@tensorflow/tfjs-core';
-import { addMany, classifyAdapter, flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './backend';
+import { addMany, classifyAdapter, flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './index';
 
 const rand = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
 

@@ -1,5 +1,5 @@
 /**
- * What the project's wasm kernels (backend.ts, native-matmul.ts) rely on of tfjs-backend-wasm 4.22's internals, in
+ * What the project's wasm kernels (wasm-kernels.ts, native-matmul.ts) rely on of tfjs-backend-wasm 4.22's internals, in
  * one place: the backend object's fields they use, and how a kernel of ours replaces a registered wasm kernel while
  * keeping it for the cases it leaves to it. The version is pinned in package.json; each kernel's spec fails if an
  * upgrade changes these.

@@ -1,10 +1,10 @@
-// wasm's BatchMatMul, replaced for batched products by slice-by-slice calls of the batch-1 path (backend.ts), against
-// a naive product computed here; shapes below the size threshold, with flags or with broadcasting take the original.
+// wasm's BatchMatMul, replaced for batched products by slice-by-slice calls of the batch-1 path (wasm-kernels.ts),
+// against a naive product computed here; shapes below the size threshold, with flags or with broadcasting take the original.
 // This is the path without onnxruntime-node (native-matmul.spec.ts tests the native one), so it is turned off here.
 process.env.REWARD_TUNE_NATIVE_MATMUL = '0';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, matMul, SLICED_MATMUL_MIN_WORK, slicedMatMulCount } from './backend';
-import { Rng } from './rng';
+import { initBackend, matMul, SLICED_MATMUL_MIN_WORK, slicedMatMulCount } from './index';
+import { Rng } from '../rng';
 
 /** Row-major a [..., M, K] @ b [..., K, N] with b's batch broadcast when it is 1. */
 function naive(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number, bBatch = batch): Float32Array {

@@ -1,0 +1,157 @@
+/**
+ * The wasm kernels tfjs-backend-wasm 4.22 lacks or runs slowly, registered once when the wasm backend is set up
+ * (select.ts): an Identity that shares its buffer, Slice/SplitV that copy only the piece, a BatchMatMul that runs a
+ * batched product slice by slice on the fast batch-1 path, and UnsortedSegmentSum (the gradient of `tf.gather`, i.e.
+ * of embedding lookups). What they rely on of the backend's internals is in wasm-internals.ts.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
+
+let wasmKernelsRegistered = false;
+
+/**
+ * Identity for wasm without a copy. tfjs clones every tensor a gradient saves (`keep(clone(t))`), and wasm's own
+ * Identity copies the buffer; tensors are immutable (variables swap buffers on assign), so sharing the buffer by
+ * reference count, as the cpu backend and wasm's own Reshape already do, is safe. Saves a full copy of every saved
+ * activation, in time and in peak memory.
+ */
+function registerSharingIdentity(): void {
+  replaceWasmKernel('Identity', () => ({ inputs, backend }) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    wasmBackend(backend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
+}
+
+/** Slices smaller than this many multiply-adds (M·K·N) stay on wasm's batched kernel: the per-call cost wins there. */
+export const SLICED_MATMUL_MIN_WORK = 8192;
+
+let slicedMatMuls = 0;
+/** How many products the sliced wasm BatchMatMul has run in this process (for tests and profiling). */
+export const slicedMatMulCount = (): number => slicedMatMuls;
+
+/**
+ * BatchMatMul for wasm that runs a batched product as one batch-1 product per slice, on views of the same buffers.
+ *
+ * wasm's batched kernel runs at ~1.2 GFLOP/s, its batch-1 path (XNNPACK) at 4–7 GFLOP/s on the attention shapes,
+ * and splitting with tf ops (unstack, matMul, stack) costs 10× more than it saves. So this kernel registers each
+ * slice of a, b and the output with the wasm module as a tensor of its own, pointing into the parent's memory (no
+ * copy), calls the module's BatchMatMul on it, and drops the registration (the memory stays the parent's). Used
+ * for float32 operands of equal batch dimensions without transpose flags (what primitives.ts's `matMul` emits on
+ * wasm) and slices of at least SLICED_MATMUL_MIN_WORK multiply-adds; everything else goes to wasm's own kernel.
+ * Relies on the backend internals of tfjs-backend-wasm 4.22 (registerTensor/disposeData by id, memory offsets),
+ * pinned in package.json; `wasm-kernels.matmul.spec.ts` checks it against the original kernel.
+ */
+function registerSlicedBatchMatMul(): void {
+  let call: ((...a: unknown[]) => void) | undefined;
+  replaceWasmKernel('BatchMatMul', (original) => (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const r = a.shape.length;
+    const outer = a.shape.slice(0, -2);
+    const batch = outer.reduce((x, y) => x * y, 1);
+    const [m, k] = a.shape.slice(-2), n = b.shape[r - 1];
+    const plain =
+      !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && r >= 3 && b.shape.length === r &&
+      outer.every((d, i) => d === b.shape[i]) && b.shape[r - 2] === k && batch > 1 && m * k * n >= SLICED_MATMUL_MIN_WORK;
+    if (!plain) return original(args);
+    const be = wasmBackend(args.backend);
+    call ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    const out = be.makeOutput([...outer, m, n], 'float32');
+    const pa = be.dataIdMap.get(a.dataId).memoryOffset, pb = be.dataIdMap.get(b.dataId).memoryOffset;
+    const po = be.dataIdMap.get(out.dataId).memoryOffset;
+    const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer), shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
+    const { tfjs } = be.wasm;
+    slicedMatMuls++;
+    for (let i = 0; i < batch; i++) {
+      const ia = be.dataIdNextNumber++, ib = be.dataIdNextNumber++, io = be.dataIdNextNumber++;
+      tfjs.registerTensor(ia, m * k, pa + i * m * k * 4);
+      tfjs.registerTensor(ib, k * n, pb + i * k * n * 4);
+      tfjs.registerTensor(io, m * n, po + i * m * n * 4);
+      try {
+        call(ia, shapeA, 3, ib, shapeB, 3, false, false, io);
+      } finally {
+        tfjs.disposeData(ia);
+        tfjs.disposeData(ib);
+        tfjs.disposeData(io);
+      }
+    }
+    return out;
+  });
+}
+
+/**
+ * Slice and SplitV for wasm that copy only the piece. wasm's own Slice first reads the whole input out of the heap
+ * into a JS copy (`readSync`), then copies the piece from that copy: splitting a flat buffer of all parameters into
+ * one piece per parameter copied the whole buffer once per piece (chain.ts's fused optimizer step). For a
+ * contiguous piece (every dimension after the first sliced one taken whole) and a numeric dtype these copy the
+ * piece from a view of the heap; everything else goes to the original kernels. `wasm-kernels.slice.spec.ts`
+ * checks both paths against pieces cut by index arithmetic.
+ */
+function registerHeapViewSlice(): void {
+  /** The piece [begin, begin + size) of x when it is one run of memory, else null. */
+  const contiguousPiece = (x: tf.TensorInfo, begin: number[], size: number[], be: WasmBackendInternals): tf.TensorInfo | null => {
+    if (x.dtype === 'string' || !tf.slice_util.isSliceContinous(x.shape, begin, size)) return null;
+    const out = be.makeOutput(size, x.dtype); // before the views (typedArrayFromHeap)
+    const from = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
+    be.typedArrayFromHeap(out).set(be.typedArrayFromHeap(x).subarray(from, from + tf.util.sizeFromShape(size)));
+    return out;
+  };
+  replaceWasmKernel('Slice', (slice) => (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [b, sz] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+    return contiguousPiece(x, b, sz, wasmBackend(args.backend)) ?? slice(args);
+  });
+  replaceWasmKernel('SplitV', (splitV) => (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    // Every piece is contiguous when the dimensions before the split axis are all 1.
+    if (x.dtype === 'string' || x.shape.slice(0, ax).some((d) => d !== 1)) return splitV(args);
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
+    const begin = x.shape.map(() => 0);
+    return sizes.map((n) => {
+      const size = [...x.shape];
+      size[ax] = n;
+      const piece = contiguousPiece(x, begin, size, wasmBackend(args.backend)) as tf.TensorInfo;
+      begin[ax] += n;
+      return piece;
+    });
+  });
+}
+
+export function registerWasmKernels(): void {
+  if (wasmKernelsRegistered) return;
+  wasmKernelsRegistered = true;
+  registerSharingIdentity();
+  registerHeapViewSlice();
+  registerSlicedBatchMatMul();
+  // UnsortedSegmentSum (the gradient of tf.gather needs it), missing in tfjs-backend-wasm 4.22. It runs on the JS
+  // side: it is called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats
+  // speed.
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
+  tf.registerKernel({
+    kernelName: 'UnsortedSegmentSum',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+      const numSegments = (attrs as { numSegments: number }).numSegments;
+      const be = wasmBackend(backend);
+      const xs = be.readSync(x.dataId);
+      const ids = be.readSync(segmentIds.dataId);
+      const outer = ids.length;
+      const inner = outer === 0 ? 0 : xs.length / outer;
+      const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+      const out = x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+      for (let i = 0; i < outer; i++) {
+        const s = ids[i];
+        if (s < 0 || s >= numSegments) continue; // TF semantics: out-of-range ids are dropped
+        const o = s * inner;
+        const xi = i * inner;
+        for (let j = 0; j < inner; j++) out[o + j] += xs[xi + j];
+      }
+      return be.makeOutput(outShape, x.dtype, undefined, out);
+    },
+  });
+}
