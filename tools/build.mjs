@@ -29,7 +29,10 @@ const externalNpm = {
 };
 
 export async function buildPackage(dir, { types = true } = {}) {
-  const entries = [['index', 'src/index.ts'], ['cli', 'src/cli.ts']].filter(([, f]) => existsSync(path.join(dir, f)));
+  const entries = [
+    ['index', 'src/index.ts'],
+    ['cli', 'src/cli.ts'],
+  ].filter(([, f]) => existsSync(path.join(dir, f)));
   for (const [name, file] of entries) {
     await build({
       entryPoints: [path.join(dir, file)],
@@ -45,7 +48,9 @@ export async function buildPackage(dir, { types = true } = {}) {
     });
   }
   if (types) {
-    execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', path.join(dir, 'tsconfig.lib.json')], { stdio: 'inherit' });
+    execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', path.join(dir, 'tsconfig.lib.json')], {
+      stdio: 'inherit',
+    });
   }
 }
 

@@ -77,7 +77,10 @@ const topOf = (m) =>
     .slice(0, top)
     .map(([name, ms]) => ({ name, ms: round(ms) }));
 const summary = Object.fromEntries(
-  Object.entries(result).map(([phase, r]) => [phase, { total_ms: round(r.total_ms), packages: topOf(r.packages), functions: topOf(r.functions) }]),
+  Object.entries(result).map(([phase, r]) => [
+    phase,
+    { total_ms: round(r.total_ms), packages: topOf(r.packages), functions: topOf(r.functions) },
+  ]),
 );
 if (values.json) {
   console.log(JSON.stringify(summary));

@@ -21,7 +21,7 @@ if (adapter === null) {
   process.exit(2);
 }
 const device = await adapter.requestDevice();
-const { STORAGE, COPY_SRC, COPY_DST, UNIFORM } = GPUBufferUsage;
+const { STORAGE, COPY_SRC, COPY_DST, UNIFORM } = globals.GPUBufferUsage;
 const code = `
 @group(0) @binding(0) var<storage, read_write> o : array<f32>;
 @group(0) @binding(1) var<storage, read> a : array<f32>;
@@ -29,7 +29,10 @@ const code = `
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g : vec3<u32>) {
   if (g.x < 4u) { o[g.x] = a[g.x] + u.x; }
 }`;
-const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+const pipeline = device.createComputePipeline({
+  layout: 'auto',
+  compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
+});
 const out = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
 const input = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
 const uniform = device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST });
@@ -50,7 +53,10 @@ const time = (name, body) => {
   body(calls);
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
-  result[name] = { wall_us: +((wall * 1000) / calls).toFixed(2), cpu_us: +((cpu.user + cpu.system) / calls).toFixed(2) };
+  result[name] = {
+    wall_us: +((wall * 1000) / calls).toFixed(2),
+    cpu_us: +((cpu.user + cpu.system) / calls).toFixed(2),
+  };
 };
 time('createBuffer(16 B, mappedAtCreation) + fill + unmap', (n) => {
   for (let i = 0; i < n; i++) {
