@@ -4,6 +4,8 @@
  * final layer norm, zero-initialised logits layer. Two ways to run it, which must agree exactly:
  *   - `decoderLogits`: teacher-forced, all L positions at once under a causal mask;
  *   - `decoderStep`: one position per call against a fixed-shape KV cache (for the sampler).
+ * Both run the same `decoderBlock` and `decoderNorm`; they differ only in how a block's two attentions reach the
+ * keys and values, and in how position embeddings are looked up.
  *
  * Dimension legend: B batch (rows; B·N in the sampler), L length, V vocabulary, D width, H heads, Dh = D/H,
  * P encoder tokens, De encoder width.
@@ -72,10 +74,38 @@ export function shiftRight(tokens: tf.Tensor2D): tf.Tensor2D {
   return tf.concat([tf.zeros([b, 1], 'int32'), tf.slice(tf.cast(tokens, 'int32'), [0, 0], [b, l - 1])], 1) as tf.Tensor2D;
 }
 
+/** One attention sublayer of a block, given its parameter prefix and the layer-normed input. */
+type Attention = (prefix: string, y: tf.Tensor) => tf.Tensor;
+
+/**
+ * Decoder block `i` on x [B, Lq, D] (all L positions, or the one being decoded): pre-LN residual sublayers of
+ * causal self-attention, cross-attention to the encoder output, and the MLP. The caller supplies the two attentions
+ * (`MultiHeadDotProductAttention_0` and `_1` of the block), which is where teacher forcing and the cached step differ.
+ */
+function decoderBlock(
+  params: Params,
+  i: number,
+  x: tf.Tensor,
+  selfAttention: Attention,
+  crossAttention: Attention,
+): tf.Tensor {
+  const blk = `decoder/decoderblock_${i}`;
+  let y = layerNorm(params, `${blk}/LayerNorm_0`, x);
+  x = tf.add(x, selfAttention(`${blk}/MultiHeadDotProductAttention_0`, y));
+  y = layerNorm(params, `${blk}/LayerNorm_1`, x);
+  x = tf.add(x, crossAttention(`${blk}/MultiHeadDotProductAttention_1`, y));
+  return tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
+}
+
+/** The final layer norm, whose output `decoderHead` maps to logits. */
+function decoderNorm(params: Params, x: tf.Tensor): tf.Tensor {
+  return layerNorm(params, 'decoder/decoder_norm', x);
+}
+
 /**
  * Teacher-forced decoder features: encoded [B, P, De], decoder inputs [B, L] (already shifted right) → the final
- * layer norm's output [B, L, D], which `decoderHead` maps to logits.
- * Embedding lookup is tf.gather (its gradient needs UnsortedSegmentSum, which backend/wasm-kernels.ts registers on wasm).
+ * layer norm's output [B, L, D], which `decoderHead` maps to logits. Embedding lookup is tf.gather (its gradient
+ * needs UnsortedSegmentSum, which backend/wasm-kernels.ts registers on wasm).
  */
 export function decoderFeatures(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
   return tf.tidy(() => {
@@ -84,15 +114,10 @@ export function decoderFeatures(params: Params, cfg: DecoderConfig, encoded: tf.
     const emb = tf.reshape(tf.gather(param(params, 'decoder/EmbedTargets/embedding'), tf.reshape(inputs, [-1])), [b, l, cfg.width]);
     let x = tf.add(emb, param(params, 'decoder/pos_embedding')); // [B, L, D]
     const mask = causalBias(l); // [1, 1, L, L]
-    for (let i = 0; i < cfg.depth; i++) {
-      const blk = `decoder/decoderblock_${i}`;
-      let y = layerNorm(params, `${blk}/LayerNorm_0`, x);
-      x = tf.add(x, multiHeadAttention(params, `${blk}/MultiHeadDotProductAttention_0`, cfg.heads, y, y, mask));
-      y = layerNorm(params, `${blk}/LayerNorm_1`, x);
-      x = tf.add(x, multiHeadAttention(params, `${blk}/MultiHeadDotProductAttention_1`, cfg.heads, y, encoded));
-      x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
-    }
-    return layerNorm(params, 'decoder/decoder_norm', x) as tf.Tensor3D;
+    const selfAttention: Attention = (prefix, y) => multiHeadAttention(params, prefix, cfg.heads, y, y, mask);
+    const crossAttention: Attention = (prefix, y) => multiHeadAttention(params, prefix, cfg.heads, y, encoded);
+    for (let i = 0; i < cfg.depth; i++) x = decoderBlock(params, i, x, selfAttention, crossAttention);
+    return decoderNorm(params, x) as tf.Tensor3D;
   });
 }
 
@@ -156,8 +181,8 @@ function attendOne(q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor):
 /**
  * One decoding step at position t: inputs [B] (the token at t−1, or 0 at t = 0) → logits [B, V] and the cache with
  * position t written (the old self-attention buffers are disposed). Position t is written by adding a one-hot mask
- * times the new key/value; attention sees positions ≤ t through an additive [1, 1, 1, L] mask. Computes exactly
- * what `decoderLogits` computes at position t.
+ * times the new key/value; attention sees positions ≤ t through an additive [1, 1, 1, L] mask. Computes what
+ * `decoderLogits` computes at position t, through the same `decoderBlock` (decoder.spec.ts checks the two agree).
  */
 export function decoderStep(
   params: Params,
@@ -186,23 +211,24 @@ export function decoderStep(
     const selfKT: tf.Tensor4D[] = [];
     const selfV: tf.Tensor4D[] = [];
     for (let i = 0; i < cfg.depth; i++) {
-      const blk = `decoder/decoderblock_${i}`;
-      const sa = `${blk}/MultiHeadDotProductAttention_0`;
-      let y = layerNorm(params, `${blk}/LayerNorm_0`, x);
-      const q = heads(denseP(params, `${sa}/query`, y));
-      const kNew = tf.reshape(denseP(params, `${sa}/key`, y), [b, h, dh, 1]);
-      const kT = tf.add(cache.selfKT[i], tf.mul(writeRow, kNew)) as tf.Tensor4D; // [B, H, Dh, L]
-      const v = tf.add(cache.selfV[i], tf.mul(writeCol, heads(denseP(params, `${sa}/value`, y)))) as tf.Tensor4D;
-      selfKT.push(kT);
-      selfV.push(v);
-      x = tf.add(x, denseP(params, `${sa}/out`, merge(attendOne(q, kT, v, mask))));
-      const ca = `${blk}/MultiHeadDotProductAttention_1`;
-      y = layerNorm(params, `${blk}/LayerNorm_1`, x);
-      const cq = heads(denseP(params, `${ca}/query`, y));
-      x = tf.add(x, denseP(params, `${ca}/out`, merge(attendOne(cq, cache.crossKT[i], cache.crossV[i]))));
-      x = tf.add(x, mlpBlock(params, `${blk}/MlpBlock_0`, layerNorm(params, `${blk}/LayerNorm_2`, x)));
+      // Self-attention: write position t's key and value into the layer's cache, attend over positions ≤ t.
+      const selfAttention: Attention = (sa, y) => {
+        const q = heads(denseP(params, `${sa}/query`, y));
+        const kNew = tf.reshape(denseP(params, `${sa}/key`, y), [b, h, dh, 1]);
+        const kT = tf.add(cache.selfKT[i], tf.mul(writeRow, kNew)) as tf.Tensor4D; // [B, H, Dh, L]
+        const v = tf.add(cache.selfV[i], tf.mul(writeCol, heads(denseP(params, `${sa}/value`, y)))) as tf.Tensor4D;
+        selfKT.push(kT);
+        selfV.push(v);
+        return denseP(params, `${sa}/out`, merge(attendOne(q, kT, v, mask)));
+      };
+      // Cross-attention: the encoder's keys and values were projected once, in initKvCache.
+      const crossAttention: Attention = (ca, y) => {
+        const q = heads(denseP(params, `${ca}/query`, y));
+        return denseP(params, `${ca}/out`, merge(attendOne(q, cache.crossKT[i], cache.crossV[i])));
+      };
+      x = decoderBlock(params, i, x, selfAttention, crossAttention);
     }
-    const logits = tf.reshape(denseP(params, 'decoder/head', layerNorm(params, 'decoder/decoder_norm', x)), [b, cfg.vocabSize]);
+    const logits = tf.reshape(decoderHead(params, decoderNorm(params, x) as tf.Tensor3D), [b, cfg.vocabSize]);
     return { logits: logits as tf.Tensor2D, selfKT, selfV };
   });
   tf.dispose([...cache.selfKT, ...cache.selfV]);
