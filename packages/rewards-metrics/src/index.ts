@@ -51,3 +51,56 @@ export {
 export { benchCaption, generateCaptionCorpus, type BenchCaptionResult, type CaptionCorpus } from './bench/caption';
 export { benchRewards, type RewardTimings } from './bench/rewards';
 export { ciderDAndBleu } from './bleu';
+// Colorization: colour spaces, the gray-diversity reward, the reward combiner, PSNR and the colour Fréchet proxy.
+export {
+  BT601,
+  D65_WHITE,
+  SRGB_TO_XYZ,
+  XYZ_TO_SRGB,
+  labPixels,
+  labToSrgb,
+  labToXyz,
+  linearRgbToXyz,
+  linearToSrgb,
+  rgbToYcbcr,
+  srgbToLab,
+  srgbToLinear,
+  unitValue,
+  xyzToLab,
+  xyzToLinearRgb,
+  ycbcrToRgb,
+  type PixelRange,
+  type Triple,
+} from './colour-space';
+export {
+  GRAY_DIVERSITY_DEFAULTS,
+  chromaHistogram,
+  grayDiversity,
+  greyFraction,
+  hueBin,
+  normalisedEntropy,
+  type ChromaOptions,
+  type GrayDiversityOptions,
+  type GrayDiversityResult,
+} from './gray-diversity';
+export {
+  COLOUR_REWARDS,
+  colorfulnessSigned,
+  colourReward,
+  colourTerm,
+  type ColourRewardKind,
+  type ColourRewardOptions,
+} from './colour-reward';
+export { PSNR_CAP_DB, TF_GRAYSCALE_WEIGHTS, lumaOf, lumaPsnr, meanOver, meanPsnr, psnr, psnrFromMse, type PsnrOptions } from './psnr';
+export {
+  COLOUR_STATS_DIM,
+  COLOUR_STATS_HUE_BINS,
+  colourFrechetDistance,
+  colourStatistics,
+  frechetDistance,
+  gaussianOf,
+  sqrtPsd,
+  symmetricEigen,
+  type ColourStatsOptions,
+  type Gaussian,
+} from './colour-frechet';
