@@ -71,6 +71,15 @@ export function newestSourceMtime() {
   return newest;
 }
 
+/** Rebuilds dist/cli.cjs of the package in `dir` when it is missing or older than any workspace source; its path. */
+export async function ensureCli(dir) {
+  const cli = path.join(dir, 'dist', 'cli.cjs');
+  if (!existsSync(cli) || statSync(cli).mtimeMs < newestSourceMtime()) {
+    await buildPackage(dir, { types: false });
+  }
+  return cli;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await buildPackage(pkgDir, { types: !process.argv.includes('--no-types') });
 }

@@ -5,22 +5,19 @@
 // relative paths given to `nx run` (--data, --out) mean the same wherever nx was started.
 //
 // Usage (from a package directory): node ../../tools/run-cli.mjs <sub-command> [args...]
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildPackage, newestSourceMtime } from './build.mjs';
+import { ensureCli } from './build.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const pkgDir = process.cwd();
-const cli = path.join(pkgDir, 'dist', 'cli.cjs');
 if (!existsSync(path.join(pkgDir, 'src', 'cli.ts'))) {
   console.error(`${path.basename(pkgDir)} has no command-line tool (src/cli.ts)`);
   process.exit(2);
 }
-if (!existsSync(cli) || statSync(cli).mtimeMs < newestSourceMtime()) {
-  await buildPackage(pkgDir, { types: false });
-}
+const cli = await ensureCli(pkgDir);
 const r = spawnSync(process.execPath, [cli, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
 process.exit(r.status ?? 1);
