@@ -145,15 +145,16 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
   it('a dynamic processor with tensor tokens fails with a clear message on webgpu (no synchronous reads)', async () => {
     await initBackend('webgpu', { quiet: true });
     const dynamic = prefixConstraint(() => null);
-    const tokens = tf.zeros([1, 6], 'int32') as tf.Tensor2D;
-    expect(() => withModel((m) => m.withProcessors([dynamic]).processorBias(tokens))).toThrow(/on webgpu: make the tokens with tokensTensor/);
-    // The documented ways work: the values read with `await data()`, or a tensor made with tokensTensor.
-    const bias = withModel((m) => m.withProcessors([dynamic]).processorBias(Int32Array.from(new Array(6).fill(0)), 1));
-    expect(bias?.shape).toEqual([1, 6, 12]);
+    const tokens = tf.zeros([2, 6], 'int32') as tf.Tensor2D;
+    const images = tf.zeros([2, 16, 16, 3]) as tf.Tensor4D;
+    expect(() => withModel((m) => m.withProcessors([dynamic]).logProbs(images, tokens))).toThrow(
+      /on webgpu: make the tokens with tokensTensor/,
+    );
+    // The documented way works: a tensor made with tokensTensor.
     const known = tokensTensor(new Int32Array(12), [2, 6]);
-    const lp = withModel((m) => m.withProcessors([dynamic]).logProbs(tf.zeros([2, 16, 16, 3]), known));
+    const lp = withModel((m) => m.withProcessors([dynamic]).logProbs(images, known));
     expect(lp.shape).toEqual([2, 6, 12]);
-    tf.dispose([tokens, bias!, known, lp]);
+    tf.dispose([tokens, images, known, lp]);
   });
 
   it('a global norm over more gradients than a shader stage may bind (50) is the cpu one', async () => {

@@ -11,7 +11,7 @@ import { ParamInit, countParams, pickOneHot } from './ops';
 import type { Params, RowScores, RowScoring, SampleOptions, SampleResult, SequencePolicy } from './policy';
 import { Rng } from '../rng';
 import { sampleSequences } from './sampler';
-import { decoderFeatures, decoderHead, decoderLogits, initDecoder, shiftRight, type DecoderConfig } from './decoder';
+import { decoderFeatures, decoderHead, initDecoder, shiftRight, type DecoderConfig } from './decoder';
 import { vitVariant } from './variants';
 import { initVit, vitEncode, type VitConfig } from './vit';
 
@@ -105,43 +105,40 @@ export class EncoderDecoder implements SequencePolicy {
     return vitEncode(this.params, this.config.encoder, images);
   }
 
-  /** Raw teacher-forced logits [B, L, V] (no processors) for targets `tokens` [B, L]. */
-  logitsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => decoderLogits(this.params, this.config.decoder, encoded, shiftRight(tokens)));
-  }
-
   /**
    * The processors' additive bias for targets `tokens` [B, L]: [1, L, V] when all processors are static, [B, L, V]
-   * otherwise (then the token values are read; pass an Int32Array on webgpu, where synchronous reads fail).
+   * otherwise (then the token values are read: on webgpu they must come from `tokensTensor`, as there is no
+   * synchronous read there).
    */
-  processorBias(tokens: tf.Tensor2D | Int32Array, batch?: number): tf.Tensor3D | null {
+  private processorBias(tokens: tf.Tensor2D): tf.Tensor3D | null {
     if (this.processors.length === 0) return null;
-    const dynamic = this.processors.some((p) => p.dynamic);
     let values: Int32Array | null = null;
-    let b: number;
-    if (tokens instanceof Int32Array) {
-      values = tokens;
-      b = batch ?? tokens.length / this.length;
-    } else {
-      b = tokens.shape[0];
-      if (dynamic) {
-        values = tokensTensorValues(tokens) ?? null;
-        // webgpu in Node has no synchronous read (it would fail deep inside tfjs on OffscreenCanvas).
-        if (values === null && tf.getBackend() === 'webgpu') {
-          throw new Error('dynamic logits processors on webgpu: make the tokens with tokensTensor, or pass them as an Int32Array (processorBias) or a precomputed bias');
-        }
-        values ??= tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
+    if (this.processors.some((p) => p.dynamic)) {
+      values = tokensTensorValues(tokens) ?? null;
+      // webgpu in Node has no synchronous read (it would fail deep inside tfjs on OffscreenCanvas).
+      if (values === null && tf.getBackend() === 'webgpu') {
+        throw new Error('dynamic logits processors on webgpu: make the tokens with tokensTensor');
       }
+      values ??= tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
     }
+    const b = tokens.shape[0];
     return sequenceBias(this.processors, values === null ? null : Int32Array.from(values), b, this.length, this.vocabSize);
   }
 
-  /** Teacher-forced log-softmax [B, L, V] after the processors, from encoder tokens [B, P, D]. */
-  logProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null, headOnly = false): tf.Tensor3D {
-    const ownBias = bias === undefined ? this.processorBias(tokens) : null;
-    const result = tf.tidy(() => this.logProbsFromFeatures(decoderFeatures(this.params, this.config.decoder, encoded, shiftRight(tokens)), bias ?? ownBias, headOnly));
-    ownBias?.dispose();
-    return result;
+  /**
+   * Teacher-forced log-softmax [B, L, V] after the processors, from encoder tokens [B, P, D]; `headOnly` as in
+   * `headLogProbs`.
+   */
+  logProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, headOnly = false): tf.Tensor3D {
+    const bias = this.processorBias(tokens);
+    try {
+      return tf.tidy(() => {
+        const features = decoderFeatures(this.params, this.config.decoder, encoded, shiftRight(tokens));
+        return this.logProbsFromFeatures(features, bias, headOnly);
+      });
+    } finally {
+      bias?.dispose();
+    }
   }
 
   /** The head's log-softmax [B, L, V] of decoder features [B, L, D], after the processors' bias. */
@@ -153,8 +150,8 @@ export class EncoderDecoder implements SequencePolicy {
   }
 
   /** SequencePolicy: teacher-forced, processed log-softmax [B, L, V] for targets `tokens` [B, L]. */
-  logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor3D {
-    return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, bias));
+  logProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens));
   }
 
   /**
@@ -162,7 +159,7 @@ export class EncoderDecoder implements SequencePolicy {
    * (`decoder/head/*`): the decoder features it reads are treated as constants.
    */
   headLogProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, undefined, true));
+    return tf.tidy(() => this.logProbsFromEncoded(this.encode(images), tokens, true));
   }
 
   /**
@@ -186,15 +183,11 @@ export class EncoderDecoder implements SequencePolicy {
   }
 
   /** Per-token log-probs [B, L] of `tokens` [B, L] (one-hot product, so that no gather gradient is needed). */
-  tokenLogProbsFromEncoded(encoded: tf.Tensor3D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor2D {
+  tokenLogProbs(images: tf.Tensor4D, tokens: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const lp = this.logProbsFromEncoded(encoded, tokens, bias);
+      const lp = this.logProbsFromEncoded(this.encode(images), tokens);
       return pickOneHot(lp, tf.oneHot(tf.cast(tokens, 'int32'), this.vocabSize)) as tf.Tensor2D;
     });
-  }
-
-  tokenLogProbs(images: tf.Tensor4D, tokens: tf.Tensor2D, bias?: tf.Tensor3D | null): tf.Tensor2D {
-    return tf.tidy(() => this.tokenLogProbsFromEncoded(this.encode(images), tokens, bias));
   }
 
   /** SequencePolicy: KV-cached sampling of N sequences per image (no gradient). */

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readTensor } from '../backend';
 import { allowedAt, prefixConstraint, slotMask, tokenSet, type LogitsProcessor } from './logits-processors';
-import { decoderStep, disposeKvCache, initKvCache } from './decoder';
+import { decoderLogits, decoderStep, disposeKvCache, initKvCache, shiftRight } from './decoder';
 import { EncoderDecoder, modelConfig } from './encoder-decoder';
 import type { SampleOptions, SampleResult } from './policy';
 import { Rng } from '../rng';
@@ -39,7 +39,8 @@ async function naiveSample(m: EncoderDecoder, images: tf.Tensor4D, opts: SampleO
   const tokens = new Int32Array(rows * L);
   const logProbs = new Float32Array(rows * L);
   for (let t = 0; t < L; t++) {
-    const logits = m.logitsFromEncoded(tiled, tf.tensor2d(tokens, [rows, L], 'int32'));
+    const inputs = shiftRight(tf.tensor2d(tokens, [rows, L], 'int32'));
+    const logits = decoderLogits(m.params, m.config.decoder, tiled, inputs); // raw: the processors come below
     const all = (await readTensor(logits)) as Float32Array;
     const row = new Float32Array(rows * V);
     for (let r = 0; r < rows; r++) row.set(all.subarray((r * L + t) * V, (r * L + t + 1) * V), r * V);
