@@ -85,3 +85,12 @@ function checkShape(values: ArrayLike<number>, batch: number, samples: number, l
     throw new RangeError(`${name} has ${values.length} values, expected ${shape}`);
   }
 }
+
+/** (a − mean)/std over the step's advantages (TuneConfig.normalizeAdvantages); all zero when they are all equal. */
+export function normalizeAdvantages(a: Float64Array): Float64Array {
+  const n = a.length;
+  if (n === 0) return a;
+  const mean = a.reduce((s, x) => s + x, 0) / n;
+  const std = Math.sqrt(a.reduce((s, x) => s + (x - mean) ** 2, 0) / n);
+  return a.map((x) => (std > 1e-12 ? (x - mean) / std : 0));
+}

@@ -1,12 +1,33 @@
 /**
- * The `mle`, `tune` and `eval` sections every task config shares (zod, defaults here and only here); a task gives
- * its own step counts and adds its own tuning options (e.g. detection's confidence-loss weight).
+ * The `mle`, `tune` and `eval` sections every task config shares (zod, defaults here and only here). The loops take
+ * these sections as they are (MleConfig and TuneConfig are their output types), so every loop option is a config
+ * key; a task gives only its step counts and what its reward can give (RewardGives), and keeps its own options
+ * (e.g. detection's reward weights) in sections of its own.
  *
- * Defaults follow toy-detection-lessons.md: MLE at lr 1e-3 (Adafactor, β2 cap 0.95, cosine after 200 warmup
- * steps); tuning at a ~50× lower constant learning rate, N = 4 samples per image, the paper's estimator.
+ * Defaults follow the toy detection runs (docs/experiments/toy-detection-calibration.md): MLE at lr 1e-3
+ * (Adafactor, β2 cap 0.95, cosine after 200 warmup steps); tuning at a ~50× lower constant learning rate, N = 4
+ * samples per image, the paper's estimator.
  */
 import { z } from 'zod';
 import { optimizerConfigSchema } from '@reward-tune/core-model';
+import { ESTIMATORS, normalizeProblem, rewardProblem, samplesProblem, type Estimator, type RewardGives } from './estimators';
+
+/** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
+const earlyStopSchema = z.discriminatedUnion('on', [
+  z
+    .object({ on: z.literal('loss'), patience: z.number().int().positive(), minDelta: z.number().nonnegative().optional() })
+    .strict(),
+  z
+    .object({
+      on: z.literal('metric'),
+      /** A key of the task's `evaluate`, e.g. `AP`. */
+      key: z.string().min(1),
+      mode: z.enum(['max', 'min']),
+      patience: z.number().int().positive(),
+      minDelta: z.number().nonnegative().optional(),
+    })
+    .strict(),
+]);
 
 export function mleSectionSchema(defaults: { readonly steps: number }) {
   return z
@@ -21,12 +42,18 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
         adafactor: { beta2Cap: 0.95 },
       }),
       labelSmoothing: z.number().min(0).lt(1).default(0),
+      /** Held-out loss and greedy metric every this many updates (and after the last); 0 = none. */
       evalEvery: z.number().int().nonnegative().default(500),
       checkpointEvery: z.number().int().nonnegative().default(250),
       /** Validation images used for the held-out curve during training (the final eval uses `eval.images`). */
       heldOutImages: z.number().int().positive().default(200),
+      /** Stop on a plateau of the held-out loss or a metric (absent: run all `steps`); needs `evalEvery`. */
+      earlyStop: earlyStopSchema.optional(),
+      /** Seed of the held-out targets' encoding (random box orders), the same at every evaluation. */
+      evalSeed: z.number().int().nonnegative().default(0),
     })
     .strict()
+    .refine((m) => m.earlyStop === undefined || m.evalEvery > 0, { path: ['earlyStop'], message: 'earlyStop needs evalEvery > 0' })
     .prefault({});
 }
 
@@ -36,10 +63,6 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
  */
 export const TUNE_OPTIMIZER = { name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } } as const;
 
-/**
- * The fields of the `tune` section; a task spreads them into its own object with its extra options, then applies
- * `.strict().refine(...enoughSamples).prefault({})`.
- */
 export function tuneSectionFields(defaults: { readonly steps: number; readonly evalEvery: number }) {
   return {
     steps: z.number().int().nonnegative().default(defaults.steps),
@@ -47,30 +70,69 @@ export function tuneSectionFields(defaults: { readonly steps: number; readonly e
     numSamples: z.number().int().min(1).default(4),
     /** Inputs sampled and differentiated at a time (absent: the whole batch), for batches beyond memory; same update. */
     microBatch: z.number().int().positive().optional(),
-    /**
-     * `paper` (sample 0 against the mean of the other N−1), `rloo`, `greedy` (self-critical), `rtg` (per-token
-     * reward to go against the other N−1 samples'; needs a task whose reward splits over tokens) or `expected` (`rtg`
-     * with the exact expectation over each token whose alternatives the task can value; tune.ts).
-     */
-    estimator: z.enum(['paper', 'rloo', 'greedy', 'rtg', 'expected']).default('paper'),
+    /** The REINFORCE estimator (estimators.ts has the table). */
+    estimator: z.enum(ESTIMATORS).default('paper'),
+    /** Centre and scale each step's advantages to unit std (off in the paper; not with `expected`). */
+    normalizeAdvantages: z.boolean().default(false),
+    /** `token` (the paper: mean over all R×L positions) or `sequence` (sum over L, mean over R rows). */
+    reduction: z.enum(['token', 'sequence']).default('token'),
     /** `rtg` and `expected`: discount per decision step (detection: box slot) of later rewards (1 = unbiased; lower trades bias for less noise). */
     discount: z.number().min(0).max(1).default(1),
-    /** Sampling temperature of the training samples; the gradient re-scores them at the same T (TuneConfig.temperature). */
+    /** Sampling temperature of the training samples; the gradient re-scores them at the same T. */
     temperature: z.number().positive().default(1),
     optimizer: optimizerConfigSchema.default(TUNE_OPTIMIZER),
     /** Weight of the KL penalty to the frozen MLE model (0 = off, as in the paper). */
     klCoef: z.number().nonnegative().default(0),
+    /** Weight of the task's auxiliary loss, where it has one (detection's confidence loss; paper: 0.3). */
+    auxLossWeight: z.number().nonnegative().default(0.3),
+    /** What the auxiliary loss trains: `head` (the output layer only, a read-out) or `model` (all, the paper). */
+    auxLossScope: z.enum(['head', 'model']).default('head'),
+    /**
+     * Steps of the auxiliary loss alone, in `auxLossScope`, before the first update, with `auxWarmupOptimizer`: fits
+     * a read-out (detection's expected IoU) that the tuning rate barely moves in a few hundred updates. 0 = off.
+     */
+    auxWarmup: z.number().int().nonnegative().default(0),
+    auxWarmupOptimizer: optimizerConfigSchema.prefault({ name: 'adamw', lr: 3e-3, wd: 0 }),
     evalEvery: z.number().int().nonnegative().default(defaults.evalEvery),
     checkpointEvery: z.number().int().nonnegative().default(50),
     heldOutImages: z.number().int().positive().default(200),
+    /** T=1 samples per held-out image for the reward distributions before and after tuning (0 = none). */
+    distributionSamples: z.number().int().nonnegative().default(4),
+    /** Seed of those samples, apart from the training stream so that they do not change training. */
+    distributionSeed: z.number().int().nonnegative().default(0),
   };
 }
 
-/** The paper's, RLOO's and reward-to-go's baselines (`expected`'s included) need another sample of the same input. */
-export const enoughSamples: [(t: { readonly estimator: string; readonly numSamples: number }) => boolean, { path: string[]; message: string }] = [
-  (t) => t.estimator === 'greedy' || t.numSamples >= 2,
-  { path: ['numSamples'], message: 'the paper, rloo, rtg and expected estimators need numSamples ≥ 2' },
+/**
+ * The `tune` section of a task whose reward gives `reward` (default: every estimator's needs): the estimator's
+ * sample count, normalisation and needs are checked against the estimator table.
+ */
+export function tuneSectionSchema(defaults: { readonly steps: number; readonly evalEvery: number; readonly reward?: RewardGives }) {
+  return z
+    .object(tuneSectionFields(defaults))
+    .strict()
+    .superRefine((t, ctx) => {
+      const add = (path: string, message: string | undefined) => message !== undefined && ctx.addIssue({ code: 'custom', path: [path], message });
+      add('numSamples', samplesProblem(t.estimator, t.numSamples));
+      add('normalizeAdvantages', normalizeProblem(t.estimator, t.normalizeAdvantages));
+      add('estimator', rewardProblem(t.estimator, defaults.reward ?? {}));
+    })
+    .prefault({});
+}
+
+/** Transitional: the sample-count rule of the estimator table as a zod refine. */
+export const enoughSamples: [(t: { readonly estimator: Estimator; readonly numSamples: number }) => boolean, { path: string[]; message: string }] = [
+  (t) => samplesProblem(t.estimator, t.numSamples) === undefined,
+  { path: ['numSamples'], message: 'the estimator needs more samples per input (estimators.ts)' },
 ];
+
+export type MleSection = z.output<ReturnType<typeof mleSectionSchema>>;
+export type TuneSection = z.output<ReturnType<typeof tuneSectionSchema>>;
+
+/** What the MLE loop reads: the `mle` section as it is, or (programmatic use) any part of it with `steps`. */
+export type MleConfig = Pick<MleSection, 'steps'> & Partial<MleSection>;
+/** What the tuning loop reads: the `tune` section as it is, or any part of it with `steps` and `numSamples`. */
+export type TuneConfig = Pick<TuneSection, 'steps' | 'numSamples'> & Partial<TuneSection>;
 
 /** The `eval` section as an object schema, for tasks that add keys of their own (`.extend`). */
 export const evalSectionObject = z
@@ -84,3 +146,4 @@ export const evalSectionObject = z
   .strict();
 
 export const evalSectionSchema = evalSectionObject.prefault({});
+export type EvalSection = z.output<typeof evalSectionSchema>;

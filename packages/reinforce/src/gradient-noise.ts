@@ -18,23 +18,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import { planParams, type PatternMults, type Rng, type SequencePolicy } from '@reward-tune/core-model';
 import { accumulateGradients } from './loop';
 import { imagesTensor, type BatchSource, type Task } from './task';
-import { reinforceLoss, updateInputs, type Estimator, type TuneConfig } from './tune';
+import type { TuneConfig } from './config-sections';
+import { reinforceLoss, updateInputs } from './update';
 
-export interface GradientNoiseConfig {
+/**
+ * The tuning options the measurement follows (the `tune` section as it is: samples, estimator, discount,
+ * normalisation, microBatch, temperature; its steps, KL and auxiliary terms are not used), and how many batches.
+ */
+export type GradientNoiseConfig = Omit<TuneConfig, 'steps'> & {
   /** K independent batches (≥ 3 for the standard error). */
   readonly batches: number;
-  readonly numSamples: number;
-  readonly estimator?: Estimator;
-  /** `rtg` and `expected` (TuneConfig.discount). */
-  readonly discount?: number;
-  readonly normalizeAdvantages?: boolean;
-  /** Inputs sampled and differentiated at a time (TuneConfig.microBatch); the result does not depend on it. */
-  readonly microBatch?: number;
-  /** Sampling temperature of the tuning samples (TuneConfig.temperature). */
-  readonly temperature?: number;
   /** The tuning optimizer's learning-rate multipliers: parameters with multiplier 0 are frozen and left out. */
   readonly lrMults?: PatternMults;
-}
+};
 
 export interface GradientNoise {
   /** R: rows carrying the gradient in one batch (B for `paper`, B×N for the others). */
@@ -82,18 +78,7 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
   let rewardSum = 0;
   let rewardCount = 0;
   // The policy-gradient term alone, reduced per sequence (the textbook gradient; the ratios do not depend on it).
-  const pgOnly: TuneConfig = {
-    steps: 0,
-    numSamples: config.numSamples,
-    estimator: config.estimator,
-    discount: config.discount,
-    normalizeAdvantages: config.normalizeAdvantages,
-    microBatch: config.microBatch,
-    temperature: config.temperature,
-    reduction: 'sequence',
-    klCoef: 0,
-    auxLossWeight: 0,
-  };
+  const pgOnly: TuneConfig = { ...config, steps: 0, reduction: 'sequence', klCoef: 0, auxLossWeight: 0 };
   for (let b = 0; b < k; b++) {
     const batch = opts.train(b, rng);
     const img = imagesTensor(batch.images);

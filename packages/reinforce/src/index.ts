@@ -1,5 +1,20 @@
 // @reward-tune/reinforce — MLE pretraining and reward tuning loops over the task contract.
-export { paperAdvantages, rlooAdvantages } from './advantages';
+export { paperAdvantages, rlooAdvantages, rewardToGoAdvantages, normalizeAdvantages } from './advantages';
+export {
+  ESTIMATORS,
+  ESTIMATOR_SPECS,
+  estimatorRows,
+  estimatorsFor,
+  samplesProblem,
+  normalizeProblem,
+  rewardProblem,
+  type Estimator,
+  type EstimatorSpec,
+  type GradientRows,
+  type RewardGives,
+  type RolloutNeeds,
+  type ScoredRewards,
+} from './estimators';
 export { imagesTensor, batchSize, type Task, type RewardResult, type RewardWants, type TokenValues, type Batch, type BatchSource, type ImageBatch } from './task';
 export {
   selectTokenLogProbs,
@@ -30,19 +45,9 @@ export {
   type GradStep,
   type HeldOutEval,
 } from './loop';
-export {
-  tune,
-  estimatorRows,
-  normalizeAdvantages,
-  reinforceLoss,
-  sampleRewardDistribution,
-  type Estimator,
-  type TuneConfig,
-  type TuneOptions,
-  type TuneResult,
-  type GradientRows,
-  type ReinforceLossInput,
-} from './tune';
+export { tune, type TuneOptions, type TuneResult } from './tune';
+export { sampleAndReward, sampleRewardDistribution, type ScoredSamples } from './rollout';
+export { reinforceLoss, update, updateInputs, type ReinforceLossInput, type UpdateInputs, type UpdateContext } from './update';
 export {
   measureGradientNoise,
   noiseStatistics,
@@ -50,7 +55,7 @@ export {
   type GradientNoiseConfig,
   type GradientNoiseOptions,
 } from './gradient-noise';
-export { trainMle, heldOutLoss, type EarlyStop, type MleConfig, type MleOptions, type MleResult } from './mle';
+export { trainMle, heldOutLoss, type EarlyStop, type MleOptions, type MleResult } from './mle';
 export {
   renderReport,
   writeReport,
@@ -89,4 +94,17 @@ export {
   type DemoResults,
 } from './runner';
 export { loadImageTable, batchOf, randomBatches, sequentialBatches, type ImageTable } from './batches';
-export { mleSectionSchema, tuneSectionFields, enoughSamples, TUNE_OPTIMIZER, evalSectionSchema, evalSectionObject } from './config-sections';
+export {
+  mleSectionSchema,
+  tuneSectionSchema,
+  tuneSectionFields,
+  enoughSamples,
+  TUNE_OPTIMIZER,
+  evalSectionSchema,
+  evalSectionObject,
+  type MleSection,
+  type TuneSection,
+  type EvalSection,
+  type MleConfig,
+  type TuneConfig,
+} from './config-sections';

@@ -7,28 +7,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
+import type { MleConfig } from './config-sections';
 import { weightedSoftmaxXent } from './losses';
 import { captureState, evaluateGreedy, gradientStep, interruptDetail, interruptRequested, isDue, restoreState, type LoopIo, type MetricsRecord } from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 
-/** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
-export type EarlyStop = { readonly patience: number; readonly minDelta?: number } & (
-  | { readonly on: 'loss' }
-  | { readonly on: 'metric'; readonly key: string; readonly mode: 'max' | 'min' }
-);
+export type { MleConfig } from './config-sections';
 
-export interface MleConfig {
-  /** Total updates (a resumed run continues up to this count). */
-  readonly steps: number;
-  readonly labelSmoothing?: number;
-  /** Held-out loss and greedy metric every this many updates (and after the last). */
-  readonly evalEvery?: number;
-  readonly checkpointEvery?: number;
-  /** Needs `evalEvery` and a held-out set. */
-  readonly earlyStop?: EarlyStop;
-  /** Seed for encoding held-out targets (random orderings), the same at every evaluation. */
-  readonly evalSeed?: number;
-}
+/** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
+export type EarlyStop = NonNullable<MleConfig['earlyStop']>;
 
 export interface MleOptions<E, P, A> extends LoopIo {
   readonly policy: SequencePolicy;
@@ -38,6 +25,7 @@ export interface MleOptions<E, P, A> extends LoopIo {
   readonly heldOut?: readonly Batch<E>[];
   /** The training stream (batches, target encodings); replaced by the checkpoint's on resume. */
   readonly rng: Rng;
+  /** The `mle` section (config-sections.ts), or any part of it with `steps`. */
   readonly config: MleConfig;
 }
 

@@ -1,7 +1,7 @@
 // auxLossScope 'head': the auxiliary loss reaches the output layer only, with the same head gradient as 'model'.
 import * as tf from '@tensorflow/tfjs-core';
 import { EncoderDecoder, initBackend, modelConfig } from '@reward-tune/core-model';
-import { reinforceLoss } from './tune';
+import { reinforceLoss } from './update';
 
 describe("reinforceLoss with auxLossScope 'head'", () => {
   beforeAll(async () => {

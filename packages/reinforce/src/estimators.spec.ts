@@ -6,7 +6,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as path from 'node:path';
 import { Rng } from '@reward-tune/core-model';
-import { estimatorRows, normalizeAdvantages, reinforceLoss, type Estimator } from './tune';
+import { normalizeAdvantages } from './advantages';
+import { estimatorRows, type Estimator } from './estimators';
+import { reinforceLoss } from './update';
 import { selectTokenLogProbs, type PgReduction } from './losses';
 import { TabularPolicy } from './testing/toys';
 

@@ -1,0 +1,115 @@
+/**
+ * The rollout half of a tuning step: N samples per input at temperature T (no truncation), each decoded and rewarded
+ * by the task, plus what the estimator needs beyond the rewards (estimators.ts `RolloutNeeds`: the greedy output's
+ * reward, the task's per-token split of each reward, the values of the tokens not drawn). Also the reward
+ * distribution of T=1 samples that a tuning run logs before and after.
+ *
+ * Dimension legend: B batch, N samples per input, L sequence length, V vocabulary.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Rng, SequencePolicy } from '@reward-tune/core-model';
+import type { RolloutNeeds } from './estimators';
+import { batchSize, imagesTensor, type Batch, type Task } from './task';
+
+export interface ScoredSamples<A> {
+  /** [B, N, L] */
+  readonly tokens: Int32Array;
+  readonly length: number;
+  /** [B, N] */
+  readonly rewards: Float64Array;
+  /** [B·N] per-sample aux from the reward (undefined where the task gives none). */
+  readonly aux: (A | undefined)[];
+  /** [B] reward of each input's greedy output (needs.greedy). */
+  readonly greedyRewards?: Float64Array;
+  /** [B, N, L] the task's per-token split of each reward (needs.tokenRewards). */
+  readonly tokenRewards?: Float64Array;
+  /** needs.tokenValues: the task's token values [B, N, L, V] and which positions it enumerated [B, N, L]. */
+  readonly tokenValues?: { readonly values: Float32Array; readonly enumerated: Uint8Array; readonly vocab: number };
+}
+
+/** N samples per input at temperature T without truncation, decoded and rewarded, with what `needs` asks for. */
+export async function sampleAndReward<E, P, A>(
+  policy: SequencePolicy,
+  task: Task<E, P, A>,
+  images: tf.Tensor4D,
+  examples: readonly E[],
+  n: number,
+  needs: Partial<RolloutNeeds>,
+  rng: Rng,
+  temperature = 1,
+): Promise<ScoredSamples<A>> {
+  const b = examples.length;
+  const sampled = await policy.sample(images, { numSamples: n, temperature, topK: 0, topP: 0, rng });
+  const l = sampled.length;
+  const rewards = new Float64Array(b * n);
+  const aux: (A | undefined)[] = new Array(b * n);
+  const tokenRewards = needs.tokenRewards ? new Float64Array(b * n * l) : undefined;
+  let tokenValues: ScoredSamples<A>['tokenValues'];
+  for (let i = 0; i < b; i++) {
+    const ex = examples[i];
+    const preds: P[] = [];
+    for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
+    const r = task.reward(preds, ex, { tokenRewards: needs.tokenRewards, tokenValues: needs.tokenValues });
+    if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
+    rewards.set(r.rewards, i * n);
+    for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
+    if (tokenRewards) {
+      if (r.tokenRewards?.length !== n || r.tokenRewards.some((t) => t.length !== l)) {
+        throw new RangeError(`the rtg estimator needs task.reward to return tokenRewards: ${n} arrays of ${l} values`);
+      }
+      r.tokenRewards.forEach((t, j) => tokenRewards.set(t, (i * n + j) * l));
+    }
+    if (needs.tokenValues) {
+      const given = r.tokenValues;
+      const vocab = given?.[0] ? given[0].values.length / l : 0;
+      if (given?.length !== n || !(vocab >= 1 && Number.isInteger(vocab)) || given.some((t) => t.values.length !== l * vocab || t.enumerated.length !== l)) {
+        throw new RangeError(`the expected estimator needs task.reward to return tokenValues: ${n} of [${l}, V] values and [${l}] flags`);
+      }
+      tokenValues ??= { values: new Float32Array(b * n * l * vocab), enumerated: new Uint8Array(b * n * l), vocab };
+      for (let j = 0; j < n; j++) {
+        const row = i * n + j;
+        tokenValues.enumerated.set(given[j].enumerated, row * l);
+        // Only the enumerated positions: the loss sums over every [L, V] entry (expectedValueLoss).
+        for (let t = 0; t < l; t++) if (given[j].enumerated[t]) tokenValues.values.set(given[j].values.subarray(t * vocab, (t + 1) * vocab), (row * l + t) * vocab);
+      }
+    }
+  }
+  if (!needs.greedy) return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards, tokenValues };
+  const g = await policy.sample(images, { numSamples: 1, greedy: true });
+  const greedyRewards = new Float64Array(b);
+  for (let i = 0; i < b; i++) {
+    const ex = examples[i];
+    greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
+  }
+  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards, tokenRewards, tokenValues };
+}
+
+/** Rewards of T=1 samples of every held-out example, from an RNG of its own. */
+export async function sampleRewardDistribution<E, P, A>(
+  policy: SequencePolicy,
+  task: Task<E, P, A>,
+  heldOut: readonly Batch<E>[],
+  samplesPerExample: number,
+  rng: Rng,
+): Promise<Float64Array> {
+  const out: number[] = [];
+  for (const batch of heldOut) {
+    const b = batchSize(batch);
+    const img = imagesTensor(batch.images);
+    try {
+      const s = await policy.sample(img.tensor, { numSamples: samplesPerExample, temperature: 1, topK: 0, topP: 0, rng });
+      for (let i = 0; i < b; i++) {
+        const ex = batch.examples[i];
+        const preds: P[] = [];
+        for (let j = 0; j < samplesPerExample; j++) {
+          const row = i * samplesPerExample + j;
+          preds.push(task.decode(s.tokens.slice(row * s.length, (row + 1) * s.length), ex));
+        }
+        out.push(...task.reward(preds, ex).rewards);
+      }
+    } finally {
+      if (img.owned) img.tensor.dispose();
+    }
+  }
+  return Float64Array.from(out);
+}

@@ -1,0 +1,234 @@
+/**
+ * The update half of a tuning step: from a batch's rollout (rollout.ts) to one optimizer update. The estimator
+ * (estimators.ts) picks the rows that carry the gradient and their advantages; the rows are re-scored teacher-forced
+ * under the sampling distribution; the loss is −A·log P (+ the exact expectation at enumerated tokens, + KL, + the
+ * task's auxiliary loss); the batch goes `microBatch` inputs at a time, each chunk weighted by its share of the rows,
+ * so the summed gradient is the whole batch's.
+ *
+ * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { scoreRows, tokensTensor, type Optimizer, type Rng, type SequencePolicy } from '@reward-tune/core-model';
+import { normalizeAdvantages } from './advantages';
+import type { TuneConfig } from './config-sections';
+import { ESTIMATOR_SPECS, estimatorRows, normalizeProblem, samplesProblem } from './estimators';
+import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
+import { gradientStep, type GradStep, type LossFn } from './loop';
+import { sampleAndReward, type ScoredSamples } from './rollout';
+import type { Task } from './task';
+
+export interface ReinforceLossInput<A> {
+  /** [B, H, W, C] the rows' images. */
+  readonly images: tf.Tensor4D;
+  /** [R] the image of each row (index into `images`); absent: row r is image r. */
+  readonly rowImages?: Int32Array;
+  /** [R, L] the sampled tokens of each row. */
+  readonly tokens: tf.Tensor2D;
+  /** [R] advantages, or [R, L] (one per token, `rtg` and `expected`). */
+  readonly advantages: Float64Array;
+  /** [R, L, V] `expected` only: the enumerated tokens' values, 0 at the positions not enumerated. */
+  readonly tokenValues?: Float32Array;
+  readonly reduction: PgReduction;
+  /** The temperature the rows were sampled at (TuneConfig.temperature; default 1). */
+  readonly temperature?: number;
+  /** [R, L] log π_ref of the tokens, with its weight. */
+  readonly kl?: { readonly coef: number; readonly refTokenLogProbs: tf.Tensor2D };
+  readonly aux?: {
+    readonly weight: number;
+    readonly loss: NonNullable<Task<unknown, unknown, A>['auxLoss']>;
+    readonly values: readonly A[];
+    /** Score the rows again with gradients to the output layer only (TuneConfig.auxLossScope 'head'). */
+    readonly headOnly?: boolean;
+  };
+}
+
+/**
+ * The tuning loss of one step, to call inside a gradient tape: re-scores the rows' tokens teacher-forced (the same
+ * logits processors as the sampler) and adds the optional KL and auxiliary terms. Named terms go into `terms`.
+ */
+export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInput<A>, terms: Record<string, tf.Scalar> = {}): tf.Scalar {
+  // One pass for both where the policy can: each image encoded once, the head-only aux log-probs from the same features.
+  const head = input.aux !== undefined && input.aux.weight > 0 && input.aux.headOnly === true;
+  const scores = scoreRows(policy, input.images, input.tokens, { rowImages: input.rowImages, head });
+  const logProbs = scores.logProbs; // [R, L, V]
+  const [r, l] = input.tokens.shape;
+  const adv = input.advantages.length === r ? tf.tensor1d(Float32Array.from(input.advantages)) : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
+  // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
+  const t = input.temperature ?? 1;
+  const sampledLogProbs = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
+  let pg = policyGradientLoss(sampledLogProbs, input.tokens, adv, input.reduction);
+  if (input.tokenValues) pg = tf.add(pg, expectedValueLoss(sampledLogProbs, tf.tensor3d(input.tokenValues, logProbs.shape), input.reduction));
+  terms.pgLoss = pg;
+  let loss: tf.Scalar = pg;
+  if (input.kl && input.kl.coef > 0) {
+    const kl = klPenalty(logProbs, input.tokens, input.kl.refTokenLogProbs);
+    terms.kl = kl;
+    loss = tf.add(loss, tf.mul(kl, input.kl.coef));
+  }
+  if (input.aux && input.aux.weight > 0) {
+    const aux = input.aux.loss(scores.headLogProbs ?? logProbs, input.tokens, input.aux.values);
+    terms.auxLoss = aux;
+    loss = tf.add(loss, tf.mul(aux, input.aux.weight));
+  }
+  return loss;
+}
+
+/** What an update needs besides the policy and optimizer (TuneOptions' fields). */
+export interface UpdateContext<E, P, A> {
+  readonly policy: SequencePolicy;
+  readonly task: Task<E, P, A>;
+  readonly config: TuneConfig;
+  /** Frozen reference policy for the KL penalty; required when klCoef > 0. */
+  readonly reference?: SequencePolicy;
+}
+
+/**
+ * One update from a batch: its loss inputs (updateInputs), then gradientStep over their chunks, each chunk's loss and
+ * terms weighted by its share of the rows, so that the chunks' summed gradient is the whole batch's.
+ */
+export async function update<E, P, A>(
+  opts: UpdateContext<E, P, A> & { readonly optimizer: Optimizer },
+  batchImages: tf.Tensor4D,
+  examples: readonly E[],
+  rng: Rng,
+): Promise<{ readonly result: GradStep; readonly rewards: Float64Array }> {
+  const { policy } = opts;
+  const step = await updateInputs(opts, batchImages, examples, rng);
+  try {
+    // A whole batch is one chunk of share 1: multiplying by 1 is exact, so it updates as it always did.
+    const chunks = step.chunks.map(({ share, input }): LossFn => (terms) => {
+      const own: Record<string, tf.Scalar> = {};
+      const loss = reinforceLoss(policy, input, own);
+      for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
+      return tf.mul(loss, share) as tf.Scalar;
+    });
+    return { result: await gradientStep(policy, opts.optimizer, chunks), rewards: step.rewards };
+  } finally {
+    step.dispose();
+  }
+}
+
+export interface UpdateInputs<A> {
+  /** [B, N] rewards of every sample. */
+  readonly rewards: Float64Array;
+  /** The tuning loss's inputs, `microBatch` inputs' rows per chunk, with each chunk's share of the rows. */
+  readonly chunks: readonly { readonly share: number; readonly input: ReinforceLossInput<A> }[];
+  dispose(): void;
+}
+
+/**
+ * What one update differentiates, from a batch: N samples per input, their rewards, the estimator's rows and
+ * advantages, and the loss inputs of those rows (tokens, images, the reference's log-probs for the KL term, the
+ * auxiliary values). Sampling goes `microBatch` inputs at a time (the whole batch by default), and so do the chunks,
+ * so a batch larger than the backend's memory allows still makes one update.
+ */
+export async function updateInputs<E, P, A>(
+  opts: UpdateContext<E, P, A>,
+  batchImages: tf.Tensor4D,
+  examples: readonly E[],
+  rng: Rng,
+): Promise<UpdateInputs<A>> {
+  const { policy, task, config } = opts;
+  const estimator = config.estimator ?? 'paper';
+  const spec = ESTIMATOR_SPECS[estimator];
+  const klCoef = config.klCoef ?? 0;
+  const n = config.numSamples;
+  const b = examples.length;
+  checkUpdateConfig(config);
+  const micro = Math.min(config.microBatch ?? b, b);
+  const made: tf.Tensor[] = [];
+  const dispose = () => tf.dispose(made);
+  try {
+    const parts: { readonly first: number; readonly images: tf.Tensor4D; readonly scored: ScoredSamples<A> }[] = [];
+    for (let start = 0; start < b; start += micro) {
+      const count = Math.min(micro, b - start);
+      const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
+      if (images !== batchImages) made.push(images);
+      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, spec.needs, rng, config.temperature);
+      parts.push({ first: start * n, images, scored });
+    }
+    const l = parts[0].scored.length;
+    const rewards = concat(parts.map((p) => p.scored.rewards), (n) => new Float64Array(n));
+    const greedyRewards = spec.needs.greedy ? concat(parts.map((p) => p.scored.greedyRewards ?? new Float64Array()), (n) => new Float64Array(n)) : undefined;
+    const tokenRewards = spec.needs.tokenRewards
+      ? {
+          values: concat(parts.map((p) => p.scored.tokenRewards ?? new Float64Array()), (n) => new Float64Array(n)),
+          length: l,
+          discount: config.discount,
+          tokensPerStep: task.tokensPerStep,
+          enumerated: spec.needs.tokenValues ? concat(parts.map((p) => p.scored.tokenValues?.enumerated ?? new Uint8Array()), (n) => new Uint8Array(n)) : undefined,
+        }
+      : undefined;
+    const picked = estimatorRows(estimator, rewards, b, n, greedyRewards, tokenRewards);
+    // Advantages per row (1) or per token (L).
+    const per = picked.advantages.length / picked.rows.length;
+    const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
+    const auxLoss = task.auxLoss?.bind(task);
+    const chunks = parts.map((part) => {
+      // This part's rows: k indexes the step's rows, local the part's own samples.
+      const ks = Array.from(picked.rows.keys()).filter((k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length);
+      const local = ks.map((k) => picked.rows[k] - part.first);
+      const tokens = tokensTensor(rowsOf(part.scored.tokens, l, local, (n) => new Int32Array(n)), [ks.length, l]);
+      made.push(tokens);
+      // Row r is sample r mod N of input ⌊r/N⌋ (one row per input: row b is input b, so the images serve as they are).
+      const images = part.images;
+      const rowImages = spec.rows === 'first' ? undefined : Int32Array.from(local, (row) => Math.floor(row / n));
+      let kl: ReinforceLossInput<A>['kl'];
+      if (klCoef > 0 && opts.reference) {
+        const ref = opts.reference;
+        const refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(scoreRows(ref, images, tokens, { rowImages }).logProbs, tokens));
+        made.push(refTokenLogProbs);
+        kl = { coef: klCoef, refTokenLogProbs };
+      }
+      const auxWeight = config.auxLossWeight ?? 1;
+      const input: ReinforceLossInput<A> = {
+        images,
+        rowImages,
+        tokens,
+        advantages: rowsOf(advantages, per, ks, (n) => new Float64Array(n)),
+        tokenValues: part.scored.tokenValues && rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n)),
+        reduction: config.reduction ?? 'token',
+        temperature: config.temperature,
+        kl,
+        aux:
+          auxLoss && auxWeight > 0
+            ? { weight: auxWeight, loss: auxLoss, values: local.map((row) => part.scored.aux[row] as A), headOnly: config.auxLossScope === 'head' }
+            : undefined,
+      };
+      return { share: ks.length / picked.rows.length, input };
+    });
+    return { rewards, chunks, dispose };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
+
+/** What an update needs of the config: the estimator table's rules (samples, normalisation), a positive microBatch and temperature. */
+export function checkUpdateConfig(config: TuneConfig): void {
+  const t = config.temperature;
+  if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new RangeError(`temperature must be a positive number, got ${t}`);
+  const estimator = config.estimator ?? 'paper';
+  const problem = samplesProblem(estimator, config.numSamples) ?? normalizeProblem(estimator, config.normalizeAdvantages);
+  if (problem !== undefined) throw new RangeError(problem);
+  const m = config.microBatch;
+  if (m !== undefined && !(Number.isInteger(m) && m >= 1)) throw new RangeError(`microBatch must be a positive integer, got ${m}`);
+}
+
+/** Rows `rows` of a row-major array of `rowSize`-value rows, in that order, in an array made by `make`. */
+function rowsOf<T extends Float64Array | Float32Array | Int32Array>(values: T, rowSize: number, rows: readonly number[], make: (length: number) => T): T {
+  const out = make(rows.length * rowSize);
+  rows.forEach((row, k) => out.set(values.subarray(row * rowSize, (row + 1) * rowSize), k * rowSize));
+  return out;
+}
+
+/** The parts end to end, in an array made by `make`. */
+function concat<T extends Float64Array | Float32Array | Uint8Array>(parts: readonly T[], make: (length: number) => T): T {
+  const out = make(parts.reduce((s, p) => s + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
