@@ -6,26 +6,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { initBackend } from './backend';
+import { BENCH_CONFIGS, runBench, type BenchResult } from './bench';
+import { benchCommand } from './bench-cli';
 import {
-  BENCH_CONFIGS,
   TORCH_BENCH_SCRIPT,
-  benchCommand,
   referenceArgs,
   referenceOptions,
-  runBench,
   runBenchWithReference,
   runReference,
   torchAvailable,
   withReference,
-  type BenchResult,
-} from './bench-cli';
+} from './bench-reference';
 import { UsageError } from './command-line';
 import { spawnSync } from 'node:child_process';
 import { EncoderDecoder, initParams, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { countParams } from './model/ops';
 
 describe('bench', () => {
-  it('bench-tiny is runtime.md §1 reference model: 1,947,564 parameters', async () => {
+  it('bench-tiny is the 1,947,564-parameter reference model', async () => {
     await initBackend('wasm', { quiet: true });
     const params = initParams(BENCH_CONFIGS['bench-tiny'].model, 0);
     expect(countParams(params)).toBe(1947564);

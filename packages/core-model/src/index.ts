@@ -120,7 +120,8 @@ export {
   forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias, tokensTensor, tokensTensorValues,
   type LogitsProcessor, type ProcessorContext,
 } from './model/logits-processors';
-export { runBench, benchCommand, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench-cli';
+export { runBench, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench';
+export { benchCommand } from './bench-cli';
 export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
 export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './backend';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
@@ -138,4 +139,4 @@ export {
   type BenchRatio,
   type ReferenceOptions,
   type ReferenceResult,
-} from './bench-cli';
+} from './bench-reference';

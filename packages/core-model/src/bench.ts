@@ -1,0 +1,224 @@
+/**
+ * The bench: times one training step (teacher-forced cross-entropy + Adam: the project's AdamW with no weight decay,
+ * whose update is torch.optim.Adam's, as the PyTorch reference uses) and KV-cached greedy sampling of fixed model
+ * sizes (`BENCH_CONFIGS`), on the chosen backend, with random inputs. With `profile`, one more training step runs
+ * under tf.profile: kernels per step and where their time goes. bench-reference.ts runs the PyTorch reference of the
+ * same model and step; bench-cli.ts is the `bench` command.
+ *
+ * Dimension legend: B batch, L length, V vocabulary, Hi×Wi×C image.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, readTensor, webgpuPatchStats, type BackendChoice, type WebgpuPatchStats } from './backend';
+import { UsageError } from './command-line';
+import { EncoderDecoder, modelConfig, type EncoderDecoderConfig } from './model/encoder-decoder';
+import { AdamW } from './optim/adamw';
+import { Rng } from './rng';
+
+export interface BenchConfig {
+  readonly model: EncoderDecoderConfig;
+  readonly batch: number;
+  /**
+   * Rows per forward/backward pass; gradients of batch/microBatch passes are averaged into one Adam update. tfjs
+   * keeps every forward and backward tensor of a pass alive until the pass ends, and wasm's heap stops at 4 GiB.
+   */
+  readonly microBatch: number;
+  /** Timed training steps after one warm-up step (the median is reported). */
+  readonly steps: number;
+}
+
+/** Encoder and decoder share width, heads and MLP size; encoder positions are learned. */
+function benchModel(o: {
+  image: number; patch: number; width: number; depth: number; heads: number; mlp: number; vocab: number; length: number;
+}): EncoderDecoderConfig {
+  const base = modelConfig({
+    variant: 'mu', imageSize: [o.image, o.image], vocabSize: o.vocab, length: o.length, encoderPosemb: 'learned',
+  });
+  const sizes = { width: o.width, depth: o.depth, heads: o.heads, mlp: o.mlp };
+  return {
+    encoder: { ...base.encoder, ...sizes, patch: o.patch },
+    decoder: { ...base.decoder, ...sizes, encoderWidth: o.width },
+  };
+}
+
+export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
+  // The smallest, for the command's own test (two micro-batches, so that gradient accumulation runs too).
+  'bench-mu': {
+    model: benchModel({ image: 16, patch: 8, width: 16, depth: 1, heads: 2, mlp: 32, vocab: 12, length: 6 }),
+    batch: 4,
+    microBatch: 2,
+    steps: 1,
+  },
+  // 1,947,564 parameters (bench-cli.spec.ts counts them).
+  'bench-tiny': {
+    model: benchModel({ image: 32, patch: 4, width: 128, depth: 4, heads: 4, mlp: 512, vocab: 300, length: 32 }),
+    batch: 32,
+    microBatch: 32,
+    steps: 3,
+  },
+  'bench-small': {
+    model: benchModel({ image: 64, patch: 8, width: 256, depth: 6, heads: 8, mlp: 1024, vocab: 1100, length: 96 }),
+    batch: 32,
+    // One pass over 32 rows peaks at ~2.9 GB of wasm heap (4.5 GB before the copy-free Identity): it fits in 4 GiB.
+    microBatch: 32,
+    steps: 2,
+  },
+};
+
+/** Options of one bench run. */
+export interface BenchOptions {
+  readonly profile?: boolean;
+  /** Timed training steps (both sides); default the config's `steps`. */
+  readonly steps?: number;
+}
+
+export interface BenchResult {
+  readonly backend: string;
+  /** The backend's start-up line (package, threads, which matMul kernels, adapter): what exactly was timed. */
+  readonly backend_detail: string;
+  readonly params: number;
+  readonly train_step_ms: number;
+  readonly sample_ms: number;
+  readonly tokens_per_s: number;
+  /** Process CPU time of the same step and sampling: on a shared machine, closer to what an idle one would take. */
+  readonly train_step_cpu_ms: number;
+  readonly sample_cpu_ms: number;
+  /** With `--profile`: one more training step run under tf.profile (see StepProfile). */
+  readonly profile?: StepProfile;
+  /** On webgpu: how often the patches of webgpu-internals.ts took their fast paths over the whole bench. */
+  readonly webgpu_patches?: WebgpuPatchStats;
+}
+
+/**
+ * Where one training step's time goes, by kernel: how many kernels ran and the time the backend's timer gives
+ * them (on WebGPU, GPU timestamps when the adapter has 'timestamp-query', else per-kernel wall time). The step's
+ * wall time minus `kernel_ms` is per-op overhead (dispatch, bookkeeping, readbacks), which is what separates a
+ * tfjs GPU step from an eager PyTorch one. Profiling times each kernel on its own, so `wall_ms` here is slower
+ * than `train_step_ms`.
+ */
+export interface StepProfile {
+  readonly wall_ms: number;
+  readonly kernels: number;
+  readonly kernel_ms: number;
+  /** The kernels that took the most time in total, most first (at most 15). */
+  readonly top: readonly { readonly name: string; readonly count: number; readonly ms: number }[];
+}
+
+/** Runs `step` once under tf.profile and sums kernel counts and times by kernel name. */
+async function profileStep(step: () => Promise<void>): Promise<StepProfile> {
+  const t0 = performance.now();
+  const info = await tf.profile(step);
+  const wallMs = performance.now() - t0;
+  const byName = new Map<string, { count: number; ms: number }>();
+  let total = 0;
+  // A custom-gradient op is profiled as 'unnamed scope' around the kernels it runs, which are profiled too:
+  // counting both would count their time twice.
+  const kernels = info.kernels.filter((k) => k.name !== 'unnamed scope');
+  for (const k of kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0; // {error} when the backend cannot time
+    total += ms;
+    const e = byName.get(k.name) ?? { count: 0, ms: 0 };
+    byName.set(k.name, { count: e.count + 1, ms: e.ms + ms });
+  }
+  const round2 = (x: number): number => Math.round(x * 100) / 100;
+  const top = [...byName.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms || b[1].count - a[1].count)
+    .slice(0, 15)
+    .map(([name, e]) => ({ name, count: e.count, ms: round2(e.ms) }));
+  return { wall_ms: Math.round(wallMs), kernels: kernels.length, kernel_ms: round2(total), top };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function runBench(
+  configName: string,
+  backend: BackendChoice,
+  opts: BenchOptions = {},
+): Promise<BenchResult> {
+  const bench = BENCH_CONFIGS[configName];
+  if (bench === undefined) {
+    throw new UsageError(`--config: unknown '${configName}' (expected ${Object.keys(BENCH_CONFIGS).join('|')})`);
+  }
+  const info = await initBackend(backend);
+  const { encoder, decoder } = bench.model;
+  const model = EncoderDecoder.create(bench.model, 0);
+  const rng = Rng.fromSeed(1);
+  const b = bench.batch;
+  const [h, w] = encoder.imageSize;
+  const images = tf.randomUniform([b, h, w, encoder.channels], -1, 1, 'float32', rng.seed()) as tf.Tensor4D;
+  const targets = tf.randomUniform([b, decoder.length], 0, decoder.vocabSize, 'int32', rng.seed()) as tf.Tensor2D;
+  // The optimizer training runs use (fused elementwise update, chain.ts), not tfjs's Adam: 1,800 kernels a step more.
+  const optimizer = new AdamW(model.params, { lr: 1e-3, wd: 0 });
+  const vars = [...model.params.values()];
+  const paramName = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const mb = bench.microBatch;
+  if (b % mb !== 0) throw new Error(`batch ${b} is not a multiple of microBatch ${mb}`);
+  const trainStep = async (): Promise<void> => {
+    let sum: tf.NamedTensorMap | null = null;
+    for (let i = 0; i < b; i += mb) {
+      const { value, grads } = tf.variableGrads(() =>
+        tf.tidy(() => {
+          const img = b === mb ? images : (tf.slice(images, [i, 0, 0, 0], [mb, h, w, encoder.channels]) as tf.Tensor4D);
+          const tok = b === mb ? targets : (tf.slice(targets, [i, 0], [mb, decoder.length]) as tf.Tensor2D);
+          return tf.neg(tf.mean(model.tokenLogProbs(img, tok))) as tf.Scalar;
+        }),
+        vars,
+      );
+      value.dispose();
+      if (sum === null) sum = grads;
+      else {
+        const prev: tf.NamedTensorMap = sum;
+        sum = Object.fromEntries(Object.keys(grads).map((k) => [k, tf.add(prev[k], grads[k])]));
+        tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+      }
+    }
+    const n = b / mb;
+    const mean = n === 1 ? sum! : Object.fromEntries(Object.entries(sum!).map(([k, g]) => [k, tf.div(g, n)]));
+    optimizer.apply(model.params, new Map(Object.entries(mean).map(([k, g]) => [paramName.get(k) as string, g])));
+    await readTensor(vars[vars.length - 1]); // waits for the update on asynchronous backends
+    tf.dispose([...Object.values(sum!), ...(n === 1 ? [] : Object.values(mean))]);
+  };
+
+  const cpuMs = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const times: number[] = [];
+  const cpuTimes: number[] = [];
+  const steps = opts.steps ?? bench.steps;
+  for (let i = 0; i <= steps; i++) {
+    const t0 = performance.now();
+    const c0 = cpuMs();
+    await trainStep();
+    if (i > 0) {
+      times.push(performance.now() - t0);
+      cpuTimes.push(cpuMs() - c0);
+    }
+  }
+
+  const profile = opts.profile ? await profileStep(trainStep) : undefined;
+
+  await model.sample(images, { numSamples: 1, greedy: true }); // warm-up (shader compilation on webgpu)
+  const s0 = performance.now();
+  const sc0 = cpuMs();
+  await model.sample(images, { numSamples: 1, greedy: true });
+  const sampleMs = performance.now() - s0;
+  const sampleCpuMs = cpuMs() - sc0;
+
+  const patches = webgpuPatchStats(); // undefined unless the backend is a patched webgpu one
+  const result: BenchResult = {
+    backend: info.name,
+    backend_detail: info.detail,
+    params: model.numParams,
+    train_step_ms: Math.round(median(times)),
+    sample_ms: Math.round(sampleMs),
+    tokens_per_s: Math.round((b * decoder.length) / (sampleMs / 1000)),
+    train_step_cpu_ms: Math.round(median(cpuTimes)),
+    sample_cpu_ms: Math.round(sampleCpuMs),
+    ...(profile === undefined ? {} : { profile }),
+    ...(patches === undefined ? {} : { webgpu_patches: { ...patches } }),
+  };
+  tf.dispose([images, targets]);
+  optimizer.dispose();
+  model.dispose();
+  return result;
+}
