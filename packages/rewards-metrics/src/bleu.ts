@@ -9,7 +9,8 @@
  * - per-image BLEU-n: the same formula on that image's own counts and lengths.
  */
 
-import { CiderD, NgramIndex, type CiderDCorpusResult, type CiderDOptions, type CountsView, wholeCounts } from './cider';
+import { CiderD, type CiderDCorpusResult, type CiderDOptions } from './cider';
+import { NgramIndex, wholeCounts, type CountsView } from './ngram-index';
 
 const N = 4;
 
