@@ -1,7 +1,8 @@
 /**
  * COCO box mAP with the semantics of pycocotools `COCOeval(iouType='bbox')` — evaluate(), accumulate() and
  * summarize() — reproduced decision for decision so that every statistic agrees to 1e-9 (golden fixtures in
- * src/__fixtures__/coco were printed by pycocotools itself).
+ * src/__fixtures__/coco were printed by pycocotools itself). evaluate() and accumulate() run here as one pass over
+ * flat typed arrays; summarize() is in coco-summarize.ts, the inputs, result and parameters in coco-eval-types.ts.
  *
  * Dimension legend: T IoU thresholds (10), R recall thresholds (101), K categories, A area ranges (4),
  * M maxDets settings (3), I images, G ground-truth boxes of one (image, category), D detections of one
@@ -25,82 +26,33 @@
  * are an error (pycocotools silently evaluates one annotation twice).
  */
 
-export interface CocoImage {
-  readonly id: number;
-}
+import {
+  COCO_AREA_RANGES,
+  COCO_IOU_THRESHOLDS,
+  COCO_MAX_DETS,
+  COCO_RECALL_THRESHOLDS,
+  CocoInputError,
+  type CocoDetection,
+  type CocoEvalResult,
+  type CocoGroundTruth,
+} from './coco-eval-types';
+import { summarize } from './coco-summarize';
 
-export interface CocoCategory {
-  readonly id: number;
-  readonly name?: string;
-}
-
-/** One annotation of a COCO instances file; `bbox` is [x, y, w, h]. */
-export interface CocoAnnotation {
-  readonly id: number;
-  readonly image_id: number;
-  readonly category_id: number;
-  readonly bbox: readonly number[];
-  readonly area: number;
-  readonly iscrowd: number | boolean;
-  /** Accepted and, as in pycocotools, without effect. */
-  readonly ignore?: number | boolean;
-}
-
-export interface CocoGroundTruth {
-  readonly images: readonly CocoImage[];
-  readonly categories: readonly CocoCategory[];
-  readonly annotations: readonly CocoAnnotation[];
-}
-
-/** One entry of a COCO results file; `bbox` is [x, y, w, h]. */
-export interface CocoDetection {
-  readonly image_id: number;
-  readonly category_id: number;
-  readonly bbox: readonly number[];
-  readonly score: number;
-}
-
-export interface CocoEvalResult {
-  /** AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl — pycocotools' `stats` order; -1: no GT. */
-  readonly stats: number[];
-  /** AP@[.5:.95], area all, maxDets 100, per GT category id; -1 for a category without GT. */
-  readonly perCategory: Map<number, number>;
-  /** The GT's category ids, sorted: the K axis of `precision` and `recall`. */
-  readonly catIds: number[];
-  /** [T, R, K, A, M] row-major, like pycocotools' eval['precision']. */
-  readonly precision: Float64Array;
-  /** [T, K, A, M] row-major, like pycocotools' eval['recall']. */
-  readonly recall: Float64Array;
-}
-
-/** Bad evaluation input (not a programmer error); the CLI reports it with the detections file's name. */
-export class CocoInputError extends Error {
-  override readonly name = 'CocoInputError';
-  /** Which input is at fault: the ground truth or the detections. */
-  constructor(readonly input: 'gt' | 'dt', message: string) {
-    super(message);
-  }
-}
-
-/** np.linspace(start, stop, num) with endpoint: start + i·step, step = (stop − start)/(num − 1), last = stop. */
-export function npLinspace(start: number, stop: number, num: number): Float64Array {
-  const y = new Float64Array(num);
-  const step = (stop - start) / (num - 1);
-  for (let i = 0; i < num; i++) y[i] = i * step + start;
-  if (num > 1) y[num - 1] = stop;
-  return y;
-}
-
-export const COCO_IOU_THRESHOLDS: Float64Array = npLinspace(0.5, 0.95, 10);
-export const COCO_RECALL_THRESHOLDS: Float64Array = npLinspace(0, 1, 101);
-export const COCO_MAX_DETS: readonly number[] = [1, 10, 100];
-export const COCO_AREA_LABELS: readonly string[] = ['all', 'small', 'medium', 'large'];
-export const COCO_AREA_RANGES: readonly (readonly [number, number])[] = [
-  [0, 1e10],
-  [0, 32 ** 2],
-  [32 ** 2, 96 ** 2],
-  [96 ** 2, 1e10],
-];
+export {
+  COCO_AREA_LABELS,
+  COCO_AREA_RANGES,
+  COCO_IOU_THRESHOLDS,
+  COCO_MAX_DETS,
+  COCO_RECALL_THRESHOLDS,
+  CocoInputError,
+  npLinspace,
+  type CocoAnnotation,
+  type CocoCategory,
+  type CocoDetection,
+  type CocoEvalResult,
+  type CocoGroundTruth,
+  type CocoImage,
+} from './coco-eval-types';
 
 const T = COCO_IOU_THRESHOLDS.length;
 const R = COCO_RECALL_THRESHOLDS.length;
@@ -382,55 +334,4 @@ export function cocoEvaluate(gt: CocoGroundTruth, dets: readonly CocoDetection[]
   const { stats, perCategoryAp } = summarize(precision, recall, K);
   const perCategory = new Map(catIds.map((id, k) => [id, perCategoryAp[k]]));
   return { stats, perCategory, catIds, precision, recall };
-}
-
-/** Mean of the entries > -1, or -1 when there are none (summarize's `np.mean(s[s>-1])`). */
-function meanValid(values: Iterable<number>): number {
-  let sum = 0;
-  let n = 0;
-  for (const v of values) {
-    if (v > -1) {
-      sum += v;
-      n++;
-    }
-  }
-  return n === 0 ? -1 : sum / n;
-}
-
-/** summarize()'s 12 stats, plus AP@[.5:.95] (area all, maxDets 100) of each category index. */
-function summarize(precision: Float64Array, recall: Float64Array, K: number): { stats: number[]; perCategoryAp: number[] } {
-  const tIndex = (thr: number | undefined): number[] => {
-    if (thr === undefined) return [...COCO_IOU_THRESHOLDS.keys()];
-    // pycocotools selects the threshold by exact equality with the linspace double.
-    return [...COCO_IOU_THRESHOLDS.keys()].filter((t) => COCO_IOU_THRESHOLDS[t] === thr);
-  };
-  const aIndex = (label: string): number => COCO_AREA_LABELS.indexOf(label);
-  const mIndex = (maxDets: number): number => COCO_MAX_DETS.indexOf(maxDets);
-  function* ap(ts: number[], a: number, m: number, ks: Iterable<number>): Generator<number> {
-    const kList = [...ks];
-    for (const t of ts) for (let r = 0; r < R; r++) for (const k of kList) yield precision[(((t * R + r) * K + k) * A + a) * M + m];
-  }
-  function* ar(ts: number[], a: number, m: number): Generator<number> {
-    for (const t of ts) for (let k = 0; k < K; k++) yield recall[((t * K + k) * A + a) * M + m];
-  }
-  const allK = [...Array(K).keys()];
-  const APs = (thr: number | undefined, area: string, maxDets: number): number => meanValid(ap(tIndex(thr), aIndex(area), mIndex(maxDets), allK));
-  const ARs = (area: string, maxDets: number): number => meanValid(ar(tIndex(undefined), aIndex(area), mIndex(maxDets)));
-  const [m1, m10, m100] = COCO_MAX_DETS;
-  const stats = [
-    APs(undefined, 'all', m100),
-    APs(0.5, 'all', m100),
-    APs(0.75, 'all', m100),
-    APs(undefined, 'small', m100),
-    APs(undefined, 'medium', m100),
-    APs(undefined, 'large', m100),
-    ARs('all', m1),
-    ARs('all', m10),
-    ARs('all', m100),
-    ARs('small', m100),
-    ARs('medium', m100),
-    ARs('large', m100),
-  ];
-  const perCategoryAp = allK.map((k) => meanValid(ap(tIndex(undefined), aIndex('all'), mIndex(m100), [k])));
-  return { stats, perCategoryAp };
 }
