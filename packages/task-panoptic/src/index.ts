@@ -1,2 +1,3 @@
 // @reward-tune/task-panoptic — panoptic segmentation tuned with Panoptic Quality.
 export * from './two-channel';
+export * from './scenes';
