@@ -140,3 +140,18 @@ export {
   type ReferenceOptions,
   type ReferenceResult,
 } from './bench-reference';
+export {
+  initOracle, disposeOracle, oracleEncode, oracleEncodeTensors, oracleDecode, oracleLoss, reconstructionLoss, oracleTrainStep, codeDropoutMask,
+  type OracleModel, type OracleLabels, type OracleBatch, type EncodedTensors, type Encoded, type CodeInput, type DecodeOptions, type ForwardOptions,
+  type OracleLossResult, type OracleTrainOptions, type OracleStepResult,
+} from './model/oracle/oracle';
+export {
+  oracleConfigSchema, oracleOutputSchema, validateOracleConfig, oracleConfig, oraclePreset, oracleGrid, oracleTokens, codeSide, checkStageTwoVocab,
+  ORACLE_PRESETS, type OracleConfig, type OracleConfigInput, type OracleOutput, type OraclePreset,
+} from './model/oracle/config';
+export {
+  initOracleState, codewords, codewordsTensor, codeHistogram, emaUpdate, splitDeadCodes, codebookHealth, oracleStateTensors, oracleStateFromHost,
+  STATE_DICTIONARY, STATE_COUNTS, SPLIT_PERTURB, type OracleState, type EmaOptions, type EmaResult, type CodebookHealth,
+} from './model/oracle/dictionary';
+export { quantize, straightThrough, standardize, nearestCodes, selectCodewords, type Quantised } from './model/oracle/quantize';
+export { linearResizeWeights, gridResizeMatrix, mixTokens, bottleneckDown, bottleneckUp } from './model/oracle/bottleneck';
