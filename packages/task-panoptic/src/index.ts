@@ -1,3 +1,5 @@
 // @reward-tune/task-panoptic — panoptic segmentation tuned with Panoptic Quality.
 export * from './two-channel';
+export * from './classes';
 export * from './scenes';
+export * from './labels';
