@@ -3,3 +3,5 @@ export * from './two-channel';
 export * from './classes';
 export * from './scenes';
 export * from './labels';
+export * from './segments';
+export * from './reward';
