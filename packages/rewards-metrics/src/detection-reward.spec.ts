@@ -52,7 +52,7 @@ function check(input: Input, expected: Expected): unknown[] {
 }
 
 describe('detection reward (big_vision reward_tune semantics)', () => {
-  it('reproduces the paper.md §3.1.2 test vector', () => {
+  it('reproduces the worked example of __fixtures__/detection-reward/paper.json', () => {
     const r = detectionReward(boxesFromObjects(paper.samples[0]), boxesFromObjects(paper.gt), { classWeights: classWeights(COCO_TRAIN_CLASS_COUNTS) });
     for (let j = 0; j < 9; j++) expect(r.perThreshold.reward[j]).toBeCloseTo(1.2808, 4); // thresholds 0.5..0.9
     expect(r.perThreshold.reward[9]).toBeCloseTo(0.1154, 4); // 0.95: only the exact person box survives
@@ -68,7 +68,7 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
     expect(check(unweighted, unweightedExpected)).toEqual([]);
   });
 
-  it('class weights: mean 1, COCO person 0.165 and rarest 1.166 (paper.md)', () => {
+  it('class weights: mean 1, COCO person 0.165 and rarest 1.166', () => {
     const w = classWeights(COCO_TRAIN_CLASS_COUNTS);
     expect(w.reduce((a, b) => a + b, 0) / w.length).toBeCloseTo(1, 12);
     expect(w[0]).toBeCloseTo(0.165, 3);

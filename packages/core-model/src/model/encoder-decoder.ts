@@ -35,7 +35,10 @@ export interface ModelSpec {
   /** Encoder position embeddings: 'sincos2d' (default) or 'learned' with `encoderPosembStd` (default 0.02). */
   readonly encoderPosemb?: 'sincos2d' | 'learned';
   readonly encoderPosembStd?: number;
-  /** Init std of the decoder's learned position embeddings (default 1.0, per the toy-detection lessons). */
+  /**
+   * Init std of the decoder's learned position embeddings (default 1.0: at 0.02 a toy detector did not learn, see
+   * docs/experiments/toy-detection-calibration.md).
+   */
   readonly decoderPosembStd?: number;
 }
 

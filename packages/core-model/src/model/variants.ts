@@ -14,7 +14,8 @@ export interface VitSize {
 
 export const VIT_SIZES: Readonly<Record<string, VitSize>> = {
   mu: { width: 16, depth: 1, heads: 2, mlp: 32, defaultPatch: 8 },
-  // CPU-demo sizes below Ti: `nano` is the 0.8M-parameter scale of the toy detection run (toy-detection-lessons.md).
+  // CPU-demo sizes below Ti: `nano` is the 0.8M-parameter scale of the toy detection calibration run
+  // (docs/experiments/toy-detection-calibration.md).
   pico: { width: 64, depth: 2, heads: 2, mlp: 256, defaultPatch: 8 },
   nano: { width: 96, depth: 3, heads: 4, mlp: 384, defaultPatch: 8 },
   Ti: { width: 192, depth: 12, heads: 3, mlp: 768, defaultPatch: 16 },
