@@ -5,3 +5,5 @@ export * from './scenes';
 export * from './labels';
 export * from './segments';
 export * from './reward';
+export * from './dataset';
+export * from './render';
