@@ -21,7 +21,8 @@ function expectClose(actual: number[][], expected: number[][]): void {
 
 describe('bottleneck resize weights', () => {
   it('8 → 4: [1/8, 3/8, 3/8, 1/8] inside, [3/7, 3/7, 1/7] at the edges', () => {
-    // Output i samples the input at s = 2i + 0.5; the kernel is tri(|j − s|/2): at distances 0.5, 1.5, 2.5 → 3/4, 1/4, 0.
+    // Output i samples the input at s = 2i + 0.5; the kernel is tri(|j − s|/2):
+    // at distances 0.5, 1.5, 2.5 → 3/4, 1/4, 0.
     // Interior outputs see 1/4, 3/4, 3/4, 1/4 (sum 2); edge outputs lose the j = −1 tap: 3/4, 3/4, 1/4 (sum 7/4).
     expectClose(rows(linearResizeWeights(8, 4), 8), [
       [3 / 7, 3 / 7, 1 / 7, 0, 0, 0, 0, 0],
@@ -58,7 +59,10 @@ describe('bottleneck resize weights', () => {
     // Output (1, 0) from input (2, 1): row weight 3/8 (output 1 ← input 2), column weight 3/7 (output 0 ← input 1).
     expect(m[(1 * 4 + 0) * 64 + 2 * 8 + 1]).toBeCloseTo((3 / 8) * (3 / 7), 7);
     const grid = tf.randomNormal([2, 4, 4, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-    const up = mixTokens(tf.tensor2d(gridResizeMatrix(4, 4, 8, 8), [64, 16]), tf.reshape(grid, [2, 16, 3]) as tf.Tensor3D);
+    const up = mixTokens(
+      tf.tensor2d(gridResizeMatrix(4, 4, 8, 8), [64, 16]),
+      tf.reshape(grid, [2, 16, 3]) as tf.Tensor3D,
+    );
     const ref = tf.image.resizeBilinear(grid, [8, 8], false, true);
     const a = await up.data();
     const b = await ref.data();

@@ -53,7 +53,8 @@ export function gridResizeMatrix(inH: number, inW: number, outH: number, outW: n
     for (let oy = 0; oy < outH; oy++)
       for (let ox = 0; ox < outW; ox++)
         for (let iy = 0; iy < inH; iy++)
-          for (let ix = 0; ix < inW; ix++) m[(oy * outW + ox) * cols + iy * inW + ix] = wy[oy * inH + iy] * wx[ox * inW + ix];
+          for (let ix = 0; ix < inW; ix++)
+            m[(oy * outW + ox) * cols + iy * inW + ix] = wy[oy * inH + iy] * wx[ox * inW + ix];
     gridMatrices.set(key, m);
   }
   return m;
@@ -70,7 +71,8 @@ export function mixTokens(m: tf.Tensor2D, x: tf.Tensor3D): tf.Tensor3D {
 /** Encoder side: tokens [B, P, D] → [B, L, D]. */
 export function bottleneckDown(params: Params, cfg: OracleConfig, x: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
-    if (cfg.bottleneck === 'learned') return mixTokens(tf.transpose(param(params, 'bottleneck_downsample')) as tf.Tensor2D, x);
+    if (cfg.bottleneck === 'learned')
+      return mixTokens(tf.transpose(param(params, 'bottleneck_downsample')) as tf.Tensor2D, x);
     const [gh, gw] = oracleGrid(cfg);
     const s = codeSide(cfg);
     return mixTokens(tf.tensor2d(gridResizeMatrix(gh, gw, s, s), [s * s, gh * gw]), x);
@@ -80,7 +82,8 @@ export function bottleneckDown(params: Params, cfg: OracleConfig, x: tf.Tensor3D
 /** Decoder side: code tokens [B, L, D] → [B, P, D]. */
 export function bottleneckUp(params: Params, cfg: OracleConfig, x: tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
-    if (cfg.bottleneck === 'learned') return mixTokens(tf.transpose(param(params, 'bottleneck_upsample')) as tf.Tensor2D, x);
+    if (cfg.bottleneck === 'learned')
+      return mixTokens(tf.transpose(param(params, 'bottleneck_upsample')) as tf.Tensor2D, x);
     const [gh, gw] = oracleGrid(cfg);
     const s = codeSide(cfg);
     return mixTokens(tf.tensor2d(gridResizeMatrix(s, s, gh, gw), [gh * gw, s * s]), x);

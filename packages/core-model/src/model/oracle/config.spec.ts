@@ -1,7 +1,15 @@
 // The oracle config: presets parse with the documented sizes, and every refused config is one line naming its field.
 import * as E from 'fp-ts/Either';
 import { UsageError } from '../../command-line';
-import { checkStageTwoVocab, codeSide, ORACLE_PRESETS, oracleConfig, oracleGrid, oraclePreset, validateOracleConfig } from './config';
+import {
+  checkStageTwoVocab,
+  codeSide,
+  ORACLE_PRESETS,
+  oracleConfig,
+  oracleGrid,
+  oraclePreset,
+  validateOracleConfig,
+} from './config';
 
 const OUTPUTS = [
   { name: 'semantics', channels: 7, loss: 'xent' as const },
@@ -18,20 +26,38 @@ describe('oracle config', () => {
   it('presets parse with the defaults filled in', () => {
     const tiny = oraclePreset('tiny', { outputs: OUTPUTS });
     expect(tiny).toMatchObject({ imageSize: 64, patch: 8, width: 96, codeLen: 16, codewordDim: 32, dictSize: 256 });
-    expect(tiny).toMatchObject({ momentum: 0.995, minCount: 0.1, commitment: 0, codeDropout: 'random', bottleneck: 'resize' });
+    expect(tiny).toMatchObject({
+      momentum: 0.995,
+      minCount: 0.1,
+      commitment: 0,
+      codeDropout: 'random',
+      bottleneck: 'resize',
+    });
     expect(oracleGrid(tiny)).toEqual([8, 8]);
     expect(codeSide(tiny)).toBe(4);
     const b16 = oraclePreset('b16', { outputs: OUTPUTS });
-    expect(b16).toMatchObject({ imageSize: 512, patch: 16, codeLen: 256, dictSize: 4096, width: 768, encDepth: 6, decDepth: 12 });
+    expect(b16).toMatchObject({
+      imageSize: 512,
+      patch: 16,
+      codeLen: 256,
+      dictSize: 4096,
+      width: 768,
+      encDepth: 6,
+      decDepth: 12,
+    });
     expect(oracleGrid(b16)).toEqual([32, 32]);
     for (const name of ['mu', 'quick'] as const) expect(() => oraclePreset(name, { outputs: OUTPUTS })).not.toThrow();
   });
 
   it('a code length that is not a square is refused under resize, and allowed with a learned bottleneck', () => {
     const msg = problem({ codeLen: 8 });
-    expect(msg).toBe("oracle config: codeLen: 8 is not a perfect square (bottleneck 'resize' needs √codeLen × √codeLen)");
+    expect(msg).toBe(
+      "oracle config: codeLen: 8 is not a perfect square (bottleneck 'resize' needs √codeLen × √codeLen)",
+    );
     expect(msg.split('\n')).toHaveLength(1);
-    expect(E.isRight(validateOracleConfig({ ...ORACLE_PRESETS.mu, outputs: OUTPUTS, codeLen: 8, bottleneck: 'learned' }))).toBe(true);
+    expect(
+      E.isRight(validateOracleConfig({ ...ORACLE_PRESETS.mu, outputs: OUTPUTS, codeLen: 8, bottleneck: 'learned' })),
+    ).toBe(true);
     expect(problem({ codeLen: 25 })).toMatch(/^oracle config: codeLen: a 5×5 code is larger than the 4×4 token grid$/);
   });
 
@@ -40,8 +66,12 @@ describe('oracle config', () => {
     expect(problem({ patch: 5 })).toMatch(/^oracle config: patch: image 16 is not a multiple of patch 5$/);
     expect(problem({ heads: 3 })).toMatch(/^oracle config: heads: /);
     expect(problem({ momentum: 1 })).toMatch(/^oracle config: momentum: /);
-    expect(problem({ outputs: [OUTPUTS[0], OUTPUTS[0]] })).toBe("oracle config: outputs[1].name: duplicate output 'semantics'");
-    expect(problem({ outputs: [{ name: 'a b', channels: 3, loss: 'mse' }] })).toMatch(/^oracle config: outputs\[0\]\.name: /);
+    expect(problem({ outputs: [OUTPUTS[0], OUTPUTS[0]] })).toBe(
+      "oracle config: outputs[1].name: duplicate output 'semantics'",
+    );
+    expect(problem({ outputs: [{ name: 'a b', channels: 3, loss: 'mse' }] })).toMatch(
+      /^oracle config: outputs\[0\]\.name: /,
+    );
     expect(problem({ codebook: 3 })).toMatch(/^oracle config: codebook: unknown key$/);
     expect(() => oracleConfig({ ...ORACLE_PRESETS.mu, outputs: OUTPUTS, dictSize: 0 })).toThrow(UsageError);
   });
@@ -50,7 +80,9 @@ describe('oracle config', () => {
     const cfg = oraclePreset('mu', { outputs: OUTPUTS });
     expect(() => checkStageTwoVocab(cfg, 17)).not.toThrow();
     expect(() => checkStageTwoVocab(cfg, 16)).toThrow(UsageError);
-    expect(() => checkStageTwoVocab(cfg, 16)).toThrow(/^stage II vocabSize: 16 must equal the oracle's dictSize \+ 1 = 17 /);
+    expect(() => checkStageTwoVocab(cfg, 16)).toThrow(
+      /^stage II vocabSize: 16 must equal the oracle's dictSize \+ 1 = 17 /,
+    );
     expect(() => checkStageTwoVocab(cfg, 20, 'decoder.vocabSize')).toThrow(/^stage II decoder\.vocabSize: 20 /);
   });
 });

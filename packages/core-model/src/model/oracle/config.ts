@@ -75,7 +75,8 @@ export const oracleConfigSchema = oracleObject.superRefine((c, ctx) => {
   const grid = c.imageSize / c.patch;
   if (c.bottleneck === 'resize' && Number.isInteger(grid)) {
     const side = Math.round(Math.sqrt(c.codeLen));
-    if (side * side !== c.codeLen) issue('codeLen', `${c.codeLen} is not a perfect square (bottleneck 'resize' needs √codeLen × √codeLen)`);
+    if (side * side !== c.codeLen)
+      issue('codeLen', `${c.codeLen} is not a perfect square (bottleneck 'resize' needs √codeLen × √codeLen)`);
     else if (side > grid) issue('codeLen', `a ${side}×${side} code is larger than the ${grid}×${grid} token grid`);
   }
   if (c.bottleneck === 'learned' && Number.isInteger(grid) && c.codeLen > grid * grid) {
@@ -83,7 +84,8 @@ export const oracleConfigSchema = oracleObject.superRefine((c, ctx) => {
   }
   const seen = new Set<string>();
   c.outputs.forEach((o, i) => {
-    if (seen.has(o.name)) ctx.addIssue({ code: 'custom', path: ['outputs', i, 'name'], message: `duplicate output '${o.name}'` });
+    if (seen.has(o.name))
+      ctx.addIssue({ code: 'custom', path: ['outputs', i, 'name'], message: `duplicate output '${o.name}'` });
     seen.add(o.name);
   });
 });
@@ -93,10 +95,54 @@ export type OracleConfigInput = z.input<typeof oracleConfigSchema>;
 
 /** Size presets (everything but `outputs`; the remaining fields take the schema defaults). */
 export const ORACLE_PRESETS = {
-  mu: { imageSize: 16, patch: 4, width: 16, encDepth: 1, decDepth: 1, heads: 2, mlp: 32, codeLen: 4, codewordDim: 8, dictSize: 16 },
-  quick: { imageSize: 32, patch: 4, width: 64, encDepth: 2, decDepth: 2, heads: 2, mlp: 256, codeLen: 16, codewordDim: 32, dictSize: 128 },
-  tiny: { imageSize: 64, patch: 8, width: 96, encDepth: 2, decDepth: 3, heads: 4, mlp: 384, codeLen: 16, codewordDim: 32, dictSize: 256 },
-  b16: { imageSize: 512, patch: 16, width: 768, encDepth: 6, decDepth: 12, heads: 12, mlp: 3072, codeLen: 256, codewordDim: 768, dictSize: 4096 },
+  mu: {
+    imageSize: 16,
+    patch: 4,
+    width: 16,
+    encDepth: 1,
+    decDepth: 1,
+    heads: 2,
+    mlp: 32,
+    codeLen: 4,
+    codewordDim: 8,
+    dictSize: 16,
+  },
+  quick: {
+    imageSize: 32,
+    patch: 4,
+    width: 64,
+    encDepth: 2,
+    decDepth: 2,
+    heads: 2,
+    mlp: 256,
+    codeLen: 16,
+    codewordDim: 32,
+    dictSize: 128,
+  },
+  tiny: {
+    imageSize: 64,
+    patch: 8,
+    width: 96,
+    encDepth: 2,
+    decDepth: 3,
+    heads: 4,
+    mlp: 384,
+    codeLen: 16,
+    codewordDim: 32,
+    dictSize: 256,
+  },
+  b16: {
+    imageSize: 512,
+    patch: 16,
+    width: 768,
+    encDepth: 6,
+    decDepth: 12,
+    heads: 12,
+    mlp: 3072,
+    codeLen: 256,
+    codewordDim: 768,
+    dictSize: 4096,
+  },
 } as const satisfies Record<string, Omit<OracleConfigInput, 'outputs'>>;
 
 export type OraclePreset = keyof typeof ORACLE_PRESETS;
@@ -112,8 +158,12 @@ export function oracleConfig(input: unknown, where = 'oracle config'): OracleCon
 }
 
 /** A preset's sizes with `outputs` and any overrides, validated. */
-export function oraclePreset(name: OraclePreset, rest: { outputs: readonly OracleOutput[] } & Partial<OracleConfigInput>): OracleConfig {
-  if (!(name in ORACLE_PRESETS)) throw new UsageError(`oracle preset: unknown '${name}' (${Object.keys(ORACLE_PRESETS).join(', ')})`);
+export function oraclePreset(
+  name: OraclePreset,
+  rest: { outputs: readonly OracleOutput[] } & Partial<OracleConfigInput>,
+): OracleConfig {
+  if (!(name in ORACLE_PRESETS))
+    throw new UsageError(`oracle preset: unknown '${name}' (${Object.keys(ORACLE_PRESETS).join(', ')})`);
   return oracleConfig({ ...ORACLE_PRESETS[name], ...rest }, `oracle preset ${name}`);
 }
 
@@ -140,6 +190,8 @@ export function codeSide(cfg: OracleConfig): number {
  */
 export function checkStageTwoVocab(cfg: Pick<OracleConfig, 'dictSize'>, vocabSize: number, field = 'vocabSize'): void {
   if (vocabSize !== cfg.dictSize + 1) {
-    throw new UsageError(`stage II ${field}: ${vocabSize} must equal the oracle's dictSize + 1 = ${cfg.dictSize + 1} (codes 1..${cfg.dictSize}, 0 for pad/BOS)`);
+    throw new UsageError(
+      `stage II ${field}: ${vocabSize} must equal the oracle's dictSize + 1 = ${cfg.dictSize + 1} (codes 1..${cfg.dictSize}, 0 for pad/BOS)`,
+    );
   }
 }

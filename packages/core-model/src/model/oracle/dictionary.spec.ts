@@ -2,10 +2,26 @@
 // equations (counts ← m·counts + hist; sums ← m·sums + Σ x; while min count < minCount: slot argmin ← copy of
 // argmax × U(0.999, 1.001) per dim, both counts and sums halved), on small hand-made inputs.
 import { Rng } from '../../rng';
-import { codebookHealth, codeHistogram, codewords, emaUpdate, initOracleState, oracleStateFromHost, type OracleState } from './dictionary';
+import {
+  codebookHealth,
+  codeHistogram,
+  codewords,
+  emaUpdate,
+  initOracleState,
+  oracleStateFromHost,
+  type OracleState,
+} from './dictionary';
 
 /** The reference, over arrays of rows, in float64. Random draws: D uniforms per split, in dimension order. */
-function reference(dict: number[][], counts: number[], codes: number[], x: number[][], m: number, minCount: number, rng: Rng) {
+function reference(
+  dict: number[][],
+  counts: number[],
+  codes: number[],
+  x: number[][],
+  m: number,
+  minCount: number,
+  rng: Rng,
+) {
   const c = counts.map((v) => v * m);
   const e = dict.map((row) => row.map((v) => v * m));
   codes.forEach((k, n) => {
@@ -28,7 +44,12 @@ function reference(dict: number[][], counts: number[], codes: number[], x: numbe
 }
 
 function stateOf(dict: number[][], counts: number[]): OracleState {
-  return { dictSize: dict.length, codewordDim: dict[0].length, dictionary: Float32Array.from(dict.flat()), counts: Float32Array.from(counts) };
+  return {
+    dictSize: dict.length,
+    codewordDim: dict[0].length,
+    dictionary: Float32Array.from(dict.flat()),
+    counts: Float32Array.from(counts),
+  };
 }
 
 function expectState(s: OracleState, ref: { dict: number[][]; counts: number[] }): void {
@@ -91,7 +112,11 @@ describe('dictionary EMA update', () => {
     const dict6 = [...DICT, [0.2, 0.2, 0.2]];
     const counts = [0.05, 0.9, 0.05, 0.2, 6, 0.05];
     const codes = [4, 4, 4, 4, 1, 4];
-    const r = emaUpdate(stateOf(dict6, counts), codes, X.flat(), { momentum: 0.99, minCount: 0.1, rng: Rng.fromSeed(3) });
+    const r = emaUpdate(stateOf(dict6, counts), codes, X.flat(), {
+      momentum: 0.99,
+      minCount: 0.1,
+      rng: Rng.fromSeed(3),
+    });
     const ref = reference(dict6, counts, codes, X, 0.99, 0.1, Rng.fromSeed(3));
     expect(ref.splits).toBe(3);
     expect(r.splits).toBe(3);
@@ -101,8 +126,12 @@ describe('dictionary EMA update', () => {
 
   it('rejects codes outside the dictionary and mismatched vector counts', () => {
     const s = stateOf(DICT, [1, 1, 1, 1, 1]);
-    expect(() => emaUpdate(s, [5], [0, 0, 0], { momentum: 0.9, minCount: 0.1, rng: Rng.fromSeed(0) })).toThrow(/code 5 at 0 is outside \[0, 5\)/);
-    expect(() => emaUpdate(s, [0, 1], [0, 0, 0], { momentum: 0.9, minCount: 0.1, rng: Rng.fromSeed(0) })).toThrow(/3 pre-quantisation values for 2 codes/);
+    expect(() => emaUpdate(s, [5], [0, 0, 0], { momentum: 0.9, minCount: 0.1, rng: Rng.fromSeed(0) })).toThrow(
+      /code 5 at 0 is outside \[0, 5\)/,
+    );
+    expect(() => emaUpdate(s, [0, 1], [0, 0, 0], { momentum: 0.9, minCount: 0.1, rng: Rng.fromSeed(0) })).toThrow(
+      /3 pre-quantisation values for 2 codes/,
+    );
   });
 });
 
@@ -128,7 +157,9 @@ describe('dictionary state', () => {
       ['state/counts', { shape: [5], data: s.counts }],
     ]);
     expect(oracleStateFromHost(host, { dictSize: 5, codewordDim: 3 })).toEqual(s);
-    expect(() => oracleStateFromHost(host, { dictSize: 6, codewordDim: 3 })).toThrow(/state\/dictionary has shape \[5, 3\], the config needs \[6, 3\]/);
+    expect(() => oracleStateFromHost(host, { dictSize: 6, codewordDim: 3 })).toThrow(
+      /state\/dictionary has shape \[5, 3\], the config needs \[6, 3\]/,
+    );
   });
 });
 

@@ -66,7 +66,8 @@ export function codeHistogram(codes: ArrayLike<number>, dictSize: number): Float
   const h = new Float64Array(dictSize);
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i];
-    if (!(c >= 0 && c < dictSize && Number.isInteger(c))) throw new RangeError(`code ${c} at ${i} is outside [0, ${dictSize})`);
+    if (!(c >= 0 && c < dictSize && Number.isInteger(c)))
+      throw new RangeError(`code ${c} at ${i} is outside [0, ${dictSize})`);
     h[c] += 1;
   }
   return h;
@@ -97,7 +98,13 @@ function argExtreme(a: Float64Array, largest: boolean): number {
  * Stops, rather than loop forever, when the most-used count cannot be halved without itself falling below
  * `minCount` (only possible when all counts together hold less than 2·minCount, which no training batch leaves).
  */
-export function splitDeadCodes(dict: Float64Array, counts: Float64Array, dim: number, minCount: number, rng: Rng): number {
+export function splitDeadCodes(
+  dict: Float64Array,
+  counts: Float64Array,
+  dim: number,
+  minCount: number,
+  rng: Rng,
+): number {
   let splits = 0;
   for (;;) {
     const iMin = argExtreme(counts, false);
@@ -119,10 +126,17 @@ export function splitDeadCodes(dict: Float64Array, counts: Float64Array, dim: nu
  * One EMA update from a step's codes [N] (N = B·L) and pre-quantisation vectors [N·Dc]; returns the new state (the
  * old one is untouched).
  */
-export function emaUpdate(state: OracleState, codes: ArrayLike<number>, preQuant: ArrayLike<number>, opts: EmaOptions): EmaResult {
+export function emaUpdate(
+  state: OracleState,
+  codes: ArrayLike<number>,
+  preQuant: ArrayLike<number>,
+  opts: EmaOptions,
+): EmaResult {
   const { dictSize: k, codewordDim: d } = state;
   if (preQuant.length !== codes.length * d) {
-    throw new RangeError(`emaUpdate: ${preQuant.length} pre-quantisation values for ${codes.length} codes of width ${d}`);
+    throw new RangeError(
+      `emaUpdate: ${preQuant.length} pre-quantisation values for ${codes.length} codes of width ${d}`,
+    );
   }
   const m = opts.momentum;
   const counts = Float64Array.from(state.counts, (c) => c * m);
@@ -167,7 +181,11 @@ export function codebookHealth(counts: ArrayLike<number>, unusedAtMost = 0): Cod
       if (p > 0) entropy -= p * Math.log(p);
     }
   }
-  return { perplexity: Math.exp(entropy), unusedFraction: unused / counts.length, maxShare: total > 0 ? max / total : 0 };
+  return {
+    perplexity: Math.exp(entropy),
+    unusedFraction: unused / counts.length,
+    maxShare: total > 0 ? max / total : 0,
+  };
 }
 
 /** Checkpoint names of the state tensors (kept apart from the trained parameters). */
@@ -189,13 +207,16 @@ export function oracleStateFromHost(
 ): OracleState {
   const dict = tensors.get(STATE_DICTIONARY);
   const counts = tensors.get(STATE_COUNTS);
-  if (dict === undefined || counts === undefined) throw new Error(`oracle state: '${STATE_DICTIONARY}' and '${STATE_COUNTS}' are both needed`);
+  if (dict === undefined || counts === undefined)
+    throw new Error(`oracle state: '${STATE_DICTIONARY}' and '${STATE_COUNTS}' are both needed`);
   const want = `[${cfg.dictSize}, ${cfg.codewordDim}]`;
   if (dict.shape.length !== 2 || dict.shape[0] !== cfg.dictSize || dict.shape[1] !== cfg.codewordDim) {
     throw new Error(`oracle state: ${STATE_DICTIONARY} has shape [${dict.shape.join(', ')}], the config needs ${want}`);
   }
   if (counts.shape.length !== 1 || counts.shape[0] !== cfg.dictSize) {
-    throw new Error(`oracle state: ${STATE_COUNTS} has shape [${counts.shape.join(', ')}], the config needs [${cfg.dictSize}]`);
+    throw new Error(
+      `oracle state: ${STATE_COUNTS} has shape [${counts.shape.join(', ')}], the config needs [${cfg.dictSize}]`,
+    );
   }
   return {
     dictSize: cfg.dictSize,

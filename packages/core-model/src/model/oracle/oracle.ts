@@ -39,7 +39,16 @@ import { patchify } from '../vit';
 import { initTransformerStack, lecunDense, transformerStack, unpatchify } from './blocks';
 import { bottleneckDown, bottleneckUp } from './bottleneck';
 import { oracleGrid, oracleTokens, type OracleConfig } from './config';
-import { codebookHealth, codeHistogram, codewords, codewordsTensor, emaUpdate, initOracleState, type CodebookHealth, type OracleState } from './dictionary';
+import {
+  codebookHealth,
+  codeHistogram,
+  codewords,
+  codewordsTensor,
+  emaUpdate,
+  initOracleState,
+  type CodebookHealth,
+  type OracleState,
+} from './dictionary';
 import { quantize, selectCodewords, standardize } from './quantize';
 
 export interface OracleModel {
@@ -80,7 +89,9 @@ export type OracleLabels = Readonly<Record<string, tf.Tensor4D>>;
 function checkImage(cfg: OracleConfig, name: string, x: tf.Tensor4D, channels: number): void {
   const [, h, w, c] = x.shape;
   if (h !== cfg.imageSize || w !== cfg.imageSize || c !== channels) {
-    throw new Error(`oracle: ${name} is [${x.shape.join(', ')}], expected [B, ${cfg.imageSize}, ${cfg.imageSize}, ${channels}]`);
+    throw new Error(
+      `oracle: ${name} is [${x.shape.join(', ')}], expected [B, ${cfg.imageSize}, ${cfg.imageSize}, ${channels}]`,
+    );
   }
 }
 
@@ -102,7 +113,13 @@ export interface EncodedTensors {
 }
 
 /** The encoder as tensors (differentiable; usable under a gradient tape). The dictionary is only read. */
-export function oracleEncodeTensors(params: Params, state: OracleState, cfg: OracleConfig, labels: OracleLabels, ctx?: tf.Tensor4D): EncodedTensors {
+export function oracleEncodeTensors(
+  params: Params,
+  state: OracleState,
+  cfg: OracleConfig,
+  labels: OracleLabels,
+  ctx?: tf.Tensor4D,
+): EncodedTensors {
   return tf.tidy(() => {
     let x: tf.Tensor | null = null;
     for (const o of cfg.outputs) {
@@ -118,7 +135,12 @@ export function oracleEncodeTensors(params: Params, state: OracleState, cfg: Ora
     x = bottleneckDown(params, cfg, x as tf.Tensor3D);
     const preQuant = standardize(denseP(params, 'encoder_head', x)) as tf.Tensor3D;
     const q = quantize(preQuant, codewordsTensor(state));
-    return { preQuant, quantised: q.quantised as tf.Tensor3D, codes: q.codes as tf.Tensor2D, selected: q.selected as tf.Tensor3D };
+    return {
+      preQuant,
+      quantised: q.quantised as tf.Tensor3D,
+      codes: q.codes as tf.Tensor2D,
+      selected: q.selected as tf.Tensor3D,
+    };
   });
 }
 
@@ -135,7 +157,13 @@ export interface Encoded {
  * Encodes a batch with the dictionary frozen (stage II targets are `codes + 1`): deterministic, no state change.
  * Reads the codes back with `await` (the only read that works on every backend).
  */
-export async function oracleEncode(params: Params, state: OracleState, cfg: OracleConfig, labels: OracleLabels, ctx?: tf.Tensor4D): Promise<Encoded> {
+export async function oracleEncode(
+  params: Params,
+  state: OracleState,
+  cfg: OracleConfig,
+  labels: OracleLabels,
+  ctx?: tf.Tensor4D,
+): Promise<Encoded> {
   const enc = oracleEncodeTensors(params, state, cfg, labels, ctx);
   try {
     const codes = Int32Array.from(await readTensor(enc.codes));
@@ -176,21 +204,31 @@ export interface DecodeOptions {
 function codeVectors(state: OracleState, cfg: OracleConfig, code: CodeInput): tf.Tensor3D {
   const { codeLen: l, codewordDim: d } = cfg;
   if (code instanceof Int32Array) {
-    if (code.length % l !== 0) throw new Error(`oracle: ${code.length} code values are not a whole number of codes of length ${l}`);
+    if (code.length % l !== 0)
+      throw new Error(`oracle: ${code.length} code values are not a whole number of codes of length ${l}`);
     const e = codewords(state);
     const v = new Float32Array(code.length * d);
     code.forEach((c, n) => {
-      if (!(c >= 0 && c < cfg.dictSize)) throw new RangeError(`oracle: code ${c} at ${n} is outside [0, ${cfg.dictSize})`);
+      if (!(c >= 0 && c < cfg.dictSize))
+        throw new RangeError(`oracle: code ${c} at ${n} is outside [0, ${cfg.dictSize})`);
       v.set(e.subarray(c * d, (c + 1) * d), n * d);
     });
     return tf.tensor3d(v, [code.length / l, l, d]);
   }
   if (code instanceof tf.Tensor) {
     if (code.shape[1] !== l) throw new Error(`oracle: codes are [${code.shape.join(', ')}], expected [B, ${l}]`);
-    return tf.tidy(() => tf.reshape(selectCodewords(codewordsTensor(state), tf.reshape(code, [-1]) as tf.Tensor1D), [code.shape[0], l, d]) as tf.Tensor3D);
+    return tf.tidy(
+      () =>
+        tf.reshape(selectCodewords(codewordsTensor(state), tf.reshape(code, [-1]) as tf.Tensor1D), [
+          code.shape[0],
+          l,
+          d,
+        ]) as tf.Tensor3D,
+    );
   }
   const v = code.vectors;
-  if (v.shape[1] !== l || v.shape[2] !== d) throw new Error(`oracle: code vectors are [${v.shape.join(', ')}], expected [B, ${l}, ${d}]`);
+  if (v.shape[1] !== l || v.shape[2] !== d)
+    throw new Error(`oracle: code vectors are [${v.shape.join(', ')}], expected [B, ${l}, ${d}]`);
   return v;
 }
 
@@ -212,7 +250,8 @@ export function oracleDecode(
     }
     x = bottleneckUp(params, cfg, denseP(params, 'decoder_stem', x) as tf.Tensor3D);
     if (cfg.withDecoderCtx) {
-      if (ctx !== undefined && ctx.shape[0] !== b) throw new Error(`oracle: ${b} codes but ${ctx.shape[0]} context images`);
+      if (ctx !== undefined && ctx.shape[0] !== b)
+        throw new Error(`oracle: ${b} codes but ${ctx.shape[0]} context images`);
       x = tf.add(x, ctxTokens(params, cfg, 'ctx_dec_embedding', ctx));
     }
     x = tf.add(x, param(params, 'pos_embedding_decoder'));
@@ -239,7 +278,11 @@ export interface OracleBatch {
  * The reconstruction loss: per key the mean over pixels of w·ℓ, ℓ = −Σ_c y_c·log softmax(out)_c (`xent`) or
  * mean_c (out − y)² (`mse`), w the key's per-pixel weight (1 without weights); the keys' losses summed.
  */
-export function reconstructionLoss(cfg: OracleConfig, outputs: Readonly<Record<string, tf.Tensor4D>>, batch: OracleBatch): { total: tf.Scalar; perKey: Record<string, tf.Scalar> } {
+export function reconstructionLoss(
+  cfg: OracleConfig,
+  outputs: Readonly<Record<string, tf.Tensor4D>>,
+  batch: OracleBatch,
+): { total: tf.Scalar; perKey: Record<string, tf.Scalar> } {
   const perKey: Record<string, tf.Scalar> = {};
   let total: tf.Scalar | null = null;
   for (const o of cfg.outputs) {
@@ -273,7 +316,13 @@ export interface OracleLossResult {
 }
 
 /** Encode, decode (from the straight-through quantised vectors) and the loss, in one differentiable pass. */
-export function oracleLoss(params: Params, state: OracleState, cfg: OracleConfig, batch: OracleBatch, opts: ForwardOptions = {}): OracleLossResult {
+export function oracleLoss(
+  params: Params,
+  state: OracleState,
+  cfg: OracleConfig,
+  batch: OracleBatch,
+  opts: ForwardOptions = {},
+): OracleLossResult {
   // tf.tidy keeps every tensor of the returned (nested) object; its type wants an index signature, hence the casts.
   return tf.tidy(() => {
     const encoded = oracleEncodeTensors(params, state, cfg, batch.labels, batch.ctx);

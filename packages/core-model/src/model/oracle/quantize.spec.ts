@@ -26,7 +26,10 @@ function unitCodewords(k: number, d: number): Float32Array {
 
 describe('standardize', () => {
   it('zero mean and unit variance per vector (ε = 1e-5)', async () => {
-    const x = tf.tensor2d([[1, 2, 3, 6], [-2, 0, 4, 10]]);
+    const x = tf.tensor2d([
+      [1, 2, 3, 6],
+      [-2, 0, 4, 10],
+    ]);
     const y = (await standardize(x).data()) as Float32Array;
     for (let r = 0; r < 2; r++) {
       const row = [...y.subarray(r * 4, r * 4 + 4)];
@@ -68,8 +71,14 @@ describe('quantize', () => {
 
   it('straight-through: d loss/d x equals d loss/d quantised', async () => {
     const e = tf.tensor2d(unitCodewords(K, D), [K, D]);
-    const x = tf.tensor3d(Float32Array.from({ length: 2 * 3 * D }, (_, i) => Math.sin(1.3 * i)), [2, 3, D]);
-    const w = tf.tensor3d(Float32Array.from({ length: 2 * 3 * D }, (_, i) => 0.5 - ((i * 7) % 5) / 4), [2, 3, D]);
+    const x = tf.tensor3d(
+      Float32Array.from({ length: 2 * 3 * D }, (_, i) => Math.sin(1.3 * i)),
+      [2, 3, D],
+    );
+    const w = tf.tensor3d(
+      Float32Array.from({ length: 2 * 3 * D }, (_, i) => 0.5 - ((i * 7) % 5) / 4),
+      [2, 3, D],
+    );
     // A non-linear loss of the quantised output, so that its gradient depends on the (codeword) values.
     const lossOf = (q: tf.Tensor) => tf.sum(tf.mul(tf.square(tf.add(q, w)), w)) as tf.Scalar;
     const gx = tf.grad((xx: tf.Tensor) => lossOf(quantize(xx, e).quantised))(x);
@@ -84,6 +93,8 @@ describe('quantize', () => {
   });
 
   it('refuses codewords of another width', () => {
-    expect(() => quantize(tf.zeros([2, 3]), tf.zeros([4, 2]) as tf.Tensor2D)).toThrow(/vectors of width 3, codewords of width 2/);
+    expect(() => quantize(tf.zeros([2, 3]), tf.zeros([4, 2]) as tf.Tensor2D)).toThrow(
+      /vectors of width 3, codewords of width 2/,
+    );
   });
 });
