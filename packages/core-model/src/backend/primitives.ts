@@ -19,8 +19,8 @@ const swapLast = (t: tf.Tensor): tf.Tensor => {
 
 /**
  * a @ b with optional transposes, the way each backend does it fastest: on wasm with its own kernels explicit
- * transposes plus an un-flagged matMul, elsewhere (and with the native kernel) tf.matMul's own flags. Not differentiable by
- * itself on wasm in a useful way: use it inside custom gradients, and `matMul` in model code.
+ * transposes plus an un-flagged matMul, elsewhere (and with the native kernel) tf.matMul's own flags. Not
+ * differentiable by itself on wasm in a useful way: use it inside custom gradients, and `matMul` in model code.
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
   if (tf.getBackend() === 'wasm' && !nativeMatMulActive()) return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);

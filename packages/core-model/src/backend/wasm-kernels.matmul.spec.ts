@@ -1,5 +1,6 @@
 // wasm's BatchMatMul, replaced for batched products by slice-by-slice calls of the batch-1 path (wasm-kernels.ts),
-// against a naive product computed here; shapes below the size threshold, with flags or with broadcasting take the original.
+// against a naive product computed here; shapes below the size threshold, with flags or with broadcasting take the
+// original.
 // This is the path without onnxruntime-node (native-matmul.spec.ts tests the native one), so it is turned off here.
 process.env.REWARD_TUNE_NATIVE_MATMUL = '0';
 import * as tf from '@tensorflow/tfjs-core';

@@ -172,7 +172,8 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
   });
 
   it('teacher-forced log-probs agree within 1e-4', () => {
-    // Log-probs here span −0.01 … −11; float32 reductions in another order differ by a few 1e-6 (measured 3.8e-6 on lavapipe).
+    // Log-probs here span −0.01 … −11; float32 reductions in another order differ by a few 1e-6 (measured 3.8e-6
+    // on lavapipe).
     expect(cpu.scored.every((x) => x < 0 && Number.isFinite(x))).toBe(true);
     expect(maxAbsDiff(gpu.scored, cpu.scored)).toBeLessThan(1e-4);
   });

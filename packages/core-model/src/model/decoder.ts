@@ -16,7 +16,7 @@
  *   decoder/decoderblock_{i}/LayerNorm_0/{scale,bias}
  *   decoder/decoderblock_{i}/MultiHeadDotProductAttention_0/{query,key,value,out}/{kernel,bias}   (causal self)
  *   decoder/decoderblock_{i}/LayerNorm_1/{scale,bias}
- *   decoder/decoderblock_{i}/MultiHeadDotProductAttention_1/{query,key,value,out}/{kernel,bias}   (cross; key/value [De, D])
+ *   decoder/decoderblock_{i}/MultiHeadDotProductAttention_1/{query,key,value,out}/{kernel,bias}  (cross; k, v: [De, D])
  *   decoder/decoderblock_{i}/LayerNorm_2/{scale,bias}
  *   decoder/decoderblock_{i}/MlpBlock_0/{Dense_0,Dense_1}/{kernel,bias}
  *   decoder/decoder_norm/{scale,bias}
@@ -171,7 +171,9 @@ export function disposeKvCache(cache: KvCache): void {
   tf.dispose([...cache.selfKT, ...cache.selfV, ...cache.crossKT, ...cache.crossV]);
 }
 
-/** Forward-only attention for one query position: q [B, H, 1, Dh], kT [B, H, Dh, S], v [B, H, S, Dh] → [B, H, 1, Dh]. */
+/**
+ * Forward-only attention for one query position: q [B, H, 1, Dh], kT [B, H, Dh, S], v [B, H, S, Dh] → [B, H, 1, Dh].
+ */
 function attendOne(q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   let scores = tf.mul(tf.matMul(q, kT), 1 / Math.sqrt(q.shape[3]!)); // [B, H, 1, S]
   if (bias !== undefined) scores = tf.add(scores, bias);

@@ -1,4 +1,5 @@
-// Logits processors: forced tokens, suppression, slot masks, prefix rules, and the teacher-forcing bias built from them.
+// Logits processors: forced tokens, suppression, slot masks, prefix rules, and the teacher-forcing bias built from
+// them.
 import { initBackend, readTensor } from '../backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { allowedAt, forcedTokens, prefixConstraint, sequenceBias, slotMask, suppressTokens, tokensTensor, tokensTensorValues, tokenSet } from './logits-processors';

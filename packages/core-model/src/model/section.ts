@@ -3,7 +3,8 @@
  * name at a square image size, the decoder's sizes (default: the encoder's), and the initialisation choices that
  * decide whether a small model learns at all (sin-cos encoder positions and decoder position embeddings at std 1:
  * with learned positions at std 0.02 a toy detector learned nothing in 1000 steps, see
- * docs/experiments/toy-detection-calibration.md). The task supplies the vocabulary, the length and its logits processors.
+ * docs/experiments/toy-detection-calibration.md). The task supplies the vocabulary, the length and its logits
+ * processors.
  */
 import { z } from 'zod';
 import type { LogitsProcessor } from './logits-processors';

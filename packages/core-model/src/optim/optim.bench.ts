@@ -1,8 +1,8 @@
 /**
  * Optimizer step cost on a ViT-like parameter set (12 blocks of width 64: 192 variables, 0.6 M parameters): kernels
  * per step and wall time of Adafactor and AdamW, per-variable vs fused, against tfjs's own Adam. Not a test (the
- * default testMatch skips it); run it with
- *   cd packages/core-model && OPTIM_BENCH_BACKEND=wasm npx jest --runInBand --testMatch '<rootDir>/src/optim/optim.bench.ts'
+ * default testMatch skips it); run it from packages/core-model with
+ *   OPTIM_BENCH_BACKEND=wasm npx jest --runInBand --testMatch '<rootDir>/src/optim/optim.bench.ts'
  * (OPTIM_BENCH_BACKEND: cpu or wasm, default wasm).
  */
 import * as tf from '@tensorflow/tfjs-core';
