@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { optimizerConfigSchema } from '@reward-tune/core-model';
-import { ESTIMATORS, normalizeProblem, rewardProblem, samplesProblem, type Estimator, type RewardGives } from './estimators';
+import { ESTIMATORS, normalizeProblem, rewardProblem, samplesProblem, type RewardGives } from './estimators';
 
 /** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
 const earlyStopSchema = z.discriminatedUnion('on', [
@@ -63,7 +63,7 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
  */
 export const TUNE_OPTIMIZER = { name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } } as const;
 
-export function tuneSectionFields(defaults: { readonly steps: number; readonly evalEvery: number }) {
+function tuneSectionFields(defaults: { readonly steps: number; readonly evalEvery: number }) {
   return {
     steps: z.number().int().nonnegative().default(defaults.steps),
     batchSize: z.number().int().positive().default(16),
@@ -119,12 +119,6 @@ export function tuneSectionSchema(defaults: { readonly steps: number; readonly e
     })
     .prefault({});
 }
-
-/** Transitional: the sample-count rule of the estimator table as a zod refine. */
-export const enoughSamples: [(t: { readonly estimator: Estimator; readonly numSamples: number }) => boolean, { path: string[]; message: string }] = [
-  (t) => samplesProblem(t.estimator, t.numSamples) === undefined,
-  { path: ['numSamples'], message: 'the estimator needs more samples per input (estimators.ts)' },
-];
 
 export type MleSection = z.output<ReturnType<typeof mleSectionSchema>>;
 export type TuneSection = z.output<ReturnType<typeof tuneSectionSchema>>;

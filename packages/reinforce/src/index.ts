@@ -75,6 +75,7 @@ export { interruptRequested, interruptDetail } from './loop';
 export { interruptOnSigint, SIGINT_NOTICE, type SigintInterruption, type SigintOptions } from './run-io';
 export {
   taskRunner,
+  moveKeys,
   resolveCheckpoint,
   loadWeights,
   checkpointConfig,
@@ -97,8 +98,6 @@ export { loadImageTable, batchOf, randomBatches, sequentialBatches, type ImageTa
 export {
   mleSectionSchema,
   tuneSectionSchema,
-  tuneSectionFields,
-  enoughSamples,
   TUNE_OPTIMIZER,
   evalSectionSchema,
   evalSectionObject,

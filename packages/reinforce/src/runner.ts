@@ -113,6 +113,11 @@ export interface TaskAdapter<C extends { readonly seed: number }, E, P, A, Ev> {
   shippedCheckpoint(preset: string): string;
   /** The parts of a config that must agree for a (shipped) checkpoint to fit a run's model and data. */
   modelKey(cfg: C): string;
+  /**
+   * Config keys renamed since runs were saved, old dotted path → new (e.g. `tune.confWeight` → `tune.auxLossWeight`):
+   * applied to every config read back from a run directory or a checkpoint, so that older runs still resume.
+   */
+  readonly movedKeys?: Readonly<Record<string, string>>;
   /** One line on stderr after an evaluation, e.g. `MLE: AP 0.123 …`. */
   summaryLine(name: string, ev: Ev): string;
   /** The evaluation's numbers in --json output (pretrain, tune, eval, and demo's `mle` and `tuned`). */
@@ -148,6 +153,51 @@ function readDemoRecord(file: string): DemoRecord {
   }
   return { preset: r.preset as string, mle: r.mle as string };
 }
+
+/**
+ * A saved config with the keys `moved` names (old dotted path → new) moved to their new place, unless that is
+ * already taken; objects left empty are removed. Returns a copy; the saved value is not changed.
+ */
+export function moveKeys(saved: unknown, moved: Readonly<Record<string, string>>): unknown {
+  if (typeof saved !== 'object' || saved === null || Object.keys(moved).length === 0) return saved;
+  const out = structuredClone(saved) as Record<string, unknown>;
+  const parentOf = (keys: string[], make: boolean): Record<string, unknown> | undefined => {
+    let node: Record<string, unknown> = out;
+    for (const k of keys.slice(0, -1)) {
+      if (typeof node[k] !== 'object' || node[k] === null) {
+        if (!make) return undefined;
+        node[k] = {};
+      }
+      node = node[k] as Record<string, unknown>;
+    }
+    return node;
+  };
+  for (const [from, to] of Object.entries(moved)) {
+    const fromKeys = from.split('.');
+    const toKeys = to.split('.');
+    const source = parentOf(fromKeys, false);
+    const key = fromKeys[fromKeys.length - 1];
+    if (source === undefined || !(key in source)) continue;
+    const value = source[key];
+    delete source[key];
+    // An object the move left empty (e.g. `tune.confWarmup` once its keys have moved) goes too.
+    for (let depth = fromKeys.length - 1; depth > 0; depth--) {
+      const parent = parentOf(fromKeys.slice(0, depth), false);
+      const k = fromKeys[depth - 1];
+      const child = parent?.[k];
+      if (parent && typeof child === 'object' && child !== null && Object.keys(child).length === 0) delete parent[k];
+    }
+    const target = parentOf(toKeys, true) as Record<string, unknown>;
+    target[toKeys[toKeys.length - 1]] ??= value;
+  }
+  return out;
+}
+
+/** The loops' own sections, which a saved config may spell as an older version of the code did. */
+const LOOP_SECTIONS = ['mle', 'tune', 'eval'];
+
+const withoutLoopSections = (saved: unknown): unknown =>
+  typeof saved === 'object' && saved !== null ? Object.fromEntries(Object.entries(saved).filter(([k]) => !LOOP_SECTIONS.includes(k))) : saved;
 
 /** Ctrl-C stopped the loop after saving a checkpoint: say how to go on, and end the command (exit code 130). */
 export class Interrupted extends Error {
@@ -239,7 +289,8 @@ export interface TaskRunner<C, Ev> {
 export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(adapter: TaskAdapter<C, E, P, A, Ev>): TaskRunner<C, Ev> {
   const { tool } = adapter;
 
-  function newRunConfig(opts: TaskCliOptions, base?: { value: unknown; source: string }): C {
+  function newRunConfig(opts: TaskCliOptions, saved?: { value: unknown; source: string }): C {
+    const base = saved && { ...saved, value: moveKeys(saved.value, adapter.movedKeys ?? {}) };
     const sets = [...(opts.seed === undefined ? [] : [`seed=${opts.seed}`]), ...opts.sets];
     if (opts.data !== undefined) sets.push(`data.dir=${JSON.stringify(path.resolve(opts.data))}`);
     return orUsageError(resolveConfig(adapter.spec, base ? { base, sets } : { preset: opts.preset, sets }));
@@ -474,7 +525,7 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
         task: setup.task,
         train: inputs.train,
         rng: Rng.fromSeed(cfg.seed + 3),
-        config: { batches, numSamples: inputs.config.numSamples, estimator: inputs.config.estimator, discount: inputs.config.discount, normalizeAdvantages: inputs.config.normalizeAdvantages, microBatch: inputs.config.microBatch, temperature: inputs.config.temperature, lrMults: inputs.optimizer.lrMults },
+        config: { ...inputs.config, batches, lrMults: inputs.optimizer.lrMults },
         progress: (done) => bar.update(done),
       });
     } finally {
@@ -513,7 +564,9 @@ export function taskRunner<C extends { readonly seed: number }, E, P, A, Ev>(ada
     const shipped = adapter.shippedCheckpoint(preset);
     const useShipped = !opts.extra['from-scratch'] && existsSync(shipped);
     if (useShipped) {
-      const shippedCfg = newRunConfig({ ...opts, preset: undefined, sets: [] }, checkpointConfig(shipped));
+      // Only the model and data sections matter here: the loops' sections are dropped (they change as the code does).
+      const { value, source } = checkpointConfig(shipped);
+      const shippedCfg = newRunConfig({ ...opts, preset: undefined, sets: [] }, { value: withoutLoopSections(value), source });
       if (adapter.modelKey(shippedCfg) !== adapter.modelKey(cfg)) {
         throw new UsageError(`${shipped} was trained with another model/data config than this run's; use --from-scratch`);
       }

@@ -96,23 +96,13 @@ function captionSetup(cfg: CaptionConfig, outRoot: string): TaskSetup<CaptionExa
       heldOut: sequentialBatches(table(data, 'val', cfg.mle.heldOutImages), cfg.eval.batchSize),
       optimizer: cfg.mle.optimizer,
       trainImages: data.train.examples.length,
-      config: { steps: cfg.mle.steps, labelSmoothing: cfg.mle.labelSmoothing, evalEvery: cfg.mle.evalEvery, checkpointEvery: cfg.mle.checkpointEvery },
+      config: cfg.mle,
     }),
     tune: () => ({
       train: randomBatches(table(data, 'train', 0), cfg.tune.batchSize),
       heldOut: sequentialBatches(table(data, 'val', cfg.tune.heldOutImages), cfg.eval.batchSize),
       optimizer: cfg.tune.optimizer,
-      config: {
-        steps: cfg.tune.steps,
-        numSamples: cfg.tune.numSamples,
-        microBatch: cfg.tune.microBatch,
-        estimator: cfg.tune.estimator,
-        temperature: cfg.tune.temperature,
-        klCoef: cfg.tune.klCoef,
-        evalEvery: cfg.tune.evalEvery,
-        checkpointEvery: cfg.tune.checkpointEvery,
-        distributionSamples: 4,
-      },
+      config: cfg.tune,
     }),
     evaluate: async (model: EncoderDecoder, dir: string) => {
       const ev = await evaluateCaptions(model, task, table(data, 'val', cfg.eval.images), cfg.eval.batchSize, loadCounter('evaluating'));

@@ -1,12 +1,69 @@
-// The caption config: every preset resolves through the schema, defaults land where the tune loop expects them,
-// and the cross-field rules give one-line errors naming the field.
+// The caption config: every preset resolves through the schema and gives the loops the inputs it gave them before
+// they took their sections as they are (__fixtures__/preset-loop-inputs.json), defaults land where the tune loop
+// expects them, and the cross-field rules give one-line errors naming the field.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { resolveConfig } from '@reward-tune/core-model';
 import { captionConfigSpec, captionPresets, type CaptionConfig } from './config';
 
 const resolve = (preset: string, sets: string[] = []): E.Either<string, CaptionConfig> => resolveConfig(captionConfigSpec, { preset, sets });
 
+/** What the MLE and tuning loops, their optimizers and batch sources read from a config. */
+function loopInputs(cfg: CaptionConfig) {
+  const { mle: m, tune: t } = cfg;
+  return {
+    mle: {
+      config: { steps: m.steps, labelSmoothing: m.labelSmoothing, evalEvery: m.evalEvery, checkpointEvery: m.checkpointEvery, earlyStop: m.earlyStop ?? null, evalSeed: m.evalSeed },
+      optimizer: m.optimizer,
+      batchSize: m.batchSize,
+      heldOutImages: m.heldOutImages,
+    },
+    tune: {
+      config: {
+        steps: t.steps,
+        numSamples: t.numSamples,
+        microBatch: t.microBatch ?? null,
+        estimator: t.estimator,
+        normalizeAdvantages: t.normalizeAdvantages,
+        discount: t.discount,
+        temperature: t.temperature,
+        reduction: t.reduction,
+        klCoef: t.klCoef,
+        auxWarmup: t.auxWarmup,
+        evalEvery: t.evalEvery,
+        checkpointEvery: t.checkpointEvery,
+        distributionSamples: t.distributionSamples,
+        distributionSeed: t.distributionSeed,
+      },
+      optimizer: t.optimizer,
+      batchSize: t.batchSize,
+      heldOutImages: t.heldOutImages,
+    },
+    reward: null,
+    eval: cfg.eval,
+    model: cfg.model,
+    seed: cfg.seed,
+  };
+}
+
 describe('caption config', () => {
+  it('every preset gives the loops the inputs it gave them before (snapshot)', () => {
+    const before = JSON.parse(readFileSync(path.join(__dirname, '__fixtures__', 'preset-loop-inputs.json'), 'utf8'));
+    expect(Object.keys(captionPresets).sort()).toEqual(Object.keys(before).sort());
+    for (const preset of Object.keys(captionPresets)) {
+      // The auxiliary loss's weight, scope and warm-up optimizer: captioning has no auxiliary loss, so the loop never
+      // reads them (they were the loop's fallbacks before, the tune section's detection-minded defaults now).
+      const { auxLossWeight, auxLossScope, ...config } = before[preset].tune.config;
+      const { warmupOptimizer, ...tune } = before[preset].tune;
+      expect([auxLossWeight, auxLossScope, warmupOptimizer]).toEqual([1, 'model', null]);
+      const expected = { ...before[preset], tune: { ...tune, config } };
+      const r = resolve(preset);
+      if (E.isLeft(r)) throw new Error(`${preset}: ${r.left}`);
+      expect([preset, JSON.parse(JSON.stringify(loopInputs(r.right)))]).toEqual([preset, expected]);
+    }
+  });
+
   it('resolves every preset', () => {
     for (const name of Object.keys(captionPresets)) {
       const r = resolve(name);

@@ -14,8 +14,11 @@
  */
 import { z } from 'zod';
 import { modelSectionSchema } from '@reward-tune/core-model';
-import { enoughSamples, evalSectionSchema, mleSectionSchema, tuneSectionFields } from '@reward-tune/reinforce';
+import { evalSectionSchema, mleSectionSchema, tuneSectionSchema, type RewardGives } from '@reward-tune/reinforce';
 import { DEFAULT_MAX_OBJECTS, NUMBER_WORDS } from './synthetic';
+
+/** CIDEr-D scores a whole caption: no split over tokens, so no `rtg` or `expected` estimator (estimators.ts). */
+export const CIDER_REWARD: RewardGives = { tokenRewards: false, tokenValues: false, why: 'CIDEr-D does not split over tokens' };
 
 const synthetic = z
   .object({
@@ -58,12 +61,7 @@ export const captionConfigSchema = z
       .strict()
       .prefault({}),
     mle: mleSectionSchema({ steps: 3000 }),
-    tune: z
-      .object(tuneSectionFields({ steps: 300, evalEvery: 50 }))
-      .strict()
-      .refine(...enoughSamples)
-      .refine((t) => t.estimator !== 'rtg' && t.estimator !== 'expected', { path: ['estimator'], message: 'rtg and expected need a reward that splits over tokens; CIDEr-D does not' })
-      .prefault({}),
+    tune: tuneSectionSchema({ steps: 300, evalEvery: 50, reward: CIDER_REWARD }),
     eval: evalSectionSchema,
   })
   .strict();

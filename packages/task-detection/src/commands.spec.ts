@@ -27,9 +27,10 @@ describe('the tiny presets', () => {
   it('tiny tunes with exact token values, tiny-paper as the paper does; they share the model, the data and the MLE checkpoint', () => {
     const tiny = preset('tiny');
     const paper = preset('tiny-paper');
-    expect(tiny.tune).toMatchObject({ estimator: 'expected', discount: 0, batchSize: 32, numSamples: 2, steps: 700, nmsWeight: 1, optimizer: { lr: 1e-4 } });
-    expect(paper.tune).toMatchObject({ estimator: 'paper', discount: 1, batchSize: 16, numSamples: 4, steps: 200, nmsWeight: 0.3, optimizer: { lr: 2e-5 } });
-    expect({ ...tiny, tune: undefined }).toEqual({ ...paper, tune: undefined });
+    expect(tiny.tune).toMatchObject({ estimator: 'expected', discount: 0, batchSize: 32, numSamples: 2, steps: 700, optimizer: { lr: 1e-4 } });
+    expect(paper.tune).toMatchObject({ estimator: 'paper', discount: 1, batchSize: 16, numSamples: 4, steps: 200, optimizer: { lr: 2e-5 } });
+    expect([tiny.reward.nmsWeight, paper.reward.nmsWeight]).toEqual([1, 0.3]);
+    expect({ ...tiny, tune: undefined, reward: undefined }).toEqual({ ...paper, tune: undefined, reward: undefined });
     expect(shippedCheckpoint('tiny-paper')).toBe(shippedCheckpoint('tiny'));
     expect(existsSync(shippedCheckpoint('tiny'))).toBe(true);
     expect(shippedCheckpoint('quick')).not.toBe(shippedCheckpoint('tiny'));

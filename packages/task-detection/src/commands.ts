@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng, orUsageError, type EncoderDecoder } from '@reward-tune/core-model';
 import { loadCounter, taskRunner, type TaskAdapter, type TaskSetup, randomBatches, sequentialBatches } from '@reward-tune/reinforce';
-import { detectionConfigSpec, type DetectionConfig } from './config';
+import { detectionConfigSpec, detectionMovedKeys, type DetectionConfig } from './config';
 import { drawPredictions, evaluateDetection, type DetectionEval, type DetectionRunEval } from './eval';
 import type { DetectionExample } from './dataset';
 import { buildModel, buildTask, decodingModel, detectionVocab, loadImages, prepareData, type DetectionData, type ImageTable } from './setup';
@@ -38,7 +38,7 @@ const tables = new Map<string, ImageTable>();
 
 /** Data and task for a config (synthetic data is generated on first use under `<out>/data`). */
 export function setUp(cfg: DetectionConfig, outRoot: string): { data: DetectionData; task: DetectionTask } {
-  const key = JSON.stringify([path.resolve(outRoot), cfg.data, cfg.tokens, cfg.tune.nmsWeight, cfg.tune.falsePositiveWeight, cfg.tune.releasedWeighting, cfg.tune.confLoss]);
+  const key = JSON.stringify([path.resolve(outRoot), cfg.data, cfg.tokens, cfg.reward]);
   let hit = loaded.get(key);
   if (hit === undefined) {
     const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));
@@ -83,28 +83,14 @@ function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<Detect
       heldOut: sequentialBatches(table(data, 'val', cfg, cfg.mle.heldOutImages), cfg.eval.batchSize),
       optimizer: cfg.mle.optimizer,
       trainImages: data.train.examples.length,
-      config: { steps: cfg.mle.steps, labelSmoothing: cfg.mle.labelSmoothing, evalEvery: cfg.mle.evalEvery, checkpointEvery: cfg.mle.checkpointEvery },
+      config: cfg.mle,
     }),
     tune: () => ({
       train: randomBatches(table(data, 'train', cfg, 0), cfg.tune.batchSize),
       heldOut: sequentialBatches(table(data, 'val', cfg, cfg.tune.heldOutImages), cfg.eval.batchSize),
       optimizer: cfg.tune.optimizer,
-      warmupOptimizer: cfg.tune.confWarmup.optimizer,
-      config: {
-        steps: cfg.tune.steps,
-        numSamples: cfg.tune.numSamples,
-        microBatch: cfg.tune.microBatch,
-        estimator: cfg.tune.estimator,
-        discount: cfg.tune.discount,
-        temperature: cfg.tune.temperature,
-        auxLossWeight: cfg.tune.confWeight,
-        auxLossScope: cfg.tune.confScope,
-        auxWarmup: cfg.tune.confWarmup.steps,
-        klCoef: cfg.tune.klCoef,
-        evalEvery: cfg.tune.evalEvery,
-        checkpointEvery: cfg.tune.checkpointEvery,
-        distributionSamples: 4,
-      },
+      warmupOptimizer: cfg.tune.auxWarmupOptimizer,
+      config: cfg.tune,
     }),
     evaluate: (model, dir) => evaluateInto(cfg, data, task, decodingModel(cfg, vocab, model), dir),
     prepareTuning: (model) => {
@@ -124,6 +110,7 @@ export const statsOf = (ev: DetectionEval): number[] => STAT_NAMES.map((k) => ev
 export const detectionAdapter: TaskAdapter<DetectionConfig, DetectionExample, DetectionPrediction, DetectionAux, DetectionRunEval> = {
   tool: TASK,
   spec: detectionConfigSpec,
+  movedKeys: detectionMovedKeys,
   setUp: detectionSetup,
   shippedCheckpoint,
   // wellFormed is a decoding choice, not part of the model: a checkpoint fits either way.

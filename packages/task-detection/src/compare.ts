@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng } from '@reward-tune/core-model';
 import type { DemoResults } from '@reward-tune/reinforce';
-import type { DetectionConfig } from './config';
-import { drawPredictions, SCORE_RULES, type DetectionEval, type DetectionRunEval, type ScoreRule } from './eval';
+import { SCORE_RULES, type DetectionConfig, type ScoreRule } from './config';
+import { drawPredictions, type DetectionEval, type DetectionRunEval } from './eval';
 
 /** The rule that is not `rule` (the table shows AP under it too). */
 const otherRule = (rule: ScoreRule): ScoreRule => SCORE_RULES.find((r) => r !== rule) ?? rule;

@@ -9,13 +9,20 @@
  *          measurement before 2026-11-28
  *   b16    ViT-B/16 for a GPU and real COCO (--data <coco dir>)
  *
- * Step counts follow toy-detection-lessons.md: MLE learns nothing visible before ~750 steps and reaches its plateau
- * around 3500–4000 at batch 32; tuning needs a few hundred steps at a learning rate ~50× lower.
+ * Step counts follow the toy runs (docs/experiments/toy-detection-calibration.md): MLE learns nothing visible before
+ * ~750 steps and reaches its plateau around 3500–4000 at batch 32; tuning needs a few hundred steps at a learning
+ * rate ~50× lower.
+ *
+ * The `mle`, `tune` and `eval` sections are reinforce's (the loops read them as they are); `reward` is detection's
+ * own: the reward's weights and the form of the confidence loss.
  */
 import { z } from 'zod';
-import { modelSectionSchema, optimizerConfigSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
-import { enoughSamples, evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionFields } from '@reward-tune/reinforce';
-import { SCORE_RULES } from './eval';
+import { modelSectionSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
+import { evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionSchema } from '@reward-tune/reinforce';
+
+/** How a box is scored for mAP (eval.ts): the box's likelihood, or its expected IoU read at the confidence token. */
+export const SCORE_RULES = ['likelihood', 'confidence'] as const;
+export type ScoreRule = (typeof SCORE_RULES)[number];
 
 const synthetic = z
   .object({
@@ -61,30 +68,8 @@ export const detectionConfigSchema = z
       })
       .strict()
       .prefault({}),
-    mle: mleSectionSchema({ steps: 4000 }),
-    tune: z
+    reward: z
       .object({
-        // The paper's recipe at the tiny scale (preset tiny-paper): 200 updates of it took 3–4 minutes in `npm start`,
-        // and no probe of it (README, Status) showed a gain that grew over them.
-        ...tuneSectionFields({ steps: 200, evalEvery: 50 }),
-        /** Weight of the confidence ("expected IoU") loss (paper: 0.3). */
-        confWeight: z.number().nonnegative().default(0.3),
-        /** Form of the confidence loss: `paper` (every slot, over {0, 1, 2}) or `boxes` (box slots, over {1, 2}); task.ts. */
-        confLoss: z.enum(['paper', 'boxes']).default('boxes'),
-        /** What the confidence loss trains: `head` (the output layer only, a read-out) or `model` (all, the paper). */
-        confScope: z.enum(['head', 'model']).default('head'),
-        /**
-         * The confidence loss alone, in `confScope`, for `steps` steps before the first update, with its own
-         * optimizer (reinforce's auxWarmup): fits the expected-IoU read-out that the tuning rate (2e-5) barely moves
-         * in a few hundred updates. 0 = off.
-         */
-        confWarmup: z
-          .object({
-            steps: z.number().int().nonnegative().default(0),
-            optimizer: optimizerConfigSchema.prefault({ name: 'adamw', lr: 3e-3, wd: 0 }),
-          })
-          .strict()
-          .prefault({}),
         /** Duplicate penalty of the reward (paper: 0.3). */
         nmsWeight: z.number().nonnegative().default(0.3),
         /**
@@ -94,10 +79,18 @@ export const detectionConfigSchema = z
         falsePositiveWeight: z.number().nonnegative().default(0),
         /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
         releasedWeighting: z.boolean().default(false),
+        /**
+         * Form of the confidence ("expected IoU") loss, the task's auxiliary loss (weighted by tune.auxLossWeight):
+         * `paper` (every slot, over {0, 1, 2}) or `boxes` (box slots, over {1, 2}); task.ts.
+         */
+        confLoss: z.enum(['paper', 'boxes']).default('boxes'),
       })
       .strict()
-      .refine(...enoughSamples)
       .prefault({}),
+    mle: mleSectionSchema({ steps: 4000 }),
+    // The paper's recipe at the tiny scale (preset tiny-paper): 200 updates of it took 3–4 minutes in `npm start`,
+    // and no probe of it showed a gain that grew over them (docs/experiments/toy-detection-calibration.md).
+    tune: tuneSectionSchema({ steps: 200, evalEvery: 50 }),
     eval: evalSectionObject
       .extend({
         /**
@@ -139,9 +132,9 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
       numSamples: 2,
       steps: 700,
       evalEvery: 100,
-      nmsWeight: 1,
       optimizer: { ...TUNE_OPTIMIZER, lr: 1e-4 },
     },
+    reward: { nmsWeight: 1 },
   },
   'tiny-paper': {},
   b16: {
@@ -151,6 +144,22 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
     eval: { batchSize: 32 },
   },
+};
+
+/**
+ * Keys renamed since runs were saved, old dotted path → new: the loop's names for the confidence loss's options, and
+ * the reward's options in their own section. The task runner applies them to every config it reads back from a run
+ * directory or a checkpoint (the shipped ones included), so older runs still load and resume.
+ */
+export const detectionMovedKeys: Readonly<Record<string, string>> = {
+  'tune.confWeight': 'tune.auxLossWeight',
+  'tune.confScope': 'tune.auxLossScope',
+  'tune.confWarmup.steps': 'tune.auxWarmup',
+  'tune.confWarmup.optimizer': 'tune.auxWarmupOptimizer',
+  'tune.nmsWeight': 'reward.nmsWeight',
+  'tune.falsePositiveWeight': 'reward.falsePositiveWeight',
+  'tune.releasedWeighting': 'reward.releasedWeighting',
+  'tune.confLoss': 'reward.confLoss',
 };
 
 export const detectionConfigSpec = { schema: detectionConfigSchema, presets: detectionPresets, defaultPreset: 'tiny' } as const;

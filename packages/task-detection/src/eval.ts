@@ -7,24 +7,22 @@
  * Score rules (`eval.score` picks the one of the headline stats and the results JSON; both are always reported):
  * - `likelihood`: p(class token) × the geometric mean of p(coordinate tokens), under the decoding distribution.
  *   It needs nothing trained beyond MLE, so the MLE baseline and the tuned model are ranked by the same rule.
- * - `confidence`: the expected IoU read at the confidence slot, p(2) / (p(1) + p(2)) (paper.md §3.1.4). Only a
- *   tuned model has it: MLE targets give every box confidence 2, so an MLE model scores every box ≈ 1 and its
- *   boxes are ranked by noise (README, "Box scores", has the numbers).
+ * - `confidence`: the expected IoU read at the confidence slot, p(2) / (p(1) + p(2)) (the paper's §3.1.4; see
+ *   docs/method.md). Only a tuned model has it: MLE targets give every box confidence 2, so an MLE model scores
+ *   every box ≈ 1 and its boxes are ranked by noise (docs/experiments/toy-detection-calibration.md has the numbers).
  *
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { drawRect, fromUnitRange, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
 import type { CocoDetection } from '@reward-tune/rewards-metrics';
-import type { DetectionExample } from './dataset';
-import { type ImageTable } from './setup';
 import { batchOf, selectTokenLogProbs } from '@reward-tune/reinforce';
+import { SCORE_RULES, type ScoreRule } from './config';
+import type { DetectionExample } from './dataset';
+import type { ImageTable } from './setup';
 import { addOutcomes, boxOutcomes, NO_OUTCOMES, type BoxOutcomes } from './box-outcomes';
 import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
-
-export const SCORE_RULES = ['likelihood', 'confidence'] as const;
-export type ScoreRule = (typeof SCORE_RULES)[number];
 
 /** A greedy prediction with its per-slot scores under every rule. */
 export interface ScoredPrediction extends DetectionPrediction {

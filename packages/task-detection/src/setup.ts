@@ -91,11 +91,11 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
     nullBoxes: cfg.tokens.nullBoxes,
     wellFormed: wellFormedDecoding(cfg),
     classCounts: counts,
-    nmsWeight: cfg.tune.nmsWeight,
-    falsePositiveWeight: cfg.tune.falsePositiveWeight,
+    nmsWeight: cfg.reward.nmsWeight,
+    falsePositiveWeight: cfg.reward.falsePositiveWeight,
     categoryIds: data.train.coco.categories.map((c) => c.id),
-    releasedWeighting: cfg.tune.releasedWeighting,
-    confLoss: cfg.tune.confLoss,
+    releasedWeighting: cfg.reward.releasedWeighting,
+    confLoss: cfg.reward.confLoss,
   });
 }
 
