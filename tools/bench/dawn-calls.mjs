@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Times the Dawn calls that tfjs-backend-webgpu makes for every kernel, one kind at a time, on whichever adapter
-// Dawn finds (a GPU, or Mesa lavapipe on a CPU machine): what packages/core-model/src/webgpu-internals.ts avoids
+// Dawn finds (a GPU, or Mesa lavapipe on a CPU machine): what core-model's src/backend/webgpu-internals.ts avoids
 // (a mapped createBuffer per upload, a createBindGroup per kernel) against what it does instead (writeBuffer).
 // Prints one JSON line: {"adapter", "calls", "<call>": {"wall_us", "cpu_us"}, …}, per call, over `calls` calls.
 //

@@ -2,7 +2,7 @@
 """PyTorch reference for `core-model bench`: the same encoder-decoder model and the same training step, timed
 the same way, so that the TypeScript bench can print its speed as a ratio to PyTorch on the same machine.
 
-The model is written out here from packages/core-model/src/model/{vit,decoder}.ts and src/ops.ts: patch
+The model is written out here from packages/core-model/src/model/{vit,decoder,ops}.ts: patch
 embedding as a dense layer over flattened (row, column, channel) patches, learned or 2-D sin-cos encoder
 positions, pre-LN blocks (layer norm eps 1e-6) of multi-head attention + MLP with tanh-GELU, final encoder norm;
 decoder with token embedding + learned positions, pre-LN blocks of causal self-attention, cross-attention and MLP,
