@@ -16,7 +16,7 @@ export const COLOURS = { red: [220, 40, 40], green: [40, 180, 60], blue: [50, 80
 
 /**
  * How hard the scenes are, beyond size and object count. The defaults are the full generator; easier settings (no
- * clutter, no overlap, larger objects) approach the scenes of the toy run in shared/spec/toy-detection-lessons.md.
+ * clutter, no overlap, larger objects) approach the scenes of the toy calibration run (docs/experiments/toy-detection-calibration.md).
  * Defaults draw exactly the random numbers they always did, so existing datasets stay byte-identical.
  */
 export interface SceneOptions {
