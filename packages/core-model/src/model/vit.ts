@@ -47,14 +47,37 @@ export function initVit(init: ParamInit, cfg: VitConfig): void {
   if (d % cfg.heads !== 0) throw new Error(`ViT width ${d} not divisible by ${cfg.heads} heads`);
   init.dense('img/embedding', cfg.patch * cfg.patch * cfg.channels, d);
   if (cfg.posemb === 'learned') init.normal('img/pos_embedding', [1, gh * gw, d], cfg.posembStd);
-  for (let i = 0; i < cfg.depth; i++) {
-    const b = `img/Transformer/encoderblock_${i}`;
+  initTransformerStack(init, 'img/Transformer', cfg.depth, d, cfg.mlp);
+}
+
+/**
+ * Parameters of big_vision's `vit.Encoder` (pre-LN blocks, final norm) of `depth` blocks at width `d` under `prefix`:
+ * `<prefix>/encoderblock_{i}/{LayerNorm_0, MultiHeadDotProductAttention_0, LayerNorm_1, MlpBlock_0}`,
+ * `<prefix>/encoder_norm`. The image encoder keeps it under `img/Transformer`; the UViM oracle has two of its own.
+ */
+export function initTransformerStack(init: ParamInit, prefix: string, depth: number, d: number, mlp: number): void {
+  for (let i = 0; i < depth; i++) {
+    const b = `${prefix}/encoderblock_${i}`;
     init.layerNorm(`${b}/LayerNorm_0`, d);
     init.attention(`${b}/MultiHeadDotProductAttention_0`, d, d, d);
     init.layerNorm(`${b}/LayerNorm_1`, d);
-    init.mlp(`${b}/MlpBlock_0`, d, cfg.mlp);
+    init.mlp(`${b}/MlpBlock_0`, d, mlp);
   }
-  init.layerNorm('img/Transformer/encoder_norm', d);
+  init.layerNorm(`${prefix}/encoder_norm`, d);
+}
+
+/** x [B, T, D] → the `vit.Encoder` output [B, T, D] under `prefix` (see initTransformerStack). */
+export function transformerStack(params: Params, prefix: string, depth: number, heads: number, x: tf.Tensor3D): tf.Tensor3D {
+  return tf.tidy(() => {
+    let h: tf.Tensor = x;
+    for (let i = 0; i < depth; i++) {
+      const b = `${prefix}/encoderblock_${i}`;
+      const y = layerNorm(params, `${b}/LayerNorm_0`, h);
+      h = tf.add(h, multiHeadAttention(params, `${b}/MultiHeadDotProductAttention_0`, heads, y, y));
+      h = tf.add(h, mlpBlock(params, `${b}/MlpBlock_0`, layerNorm(params, `${b}/LayerNorm_1`, h)));
+    }
+    return layerNorm(params, `${prefix}/encoder_norm`, h) as tf.Tensor3D;
+  });
 }
 
 /** images [B, Hi, Wi, C] → patches [B, P, p·p·C], each flattened in (row, column, channel) order. */
@@ -77,12 +100,6 @@ export function vitEncode(params: Params, cfg: VitConfig, images: tf.Tensor4D): 
         ? param(params, 'img/pos_embedding')
         : tf.tensor3d(sincos2d(gh, gw, cfg.width), [1, gh * gw, cfg.width]);
     x = tf.add(x, pos);
-    for (let i = 0; i < cfg.depth; i++) {
-      const b = `img/Transformer/encoderblock_${i}`;
-      const y = layerNorm(params, `${b}/LayerNorm_0`, x);
-      x = tf.add(x, multiHeadAttention(params, `${b}/MultiHeadDotProductAttention_0`, cfg.heads, y, y));
-      x = tf.add(x, mlpBlock(params, `${b}/MlpBlock_0`, layerNorm(params, `${b}/LayerNorm_1`, x)));
-    }
-    return layerNorm(params, 'img/Transformer/encoder_norm', x) as tf.Tensor3D;
+    return transformerStack(params, 'img/Transformer', cfg.depth, cfg.heads, x as tf.Tensor3D);
   });
 }

@@ -1,45 +1,9 @@
 /**
- * Building blocks of the oracle that vit.ts does not expose under another name: big_vision's `vit.Encoder` (pre-LN
- * blocks of self-attention + MLP, then `encoder_norm`) under any prefix, patch un-flattening, and flax's default
- * Dense initialiser. The block structure and parameter names are those of vit.ts's encoder
- * (`<prefix>/encoderblock_{i}/{LayerNorm_0, MultiHeadDotProductAttention_0, LayerNorm_1, MlpBlock_0}`,
- * `<prefix>/encoder_norm`); vit.ts hard-codes its `img/Transformer` prefix, hence this copy of the loop.
+ * Building blocks of the oracle beyond vit.ts's (whose `transformerStack` it uses for its encoder and decoder):
+ * patch un-flattening and flax's default Dense initialiser.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { layerNorm, mlpBlock, multiHeadAttention, type ParamInit } from '../ops';
-import type { Params } from '../policy';
-
-/** Parameters of a `vit.Encoder` of `depth` blocks at width `d` under `prefix`. */
-export function initTransformerStack(init: ParamInit, prefix: string, depth: number, d: number, mlp: number): void {
-  for (let i = 0; i < depth; i++) {
-    const b = `${prefix}/encoderblock_${i}`;
-    init.layerNorm(`${b}/LayerNorm_0`, d);
-    init.attention(`${b}/MultiHeadDotProductAttention_0`, d, d, d);
-    init.layerNorm(`${b}/LayerNorm_1`, d);
-    init.mlp(`${b}/MlpBlock_0`, d, mlp);
-  }
-  init.layerNorm(`${prefix}/encoder_norm`, d);
-}
-
-/** x [B, T, D] → the `vit.Encoder` output [B, T, D] (pre-LN blocks, final norm). */
-export function transformerStack(
-  params: Params,
-  prefix: string,
-  depth: number,
-  heads: number,
-  x: tf.Tensor3D,
-): tf.Tensor3D {
-  return tf.tidy(() => {
-    let h: tf.Tensor = x;
-    for (let i = 0; i < depth; i++) {
-      const b = `${prefix}/encoderblock_${i}`;
-      const y = layerNorm(params, `${b}/LayerNorm_0`, h);
-      h = tf.add(h, multiHeadAttention(params, `${b}/MultiHeadDotProductAttention_0`, heads, y, y));
-      h = tf.add(h, mlpBlock(params, `${b}/MlpBlock_0`, layerNorm(params, `${b}/LayerNorm_1`, h)));
-    }
-    return layerNorm(params, `${prefix}/encoder_norm`, h) as tf.Tensor3D;
-  });
-}
+import type { ParamInit } from '../ops';
 
 /**
  * The inverse of vit.ts's `patchify`: patches [B, gh·gw, p·p·C] (each in row, column, channel order) → maps

@@ -36,7 +36,8 @@ import { Rng } from '../../rng';
 import { dense, denseP, param, pickOneHot, ParamInit } from '../ops';
 import type { Params } from '../policy';
 import { patchify } from '../vit';
-import { initTransformerStack, lecunDense, transformerStack, unpatchify } from './blocks';
+import { initTransformerStack, transformerStack } from '../vit';
+import { lecunDense, unpatchify } from './blocks';
 import { bottleneckDown, bottleneckUp } from './bottleneck';
 import { oracleGrid, oracleTokens, type OracleConfig } from './config';
 import {
