@@ -37,15 +37,6 @@ export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Re
 export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
 export { openRunDir, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress';
-export {
-  parseTaskArgs,
-  taskOptionsHelp,
-  classifyFrom,
-  type TaskCliOptions,
-  type TaskCliSpec,
-  type ExtraOption,
-  type FromTarget,
-} from './task-cli';
 export type { ImageRef } from './data/coco-common';
 export {
   readCocoCaptions,
@@ -70,7 +61,6 @@ export {
   type PanopticSegment,
   type SegmentMap,
 } from './data/coco-panoptic';
-export { openTaskRun, type TaskRun } from './task-cli';
 export {
   createOptimizer,
   optimizerConfigSchema,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { encodePng } from '@reward-tune/core-model';
 import type { DemoResults } from '@reward-tune/reinforce';
 import type { CaptionConfig } from './config';
+import type { CaptionExample } from './dataset';
 import { enlarged, escapeHtml, type CaptionEval } from './eval';
 
 const COLUMNS: readonly [string, (e: CaptionEval) => number][] = [
@@ -43,12 +44,11 @@ ${examples.join('\n')}</table>
 }
 
 /** Writes compare.html and its pictures into the tuned run; returns the table and the page's path. */
-export function comparison({ preset, cfg, mle, tuned }: DemoResults<CaptionConfig, CaptionEval>): { table: string; page: string } {
+export function comparison({ preset, cfg, val, mle, tuned }: DemoResults<CaptionConfig, CaptionExample, CaptionEval>): { table: string; page: string } {
   const rows: [string, CaptionEval][] = [['MLE', mle.ev], ['tuned', tuned.ev]];
   const dir = tuned.run.dir;
   mkdirSync(path.join(dir, 'compare'), { recursive: true });
   const examples: string[] = [];
-  const val = mle.ev.val;
   for (let i = 0; i < Math.min(cfg.eval.pictures, val.examples.length); i++) {
     const picture = `compare/val_${String(i).padStart(3, '0')}.png`;
     writeFileSync(path.join(dir, picture), encodePng(enlarged(val, i)));

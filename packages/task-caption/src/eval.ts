@@ -11,9 +11,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng, fromUnitRange, resizeNearest, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
-import { evaluateGreedy, sequentialBatches } from '@reward-tune/reinforce';
-import { type ImageTable } from './setup';
+import { evaluateGreedy, sequentialBatches, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
+import type { CaptionExample } from './dataset';
 import type { CaptionPrediction, CaptionTask } from './task';
+
+/** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
+export type ImageTable = GenericImageTable<CaptionExample>;
 
 export interface CaptionEval {
   /** `CaptionTask.evaluate`'s keys (CIDEr-D, BLEU-1..4, caption_length). */
@@ -84,3 +87,15 @@ ${rows.join('\n')}</table>
   );
   return out;
 }
+
+/** The line a command prints after an evaluation. */
+export function summaryLine(name: string, ev: CaptionEval): string {
+  const m = ev.metrics;
+  return `${name}: CIDEr-D ${m['CIDEr-D'].toFixed(3)}  BLEU-4 ${m['BLEU-4'].toFixed(3)}  mean reward ${ev.meanReward.toFixed(3)}  words/caption ${m.caption_length.toFixed(2)}`;
+}
+
+/** The numbers of --json output: corpus CIDEr-D and BLEU-1..4. */
+export const jsonStats = (ev: CaptionEval): { 'CIDEr-D': number; BLEU: number[] } => ({
+  'CIDEr-D': ev.metrics['CIDEr-D'],
+  BLEU: [ev.metrics['BLEU-1'], ev.metrics['BLEU-2'], ev.metrics['BLEU-3'], ev.metrics['BLEU-4']],
+});

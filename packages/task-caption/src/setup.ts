@@ -1,22 +1,27 @@
 /**
- * From a resolved config to the objects the loops take: the data (synthetic captioned scenes generated on first
- * use, a directory in that layout, or COCO's Karpathy split), the vocabulary, images in memory at the model's size,
- * batch sources, the model with the caption structure processor, and the task. The same functions serve pretrain,
- * tune, eval and demo, so the four agree on every shape and constraint.
+ * From a resolved config to the objects the task runner takes (`captionSetup`): the data (synthetic captioned
+ * scenes generated on first use, a directory in that layout, or COCO's Karpathy split), the vocabulary, images in
+ * memory at the model's size, the model with the caption structure processor, the task, and the evaluation suite.
+ * The same functions serve pretrain, tune, eval and demo, so the four agree on every shape and constraint.
+ *
+ * The vocabulary is rebuilt from the training references each time (deterministically); the copy each training run
+ * saves is what a later tune or eval checks a checkpoint against, so that a checkpoint is never decoded with other
+ * word ids than it was trained with.
  *
  * Dimension legend: B batch, H×W image, L caption length, V vocabulary.
  */
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { createModel, type EncoderDecoder } from '@reward-tune/core-model';
-import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
+import { createModel, orUsageError, type EncoderDecoder } from '@reward-tune/core-model';
+import { loadCounter, loadImageTable, type TaskSetup } from '@reward-tune/reinforce';
 import { normalizeCaption } from '@reward-tune/rewards-metrics';
 import type { CaptionConfig } from './config';
 import { loadCaptionSplit, writeCaptionDataset, type CaptionExample, type CaptionSource, type CaptionSplit } from './dataset';
+import { evaluateCaptions, writeCaptionEval, type CaptionEval, type ImageTable } from './eval';
 import { captionStructure } from './structure';
-import { CaptionTask } from './task';
-import { buildCaptionVocabulary } from './tokenizer';
+import { CaptionTask, type CaptionPrediction } from './task';
+import { buildCaptionVocabulary, checkVocabulary, saveVocabulary } from './tokenizer';
 import { vocabularySize, type Vocabulary } from './vocabulary';
 
 export interface CaptionData {
@@ -77,11 +82,27 @@ export function buildTask(cfg: CaptionConfig, data: CaptionData, vocab: Vocabula
   return new CaptionTask({ vocab, length: cfg.caption.length, trainReferences: data.train.examples.map((e) => e.references) });
 }
 
-/** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
-export type ImageTable = GenericImageTable<CaptionExample>;
-
 /** The first `limit` images of a split (0 = all), [N, S, S, 3] in [−1, 1]. */
 export function loadImages(split: CaptionSplit, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
   const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
   return loadImageTable(examples, split.imageSize, (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.loadImage(i)), onImage);
+}
+
+/** Captioning's objects for one config: the task runner's `TaskSetup` (the vocabulary saved with each run, and checked against every checkpoint). */
+export function captionSetup(cfg: CaptionConfig, outRoot: string): TaskSetup<CaptionExample, CaptionPrediction, unknown, CaptionEval> {
+  const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));
+  const vocab = captionVocabulary(cfg, data);
+  const task = buildTask(cfg, data, vocab);
+  return {
+    task,
+    buildModel: (seed) => buildModel(cfg, vocab, seed),
+    images: (split, limit) => orUsageError(loadImages(data[split], limit, loadCounter(`loading ${split} images`))),
+    evaluate: async (model, dir, val) => {
+      const ev = await evaluateCaptions(model, task, val, cfg.eval.batchSize, loadCounter('evaluating'));
+      writeCaptionEval(ev, dir, cfg.eval.pictures);
+      return ev;
+    },
+    initRun: (run) => void orUsageError(E.mapLeft((e: string) => `cannot save the vocabulary: ${e}`)(saveVocabulary(run.dir, vocab, cfg.caption.minCount))),
+    checkCheckpoint: (file) => checkVocabulary(file, vocab),
+  };
 }

@@ -5,10 +5,12 @@
  *
  * Shapes: B examples, L caption length in tokens (words, then END, then PAD).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
-import { readJsonAs, type Rng, writeAtomicE } from '@reward-tune/core-model';
+import { orUsageError, readJsonAs, type Rng, UsageError, writeAtomicE } from '@reward-tune/core-model';
+import { runOfCheckpoint } from '@reward-tune/reinforce';
 import { buildVocabulary, decodeCaption, encodeCaption, vocabularyFromWords, type Vocabulary } from './vocabulary';
 
 export const VOCABULARY_FILE = 'vocabulary.json';
@@ -78,4 +80,26 @@ export function decodeCaptions(v: Vocabulary, tokens: Int32Array, length: number
   const out: string[] = [];
   for (let b = 0; b < tokens.length / length; b++) out.push(decodeCaption(v, tokens.subarray(b * length, (b + 1) * length)));
   return out;
+}
+
+/**
+ * The vocabulary file that goes with a checkpoint: `<run>/vocabulary.json` for a run's checkpoint, or
+ * `<name>.vocabulary.json` beside a lone checkpoint file `<name>.safetensors` (e.g. a shipped one).
+ */
+export function vocabularyFileOf(checkpoint: string): string {
+  const inRun = path.join(runOfCheckpoint(checkpoint), VOCABULARY_FILE);
+  return existsSync(inRun) ? inRun : checkpoint.replace(/\.safetensors$/, '') + `.${VOCABULARY_FILE}`;
+}
+
+/** A UsageError unless the vocabulary saved with `checkpoint` is `vocab` word for word. */
+export function checkVocabulary(checkpoint: string, vocab: Vocabulary): void {
+  const file = vocabularyFileOf(checkpoint);
+  if (!existsSync(file)) throw new UsageError(`${checkpoint}: no ${VOCABULARY_FILE} in its run directory ${runOfCheckpoint(checkpoint)} (pretrain saves it there)`);
+  const saved = orUsageError(loadVocabularyFile(file));
+  const i = saved.words.findIndex((w, k) => w !== vocab.words[k]);
+  const other = (j: number) => (vocab.words[j] === undefined ? 'no word there' : `"${vocab.words[j]}"`);
+  if (i >= 0) throw new UsageError(`${file}: words[${i}]: "${saved.words[i]}" saved, but this run's training references give ${other(i)} (different data or caption.minCount)`);
+  if (saved.words.length !== vocab.words.length) {
+    throw new UsageError(`${file}: words: ${saved.words.length} saved, but this run's training references give ${vocab.words.length} (different data or caption.minCount)`);
+  }
 }

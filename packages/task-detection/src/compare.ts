@@ -8,7 +8,8 @@ import path from 'node:path';
 import { encodePng } from '@reward-tune/core-model';
 import type { DemoResults } from '@reward-tune/reinforce';
 import { SCORE_RULES, type DetectionConfig, type ScoreRule } from './config';
-import { drawPredictions, type DetectionEval, type DetectionRunEval } from './eval';
+import type { DetectionExample } from './dataset';
+import { drawPredictions, type DetectionEval } from './eval';
 
 /** The rule that is not `rule` (the table shows AP under it too). */
 const otherRule = (rule: ScoreRule): ScoreRule => SCORE_RULES.find((r) => r !== rule) ?? rule;
@@ -50,15 +51,15 @@ ${pics}</table>
 }
 
 /** Writes compare.html and its pictures into the tuned run; returns the table and the page's path. */
-export function comparison({ preset, cfg, mle, tuned }: DemoResults<DetectionConfig, DetectionRunEval>): { table: string; page: string } {
-  const rows: [string, DetectionEval][] = [['MLE', mle.ev.ev], ['tuned', tuned.ev.ev]];
+export function comparison({ preset, cfg, val, mle, tuned }: DemoResults<DetectionConfig, DetectionExample, DetectionEval>): { table: string; page: string } {
+  const rows: [string, DetectionEval][] = [['MLE', mle.ev], ['tuned', tuned.ev]];
   const dir = tuned.run.dir;
   mkdirSync(path.join(dir, 'compare'), { recursive: true });
   const pictures: string[] = [];
-  for (let i = 0; i < Math.min(cfg.eval.pictures, mle.ev.val.examples.length); i++) {
+  for (let i = 0; i < Math.min(cfg.eval.pictures, val.examples.length); i++) {
     const stem = `compare/val_${String(i).padStart(3, '0')}`;
-    writeFileSync(path.join(dir, `${stem}_mle.png`), encodePng(drawPredictions(mle.ev.val, i, mle.ev.ev.predictions[i])));
-    writeFileSync(path.join(dir, `${stem}_tuned.png`), encodePng(drawPredictions(tuned.ev.val, i, tuned.ev.ev.predictions[i])));
+    writeFileSync(path.join(dir, `${stem}_mle.png`), encodePng(drawPredictions(val, i, mle.ev.predictions[i])));
+    writeFileSync(path.join(dir, `${stem}_tuned.png`), encodePng(drawPredictions(val, i, tuned.ev.predictions[i])));
     pictures.push(stem);
   }
   const page = path.join(dir, 'compare.html');

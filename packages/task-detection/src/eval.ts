@@ -13,15 +13,16 @@
  *
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { drawRect, fromUnitRange, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
+import { drawRect, encodePng, fromUnitRange, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
 import type { CocoDetection } from '@reward-tune/rewards-metrics';
-import { batchOf, selectTokenLogProbs } from '@reward-tune/reinforce';
+import { batchOf, selectTokenLogProbs, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import { SCORE_RULES, type ScoreRule } from './config';
 import type { DetectionExample } from './dataset';
-import type { ImageTable } from './setup';
 import { addOutcomes, boxOutcomes, NO_OUTCOMES, type BoxOutcomes } from './box-outcomes';
-import { cocoDetections, type DetectionPrediction, type DetectionTask } from './task';
+import { cocoDetections, STAT_NAMES, type DetectionPrediction, type DetectionTask } from './task';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
 
 /** A greedy prediction with its per-slot scores under every rule. */
@@ -29,11 +30,8 @@ export interface ScoredPrediction extends DetectionPrediction {
   readonly byRule: Readonly<Record<ScoreRule, Float32Array>>;
 }
 
-/** An evaluation with the validation table it ran on (the demo draws its pictures from it). */
-export interface DetectionRunEval {
-  readonly ev: DetectionEval;
-  readonly val: ImageTable;
-}
+/** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
+export type ImageTable = GenericImageTable<DetectionExample>;
 
 export interface DetectionEval {
   /** The rule behind `metrics`, `predictions[i].scores` and `detections`. */
@@ -183,4 +181,34 @@ export function drawPredictions(table: ImageTable, index: number, pred: Detectio
   return img;
 }
 
-export type { DetectionExample };
+/** Writes eval/metrics.json, eval/results.json (COCO results) and the first `pictures` images with their boxes. */
+export function writeDetectionEval(ev: DetectionEval, val: ImageTable, dir: string, pictures: number): void {
+  const out = path.join(dir, 'eval');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(path.join(out, 'results.json'), JSON.stringify(ev.detections));
+  const metrics = {
+    images: val.examples.length,
+    score: ev.score,
+    mean_reward: ev.meanReward,
+    ...ev.metrics,
+    box_outcomes: ev.outcomes,
+    by_score: ev.byScore,
+    oracle_score: ev.oracle,
+  };
+  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+  for (let i = 0; i < Math.min(pictures, val.examples.length); i++) {
+    writeFileSync(path.join(out, `val_${String(i).padStart(3, '0')}.png`), encodePng(drawPredictions(val, i, ev.predictions[i])));
+  }
+}
+
+/** The line a command prints after an evaluation. */
+export function summaryLine(name: string, ev: DetectionEval): string {
+  const m = ev.metrics;
+  return (
+    `${name} (score: ${ev.score}): AP ${m.AP.toFixed(3)}  AP50 ${m.AP50.toFixed(3)}  AR100 ${m.AR100.toFixed(3)}  ` +
+    `mean reward ${ev.meanReward.toFixed(3)}  boxes/image ${m.boxes_per_image.toFixed(2)}`
+  );
+}
+
+/** The 12 COCO stats in pycocotools' order (the `stats` of --json output). */
+export const statsOf = (ev: DetectionEval): number[] => STAT_NAMES.map((k) => ev.metrics[k]);

@@ -1,19 +1,21 @@
 /**
- * From a resolved config to the objects the loops take: the data (synthetic shapes generated on first use, or a
- * COCO directory), images in memory at the model's size, batch sources, the model with its slot masks, and the task.
- * The same functions serve pretrain, tune, eval and demo, so the four agree on every shape and constraint.
+ * From a resolved config to the objects the task runner takes (`detectionSetup`): the data (synthetic shapes
+ * generated on first use, or a COCO directory), images in memory at the model's size, the model with its slot
+ * masks, the task, and the evaluation suite. The same functions serve pretrain, tune, eval and demo, so the four
+ * agree on every shape and constraint.
  *
  * Dimension legend: N images, H×W image, L = 6·maxBoxes sequence length, V vocabulary.
  */
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { createModel, SCENE_DEFAULTS, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
-import { loadImageTable, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
+import { createModel, orUsageError, SCENE_DEFAULTS, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
+import { loadCounter, loadImageTable, type TaskSetup } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
+import { evaluateDetection, writeDetectionEval, type DetectionEval, type ImageTable } from './eval';
 import { slotTokenSets, wellFormedSlots } from './sequence';
-import { DetectionTask } from './task';
+import { DetectionTask, tieLowConfidenceInput, type DetectionAux, type DetectionPrediction } from './task';
 import { TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
 
 export interface DetectionData {
@@ -99,10 +101,29 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
   });
 }
 
-/** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
-export type ImageTable = GenericImageTable<DetectionExample>;
-
 export function loadImages(split: DetectionSplit, size: number, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
   const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
   return loadImageTable(examples, size, (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.coco.loadImage(examples[i].image, { height: size, width: size })), onImage);
+}
+
+/** Detection's objects for one config: the task runner's `TaskSetup`. */
+export function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<DetectionExample, DetectionPrediction, DetectionAux, DetectionEval> {
+  const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));
+  const vocab = detectionVocab(cfg, data);
+  const task = buildTask(cfg, data, vocab);
+  return {
+    task,
+    buildModel: (seed) => buildModel(cfg, vocab, seed),
+    images: (split, limit) => orUsageError(loadImages(data[split], cfg.model.imageSize, limit, loadCounter(`loading ${split} images`))),
+    // Every evaluation decodes with well-formed slots, the MLE baseline's included.
+    evaluate: async (model, dir, val) => {
+      const ev = await evaluateDetection(decodingModel(cfg, vocab, model), task, val, cfg.eval.batchSize, cfg.eval.score, loadCounter('evaluating'));
+      writeDetectionEval(ev, val, dir, cfg.eval.pictures);
+      return ev;
+    },
+    prepareTuning: (model) => {
+      tieLowConfidenceInput(model);
+      return decodingModel(cfg, vocab, model);
+    },
+  };
 }

@@ -1,15 +1,19 @@
 // The task runner's task-independent steps that need no model: config resolution from a preset or a base config
-// plus --seed, --data and --set (in that order), `--from` resolved to a checkpoint, the run of a checkpoint, and the
-// usage errors of the commands before any work. The loops and the demo flow run in task-detection's and
-// task-caption's commands.spec.ts (mu presets).
+// plus --seed, --data and --set (in that order), configs saved under older key names, `--from` resolved to a
+// checkpoint, the run of a checkpoint, and the usage errors of the commands before any work. The loops and the demo
+// flow run in task-detection's and task-caption's commands.spec.ts (mu presets).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { checkpointPath, parseTaskArgs, Rng, saveCheckpoint, UsageError } from '@reward-tune/core-model';
-import { evalDirOf, Interrupted, resolveCheckpoint, runOfCheckpoint, taskRunner, type TaskAdapter } from './runner';
+import { checkpointPath, Rng, saveCheckpoint, UsageError } from '@reward-tune/core-model';
+import { evalSectionSchema, mleSectionSchema, tuneSectionSchema } from '../config-sections';
+import { parseTaskArgs } from './flags';
+import { taskRunner, type TaskAdapter } from './index';
+import { evalDirOf, moveKeys, newRunConfig, resolveCheckpoint, runConfigFrom, runOfCheckpoint, trainedConfig, type ConfigSource } from './run-config';
+import { Interrupted } from './training';
 
 const schema = z
   .object({
@@ -20,21 +24,11 @@ const schema = z
   .strict();
 type Cfg = z.output<typeof schema>;
 
-const fail = (): never => {
-  throw new Error('not used by these tests');
-};
-const adapter: TaskAdapter<Cfg, unknown, unknown, unknown, unknown> = {
-  tool: 'task-toy',
+const source: ConfigSource<Cfg> = {
   spec: { schema, presets: { small: { lr: 2 }, big: { lr: 3, seed: 5 } }, defaultPreset: 'small' },
-  setUp: fail,
   shippedCheckpoint: (p) => `/nowhere/${p}.safetensors`,
-  modelKey: fail,
-  summaryLine: fail,
-  jsonStats: fail,
-  evaluatedImages: fail,
-  demoCompare: fail,
 };
-const runner = taskRunner(adapter);
+const runner = { newRunConfig: (opts: ReturnType<typeof parseTaskArgs>, saved?: { value: unknown; source: string }) => newRunConfig(source, opts, saved) };
 
 describe('newRunConfig', () => {
   it('a preset, then --seed, --data (absolute) and --set in order', () => {
@@ -60,7 +54,8 @@ describe('newRunConfig', () => {
 describe('runConfigFrom: the config of tune, noise and eval from a checkpoint', () => {
   const root = mkdtempSync(path.join(tmpdir(), 'runner-cfg-'));
   const shippedDir = path.join(root, 'pkg', 'checkpoints');
-  const withShipped = taskRunner({ ...adapter, shippedCheckpoint: (p) => path.join(shippedDir, `${p}-mle.safetensors`) });
+  const shippedSource: ConfigSource<Cfg> = { ...source, shippedCheckpoint: (p) => path.join(shippedDir, `${p}-mle.safetensors`) };
+  const withShipped = { runConfigFrom: (file: string, opts: ReturnType<typeof parseTaskArgs>) => runConfigFrom(shippedSource, file, opts) };
   const save = async (file: string) => {
     mkdirSync(path.dirname(file), { recursive: true });
     // What an older version of the code trained with: a config the presets have since moved on from.
@@ -110,7 +105,44 @@ describe('resolveCheckpoint', () => {
   });
 });
 
+describe('configs saved by older code', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'runner-old-'));
+  const withTune = z.object({ seed: z.number().int().default(0), lr: z.number().default(1), tune: z.object({ w: z.number().default(1) }).strict().prefault({}) }).strict();
+  const renamed: ConfigSource<z.output<typeof withTune>> = { spec: { schema: withTune, presets: { p: {} } }, movedKeys: { 'old.w': 'tune.w' }, shippedCheckpoint: (p) => p };
+
+  it('moveKeys moves renamed keys (nested ones too), keeps a key already at its new place, and copies', () => {
+    const saved = { a: { b: 1, c: { d: 2 } }, e: 3 };
+    expect(moveKeys(saved, { 'a.b': 'x.y', 'a.c.d': 'a.f', e: 'a.g' })).toEqual({ a: { f: 2, g: 3 }, x: { y: 1 } });
+    expect(moveKeys({ a: 1, b: 2 }, { a: 'b' })).toEqual({ b: 2 });
+    expect(saved).toEqual({ a: { b: 1, c: { d: 2 } }, e: 3 });
+    expect(newRunConfig(renamed, parseTaskArgs([]), { value: { lr: 4, old: { w: 7 } }, source: 'x' })).toEqual({ seed: 0, lr: 4, tune: { w: 7 } });
+  });
+
+  it("a checkpoint's model and data are read without its loop sections, which older code may have spelled otherwise", async () => {
+    const file = path.join(root, 'old.safetensors');
+    await saveCheckpoint(file, { params: new Map([['w', tf.zeros([1])]]), step: 1, rngState: Rng.fromSeed(0).state(), config: { seed: 2, lr: 9, tune: { gone: 1 } } });
+    expect(() => runConfigFrom(renamed, file, parseTaskArgs([]))).toThrow(/gone/);
+    expect(trainedConfig(renamed, file, parseTaskArgs(['--set', 'lr=1']))).toEqual({ seed: 2, lr: 9, tune: { w: 1 } });
+  });
+});
+
 describe('commands: usage errors before any work', () => {
+  const fail = (): never => {
+    throw new Error('not used by these tests');
+  };
+  const full = schema.extend({ mle: mleSectionSchema({ steps: 1 }), tune: tuneSectionSchema({ steps: 1, evalEvery: 1 }), eval: evalSectionSchema });
+  const adapter: TaskAdapter<z.output<typeof full>, unknown, unknown, unknown, unknown> = {
+    tool: 'task-toy',
+    spec: { schema: full, presets: { small: {} } },
+    setUp: fail,
+    shippedCheckpoint: (p) => `/nowhere/${p}.safetensors`,
+    modelKey: fail,
+    summaryLine: fail,
+    jsonStats: fail,
+    demoCompare: fail,
+  };
+  const runner = taskRunner(adapter);
+
   it('tune and eval need --from; --resume needs --from', async () => {
     await expect(runner.tuneCommand([])).rejects.toThrow(new UsageError('tune needs --from <MLE run directory or checkpoint>'));
     await expect(runner.evalCommand([])).rejects.toThrow(new UsageError('eval needs --from <run directory or checkpoint>'));

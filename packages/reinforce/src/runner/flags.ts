@@ -1,7 +1,7 @@
 /**
- * The options every task CLI command shares (`task-detection tune --preset tiny --set lr=1e-4 ...`), parsed in
- * one place so that all tasks spell and check them the same way. A bad flag is a `UsageError` (exit code 2
- * through `runCli`), one line naming the flag.
+ * The flags every task command shares (`task-detection tune --preset tiny --set tune.steps=100 ...`), parsed in one
+ * place so that all tasks spell and check them the same way. A bad flag is a `UsageError` (exit code 2 through
+ * core-model's `runCli`), one line naming the flag.
  *
  *   --preset <name>      config preset (mu, tiny, b16, ...)
  *   --data <path>        dataset (annotation file or folder); absent: the task's synthetic data
@@ -13,18 +13,12 @@
  *   --json               machine-readable output on stdout
  *   --from <path>        a run directory (resume / start from its config and checkpoints) or a checkpoint file
  *   --help, -h
+ *
+ * A command adds its own flags (`TaskCliSpec.extra`), e.g. `--resume`, `--from-scratch`, `--batches`.
  */
-import { BACKEND_CHOICES, type BackendChoice } from './backend';
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as E from 'fp-ts/Either';
-import { pipe } from 'fp-ts/function';
-import type { z } from 'zod';
-import { UsageError } from './command-line';
-import { resolveConfig, type ConfigSpec } from './config';
-import { openRunDir, readRunConfig, type RunDir } from './run-dir';
-
+import { BACKEND_CHOICES, checkBackendEnv, UsageError, type BackendChoice } from '@reward-tune/core-model';
 
 /** A task-specific option on top of the shared ones. */
 export interface ExtraOption {
@@ -148,49 +142,14 @@ export function parseTaskArgs(args: readonly string[], spec: TaskCliSpec = {}): 
   };
 }
 
-/** What `--from` points at: a run directory (it has config.json) or anything else, taken as a checkpoint. */
-export type FromTarget = { readonly kind: 'run'; readonly dir: string; readonly configPath: string } | { readonly kind: 'checkpoint'; readonly path: string };
-
-export function classifyFrom(from: string): FromTarget {
-  const configPath = path.join(from, 'config.json');
-  if (statSync(from).isDirectory() && existsSync(configPath)) return { kind: 'run', dir: from, configPath };
-  return { kind: 'checkpoint', path: from };
-}
-
-export interface TaskRun<C> {
-  readonly config: C;
-  readonly run: RunDir;
-}
-
-/**
- * The start of every pretrain/tune command: resolve the config (preset or, when resuming, the run's saved
- * config.json, then the --set overrides) and open the run directory. With `resume`, `--from` must be a run
- * directory of this task, which is reopened; otherwise a fresh run is made under `--out` (and `--from`, if any,
- * is left to the caller, e.g. to load a pretrained checkpoint).
- */
-export function openTaskRun<S extends z.ZodType>(
-  task: string,
-  spec: ConfigSpec<S>,
-  options: TaskCliOptions,
-  resume = false,
-): E.Either<string, TaskRun<z.output<S>>> {
-  if (resume) {
-    if (options.from === undefined) return E.left('resuming needs --from <run directory>');
-    if (options.preset !== undefined) return E.left(`--preset ${options.preset}: a resumed run keeps its saved config (change it with --set)`);
-    const from = classifyFrom(options.from);
-    if (from.kind !== 'run') return E.left(`--from ${options.from}: not a run directory (no config.json)`);
-    const dir = path.resolve(from.dir);
-    if (path.basename(path.dirname(dir)) !== task) return E.left(`--from ${options.from}: not a ${task} run (expected <out>/${task}/<name>)`);
-    return pipe(
-      readRunConfig(dir),
-      E.chain((saved) => resolveConfig(spec, { base: { value: saved, source: from.configPath }, sets: options.sets })),
-      E.chain((config) =>
-        E.map((run: RunDir) => ({ config, run }))(openRunDir({ root: path.dirname(path.dirname(dir)), task, name: path.basename(dir), config, resume: true })),
-      ),
-    );
+/** Parses a command's arguments; undefined after printing --help. */
+export function parseCommand(args: readonly string[], spec: TaskCliSpec = {}): TaskCliOptions | undefined {
+  const opts = parseTaskArgs(args, spec);
+  if (opts.help) {
+    process.stdout.write(`${taskOptionsHelp(spec)}\n`);
+    return undefined;
   }
-  return pipe(
-    resolveConfig(spec, { preset: options.preset, sets: options.sets }),
-    E.chain((config) => E.map((run: RunDir) => ({ config, run }))(openRunDir({ root: options.out, task, name: options.name, config }))),
-  );
+  // The backend's environment variables too, before any work (data, run directories), not when the backend starts.
+  checkBackendEnv();
+  return opts;
 }

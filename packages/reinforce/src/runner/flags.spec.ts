@@ -1,11 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+// The flags every task command shares: defaults, a command's own flags, and each bad flag as one UsageError line.
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as E from 'fp-ts/Either';
-import { z } from 'zod';
-import { runCli, UsageError } from './command-line';
-import { readMetrics } from './run-dir';
-import { classifyFrom, openTaskRun, parseTaskArgs, taskOptionsHelp } from './task-cli';
+import { runCli, UsageError } from '@reward-tune/core-model';
+import { parseTaskArgs, taskOptionsHelp } from './flags';
 
 const usageError = (f: () => unknown): string => {
   try {
@@ -79,55 +77,5 @@ describe('parseTaskArgs', () => {
     } finally {
       spy.mockRestore();
     }
-  });
-
-  it('tells a run directory from a checkpoint', () => {
-    const run = path.join(dir, 'run');
-    mkdirSync(run);
-    writeFileSync(path.join(run, 'config.json'), '{}');
-    const ckpt = path.join(dir, 'step-10.safetensors');
-    writeFileSync(ckpt, '');
-    expect(classifyFrom(run)).toEqual({ kind: 'run', dir: run, configPath: path.join(run, 'config.json') });
-    expect(classifyFrom(ckpt)).toEqual({ kind: 'checkpoint', path: ckpt });
-  });
-});
-
-describe('openTaskRun', () => {
-  const out = mkdtempSync(path.join(tmpdir(), 'cm-taskrun-'));
-  const spec = {
-    schema: z.object({ lr: z.number().default(0.1), steps: z.number().int().default(10) }).strict(),
-    presets: { mu: { steps: 2 }, tiny: {} },
-  };
-
-  it('starts a fresh run from a preset and overrides, then resumes it from --from with the saved config', () => {
-    const fresh = openTaskRun('detection', spec, parseTaskArgs(['--preset', 'mu', '--set', 'lr=0.5', '--out', out, '--name', 'a']));
-    if (E.isLeft(fresh)) throw new Error(fresh.left);
-    expect(fresh.right.config).toEqual({ lr: 0.5, steps: 2 });
-    fresh.right.run.logMetrics(2, 'train', { loss: 1 });
-
-    const dir = path.join(out, 'detection', 'a');
-    const resumed = openTaskRun('detection', spec, parseTaskArgs(['--from', dir, '--set', 'steps=4']), true);
-    if (E.isLeft(resumed)) throw new Error(resumed.left);
-    expect(resumed.right.config).toEqual({ lr: 0.5, steps: 4 });
-    expect(resumed.right.run.resumed).toBe(true);
-    expect(path.resolve(resumed.right.run.dir)).toBe(path.resolve(dir));
-    resumed.right.run.logMetrics(3, 'train', { loss: 0.5 });
-    const m = readMetrics(resumed.right.run.metricsPath);
-    expect(E.isRight(m) && m.right.map((r) => r.step)).toEqual([2, 3]);
-  });
-
-  it('explains why it cannot start', () => {
-    const dir = path.join(out, 'detection', 'a');
-    expect(openTaskRun('caption', spec, parseTaskArgs(['--from', dir]), true)).toEqual(E.left(`--from ${dir}: not a caption run (expected <out>/caption/<name>)`));
-    expect(openTaskRun('detection', spec, parseTaskArgs([]), true)).toEqual(E.left('resuming needs --from <run directory>'));
-    expect(openTaskRun('detection', spec, parseTaskArgs(['--from', dir, '--preset', 'mu']), true)).toEqual(
-      E.left('--preset mu: a resumed run keeps its saved config (change it with --set)'),
-    );
-    expect(openTaskRun('detection', spec, parseTaskArgs(['--out', out, '--set', 'lr=fast']))).toEqual(
-      E.left('no preset given (--preset one of: mu, tiny)'),
-    );
-    expect(openTaskRun('detection', spec, parseTaskArgs(['--preset', 'tiny', '--out', out, '--set', 'lr=fast']))).toEqual(
-      E.left('--set lr=fast: lr: Invalid input: expected number, received string'),
-    );
   });
 });

@@ -1,0 +1,84 @@
+/**
+ * What a task gives the task runner: its config (a schema with reinforce's `mle`, `tune` and `eval` sections and
+ * its own), and for a resolved config its `Task`, its model, its images and its evaluation suite; plus the few
+ * lines and pages only it can write (a summary line, the JSON numbers, the demo's comparison). Everything else of
+ * `task-<name> pretrain | tune | eval | demo | noise` is the runner's (this folder).
+ */
+import path from 'node:path';
+import type { z } from 'zod';
+import type { ConfigSpec, EncoderDecoder, RunDir } from '@reward-tune/core-model';
+import type { ImageTable } from '../batches';
+import type { EvalSection, MleSection, TuneSection } from '../config-sections';
+import type { Task } from '../task';
+
+/** The sections of a task's config the runner reads (the task's schema has more of its own). */
+export interface RunnerConfig {
+  readonly seed: number;
+  readonly mle: MleSection;
+  readonly tune: TuneSection;
+  readonly eval: EvalSection;
+}
+
+export type Split = 'train' | 'val';
+
+/** A task's objects for one resolved config; the runner sets each config up once per process. */
+export interface TaskSetup<E, P, A, Ev> {
+  readonly task: Task<E, P, A>;
+  /** A model with fresh weights drawn from `seed`. */
+  buildModel(seed: number): EncoderDecoder;
+  /** The first `limit` images of a split (0 = all) at the model's size; the runner keeps each table it asks for. */
+  images(split: Split, limit: number): ImageTable<E>;
+  /** The evaluation suite on `val` (the `eval` section's images); writes the task's artefacts under `<dir>/eval/`. */
+  evaluate(model: EncoderDecoder, dir: string, val: ImageTable<E>): Promise<Ev>;
+  /** Called with each new training run directory before its loop starts (e.g. to save a vocabulary there). */
+  initRun?(run: RunDir): void;
+  /** Called with each checkpoint before its weights are loaded; throws a UsageError when it does not fit. */
+  checkCheckpoint?(file: string): void;
+  /**
+   * The policy to tune, from the loaded MLE model: it may adjust the weights once (a checkpoint the loop resumes
+   * from then overrides them) and may return the same parameters under other logits processors. E.g. detection
+   * gives a token that MLE never fed back the input embedding of its nearest kin, and decodes with well-formed
+   * slots. Absent: the model itself.
+   */
+  prepareTuning?(model: EncoderDecoder): EncoderDecoder;
+}
+
+/** The demo's two evaluated models, on the same validation images. */
+export interface DemoResults<C, E, Ev> {
+  readonly preset: string;
+  readonly cfg: C;
+  readonly val: ImageTable<E>;
+  readonly mle: { readonly run: RunDir; readonly ev: Ev };
+  readonly tuned: { readonly run: RunDir; readonly ev: Ev };
+}
+
+export interface TaskAdapter<C extends RunnerConfig, E, P, A, Ev> {
+  /** The tool's name, e.g. `task-detection`: the run directories' folder and the messages' prefix. */
+  readonly tool: string;
+  readonly spec: ConfigSpec<z.ZodType<C>>;
+  /**
+   * Config keys renamed since runs were saved, old dotted path → new (e.g. `tune.confWeight` → `tune.auxLossWeight`):
+   * applied to every config read back from a run directory or a checkpoint, so that older runs still resume.
+   */
+  readonly movedKeys?: Readonly<Record<string, string>>;
+  setUp(cfg: C, outRoot: string): TaskSetup<E, P, A, Ev>;
+  /** Where the shipped MLE checkpoint of a preset would be (shippedCheckpoints). */
+  shippedCheckpoint(preset: string): string;
+  /** The parts of a config that must agree for a (shipped) checkpoint to fit a run's model and data. */
+  modelKey(cfg: C): string;
+  /** One line on stderr after an evaluation, e.g. `MLE: AP 0.123 …`. */
+  summaryLine(name: string, ev: Ev): string;
+  /** The evaluation's numbers in --json output (pretrain, tune, eval, and demo's `mle` and `tuned`). */
+  jsonStats(ev: Ev): Record<string, unknown>;
+  /** Writes the demo's comparison (compare.html and its pictures) into the tuned run; returns the table and page. */
+  demoCompare(results: DemoResults<C, E, Ev>): { readonly table: string; readonly page: string };
+}
+
+/**
+ * `shippedCheckpoint` for checkpoints `<dir>/<preset>-mle.safetensors`; a preset that differs from another only in
+ * how it tunes may share that one's (`shared`: preset → the preset whose checkpoint it takes).
+ */
+export const shippedCheckpoints =
+  (dir: string, shared: Readonly<Record<string, string>> = {}) =>
+  (preset: string): string =>
+    path.join(dir, `${shared[preset] ?? preset}-mle.safetensors`);

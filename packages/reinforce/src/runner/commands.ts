@@ -1,0 +1,138 @@
+/**
+ * The training commands of every task CLI: `pretrain` (MLE, or --resume of an MLE run), `tune` (from an MLE run or
+ * checkpoint, or --resume of a tuning run), `eval` (a run's or a checkpoint's weights through the evaluation suite)
+ * and `noise` (the gradient noise scale of tuning from a checkpoint). Each parses its flags, resolves its config
+ * (run-config.ts), checks the data before making any run directory, and runs its steps (training.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { openRunDir, orUsageError, Progress, Rng, UsageError, type RunDir } from '@reward-tune/core-model';
+import { randomBatches } from '../batches';
+import { measureGradientNoise, type GradientNoise } from '../gradient-noise';
+import type { RunnerConfig } from './adapter';
+import { parseCommand, type TaskCliOptions } from './flags';
+import { logLine } from './log';
+import { evalDirOf, newRunConfig, resolveCheckpoint, runConfigFrom, savedRunConfig } from './run-config';
+import { evalRun, finishRun, loadModel, openRun, pretrainRun, ready, setUpOnce, TUNED_FROM, tuneRun, type AnyAdapter } from './training';
+
+const resumeOption = { resume: { type: 'boolean', description: 'continue the run given by --from' } } as const;
+
+/** The run directory `--resume` continues (`--from`, required). */
+export function resumedDir(opts: TaskCliOptions): string {
+  if (opts.from === undefined) throw new UsageError('--resume needs --from <run directory>');
+  return path.resolve(opts.from);
+}
+
+/** `--resume --from <run dir>`: the run's saved config (then --seed, --data, --set), the data checked, the run reopened. */
+export async function reopenRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions, dir = resumedDir(opts)): Promise<{ cfg: C; run: RunDir }> {
+  const cfg = savedRunConfig(adapter, dir, opts);
+  await ready(adapter, cfg, opts);
+  const run = orUsageError(openRunDir({ root: path.dirname(path.dirname(dir)), task: adapter.tool, name: path.basename(dir), config: cfg, resume: true }));
+  return { cfg, run };
+}
+
+export async function pretrainCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+  const opts = parseCommand(args, { extra: resumeOption });
+  if (!opts) return 0;
+  let cfg: C;
+  let run: RunDir;
+  if (opts.extra.resume) {
+    ({ cfg, run } = await reopenRun(adapter, opts));
+  } else {
+    cfg = newRunConfig(adapter, opts);
+    await ready(adapter, cfg, opts);
+    run = openRun(adapter, opts, cfg);
+  }
+  return finishRun(adapter, cfg, run, opts, await pretrainRun(adapter, cfg, run, opts.out), 'MLE');
+}
+
+/** The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config (runConfigFrom); data checked, backend chosen. */
+async function fromMleCheckpoint<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions, command: string): Promise<{ file: string; cfg: C }> {
+  if (opts.from === undefined) throw new UsageError(`${command} needs --from <MLE run directory or checkpoint>`);
+  const file = resolveCheckpoint(opts.from);
+  const cfg = runConfigFrom(adapter, file, opts);
+  await ready(adapter, cfg, opts);
+  return { file, cfg };
+}
+
+/** The MLE checkpoint a tuning run started from, as tuneRun recorded it in the run directory. */
+function tunedFrom(dir: string): string {
+  const where = path.join(dir, TUNED_FROM);
+  if (!existsSync(where)) throw new UsageError(`--from ${dir}: not a tuning run (no ${TUNED_FROM})`);
+  const recorded = (JSON.parse(readFileSync(where, 'utf8')) as { checkpoint?: unknown }).checkpoint;
+  if (typeof recorded !== 'string') throw new UsageError(`${where}: checkpoint: expected the MLE checkpoint's path`);
+  if (!existsSync(recorded)) throw new UsageError(`${where}: checkpoint: the MLE checkpoint ${recorded} is gone`);
+  return recorded;
+}
+
+export async function tuneCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+  const opts = parseCommand(args, { extra: resumeOption });
+  if (!opts) return 0;
+  if (opts.extra.resume) {
+    const dir = resumedDir(opts);
+    const mleFrom = tunedFrom(dir); // before the run is reopened (which rewrites its config.json)
+    const { cfg, run } = await reopenRun(adapter, opts, dir);
+    return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, mleFrom), 'tuned');
+  }
+  const { file, cfg } = await fromMleCheckpoint(adapter, opts, 'tune');
+  const run = openRun(adapter, opts, cfg);
+  return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, file), 'tuned');
+}
+
+export async function evalCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+  const opts = parseCommand(args);
+  if (!opts) return 0;
+  if (opts.from === undefined) throw new UsageError('eval needs --from <run directory or checkpoint>');
+  const from = resolveCheckpoint(opts.from);
+  const cfg = runConfigFrom(adapter, from, { ...opts, preset: undefined });
+  await ready(adapter, cfg, opts);
+  const { model, file } = loadModel(adapter, cfg, opts.out, from);
+  const dir = evalDirOf(file, opts.out, adapter.tool);
+  const ev = await evalRun(adapter, cfg, model, dir, opts.out);
+  model.dispose();
+  logLine(adapter.summaryLine(path.basename(dir), ev));
+  logLine(`wrote ${path.join(dir, 'eval')}`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ checkpoint: file, ...adapter.jsonStats(ev) })}\n`);
+  return 0;
+}
+
+/**
+ * `noise --from <checkpoint>`: the gradient noise scale of tuning from those weights (gradient-noise.ts), on
+ * `--batches` batches of the tune section's stream (its batch size, samples, estimator and frozen parameters):
+ * whether the tune batch is anywhere near the batch that makes an update more signal than noise. Writes nothing.
+ */
+export async function noiseCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+  const opts = parseCommand(args, { extra: { batches: { type: 'string', description: 'independent batches to compare (default 8, at least 3)' } } });
+  if (!opts) return 0;
+  const raw = String(opts.extra.batches ?? '8');
+  const batches = Number(raw);
+  if (!/^\d+$/.test(raw) || batches < 3) throw new UsageError(`--batches must be an integer ≥ 3, got '${raw}'`);
+  const { file, cfg } = await fromMleCheckpoint(adapter, opts, 'noise');
+  const setup = setUpOnce(adapter, cfg, opts.out);
+  const { model } = loadModel(adapter, cfg, opts.out, file);
+  const train = randomBatches(setup.images('train', 0), cfg.tune.batchSize);
+  const policy = setup.prepareTuning?.(model) ?? model;
+  const bar = new Progress({ label: 'policy gradients', total: batches, every: 1 }); // each batch is long: a line per batch in logs
+  let result: GradientNoise;
+  try {
+    result = await measureGradientNoise({
+      policy,
+      task: setup.task,
+      train,
+      rng: Rng.fromSeed(cfg.seed + 3),
+      config: { ...cfg.tune, batches, lrMults: cfg.tune.optimizer.lrMults },
+      progress: (done) => bar.update(done),
+    });
+  } finally {
+    bar.finish();
+    model.dispose();
+  }
+  const f = (x: number | null): string => (x === null ? '∞' : x.toFixed(0));
+  logLine(
+    `${adapter.tool} noise: ${result.rowsPerBatch} rows per update (${cfg.tune.estimator}), ${result.parameters.toLocaleString('en')} trainable parameters; ` +
+      `signal share |G|²/E|g|² ${result.signalShare.toFixed(4)}; noise scale ${f(result.noiseScale)} rows ` +
+      `(|G|² ± 2 s.e.: ${f(result.noiseScaleRange[0])}–${f(result.noiseScaleRange[1])})`,
+  );
+  if (opts.json) process.stdout.write(`${JSON.stringify({ checkpoint: file, ...result })}\n`);
+  return 0;
+}

@@ -1,0 +1,50 @@
+/**
+ * The task runner: the task-independent half of every task CLI (`task-<name> pretrain | tune | eval | demo |
+ * noise`). A task package gives a `TaskAdapter` (adapter.ts: its config, and for a config its task, model, images
+ * and evaluation suite) and gets the five commands. One file per job:
+ *
+ *   flags.ts       the flags every command shares, and a command's own
+ *   run-config.ts  the config of a run: a preset, a run directory's config.json, or a checkpoint's
+ *   training.ts    the steps: set-up, run directories, the loops wired to them, evaluation, reports
+ *   commands.ts    pretrain, tune, eval, noise
+ *   demo.ts        demo: MLE → tuning → both evaluated → the comparison
+ *
+ * Every run lives in `<out>/<tool>/<name>/` (config.json, metrics.jsonl, checkpoints/, eval/, report.html).
+ */
+import type { RunnerConfig, TaskAdapter } from './adapter';
+import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
+import { demoCommand } from './demo';
+import type { TaskCliOptions } from './flags';
+import { newRunConfig, runConfigFrom, type SavedConfig } from './run-config';
+
+export interface TaskRunner<C> {
+  pretrainCommand(args: readonly string[]): Promise<number>;
+  tuneCommand(args: readonly string[]): Promise<number>;
+  evalCommand(args: readonly string[]): Promise<number>;
+  demoCommand(args: readonly string[]): Promise<number>;
+  noiseCommand(args: readonly string[]): Promise<number>;
+  /** The config of a new run: a preset (or `saved`, e.g. a checkpoint's config) plus --seed, --data and --set. */
+  newRunConfig(opts: TaskCliOptions, saved?: SavedConfig): C;
+  /** The config of a run from a checkpoint (tune, noise, eval): --preset's, a shipped checkpoint's preset's, or its own; then --seed, --data, --set. */
+  runConfigFrom(file: string, opts: TaskCliOptions): C;
+}
+
+/** The five commands of one task. */
+export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAdapter<C, E, P, A, Ev>): TaskRunner<C> {
+  return {
+    pretrainCommand: (args) => pretrainCommand(adapter, args),
+    tuneCommand: (args) => tuneCommand(adapter, args),
+    evalCommand: (args) => evalCommand(adapter, args),
+    demoCommand: (args) => demoCommand(adapter, args),
+    noiseCommand: (args) => noiseCommand(adapter, args),
+    newRunConfig: (opts, saved) => newRunConfig(adapter, opts, saved),
+    runConfigFrom: (file, opts) => runConfigFrom(adapter, file, opts),
+  };
+}
+
+export { shippedCheckpoints, type DemoResults, type RunnerConfig, type Split, type TaskAdapter, type TaskSetup } from './adapter';
+export { parseCommand, parseTaskArgs, taskOptionsHelp, type ExtraOption, type TaskCliOptions, type TaskCliSpec } from './flags';
+export { loadCounter, logLine } from './log';
+export { checkpointConfig, evalDirOf, loadWeights, moveKeys, resolveCheckpoint, runOfCheckpoint, type SavedConfig } from './run-config';
+export { Interrupted, TUNED_FROM, writeRunReport } from './training';
+export { DEMO_RECORD } from './demo';

@@ -1,0 +1,202 @@
+/**
+ * The steps the training commands (pretrain, tune, eval, noise) and the demo share: a config's task setup (once per
+ * process), run directories, a model with a checkpoint's weights, the MLE and tuning loops wired to the run
+ * directory (file checkpoints, metrics.jsonl, the progress bar, Ctrl-C) with their 'interrupted' and 'non-finite'
+ * endings, the evaluation suite, report.html, and a run's closing lines.
+ *
+ * The loops read the config's `mle` and `tune` sections as they are; the batches come from the task's image tables
+ * (its `train` split, and `heldOutImages` of its `val` split for the held-out curve).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import {
+  createOptimizer,
+  initBackend,
+  listCheckpoints,
+  openRunDir,
+  orUsageError,
+  Progress,
+  Rng,
+  type EncoderDecoder,
+  type RunDir,
+} from '@reward-tune/core-model';
+import { randomBatches, sequentialBatches, type ImageTable } from '../batches';
+import type { LoopIo } from '../loop';
+import { trainMle } from '../mle';
+import { parseMetricsJsonl, writeReport } from '../report';
+import { fileCheckpointer, interruptOnSigint, jsonlMetrics, progressTo } from '../run-io';
+import { tune } from '../tune';
+import type { RunnerConfig, Split, TaskAdapter, TaskSetup } from './adapter';
+import type { TaskCliOptions } from './flags';
+import { logLine } from './log';
+import { loadWeights, resolveCheckpoint } from './run-config';
+
+/** Any task's adapter, as the runner's steps take it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyAdapter<C extends RunnerConfig, Ev> = TaskAdapter<C, any, any, any, Ev>;
+
+/** The file in a tuning run's directory that names the MLE checkpoint it started from (for `tune --resume`). */
+export const TUNED_FROM = 'tuned-from.json';
+
+/** Ctrl-C stopped the loop after saving a checkpoint: say how to go on, and end the command (exit code 130). */
+export class Interrupted extends Error {
+  override readonly name = 'Interrupted';
+  readonly exitCode = 130;
+}
+
+// Each config is set up once per process (data read, task built), and each image table loaded once: the steps of a
+// demo share them (decoding thousands of PNGs again for each step would cost more than the evaluation itself).
+const setups = new WeakMap<object, Map<string, TaskSetup<unknown, unknown, unknown, unknown>>>();
+
+/** The task's setup of `cfg`, made on first use; its `images` keep every table asked for. */
+export function setUpOnce<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAdapter<C, E, P, A, Ev>, cfg: C, outRoot: string): TaskSetup<E, P, A, Ev> {
+  let byConfig = setups.get(adapter);
+  if (byConfig === undefined) setups.set(adapter, (byConfig = new Map()));
+  const key = JSON.stringify([path.resolve(outRoot), cfg]);
+  const hit = byConfig.get(key) as TaskSetup<E, P, A, Ev> | undefined;
+  if (hit !== undefined) return hit;
+  const setup = adapter.setUp(cfg, outRoot);
+  const tables = new Map<string, ImageTable<E>>();
+  const images = (split: Split, limit: number): ImageTable<E> => {
+    const k = `${split}:${limit}`;
+    let table = tables.get(k);
+    if (table === undefined) tables.set(k, (table = setup.images(split, limit)));
+    return table;
+  };
+  const made = { ...setup, images }; // a task's setup is a plain object: spreading keeps its functions
+  byConfig.set(key, made as TaskSetup<unknown, unknown, unknown, unknown>);
+  return made;
+}
+
+/**
+ * Before any work: the data is read and validated (a bad dataset is one UsageError, before a run directory
+ * exists, so nothing is left half-made), then the backend is chosen.
+ */
+export async function ready<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, opts: TaskCliOptions): Promise<void> {
+  setUpOnce(adapter, cfg, opts.out);
+  await initBackend(opts.backend);
+}
+
+export function openRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions, config: C, name?: string): RunDir {
+  return orUsageError(openRunDir({ root: opts.out, task: adapter.tool, name: name ?? opts.name, config }));
+}
+
+/**
+ * Runs one loop with the run directory's collaborators (checkpoints, metrics.jsonl, progress bar, Ctrl-C), then
+ * turns its outcome into the command's: Ctrl-C → `Interrupted` (exit 130) saying how to go on; a non-finite loss →
+ * an error naming the last good checkpoint.
+ */
+async function runLoop(
+  tool: string,
+  cfg: unknown,
+  run: RunDir,
+  command: 'pretrain' | 'tune',
+  total: number,
+  loop: (io: LoopIo) => Promise<{ readonly stopped: string; readonly steps: number }>,
+): Promise<void> {
+  const startStep = listCheckpoints(run.checkpointsDir).at(-1)?.[0] ?? 0;
+  const bar = new Progress({ label: command === 'pretrain' ? 'MLE' : 'tune', total, startStep });
+  const sigint = interruptOnSigint();
+  let result: { readonly stopped: string; readonly steps: number };
+  try {
+    result = await loop({
+      signal: sigint.signal,
+      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
+      metrics: jsonlMetrics(run.metricsPath),
+      progress: progressTo(bar),
+    });
+  } finally {
+    sigint.dispose();
+    bar.finish();
+  }
+  if (result.stopped === 'interrupted') {
+    throw new Interrupted(`interrupted; a checkpoint was saved (continue with: ${tool} ${command} --resume --from ${run.dir})`);
+  }
+  if (result.stopped === 'non-finite') {
+    const what = command === 'pretrain' ? 'training' : 'tuning';
+    throw new Error(`${what} stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+  }
+}
+
+/** A model of `cfg` with the weights of `from` (a checkpoint or a run directory), checked by the task first. */
+export function loadModel<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, outRoot: string, from: string): { model: EncoderDecoder; file: string } {
+  const setup = setUpOnce(adapter, cfg, outRoot);
+  const file = resolveCheckpoint(from);
+  setup.checkCheckpoint?.(file);
+  const model = setup.buildModel(cfg.seed);
+  loadWeights(model, file);
+  return { model, file };
+}
+
+/** MLE into `run` (resuming from its checkpoints); returns the trained model. */
+export async function pretrainRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, run: RunDir, outRoot: string): Promise<EncoderDecoder> {
+  const setup = setUpOnce(adapter, cfg, outRoot);
+  const model = setup.buildModel(cfg.seed);
+  const trainImages = setup.images('train', 0);
+  const train = randomBatches(trainImages, cfg.mle.batchSize);
+  const heldOut = sequentialBatches(setup.images('val', cfg.mle.heldOutImages), cfg.eval.batchSize);
+  logLine(`${adapter.tool} pretrain: ${model.numParams.toLocaleString('en')} parameters, ${trainImages.examples.length} train images, run ${run.dir}`);
+  setup.initRun?.(run);
+  const optimizer = createOptimizer(cfg.mle.optimizer, model.params);
+  try {
+    await runLoop(adapter.tool, cfg, run, 'pretrain', cfg.mle.steps, (io) =>
+      trainMle({ ...io, policy: model, optimizer, task: setup.task, train, heldOut, rng: Rng.fromSeed(cfg.seed + 1), config: cfg.mle }),
+    );
+  } finally {
+    optimizer.dispose();
+  }
+  return model;
+}
+
+/** Tuning into `run` from the weights of `mleFrom` (checkpoint or run directory); returns the tuned model. */
+export async function tuneRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, run: RunDir, outRoot: string, mleFrom: string): Promise<EncoderDecoder> {
+  const setup = setUpOnce(adapter, cfg, outRoot);
+  const { model, file } = loadModel(adapter, cfg, outRoot, mleFrom);
+  logLine(`${adapter.tool} tune: from ${file}, run ${run.dir}`);
+  if (!run.resumed || !existsSync(path.join(run.dir, TUNED_FROM))) run.writeFile(TUNED_FROM, `${JSON.stringify({ checkpoint: path.resolve(file) }, null, 2)}\n`);
+  const train = randomBatches(setup.images('train', 0), cfg.tune.batchSize);
+  const heldOut = sequentialBatches(setup.images('val', cfg.tune.heldOutImages), cfg.eval.batchSize);
+  const reference = cfg.tune.klCoef > 0 ? loadModel(adapter, cfg, outRoot, file).model : undefined;
+  setup.initRun?.(run);
+  const policy = setup.prepareTuning?.(model) ?? model; // shares the model's parameters
+  const optimizer = createOptimizer(cfg.tune.optimizer, policy.params);
+  // Built only when used (tune itself refuses auxWarmup > 0 without one).
+  const warmupOptimizer = cfg.tune.auxWarmup > 0 ? createOptimizer(cfg.tune.auxWarmupOptimizer, policy.params) : undefined;
+  try {
+    await runLoop(adapter.tool, cfg, run, 'tune', cfg.tune.steps, (io) =>
+      tune({ ...io, policy, optimizer, warmupOptimizer, task: setup.task, reference, train, heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: cfg.tune }),
+    );
+  } finally {
+    optimizer.dispose();
+    warmupOptimizer?.dispose();
+    reference?.dispose();
+  }
+  return model;
+}
+
+/** The validation images an evaluation covers (the `eval` section's). */
+export const evalImages = <C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, outRoot: string): ImageTable<unknown> =>
+  setUpOnce(adapter, cfg, outRoot).images('val', cfg.eval.images);
+
+/** The task's evaluation suite on `model`, artefacts into `<dir>/eval/`. */
+export function evalRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, model: EncoderDecoder, dir: string, outRoot: string): Promise<Ev> {
+  return setUpOnce(adapter, cfg, outRoot).evaluate(model, dir, evalImages(adapter, cfg, outRoot));
+}
+
+/** report.html and its plots from the run's metrics.jsonl (a failure to write is reported, not fatal). */
+export async function writeRunReport(run: RunDir): Promise<void> {
+  const records = orUsageError(parseMetricsJsonl(readFileSync(run.metricsPath, 'utf8'), run.metricsPath));
+  const written = await writeReport(run.dir, records);
+  if (E.isLeft(written)) logLine(`report not written: ${written.left}`);
+}
+
+/** After training: the evaluation suite, the report, a summary line and (--json) one JSON line. */
+export async function finishRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, run: RunDir, opts: TaskCliOptions, model: EncoderDecoder, label: string): Promise<number> {
+  const ev = await evalRun(adapter, cfg, model, run.dir, opts.out);
+  await writeRunReport(run);
+  model.dispose();
+  logLine(adapter.summaryLine(label, ev));
+  if (opts.json) process.stdout.write(`${JSON.stringify({ run: run.dir, ...adapter.jsonStats(ev) })}\n`);
+  return 0;
+}
