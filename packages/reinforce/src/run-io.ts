@@ -4,7 +4,7 @@
  * as the loops' stop signal. A run directory thus holds everything a resumed run needs and everything its report is
  * drawn from.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import * as E from 'fp-ts/Either';
 import {
@@ -13,10 +13,12 @@ import {
   loadCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
+  writeAtomic,
   type HostTensor,
   type Progress as ProgressDisplay,
 } from '@reward-tune/core-model';
 import type { Checkpointer, MetricsRecord, MetricsSink, Phase, Progress, TrainState } from './loop';
+import { currentHistory } from './report';
 
 const toTensor = (h: HostTensor): tf.Tensor => tf.tensor(h.data, h.shape as number[], h.dtype === 'I32' ? 'int32' : 'float32');
 
@@ -60,9 +62,39 @@ export function fileCheckpointer(dir: string, opts: { readonly config: unknown; 
   };
 }
 
-/** Appends each record as one JSON line (NaN and ±Infinity become null, which the report reads back as NaN). */
+/**
+ * Appends each record as one JSON line (NaN and ±Infinity become null, which the report reads back as NaN).
+ *
+ * A loop's `resumed` or `start` event first leaves in the file only the run as it now stands (report.ts
+ * `currentHistory`): a loop resumed from its checkpoint at update s repeats the updates after s that an earlier
+ * attempt (one killed after that checkpoint, say) already logged, so its phase's records past s go; a loop that
+ * starts afresh in a run directory without a checkpoint drops all of its phase's. A line cut short by a kill goes too.
+ */
 export function jsonlMetrics(file: string): MetricsSink {
-  return { log: (r: MetricsRecord) => appendFileSync(file, `${JSON.stringify(r)}\n`) };
+  return {
+    log: (r: MetricsRecord) => {
+      if (r.kind === 'event' && (r.event === 'resumed' || r.event === 'start')) keepCurrentHistory(file, r);
+      appendFileSync(file, `${JSON.stringify(r)}\n`);
+    },
+  };
+}
+
+/** Rewrites `file` (atomically, only when something goes) as `currentHistory` keeps it before `event`. */
+function keepCurrentHistory(file: string, event: MetricsRecord): void {
+  if (!existsSync(file)) return;
+  const lines = new Map<MetricsRecord, string>();
+  let unreadable = false;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      lines.set(JSON.parse(line) as MetricsRecord, line);
+    } catch {
+      unreadable = true; // the last line of an attempt killed while writing it
+    }
+  }
+  const kept = currentHistory([...lines.keys(), event]).slice(0, -1);
+  if (kept.length === lines.size && !unreadable) return;
+  writeAtomic(file, kept.map((r) => `${lines.get(r)}\n`).join(''));
 }
 
 /** Feeds the loops' progress to core-model's display (a bar on a TTY, JSON lines otherwise). */
