@@ -4,7 +4,7 @@
  *   mu     the smallest, for unit tests (seconds)
  *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores
  *   tiny   the CPU demo: 64×64 synthetic shapes, a 0.8M-parameter model (the toy run's scale), tuned with exact
- *          token values (README, "`npm start` (the `tiny` demo)")
+ *          token values (docs/experiments/detection-tiny-demo.md)
  *   tiny-paper  the same model and data tuned as the paper does (the schema's tune defaults): the recipe of every
  *          measurement before 2026-11-28
  *   b16    ViT-B/16 for a GPU and real COCO (--data <coco dir>)
@@ -123,7 +123,8 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
     eval: { batchSize: 64, pictures: 4 },
   },
-  // 700 updates keep `npm start` inside 20 minutes on 2 CPU cores with a margin (800 took 18–20 min; README, `npm start`).
+  // 700 updates keep `npm start` inside 20 minutes on 2 CPU cores with a margin (800 took 18–20 min;
+  // docs/experiments/detection-tiny-demo.md).
   tiny: {
     tune: {
       estimator: 'expected',

@@ -29,8 +29,8 @@ export type BoxOrder = 'random' | 'area' | 'given';
  * What fills the slots after the objects in MLE targets. `zeros`: six 0 tokens (big_vision's reward code reads a
  * slot with confidence 0 as null whatever its other tokens). `noise`: a random box of a random class with confidence
  * 0, whose first five tokens the MLE loss does not weigh (`nullSlotWeights`): only "this slot is null" is taught,
- * at its confidence token, and the model decides box or null after drawing a box, as in the toy run of
- * shared/spec/toy-detection-lessons.md.
+ * at its confidence token, and the model decides box or null after drawing a box, as in the toy calibration run
+ * (docs/experiments/toy-detection-calibration.md).
  */
 export type NullBoxes = 'zeros' | 'noise';
 

@@ -4,7 +4,7 @@
  * samples, and COCO box mAP as the official metric.
  *
  * Scores for mAP: a box's score is the model's expected IoU read at its confidence slot, p(2) / (p(1) + p(2))
- * (paper.md §3.1.4). It needs the distribution at the slot, which the evaluation suite obtains by re-scoring the
+ * (the paper's §3.1.4; docs/method.md, "Confidence"). It needs the distribution at the slot, which the evaluation suite obtains by re-scoring the
  * greedy output (eval.ts) and passes in `Prediction.scores`; without it (the held-out curve inside the tuning loop)
  * the confidence token itself is the score (2 → 1, 1 → 0.5), so those AP figures are coarser than the final ones.
  */
@@ -128,8 +128,8 @@ export function cocoGroundTruth(examples: readonly DetectionExample[], categoryI
  * its random initialisation. Once tuning's confidence loss makes 1 likely, samples contain it and every slot after
  * it is decoded from an input the model has never seen. Starting 1 where 2 is ("a box, less sure") closes that
  * path; tuning then moves the two apart as it needs. It is one of the three ways the confidence loss collapsed
- * tuning on our tiny runs (sample reward ~0.45 → ~0.1); the others are closed by `confScope: head` and the
- * well-formed slots (README, "Reward, confidence and score").
+ * tuning on our tiny runs (sample reward ~0.45 → ~0.1); the others are closed by `tune.auxLossScope: head` and
+ * the well-formed slots (docs/experiments/detection-confidence.md).
  */
 export function tieLowConfidenceInput(model: EncoderDecoder): void {
   const table = model.params.get(INPUT_EMBEDDING);
@@ -279,7 +279,8 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   }
 
   /**
-   * The confidence ("expected IoU") loss of paper.md §3.1.4 on the re-scored samples, averaged over rows × slots.
+   * The confidence ("expected IoU") loss of the paper's §3.1.4 (docs/method.md) on the re-scored samples, averaged
+   * over rows × slots.
    *
    * `paper`: at every slot's confidence position, cross-entropy of the log-probs of tokens {0, 1, 2} against
    * (1, 0, 0) for a null slot and (0, 1 − IoU, IoU) for a box, IoU being its match IoU at 0.5.
@@ -288,7 +289,8 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
    * the expected-IoU score p(2) / (p(1) + p(2)) is trained and p(0) gets no gradient at that position. After MLE
    * p(1) ≈ 0 (every target box has confidence 2), so the paper's form starts several nats high; on our detection
    * runs its gradient, through the shared output layer, raised p(0) and halved the boxes per image within 50 steps
-   * (toy-detection-lessons.md saw the same). Renormalising over {1, 2} leaves the box count to the reward.
+   * (the toy calibration run saw the same: docs/experiments/detection-confidence.md). Renormalising over {1, 2}
+   * leaves the box count to the reward.
    */
   auxLoss(logProbs: tf.Tensor3D, _sampled: tf.Tensor2D, aux: readonly DetectionAux[]): tf.Scalar {
     const [R, L, V] = logProbs.shape;
