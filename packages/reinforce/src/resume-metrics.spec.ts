@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@reward-tune/core-model';
-import type { Checkpointer, MetricsRecord, MetricsSink } from './loop';
+import type { Checkpointer, MetricsSink } from './loop';
 import { trainMle } from './mle';
 import { tune } from './tune';
 import { fileCheckpointer, jsonlMetrics } from './run-io';

@@ -68,11 +68,11 @@ it('the KL penalty keeps the tuned policy closer to the reference', async () => 
   held.images.dispose();
 });
 
-it.each<[Estimator, number]>([
-  ['paper', 8],
-  ['rloo', 8 * 3],
-  ['greedy', 8 * 3],
-])('%s: the aux loss gets the %i gradient rows, each with its own sample’s aux', async (estimator, rows) => {
+it.each<[Estimator, number, boolean]>([
+  ['paper', 8, false],
+  ['rloo', 8 * 3, true], // normalised advantages too
+  ['greedy', 8 * 3, false],
+])('%s: the aux loss gets the %i gradient rows, each with its own sample’s aux', async (estimator, rows, normalizeAdvantages) => {
   // Aux = the sampled tokens themselves, so the loss can check the row ↔ aux alignment.
   const seen: number[] = [];
   const task: Task<ToyExample, Int32Array, Int32Array> = {
@@ -95,7 +95,7 @@ it.each<[Estimator, number]>([
     task,
     train,
     rng: Rng.fromSeed(3),
-    config: { steps: 3, numSamples: 3, estimator, auxLossWeight: 0.3, normalizeAdvantages: estimator === 'rloo' },
+    config: { steps: 3, numSamples: 3, estimator, auxLossWeight: 0.3, normalizeAdvantages },
     metrics: { log: (r) => records.push(r) },
   });
   expect(seen).toEqual([rows, rows, rows]);

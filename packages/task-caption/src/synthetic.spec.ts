@@ -47,10 +47,17 @@ function parseCaption(caption: string): Claims {
 
   const nounPhrase = (): NounPhrase | undefined => {
     let j = i, exact: number | undefined, count = 1;
-    if ((t[j] === 'a' || t[j] === 'an') && t[j + 1] === 'single') (exact = 1), (j += 2);
-    else if (t[j] === 'a' || t[j] === 'an') j += 1;
-    else if (t[j] in EXACT) (exact = count = EXACT[t[j]]), (j += 1);
-    else return undefined;
+    if ((t[j] === 'a' || t[j] === 'an') && t[j + 1] === 'single') {
+      exact = 1;
+      j += 2;
+    } else if (t[j] === 'a' || t[j] === 'an') {
+      j += 1;
+    } else if (t[j] in EXACT) {
+      exact = count = EXACT[t[j]];
+      j += 1;
+    } else {
+      return undefined;
+    }
     const colour = COLOUR_WORDS.has(t[j]) ? (t[j++] as Colour) : undefined;
     const noun = NOUNS[t[j]];
     if (noun === undefined) return undefined;
