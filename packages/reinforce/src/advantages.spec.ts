@@ -15,11 +15,21 @@ describe('advantages', () => {
     expect(Array.from(a.slice(4))).toEqual([0, 0, 0, 0]);
   });
 
-  it('rtg: each token\'s reward to go minus the other samples\' at the same position', () => {
+  it("rtg: each token's reward to go minus the other samples' at the same position", () => {
     // One input, N = 3 samples, L = 3 tokens; rewards to go: [3, 2, 2], [1, 1, 0], [2, 0, 0].
     const r = Float64Array.from([1, 0, 2, /* sample 1 */ 0, 1, 0, /* sample 2 */ 2, 0, 0]);
     const a = rewardToGoAdvantages(r, 1, 3, 3);
-    const expected = [3 - 1.5, 2 - 0.5, 2 - 0, /* sample 1 */ 1 - 2.5, 1 - 1, 0 - 1, /* sample 2 */ 2 - 2, 0 - 1.5, 0 - 1];
+    const expected = [
+      3 - 1.5,
+      2 - 0.5,
+      2 - 0,
+      /* sample 1 */ 1 - 2.5,
+      1 - 1,
+      0 - 1,
+      /* sample 2 */ 2 - 2,
+      0 - 1.5,
+      0 - 1,
+    ];
     a.forEach((x, i) => expect(x).toBeCloseTo(expected[i], 12));
     // At the first token the reward to go is the whole reward: rloo's advantages.
     const rloo = rlooAdvantages(Float64Array.from([3, 1, 2]), 1, 3);

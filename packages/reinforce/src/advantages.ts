@@ -47,7 +47,8 @@ export function rewardToGoAdvantages(
   tokensPerStep = 1,
 ): Float64Array {
   if (!(discount >= 0 && discount <= 1)) throw new RangeError(`discount must be in [0, 1], got ${discount}`);
-  if (!(Number.isInteger(tokensPerStep) && tokensPerStep >= 1)) throw new RangeError(`tokensPerStep must be a positive integer, got ${tokensPerStep}`);
+  if (!(Number.isInteger(tokensPerStep) && tokensPerStep >= 1))
+    throw new RangeError(`tokensPerStep must be a positive integer, got ${tokensPerStep}`);
   checkShape(tokenRewards, batch, samples, length, 'tokenRewards');
   const togo = new Float64Array(tokenRewards.length);
   for (let row = 0; row < batch * samples; row++) {
@@ -62,7 +63,12 @@ export function rewardToGoAdvantages(
 }
 
 /** [B, N, L] values minus, at each input and position, the mean of the other N−1 samples' values there. */
-function leaveOneOut(values: Float64Array | Float32Array, batch: number, samples: number, length: number): Float64Array {
+function leaveOneOut(
+  values: Float64Array | Float32Array,
+  batch: number,
+  samples: number,
+  length: number,
+): Float64Array {
   const out = new Float64Array(values.length);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < length; t++) {

@@ -4,13 +4,17 @@ import { batchOf, loadImageTable, randomBatches, sequentialBatches } from './bat
 
 describe('image tables and batches', () => {
   // 5 images of 1×1×3, image i filled with the value i.
-  const table = E.getOrElseW(() => { throw new Error('load failed'); })(
-    loadImageTable(['a', 'b', 'c', 'd', 'e'], 1, (i) => E.right(new Float32Array(3).fill(i))),
-  );
+  const table = E.getOrElseW(() => {
+    throw new Error('load failed');
+  })(loadImageTable(['a', 'b', 'c', 'd', 'e'], 1, (i) => E.right(new Float32Array(3).fill(i))));
 
   it('loads every image in order and reports the first failure', () => {
     expect(Array.from(table.pixels)).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]);
-    expect(loadImageTable(['a', 'b'], 1, (i) => (i === 1 ? E.left('b.png: cannot read file') : E.right(new Float32Array(3))))).toEqual(E.left('b.png: cannot read file'));
+    expect(
+      loadImageTable(['a', 'b'], 1, (i) =>
+        i === 1 ? E.left('b.png: cannot read file') : E.right(new Float32Array(3)),
+      ),
+    ).toEqual(E.left('b.png: cannot read file'));
     expect(E.isLeft(loadImageTable(['a'], 2, () => E.right(new Float32Array(3))))).toBe(true);
   });
 

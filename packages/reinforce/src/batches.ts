@@ -48,7 +48,11 @@ export function batchOf<E>(table: ImageTable<E>, indices: ArrayLike<number>): Ba
 
 /** Training batches drawn uniformly with replacement from the loop's RNG (so a resumed run draws the same). */
 export function randomBatches<E>(table: ImageTable<E>, batchSize: number): BatchSource<E> {
-  return (_step: number, rng: Rng) => batchOf(table, Array.from({ length: batchSize }, () => rng.int(table.examples.length)));
+  return (_step: number, rng: Rng) =>
+    batchOf(
+      table,
+      Array.from({ length: batchSize }, () => rng.int(table.examples.length)),
+    );
 }
 
 /** A table cut into consecutive batches (the last one may be smaller). */
@@ -56,7 +60,12 @@ export function sequentialBatches<E>(table: ImageTable<E>, batchSize: number): B
   const out: Batch<E>[] = [];
   for (let s = 0; s < table.examples.length; s += batchSize) {
     const n = Math.min(batchSize, table.examples.length - s);
-    out.push(batchOf(table, Array.from({ length: n }, (_, i) => s + i)));
+    out.push(
+      batchOf(
+        table,
+        Array.from({ length: n }, (_, i) => s + i),
+      ),
+    );
   }
   return out;
 }

@@ -15,7 +15,11 @@ import { ESTIMATORS, normalizeProblem, rewardProblem, samplesProblem, type Rewar
 /** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
 const earlyStopSchema = z.discriminatedUnion('on', [
   z
-    .object({ on: z.literal('loss'), patience: z.number().int().positive(), minDelta: z.number().nonnegative().optional() })
+    .object({
+      on: z.literal('loss'),
+      patience: z.number().int().positive(),
+      minDelta: z.number().nonnegative().optional(),
+    })
     .strict(),
   z
     .object({
@@ -53,7 +57,10 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
       evalSeed: z.number().int().nonnegative().default(0),
     })
     .strict()
-    .refine((m) => m.earlyStop === undefined || m.evalEvery > 0, { path: ['earlyStop'], message: 'earlyStop needs evalEvery > 0' })
+    .refine((m) => m.earlyStop === undefined || m.evalEvery > 0, {
+      path: ['earlyStop'],
+      message: 'earlyStop needs evalEvery > 0',
+    })
     .prefault({});
 }
 
@@ -61,14 +68,20 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
  * The tune section's default optimizer. A preset that changes one of its fields spells the whole object (presets
  * replace a section's objects, they do not merge into the defaults): `{ ...TUNE_OPTIMIZER, lr: 1e-4 }`.
  */
-export const TUNE_OPTIMIZER = { name: 'adafactor', lr: 2e-5, wd: 0, schedule: { kind: 'constant', warmupSteps: 20 }, adafactor: { beta2Cap: 0.95 } } as const;
+export const TUNE_OPTIMIZER = {
+  name: 'adafactor',
+  lr: 2e-5,
+  wd: 0,
+  schedule: { kind: 'constant', warmupSteps: 20 },
+  adafactor: { beta2Cap: 0.95 },
+} as const;
 
 function tuneSectionFields(defaults: { readonly steps: number; readonly evalEvery: number }) {
   return {
     steps: z.number().int().nonnegative().default(defaults.steps),
     batchSize: z.number().int().positive().default(16),
     numSamples: z.number().int().min(1).default(4),
-    /** Inputs sampled and differentiated at a time (absent: the whole batch), for batches beyond memory; same update. */
+    /** Inputs sampled and differentiated at a time (absent: the whole batch), for batches beyond memory. */
     microBatch: z.number().int().positive().optional(),
     /** The REINFORCE estimator (estimators.ts has the table). */
     estimator: z.enum(ESTIMATORS).default('paper'),
@@ -76,7 +89,10 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
     normalizeAdvantages: z.boolean().default(false),
     /** `token` (the paper: mean over all R×L positions) or `sequence` (sum over L, mean over R rows). */
     reduction: z.enum(['token', 'sequence']).default('token'),
-    /** `rtg` and `expected`: discount per decision step (detection: box slot) of later rewards (1 = unbiased; lower trades bias for less noise). */
+    /**
+     * `rtg` and `expected`: discount per decision step (detection: box slot) of later rewards (1 = unbiased; lower
+     * trades bias for less noise).
+     */
     discount: z.number().min(0).max(1).default(1),
     /** Sampling temperature of the training samples; the gradient re-scores them at the same T. */
     temperature: z.number().positive().default(1),
@@ -107,12 +123,17 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
  * The `tune` section of a task whose reward gives `reward` (default: every estimator's needs): the estimator's
  * sample count, normalisation and needs are checked against the estimator table.
  */
-export function tuneSectionSchema(defaults: { readonly steps: number; readonly evalEvery: number; readonly reward?: RewardGives }) {
+export function tuneSectionSchema(defaults: {
+  readonly steps: number;
+  readonly evalEvery: number;
+  readonly reward?: RewardGives;
+}) {
   return z
     .object(tuneSectionFields(defaults))
     .strict()
     .superRefine((t, ctx) => {
-      const add = (path: string, message: string | undefined) => message !== undefined && ctx.addIssue({ code: 'custom', path: [path], message });
+      const add = (path: string, message: string | undefined) =>
+        message !== undefined && ctx.addIssue({ code: 'custom', path: [path], message });
       add('numSamples', samplesProblem(t.estimator, t.numSamples));
       add('normalizeAdvantages', normalizeProblem(t.estimator, t.normalizeAdvantages));
       add('estimator', rewardProblem(t.estimator, defaults.reward ?? {}));

@@ -24,12 +24,21 @@ const MASK = [
 
 function makePolicy(): TabularPolicy {
   const rng = Rng.fromSeed(7);
-  return new TabularPolicy(V, L, Float32Array.from({ length: L * V * V }, () => rng.normal() * 0.7), MASK);
+  return new TabularPolicy(
+    V,
+    L,
+    Float32Array.from({ length: L * V * V }, () => rng.normal() * 0.7),
+    MASK,
+  );
 }
 
 /** log P_T(y) of the 9 sequences y = (⌊i/3⌋, i mod 3) under softmax(logits / T), by teacher forcing. */
 function temperedLogProbs(policy: TabularPolicy, temperature: number): tf.Tensor1D {
-  const all = tf.tensor2d(Int32Array.from({ length: V * V * L }, (_, j) => (j % L === 0 ? Math.floor(j / L / V) : (j / L) % V)), [V * V, L], 'int32');
+  const all = tf.tensor2d(
+    Int32Array.from({ length: V * V * L }, (_, j) => (j % L === 0 ? Math.floor(j / L / V) : (j / L) % V)),
+    [V * V, L],
+    'int32',
+  );
   const lp = tf.logSoftmax(tf.div<tf.Tensor3D>(policy.logProbs(tf.zeros([V * V, 1, 1, 1]), all), temperature));
   return tf.sum(selectTokenLogProbs(lp, all), 1);
 }
@@ -38,7 +47,13 @@ function temperedLogProbs(policy: TabularPolicy, temperature: number): tf.Tensor
 function exactGradient(policy: TabularPolicy, temperature?: number): Float32Array {
   const table = policy.params.get('table') as tf.Variable;
   const { value, grads } = tf.variableGrads(
-    () => tf.sum(tf.mul(tf.exp(temperature === undefined ? policy.enumerateLogProbs() : temperedLogProbs(policy, temperature)), tf.tensor1d(REWARD))) as tf.Scalar,
+    () =>
+      tf.sum(
+        tf.mul(
+          tf.exp(temperature === undefined ? policy.enumerateLogProbs() : temperedLogProbs(policy, temperature)),
+          tf.tensor1d(REWARD),
+        ),
+      ) as tf.Scalar,
     [table],
   );
   const g = grads[table.name].dataSync() as Float32Array;
@@ -67,24 +82,43 @@ async function draw(policy: TabularPolicy, m: number, n: number, seed: number, t
 }
 
 /** −∇ of the tuning loss (the ascent direction the estimator proposes) for the given rows and advantages. */
-function ascent(policy: TabularPolicy, d: Draw, rows: Int32Array, advantages: Float64Array, reduction: PgReduction, temperature?: number): Float32Array {
+function ascent(
+  policy: TabularPolicy,
+  d: Draw,
+  rows: Int32Array,
+  advantages: Float64Array,
+  reduction: PgReduction,
+  temperature?: number,
+): Float32Array {
   const table = policy.params.get('table') as tf.Variable;
   const rowTokens = new Int32Array(rows.length * L);
   rows.forEach((r, k) => rowTokens.set(d.tokens.subarray(r * L, (r + 1) * L), k * L));
   const images = tf.zeros([rows.length, 1, 1, 1]) as tf.Tensor4D;
   const tokens = tf.tensor2d(rowTokens, [rows.length, L], 'int32');
-  const { value, grads } = tf.variableGrads(() => reinforceLoss(policy, { images, tokens, advantages, reduction, temperature }), [table]);
+  const { value, grads } = tf.variableGrads(
+    () => reinforceLoss(policy, { images, tokens, advantages, reduction, temperature }),
+    [table],
+  );
   const g = (grads[table.name].dataSync() as Float32Array).map((x) => -x);
   tf.dispose([value, grads[table.name], images, tokens]);
   return g;
 }
 
 /** `ascent` for the expected estimator: the rows' token values [M·N, L, V] beside their advantages ('sequence'). */
-function ascentWithValues(policy: TabularPolicy, d: Draw, rows: Int32Array, advantages: Float64Array, values: Float32Array): Float32Array {
+function ascentWithValues(
+  policy: TabularPolicy,
+  d: Draw,
+  rows: Int32Array,
+  advantages: Float64Array,
+  values: Float32Array,
+): Float32Array {
   const table = policy.params.get('table') as tf.Variable;
   const images = tf.zeros([rows.length, 1, 1, 1]) as tf.Tensor4D;
   const tokens = tf.tensor2d(d.tokens, [rows.length, L], 'int32');
-  const { value, grads } = tf.variableGrads(() => reinforceLoss(policy, { images, tokens, advantages, tokenValues: values, reduction: 'sequence' }), [table]);
+  const { value, grads } = tf.variableGrads(
+    () => reinforceLoss(policy, { images, tokens, advantages, tokenValues: values, reduction: 'sequence' }),
+    [table],
+  );
   const g = (grads[table.name].dataSync() as Float32Array).map((x) => -x);
   tf.dispose([value, grads[table.name], images, tokens]);
   return g;
@@ -179,7 +213,9 @@ describe('REINFORCE estimators on an enumerable tabular policy', () => {
     expect(err).toBeLessThan(errRtg);
     const masked = values.map((x, j) => (Math.floor(j / V) % L === 1 && j % V === 2 ? 1e6 : x));
     withValues(masked).forEach((x, j) => expect(x).toBeCloseTo(withValues(values)[j], 4));
-    expect(() => estimatorRows('expected', d.rewards, M, N, undefined, { values: causal, length: L })).toThrow(/enumerated flags/);
+    expect(() => estimatorRows('expected', d.rewards, M, N, undefined, { values: causal, length: L })).toThrow(
+      /enumerated flags/,
+    );
   });
 
   it('at temperature T < 1 the estimate is the gradient of the tempered policy, which re-scoring at T = 1 misses', async () => {
@@ -213,7 +249,16 @@ describe('REINFORCE estimators on an enumerable tabular policy', () => {
     });
     const errWrong = relativeError(ascent(policy, d, rows, wrong, 'sequence'), exact);
     expect(errWrong).toBeGreaterThan(0.15); // measured 0.249
-    const errFlipped = relativeError(ascent(policy, d, rows, advantages.map((a) => -a), 'sequence'), exact);
+    const errFlipped = relativeError(
+      ascent(
+        policy,
+        d,
+        rows,
+        advantages.map((a) => -a),
+        'sequence',
+      ),
+      exact,
+    );
     expect(errFlipped).toBeGreaterThan(1.5);
   });
 });

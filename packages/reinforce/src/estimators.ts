@@ -76,7 +76,7 @@ export interface EstimatorSpec {
    * rescale the drawn tokens' advantages but not the enumerated tokens' values beside them.
    */
   readonly normalizable: boolean;
-  /** Which samples carry the gradient: sample 0 of each input (row b is input b), or every sample (row i is sample i). */
+  /** Which samples carry the gradient: sample 0 of each input (row b is input b), or every one (row i is sample i). */
   readonly rows: 'first' | 'every';
   /** The rows' advantages: [R], or [R, L] (one per token). */
   advantages(s: ScoredRewards): Float64Array;
@@ -86,7 +86,10 @@ const NEEDS_NOTHING: RolloutNeeds = { greedy: false, tokenRewards: false, tokenV
 
 function rewardToGo(estimator: Estimator, s: ScoredRewards): Float64Array {
   const t = s.tokenRewards;
-  if (!t) throw new RangeError(`the ${estimator} estimator needs per-token rewards (the task's reward must return tokenRewards)`);
+  if (!t)
+    throw new RangeError(
+      `the ${estimator} estimator needs per-token rewards (the task's reward must return tokenRewards)`,
+    );
   return rewardToGoAdvantages(t.values, s.batch, s.samples, t.length, t.discount, t.tokensPerStep);
 }
 
@@ -111,8 +114,10 @@ export const ESTIMATOR_SPECS: Readonly<Record<Estimator, EstimatorSpec>> = {
     normalizable: true,
     rows: 'every',
     advantages: ({ rewards, batch, samples, greedyRewards }) => {
-      if (!greedyRewards || greedyRewards.length !== batch) throw new RangeError(`greedy estimator needs ${batch} greedy rewards`);
-      if (rewards.length !== batch * samples) throw new RangeError(`rewards has ${rewards.length} values, expected ${batch}×${samples}`);
+      if (!greedyRewards || greedyRewards.length !== batch)
+        throw new RangeError(`greedy estimator needs ${batch} greedy rewards`);
+      if (rewards.length !== batch * samples)
+        throw new RangeError(`rewards has ${rewards.length} values, expected ${batch}×${samples}`);
       const adv = new Float64Array(batch * samples);
       for (let i = 0; i < adv.length; i++) adv[i] = rewards[i] - greedyRewards[Math.floor(i / samples)];
       return adv;
@@ -134,7 +139,9 @@ export const ESTIMATOR_SPECS: Readonly<Record<Estimator, EstimatorSpec>> = {
       const advantages = rewardToGo('expected', s);
       const enumerated = s.tokenRewards?.enumerated;
       if (enumerated?.length !== advantages.length) {
-        throw new RangeError(`the expected estimator needs ${advantages.length} enumerated flags, got ${enumerated?.length}`);
+        throw new RangeError(
+          `the expected estimator needs ${advantages.length} enumerated flags, got ${enumerated?.length}`,
+        );
       }
       // The exact expectation replaces the drawn token's term at the enumerated positions (update.ts).
       enumerated.forEach((e, i) => e && (advantages[i] = 0));
@@ -163,7 +170,10 @@ export function estimatorRows(
 ): GradientRows {
   const spec = ESTIMATOR_SPECS[estimator];
   const advantages = spec.advantages({ rewards, batch, samples, greedyRewards, tokenRewards });
-  const rows = spec.rows === 'first' ? Int32Array.from({ length: batch }, (_, b) => b * samples) : Int32Array.from({ length: batch * samples }, (_, i) => i);
+  const rows =
+    spec.rows === 'first'
+      ? Int32Array.from({ length: batch }, (_, b) => b * samples)
+      : Int32Array.from({ length: batch * samples }, (_, i) => i);
   return { rows, advantages };
 }
 
@@ -175,7 +185,9 @@ export function samplesProblem(estimator: Estimator, numSamples: number): string
 
 /** Why `estimator` cannot normalise its advantages, or undefined when it can (or is not asked to). */
 export function normalizeProblem(estimator: Estimator, normalizeAdvantages: boolean | undefined): string | undefined {
-  return normalizeAdvantages && !ESTIMATOR_SPECS[estimator].normalizable ? `estimator '${estimator}' does not combine with normalizeAdvantages` : undefined;
+  return normalizeAdvantages && !ESTIMATOR_SPECS[estimator].normalizable
+    ? `estimator '${estimator}' does not combine with normalizeAdvantages`
+    : undefined;
 }
 
 /** Why a task whose reward gives `gives` cannot serve `estimator`, or undefined when it can. */
@@ -190,4 +202,5 @@ export function rewardProblem(estimator: Estimator, gives: RewardGives): string 
 }
 
 /** The estimators a task whose reward gives `gives` can serve. */
-export const estimatorsFor = (gives: RewardGives): Estimator[] => ESTIMATORS.filter((e) => rewardProblem(e, gives) === undefined);
+export const estimatorsFor = (gives: RewardGives): Estimator[] =>
+  ESTIMATORS.filter((e) => rewardProblem(e, gives) === undefined);

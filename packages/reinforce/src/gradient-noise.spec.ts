@@ -27,7 +27,9 @@ describe('noiseStatistics', () => {
     const R = 8;
     const sigma = Math.sqrt(0.05);
     const G = Float32Array.from({ length: D }, (_, i) => (i < 4 ? 0.5 : 0));
-    const grads = Array.from({ length: 60 }, () => Float32Array.from(G, (g) => g + (sigma / Math.sqrt(R)) * rng.normal()));
+    const grads = Array.from({ length: 60 }, () =>
+      Float32Array.from(G, (g) => g + (sigma / Math.sqrt(R)) * rng.normal()),
+    );
     const s = noiseStatistics(grads, R);
     expect(Math.abs(s.trueGradSq - 1)).toBeLessThan(3 * s.trueGradSqSe);
     expect(s.trueGradSqSe).toBeLessThan(0.2);
@@ -55,9 +57,16 @@ describe('measureGradientNoise', () => {
   };
   const policy = () => {
     const rng = Rng.fromSeed(7);
-    return new TabularPolicy(V, L, Float32Array.from({ length: L * V * V }, () => rng.normal() * 0.7));
+    return new TabularPolicy(
+      V,
+      L,
+      Float32Array.from({ length: L * V * V }, () => rng.normal() * 0.7),
+    );
   };
-  const train = (_step: number) => ({ images: tf.zeros([16, 1, 1, 1]) as tf.Tensor4D, examples: Array.from({ length: 16 }, (_, i) => i) });
+  const train = (_step: number) => ({
+    images: tf.zeros([16, 1, 1, 1]) as tf.Tensor4D,
+    examples: Array.from({ length: 16 }, (_, i) => i),
+  });
 
   beforeAll(async () => {
     await initBackend('cpu', { quiet: true });
@@ -66,7 +75,10 @@ describe('measureGradientNoise', () => {
   it('estimates |∇E[R]|² of the exact gradient (rloo rows are unbiased for it)', async () => {
     const p = policy();
     const table = p.params.get('table') as tf.Variable;
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(tf.exp(p.enumerateLogProbs()), tf.tensor1d(REWARD))) as tf.Scalar, [table]);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(tf.exp(p.enumerateLogProbs()), tf.tensor1d(REWARD))) as tf.Scalar,
+      [table],
+    );
     const exact = Array.from(grads[table.name].dataSync() as Float32Array).reduce((s, g) => s + g * g, 0);
     tf.dispose([value, grads[table.name]]);
 
@@ -90,7 +102,13 @@ describe('measureGradientNoise', () => {
 
   it('gives the same numbers when the batches go through in chunks (microBatch)', async () => {
     const measure = (microBatch?: number) =>
-      measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(4), config: { batches: 4, numSamples: 3, estimator: 'rloo', microBatch } });
+      measureGradientNoise({
+        policy: policy(),
+        task,
+        train,
+        rng: Rng.fromSeed(4),
+        config: { batches: 4, numSamples: 3, estimator: 'rloo', microBatch },
+      });
     const whole = await measure();
     const chunked = await measure(5); // 16 inputs: chunks of 5, 5, 5 and 1
     expect(chunked.rowsPerBatch).toBe(whole.rowsPerBatch);
@@ -100,13 +118,31 @@ describe('measureGradientNoise', () => {
 
   it('leaves out parameters the optimizer freezes, and refuses when nothing is left or the options are bad', async () => {
     await expect(
-      measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 3, numSamples: 2, lrMults: [['table', 0]] } }),
+      measureGradientNoise({
+        policy: policy(),
+        task,
+        train,
+        rng: Rng.fromSeed(1),
+        config: { batches: 3, numSamples: 2, lrMults: [['table', 0]] },
+      }),
     ).rejects.toThrow(/every parameter is frozen/);
-    await expect(measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 3, numSamples: 2, microBatch: 0 } })).rejects.toThrow(
-      /microBatch must be a positive integer, got 0/,
-    );
-    await expect(measureGradientNoise({ policy: policy(), task, train, rng: Rng.fromSeed(1), config: { batches: 2, numSamples: 2 } })).rejects.toThrow(
-      /batches must be an integer ≥ 3/,
-    );
+    await expect(
+      measureGradientNoise({
+        policy: policy(),
+        task,
+        train,
+        rng: Rng.fromSeed(1),
+        config: { batches: 3, numSamples: 2, microBatch: 0 },
+      }),
+    ).rejects.toThrow(/microBatch must be a positive integer, got 0/);
+    await expect(
+      measureGradientNoise({
+        policy: policy(),
+        task,
+        train,
+        rng: Rng.fromSeed(1),
+        config: { batches: 2, numSamples: 2 },
+      }),
+    ).rejects.toThrow(/batches must be an integer ≥ 3/);
   });
 });

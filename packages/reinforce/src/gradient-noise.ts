@@ -91,7 +91,11 @@ export async function measureGradientNoise<E, P, A>(opts: GradientNoiseOptions<E
         const acc = accumulateGradients(
           policy,
           names,
-          step.chunks.map(({ share, input }) => () => tf.mul(reinforceLoss(policy, input), share) as tf.Scalar),
+          step.chunks.map(
+            ({ share, input }) =>
+              () =>
+                tf.mul(reinforceLoss(policy, input), share) as tf.Scalar,
+          ),
         );
         try {
           const flat = new Float32Array(size);

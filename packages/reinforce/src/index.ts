@@ -15,7 +15,17 @@ export {
   type RolloutNeeds,
   type ScoredRewards,
 } from './estimators';
-export { imagesTensor, batchSize, type Task, type RewardResult, type RewardWants, type TokenValues, type Batch, type BatchSource, type ImageBatch } from './task';
+export {
+  imagesTensor,
+  batchSize,
+  type Task,
+  type RewardResult,
+  type RewardWants,
+  type TokenValues,
+  type Batch,
+  type BatchSource,
+  type ImageBatch,
+} from './task';
 export {
   selectTokenLogProbs,
   expectedValueLoss,
@@ -47,7 +57,14 @@ export {
 } from './loop';
 export { tune, type TuneOptions, type TuneResult } from './tune';
 export { sampleAndReward, sampleRewardDistribution, type ScoredSamples } from './rollout';
-export { reinforceLoss, update, updateInputs, type ReinforceLossInput, type UpdateInputs, type UpdateContext } from './update';
+export {
+  reinforceLoss,
+  update,
+  updateInputs,
+  type ReinforceLossInput,
+  type UpdateInputs,
+  type UpdateContext,
+} from './update';
 export {
   measureGradientNoise,
   noiseStatistics,

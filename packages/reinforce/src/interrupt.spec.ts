@@ -35,7 +35,9 @@ function abortAfter(k: number): { signal: AbortSignal; progress: Progress } {
 }
 
 const events = (records: MetricsRecord[]) =>
-  records.filter((r): r is Extract<MetricsRecord, { kind: 'event' }> => r.kind === 'event').map((r) => [r.event, r.step]);
+  records
+    .filter((r): r is Extract<MetricsRecord, { kind: 'event' }> => r.kind === 'event')
+    .map((r) => [r.event, r.step]);
 
 type Loop = 'mle' | 'tune';
 interface Run {
@@ -46,7 +48,12 @@ interface Run {
 
 // MLE with held-out evaluation and an early-stop watch (never triggered) so that its bookkeeping travels too;
 // tuning with the rloo estimator and held-out evaluation (which must not disturb the training stream).
-const mleConfig: MleConfig = { steps: TOTAL, checkpointEvery: 4, evalEvery: 3, earlyStop: { on: 'loss', patience: 100 } };
+const mleConfig: MleConfig = {
+  steps: TOTAL,
+  checkpointEvery: 4,
+  evalEvery: 3,
+  earlyStop: { on: 'loss', patience: 100 },
+};
 const tuneConfig: TuneConfig = { steps: TOTAL, checkpointEvery: 4, evalEvery: 3, numSamples: 3, estimator: 'rloo' };
 
 async function run(
@@ -76,37 +83,57 @@ describe.each<Loop>(['mle', 'tune'])('%s interrupted through its signal', (loop)
     ['memory', 5, [4, 5]], // the interruption adds a checkpoint between the scheduled ones
     ['memory', 4, [4]], // the scheduled checkpoint of that update serves; no second save
     ['file', 7, [4, 7]],
-  ] as const)('%s checkpointer, stopped after update %i, resumes into the uninterrupted run', async (kind, k, savedSteps) => {
-    const dir = kind === 'file' ? mkdtempSync(path.join(tmpdir(), 'interrupt-')) : '';
-    const memory = new MemoryCheckpointer();
-    const checkpointer = kind === 'file' ? fileCheckpointer(dir, { config: { loop }, keep: 5 }) : memory;
-    try {
-      const records: MetricsRecord[] = [];
-      const first = await run(loop, policyAt(2), new Adam(lr), 3, { checkpointer, records, ...abortAfter(k) });
-      expect(first.stopped).toBe('interrupted');
-      expect(first.steps).toBe(k);
-      expect(first.losses).toHaveLength(k);
-      const last = records[records.length - 1];
-      expect(last).toMatchObject({ kind: 'event', event: 'interrupted', phase: loop, step: k, detail: `stopped after update ${k}; checkpoint saved` });
-      expect(events(records)).toEqual([['start', 0], ['interrupted', k]]);
-      const saved = kind === 'file' ? readdirSync(dir).sort().map((f) => Number(/step_(\d+)/.exec(f)?.[1])) : memory.steps();
-      expect(saved).toEqual(savedSteps);
+  ] as const)(
+    '%s checkpointer, stopped after update %i, resumes into the uninterrupted run',
+    async (kind, k, savedSteps) => {
+      const dir = kind === 'file' ? mkdtempSync(path.join(tmpdir(), 'interrupt-')) : '';
+      const memory = new MemoryCheckpointer();
+      const checkpointer = kind === 'file' ? fileCheckpointer(dir, { config: { loop }, keep: 5 }) : memory;
+      try {
+        const records: MetricsRecord[] = [];
+        const first = await run(loop, policyAt(2), new Adam(lr), 3, { checkpointer, records, ...abortAfter(k) });
+        expect(first.stopped).toBe('interrupted');
+        expect(first.steps).toBe(k);
+        expect(first.losses).toHaveLength(k);
+        const last = records[records.length - 1];
+        expect(last).toMatchObject({
+          kind: 'event',
+          event: 'interrupted',
+          phase: loop,
+          step: k,
+          detail: `stopped after update ${k}; checkpoint saved`,
+        });
+        expect(events(records)).toEqual([
+          ['start', 0],
+          ['interrupted', k],
+        ]);
+        const saved =
+          kind === 'file'
+            ? readdirSync(dir)
+                .sort()
+                .map((f) => Number(/step_(\d+)/.exec(f)?.[1]))
+            : memory.steps();
+        expect(saved).toEqual(savedSteps);
 
-      // Fresh objects, another initialisation and seed: everything that matters must come from the checkpoint.
-      const resumed = policyAt(77);
-      const optimizer = new Adam(lr);
-      const resumedRecords: MetricsRecord[] = [];
-      const second = await run(loop, resumed, optimizer, 999, { checkpointer, records: resumedRecords });
-      expect(second.stopped).toBe('done');
-      expect(events(resumedRecords)).toEqual([['resumed', k], ['done', TOTAL]]);
-      expect(optimizer.step).toBe(TOTAL);
-      expect([...first.losses, ...second.losses]).toEqual(full.losses);
-      expect(values(resumed)).toEqual(values(straight));
-    } finally {
-      memory.dispose();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    }
-  });
+        // Fresh objects, another initialisation and seed: everything that matters must come from the checkpoint.
+        const resumed = policyAt(77);
+        const optimizer = new Adam(lr);
+        const resumedRecords: MetricsRecord[] = [];
+        const second = await run(loop, resumed, optimizer, 999, { checkpointer, records: resumedRecords });
+        expect(second.stopped).toBe('done');
+        expect(events(resumedRecords)).toEqual([
+          ['resumed', k],
+          ['done', TOTAL],
+        ]);
+        expect(optimizer.step).toBe(TOTAL);
+        expect([...first.losses, ...second.losses]).toEqual(full.losses);
+        expect(values(resumed)).toEqual(values(straight));
+      } finally {
+        memory.dispose();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('runs to the end when the abort comes after the last update, and reports when nothing could be saved', async () => {
     const late = await run(loop, policyAt(2), new Adam(lr), 3, abortAfter(TOTAL));
@@ -117,6 +144,10 @@ describe.each<Loop>(['mle', 'tune'])('%s interrupted through its signal', (loop)
     const bare = await run(loop, policyAt(2), new Adam(lr), 3, { records, ...abortAfter(2) });
     expect(bare.stopped).toBe('interrupted');
     expect(bare.losses).toEqual(full.losses.slice(0, 2));
-    expect(records[records.length - 1]).toMatchObject({ event: 'interrupted', step: 2, detail: 'stopped after update 2; no checkpointer, nothing saved' });
+    expect(records[records.length - 1]).toMatchObject({
+      event: 'interrupted',
+      step: 2,
+      detail: 'stopped after update 2; no checkpointer, nothing saved',
+    });
   });
 });

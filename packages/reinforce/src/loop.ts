@@ -209,7 +209,11 @@ export async function gradientStep(
   const acc = accumulateGradients(policy, [...policy.params.keys()], typeof lossFn === 'function' ? [lossFn] : lossFn);
   try {
     const sumSq = tf.tidy(() => addMany([tf.scalar(0), ...[...acc.grads.values()].map((g) => tf.sum(tf.square(g)))]));
-    const [loss, gradSq, ...termValues] = await Promise.all([acc.loss.data(), sumSq.data(), ...Object.values(acc.terms).map((t) => t.data())]);
+    const [loss, gradSq, ...termValues] = await Promise.all([
+      acc.loss.data(),
+      sumSq.data(),
+      ...Object.values(acc.terms).map((t) => t.data()),
+    ]);
     sumSq.dispose();
     const finite = Number.isFinite(loss[0]) && Number.isFinite(gradSq[0]);
     if (finite) optimizer.apply(policy.params, acc.grads);
@@ -233,7 +237,11 @@ export interface AccumulatedGradients {
  * The sum of the gradients (with respect to the parameters `names`), losses and named terms of `chunks`,
  * differentiated one at a time so that only one chunk's activations are alive at once. The caller disposes.
  */
-export function accumulateGradients(policy: SequencePolicy, names: readonly string[], chunks: readonly LossFn[]): AccumulatedGradients {
+export function accumulateGradients(
+  policy: SequencePolicy,
+  names: readonly string[],
+  chunks: readonly LossFn[],
+): AccumulatedGradients {
   if (chunks.length === 0) throw new RangeError('accumulateGradients needs at least one loss function');
   const vars = names.map((n) => policy.params.get(n) as tf.Variable);
   const grads = new Map<string, tf.Tensor>();
@@ -311,7 +319,11 @@ export async function evaluateGreedy<E, P, A>(
     }
   }
   const n = examples.length;
-  return { rewardMean: n > 0 ? rewardSum / n : NaN, metrics: n > 0 ? task.evaluate(predictions, examples) : {}, predictions };
+  return {
+    rewardMean: n > 0 ? rewardSum / n : NaN,
+    metrics: n > 0 ? task.evaluate(predictions, examples) : {},
+    predictions,
+  };
 }
 
 /** Whether the loop must stop after update number `step` (1-based) of `total` because `signal` was aborted. */
@@ -321,7 +333,9 @@ export function interruptRequested(signal: AbortSignal | undefined, step: number
 
 /** The `detail` of an `interrupted` event: where the run stopped and whether it can be resumed from there. */
 export function interruptDetail(step: number, checkpointed: boolean): string {
-  return checkpointed ? `stopped after update ${step}; checkpoint saved` : `stopped after update ${step}; no checkpointer, nothing saved`;
+  return checkpointed
+    ? `stopped after update ${step}; checkpoint saved`
+    : `stopped after update ${step}; no checkpointer, nothing saved`;
 }
 
 /** Whether the action due every `every` steps runs after update number `step` (1-based), always at the last. */

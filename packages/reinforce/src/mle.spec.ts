@@ -52,11 +52,34 @@ it('learns the task, evaluates at intervals and checkpoints every K updates', as
 it('resumes exactly: k + k updates equal 2k', async () => {
   const config: MleConfig = { steps: 10, checkpointEvery: 5 };
   const straight = policyAt();
-  const full = await trainMle({ policy: straight, optimizer: new Adam(0.03), task: toyTask, train, rng: Rng.fromSeed(1), config });
+  const full = await trainMle({
+    policy: straight,
+    optimizer: new Adam(0.03),
+    task: toyTask,
+    train,
+    rng: Rng.fromSeed(1),
+    config,
+  });
   const checkpointer = new MemoryCheckpointer();
-  const first = await trainMle({ policy: policyAt(), optimizer: new Adam(0.03), task: toyTask, train, rng: Rng.fromSeed(1), config: { ...config, steps: 5 }, checkpointer });
+  const first = await trainMle({
+    policy: policyAt(),
+    optimizer: new Adam(0.03),
+    task: toyTask,
+    train,
+    rng: Rng.fromSeed(1),
+    config: { ...config, steps: 5 },
+    checkpointer,
+  });
   const resumed = policyAt(50);
-  const second = await trainMle({ policy: resumed, optimizer: new Adam(0.03), task: toyTask, train, rng: Rng.fromSeed(8), config, checkpointer });
+  const second = await trainMle({
+    policy: resumed,
+    optimizer: new Adam(0.03),
+    task: toyTask,
+    train,
+    rng: Rng.fromSeed(8),
+    config,
+    checkpointer,
+  });
   expect([...first.losses, ...second.losses]).toEqual(full.losses);
   expect(values(resumed)).toEqual(values(straight));
   checkpointer.dispose();
@@ -88,15 +111,33 @@ it('stops early when the watched value plateaus, saving a checkpoint', async () 
     checkpointer.dispose();
   }
   await expect(
-    trainMle({ policy: policyAt(), optimizer: new Adam(0), task: toyTask, train, heldOut, rng: Rng.fromSeed(1), config: { steps: 4, evalEvery: 2, earlyStop: { on: 'metric', key: 'nope', mode: 'max', patience: 1 } } }),
+    trainMle({
+      policy: policyAt(),
+      optimizer: new Adam(0),
+      task: toyTask,
+      train,
+      heldOut,
+      rng: Rng.fromSeed(1),
+      config: { steps: 4, evalEvery: 2, earlyStop: { on: 'metric', key: 'nope', mode: 'max', patience: 1 } },
+    }),
   ).rejects.toThrow(/nope/);
 });
 
 it('per-token weights: a position weighted 0 gets no gradient', async () => {
-  const masked: Task<ToyExample, Int32Array, number> = { ...toyTask, targetWeights: () => Float32Array.from([1, 1, 0]) };
+  const masked: Task<ToyExample, Int32Array, number> = {
+    ...toyTask,
+    targetWeights: () => Float32Array.from([1, 1, 0]),
+  };
   const policy = policyAt();
   const biasBefore = Array.from((policy.params.get('head/bias') as tf.Variable).dataSync());
-  await trainMle({ policy, optimizer: new Adam(0.03), task: masked, train, rng: Rng.fromSeed(1), config: { steps: 3 } });
+  await trainMle({
+    policy,
+    optimizer: new Adam(0.03),
+    task: masked,
+    train,
+    rng: Rng.fromSeed(1),
+    config: { steps: 3 },
+  });
   const biasAfter = Array.from((policy.params.get('head/bias') as tf.Variable).dataSync());
   // head/bias is [L·V]: the last position's V logits stay put, the others move.
   expect(biasAfter.slice(2 * V)).toEqual(biasBefore.slice(2 * V));

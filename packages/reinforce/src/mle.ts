@@ -9,7 +9,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, tokensTensor, type Optimizer, type SequencePolicy } from '@reward-tune/core-model';
 import type { MleConfig } from './config-sections';
 import { weightedSoftmaxXent } from './losses';
-import { captureState, evaluateGreedy, gradientStep, interruptDetail, interruptRequested, isDue, restoreState, type LoopIo, type MetricsRecord } from './loop';
+import {
+  captureState,
+  evaluateGreedy,
+  gradientStep,
+  interruptDetail,
+  interruptRequested,
+  isDue,
+  restoreState,
+  type LoopIo,
+  type MetricsRecord,
+} from './loop';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 
 export type { MleConfig } from './config-sections';
@@ -31,7 +41,10 @@ export interface MleOptions<E, P, A> extends LoopIo {
 
 export interface MleResult {
   readonly steps: number;
-  /** `interrupted`: `signal` was aborted; the state after the last update is checkpointed (when a checkpointer is set). */
+  /**
+   * `interrupted`: `signal` was aborted; the state after the last update is checkpointed (when a checkpointer is
+   * set).
+   */
   readonly stopped: 'done' | 'early-stop' | 'non-finite' | 'interrupted';
   /** Per-update loss of the updates this call ran. */
   readonly losses: number[];
@@ -46,14 +59,21 @@ function encodeBatch<E, P, A>(task: Task<E, P, A>, examples: readonly E[], lengt
   const weights = task.targetWeights ? new Float32Array(b * length) : undefined;
   examples.forEach((ex, i) => {
     const t = task.encodeTargets(ex, rng);
-    if (t.length !== length) throw new RangeError(`task.encodeTargets gave ${t.length} tokens, the policy's length is ${length}`);
+    if (t.length !== length)
+      throw new RangeError(`task.encodeTargets gave ${t.length} tokens, the policy's length is ${length}`);
     targets.set(t, i * length);
     if (weights && task.targetWeights) weights.set(task.targetWeights(ex, t), i * length);
   });
   return { targets, weights };
 }
 
-function mleLoss(policy: SequencePolicy, images: tf.Tensor4D, targets: Int32Array, weights: Float32Array | undefined, smoothing: number): tf.Scalar {
+function mleLoss(
+  policy: SequencePolicy,
+  images: tf.Tensor4D,
+  targets: Int32Array,
+  weights: Float32Array | undefined,
+  smoothing: number,
+): tf.Scalar {
   const b = images.shape[0];
   const l = policy.length;
   const tokens = tokensTensor(targets, [b, l]);
@@ -91,7 +111,8 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
   const smoothing = config.labelSmoothing ?? 0;
   const heldOut = opts.heldOut ?? [];
   const stop = config.earlyStop;
-  if (stop && !(config.evalEvery && heldOut.length > 0)) throw new Error('earlyStop needs evalEvery and a held-out set');
+  if (stop && !(config.evalEvery && heldOut.length > 0))
+    throw new Error('earlyStop needs evalEvery and a held-out set');
   const now = opts.now ?? Date.now;
   const log = (r: MetricsRecord) => opts.metrics?.log(r);
 
@@ -102,7 +123,11 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
   const loaded = await opts.checkpointer?.loadLatest();
   if (loaded) {
     step = loaded.step;
-    book = { bestValue: loaded.loop.bestValue ?? NaN, bestStep: loaded.loop.bestStep ?? 0, badEvals: loaded.loop.badEvals ?? 0 };
+    book = {
+      bestValue: loaded.loop.bestValue ?? NaN,
+      bestStep: loaded.loop.bestStep ?? 0,
+      badEvals: loaded.loop.badEvals ?? 0,
+    };
     rng = restoreState(loaded, 'mle', policy, optimizer);
     log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'resumed' });
   } else {
@@ -126,7 +151,14 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
       img.tensor.dispose(); // a training batch is consumed by its step
     }
     if (!result.finite) {
-      log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'non-finite', detail: `loss ${result.loss} at update ${step + 1}; not applied` });
+      log({
+        kind: 'event',
+        phase: 'mle',
+        step,
+        wallTime: now(),
+        event: 'non-finite',
+        detail: `loss ${result.loss} at update ${step + 1}; not applied`,
+      });
       return { steps: step, stopped: 'non-finite', losses, best: best() };
     }
     step += 1;
@@ -141,7 +173,10 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
       log({ kind: 'eval', phase: 'mle', step, wallTime: now(), loss, rewardMean: ev.rewardMean, metrics: ev.metrics });
       if (stop) {
         const value = stop.on === 'loss' ? loss : ev.metrics[stop.key];
-        if (value === undefined) throw new Error(`earlyStop watches metric '${(stop as { key: string }).key}', which task.evaluate does not return`);
+        if (value === undefined)
+          throw new Error(
+            `earlyStop watches metric '${(stop as { key: string }).key}', which task.evaluate does not return`,
+          );
         const sign = stop.on === 'metric' && stop.mode === 'max' ? 1 : -1;
         if (Number.isNaN(book.bestValue) || sign * (value - book.bestValue) > (stop.minDelta ?? 0)) {
           book = { bestValue: value, bestStep: step, badEvals: 0 };
@@ -154,12 +189,26 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
     const scheduled = plateau || isDue(step, config.checkpointEvery, config.steps);
     if (scheduled) await save();
     if (plateau) {
-      log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'early-stop', detail: `best ${book.bestValue} at update ${book.bestStep}` });
+      log({
+        kind: 'event',
+        phase: 'mle',
+        step,
+        wallTime: now(),
+        event: 'early-stop',
+        detail: `best ${book.bestValue} at update ${book.bestStep}`,
+      });
       return { steps: step, stopped: 'early-stop', losses, best: best() };
     }
     if (interruptRequested(opts.signal, step, config.steps)) {
       if (!scheduled) await save();
-      log({ kind: 'event', phase: 'mle', step, wallTime: now(), event: 'interrupted', detail: interruptDetail(step, opts.checkpointer !== undefined) });
+      log({
+        kind: 'event',
+        phase: 'mle',
+        step,
+        wallTime: now(),
+        event: 'interrupted',
+        detail: interruptDetail(step, opts.checkpointer !== undefined),
+      });
       return { steps: step, stopped: 'interrupted', losses, best: best() };
     }
   }

@@ -5,15 +5,52 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { MetricsRecord } from './loop';
-import { currentHistory, escapeXml, histogramSvg, niceTicks, parseMetricsJsonl, quantile, renderReport, topPercent, writeReport } from './report';
+import {
+  currentHistory,
+  escapeXml,
+  histogramSvg,
+  niceTicks,
+  parseMetricsJsonl,
+  quantile,
+  renderReport,
+  topPercent,
+  writeReport,
+} from './report';
 
 function records(): MetricsRecord[] {
   const out: MetricsRecord[] = [{ kind: 'event', phase: 'tune', step: 0, wallTime: 0, event: 'start' }];
-  out.push({ kind: 'distribution', phase: 'tune', step: 0, label: 'start', rewards: Array.from({ length: 200 }, (_, i) => i / 100) });
-  out.push({ kind: 'eval', phase: 'tune', step: 0, wallTime: 0, rewardMean: 1.25, metrics: { tokenAccuracy: 0.5, exactMatch: 0.125 } });
-  for (let s = 1; s <= 50; s++) out.push({ kind: 'train', phase: 'tune', step: s, wallTime: s, loss: 0.1, rewardMean: 1 + s / 50, rewardStd: 0.5 });
-  out.push({ kind: 'eval', phase: 'tune', step: 50, wallTime: 50, rewardMean: 2.75, metrics: { tokenAccuracy: 0.875, exactMatch: 0.5 } });
-  out.push({ kind: 'distribution', phase: 'tune', step: 50, label: 'end', rewards: Array.from({ length: 200 }, (_, i) => 1 + i / 100) });
+  out.push({
+    kind: 'distribution',
+    phase: 'tune',
+    step: 0,
+    label: 'start',
+    rewards: Array.from({ length: 200 }, (_, i) => i / 100),
+  });
+  out.push({
+    kind: 'eval',
+    phase: 'tune',
+    step: 0,
+    wallTime: 0,
+    rewardMean: 1.25,
+    metrics: { tokenAccuracy: 0.5, exactMatch: 0.125 },
+  });
+  for (let s = 1; s <= 50; s++)
+    out.push({ kind: 'train', phase: 'tune', step: s, wallTime: s, loss: 0.1, rewardMean: 1 + s / 50, rewardStd: 0.5 });
+  out.push({
+    kind: 'eval',
+    phase: 'tune',
+    step: 50,
+    wallTime: 50,
+    rewardMean: 2.75,
+    metrics: { tokenAccuracy: 0.875, exactMatch: 0.5 },
+  });
+  out.push({
+    kind: 'distribution',
+    phase: 'tune',
+    step: 50,
+    label: 'end',
+    rewards: Array.from({ length: 200 }, (_, i) => 1 + i / 100),
+  });
   return out;
 }
 
@@ -21,8 +58,16 @@ describe('renderReport', () => {
   const { files } = renderReport(records(), 'Toy <run>');
 
   it('writes both progress panels, both histograms and the page', () => {
-    expect(Object.keys(files).sort()).toEqual(['report.html', 'rewards-hist.svg', 'rewards-top1.svg', 'tune-progress-metric.svg', 'tune-progress-top.svg']);
-    for (const [name, svg] of Object.entries(files)) if (name.endsWith('.svg')) expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>$/);
+    expect(Object.keys(files).sort()).toEqual([
+      'report.html',
+      'rewards-hist.svg',
+      'rewards-top1.svg',
+      'tune-progress-metric.svg',
+      'tune-progress-top.svg',
+    ]);
+    for (const [name, svg] of Object.entries(files))
+      if (name.endsWith('.svg'))
+        expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>$/);
   });
 
   it('plots one point per train record and marks the evaluations', () => {
@@ -51,20 +96,56 @@ describe('renderReport', () => {
 });
 
 describe('currentHistory: what a resume or a restart repeated is drawn once', () => {
-  const train = (step: number, loss: number): MetricsRecord => ({ kind: 'train', phase: 'tune', step, wallTime: step, loss });
-  const event = (step: number, e: 'start' | 'resumed' | 'interrupted'): MetricsRecord => ({ kind: 'event', phase: 'tune', step, wallTime: step, event: e });
+  const train = (step: number, loss: number): MetricsRecord => ({
+    kind: 'train',
+    phase: 'tune',
+    step,
+    wallTime: step,
+    loss,
+  });
+  const event = (step: number, e: 'start' | 'resumed' | 'interrupted'): MetricsRecord => ({
+    kind: 'event',
+    phase: 'tune',
+    step,
+    wallTime: step,
+    event: e,
+  });
   const mle: MetricsRecord = { kind: 'train', phase: 'mle', step: 9, wallTime: 0, loss: 5 };
 
   it('a resume at step s drops the earlier records past s, of its phase only', () => {
     // Checkpoint at 2; the first attempt logged up to 4 before it died.
-    const logged = [mle, event(0, 'start'), train(1, 1), train(2, 2), train(3, 3), train(4, 4), event(2, 'resumed'), train(3, 30), train(4, 40)];
+    const logged = [
+      mle,
+      event(0, 'start'),
+      train(1, 1),
+      train(2, 2),
+      train(3, 3),
+      train(4, 4),
+      event(2, 'resumed'),
+      train(3, 30),
+      train(4, 40),
+    ];
     const kept = currentHistory(logged);
-    expect(kept).toEqual([mle, event(0, 'start'), train(1, 1), train(2, 2), event(2, 'resumed'), train(3, 30), train(4, 40)]);
-    expect(renderReport(logged).files['report.html']).toContain('<tr><td>updates / last train loss</td><td>4</td><td>40</td>');
+    expect(kept).toEqual([
+      mle,
+      event(0, 'start'),
+      train(1, 1),
+      train(2, 2),
+      event(2, 'resumed'),
+      train(3, 30),
+      train(4, 40),
+    ]);
+    expect(renderReport(logged).files['report.html']).toContain(
+      '<tr><td>updates / last train loss</td><td>4</td><td>40</td>',
+    );
   });
 
   it('a fresh start drops all of its phase that came before (a run that died before its first checkpoint)', () => {
-    expect(currentHistory([mle, event(0, 'start'), train(1, 1), event(0, 'start'), train(1, 10)])).toEqual([mle, event(0, 'start'), train(1, 10)]);
+    expect(currentHistory([mle, event(0, 'start'), train(1, 1), event(0, 'start'), train(1, 10)])).toEqual([
+      mle,
+      event(0, 'start'),
+      train(1, 10),
+    ]);
   });
 });
 
@@ -84,10 +165,15 @@ describe('plot helpers', () => {
 
   it('histogram bars are fractions of each set on shared bins', () => {
     // Values 0 and 1 in 2 bins: each set puts all its mass in one bin, so two full-height bars.
-    const svg = histogramSvg('h', 'x', [
-      { name: 'a', values: [0, 0], color: '#000' },
-      { name: 'b', values: [1], color: '#111' },
-    ], 2);
+    const svg = histogramSvg(
+      'h',
+      'x',
+      [
+        { name: 'a', values: [0, 0], color: '#000' },
+        { name: 'b', values: [1], color: '#111' },
+      ],
+      2,
+    );
     const heights = [...svg.matchAll(/<rect class="bar"[^>]*height="([\d.]+)"/g)].map((m) => Number(m[1]));
     expect(heights).toHaveLength(2);
     expect(heights[0]).toBe(heights[1]);
@@ -98,7 +184,10 @@ describe('plot helpers', () => {
 describe('writeReport and parseMetricsJsonl', () => {
   it('round-trips records through metrics.jsonl into a report directory', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'reinforce-report-'));
-    const text = records().map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const text =
+      records()
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n';
     const parsed = parseMetricsJsonl(text);
     expect(E.isRight(parsed) && parsed.right).toEqual(records());
     const written = await writeReport(path.join(dir, 'out'), records());
@@ -108,9 +197,12 @@ describe('writeReport and parseMetricsJsonl', () => {
   });
 
   it('names the file, line and field of a bad record', () => {
-    expect(parseMetricsJsonl('{"kind":"train","phase":"tune","step":1,"loss":1}\n{"kind":"train","phase":"tune"}', 'run/metrics.jsonl')).toEqual(
-      E.left("run/metrics.jsonl:2: field 'step' must be a number"),
-    );
+    expect(
+      parseMetricsJsonl(
+        '{"kind":"train","phase":"tune","step":1,"loss":1}\n{"kind":"train","phase":"tune"}',
+        'run/metrics.jsonl',
+      ),
+    ).toEqual(E.left("run/metrics.jsonl:2: field 'step' must be a number"));
     expect(parseMetricsJsonl('nope')).toEqual(E.left('metrics.jsonl:1: not valid JSON'));
   });
 
@@ -120,7 +212,9 @@ describe('writeReport and parseMetricsJsonl', () => {
     const file = path.join(dir, 'file');
     await fs.writeFile(file, '');
     const r = await writeReport(path.join(file, 'out'), records());
-    expect(E.isLeft(r) && r.left.startsWith(`${path.join(file, 'out')}: cannot create the report directory (ENOTDIR`)).toBe(true);
+    expect(
+      E.isLeft(r) && r.left.startsWith(`${path.join(file, 'out')}: cannot create the report directory (ENOTDIR`),
+    ).toBe(true);
     await fs.rm(dir, { recursive: true });
   });
 });

@@ -31,7 +31,8 @@ export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 1000 || x === Math.round(x) ? x.toFixed(0) : x.toPrecision(3)) : String(x));
+const fmt = (x: number): string =>
+  Number.isFinite(x) ? (Math.abs(x) >= 1000 || x === Math.round(x) ? x.toFixed(0) : x.toPrecision(3)) : String(x);
 
 /** About `count` round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
@@ -64,7 +65,10 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
   const ph = H - M.top - M.bottom;
   const sx = (x: number) => M.left + ((x - x0) / (x1 - x0)) * pw;
   const sy = (y: number) => M.top + ph - ((y - y0) / (y1 - y0)) * ph;
-  const parts: string[] = [svgOpen(W, H), `<text x="${W / 2}" y="18" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`];
+  const parts: string[] = [
+    svgOpen(W, H),
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
   parts.push(axes(niceTicks(x0, x1), niceTicks(y0, y1), sx, sy, pw, ph, xLabel, yLabel));
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
@@ -73,7 +77,8 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
       parts.push(`<polyline class="series" fill="none" stroke="${s.color}" stroke-width="1.5" points="${d}"/>`);
     }
     if (s.markersOnly || pts.length <= 40) {
-      for (const p of pts) parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${s.color}"/>`);
+      for (const p of pts)
+        parts.push(`<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="3" fill="${s.color}"/>`);
     }
     const ly = M.top + 10 + i * 18;
     parts.push(`<rect x="${W - M.right + 12}" y="${ly - 8}" width="12" height="4" fill="${s.color}"/>`);
@@ -104,18 +109,27 @@ export function histogramSvg(title: string, xLabel: string, sets: readonly Histo
   const ph = H - M.top - M.bottom;
   const sx = (x: number) => M.left + ((x - lo) / (hi - lo)) * pw;
   const sy = (y: number) => M.top + ph - (y / yMax) * ph;
-  const parts: string[] = [svgOpen(W, H), `<text x="${W / 2}" y="18" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`];
+  const parts: string[] = [
+    svgOpen(W, H),
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
   parts.push(axes(niceTicks(lo, hi), niceTicks(0, yMax), sx, sy, pw, ph, xLabel, 'fraction of samples'));
   sets.forEach((s, i) => {
     fractions[i].forEach((f, k) => {
       if (f === 0) return;
       const x = sx(lo + k * width);
       const y = sy(f);
-      parts.push(`<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${Math.max(1, sx(lo + (k + 1) * width) - x - 1).toFixed(1)}" height="${(M.top + ph - y).toFixed(1)}" fill="${s.color}" fill-opacity="0.5"/>`);
+      parts.push(
+        `<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${Math.max(1, sx(lo + (k + 1) * width) - x - 1).toFixed(1)}" height="${(M.top + ph - y).toFixed(1)}" fill="${s.color}" fill-opacity="0.5"/>`,
+      );
     });
     const ly = M.top + 10 + i * 18;
-    parts.push(`<rect x="${W - M.right + 12}" y="${ly - 8}" width="12" height="8" fill="${s.color}" fill-opacity="0.5"/>`);
-    parts.push(`<text x="${W - M.right + 30}" y="${ly}" font-size="11">${escapeXml(`${s.name} (n=${s.values.length})`)}</text>`);
+    parts.push(
+      `<rect x="${W - M.right + 12}" y="${ly - 8}" width="12" height="8" fill="${s.color}" fill-opacity="0.5"/>`,
+    );
+    parts.push(
+      `<text x="${W - M.right + 30}" y="${ly}" font-size="11">${escapeXml(`${s.name} (n=${s.values.length})`)}</text>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('\n');
@@ -126,7 +140,16 @@ function svgOpen(w: number, h: number): string {
 }
 
 /** Axes with the (already rounded) tick values printed as they are. */
-function axes(xt: number[], yt: number[], sx: (x: number) => number, sy: (y: number) => number, pw: number, ph: number, xLabel: string, yLabel: string): string {
+function axes(
+  xt: number[],
+  yt: number[],
+  sx: (x: number) => number,
+  sy: (y: number) => number,
+  pw: number,
+  ph: number,
+  xLabel: string,
+  yLabel: string,
+): string {
   const bottom = M.top + ph;
   const out = [
     `<line x1="${M.left}" y1="${bottom}" x2="${M.left + pw}" y2="${bottom}" stroke="black"/>`,
@@ -134,14 +157,20 @@ function axes(xt: number[], yt: number[], sx: (x: number) => number, sy: (y: num
   ];
   for (const t of xt) {
     const x = sx(t).toFixed(1);
-    out.push(`<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 4}" stroke="black"/><text x="${x}" y="${bottom + 16}" text-anchor="middle" font-size="10">${t}</text>`);
+    out.push(
+      `<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 4}" stroke="black"/><text x="${x}" y="${bottom + 16}" text-anchor="middle" font-size="10">${t}</text>`,
+    );
   }
   for (const t of yt) {
     const y = sy(t).toFixed(1);
-    out.push(`<line x1="${M.left - 4}" y1="${y}" x2="${M.left + pw}" y2="${y}" stroke="#ddd"/><text x="${M.left - 6}" y="${y}" dy="3" text-anchor="end" font-size="10">${t}</text>`);
+    out.push(
+      `<line x1="${M.left - 4}" y1="${y}" x2="${M.left + pw}" y2="${y}" stroke="#ddd"/><text x="${M.left - 6}" y="${y}" dy="3" text-anchor="end" font-size="10">${t}</text>`,
+    );
   }
   out.push(`<text x="${M.left + pw / 2}" y="${bottom + 32}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
-  out.push(`<text transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`);
+  out.push(
+    `<text transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
+  );
   return out.join('\n');
 }
 
@@ -178,12 +207,26 @@ export function renderReport(logged: readonly MetricsRecord[], title = 'Reward t
     const top: Series[] =
       phase === 'tune'
         ? [
-            { name: 'sample reward (train)', color: PALETTE[0], points: train.filter((r) => r.rewardMean !== undefined).map((r) => [r.step, r.rewardMean as number]) },
-            { name: 'greedy reward (held-out)', color: PALETTE[1], points: evals.map((r) => [r.step, r.rewardMean]), markersOnly: evals.length < 3 },
+            {
+              name: 'sample reward (train)',
+              color: PALETTE[0],
+              points: train.filter((r) => r.rewardMean !== undefined).map((r) => [r.step, r.rewardMean as number]),
+            },
+            {
+              name: 'greedy reward (held-out)',
+              color: PALETTE[1],
+              points: evals.map((r) => [r.step, r.rewardMean]),
+              markersOnly: evals.length < 3,
+            },
           ]
         : [
             { name: 'loss (train)', color: PALETTE[0], points: train.map((r) => [r.step, r.loss]) },
-            { name: 'loss (held-out)', color: PALETTE[1], points: evals.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss as number]), markersOnly: evals.length < 3 },
+            {
+              name: 'loss (held-out)',
+              color: PALETTE[1],
+              points: evals.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss as number]),
+              markersOnly: evals.length < 3,
+            },
           ];
     const keys = [...new Set(evals.flatMap((r) => Object.keys(r.metrics)))].sort();
     const bottom: Series[] = keys.map((k, i) => ({
@@ -193,7 +236,12 @@ export function renderReport(logged: readonly MetricsRecord[], title = 'Reward t
       markersOnly: evals.length < 3,
     }));
     const name = `${phase}-progress`;
-    files[`${name}-top.svg`] = lineChartSvg(phase === 'tune' ? 'Reward' : 'MLE loss', 'update', phase === 'tune' ? 'mean reward' : 'cross-entropy', top);
+    files[`${name}-top.svg`] = lineChartSvg(
+      phase === 'tune' ? 'Reward' : 'MLE loss',
+      'update',
+      phase === 'tune' ? 'mean reward' : 'cross-entropy',
+      top,
+    );
     files[`${name}-metric.svg`] = lineChartSvg('Held-out metric (greedy decoding)', 'update', 'metric', bottom);
     sections.push(
       `<h2>${phase === 'tune' ? 'Reward tuning' : 'MLE pretraining'}</h2>\n<img src="${name}-top.svg" alt="${name} top"/>\n<img src="${name}-metric.svg" alt="${name} metric"/>`,
@@ -207,7 +255,12 @@ export function renderReport(logged: readonly MetricsRecord[], title = 'Reward t
     if (start) sets.push({ name: 'MLE (start)', values: start.rewards, color: PALETTE[0] });
     if (end) sets.push({ name: 'tuned (end)', values: end.rewards, color: PALETTE[1] });
     files['rewards-hist.svg'] = histogramSvg('Per-sample reward, T=1 samples of held-out inputs', 'reward', sets);
-    files['rewards-top1.svg'] = histogramSvg('Top 1% of each distribution', 'reward', sets.map((s) => ({ ...s, values: topPercent(s.values) })), 20);
+    files['rewards-top1.svg'] = histogramSvg(
+      'Top 1% of each distribution',
+      'reward',
+      sets.map((s) => ({ ...s, values: topPercent(s.values) })),
+      20,
+    );
     sections.push(
       '<h2>Per-sample reward distribution</h2>\n<img src="rewards-hist.svg" alt="reward histogram"/>\n<img src="rewards-top1.svg" alt="top 1% rewards"/>',
       distributionTable(sets),
@@ -245,12 +298,17 @@ export function currentHistory(records: readonly MetricsRecord[]): MetricsRecord
 function finalTable(phase: string, train: Train[], evals: Eval[], keys: string[]): string {
   const first = evals[0];
   const last = evals[evals.length - 1];
-  const rows: [string, number | undefined, number | undefined][] = [['greedy reward (held-out)', first?.rewardMean, last?.rewardMean]];
+  const rows: [string, number | undefined, number | undefined][] = [
+    ['greedy reward (held-out)', first?.rewardMean, last?.rewardMean],
+  ];
   if (phase === 'mle') rows.push(['loss (held-out)', first?.loss, last?.loss]);
   for (const k of keys) rows.push([k, first?.metrics[k], last?.metrics[k]]);
   const lastTrain = train[train.length - 1];
   const cell = (x: number | undefined) => `<td>${x === undefined ? '—' : fmt(x)}</td>`;
-  const body = rows.map(([name, a, b]) => `<tr><td>${escapeXml(name)}</td>${cell(a)}${cell(b)}${cell(a !== undefined && b !== undefined ? b - a : undefined)}</tr>`);
+  const body = rows.map(
+    ([name, a, b]) =>
+      `<tr><td>${escapeXml(name)}</td>${cell(a)}${cell(b)}${cell(a !== undefined && b !== undefined ? b - a : undefined)}</tr>`,
+  );
   return [
     `<table><tr><th>${escapeXml(phase)}: held-out</th><th>update ${first?.step ?? '—'}</th><th>update ${last?.step ?? '—'}</th><th>change</th></tr>`,
     ...body,
@@ -265,13 +323,23 @@ function distributionTable(sets: HistogramSet[]): string {
     const std = Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / v.length);
     return [v.length, mean, std, quantile(v, 0.01), quantile(v, 0.5), quantile(v, 0.99)];
   };
-  const head = '<tr><th>policy</th><th>samples</th><th>mean</th><th>std</th><th>p1</th><th>median</th><th>p99</th></tr>';
-  const body = sets.map((s) => `<tr><td>${escapeXml(s.name)}</td>${stats(s.values).map((x) => `<td>${fmt(x)}</td>`).join('')}</tr>`);
+  const head =
+    '<tr><th>policy</th><th>samples</th><th>mean</th><th>std</th><th>p1</th><th>median</th><th>p99</th></tr>';
+  const body = sets.map(
+    (s) =>
+      `<tr><td>${escapeXml(s.name)}</td>${stats(s.values)
+        .map((x) => `<td>${fmt(x)}</td>`)
+        .join('')}</tr>`,
+  );
   return ['<table>', head, ...body, '</table>'].join('\n');
 }
 
 /** Writes `renderReport`'s files into `dir` (created if missing); Left names the file that failed. */
-export async function writeReport(dir: string, records: readonly MetricsRecord[], title?: string): Promise<E.Either<string, string[]>> {
+export async function writeReport(
+  dir: string,
+  records: readonly MetricsRecord[],
+  title?: string,
+): Promise<E.Either<string, string[]>> {
   const { files } = renderReport(records, title);
   try {
     await fs.mkdir(dir, { recursive: true });
@@ -308,11 +376,14 @@ export function parseMetricsJsonl(text: string, file = 'metrics.jsonl'): E.Eithe
     }
     if (typeof rec !== 'object' || rec === null) return E.left(`${where}: expected an object`);
     const r = rec as Record<string, unknown>;
-    if (typeof r.kind !== 'string' || !KINDS.has(r.kind)) return E.left(`${where}: field 'kind' must be one of ${[...KINDS].join(', ')}`);
+    if (typeof r.kind !== 'string' || !KINDS.has(r.kind))
+      return E.left(`${where}: field 'kind' must be one of ${[...KINDS].join(', ')}`);
     if (r.phase !== 'mle' && r.phase !== 'tune') return E.left(`${where}: field 'phase' must be 'mle' or 'tune'`);
     if (typeof r.step !== 'number') return E.left(`${where}: field 'step' must be a number`);
-    if (r.kind === 'eval' && (typeof r.metrics !== 'object' || r.metrics === null)) return E.left(`${where}: field 'metrics' must be an object`);
-    if (r.kind === 'distribution' && !Array.isArray(r.rewards)) return E.left(`${where}: field 'rewards' must be an array`);
+    if (r.kind === 'eval' && (typeof r.metrics !== 'object' || r.metrics === null))
+      return E.left(`${where}: field 'metrics' must be an object`);
+    if (r.kind === 'distribution' && !Array.isArray(r.rewards))
+      return E.left(`${where}: field 'rewards' must be an array`);
     out.push(r as unknown as MetricsRecord);
   }
   return E.right(out);

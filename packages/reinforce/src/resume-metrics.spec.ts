@@ -27,14 +27,28 @@ beforeAll(async () => {
 type Loop = 'mle' | 'tune';
 
 /** One attempt of a run; `dieAt` (0-based update) makes the batch source throw there, as a kill during that update. */
-function attempt(loop: Loop, io: { checkpointer?: Checkpointer; metrics: MetricsSink }, dieAt = Infinity): Promise<unknown> {
+function attempt(
+  loop: Loop,
+  io: { checkpointer?: Checkpointer; metrics: MetricsSink },
+  dieAt = Infinity,
+): Promise<unknown> {
   const train = (step: number, rng: Rng) => {
     if (step === dieAt) throw new Error('killed');
     return toyBatch(rng, 8, F, L);
   };
-  const common = { policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)), optimizer: new Adam(0.05), task: toyTask, train, heldOut: heldOut(), rng: Rng.fromSeed(3), ...io };
+  const common = {
+    policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
+    optimizer: new Adam(0.05),
+    task: toyTask,
+    train,
+    heldOut: heldOut(),
+    rng: Rng.fromSeed(3),
+    ...io,
+  };
   const config = { steps: TOTAL, checkpointEvery: 2, evalEvery: 3 };
-  return loop === 'mle' ? trainMle({ ...common, config }) : tune({ ...common, config: { ...config, numSamples: 2, distributionSamples: 2 } });
+  return loop === 'mle'
+    ? trainMle({ ...common, config })
+    : tune({ ...common, config: { ...config, numSamples: 2, distributionSamples: 2 } });
 }
 
 const read = (file: string): Record<string, unknown>[] =>
@@ -60,7 +74,10 @@ describe.each<Loop>(['mle', 'tune'])('%s killed after a checkpoint and resumed',
     expect(killed.filter((r) => r.kind === 'train').map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
     appendFileSync(file, '{"kind":"train","pha'); // the line the kill cut short
 
-    await attempt(loop, { checkpointer: fileCheckpointer(path.join(dir, 'checkpoints'), { config: {} }), metrics: jsonlMetrics(file) });
+    await attempt(loop, {
+      checkpointer: fileCheckpointer(path.join(dir, 'checkpoints'), { config: {} }),
+      metrics: jsonlMetrics(file),
+    });
     const resumed = read(file);
     const steps = (rs: Record<string, unknown>[], kind: string) => rs.filter((r) => r.kind === kind).map((r) => r.step);
     expect(steps(resumed, 'train')).toEqual([1, 2, 3, 4, 5, 6]);

@@ -50,7 +50,8 @@ export async function sampleAndReward<E, P, A>(
     const preds: P[] = [];
     for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
     const r = task.reward(preds, ex, { tokenRewards: needs.tokenRewards, tokenValues: needs.tokenValues });
-    if (r.rewards.length !== n) throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
+    if (r.rewards.length !== n)
+      throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
     rewards.set(r.rewards, i * n);
     for (let j = 0; j < n; j++) aux[i * n + j] = r.aux?.[j];
     if (tokenRewards) {
@@ -62,15 +63,23 @@ export async function sampleAndReward<E, P, A>(
     if (needs.tokenValues) {
       const given = r.tokenValues;
       const vocab = given?.[0] ? given[0].values.length / l : 0;
-      if (given?.length !== n || !(vocab >= 1 && Number.isInteger(vocab)) || given.some((t) => t.values.length !== l * vocab || t.enumerated.length !== l)) {
-        throw new RangeError(`the expected estimator needs task.reward to return tokenValues: ${n} of [${l}, V] values and [${l}] flags`);
+      if (
+        given?.length !== n ||
+        !(vocab >= 1 && Number.isInteger(vocab)) ||
+        given.some((t) => t.values.length !== l * vocab || t.enumerated.length !== l)
+      ) {
+        throw new RangeError(
+          `the expected estimator needs task.reward to return tokenValues: ${n} of [${l}, V] values and [${l}] flags`,
+        );
       }
       tokenValues ??= { values: new Float32Array(b * n * l * vocab), enumerated: new Uint8Array(b * n * l), vocab };
       for (let j = 0; j < n; j++) {
         const row = i * n + j;
         tokenValues.enumerated.set(given[j].enumerated, row * l);
         // Only the enumerated positions: the loss sums over every [L, V] entry (expectedValueLoss).
-        for (let t = 0; t < l; t++) if (given[j].enumerated[t]) tokenValues.values.set(given[j].values.subarray(t * vocab, (t + 1) * vocab), (row * l + t) * vocab);
+        for (let t = 0; t < l; t++)
+          if (given[j].enumerated[t])
+            tokenValues.values.set(given[j].values.subarray(t * vocab, (t + 1) * vocab), (row * l + t) * vocab);
       }
     }
   }
@@ -97,7 +106,13 @@ export async function sampleRewardDistribution<E, P, A>(
     const b = batchSize(batch);
     const img = imagesTensor(batch.images);
     try {
-      const s = await policy.sample(img.tensor, { numSamples: samplesPerExample, temperature: 1, topK: 0, topP: 0, rng });
+      const s = await policy.sample(img.tensor, {
+        numSamples: samplesPerExample,
+        temperature: 1,
+        topK: 0,
+        topP: 0,
+        rng,
+      });
       for (let i = 0; i < b; i++) {
         const ex = batch.examples[i];
         const preds: P[] = [];

@@ -17,10 +17,27 @@ describe('run directory I/O for the loops', () => {
     phase: 'tune',
     step,
     params: new Map<string, tf.Tensor>([
-      ['decoder/head/kernel', tf.tensor2d([[1.5, -2], [0.25, 3]])],
+      [
+        'decoder/head/kernel',
+        tf.tensor2d([
+          [1.5, -2],
+          [0.25, 3],
+        ]),
+      ],
       ['decoder/head/bias', tf.tensor1d([step, -0])],
     ]),
-    optimizer: { step, tensors: new Map([['decoder/head/kernel/m', tf.tensor2d([[0.1, 0.2], [0.3, 0.4]])]]) },
+    optimizer: {
+      step,
+      tensors: new Map([
+        [
+          'decoder/head/kernel/m',
+          tf.tensor2d([
+            [0.1, 0.2],
+            [0.3, 0.4],
+          ]),
+        ],
+      ]),
+    },
     rng: Rng.fromSeed(step).state(),
     loop: { best: 0.75, sinceBest: 2, last: NaN },
   });
@@ -38,8 +55,11 @@ describe('run directory I/O for the loops', () => {
     expect(back.rng).toEqual(want.rng);
     expect(back.loop).toEqual({ best: 0.75, sinceBest: 2, last: NaN });
     expect(back.optimizer.step).toBe(3);
-    for (const [n, t] of want.params) expect(Array.from(back.params.get(n)!.dataSync())).toEqual(Array.from(t.dataSync()));
-    expect(Array.from(back.optimizer.tensors.get('decoder/head/kernel/m')!.dataSync())).toEqual(Array.from(want.optimizer.tensors.get('decoder/head/kernel/m')!.dataSync()));
+    for (const [n, t] of want.params)
+      expect(Array.from(back.params.get(n)!.dataSync())).toEqual(Array.from(t.dataSync()));
+    expect(Array.from(back.optimizer.tensors.get('decoder/head/kernel/m')!.dataSync())).toEqual(
+      Array.from(want.optimizer.tensors.get('decoder/head/kernel/m')!.dataSync()),
+    );
   });
 
   it('writes metrics records as JSON lines the report reader accepts', () => {
@@ -56,7 +76,10 @@ describe('run directory I/O for the loops', () => {
     const before = process.listenerCount('SIGINT');
     const written: string[] = [];
     const exits: number[] = [];
-    const sigint = interruptOnSigint({ stream: { write: (t: string) => written.push(t) }, exit: (code) => exits.push(code) });
+    const sigint = interruptOnSigint({
+      stream: { write: (t: string) => written.push(t) },
+      exit: (code) => exits.push(code),
+    });
     try {
       expect(process.listenerCount('SIGINT')).toBe(before + 1);
       expect(sigint.signal.aborted).toBe(false);
@@ -76,7 +99,10 @@ describe('run directory I/O for the loops', () => {
 
   it('starts the notice on a fresh line on a TTY, below the progress bar', () => {
     const written: string[] = [];
-    const sigint = interruptOnSigint({ stream: { write: (t: string) => written.push(t), isTTY: true }, exit: () => undefined });
+    const sigint = interruptOnSigint({
+      stream: { write: (t: string) => written.push(t), isTTY: true },
+      exit: () => undefined,
+    });
     process.emit('SIGINT', 'SIGINT');
     sigint.dispose();
     expect(written).toEqual([`\n${SIGINT_NOTICE}\n`]);

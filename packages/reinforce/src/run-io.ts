@@ -20,14 +20,18 @@ import {
 import type { Checkpointer, MetricsRecord, MetricsSink, Phase, Progress, TrainState } from './loop';
 import { currentHistory } from './report';
 
-const toTensor = (h: HostTensor): tf.Tensor => tf.tensor(h.data, h.shape as number[], h.dtype === 'I32' ? 'int32' : 'float32');
+const toTensor = (h: HostTensor): tf.Tensor =>
+  tf.tensor(h.data, h.shape as number[], h.dtype === 'I32' ? 'int32' : 'float32');
 
 /**
  * Checkpoints in `dir` as `step_<n>.safetensors`, with the run's resolved `config` and the loop's phase and
  * bookkeeping in the metadata. A checkpoint that cannot be read is an error naming the file (never silently skipped:
  * resuming from an older state than the user thinks would be worse).
  */
-export function fileCheckpointer(dir: string, opts: { readonly config: unknown; readonly keep?: number }): Checkpointer {
+export function fileCheckpointer(
+  dir: string,
+  opts: { readonly config: unknown; readonly keep?: number },
+): Checkpointer {
   return {
     async save(state: TrainState): Promise<void> {
       await saveCheckpoint(checkpointPath(dir, state.step), {
@@ -47,14 +51,19 @@ export function fileCheckpointer(dir: string, opts: { readonly config: unknown; 
       if (E.isLeft(ckpt)) throw new Error(ckpt.left);
       const c = ckpt.right;
       const phase = c.extra.phase;
-      if (phase !== 'mle' && phase !== 'tune') throw new Error(`${file}: metadata "phase" is ${JSON.stringify(phase)}, not a training phase`);
-      if (c.optimizer === undefined) throw new Error(`${file}: holds no optimizer state, so training cannot resume from it`);
+      if (phase !== 'mle' && phase !== 'tune')
+        throw new Error(`${file}: metadata "phase" is ${JSON.stringify(phase)}, not a training phase`);
+      if (c.optimizer === undefined)
+        throw new Error(`${file}: holds no optimizer state, so training cannot resume from it`);
       const loop = JSON.parse(c.extra.loop ?? '{}', (_k, v) => (v === null ? NaN : v)) as Record<string, number>;
       return {
         phase: phase as Phase,
         step: c.step,
         params: new Map([...c.params].map(([n, h]) => [n, toTensor(h)])),
-        optimizer: { step: c.optimizer.step, tensors: new Map([...c.optimizer.tensors].map(([n, h]) => [n, toTensor(h)])) },
+        optimizer: {
+          step: c.optimizer.step,
+          tensors: new Map([...c.optimizer.tensors].map(([n, h]) => [n, toTensor(h)])),
+        },
         rng: c.rngState,
         loop,
       };

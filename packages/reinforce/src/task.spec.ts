@@ -20,8 +20,12 @@ describe('imagesTensor and batchSize', () => {
   });
 
   it('rejects a buffer of the wrong size and a batch whose examples do not match its images', () => {
-    expect(() => imagesTensor({ data: new Float32Array(5), shape: [1, 2, 2, 1] })).toThrow(/5 values, expected 1×2×2×1/);
+    expect(() => imagesTensor({ data: new Float32Array(5), shape: [1, 2, 2, 1] })).toThrow(
+      /5 values, expected 1×2×2×1/,
+    );
     expect(batchSize({ images: { data: new Float32Array(8), shape: [2, 2, 2, 1] }, examples: ['a', 'b'] })).toBe(2);
-    expect(() => batchSize({ images: { data: new Float32Array(8), shape: [2, 2, 2, 1] }, examples: ['a'] })).toThrow(/2 images but 1 examples/);
+    expect(() => batchSize({ images: { data: new Float32Array(8), shape: [2, 2, 2, 1] }, examples: ['a'] })).toThrow(
+      /2 images but 1 examples/,
+    );
   });
 });

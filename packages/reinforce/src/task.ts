@@ -75,8 +75,7 @@ export interface Task<E, P, Aux = unknown> {
 
 /** Images as a tensor, or as raw [B, H, W, C] values with their shape. Values in [−1, 1] (big_vision range). */
 export type ImageBatch =
-  | tf.Tensor4D
-  | { readonly data: Float32Array; readonly shape: readonly [number, number, number, number] };
+  tf.Tensor4D | { readonly data: Float32Array; readonly shape: readonly [number, number, number, number] };
 
 export interface Batch<E> {
   readonly images: ImageBatch;

@@ -10,12 +10,22 @@ describe("reinforceLoss with auxLossScope 'head'", () => {
 
   /** Gradients by parameter name of an auxiliary-only loss (advantages 0) on a mu model. */
   function auxGrads(headOnly: boolean): Map<string, Float32Array> {
-    const model = EncoderDecoder.create(modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: 12, length: 6 }), 0);
+    const model = EncoderDecoder.create(
+      modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: 12, length: 6 }),
+      0,
+    );
     // The head starts at zero; random values let gradients flow back into the features.
     const head = model.params.get('decoder/head/kernel')!;
     head.assign(tf.randomNormal(head.shape, 0, 1, 'float32', 3));
     const images = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
-    const tokens = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 0]], [2, 6], 'int32');
+    const tokens = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9, 10, 11, 0],
+      ],
+      [2, 6],
+      'int32',
+    );
     const names = [...model.params.keys()];
     const vars = names.map((n) => model.params.get(n)!);
     // An auxiliary loss that depends on every position: the mean log-prob of token 3.

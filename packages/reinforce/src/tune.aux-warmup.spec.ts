@@ -13,7 +13,10 @@ const V = 12;
 const task: Task<number, Int32Array, number> = {
   encodeTargets: () => new Int32Array(L),
   decode: (tokens) => tokens,
-  reward: (preds) => ({ rewards: Float64Array.from(preds, (p) => p.filter((t) => t === 3).length), aux: preds.map(() => 0) }),
+  reward: (preds) => ({
+    rewards: Float64Array.from(preds, (p) => p.filter((t) => t === 3).length),
+    aux: preds.map(() => 0),
+  }),
   evaluate: () => ({}),
   auxLoss: (logProbs) => tf.neg(tf.mean(tf.slice(logProbs, [0, 0, 3], [logProbs.shape[0], L, 1]))) as tf.Scalar,
 };
@@ -31,8 +34,21 @@ const train = (_step: number, rng: Rng) => ({
 });
 
 /** No update, only the warm-up of `config` (with the two optimizers every case uses). */
-const warmUp = (policy: EncoderDecoder, config: Partial<TuneConfig>, io: Partial<TuneOptions<number, Int32Array, number>> = {}) =>
-  tune({ policy, optimizer: new Adam(0.03), warmupOptimizer: new Adam(0.1), task, train, rng: Rng.fromSeed(1), config: { steps: 0, numSamples: 2, ...config }, ...io });
+const warmUp = (
+  policy: EncoderDecoder,
+  config: Partial<TuneConfig>,
+  io: Partial<TuneOptions<number, Int32Array, number>> = {},
+) =>
+  tune({
+    policy,
+    optimizer: new Adam(0.03),
+    warmupOptimizer: new Adam(0.1),
+    task,
+    train,
+    rng: Rng.fromSeed(1),
+    config: { steps: 0, numSamples: 2, ...config },
+    ...io,
+  });
 
 describe('tune with auxWarmup', () => {
   beforeAll(async () => {
@@ -44,14 +60,21 @@ describe('tune with auxWarmup', () => {
     const before = new Map([...policy.params].map(([k, v]) => [k, v.dataSync().slice()]));
     const records: MetricsRecord[] = [];
     const progress: ProgressInfo[] = [];
-    const result = await warmUp(policy, { auxWarmup: 24, auxLossScope: 'head' }, { metrics: { log: (r) => records.push(r) }, progress: (p) => progress.push(p) });
+    const result = await warmUp(
+      policy,
+      { auxWarmup: 24, auxLossScope: 'head' },
+      { metrics: { log: (r) => records.push(r) }, progress: (p) => progress.push(p) },
+    );
     expect(result).toMatchObject({ stopped: 'done', steps: 0 });
     for (const [name, v] of policy.params) {
       const moved = v.dataSync().some((x, i) => x !== before.get(name)![i]);
       expect([name, moved]).toEqual([name, name.startsWith('decoder/head/')]);
     }
     expect(progress.map((p) => p.warmup)).toEqual(Array.from({ length: 24 }, (_, k) => k + 1));
-    const ev = records.find((r) => r.kind === 'event' && r.event === 'aux-warmup') as Extract<MetricsRecord, { kind: 'event' }>;
+    const ev = records.find((r) => r.kind === 'event' && r.event === 'aux-warmup') as Extract<
+      MetricsRecord,
+      { kind: 'event' }
+    >;
     const [first, last] = /aux loss ([\d.]+) → ([\d.]+)/.exec(ev.detail!)!.slice(1).map(Number);
     expect(last).toBeLessThan(first);
     policy.dispose();
@@ -61,7 +84,12 @@ describe('tune with auxWarmup', () => {
     const policy = model();
     const emb = policy.params.get('decoder/EmbedTargets/embedding')!.dataSync().slice();
     await warmUp(policy, { auxWarmup: 2 });
-    expect(policy.params.get('decoder/EmbedTargets/embedding')!.dataSync().some((x, i) => x !== emb[i])).toBe(true);
+    expect(
+      policy.params
+        .get('decoder/EmbedTargets/embedding')!
+        .dataSync()
+        .some((x, i) => x !== emb[i]),
+    ).toBe(true);
     policy.dispose();
   });
 
@@ -70,22 +98,37 @@ describe('tune with auxWarmup', () => {
     const stop = new AbortController();
     const seen: number[] = [];
     const records: MetricsRecord[] = [];
-    await warmUp(policy, { auxWarmup: 10, auxLossScope: 'head' }, {
-      signal: stop.signal,
-      metrics: { log: (r) => records.push(r) },
-      progress: (p) => {
-        seen.push(p.warmup ?? -1);
-        if (p.warmup === 3) stop.abort();
+    await warmUp(
+      policy,
+      { auxWarmup: 10, auxLossScope: 'head' },
+      {
+        signal: stop.signal,
+        metrics: { log: (r) => records.push(r) },
+        progress: (p) => {
+          seen.push(p.warmup ?? -1);
+          if (p.warmup === 3) stop.abort();
+        },
       },
-    });
+    );
     expect(seen).toEqual([1, 2, 3]);
-    expect(records.some((r) => r.kind === 'event' && r.event === 'aux-warmup' && /of 3 steps/.test(r.detail ?? ''))).toBe(true);
+    expect(
+      records.some((r) => r.kind === 'event' && r.event === 'aux-warmup' && /of 3 steps/.test(r.detail ?? '')),
+    ).toBe(true);
     policy.dispose();
   });
 
   it('needs a warm-up optimizer', async () => {
     const policy = model();
-    await expect(tune({ policy, optimizer: new Adam(0.03), task, train, rng: Rng.fromSeed(1), config: { steps: 0, numSamples: 2, auxWarmup: 1 } })).rejects.toThrow(/warmupOptimizer/);
+    await expect(
+      tune({
+        policy,
+        optimizer: new Adam(0.03),
+        task,
+        train,
+        rng: Rng.fromSeed(1),
+        config: { steps: 0, numSamples: 2, auxWarmup: 1 },
+      }),
+    ).rejects.toThrow(/warmupOptimizer/);
     policy.dispose();
   });
 });

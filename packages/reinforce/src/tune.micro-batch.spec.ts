@@ -16,15 +16,33 @@ type TrainRecord = Extract<MetricsRecord, { kind: 'train' }>;
 const task: Task<ToyExample, Int32Array, number> = {
   ...toyTask,
   auxLoss: (logProbs, _tokens, aux) =>
-    tf.tidy(() => tf.neg(tf.mean(tf.mul(tf.slice(logProbs, [0, 0, 1], [-1, -1, 1]), tf.reshape(tf.tensor1d(aux as number[]), [-1, 1, 1]))))) as tf.Scalar,
+    tf.tidy(() =>
+      tf.neg(
+        tf.mean(
+          tf.mul(tf.slice(logProbs, [0, 0, 1], [-1, -1, 1]), tf.reshape(tf.tensor1d(aux as number[]), [-1, 1, 1])),
+        ),
+      ),
+    ) as tf.Scalar,
 };
 
-async function run(estimator: Estimator, microBatch?: number): Promise<{ params: Float32Array[]; records: TrainRecord[] }> {
+async function run(
+  estimator: Estimator,
+  microBatch?: number,
+): Promise<{ params: Float32Array[]; records: TrainRecord[] }> {
   const policy = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2));
   const reference = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(5));
   const records: MetricsRecord[] = [];
   const config: TuneConfig = { steps: 3, numSamples: 3, estimator, klCoef: 0.2, auxLossWeight: 0.5, microBatch };
-  await tune({ policy, reference, optimizer: new Adam(0.05), task, train, rng: Rng.fromSeed(3), config, metrics: { log: (r) => records.push(r) } });
+  await tune({
+    policy,
+    reference,
+    optimizer: new Adam(0.05),
+    task,
+    train,
+    rng: Rng.fromSeed(3),
+    config,
+    metrics: { log: (r) => records.push(r) },
+  });
   const params = [...policy.params.values()].map((v) => v.dataSync() as Float32Array);
   return { params, records: records.filter((r): r is TrainRecord => r.kind === 'train') };
 }
@@ -41,7 +59,8 @@ describe.each<Estimator>(['paper', 'rloo', 'greedy', 'rtg', 'expected'])('estima
     chunked.records.forEach((r, i) => {
       const w = whole.records[i];
       expect(r.rewardMean).toBeCloseTo(w.rewardMean as number, 12); // the same samples (inputs draw in order)
-      for (const k of ['loss', 'pgLoss', 'kl', 'auxLoss'] as const) expect(r[k] as number).toBeCloseTo(w[k] as number, 5);
+      for (const k of ['loss', 'pgLoss', 'kl', 'auxLoss'] as const)
+        expect(r[k] as number).toBeCloseTo(w[k] as number, 5);
     });
     chunked.params.forEach((p, i) => p.forEach((x, j) => expect(x).toBeCloseTo(whole.params[i][j], 5)));
     // …and the updates did something, so the comparison is not between two untouched models.

@@ -63,7 +63,14 @@ it('the KL penalty keeps the tuned policy closer to the reference', async () => 
   // Measured: 1.010 without the penalty, 0.252 with it.
   expect(kls[1]).toBeLessThan(kls[0] / 2);
   await expect(
-    tune({ policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)), optimizer: new Adam(0.03), task: toyTask, train, rng: Rng.fromSeed(3), config: { steps: 1, numSamples: 2, klCoef: 1 } }),
+    tune({
+      policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
+      optimizer: new Adam(0.03),
+      task: toyTask,
+      train,
+      rng: Rng.fromSeed(3),
+      config: { steps: 1, numSamples: 2, klCoef: 1 },
+    }),
   ).rejects.toThrow(/reference policy/);
   held.images.dispose();
 });
@@ -72,38 +79,41 @@ it.each<[Estimator, number, boolean]>([
   ['paper', 8, false],
   ['rloo', 8 * 3, true], // normalised advantages too
   ['greedy', 8 * 3, false],
-])('%s: the aux loss gets the %i gradient rows, each with its own sample’s aux', async (estimator, rows, normalizeAdvantages) => {
-  // Aux = the sampled tokens themselves, so the loss can check the row ↔ aux alignment.
-  const seen: number[] = [];
-  const task: Task<ToyExample, Int32Array, Int32Array> = {
-    ...toyTask,
-    reward: (preds, ex) => ({ rewards: toyTask.reward(preds, ex).rewards, aux: preds }),
-    auxLoss: (logProbs, sampled, aux) => {
-      expect(logProbs.shape).toEqual([rows, L, V]);
-      expect(aux).toHaveLength(rows);
-      const s = sampled.dataSync();
-      aux.forEach((a, r) => expect(Array.from(a)).toEqual(Array.from(s.slice(r * L, (r + 1) * L))));
-      seen.push(aux.length);
-      // Pull probability towards token 0 everywhere.
-      return tf.neg(tf.mean(tf.slice(logProbs, [0, 0, 0], [rows, L, 1]))) as tf.Scalar;
-    },
-  };
-  const records: MetricsRecord[] = [];
-  await tune({
-    policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
-    optimizer: new Adam(0.03),
-    task,
-    train,
-    rng: Rng.fromSeed(3),
-    config: { steps: 3, numSamples: 3, estimator, auxLossWeight: 0.3, normalizeAdvantages },
-    metrics: { log: (r) => records.push(r) },
-  });
-  expect(seen).toEqual([rows, rows, rows]);
-  for (const r of records.filter((x): x is TrainRecord => x.kind === 'train')) {
-    expect(r.loss).toBeCloseTo((r.pgLoss as number) + 0.3 * (r.auxLoss as number), 5);
-    expect(r.rewardStd as number).toBeGreaterThanOrEqual(0);
-  }
-});
+])(
+  '%s: the aux loss gets the %i gradient rows, each with its own sample’s aux',
+  async (estimator, rows, normalizeAdvantages) => {
+    // Aux = the sampled tokens themselves, so the loss can check the row ↔ aux alignment.
+    const seen: number[] = [];
+    const task: Task<ToyExample, Int32Array, Int32Array> = {
+      ...toyTask,
+      reward: (preds, ex) => ({ rewards: toyTask.reward(preds, ex).rewards, aux: preds }),
+      auxLoss: (logProbs, sampled, aux) => {
+        expect(logProbs.shape).toEqual([rows, L, V]);
+        expect(aux).toHaveLength(rows);
+        const s = sampled.dataSync();
+        aux.forEach((a, r) => expect(Array.from(a)).toEqual(Array.from(s.slice(r * L, (r + 1) * L))));
+        seen.push(aux.length);
+        // Pull probability towards token 0 everywhere.
+        return tf.neg(tf.mean(tf.slice(logProbs, [0, 0, 0], [rows, L, 1]))) as tf.Scalar;
+      },
+    };
+    const records: MetricsRecord[] = [];
+    await tune({
+      policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
+      optimizer: new Adam(0.03),
+      task,
+      train,
+      rng: Rng.fromSeed(3),
+      config: { steps: 3, numSamples: 3, estimator, auxLossWeight: 0.3, normalizeAdvantages },
+      metrics: { log: (r) => records.push(r) },
+    });
+    expect(seen).toEqual([rows, rows, rows]);
+    for (const r of records.filter((x): x is TrainRecord => x.kind === 'train')) {
+      expect(r.loss).toBeCloseTo((r.pgLoss as number) + 0.3 * (r.auxLoss as number), 5);
+      expect(r.rewardStd as number).toBeGreaterThanOrEqual(0);
+    }
+  },
+);
 
 it('reports progress every update and keeps no tensors from one update to the next', async () => {
   // rloo + KL + aux: the path that makes the most tensors.
@@ -156,7 +166,14 @@ it('a non-finite update stops tuning cleanly with the last good state', async ()
 
 it('expected refuses normalised advantages (they would rescale the drawn tokens but not the enumerated values)', async () => {
   const config = { steps: 1, numSamples: 2, estimator: 'expected' as const, normalizeAdvantages: true };
-  await expect(tune({ policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)), optimizer: new Adam(0.03), task: toyTask, train, rng: Rng.fromSeed(3), config })).rejects.toThrow(
-    /'expected' does not combine with normalizeAdvantages/,
-  );
+  await expect(
+    tune({
+      policy: new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2)),
+      optimizer: new Adam(0.03),
+      task: toyTask,
+      train,
+      rng: Rng.fromSeed(3),
+      config,
+    }),
+  ).rejects.toThrow(/'expected' does not combine with normalizeAdvantages/);
 });

@@ -25,7 +25,15 @@ it('tuning from a weak MLE start raises held-out reward and accuracy', async () 
   const heldOut = [toyBatch(Rng.fromSeed(99), 128, F, L)];
   const train = (_step: number, rng: Rng) => toyBatch(rng, 16, F, L);
 
-  const mle = await trainMle({ policy, optimizer: new Adam(0.003), task: toyTask, train, heldOut, rng: Rng.fromSeed(1), config: { steps: 5 } });
+  const mle = await trainMle({
+    policy,
+    optimizer: new Adam(0.003),
+    task: toyTask,
+    train,
+    heldOut,
+    rng: Rng.fromSeed(1),
+    config: { steps: 5 },
+  });
   expect(mle.stopped).toBe('done');
   const before = await evaluateGreedy(policy, toyTask, heldOut);
 

@@ -50,7 +50,10 @@ export interface TuneOptions<E, P, A> extends LoopIo {
 export interface TuneResult {
   /** Updates applied in total (including those before a resume). */
   readonly steps: number;
-  /** `interrupted`: `signal` was aborted; the state after the last update is checkpointed (when a checkpointer is set). */
+  /**
+   * `interrupted`: `signal` was aborted; the state after the last update is checkpointed (when a checkpointer is
+   * set).
+   */
   readonly stopped: 'done' | 'non-finite' | 'interrupted';
   /** Per-update total loss of the updates this call ran. */
   readonly losses: number[];
@@ -77,7 +80,8 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
     log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'start' });
     await logDistribution(opts, 'start', step);
     if (heldOut.length > 0 && config.evalEvery) await logEval(opts, step, now);
-    if ((config.auxWarmup ?? 0) > 0 && !(await warmUpAux(opts, rng, now))) return { steps: 0, stopped: 'non-finite', losses: [] };
+    if ((config.auxWarmup ?? 0) > 0 && !(await warmUpAux(opts, rng, now)))
+      return { steps: 0, stopped: 'non-finite', losses: [] };
   }
 
   const losses: number[] = [];
@@ -87,26 +91,50 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
     try {
       const { result, rewards } = await update(opts, img.tensor, batch.examples, rng);
       if (!result.finite) {
-        log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'non-finite', detail: `loss ${result.loss} at update ${step + 1}; not applied` });
+        log({
+          kind: 'event',
+          phase: 'tune',
+          step,
+          wallTime: now(),
+          event: 'non-finite',
+          detail: `loss ${result.loss} at update ${step + 1}; not applied`,
+        });
         return { steps: step, stopped: 'non-finite', losses };
       }
       step += 1;
       losses.push(result.loss);
       const mean = rewards.reduce((s, x) => s + x, 0) / rewards.length;
       const std = Math.sqrt(rewards.reduce((s, x) => s + (x - mean) ** 2, 0) / rewards.length);
-      log({ kind: 'train', phase: 'tune', step, wallTime: now(), loss: result.loss, rewardMean: mean, rewardStd: std, ...result.terms });
+      log({
+        kind: 'train',
+        phase: 'tune',
+        step,
+        wallTime: now(),
+        loss: result.loss,
+        rewardMean: mean,
+        rewardStd: std,
+        ...result.terms,
+      });
       opts.progress?.({ phase: 'tune', step, totalSteps: config.steps, loss: result.loss, rewardMean: mean });
     } finally {
       img.tensor.dispose(); // a training batch is consumed by its step
     }
-    if (heldOut.length > 0 && config.evalEvery && isDue(step, config.evalEvery, config.steps)) await logEval(opts, step, now);
+    if (heldOut.length > 0 && config.evalEvery && isDue(step, config.evalEvery, config.steps))
+      await logEval(opts, step, now);
     const scheduled = isDue(step, config.checkpointEvery, config.steps);
     const interrupted = interruptRequested(opts.signal, step, config.steps);
     if (opts.checkpointer && (scheduled || interrupted)) {
       await opts.checkpointer.save(captureState('tune', step, policy, optimizer, rng, {}));
     }
     if (interrupted) {
-      log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'interrupted', detail: interruptDetail(step, opts.checkpointer !== undefined) });
+      log({
+        kind: 'event',
+        phase: 'tune',
+        step,
+        wallTime: now(),
+        event: 'interrupted',
+        detail: interruptDetail(step, opts.checkpointer !== undefined),
+      });
       return { steps: step, stopped: 'interrupted', losses };
     }
   }
@@ -140,7 +168,14 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
           return terms.auxLoss;
         });
         if (!result.finite) {
-          opts.metrics?.log({ kind: 'event', phase: 'tune', step: 0, wallTime: now(), event: 'non-finite', detail: `aux warm-up loss ${result.loss} at warm-up step ${k + 1}; not applied` });
+          opts.metrics?.log({
+            kind: 'event',
+            phase: 'tune',
+            step: 0,
+            wallTime: now(),
+            event: 'non-finite',
+            detail: `aux warm-up loss ${result.loss} at warm-up step ${k + 1}; not applied`,
+          });
           return false;
         }
         losses.push(result.loss);
@@ -161,12 +196,29 @@ async function warmUpAux<E, P, A>(opts: TuneOptions<E, P, A>, rng: Rng, now: () 
 
 async function logEval<E, P, A>(opts: TuneOptions<E, P, A>, step: number, now: () => number): Promise<void> {
   const ev = await evaluateGreedy(opts.policy, opts.task, opts.heldOut ?? []);
-  opts.metrics?.log({ kind: 'eval', phase: 'tune', step, wallTime: now(), rewardMean: ev.rewardMean, metrics: ev.metrics });
+  opts.metrics?.log({
+    kind: 'eval',
+    phase: 'tune',
+    step,
+    wallTime: now(),
+    rewardMean: ev.rewardMean,
+    metrics: ev.metrics,
+  });
 }
 
-async function logDistribution<E, P, A>(opts: TuneOptions<E, P, A>, label: 'start' | 'end', step: number): Promise<void> {
+async function logDistribution<E, P, A>(
+  opts: TuneOptions<E, P, A>,
+  label: 'start' | 'end',
+  step: number,
+): Promise<void> {
   const k = opts.config.distributionSamples ?? 0;
   if (k <= 0 || !opts.heldOut?.length || !opts.metrics) return;
-  const rewards = await sampleRewardDistribution(opts.policy, opts.task, opts.heldOut, k, Rng.fromSeed(opts.config.distributionSeed ?? 0));
+  const rewards = await sampleRewardDistribution(
+    opts.policy,
+    opts.task,
+    opts.heldOut,
+    k,
+    Rng.fromSeed(opts.config.distributionSeed ?? 0),
+  );
   opts.metrics.log({ kind: 'distribution', phase: 'tune', step, label, rewards: Array.from(rewards) });
 }

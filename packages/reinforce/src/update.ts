@@ -46,18 +46,30 @@ export interface ReinforceLossInput<A> {
  * The tuning loss of one step, to call inside a gradient tape: re-scores the rows' tokens teacher-forced (the same
  * logits processors as the sampler) and adds the optional KL and auxiliary terms. Named terms go into `terms`.
  */
-export function reinforceLoss<A>(policy: SequencePolicy, input: ReinforceLossInput<A>, terms: Record<string, tf.Scalar> = {}): tf.Scalar {
-  // One pass for both where the policy can: each image encoded once, the head-only aux log-probs from the same features.
+export function reinforceLoss<A>(
+  policy: SequencePolicy,
+  input: ReinforceLossInput<A>,
+  terms: Record<string, tf.Scalar> = {},
+): tf.Scalar {
+  // One pass for both where the policy can: each image encoded once, the head-only aux log-probs from the same
+  // features.
   const head = input.aux !== undefined && input.aux.weight > 0 && input.aux.headOnly === true;
   const scores = scoreRows(policy, input.images, input.tokens, { rowImages: input.rowImages, head });
   const logProbs = scores.logProbs; // [R, L, V]
   const [r, l] = input.tokens.shape;
-  const adv = input.advantages.length === r ? tf.tensor1d(Float32Array.from(input.advantages)) : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
+  const adv =
+    input.advantages.length === r
+      ? tf.tensor1d(Float32Array.from(input.advantages))
+      : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
   // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
   const t = input.temperature ?? 1;
   const sampledLogProbs = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
   let pg = policyGradientLoss(sampledLogProbs, input.tokens, adv, input.reduction);
-  if (input.tokenValues) pg = tf.add(pg, expectedValueLoss(sampledLogProbs, tf.tensor3d(input.tokenValues, logProbs.shape), input.reduction));
+  if (input.tokenValues)
+    pg = tf.add(
+      pg,
+      expectedValueLoss(sampledLogProbs, tf.tensor3d(input.tokenValues, logProbs.shape), input.reduction),
+    );
   terms.pgLoss = pg;
   let loss: tf.Scalar = pg;
   if (input.kl && input.kl.coef > 0) {
@@ -144,19 +156,44 @@ export async function updateInputs<E, P, A>(
       const count = Math.min(micro, b - start);
       const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
       if (images !== batchImages) made.push(images);
-      const scored = await sampleAndReward(policy, task, images, examples.slice(start, start + count), n, spec.needs, rng, config.temperature);
+      const scored = await sampleAndReward(
+        policy,
+        task,
+        images,
+        examples.slice(start, start + count),
+        n,
+        spec.needs,
+        rng,
+        config.temperature,
+      );
       parts.push({ first: start * n, images, scored });
     }
     const l = parts[0].scored.length;
-    const rewards = concat(parts.map((p) => p.scored.rewards), (n) => new Float64Array(n));
-    const greedyRewards = spec.needs.greedy ? concat(parts.map((p) => p.scored.greedyRewards ?? new Float64Array()), (n) => new Float64Array(n)) : undefined;
+    const rewards = concat(
+      parts.map((p) => p.scored.rewards),
+      (n) => new Float64Array(n),
+    );
+    const greedyRewards = spec.needs.greedy
+      ? concat(
+          parts.map((p) => p.scored.greedyRewards ?? new Float64Array()),
+          (n) => new Float64Array(n),
+        )
+      : undefined;
     const tokenRewards = spec.needs.tokenRewards
       ? {
-          values: concat(parts.map((p) => p.scored.tokenRewards ?? new Float64Array()), (n) => new Float64Array(n)),
+          values: concat(
+            parts.map((p) => p.scored.tokenRewards ?? new Float64Array()),
+            (n) => new Float64Array(n),
+          ),
           length: l,
           discount: config.discount,
           tokensPerStep: task.tokensPerStep,
-          enumerated: spec.needs.tokenValues ? concat(parts.map((p) => p.scored.tokenValues?.enumerated ?? new Uint8Array()), (n) => new Uint8Array(n)) : undefined,
+          enumerated: spec.needs.tokenValues
+            ? concat(
+                parts.map((p) => p.scored.tokenValues?.enumerated ?? new Uint8Array()),
+                (n) => new Uint8Array(n),
+              )
+            : undefined,
         }
       : undefined;
     const picked = estimatorRows(estimator, rewards, b, n, greedyRewards, tokenRewards);
@@ -166,9 +203,14 @@ export async function updateInputs<E, P, A>(
     const auxLoss = task.auxLoss?.bind(task);
     const chunks = parts.map((part) => {
       // This part's rows: k indexes the step's rows, local the part's own samples.
-      const ks = Array.from(picked.rows.keys()).filter((k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length);
+      const ks = Array.from(picked.rows.keys()).filter(
+        (k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length,
+      );
       const local = ks.map((k) => picked.rows[k] - part.first);
-      const tokens = tokensTensor(rowsOf(part.scored.tokens, l, local, (n) => new Int32Array(n)), [ks.length, l]);
+      const tokens = tokensTensor(
+        rowsOf(part.scored.tokens, l, local, (n) => new Int32Array(n)),
+        [ks.length, l],
+      );
       made.push(tokens);
       // Row r is sample r mod N of input ⌊r/N⌋ (one row per input: row b is input b, so the images serve as they are).
       const images = part.images;
@@ -176,7 +218,9 @@ export async function updateInputs<E, P, A>(
       let kl: ReinforceLossInput<A>['kl'];
       if (klCoef > 0 && opts.reference) {
         const ref = opts.reference;
-        const refTokenLogProbs = tf.tidy(() => selectTokenLogProbs(scoreRows(ref, images, tokens, { rowImages }).logProbs, tokens));
+        const refTokenLogProbs = tf.tidy(() =>
+          selectTokenLogProbs(scoreRows(ref, images, tokens, { rowImages }).logProbs, tokens),
+        );
         made.push(refTokenLogProbs);
         kl = { coef: klCoef, refTokenLogProbs };
       }
@@ -186,13 +230,20 @@ export async function updateInputs<E, P, A>(
         rowImages,
         tokens,
         advantages: rowsOf(advantages, per, ks, (n) => new Float64Array(n)),
-        tokenValues: part.scored.tokenValues && rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n)),
+        tokenValues:
+          part.scored.tokenValues &&
+          rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n)),
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
         kl,
         aux:
           auxLoss && auxWeight > 0
-            ? { weight: auxWeight, loss: auxLoss, values: local.map((row) => part.scored.aux[row] as A), headOnly: config.auxLossScope === 'head' }
+            ? {
+                weight: auxWeight,
+                loss: auxLoss,
+                values: local.map((row) => part.scored.aux[row] as A),
+                headOnly: config.auxLossScope === 'head',
+              }
             : undefined,
       };
       return { share: ks.length / picked.rows.length, input };
@@ -204,26 +255,40 @@ export async function updateInputs<E, P, A>(
   }
 }
 
-/** What an update needs of the config: the estimator table's rules (samples, normalisation), a positive microBatch and temperature. */
+/**
+ * What an update needs of the config: the estimator table's rules (samples, normalisation), a positive microBatch
+ * and temperature.
+ */
 export function checkUpdateConfig(config: TuneConfig): void {
   const t = config.temperature;
-  if (t !== undefined && !(t > 0 && Number.isFinite(t))) throw new RangeError(`temperature must be a positive number, got ${t}`);
+  if (t !== undefined && !(t > 0 && Number.isFinite(t)))
+    throw new RangeError(`temperature must be a positive number, got ${t}`);
   const estimator = config.estimator ?? 'paper';
-  const problem = samplesProblem(estimator, config.numSamples) ?? normalizeProblem(estimator, config.normalizeAdvantages);
+  const problem =
+    samplesProblem(estimator, config.numSamples) ?? normalizeProblem(estimator, config.normalizeAdvantages);
   if (problem !== undefined) throw new RangeError(problem);
   const m = config.microBatch;
-  if (m !== undefined && !(Number.isInteger(m) && m >= 1)) throw new RangeError(`microBatch must be a positive integer, got ${m}`);
+  if (m !== undefined && !(Number.isInteger(m) && m >= 1))
+    throw new RangeError(`microBatch must be a positive integer, got ${m}`);
 }
 
 /** Rows `rows` of a row-major array of `rowSize`-value rows, in that order, in an array made by `make`. */
-function rowsOf<T extends Float64Array | Float32Array | Int32Array>(values: T, rowSize: number, rows: readonly number[], make: (length: number) => T): T {
+function rowsOf<T extends Float64Array | Float32Array | Int32Array>(
+  values: T,
+  rowSize: number,
+  rows: readonly number[],
+  make: (length: number) => T,
+): T {
   const out = make(rows.length * rowSize);
   rows.forEach((row, k) => out.set(values.subarray(row * rowSize, (row + 1) * rowSize), k * rowSize));
   return out;
 }
 
 /** The parts end to end, in an array made by `make`. */
-function concat<T extends Float64Array | Float32Array | Uint8Array>(parts: readonly T[], make: (length: number) => T): T {
+function concat<T extends Float64Array | Float32Array | Uint8Array>(
+  parts: readonly T[],
+  make: (length: number) => T,
+): T {
   const out = make(parts.reduce((s, p) => s + p.length, 0));
   let offset = 0;
   for (const p of parts) {

@@ -7,11 +7,21 @@ void runCli(
   {
     tool: 'task-caption',
     commands: {
-      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split; saves the vocabulary with the run', run: pretrainCommand },
-      tune: { summary: 'reward tuning (REINFORCE, CIDEr-D reward) from an MLE run (--from); --set tune.estimator=greedy for self-critical', run: tuneCommand },
+      pretrain: {
+        summary: 'MLE pretraining (teacher forcing) on the training split; saves the vocabulary with the run',
+        run: pretrainCommand,
+      },
+      tune: {
+        summary:
+          'reward tuning (REINFORCE, CIDEr-D reward) from an MLE run (--from); --set tune.estimator=greedy for self-critical',
+        run: tuneCommand,
+      },
       eval: { summary: 'greedy captions, CIDEr-D and BLEU-1..4 on the validation split (--from)', run: evalCommand },
       demo: { summary: 'the whole recipe on built-in synthetic data, MLE vs tuned', run: demoCommand },
-      noise: { summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?', run: noiseCommand },
+      noise: {
+        summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?',
+        run: noiseCommand,
+      },
     },
   },
   process.argv.slice(2),

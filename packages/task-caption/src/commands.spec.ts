@@ -42,7 +42,9 @@ describe('task-caption commands (plumbing, mu preset)', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('demo: pretrains, tunes, evaluates both and writes the runs, the comparison and one JSON line', async () => {
-    const { code, stdout } = await capture(() => demoCommand(['--preset', 'mu', '--out', out, '--name', 'd', '--backend', 'cpu', '--json', '--from-scratch']));
+    const { code, stdout } = await capture(() =>
+      demoCommand(['--preset', 'mu', '--out', out, '--name', 'd', '--backend', 'cpu', '--json', '--from-scratch']),
+    );
     expect(code).toBe(0);
     const result = lastJson(stdout);
     expect(Object.keys(result).sort()).toEqual(['mle', 'preset', 'seed', 'tuned', 'wall_s']);
@@ -57,7 +59,16 @@ describe('task-caption commands (plumbing, mu preset)', () => {
       for (const b of stats.BLEU as unknown[]) expect(typeof b).toBe('number');
     }
     for (const r of ['d-mle', 'd-tuned']) {
-      for (const f of ['config.json', 'metrics.jsonl', 'report.html', 'vocabulary.json', 'eval/metrics.json', 'eval/captions.json', 'eval/captions.html', 'eval/val_000.png']) {
+      for (const f of [
+        'config.json',
+        'metrics.jsonl',
+        'report.html',
+        'vocabulary.json',
+        'eval/metrics.json',
+        'eval/captions.json',
+        'eval/captions.html',
+        'eval/val_000.png',
+      ]) {
         expect([r, f, existsSync(path.join(runs, r, f))]).toEqual([r, f, true]);
       }
       expect(readdirSync(path.join(runs, r, 'checkpoints')).some((f) => f.endsWith('.safetensors'))).toBe(true);
@@ -67,34 +78,56 @@ describe('task-caption commands (plumbing, mu preset)', () => {
       // COCO results: one {image_id, caption} per validation image, ids as in captions_val.json (1..8).
       const captions = readJsonFile(path.join(runs, r, 'eval', 'captions.json'));
       expect(captions.map((c: { image_id: number }) => c.image_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-      for (const c of captions) expect([Object.keys(c).sort(), typeof c.caption]).toEqual([['caption', 'image_id'], 'string']);
+      for (const c of captions)
+        expect([Object.keys(c).sort(), typeof c.caption]).toEqual([['caption', 'image_id'], 'string']);
     }
     // The tuned run decodes with the MLE run's word ids.
-    expect(readJsonFile(path.join(runs, 'd-tuned', 'vocabulary.json'))).toEqual(readJsonFile(path.join(runs, 'd-mle', 'vocabulary.json')));
+    expect(readJsonFile(path.join(runs, 'd-tuned', 'vocabulary.json'))).toEqual(
+      readJsonFile(path.join(runs, 'd-mle', 'vocabulary.json')),
+    );
     const page = readFileSync(path.join(runs, 'd-tuned', 'compare.html'), 'utf8');
     expect(page).toContain('MLE vs reward-tuned');
     // mu shows 2 pictures, each with its references.
     expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'val_001.png'))).toBe(true);
     expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'val_002.png'))).toBe(false);
-    const firstRef = readJsonFile(path.join(out, 'data', 'captions-s0-32px-16x8-max2', 'captions_val.json')).annotations[0].caption;
+    const firstRef = readJsonFile(path.join(out, 'data', 'captions-s0-32px-16x8-max2', 'captions_val.json'))
+      .annotations[0].caption;
     expect(page).toContain(`<li>${firstRef}</li>`);
   });
 
   it('tune --set tune.estimator=greedy: a self-critical run from the MLE run', async () => {
     const { code, stdout } = await capture(() =>
-      tuneCommand(['--from', path.join(runs, 'd-mle'), '--out', out, '--name', 'sc', '--backend', 'cpu', '--json', '--set', 'tune.estimator=greedy']),
+      tuneCommand([
+        '--from',
+        path.join(runs, 'd-mle'),
+        '--out',
+        out,
+        '--name',
+        'sc',
+        '--backend',
+        'cpu',
+        '--json',
+        '--set',
+        'tune.estimator=greedy',
+      ]),
     );
     expect(code).toBe(0);
     const result = lastJson(stdout);
     expect(Object.keys(result).sort()).toEqual(['BLEU', 'CIDEr-D', 'run']);
     expect(result.run).toBe(path.join(runs, 'sc'));
     expect(readJsonFile(path.join(runs, 'sc', 'config.json')).tune.estimator).toBe('greedy');
-    const train = readFileSync(path.join(runs, 'sc', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.kind === 'train');
+    const train = readFileSync(path.join(runs, 'sc', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.kind === 'train');
     expect(train.map((r) => r.step)).toEqual([1, 2, 3]); // mu: tune.steps = 3
   });
 
   it('eval: re-evaluates a run from its latest checkpoint; refuses a checkpoint whose vocabulary does not fit', async () => {
-    const { code, stdout } = await capture(() => evalCommand(['--from', path.join(runs, 'd-tuned'), '--out', out, '--backend', 'cpu', '--json']));
+    const { code, stdout } = await capture(() =>
+      evalCommand(['--from', path.join(runs, 'd-tuned'), '--out', out, '--backend', 'cpu', '--json']),
+    );
     expect(code).toBe(0);
     const result = lastJson(stdout);
     expect(Object.keys(result).sort()).toEqual(['BLEU', 'CIDEr-D', 'checkpoint']);
@@ -109,9 +142,15 @@ describe('task-caption commands (plumbing, mu preset)', () => {
     vocab.words[1] = w0;
     writeFileSync(vocabFile, JSON.stringify(vocab));
     const evalCopy = () => evalCommand(['--from', copy, '--out', out, '--backend', 'cpu']);
-    await expectUsageError(evalCopy(), `${vocabFile}: words[0]: "${w1}" saved, but this run's training references give "${w0}" (different data or caption.minCount)`);
+    await expectUsageError(
+      evalCopy(),
+      `${vocabFile}: words[0]: "${w1}" saved, but this run's training references give "${w0}" (different data or caption.minCount)`,
+    );
     rmSync(vocabFile);
-    await expectUsageError(evalCopy(), /copy\/checkpoints\/step_0*3\.safetensors: no vocabulary\.json in its run directory/);
+    await expectUsageError(
+      evalCopy(),
+      /copy\/checkpoints\/step_0*3\.safetensors: no vocabulary\.json in its run directory/,
+    );
   });
 
   describe('bad inputs are one clear UsageError (exit code 2)', () => {
@@ -120,7 +159,8 @@ describe('task-caption commands (plumbing, mu preset)', () => {
       writeCaptionDataset(dir, { seed: 1, trainImages: 3, valImages: 2, size: 32, maxObjects: 2 });
       return dir;
     };
-    const pretrain = (dir: string) => pretrainCommand(['--preset', 'mu', '--data', dir, '--out', out, '--backend', 'cpu']);
+    const pretrain = (dir: string) =>
+      pretrainCommand(['--preset', 'mu', '--data', dir, '--out', out, '--backend', 'cpu']);
     const edit = (file: string, f: (j: any) => void) => {
       const j = readJsonFile(file);
       f(j);
@@ -145,11 +185,17 @@ describe('task-caption commands (plumbing, mu preset)', () => {
       const dir = make();
       const png = path.join(dir, 'train', '000001.png');
       rmSync(png);
-      await expectUsageError(pretrain(dir), `${captionFile(dir, 'train')}: images[1].file_name: file not found: ${png}`);
+      await expectUsageError(
+        pretrain(dir),
+        `${captionFile(dir, 'train')}: images[1].file_name: file not found: ${png}`,
+      );
     });
 
     it('tune without --from', async () => {
-      await expectUsageError(tuneCommand(['--preset', 'mu', '--out', out]), 'tune needs --from <MLE run directory or checkpoint>');
+      await expectUsageError(
+        tuneCommand(['--preset', 'mu', '--out', out]),
+        'tune needs --from <MLE run directory or checkpoint>',
+      );
     });
   });
 });

@@ -23,12 +23,23 @@ const COLUMNS: readonly [string, (e: CaptionEval) => number][] = [
 
 export function captionTable(rows: readonly [string, CaptionEval][]): string {
   const head = `${'model'.padEnd(8)}${COLUMNS.map(([c]) => c.padStart(10)).join('')}`;
-  const lines = rows.map(([name, e]) => `${name.padEnd(8)}${COLUMNS.map(([, f]) => f(e).toFixed(3).padStart(10)).join('')}`);
+  const lines = rows.map(
+    ([name, e]) => `${name.padEnd(8)}${COLUMNS.map(([, f]) => f(e).toFixed(3).padStart(10)).join('')}`,
+  );
   return [head, ...lines].join('\n');
 }
 
-function page(rows: readonly [string, CaptionEval][], examples: readonly string[], preset: string, seed: number): string {
-  const trs = rows.map(([n, e]) => `<tr><td>${escapeHtml(n)}</td>${COLUMNS.map(([, f]) => `<td>${f(e).toFixed(3)}</td>`).join('')}</tr>`).join('\n');
+function page(
+  rows: readonly [string, CaptionEval][],
+  examples: readonly string[],
+  preset: string,
+  seed: number,
+): string {
+  const trs = rows
+    .map(
+      ([n, e]) => `<tr><td>${escapeHtml(n)}</td>${COLUMNS.map(([, f]) => `<td>${f(e).toFixed(3)}</td>`).join('')}</tr>`,
+    )
+    .join('\n');
   return `<!doctype html><meta charset="utf-8"><title>task-caption demo</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 10px;border:1px solid #ccc;vertical-align:top}td.n{text-align:right}img{image-rendering:pixelated}ul{margin:0;padding-left:1.2em}</style>
 <h1>Captioning: MLE vs reward-tuned (preset ${escapeHtml(preset)}, seed ${seed})</h1>
@@ -44,8 +55,14 @@ ${examples.join('\n')}</table>
 }
 
 /** Writes compare.html and its pictures into the tuned run; returns the table and the page's path. */
-export function comparison({ preset, cfg, val, mle, tuned }: DemoResults<CaptionConfig, CaptionExample, CaptionEval>): { table: string; page: string } {
-  const rows: [string, CaptionEval][] = [['MLE', mle.ev], ['tuned', tuned.ev]];
+export function comparison({ preset, cfg, val, mle, tuned }: DemoResults<CaptionConfig, CaptionExample, CaptionEval>): {
+  table: string;
+  page: string;
+} {
+  const rows: [string, CaptionEval][] = [
+    ['MLE', mle.ev],
+    ['tuned', tuned.ev],
+  ];
   const dir = tuned.run.dir;
   mkdirSync(path.join(dir, 'compare'), { recursive: true });
   const examples: string[] = [];

@@ -7,14 +7,22 @@ import * as E from 'fp-ts/Either';
 import { resolveConfig } from '@reward-tune/core-model';
 import { captionConfigSpec, captionPresets, type CaptionConfig } from './config';
 
-const resolve = (preset: string, sets: string[] = []): E.Either<string, CaptionConfig> => resolveConfig(captionConfigSpec, { preset, sets });
+const resolve = (preset: string, sets: string[] = []): E.Either<string, CaptionConfig> =>
+  resolveConfig(captionConfigSpec, { preset, sets });
 
 /** What the MLE and tuning loops, their optimizers and batch sources read from a config. */
 function loopInputs(cfg: CaptionConfig) {
   const { mle: m, tune: t } = cfg;
   return {
     mle: {
-      config: { steps: m.steps, labelSmoothing: m.labelSmoothing, evalEvery: m.evalEvery, checkpointEvery: m.checkpointEvery, earlyStop: m.earlyStop ?? null, evalSeed: m.evalSeed },
+      config: {
+        steps: m.steps,
+        labelSmoothing: m.labelSmoothing,
+        evalEvery: m.evalEvery,
+        checkpointEvery: m.checkpointEvery,
+        earlyStop: m.earlyStop ?? null,
+        evalSeed: m.evalSeed,
+      },
       optimizer: m.optimizer,
       batchSize: m.batchSize,
       heldOutImages: m.heldOutImages,

@@ -18,7 +18,11 @@ import { evalSectionSchema, mleSectionSchema, tuneSectionSchema, type RewardGive
 import { DEFAULT_MAX_OBJECTS, NUMBER_WORDS } from './synthetic';
 
 /** CIDEr-D scores a whole caption: no split over tokens, so no `rtg` or `expected` estimator (estimators.ts). */
-export const CIDER_REWARD: RewardGives = { tokenRewards: false, tokenValues: false, why: 'CIDEr-D does not split over tokens' };
+export const CIDER_REWARD: RewardGives = {
+  tokenRewards: false,
+  tokenValues: false,
+  why: 'CIDEr-D does not split over tokens',
+};
 
 const synthetic = z
   .object({
@@ -26,7 +30,12 @@ const synthetic = z
     trainImages: z.number().int().positive().default(4000),
     valImages: z.number().int().positive().default(500),
     size: z.number().int().min(8).default(64),
-    maxObjects: z.number().int().min(1).max(NUMBER_WORDS.length - 1).default(DEFAULT_MAX_OBJECTS),
+    maxObjects: z
+      .number()
+      .int()
+      .min(1)
+      .max(NUMBER_WORDS.length - 1)
+      .default(DEFAULT_MAX_OBJECTS),
   })
   .strict();
 
@@ -46,8 +55,18 @@ export const captionConfigSchema = z
       })
       .strict()
       .superRefine((d, ctx) => {
-        if (d.dir !== undefined && d.karpathy !== undefined) ctx.addIssue({ code: 'custom', path: ['karpathy'], message: 'give either data.dir or data.karpathy, not both' });
-        if (d.karpathy !== undefined && d.imageDir === undefined) ctx.addIssue({ code: 'custom', path: ['imageDir'], message: 'data.karpathy needs data.imageDir (the COCO root)' });
+        if (d.dir !== undefined && d.karpathy !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['karpathy'],
+            message: 'give either data.dir or data.karpathy, not both',
+          });
+        if (d.karpathy !== undefined && d.imageDir === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['imageDir'],
+            message: 'data.karpathy needs data.imageDir (the COCO root)',
+          });
       })
       .prefault({}),
     model: modelSectionSchema,
@@ -73,7 +92,14 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
     data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 2 } },
     model: { variant: 'mu/8', imageSize: 32 },
     caption: { length: 16 },
-    mle: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2, heldOutImages: 4, optimizer: { name: 'adafactor', lr: 1e-3 } },
+    mle: {
+      steps: 4,
+      batchSize: 4,
+      evalEvery: 2,
+      checkpointEvery: 2,
+      heldOutImages: 4,
+      optimizer: { name: 'adafactor', lr: 1e-3 },
+    },
     tune: { steps: 3, batchSize: 2, numSamples: 2, evalEvery: 3, checkpointEvery: 2, heldOutImages: 4 },
     eval: { batchSize: 8, pictures: 2 },
   },
@@ -81,7 +107,14 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
     data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 3 } },
     model: { variant: 'pico/8', imageSize: 48 },
     caption: { length: 21 },
-    mle: { steps: 150, batchSize: 16, evalEvery: 75, checkpointEvery: 50, heldOutImages: 64, optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } } },
+    mle: {
+      steps: 150,
+      batchSize: 16,
+      evalEvery: 75,
+      checkpointEvery: 50,
+      heldOutImages: 64,
+      optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } },
+    },
     tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
     eval: { batchSize: 64, pictures: 4 },
   },
@@ -90,10 +123,27 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
     model: { variant: 'B/16', imageSize: 384, decoderDepth: 6, decoderWidth: 512, decoderHeads: 16, decoderMlp: 2048 },
     // Karpathy-split practice: words seen at least 5 times; 19 words + END keep nearly every COCO caption whole.
     caption: { length: 20, minCount: 5 },
-    mle: { steps: 100000, batchSize: 64, evalEvery: 5000, checkpointEvery: 1000, heldOutImages: 500, optimizer: { name: 'adafactor', lr: 1e-3, wd: 1e-4, lrMults: [['^img/.*', 0.1]], schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 } } },
+    mle: {
+      steps: 100000,
+      batchSize: 64,
+      evalEvery: 5000,
+      checkpointEvery: 1000,
+      heldOutImages: 500,
+      optimizer: {
+        name: 'adafactor',
+        lr: 1e-3,
+        wd: 1e-4,
+        lrMults: [['^img/.*', 0.1]],
+        schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 },
+      },
+    },
     tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
     eval: { batchSize: 32 },
   },
 };
 
-export const captionConfigSpec = { schema: captionConfigSchema, presets: captionPresets, defaultPreset: 'tiny' } as const;
+export const captionConfigSpec = {
+  schema: captionConfigSchema,
+  presets: captionPresets,
+  defaultPreset: 'tiny',
+} as const;

@@ -47,7 +47,12 @@ export async function evaluateCaptions(
     onBatch?.(done, val.examples.length);
   }
   const n = val.examples.length;
-  return { metrics: task.evaluate(predictions, val.examples), meanReward: n > 0 ? rewardSum / n : NaN, predictions, val };
+  return {
+    metrics: task.evaluate(predictions, val.examples),
+    meanReward: n > 0 ? rewardSum / n : NaN,
+    predictions,
+    val,
+  };
 }
 
 /** Row `index` of a table as an 8-bit image, `scale`× larger (nearest neighbour, so the pixels stay visible). */
@@ -58,7 +63,8 @@ export function enlarged(table: ImageTable, index: number, scale = 4): RgbImage 
   return { width: s * scale, height: s * scale, data: resizeNearest(small.data, s, s, 3, s * scale, s * scale) };
 }
 
-export const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const escapeHtml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** COCO caption results: one {image_id, caption} per evaluated image. */
 export const cocoCaptionResults = (ev: CaptionEval): { image_id: number; caption: string }[] =>
@@ -69,13 +75,18 @@ export function writeCaptionEval(ev: CaptionEval, dir: string, pictures: number)
   const out = path.join(dir, 'eval');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'captions.json'), JSON.stringify(cocoCaptionResults(ev)));
-  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify({ images: ev.val.examples.length, mean_reward: ev.meanReward, ...ev.metrics }, null, 2)}\n`);
+  writeFileSync(
+    path.join(out, 'metrics.json'),
+    `${JSON.stringify({ images: ev.val.examples.length, mean_reward: ev.meanReward, ...ev.metrics }, null, 2)}\n`,
+  );
   const rows: string[] = [];
   for (let i = 0; i < Math.min(pictures, ev.val.examples.length); i++) {
     const name = `val_${String(i).padStart(3, '0')}.png`;
     writeFileSync(path.join(out, name), encodePng(enlarged(ev.val, i)));
     const refs = ev.val.examples[i].references.map((r) => `<li>${escapeHtml(r)}</li>`).join('');
-    rows.push(`<tr><td><img src="${name}"></td><td><b>${escapeHtml(ev.predictions[i].caption)}</b></td><td><ul>${refs}</ul></td></tr>`);
+    rows.push(
+      `<tr><td><img src="${name}"></td><td><b>${escapeHtml(ev.predictions[i].caption)}</b></td><td><ul>${refs}</ul></td></tr>`,
+    );
   }
   writeFileSync(
     path.join(out, 'captions.html'),

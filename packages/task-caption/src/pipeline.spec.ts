@@ -7,7 +7,15 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, initBackend, resolveConfig, Rng } from '@reward-tune/core-model';
-import { evaluateGreedy, MemoryCheckpointer, trainMle, tune, type MetricsRecord, randomBatches, sequentialBatches } from '@reward-tune/reinforce';
+import {
+  evaluateGreedy,
+  MemoryCheckpointer,
+  trainMle,
+  tune,
+  type MetricsRecord,
+  randomBatches,
+  sequentialBatches,
+} from '@reward-tune/reinforce';
 import { captionConfigSpec, type CaptionConfig } from './config';
 import { buildModel, buildTask, captionVocabulary, loadImages, prepareData } from './setup';
 import { METRIC_KEYS } from './task';
@@ -81,7 +89,9 @@ it('mu preset: data → MLE → tune (paper, greedy) → evaluate', async () => 
     expect(ckpt.steps()).toEqual([1, 2]);
     ckpt.dispose();
   }
-  const tuneTrain = records.filter((r): r is Extract<MetricsRecord, { kind: 'train' }> => r.kind === 'train' && r.phase === 'tune');
+  const tuneTrain = records.filter(
+    (r): r is Extract<MetricsRecord, { kind: 'train' }> => r.kind === 'train' && r.phase === 'tune',
+  );
   expect(tuneTrain).toHaveLength(4);
   // Sampled captions are scored: CIDEr-D rewards are finite and non-negative.
   expect(tuneTrain.every((r) => Number.isFinite(r.rewardMean) && r.rewardMean! >= 0)).toBe(true);
@@ -96,6 +106,8 @@ it('mu preset: data → MLE → tune (paper, greedy) → evaluate', async () => 
   expect(Object.keys(result.metrics).sort()).toEqual([...METRIC_KEYS].sort());
   for (const k of METRIC_KEYS) expect(Number.isFinite(result.metrics[k])).toBe(true);
   // Greedy captions respect the length: at most L − 1 words.
-  expect(result.predictions.every((p) => (p.caption === '' ? 0 : p.caption.split(' ').length) <= cfg.caption.length - 1)).toBe(true);
+  expect(
+    result.predictions.every((p) => (p.caption === '' ? 0 : p.caption.split(' ').length) <= cfg.caption.length - 1),
+  ).toBe(true);
   tf.dispose([...model.params.values()]);
 }, 60_000);

@@ -17,7 +17,13 @@ import { createModel, orUsageError, type EncoderDecoder } from '@reward-tune/cor
 import { loadCounter, loadImageTable, type TaskSetup } from '@reward-tune/reinforce';
 import { normalizeCaption } from '@reward-tune/rewards-metrics';
 import type { CaptionConfig } from './config';
-import { loadCaptionSplit, writeCaptionDataset, type CaptionExample, type CaptionSource, type CaptionSplit } from './dataset';
+import {
+  loadCaptionSplit,
+  writeCaptionDataset,
+  type CaptionExample,
+  type CaptionSource,
+  type CaptionSplit,
+} from './dataset';
 import { evaluateCaptions, writeCaptionEval, type CaptionEval, type ImageTable } from './eval';
 import { captionStructure } from './structure';
 import { CaptionTask, type CaptionPrediction } from './task';
@@ -34,14 +40,22 @@ export interface CaptionData {
 /** Where the synthetic data of a config lives under the output root (shared by runs with the same data). */
 export const syntheticDir = (outRoot: string, cfg: CaptionConfig): string => {
   const s = cfg.data.synthetic;
-  return path.join(outRoot, 'data', `captions-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}`);
+  return path.join(
+    outRoot,
+    'data',
+    `captions-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}`,
+  );
 };
 
 /** The two sources a config reads. */
 function sources(cfg: CaptionConfig, outRoot: string): { source: string; train: CaptionSource; val: CaptionSource } {
   const { karpathy, imageDir, dir } = cfg.data;
   if (karpathy !== undefined && imageDir !== undefined) {
-    return { source: karpathy, train: { karpathy, imageDir, split: 'train' }, val: { karpathy, imageDir, split: 'val' } };
+    return {
+      source: karpathy,
+      train: { karpathy, imageDir, split: 'train' },
+      val: { karpathy, imageDir, split: 'val' },
+    };
   }
   const d = dir ?? syntheticDir(outRoot, cfg);
   return { source: d, train: { dir: d, split: 'train' }, val: { dir: d, split: 'val' } };
@@ -51,25 +65,36 @@ function sources(cfg: CaptionConfig, outRoot: string): { source: string; train: 
  * Loads (and for synthetic data first writes) both splits, at the model's image size. Every reference goes through
  * coco-caption's normaliser once, here (the synthetic captions come out of it unchanged).
  */
-export function prepareData(cfg: CaptionConfig, outRoot: string, onImage?: (done: number, total: number) => void): E.Either<string, CaptionData> {
+export function prepareData(
+  cfg: CaptionConfig,
+  outRoot: string,
+  onImage?: (done: number, total: number) => void,
+): E.Either<string, CaptionData> {
   const src = sources(cfg, outRoot);
   const written: E.Either<string, unknown> =
-    cfg.data.dir === undefined && cfg.data.karpathy === undefined ? writeCaptionDataset(src.source, cfg.data.synthetic, onImage) : E.right(undefined);
+    cfg.data.dir === undefined && cfg.data.karpathy === undefined
+      ? writeCaptionDataset(src.source, cfg.data.synthetic, onImage)
+      : E.right(undefined);
   const options = { imageSize: cfg.model.imageSize, normalize: normalizeCaption };
   return pipe(
     written,
     E.chain(() => loadCaptionSplit(src.train, options)),
-    E.chain((train) => E.map((val: CaptionSplit) => ({ source: src.source, train, val }))(loadCaptionSplit(src.val, options))),
+    E.chain((train) =>
+      E.map((val: CaptionSplit) => ({ source: src.source, train, val }))(loadCaptionSplit(src.val, options)),
+    ),
     E.chain((d) =>
-      d.train.examples.length === 0 ? E.left(`${d.train.file}: the train split has no images`)
-      : d.val.examples.length === 0 ? E.left(`${d.val.file}: the val split has no images`)
-      : E.right(d),
+      d.train.examples.length === 0
+        ? E.left(`${d.train.file}: the train split has no images`)
+        : d.val.examples.length === 0
+          ? E.left(`${d.val.file}: the val split has no images`)
+          : E.right(d),
     ),
   );
 }
 
 /** The vocabulary of a config's training references (pretrain builds it; tune and eval read the run's saved one). */
-export const captionVocabulary = (cfg: CaptionConfig, data: CaptionData): Vocabulary => buildCaptionVocabulary(data.train.examples, cfg.caption.minCount);
+export const captionVocabulary = (cfg: CaptionConfig, data: CaptionData): Vocabulary =>
+  buildCaptionVocabulary(data.train.examples, cfg.caption.minCount);
 
 /** The model of a config, with the caption structure applied in sampling and in re-scoring alike. */
 export function buildModel(cfg: CaptionConfig, vocab: Vocabulary, seed: number): EncoderDecoder {
@@ -79,17 +104,36 @@ export function buildModel(cfg: CaptionConfig, vocab: Vocabulary, seed: number):
 
 /** The task, its reward's document frequencies from every training image's references. */
 export function buildTask(cfg: CaptionConfig, data: CaptionData, vocab: Vocabulary): CaptionTask {
-  return new CaptionTask({ vocab, length: cfg.caption.length, trainReferences: data.train.examples.map((e) => e.references) });
+  return new CaptionTask({
+    vocab,
+    length: cfg.caption.length,
+    trainReferences: data.train.examples.map((e) => e.references),
+  });
 }
 
 /** The first `limit` images of a split (0 = all), [N, S, S, 3] in [−1, 1]. */
-export function loadImages(split: CaptionSplit, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
+export function loadImages(
+  split: CaptionSplit,
+  limit = 0,
+  onImage?: (done: number, total: number) => void,
+): E.Either<string, ImageTable> {
   const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
-  return loadImageTable(examples, split.imageSize, (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.loadImage(i)), onImage);
+  return loadImageTable(
+    examples,
+    split.imageSize,
+    (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.loadImage(i)),
+    onImage,
+  );
 }
 
-/** Captioning's objects for one config: the task runner's `TaskSetup` (the vocabulary saved with each run, and checked against every checkpoint). */
-export function captionSetup(cfg: CaptionConfig, outRoot: string): TaskSetup<CaptionExample, CaptionPrediction, unknown, CaptionEval> {
+/**
+ * Captioning's objects for one config: the task runner's `TaskSetup` (the vocabulary saved with each run, and
+ * checked against every checkpoint).
+ */
+export function captionSetup(
+  cfg: CaptionConfig,
+  outRoot: string,
+): TaskSetup<CaptionExample, CaptionPrediction, unknown, CaptionEval> {
   const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));
   const vocab = captionVocabulary(cfg, data);
   const task = buildTask(cfg, data, vocab);
@@ -102,7 +146,12 @@ export function captionSetup(cfg: CaptionConfig, outRoot: string): TaskSetup<Cap
       writeCaptionEval(ev, dir, cfg.eval.pictures);
       return ev;
     },
-    initRun: (run) => void orUsageError(E.mapLeft((e: string) => `cannot save the vocabulary: ${e}`)(saveVocabulary(run.dir, vocab, cfg.caption.minCount))),
+    initRun: (run) =>
+      void orUsageError(
+        E.mapLeft((e: string) => `cannot save the vocabulary: ${e}`)(
+          saveVocabulary(run.dir, vocab, cfg.caption.minCount),
+        ),
+      ),
     checkCheckpoint: (file) => checkVocabulary(file, vocab),
   };
 }

@@ -31,7 +31,9 @@ describe('captionStructure', () => {
 
   beforeAll(async () => {
     await initBackend('cpu', { quiet: true });
-    model = EncoderDecoder.create(modelConfig({ variant: 'mu/8', imageSize: [16, 16], vocabSize: V, length: L }), 0, [captionStructure(V, L)]);
+    model = EncoderDecoder.create(modelConfig({ variant: 'mu/8', imageSize: [16, 16], vocabSize: V, length: L }), 0, [
+      captionStructure(V, L),
+    ]);
     // The head is zero at init (uniform logits): random values give the rows a preference each, as a trained model has.
     const head = model.params.get('decoder/head/kernel')!;
     head.assign(tf.randomNormal(head.shape, 0, 1, 'float32', 3));
@@ -44,14 +46,20 @@ describe('captionStructure', () => {
 
   it('T=1 samples and greedy outputs are words, one END, then only PAD', async () => {
     const s = await model.sample(images, { numSamples: N, rng: Rng.fromSeed(7) });
-    const problems = rows(s.tokens).map(malformed).filter((p) => p !== undefined);
+    const problems = rows(s.tokens)
+      .map(malformed)
+      .filter((p) => p !== undefined);
     expect(problems).toEqual([]);
     // Both kinds of ending occur: END chosen early, and END forced at the last position.
     const ends = rows(s.tokens).map((r) => r.indexOf(END));
     expect(ends.some((e) => e < L - 1)).toBe(true);
     expect(ends.some((e) => e === L - 1)).toBe(true);
     const g = await model.sample(images, { numSamples: 1, greedy: true });
-    expect(rows(g.tokens).map(malformed).filter((p) => p !== undefined)).toEqual([]);
+    expect(
+      rows(g.tokens)
+        .map(malformed)
+        .filter((p) => p !== undefined),
+    ).toEqual([]);
   });
 
   it('without it, the same model samples ill-formed rows', async () => {
@@ -66,7 +74,10 @@ describe('captionStructure', () => {
     const lp = tf.tidy(() => {
       const tokens = tf.tensor2d([...good, ...bad], [2, L], 'int32');
       // [2, L] log-probability of each given token.
-      return tf.sum(tf.mul(model.logProbs(tf.slice(images, [0, 0, 0, 0], [2, 16, 16, 3]), tokens), tf.oneHot(tokens, V)), 2);
+      return tf.sum(
+        tf.mul(model.logProbs(tf.slice(images, [0, 0, 0, 0], [2, 16, 16, 3]), tokens), tf.oneHot(tokens, V)),
+        2,
+      );
     });
     const v = lp.arraySync() as number[][];
     lp.dispose();

@@ -1,7 +1,13 @@
 // Synthetic captions: determinism, variety, and — the point — that every claim a caption makes is true of its scene,
 // checked by an independent parser of the caption language written here (not the generator's own tables).
 import type { ShapeImage, ShapeObject } from '@reward-tune/core-model';
-import { captionScene, generateCaptionedScene, REFERENCES_PER_IMAGE, spatialRelation, absolutePosition } from './synthetic';
+import {
+  captionScene,
+  generateCaptionedScene,
+  REFERENCES_PER_IMAGE,
+  spatialRelation,
+  absolutePosition,
+} from './synthetic';
 import { Rng } from '@reward-tune/core-model';
 
 type Shape = ShapeObject['shape'];
@@ -9,21 +15,45 @@ type Colour = ShapeObject['colour'];
 
 // The meaning of each noun, spelled out independently of the generator.
 const NOUNS: Record<string, { shape?: Shape; plural: boolean }> = {
-  square: { shape: 'square', plural: false }, squares: { shape: 'square', plural: true },
-  box: { shape: 'square', plural: false }, boxes: { shape: 'square', plural: true },
-  block: { shape: 'square', plural: false }, blocks: { shape: 'square', plural: true },
-  circle: { shape: 'circle', plural: false }, circles: { shape: 'circle', plural: true },
-  disc: { shape: 'circle', plural: false }, discs: { shape: 'circle', plural: true },
-  ball: { shape: 'circle', plural: false }, balls: { shape: 'circle', plural: true },
-  triangle: { shape: 'triangle', plural: false }, triangles: { shape: 'triangle', plural: true },
-  pyramid: { shape: 'triangle', plural: false }, pyramids: { shape: 'triangle', plural: true },
-  shape: { plural: false }, shapes: { plural: true },
-  object: { plural: false }, objects: { plural: true },
+  square: { shape: 'square', plural: false },
+  squares: { shape: 'square', plural: true },
+  box: { shape: 'square', plural: false },
+  boxes: { shape: 'square', plural: true },
+  block: { shape: 'square', plural: false },
+  blocks: { shape: 'square', plural: true },
+  circle: { shape: 'circle', plural: false },
+  circles: { shape: 'circle', plural: true },
+  disc: { shape: 'circle', plural: false },
+  discs: { shape: 'circle', plural: true },
+  ball: { shape: 'circle', plural: false },
+  balls: { shape: 'circle', plural: true },
+  triangle: { shape: 'triangle', plural: false },
+  triangles: { shape: 'triangle', plural: true },
+  pyramid: { shape: 'triangle', plural: false },
+  pyramids: { shape: 'triangle', plural: true },
+  shape: { plural: false },
+  shapes: { plural: true },
+  object: { plural: false },
+  objects: { plural: true },
 };
 const COLOUR_WORDS = new Set(['red', 'green', 'blue']);
 const EXACT: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8 };
 // Words that carry no claim: frames and connectives.
-const FILLER = new Set(['there', 'is', 'are', 'an', 'a', 'image', 'with', 'picture', 'of', 'drawing', 'scene', 'and', 'including']);
+const FILLER = new Set([
+  'there',
+  'is',
+  'are',
+  'an',
+  'a',
+  'image',
+  'with',
+  'picture',
+  'of',
+  'drawing',
+  'scene',
+  'and',
+  'including',
+]);
 
 interface NounPhrase {
   colour?: Colour;
@@ -46,7 +76,9 @@ function parseCaption(caption: string): Claims {
   let i = 0;
 
   const nounPhrase = (): NounPhrase | undefined => {
-    let j = i, exact: number | undefined, count = 1;
+    let j = i,
+      exact: number | undefined,
+      count = 1;
     if ((t[j] === 'a' || t[j] === 'an') && t[j + 1] === 'single') {
       exact = 1;
       j += 2;
@@ -100,17 +132,26 @@ function parseCaption(caption: string): Claims {
 
 const centre = (o: ShapeObject): [number, number] => [o.bbox[0] + o.bbox[2] / 2, o.bbox[1] + o.bbox[3] / 2];
 const matches = (scene: ShapeImage, np: NounPhrase): ShapeObject[] =>
-  scene.objects.filter((o) => (np.colour === undefined || o.colour === np.colour) && (np.shape === undefined || o.shape === np.shape));
+  scene.objects.filter(
+    (o) => (np.colour === undefined || o.colour === np.colour) && (np.shape === undefined || o.shape === np.shape),
+  );
 
 function placedTrue(o: ShapeObject, where: string, size: number): boolean {
   const [x, y] = centre(o);
-  return where.split(' ').every((w) => (w === 'left' ? x < size / 2 : w === 'right' ? x > size / 2 : w === 'top' ? y < size / 2 : y > size / 2));
+  return where
+    .split(' ')
+    .every((w) =>
+      w === 'left' ? x < size / 2 : w === 'right' ? x > size / 2 : w === 'top' ? y < size / 2 : y > size / 2,
+    );
 }
 
 function relationTrue(a: ShapeObject, b: ShapeObject, rel: string): boolean {
-  const [ax, ay] = centre(a), [bx, by] = centre(b);
-  const dx = bx - ax, dy = by - ay;
-  const horizontal = Math.abs(dx) > Math.abs(dy), vertical = Math.abs(dy) > Math.abs(dx);
+  const [ax, ay] = centre(a),
+    [bx, by] = centre(b);
+  const dx = bx - ax,
+    dy = by - ay;
+  const horizontal = Math.abs(dx) > Math.abs(dy),
+    vertical = Math.abs(dy) > Math.abs(dx);
   if (rel.includes('left')) return horizontal && dx > 0;
   if (rel.includes('right')) return horizontal && dx < 0;
   if (rel === 'next to' || rel === 'beside') return horizontal;
@@ -127,8 +168,10 @@ function falseClaims(scene: ShapeImage, caption: string): string[] {
   if (phrases.length === 0) problems.push('no noun phrase');
   for (const np of phrases) {
     const m = matches(scene, np);
-    if (np.exact !== undefined ? m.length !== np.exact : m.length === 0) problems.push(`count of ${JSON.stringify(np)} is ${m.length}`);
-    if (np.where !== undefined && !m.some((o) => placedTrue(o, np.where!, scene.width))) problems.push(`nothing ${np.where}`);
+    if (np.exact !== undefined ? m.length !== np.exact : m.length === 0)
+      problems.push(`count of ${JSON.stringify(np)} is ${m.length}`);
+    if (np.where !== undefined && !m.some((o) => placedTrue(o, np.where!, scene.width)))
+      problems.push(`nothing ${np.where}`);
   }
   for (const r of relations) {
     const ok = matches(scene, r.a).some((a) => matches(scene, r.b).some((b) => a !== b && relationTrue(a, b, r.rel)));
@@ -143,7 +186,11 @@ function falseClaims(scene: ShapeImage, caption: string): string[] {
 }
 
 const obj = (colour: Colour, shape: Shape, bbox: [number, number, number, number]): ShapeObject => ({
-  categoryId: 1, colour, shape, bbox, area: bbox[2] * bbox[3],
+  categoryId: 1,
+  colour,
+  shape,
+  bbox,
+  area: bbox[2] * bbox[3],
 });
 
 describe('synthetic captions', () => {
@@ -170,12 +217,20 @@ describe('synthetic captions', () => {
 
   it('the checker itself catches false claims', () => {
     const scene: ShapeImage = {
-      width: 30, height: 30, rgb: new Uint8Array(30 * 30 * 3),
-      objects: [obj('red', 'square', [0, 10, 6, 6]), obj('blue', 'circle', [20, 12, 6, 6]), obj('red', 'square', [12, 0, 4, 4])],
+      width: 30,
+      height: 30,
+      rgb: new Uint8Array(30 * 30 * 3),
+      objects: [
+        obj('red', 'square', [0, 10, 6, 6]),
+        obj('blue', 'circle', [20, 12, 6, 6]),
+        obj('red', 'square', [12, 0, 4, 4]),
+      ],
     };
     expect(falseClaims(scene, 'two red boxes and a blue disc')).toEqual([]);
     expect(falseClaims(scene, 'a red square to the left of a blue ball')).toEqual([]);
-    expect(falseClaims(scene, 'a single red square')).toEqual(['count of {"colour":"red","shape":"square","exact":1} is 2']);
+    expect(falseClaims(scene, 'a single red square')).toEqual([
+      'count of {"colour":"red","shape":"square","exact":1} is 2',
+    ]);
     expect(falseClaims(scene, 'a green square')).toHaveLength(1);
     expect(falseClaims(scene, 'a blue circle to the left of a red square')).toEqual(['relation to the left of false']);
     expect(falseClaims(scene, 'a blue circle on the left')).toEqual(['nothing left']);
@@ -193,8 +248,30 @@ describe('synthetic captions', () => {
 
   it('varies the wording: synonyms, counts, frames and relations all occur', () => {
     const words = new Set<string>();
-    for (let i = 0; i < 60; i++) for (const c of generateCaptionedScene({ seed: 1, stream: 0, size: 32 }, i).captions) c.split(' ').forEach((w) => words.add(w));
-    for (const w of ['box', 'block', 'disc', 'ball', 'pyramid', 'shapes', 'two', 'three', 'four', 'there', 'image', 'including', 'left', 'right', 'above', 'below', 'beside', 'corner', 'single'])
+    for (let i = 0; i < 60; i++)
+      for (const c of generateCaptionedScene({ seed: 1, stream: 0, size: 32 }, i).captions)
+        c.split(' ').forEach((w) => words.add(w));
+    for (const w of [
+      'box',
+      'block',
+      'disc',
+      'ball',
+      'pyramid',
+      'shapes',
+      'two',
+      'three',
+      'four',
+      'there',
+      'image',
+      'including',
+      'left',
+      'right',
+      'above',
+      'below',
+      'beside',
+      'corner',
+      'single',
+    ])
       expect(words).toContain(w);
   });
 
@@ -210,6 +287,8 @@ describe('synthetic captions', () => {
   });
 
   it('refuses a scene with no objects', () => {
-    expect(() => captionScene({ width: 4, height: 4, rgb: new Uint8Array(48), objects: [] }, Rng.fromSeed(1))).toThrow('no objects');
+    expect(() => captionScene({ width: 4, height: 4, rgb: new Uint8Array(48), objects: [] }, Rng.fromSeed(1))).toThrow(
+      'no objects',
+    );
   });
 });

@@ -27,12 +27,26 @@ type Noun = readonly [singular: string, plural: string];
 
 /** Synonyms per shape; the first is the canonical name and is drawn more often. */
 export const SHAPE_NOUNS: Readonly<Record<Shape, readonly Noun[]>> = {
-  square: [['square', 'squares'], ['box', 'boxes'], ['block', 'blocks']],
-  circle: [['circle', 'circles'], ['disc', 'discs'], ['ball', 'balls']],
-  triangle: [['triangle', 'triangles'], ['pyramid', 'pyramids']],
+  square: [
+    ['square', 'squares'],
+    ['box', 'boxes'],
+    ['block', 'blocks'],
+  ],
+  circle: [
+    ['circle', 'circles'],
+    ['disc', 'discs'],
+    ['ball', 'balls'],
+  ],
+  triangle: [
+    ['triangle', 'triangles'],
+    ['pyramid', 'pyramids'],
+  ],
 };
 /** Nouns that say nothing about the shape. */
-export const GENERIC_NOUNS: readonly Noun[] = [['shape', 'shapes'], ['object', 'objects']];
+export const GENERIC_NOUNS: readonly Noun[] = [
+  ['shape', 'shapes'],
+  ['object', 'objects'],
+];
 export const NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight'] as const;
 
 export interface CaptionedScene {
@@ -66,7 +80,8 @@ function sceneSeed(seed: number, stream: number, index: number): number {
  */
 export function generateCaptionedScene(opts: SceneOptions, index: number): CaptionedScene {
   const maxObjects = opts.maxObjects ?? DEFAULT_MAX_OBJECTS;
-  if (!(maxObjects >= 1 && maxObjects < NUMBER_WORDS.length)) throw new RangeError(`maxObjects must be in 1..${NUMBER_WORDS.length - 1}`);
+  if (!(maxObjects >= 1 && maxObjects < NUMBER_WORDS.length))
+    throw new RangeError(`maxObjects must be in 1..${NUMBER_WORDS.length - 1}`);
   const s = sceneSeed(opts.seed, opts.stream, index);
   const rng = Rng.fromSeed(s);
   let image = generateShapeImage(rng, opts.size, maxObjects);
@@ -86,15 +101,22 @@ export type Relation = 'left' | 'right' | 'above' | 'below';
  * twice as far apart along it as along the other (a diagonal neighbour is neither "left of" nor "above").
  */
 export function spatialRelation(a: ShapeObject, b: ShapeObject, imageSize: number): Relation | undefined {
-  const [ax, ay] = centre(a), [bx, by] = centre(b);
-  const dx = bx - ax, dy = by - ay, minSep = 0.15 * imageSize;
+  const [ax, ay] = centre(a),
+    [bx, by] = centre(b);
+  const dx = bx - ax,
+    dy = by - ay,
+    minSep = 0.15 * imageSize;
   if (Math.abs(dx) >= 2 * Math.abs(dy) && Math.abs(dx) >= minSep) return dx > 0 ? 'left' : 'right';
   if (Math.abs(dy) >= 2 * Math.abs(dx) && Math.abs(dy) >= minSep) return dy > 0 ? 'above' : 'below';
   return undefined;
 }
 
 /** Which outer thirds of the image hold the object's centre (either part may be absent). */
-export function absolutePosition(o: ShapeObject, width: number, height: number): { x?: 'left' | 'right'; y?: 'top' | 'bottom' } {
+export function absolutePosition(
+  o: ShapeObject,
+  width: number,
+  height: number,
+): { x?: 'left' | 'right'; y?: 'top' | 'bottom' } {
   const [cx, cy] = centre(o);
   return {
     x: cx < width / 3 ? 'left' : cx > (2 * width) / 3 ? 'right' : undefined,
@@ -175,7 +197,11 @@ function countScene(rng: Rng, scene: ShapeImage): string {
   const groups = groupBy(scene.objects, (o) => `${o.colour} ${o.shape}`).map(([, g]) => g);
   if (groups.length > 1 && rng.next() < 0.5) {
     const g = pick(rng, groups);
-    return frame(rng, `${total} including ${nounPhrase(rng, g.length, g[0].colour, shapeNoun(rng, g[0].shape), true)}`, n);
+    return frame(
+      rng,
+      `${total} including ${nounPhrase(rng, g.length, g[0].colour, shapeNoun(rng, g[0].shape), true)}`,
+      n,
+    );
   }
   return frame(rng, total, n);
 }
@@ -185,7 +211,9 @@ function partialScene(rng: Rng, scene: ShapeImage): string {
   const byColour = rng.next() < 0.5;
   const groups = rng.shuffle(groupBy<string>(scene.objects, (o) => (byColour ? o.colour : o.shape)).map(([, g]) => g));
   const phrases = groups.map((g) =>
-    byColour ? nounPhrase(rng, g.length, g[0].colour, pick(rng, GENERIC_NOUNS), true) : nounPhrase(rng, g.length, undefined, shapeNoun(rng, g[0].shape), true),
+    byColour
+      ? nounPhrase(rng, g.length, g[0].colour, pick(rng, GENERIC_NOUNS), true)
+      : nounPhrase(rng, g.length, undefined, shapeNoun(rng, g[0].shape), true),
   );
   return frame(rng, joinList(phrases), groups[0].length);
 }
@@ -207,7 +235,8 @@ function relateScene(rng: Rng, scene: ShapeImage): string | undefined {
     }
   if (pairs.length === 0) return undefined;
   const [a, b, r] = pick(rng, pairs);
-  const np = (o: ShapeObject): string => nounPhrase(rng, 1, rng.next() < 0.85 ? o.colour : undefined, shapeNoun(rng, o.shape), false);
+  const np = (o: ShapeObject): string =>
+    nounPhrase(rng, 1, rng.next() < 0.85 ? o.colour : undefined, shapeNoun(rng, o.shape), false);
   const body = `${np(a)} ${pick(rng, RELATION_PHRASES[r])} ${np(b)}`;
   return rng.next() < 0.6 ? body : `${pick(rng, ['there is', 'an image with', 'a picture of'])} ${body}`;
 }
@@ -240,7 +269,8 @@ export function captionScene(scene: ShapeImage, rng: Rng): string[] {
   // Hundreds of distinct sentences exist for any scene (frames × articles × synonyms), so this ends quickly.
   for (let attempt = 0; out.size < REFERENCES_PER_IMAGE; attempt++) {
     if (attempt > 1000) throw new Error('captionScene: could not write distinct captions');
-    let u = rng.next() * total, k = 0;
+    let u = rng.next() * total,
+      k = 0;
     while (u >= TEMPLATES[k][0] && k < TEMPLATES.length - 1) u -= TEMPLATES[k++][0];
     const caption = TEMPLATES[k][1](rng, scene);
     if (caption !== undefined) out.add(caption);

@@ -20,7 +20,9 @@ describe('CaptionTask targets', () => {
     const drawn = Array.from({ length: 40 }, () => Array.from(task.encodeTargets(ex, rng)));
     const encA = [id('a'), id('big'), id('red'), id('square'), END, PAD];
     const encB = [id('a'), id('small'), id('blue'), id('circle'), END, PAD];
-    expect(drawn.every((t) => JSON.stringify(t) === JSON.stringify(encA) || JSON.stringify(t) === JSON.stringify(encB))).toBe(true);
+    expect(
+      drawn.every((t) => JSON.stringify(t) === JSON.stringify(encA) || JSON.stringify(t) === JSON.stringify(encB)),
+    ).toBe(true);
     // Both references are drawn (40 fair draws all alike: probability 2⁻³⁹), and the same seed draws the same.
     expect(new Set(drawn.map((t) => t[1])).size).toBe(2);
     const again = Rng.fromSeed(5);
@@ -55,11 +57,11 @@ describe('CaptionTask reward and evaluation', () => {
     expect(r.rewards[1]).toBeCloseTo(55 / 12, 12);
     // "a red": unigram red: l² / (l · l√3) = 1/√3; bigram "a red" is not in the reference: 0; trigrams: none.
     // Length penalty on the bigram counts 1 vs 3: exp(−4/72).
-    expect(r.rewards[2]).toBeCloseTo(((1 / Math.sqrt(3)) / 4) * 10 * Math.exp(-4 / 72), 12);
+    expect(r.rewards[2]).toBeCloseTo((1 / Math.sqrt(3) / 4) * 10 * Math.exp(-4 / 72), 12);
     expect(r.rewards[3]).toBe(0);
   });
 
-  it('evaluates corpus CIDEr-D with the evaluated references\' document frequencies, BLEU-1..4 and the length', () => {
+  it("evaluates corpus CIDEr-D with the evaluated references' document frequencies, BLEU-1..4 and the length", () => {
     const m = task.evaluate([{ caption: 'a big red circle' }, { caption: B }], [ex0, ex1]);
     expect(Object.keys(m).sort()).toEqual([...METRIC_KEYS].sort());
     // The two evaluated images have the training df: mean of 55/12 and 10.

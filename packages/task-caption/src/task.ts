@@ -79,7 +79,8 @@ export class CaptionTask implements Task<CaptionExample, CaptionPrediction> {
   }
 
   evaluate(predictions: readonly CaptionPrediction[], examples: readonly CaptionExample[]): Record<string, number> {
-    if (predictions.length !== examples.length) throw new RangeError(`evaluate: ${predictions.length} predictions for ${examples.length} examples`);
+    if (predictions.length !== examples.length)
+      throw new RangeError(`evaluate: ${predictions.length} predictions for ${examples.length} examples`);
     if (examples.length === 0) throw new RangeError('evaluate: no examples');
     const candidates = predictions.map((p) => p.caption);
     const refs = examples.map((e) => e.references);

@@ -5,7 +5,15 @@ import os from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { Rng } from '@reward-tune/core-model';
-import { buildCaptionVocabulary, captionLength, decodeCaptions, loadVocabulary, sampleTargets, saveVocabulary, VOCABULARY_FILE } from './tokenizer';
+import {
+  buildCaptionVocabulary,
+  captionLength,
+  decodeCaptions,
+  loadVocabulary,
+  sampleTargets,
+  saveVocabulary,
+  VOCABULARY_FILE,
+} from './tokenizer';
 import { encodeCaption, END, PAD, UNK, vocabularySize } from './vocabulary';
 
 const examples = [
@@ -83,7 +91,20 @@ describe('caption tokenizer', () => {
   it('decodes a batch of token rows back to captions', () => {
     const v = buildCaptionVocabulary(examples);
     const id = (w: string): number => v.index.get(w)!;
-    const tokens = Int32Array.from([id('a'), id('red'), id('box'), END, id('a'), PAD, id('two'), UNK, id('shape'), PAD, PAD, PAD]);
+    const tokens = Int32Array.from([
+      id('a'),
+      id('red'),
+      id('box'),
+      END,
+      id('a'),
+      PAD,
+      id('two'),
+      UNK,
+      id('shape'),
+      PAD,
+      PAD,
+      PAD,
+    ]);
     expect(decodeCaptions(v, tokens, 6)).toEqual(['a red box', 'two <unk> shape']);
     expect(() => decodeCaptions(v, tokens, 5)).toThrow('not a multiple');
   });

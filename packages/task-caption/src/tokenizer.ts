@@ -17,7 +17,10 @@ export const VOCABULARY_FILE = 'vocabulary.json';
 const FORMAT = 'reward-tune caption vocabulary';
 
 /** Builds the vocabulary from every reference of the training examples (normalised when the split was read). */
-export function buildCaptionVocabulary(examples: Iterable<{ readonly references: readonly string[] }>, minCount = 1): Vocabulary {
+export function buildCaptionVocabulary(
+  examples: Iterable<{ readonly references: readonly string[] }>,
+  minCount = 1,
+): Vocabulary {
   function* refs(): Generator<string> {
     for (const e of examples) yield* e.references;
   }
@@ -27,7 +30,8 @@ export function buildCaptionVocabulary(examples: Iterable<{ readonly references:
 /** The length L that fits the longest reference plus END. */
 export function captionLength(examples: Iterable<{ readonly references: readonly string[] }>): number {
   let longest = 0;
-  for (const e of examples) for (const r of e.references) longest = Math.max(longest, r.split(' ').filter(Boolean).length);
+  for (const e of examples)
+    for (const r of e.references) longest = Math.max(longest, r.split(' ').filter(Boolean).length);
   return longest + 1;
 }
 
@@ -46,7 +50,8 @@ export function saveVocabulary(runDir: string, v: Vocabulary, minCount: number):
 }
 
 /** Reads and checks `<runDir>/vocabulary.json`. */
-export const loadVocabulary = (runDir: string): E.Either<string, Vocabulary> => loadVocabularyFile(path.join(runDir, VOCABULARY_FILE));
+export const loadVocabulary = (runDir: string): E.Either<string, Vocabulary> =>
+  loadVocabularyFile(path.join(runDir, VOCABULARY_FILE));
 
 /** Reads and checks a vocabulary file (as `saveVocabulary` writes it). */
 export function loadVocabularyFile(file: string): E.Either<string, Vocabulary> {
@@ -54,7 +59,8 @@ export function loadVocabularyFile(file: string): E.Either<string, Vocabulary> {
     const seen = new Map<string, number>();
     for (let i = 0; i < json.words.length; i++) {
       const j = seen.get(json.words[i]);
-      if (j !== undefined) return E.left(`${file}: words[${i}]: duplicate word "${json.words[i]}" (also at words[${j}])`);
+      if (j !== undefined)
+        return E.left(`${file}: words[${i}]: duplicate word "${json.words[i]}" (also at words[${j}])`);
       seen.set(json.words[i], i);
     }
     return E.right(vocabularyFromWords(json.words));
@@ -65,7 +71,12 @@ export function loadVocabularyFile(file: string): E.Either<string, Vocabulary> {
  * MLE targets for a batch: for each example one of its references, drawn uniformly with `rng` (one draw per
  * example, in order, so a resumed run draws the same), encoded to L tokens. Returns [B·L] row-major.
  */
-export function sampleTargets(v: Vocabulary, references: readonly (readonly string[])[], length: number, rng: Rng): Int32Array {
+export function sampleTargets(
+  v: Vocabulary,
+  references: readonly (readonly string[])[],
+  length: number,
+  rng: Rng,
+): Int32Array {
   const out = new Int32Array(references.length * length); // [B, L]
   references.forEach((refs, b) => {
     if (refs.length === 0) throw new RangeError(`sampleTargets: example ${b} has no references`);
@@ -76,9 +87,11 @@ export function sampleTargets(v: Vocabulary, references: readonly (readonly stri
 
 /** Decodes [B·L] row-major token ids to B captions (each up to its first END or PAD). */
 export function decodeCaptions(v: Vocabulary, tokens: Int32Array, length: number): string[] {
-  if (length < 1 || tokens.length % length !== 0) throw new RangeError(`decodeCaptions: ${tokens.length} tokens is not a multiple of L = ${length}`);
+  if (length < 1 || tokens.length % length !== 0)
+    throw new RangeError(`decodeCaptions: ${tokens.length} tokens is not a multiple of L = ${length}`);
   const out: string[] = [];
-  for (let b = 0; b < tokens.length / length; b++) out.push(decodeCaption(v, tokens.subarray(b * length, (b + 1) * length)));
+  for (let b = 0; b < tokens.length / length; b++)
+    out.push(decodeCaption(v, tokens.subarray(b * length, (b + 1) * length)));
   return out;
 }
 
@@ -94,12 +107,20 @@ export function vocabularyFileOf(checkpoint: string): string {
 /** A UsageError unless the vocabulary saved with `checkpoint` is `vocab` word for word. */
 export function checkVocabulary(checkpoint: string, vocab: Vocabulary): void {
   const file = vocabularyFileOf(checkpoint);
-  if (!existsSync(file)) throw new UsageError(`${checkpoint}: no ${VOCABULARY_FILE} in its run directory ${runOfCheckpoint(checkpoint)} (pretrain saves it there)`);
+  if (!existsSync(file))
+    throw new UsageError(
+      `${checkpoint}: no ${VOCABULARY_FILE} in its run directory ${runOfCheckpoint(checkpoint)} (pretrain saves it there)`,
+    );
   const saved = orUsageError(loadVocabularyFile(file));
   const i = saved.words.findIndex((w, k) => w !== vocab.words[k]);
   const other = (j: number) => (vocab.words[j] === undefined ? 'no word there' : `"${vocab.words[j]}"`);
-  if (i >= 0) throw new UsageError(`${file}: words[${i}]: "${saved.words[i]}" saved, but this run's training references give ${other(i)} (different data or caption.minCount)`);
+  if (i >= 0)
+    throw new UsageError(
+      `${file}: words[${i}]: "${saved.words[i]}" saved, but this run's training references give ${other(i)} (different data or caption.minCount)`,
+    );
   if (saved.words.length !== vocab.words.length) {
-    throw new UsageError(`${file}: words: ${saved.words.length} saved, but this run's training references give ${vocab.words.length} (different data or caption.minCount)`);
+    throw new UsageError(
+      `${file}: words: ${saved.words.length} saved, but this run's training references give ${vocab.words.length} (different data or caption.minCount)`,
+    );
   }
 }

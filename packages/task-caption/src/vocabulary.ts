@@ -36,7 +36,10 @@ export const vocabularySize = (v: Vocabulary): number => v.words.length + FIRST_
 /** Encodes a caption as ids ending with END, padded with PAD (or cut) to exactly `length` tokens. */
 export function encodeCaption(v: Vocabulary, caption: string, length: number): Int32Array {
   const out = new Int32Array(length);
-  const ids = caption.split(' ').filter(Boolean).map((w) => v.index.get(w) ?? UNK);
+  const ids = caption
+    .split(' ')
+    .filter(Boolean)
+    .map((w) => v.index.get(w) ?? UNK);
   const n = Math.min(ids.length, length - 1);
   for (let i = 0; i < n; i++) out[i] = ids[i];
   out[n] = END;

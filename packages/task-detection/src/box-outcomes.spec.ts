@@ -3,7 +3,14 @@ import { addOutcomes, boxOutcomes, NO_OUTCOMES } from './box-outcomes';
 import type { DetectionExample } from './dataset';
 import type { DecodedBox, NormBox } from './sequence';
 
-const box = (cls: number, ymin: number, xmin: number, ymax: number, xmax: number, conf = 2): DecodedBox => ({ ymin, xmin, ymax, xmax, cls, conf });
+const box = (cls: number, ymin: number, xmin: number, ymax: number, xmax: number, conf = 2): DecodedBox => ({
+  ymin,
+  xmin,
+  ymax,
+  xmax,
+  cls,
+  conf,
+});
 const objects: NormBox[] = [box(0, 0, 0, 0.5, 0.5), box(1, 0.5, 0.5, 1, 1), box(0, 0, 0.5, 0.5, 1)];
 const example = { boxes: objects } as unknown as DetectionExample; // only the objects are read
 const outcomes = (slots: DecodedBox[]) => boxOutcomes({ slots }, example);
@@ -21,10 +28,24 @@ it('sorts every non-null box into found, duplicate, wrong class or no object', (
 });
 
 it('a box under the threshold is no object, even of the right class; so is a box on an object of another class under it', () => {
-  expect(outcomes([box(0, 0, 0, 0.5, 0.2), box(1, 0, 0, 0.5, 0.2)])).toEqual({ boxes: 2, found: 0, duplicate: 0, wrongClass: 0, noObject: 2, objects: 3 });
+  expect(outcomes([box(0, 0, 0, 0.5, 0.2), box(1, 0, 0, 0.5, 0.2)])).toEqual({
+    boxes: 2,
+    found: 0,
+    duplicate: 0,
+    wrongClass: 0,
+    noObject: 2,
+    objects: 3,
+  });
 });
 
 it('adds up over images', () => {
   const one = outcomes([box(0, 0, 0, 0.5, 0.5)]);
-  expect(addOutcomes(addOutcomes(NO_OUTCOMES, one), one)).toEqual({ boxes: 2, found: 2, duplicate: 0, wrongClass: 0, noObject: 0, objects: 6 });
+  expect(addOutcomes(addOutcomes(NO_OUTCOMES, one), one)).toEqual({
+    boxes: 2,
+    found: 2,
+    duplicate: 0,
+    wrongClass: 0,
+    noObject: 0,
+    objects: 6,
+  });
 });

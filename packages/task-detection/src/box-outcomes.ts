@@ -33,7 +33,8 @@ export function boxOutcomes(prediction: DetectionPrediction, example: DetectionE
   // Unweighted, at the one threshold: numMatches counts the found objects, nmsPenalty the duplicates.
   const byClass = detectionReward(pred, gt, AT_50);
   const anyClass = detectionReward(classBlind(pred), classBlind(gt), AT_50);
-  let boxes = 0, wrongClass = 0;
+  let boxes = 0,
+    wrongClass = 0;
   byClass.correct.forEach((c, i) => {
     if (c === 0) return; // a null slot
     boxes++;
@@ -41,7 +42,14 @@ export function boxOutcomes(prediction: DetectionPrediction, example: DetectionE
   });
   const found = byClass.perThreshold.numMatches[0];
   const duplicate = byClass.perThreshold.nmsPenalty[0];
-  return { boxes, found, duplicate, wrongClass, noObject: boxes - found - duplicate - wrongClass, objects: example.boxes.length };
+  return {
+    boxes,
+    found,
+    duplicate,
+    wrongClass,
+    noObject: boxes - found - duplicate - wrongClass,
+    objects: example.boxes.length,
+  };
 }
 
 export const addOutcomes = (a: BoxOutcomes, b: BoxOutcomes): BoxOutcomes => ({

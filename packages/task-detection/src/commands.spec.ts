@@ -27,8 +27,22 @@ describe('the tiny presets', () => {
   it('tiny tunes with exact token values, tiny-paper as the paper does; they share the model, the data and the MLE checkpoint', () => {
     const tiny = preset('tiny');
     const paper = preset('tiny-paper');
-    expect(tiny.tune).toMatchObject({ estimator: 'expected', discount: 0, batchSize: 32, numSamples: 2, steps: 700, optimizer: { lr: 1e-4 } });
-    expect(paper.tune).toMatchObject({ estimator: 'paper', discount: 1, batchSize: 16, numSamples: 4, steps: 200, optimizer: { lr: 2e-5 } });
+    expect(tiny.tune).toMatchObject({
+      estimator: 'expected',
+      discount: 0,
+      batchSize: 32,
+      numSamples: 2,
+      steps: 700,
+      optimizer: { lr: 1e-4 },
+    });
+    expect(paper.tune).toMatchObject({
+      estimator: 'paper',
+      discount: 1,
+      batchSize: 16,
+      numSamples: 4,
+      steps: 200,
+      optimizer: { lr: 2e-5 },
+    });
     expect([tiny.reward.nmsWeight, paper.reward.nmsWeight]).toEqual([1, 0.3]);
     expect({ ...tiny, tune: undefined, reward: undefined }).toEqual({ ...paper, tune: undefined, reward: undefined });
     expect(shippedCheckpoint('tiny-paper')).toBe(shippedCheckpoint('tiny'));
@@ -41,7 +55,9 @@ describe('task-detection commands (plumbing, mu preset)', () => {
   const out = mkdtempSync(path.join(tmpdir(), 'det-cmd-'));
 
   it('demo: pretrains, tunes, evaluates both and writes the runs, the report and one JSON line', async () => {
-    const { code, stdout } = await capture(() => demoCommand(['--preset', 'mu', '--out', out, '--name', 'd', '--backend', 'cpu', '--json', '--from-scratch']));
+    const { code, stdout } = await capture(() =>
+      demoCommand(['--preset', 'mu', '--out', out, '--name', 'd', '--backend', 'cpu', '--json', '--from-scratch']),
+    );
     expect(code).toBe(0);
     const result = JSON.parse(stdout.trim().split('\n').pop()!);
     expect(result.preset).toBe('mu');
@@ -53,7 +69,8 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     }
     const runs = path.join(out, 'task-detection');
     for (const r of ['d-mle', 'd-tuned']) {
-      for (const f of ['config.json', 'metrics.jsonl', 'report.html', 'eval/metrics.json', 'eval/results.json']) expect(existsSync(path.join(runs, r, f))).toBe(true);
+      for (const f of ['config.json', 'metrics.jsonl', 'report.html', 'eval/metrics.json', 'eval/results.json'])
+        expect(existsSync(path.join(runs, r, f))).toBe(true);
       expect(readdirSync(path.join(runs, r, 'checkpoints')).some((f) => f.endsWith('.safetensors'))).toBe(true);
     }
     expect(readFileSync(path.join(runs, 'd-tuned', 'compare.html'), 'utf8')).toContain('MLE vs reward-tuned');
@@ -68,12 +85,19 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       expect(code).toBe(0);
       return JSON.parse(stdout.trim().split('\n').pop()!) as { tuned: { stats: number[]; mean_reward: number } };
     };
-    const events = (run: string) => readFileSync(path.join(runs, run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event"')).map((l) => JSON.parse(l).event);
+    const events = (run: string) =>
+      readFileSync(path.join(runs, run, 'metrics.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"event"'))
+        .map((l) => JSON.parse(l).event);
     // The first test's demo `d` is the uninterrupted one: same preset, seed and data.
     const evalOf = (run: string) => JSON.parse(readFileSync(path.join(runs, run, 'eval', 'metrics.json'), 'utf8'));
     const whole = { mle: evalOf('d-mle'), tuned: evalOf('d-tuned') };
     await demo(['--preset', 'mu', '--out', out, '--name', 'legs', '--from-scratch']);
-    expect(JSON.parse(readFileSync(path.join(runs, 'legs-mle', 'demo.json'), 'utf8'))).toEqual({ preset: 'mu', mle: 'pretrain' });
+    expect(JSON.parse(readFileSync(path.join(runs, 'legs-mle', 'demo.json'), 'utf8'))).toEqual({
+      preset: 'mu',
+      mle: 'pretrain',
+    });
 
     // As if stopped after tuning update 2 of 3: its last checkpoint gone. No --out: the demo's runs say where they are.
     rmSync(path.join(runs, 'legs-tuned', 'checkpoints', 'step_000003.safetensors'));
@@ -95,7 +119,9 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     // Not a demo: one line naming what is missing, before anything is touched.
     const mleConfig = readFileSync(path.join(runs, 'legs-mle', 'config.json'), 'utf8');
     await expect(demoCommand(['--resume', '--from', path.join(runs, 'straight')])).rejects.toThrow(UsageError);
-    await expect(demoCommand(['--resume', '--from', path.join(runs, 'legs-mle'), '--from-scratch'])).rejects.toThrow('drop --from-scratch');
+    await expect(demoCommand(['--resume', '--from', path.join(runs, 'legs-mle'), '--from-scratch'])).rejects.toThrow(
+      'drop --from-scratch',
+    );
     writeFileSync(path.join(runs, 'legs-mle', 'demo.json'), '{"preset": "mu"}');
     await expect(demoCommand(['--resume', '--from', path.join(runs, 'legs-tuned')])).rejects.toThrow(
       new UsageError(`${path.join(runs, 'legs-mle', 'demo.json')}: mle: expected a non-empty string`),
@@ -105,7 +131,9 @@ describe('task-detection commands (plumbing, mu preset)', () => {
 
   it('eval: re-evaluates a run from its latest checkpoint, under the score rule asked for, reporting both rules', async () => {
     const run = path.join(out, 'task-detection', 'd-tuned');
-    const { code, stdout } = await capture(() => evalCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--set', 'eval.score=confidence']));
+    const { code, stdout } = await capture(() =>
+      evalCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--set', 'eval.score=confidence']),
+    );
     expect(code).toBe(0);
     const stats = JSON.parse(stdout.trim()).stats;
     expect(stats).toHaveLength(12);
@@ -126,42 +154,71 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     const runs = path.join(out, 'task-detection');
     const mle = path.join(runs, 'd-mle');
     const common = ['--out', out, '--backend', 'cpu', '--set', 'tune.checkpointEvery=2'];
-    expect((await capture(() => tuneCommand(['--from', mle, '--name', 'straight', ...common, '--set', 'tune.steps=4']))).code).toBe(0);
+    expect(
+      (await capture(() => tuneCommand(['--from', mle, '--name', 'straight', ...common, '--set', 'tune.steps=4'])))
+        .code,
+    ).toBe(0);
     // Two legs: 2 updates, then the same run resumed up to 4 (as after Ctrl-C, a crash, or to tune for longer).
-    expect((await capture(() => tuneCommand(['--from', mle, '--name', 'legs', ...common, '--set', 'tune.steps=2']))).code).toBe(0);
+    expect(
+      (await capture(() => tuneCommand(['--from', mle, '--name', 'legs', ...common, '--set', 'tune.steps=2']))).code,
+    ).toBe(0);
     const recorded = JSON.parse(readFileSync(path.join(runs, 'legs', TUNED_FROM), 'utf8')).checkpoint;
     expect(recorded).toBe(path.join(mle, 'checkpoints', 'step_000004.safetensors'));
-    expect((await capture(() => tuneCommand(['--resume', '--from', path.join(runs, 'legs'), '--out', out, '--backend', 'cpu', '--set', 'tune.steps=4']))).code).toBe(0);
+    expect(
+      (
+        await capture(() =>
+          tuneCommand([
+            '--resume',
+            '--from',
+            path.join(runs, 'legs'),
+            '--out',
+            out,
+            '--backend',
+            'cpu',
+            '--set',
+            'tune.steps=4',
+          ]),
+        )
+      ).code,
+    ).toBe(0);
     const params = (run: string) => {
       const c = loadCheckpoint(path.join(runs, run, 'checkpoints', 'step_000004.safetensors'));
       if (c._tag === 'Left') throw new Error(c.left);
       return Object.fromEntries([...c.right.params].map(([k, t]) => [k, Array.from(t.data)]));
     };
     expect(params('legs')).toEqual(params('straight'));
-    const events = readFileSync(path.join(runs, 'legs', 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event"')).map((l) => JSON.parse(l).event);
+    const events = readFileSync(path.join(runs, 'legs', 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"event"'))
+      .map((l) => JSON.parse(l).event);
     expect(events).toEqual(['start', 'done', 'resumed', 'done']);
     // Only a tuning run can be resumed as one, and the refusal leaves the run as it was.
     const config = readFileSync(path.join(mle, 'config.json'), 'utf8');
-    await expect(tuneCommand(['--resume', '--from', mle, '--out', out, '--backend', 'cpu', '--set', 'tune.steps=9'])).rejects.toThrow(
-      new UsageError(`--from ${mle}: not a tuning run (no ${TUNED_FROM})`),
-    );
+    await expect(
+      tuneCommand(['--resume', '--from', mle, '--out', out, '--backend', 'cpu', '--set', 'tune.steps=9']),
+    ).rejects.toThrow(new UsageError(`--from ${mle}: not a tuning run (no ${TUNED_FROM})`));
     expect(readFileSync(path.join(mle, 'config.json'), 'utf8')).toBe(config);
   });
 
   it('noise: measures the gradient noise of tuning from a run, writing nothing', async () => {
     const run = path.join(out, 'task-detection', 'd-mle');
     const before = readdirSync(path.join(out, 'task-detection')).sort();
-    const { code, stdout } = await capture(() => noiseCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--batches', '3']));
+    const { code, stdout } = await capture(() =>
+      noiseCommand(['--from', run, '--out', out, '--backend', 'cpu', '--json', '--batches', '3']),
+    );
     expect(code).toBe(0);
     const r = JSON.parse(stdout.trim().split('\n').pop()!);
     expect(r.batches).toBe(3);
     expect(r.rowsPerBatch).toBe(2); // the mu preset's tune batch, paper estimator: one row per image
     expect(r.parameters).toBeGreaterThan(0);
-    // A 4-step MLE model may draw equal rewards (zero advantages, zero gradients): the numbers are checked in reinforce.
+    // A 4-step MLE model may draw equal rewards (zero advantages, zero gradients): the numbers are checked in
+    // reinforce.
     expect(r.batchGradSq).toBeGreaterThanOrEqual(0);
     expect(Number.isFinite(r.trueGradSq)).toBe(true);
     expect(readdirSync(path.join(out, 'task-detection')).sort()).toEqual(before);
-    await expect(noiseCommand(['--from', run, '--out', out, '--backend', 'cpu', '--batches', '2'])).rejects.toThrow(/--batches must be an integer ≥ 3, got '2'/);
+    await expect(noiseCommand(['--from', run, '--out', out, '--backend', 'cpu', '--batches', '2'])).rejects.toThrow(
+      /--batches must be an integer ≥ 3, got '2'/,
+    );
     await expect(noiseCommand(['--out', out, '--backend', 'cpu'])).rejects.toThrow(UsageError);
   });
 
@@ -171,28 +228,36 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       writeShapesDataset(dir, { seed: 1, trainImages: 3, valImages: 2, size: 32, maxObjects: 3 });
       return dir;
     };
-    const pretrain = (dir: string) => pretrainCommand(['--preset', 'mu', '--data', dir, '--out', out, '--backend', 'cpu']);
+    const pretrain = (dir: string) =>
+      pretrainCommand(['--preset', 'mu', '--data', dir, '--out', out, '--backend', 'cpu']);
     const edit = (file: string, f: (j: any) => void) => {
       const j = JSON.parse(readFileSync(file, 'utf8'));
       f(j);
       writeFileSync(file, JSON.stringify(j));
     };
 
-    it.each(['REWARD_TUNE_WASM_THREADS', 'REWARD_TUNE_NATIVE_MATMUL'])('a bad %s, before any data or run directory is made', async (name) => {
-      const fresh = mkdtempSync(path.join(tmpdir(), 'det-env-'));
-      process.env[name] = 'lots';
-      try {
-        await expect(pretrainCommand(['--preset', 'mu', '--out', fresh, '--backend', 'cpu'])).rejects.toThrow(new RegExp(`^${name} must be`));
-      } finally {
-        delete process.env[name];
-      }
-      expect(readdirSync(fresh)).toEqual([]); // no synthetic data cache, no run directory
-    });
+    it.each(['REWARD_TUNE_WASM_THREADS', 'REWARD_TUNE_NATIVE_MATMUL'])(
+      'a bad %s, before any data or run directory is made',
+      async (name) => {
+        const fresh = mkdtempSync(path.join(tmpdir(), 'det-env-'));
+        process.env[name] = 'lots';
+        try {
+          await expect(pretrainCommand(['--preset', 'mu', '--out', fresh, '--backend', 'cpu'])).rejects.toThrow(
+            new RegExp(`^${name} must be`),
+          );
+        } finally {
+          delete process.env[name];
+        }
+        expect(readdirSync(fresh)).toEqual([]); // no synthetic data cache, no run directory
+      },
+    );
 
     it('a demo whose config the shipped checkpoint does not fit, before any run directory is made', async () => {
       const fresh = mkdtempSync(path.join(tmpdir(), 'det-demo-'));
       const small = ['--set', 'data.synthetic.trainImages=4', '--set', 'data.synthetic.valImages=2'];
-      await expect(demoCommand(['--out', fresh, '--backend', 'cpu', '--name', 'x', ...small])).rejects.toThrow(/was trained with another model\/data config than this run's; use --from-scratch$/);
+      await expect(demoCommand(['--out', fresh, '--backend', 'cpu', '--name', 'x', ...small])).rejects.toThrow(
+        /was trained with another model\/data config than this run's; use --from-scratch$/,
+      );
       expect(readdirSync(fresh)).toEqual(['data']); // the small synthetic set, read before the check; no run
     });
 
@@ -201,7 +266,11 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       rmSync(path.join(dir, 'train', '000002.png'));
       const runs = path.join(out, 'task-detection');
       const before = existsSync(runs) ? readdirSync(runs).sort() : [];
-      await expect(pretrain(dir)).rejects.toThrow(new UsageError(`${path.join(dir, 'instances_train.json')}: images[1].file_name: file not found: ${path.join(dir, 'train', '000002.png')}`));
+      await expect(pretrain(dir)).rejects.toThrow(
+        new UsageError(
+          `${path.join(dir, 'instances_train.json')}: images[1].file_name: file not found: ${path.join(dir, 'train', '000002.png')}`,
+        ),
+      );
       expect(existsSync(runs) ? readdirSync(runs).sort() : []).toEqual(before);
     });
 
@@ -209,7 +278,9 @@ describe('task-detection commands (plumbing, mu preset)', () => {
       const dir = make();
       const file = path.join(dir, 'instances_train.json');
       edit(file, (j) => (j.annotations[0].bbox = [1, 1, -3, 4]));
-      await expect(pretrain(dir)).rejects.toThrow(/instances_train\.json: annotations\[0\]\.bbox: expected \[x, y, w, h\] with w > 0 and h > 0/);
+      await expect(pretrain(dir)).rejects.toThrow(
+        /instances_train\.json: annotations\[0\]\.bbox: expected \[x, y, w, h\] with w > 0 and h > 0/,
+      );
       edit(file, (j) => {
         j.annotations[0].bbox = [1, 1, 3, 4];
         j.annotations[0].category_id = 99;

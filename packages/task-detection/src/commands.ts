@@ -28,7 +28,13 @@ export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
 /** `tiny-paper` differs from `tiny` only in how it tunes, and so shares its MLE checkpoint. */
 export const shippedCheckpoint = shippedCheckpoints(SHIPPED_DIR, { 'tiny-paper': 'tiny' });
 
-export const detectionAdapter: TaskAdapter<DetectionConfig, DetectionExample, DetectionPrediction, DetectionAux, DetectionEval> = {
+export const detectionAdapter: TaskAdapter<
+  DetectionConfig,
+  DetectionExample,
+  DetectionPrediction,
+  DetectionAux,
+  DetectionEval
+> = {
   tool: TASK,
   spec: detectionConfigSpec,
   movedKeys: detectionMovedKeys,

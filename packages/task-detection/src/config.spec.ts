@@ -9,14 +9,22 @@ import { moveKeys } from '@reward-tune/reinforce';
 import { shippedCheckpoint } from './commands';
 import { detectionConfigSpec, detectionMovedKeys, detectionPresets, type DetectionConfig } from './config';
 
-const resolve = (preset: string, sets: string[] = []): DetectionConfig => orUsageError(resolveConfig(detectionConfigSpec, { preset, sets }));
+const resolve = (preset: string, sets: string[] = []): DetectionConfig =>
+  orUsageError(resolveConfig(detectionConfigSpec, { preset, sets }));
 
 /** What the MLE and tuning loops, their optimizers, batch sources and the reward read from a config. */
 function loopInputs(cfg: DetectionConfig) {
   const { mle: m, tune: t } = cfg;
   return {
     mle: {
-      config: { steps: m.steps, labelSmoothing: m.labelSmoothing, evalEvery: m.evalEvery, checkpointEvery: m.checkpointEvery, earlyStop: m.earlyStop ?? null, evalSeed: m.evalSeed },
+      config: {
+        steps: m.steps,
+        labelSmoothing: m.labelSmoothing,
+        evalEvery: m.evalEvery,
+        checkpointEvery: m.checkpointEvery,
+        earlyStop: m.earlyStop ?? null,
+        evalSeed: m.evalSeed,
+      },
       optimizer: m.optimizer,
       batchSize: m.batchSize,
       heldOutImages: m.heldOutImages,
@@ -68,20 +76,28 @@ describe('detection config', () => {
     expect(saved.tune).toMatchObject({ confWeight: 0.3, nmsWeight: 0.3, releasedWeighting: false });
     const moved = moveKeys(saved, detectionMovedKeys);
     expect(saved.tune.confWeight).toBe(0.3); // a copy: the saved value is left as it was
-    const cfg = orUsageError(resolveConfig(detectionConfigSpec, { base: { value: moved, source: 'shipped' }, sets: [] }));
+    const cfg = orUsageError(
+      resolveConfig(detectionConfigSpec, { base: { value: moved, source: 'shipped' }, sets: [] }),
+    );
     expect(cfg.tune).toMatchObject({ auxLossWeight: 0.3, steps: 400, evalEvery: 100 });
     expect(cfg.reward).toEqual({ nmsWeight: 0.3, falsePositiveWeight: 0, releasedWeighting: false, confLoss: 'boxes' });
     const tiny = resolve('tiny');
     expect([cfg.model, cfg.data, cfg.tokens]).toEqual([tiny.model, tiny.data, tiny.tokens]);
     // Nested keys move too, and the emptied object goes with them.
-    const warm = moveKeys({ tune: { confWarmup: { steps: 5, optimizer: { name: 'adamw', lr: 0.1 } } } }, detectionMovedKeys);
+    const warm = moveKeys(
+      { tune: { confWarmup: { steps: 5, optimizer: { name: 'adamw', lr: 0.1 } } } },
+      detectionMovedKeys,
+    );
     expect(warm).toEqual({ tune: { auxWarmup: 5, auxWarmupOptimizer: { name: 'adamw', lr: 0.1 } } });
   });
 
   it('the estimator table rules the tune section: too few samples, normalised expected advantages', () => {
     for (const [sets, message] of [
       [['tune.numSamples=1'], "tune.numSamples: estimator 'paper' needs numSamples ≥ 2, got 1"],
-      [['tune.estimator=expected', 'tune.normalizeAdvantages=true'], "estimator 'expected' does not combine with normalizeAdvantages"],
+      [
+        ['tune.estimator=expected', 'tune.normalizeAdvantages=true'],
+        "estimator 'expected' does not combine with normalizeAdvantages",
+      ],
     ] as const) {
       const r = resolveConfig(detectionConfigSpec, { preset: 'tiny-paper', sets: [...sets] });
       expect(E.isLeft(r) && r.left).toContain(message);

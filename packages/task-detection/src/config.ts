@@ -111,7 +111,14 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 4 } },
     model: { variant: 'mu/8', imageSize: 32 },
     tokens: { bins: 33, maxBoxes: 4 },
-    mle: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2, heldOutImages: 4, optimizer: { name: 'adafactor', lr: 1e-3 } },
+    mle: {
+      steps: 4,
+      batchSize: 4,
+      evalEvery: 2,
+      checkpointEvery: 2,
+      heldOutImages: 4,
+      optimizer: { name: 'adafactor', lr: 1e-3 },
+    },
     tune: { steps: 3, batchSize: 2, numSamples: 2, evalEvery: 3, checkpointEvery: 2, heldOutImages: 4 },
     eval: { batchSize: 8, pictures: 2 },
   },
@@ -119,7 +126,14 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 4 } },
     model: { variant: 'pico/8', imageSize: 48 },
     tokens: { bins: 49, maxBoxes: 4 },
-    mle: { steps: 150, batchSize: 16, evalEvery: 75, checkpointEvery: 50, heldOutImages: 64, optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } } },
+    mle: {
+      steps: 150,
+      batchSize: 16,
+      evalEvery: 75,
+      checkpointEvery: 50,
+      heldOutImages: 64,
+      optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } },
+    },
     tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
     eval: { batchSize: 64, pictures: 4 },
   },
@@ -141,7 +155,20 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
   b16: {
     model: { variant: 'B/16', imageSize: 384, decoderDepth: 6, decoderWidth: 512, decoderHeads: 16, decoderMlp: 2048 },
     tokens: { bins: 1001, maxBoxes: 100 },
-    mle: { steps: 100000, batchSize: 64, evalEvery: 5000, checkpointEvery: 1000, heldOutImages: 500, optimizer: { name: 'adafactor', lr: 1e-3, wd: 1e-4, lrMults: [['^img/.*', 0.1]], schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 } } },
+    mle: {
+      steps: 100000,
+      batchSize: 64,
+      evalEvery: 5000,
+      checkpointEvery: 1000,
+      heldOutImages: 500,
+      optimizer: {
+        name: 'adafactor',
+        lr: 1e-3,
+        wd: 1e-4,
+        lrMults: [['^img/.*', 0.1]],
+        schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 },
+      },
+    },
     tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
     eval: { batchSize: 32 },
   },
@@ -163,4 +190,8 @@ export const detectionMovedKeys: Readonly<Record<string, string>> = {
   'tune.confLoss': 'reward.confLoss',
 };
 
-export const detectionConfigSpec = { schema: detectionConfigSchema, presets: detectionPresets, defaultPreset: 'tiny' } as const;
+export const detectionConfigSpec = {
+  schema: detectionConfigSchema,
+  presets: detectionPresets,
+  defaultPreset: 'tiny',
+} as const;

@@ -44,7 +44,9 @@ describe('detection datasets on disk', () => {
     const json = JSON.parse(readFileSync(file, 'utf8'));
     json.annotations[0].bbox = [1, 2, 0, 5];
     writeFileSync(file, JSON.stringify(json));
-    expect(loadDetectionSplit(bad, 'val')).toEqual(E.left(`${file}: annotations[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`));
+    expect(loadDetectionSplit(bad, 'val')).toEqual(
+      E.left(`${file}: annotations[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`),
+    );
     const empty = mkdtempSync(path.join(tmpdir(), 'det-none-'));
     const r = loadDetectionSplit(empty, 'train');
     expect(E.isLeft(r) && r.left.startsWith(`${empty}: no train split`)).toBe(true);

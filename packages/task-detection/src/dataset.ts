@@ -40,7 +40,11 @@ const splitSeed = (seed: number, split: Split): number => seed * 2 + (split === 
  * Writes the synthetic shapes dataset under `dir` (skipped when `dir/synthetic.json` records the same options, so
  * reruns are free). The JSON files are written last, each atomically, so an interrupted write is regenerated.
  */
-export function writeShapesDataset(dir: string, opts: ShapesDatasetOptions, onImage?: (done: number, total: number) => void): void {
+export function writeShapesDataset(
+  dir: string,
+  opts: ShapesDatasetOptions,
+  onImage?: (done: number, total: number) => void,
+): void {
   const stamp = path.join(dir, 'synthetic.json');
   const wanted = JSON.stringify(opts);
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
@@ -59,7 +63,14 @@ export function writeShapesDataset(dir: string, opts: ShapesDatasetOptions, onIm
       writeAtomic(path.join(dir, split, fileName), encodePng({ width: im.width, height: im.height, data: im.rgb }));
       images.push({ id, file_name: fileName, width: im.width, height: im.height });
       for (const o of im.objects) {
-        annotations.push({ id: annotations.length + 1, image_id: id, category_id: o.categoryId, bbox: o.bbox, area: o.area, iscrowd: 0 });
+        annotations.push({
+          id: annotations.length + 1,
+          image_id: id,
+          category_id: o.categoryId,
+          bbox: o.bbox,
+          area: o.area,
+          iscrowd: 0,
+        });
       }
       i++;
       onImage?.(++done, total);
@@ -73,7 +84,10 @@ export function writeShapesDataset(dir: string, opts: ShapesDatasetOptions, onIm
 export function splitPaths(dir: string, split: Split): E.Either<string, { annotations: string; images: string }> {
   const synthetic = { annotations: path.join(dir, `instances_${split}.json`), images: path.join(dir, split) };
   if (existsSync(synthetic.annotations)) return E.right(synthetic);
-  const coco = { annotations: path.join(dir, 'annotations', `instances_${split}2017.json`), images: path.join(dir, `${split}2017`) };
+  const coco = {
+    annotations: path.join(dir, 'annotations', `instances_${split}2017.json`),
+    images: path.join(dir, `${split}2017`),
+  };
   if (existsSync(coco.annotations)) return E.right(coco);
   return E.left(`${dir}: no ${split} split (expected ${synthetic.annotations} or ${coco.annotations})`);
 }
@@ -107,6 +121,8 @@ export function toExample(image: CocoInstanceImage): DetectionExample {
 /** Reads and validates one split; every problem is one line naming the file and the field. */
 export function loadDetectionSplit(dir: string, split: Split): E.Either<string, DetectionSplit> {
   return E.chain((p: { annotations: string; images: string }) =>
-    E.map((coco: CocoInstances) => ({ coco, examples: coco.images.map(toExample) }))(readCocoInstances(p.annotations, { imageDir: p.images })),
+    E.map((coco: CocoInstances) => ({ coco, examples: coco.images.map(toExample) }))(
+      readCocoInstances(p.annotations, { imageDir: p.images }),
+    ),
   )(splitPaths(dir, split));
 }

@@ -12,7 +12,18 @@ it('demo --preset quick: pretrains, tunes and compares both models on 128 valida
   const e = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
   let code: number;
   try {
-    code = await demoCommand(['--preset', 'quick', '--out', out, '--name', 'q', '--backend', 'wasm', '--json', '--from-scratch']);
+    code = await demoCommand([
+      '--preset',
+      'quick',
+      '--out',
+      out,
+      '--name',
+      'q',
+      '--backend',
+      'wasm',
+      '--json',
+      '--from-scratch',
+    ]);
   } finally {
     o.mockRestore();
     e.mockRestore();

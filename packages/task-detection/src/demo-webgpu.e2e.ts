@@ -10,19 +10,34 @@ import { demoCommand } from './demo';
 const adapter = webgpuAdapterInChild();
 const itWithAdapter = adapter.ok ? it : it.skip;
 
-itWithAdapter(`demo --preset mu --backend webgpu runs end to end (${adapter.what})`, async () => {
-  const out = mkdtempSync(path.join(tmpdir(), 'det-webgpu-'));
-  let stdout = '';
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    const code = await demoCommand(['--preset', 'mu', '--out', out, '--name', 'g', '--backend', 'webgpu', '--json', '--from-scratch']);
-    expect(code).toBe(0);
-    const result = JSON.parse(stdout.trim().split('\n').pop()!);
-    for (const k of ['mle', 'tuned']) expect(result[k].stats).toHaveLength(12);
-  } finally {
-    write.mockRestore();
-    err.mockRestore();
-    rmSync(out, { recursive: true, force: true });
-  }
-}, 120000);
+itWithAdapter(
+  `demo --preset mu --backend webgpu runs end to end (${adapter.what})`,
+  async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'det-webgpu-'));
+    let stdout = '';
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await demoCommand([
+        '--preset',
+        'mu',
+        '--out',
+        out,
+        '--name',
+        'g',
+        '--backend',
+        'webgpu',
+        '--json',
+        '--from-scratch',
+      ]);
+      expect(code).toBe(0);
+      const result = JSON.parse(stdout.trim().split('\n').pop()!);
+      for (const k of ['mle', 'tuned']) expect(result[k].stats).toHaveLength(12);
+    } finally {
+      write.mockRestore();
+      err.mockRestore();
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+  120000,
+);

@@ -31,7 +31,13 @@ describe('oracleScores', () => {
   });
 
   it('gives AP 1 to a set of boxes whose only miss the likelihood ranked first', () => {
-    const task = new DetectionTask({ vocab: { bins: 100, numClasses: 1 }, maxBoxes: 2, order: 'given', nmsWeight: 0.3, categoryIds: [1] });
+    const task = new DetectionTask({
+      vocab: { bins: 100, numClasses: 1 },
+      maxBoxes: 2,
+      order: 'given',
+      nmsWeight: 0.3,
+      categoryIds: [1],
+    });
     const ex = toExample({
       id: 1,
       fileName: 'a.png',

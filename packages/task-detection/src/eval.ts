@@ -16,7 +16,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { drawRect, encodePng, fromUnitRange, readTensor, tokensTensor, type EncoderDecoder, type RgbImage } from '@reward-tune/core-model';
+import {
+  drawRect,
+  encodePng,
+  fromUnitRange,
+  readTensor,
+  tokensTensor,
+  type EncoderDecoder,
+  type RgbImage,
+} from '@reward-tune/core-model';
 import type { CocoDetection } from '@reward-tune/rewards-metrics';
 import { batchOf, selectTokenLogProbs, type ImageTable as GenericImageTable } from '@reward-tune/reinforce';
 import { SCORE_RULES, type ScoreRule } from './config';
@@ -54,7 +62,11 @@ export interface DetectionEval {
  * probabilities of confidence tokens 0, 1, 2 at each slot's confidence position [S, 3]. Null slots get values too
  * (the results JSON and the metrics leave them out).
  */
-export function slotScores(tokenLogProbs: ArrayLike<number>, confProbs: ArrayLike<number>, slots: number): Record<ScoreRule, Float32Array> {
+export function slotScores(
+  tokenLogProbs: ArrayLike<number>,
+  confProbs: ArrayLike<number>,
+  slots: number,
+): Record<ScoreRule, Float32Array> {
   const likelihood = new Float32Array(slots);
   const confidence = new Float32Array(slots);
   for (let k = 0; k < slots; k++) {
@@ -62,7 +74,8 @@ export function slotScores(tokenLogProbs: ArrayLike<number>, confProbs: ArrayLik
     let coords = 0;
     for (let j = 0; j < 4; j++) coords += tokenLogProbs[at + j];
     likelihood[k] = Math.exp(tokenLogProbs[at + 4] + coords / 4);
-    const p1 = confProbs[k * 3 + 1], p2 = confProbs[k * 3 + 2];
+    const p1 = confProbs[k * 3 + 1],
+      p2 = confProbs[k * 3 + 2];
     confidence[k] = p1 + p2 > 0 ? p2 / (p1 + p2) : 0;
   }
   return { likelihood, confidence };
@@ -80,11 +93,18 @@ export function oracleScores(matchIou: ArrayLike<number>, likelihood: ArrayLike<
 }
 
 /** Greedy predictions of one batch of images [B, H, W, 3], scored by both rules; `scores` holds `rule`'s. */
-export async function predictBatch(model: EncoderDecoder, task: DetectionTask, images: tf.Tensor4D, rule: ScoreRule): Promise<ScoredPrediction[]> {
+export async function predictBatch(
+  model: EncoderDecoder,
+  task: DetectionTask,
+  images: tf.Tensor4D,
+  rule: ScoreRule,
+): Promise<ScoredPrediction[]> {
   const encoded = model.encode(images);
   try {
     const s = await model.sampleFromEncoded(encoded, { numSamples: 1, greedy: true });
-    const B = s.batch, L = s.length, S = L / TOKENS_PER_BOX;
+    const B = s.batch,
+      L = s.length,
+      S = L / TOKENS_PER_BOX;
     const [tokenLps, confProbs] = tf.tidy(() => {
       const tokens = tokensTensor(s.tokens, [B, L]);
       const lp = model.logProbsFromEncoded(encoded, tokens);
@@ -92,7 +112,12 @@ export async function predictBatch(model: EncoderDecoder, task: DetectionTask, i
       const chosen = selectTokenLogProbs(lp, tokens); // [B, L]
       // [B, L, V] → [B, S, 6, V] → the confidence position's p(0), p(1), p(2): [B, S, 3].
       const slots = tf.reshape(lp, [B, S, TOKENS_PER_BOX, V]);
-      return [chosen, tf.exp(tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [B, S, 1, MAX_CONF + 1]), [B, S, MAX_CONF + 1]))];
+      return [
+        chosen,
+        tf.exp(
+          tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [B, S, 1, MAX_CONF + 1]), [B, S, MAX_CONF + 1]),
+        ),
+      ];
     });
     const [lps, p] = (await Promise.all([readTensor(tokenLps), readTensor(confProbs)])) as Float32Array[];
     tf.dispose([tokenLps, confProbs]);
@@ -116,7 +141,10 @@ export async function evaluateDetection(
   const predictions: ScoredPrediction[] = [];
   const n = table.examples.length;
   for (let s = 0; s < n; s += batchSize) {
-    const batch = batchOf(table, Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i));
+    const batch = batchOf(
+      table,
+      Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => s + i),
+    );
     const { data, shape } = batch.images as { data: Float32Array; shape: [number, number, number, number] };
     const images = tf.tensor4d(data, shape);
     try {
@@ -137,7 +165,13 @@ export async function evaluateDetection(
     oracle.push({ slots: p.slots, scores: oracleScores(r.aux![0].matchIou, p.byRule.likelihood) });
   });
   const byScore = Object.fromEntries(
-    SCORE_RULES.map((r) => [r, task.evaluate(predictions.map((p) => ({ slots: p.slots, scores: p.byRule[r] })), examples)]),
+    SCORE_RULES.map((r) => [
+      r,
+      task.evaluate(
+        predictions.map((p) => ({ slots: p.slots, scores: p.byRule[r] })),
+        examples,
+      ),
+    ]),
   ) as Record<ScoreRule, Record<string, number>>;
   return {
     score: rule,
@@ -152,7 +186,15 @@ export async function evaluateDetection(
 }
 
 const PALETTE: readonly (readonly [number, number, number])[] = [
-  [255, 255, 0], [0, 255, 255], [255, 0, 255], [255, 128, 0], [128, 255, 0], [0, 128, 255], [255, 255, 255], [128, 0, 255], [0, 0, 0],
+  [255, 255, 0],
+  [0, 255, 255],
+  [255, 0, 255],
+  [255, 128, 0],
+  [128, 255, 0],
+  [0, 128, 255],
+  [255, 255, 255],
+  [128, 0, 255],
+  [0, 0, 0],
 ];
 
 /**
@@ -174,8 +216,10 @@ export function drawPredictions(table: ImageTable, index: number, pred: Detectio
   }
   pred.slots.forEach((b) => {
     if (b.conf === 0) return;
-    const x0 = Math.min(b.xmin, b.xmax) * W, y0 = Math.min(b.ymin, b.ymax) * W;
-    const w = Math.abs(b.xmax - b.xmin) * W, h = Math.abs(b.ymax - b.ymin) * W;
+    const x0 = Math.min(b.xmin, b.xmax) * W,
+      y0 = Math.min(b.ymin, b.ymax) * W;
+    const w = Math.abs(b.xmax - b.xmin) * W,
+      h = Math.abs(b.ymax - b.ymin) * W;
     drawRect(img, [x0, y0, Math.max(1, w), Math.max(1, h)], PALETTE[b.cls % PALETTE.length], 2);
   });
   return img;
@@ -197,7 +241,10 @@ export function writeDetectionEval(ev: DetectionEval, val: ImageTable, dir: stri
   };
   writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   for (let i = 0; i < Math.min(pictures, val.examples.length); i++) {
-    writeFileSync(path.join(out, `val_${String(i).padStart(3, '0')}.png`), encodePng(drawPredictions(val, i, ev.predictions[i])));
+    writeFileSync(
+      path.join(out, `val_${String(i).padStart(3, '0')}.png`),
+      encodePng(drawPredictions(val, i, ev.predictions[i])),
+    );
   }
 }
 

@@ -25,7 +25,12 @@ describe('detection sequences', () => {
     expect(byArea.map((b) => b.cls)).toEqual([0, 3]);
     const orders = new Set<string>();
     const rng = Rng.fromSeed(5);
-    for (let i = 0; i < 30; i++) orders.add(decodeBoxes(v, encodeBoxes(v, boxes, 3, 'random', rng)).map((b) => b.cls).join());
+    for (let i = 0; i < 30; i++)
+      orders.add(
+        decodeBoxes(v, encodeBoxes(v, boxes, 3, 'random', rng))
+          .map((b) => b.cls)
+          .join(),
+      );
     expect(orders.size).toBe(6);
   });
 
@@ -45,7 +50,8 @@ describe('detection sequences', () => {
     const procs = [slotMask(slotTokenSets(v)), wellFormedSlots(v)];
     const seq = encodeBoxes(v, boxes, 4, 'given'); // 3 boxes, then one null slot
     const rows = 1;
-    const at = (position: number): Uint8Array => allowedAt(procs, { position, rows, length: 24, vocabSize: V, tokens: seq })!;
+    const at = (position: number): Uint8Array =>
+      allowedAt(procs, { position, rows, length: 24, vocabSize: V, tokens: seq })!;
     // Every target token stays allowed: MLE targets are well-formed.
     for (let p = 0; p < 24; p++) expect(at(p)[seq[p]]).toBe(1);
     expect(at(0)[0]).toBe(1); // a slot may start null …

@@ -11,7 +11,18 @@
  * that null slots stay representable; a slot counts as a box iff its confidence token is non-zero (seq2box).
  */
 import { prefixConstraint, type LogitsProcessor, type Rng } from '@reward-tune/core-model';
-import { classToken, COORD_OFFSET, coordToken, MAX_CONF, tokenToClass, tokenToConf, tokenToCoord, TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
+import {
+  classToken,
+  COORD_OFFSET,
+  coordToken,
+  MAX_CONF,
+  tokenToClass,
+  tokenToConf,
+  tokenToCoord,
+  TOKENS_PER_BOX,
+  vocabSize,
+  type DetectionVocab,
+} from './tokens';
 
 /** A box in normalised [0, 1] coordinates, y first as in the token layout. */
 export interface NormBox {
@@ -34,9 +45,17 @@ export type BoxOrder = 'random' | 'area' | 'given';
  */
 export type NullBoxes = 'zeros' | 'noise';
 
-export function encodeBoxes(v: DetectionVocab, boxes: readonly NormBox[], maxBoxes: number, order: BoxOrder, rng?: Rng, nullBoxes: NullBoxes = 'zeros'): Int32Array {
+export function encodeBoxes(
+  v: DetectionVocab,
+  boxes: readonly NormBox[],
+  maxBoxes: number,
+  order: BoxOrder,
+  rng?: Rng,
+  nullBoxes: NullBoxes = 'zeros',
+): Int32Array {
   let list = [...boxes];
-  if ((order === 'random' || nullBoxes === 'noise') && !rng) throw new Error(`encodeBoxes: ${order === 'random' ? 'random order' : 'noise null boxes'} need an Rng`);
+  if ((order === 'random' || nullBoxes === 'noise') && !rng)
+    throw new Error(`encodeBoxes: ${order === 'random' ? 'random order' : 'noise null boxes'} need an Rng`);
   if (order === 'random') {
     rng!.shuffle(list);
   } else if (order === 'area') {
@@ -45,13 +64,33 @@ export function encodeBoxes(v: DetectionVocab, boxes: readonly NormBox[], maxBox
   list = list.slice(0, maxBoxes);
   const out = new Int32Array(maxBoxes * TOKENS_PER_BOX);
   list.forEach((b, i) => {
-    out.set([coordToken(v, b.ymin), coordToken(v, b.xmin), coordToken(v, b.ymax), coordToken(v, b.xmax), classToken(v, b.cls), MAX_CONF], i * TOKENS_PER_BOX);
+    out.set(
+      [
+        coordToken(v, b.ymin),
+        coordToken(v, b.xmin),
+        coordToken(v, b.ymax),
+        coordToken(v, b.xmax),
+        classToken(v, b.cls),
+        MAX_CONF,
+      ],
+      i * TOKENS_PER_BOX,
+    );
   });
   if (nullBoxes === 'noise') {
     for (let i = list.length; i < maxBoxes; i++) {
       const [y0, y1] = [rng!.next(), rng!.next()].sort((a, b) => a - b);
       const [x0, x1] = [rng!.next(), rng!.next()].sort((a, b) => a - b);
-      out.set([coordToken(v, y0), coordToken(v, x0), coordToken(v, y1), coordToken(v, x1), classToken(v, rng!.int(v.numClasses)), 0], i * TOKENS_PER_BOX);
+      out.set(
+        [
+          coordToken(v, y0),
+          coordToken(v, x0),
+          coordToken(v, y1),
+          coordToken(v, x1),
+          classToken(v, rng!.int(v.numClasses)),
+          0,
+        ],
+        i * TOKENS_PER_BOX,
+      );
     }
   }
   return out;

@@ -9,7 +9,14 @@
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
-import { createModel, orUsageError, SCENE_DEFAULTS, slotMask, type EncoderDecoder, type LogitsProcessor } from '@reward-tune/core-model';
+import {
+  createModel,
+  orUsageError,
+  SCENE_DEFAULTS,
+  slotMask,
+  type EncoderDecoder,
+  type LogitsProcessor,
+} from '@reward-tune/core-model';
 import { loadCounter, loadImageTable, type TaskSetup } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
 import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
@@ -32,11 +39,19 @@ export const syntheticDir = (outRoot: string, cfg: DetectionConfig): string => {
     .filter((k) => s[k] !== SCENE_DEFAULTS[k])
     .map((k) => `-${k}${String(s[k])}`)
     .join('');
-  return path.join(outRoot, 'data', `shapes-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}${scene}`);
+  return path.join(
+    outRoot,
+    'data',
+    `shapes-s${s.seed}-${s.size}px-${s.trainImages}x${s.valImages}-max${s.maxObjects}${scene}`,
+  );
 };
 
 /** Loads (and for synthetic data first writes) both splits. */
-export function prepareData(cfg: DetectionConfig, outRoot: string, onImage?: (done: number, total: number) => void): E.Either<string, DetectionData> {
+export function prepareData(
+  cfg: DetectionConfig,
+  outRoot: string,
+  onImage?: (done: number, total: number) => void,
+): E.Either<string, DetectionData> {
   const dir = cfg.data.dir ?? syntheticDir(outRoot, cfg);
   if (cfg.data.dir === undefined) writeShapesDataset(dir, cfg.data.synthetic, onImage);
   return pipe(
@@ -56,7 +71,13 @@ export const detectionVocab = (cfg: DetectionConfig, data: DetectionData): Detec
  * the slot masks alone (the shipped checkpoint was made so); tuning and evaluation decode with `decodingModel`.
  */
 export function buildModel(cfg: DetectionConfig, vocab: DetectionVocab, seed: number): EncoderDecoder {
-  return createModel(cfg.model, vocabSize(vocab), cfg.tokens.maxBoxes * TOKENS_PER_BOX, seed, slotProcessors(cfg, vocab, 'mle'));
+  return createModel(
+    cfg.model,
+    vocabSize(vocab),
+    cfg.tokens.maxBoxes * TOKENS_PER_BOX,
+    seed,
+    slotProcessors(cfg, vocab, 'mle'),
+  );
 }
 
 /** The logits processors of each use: the slot mask always; well-formed slots when decoding (if configured). */
@@ -101,23 +122,47 @@ export function buildTask(cfg: DetectionConfig, data: DetectionData, vocab: Dete
   });
 }
 
-export function loadImages(split: DetectionSplit, size: number, limit = 0, onImage?: (done: number, total: number) => void): E.Either<string, ImageTable> {
+export function loadImages(
+  split: DetectionSplit,
+  size: number,
+  limit = 0,
+  onImage?: (done: number, total: number) => void,
+): E.Either<string, ImageTable> {
   const examples = limit > 0 ? split.examples.slice(0, limit) : split.examples;
-  return loadImageTable(examples, size, (i) => E.map((m: { pixels: Float32Array }) => m.pixels)(split.coco.loadImage(examples[i].image, { height: size, width: size })), onImage);
+  return loadImageTable(
+    examples,
+    size,
+    (i) =>
+      E.map((m: { pixels: Float32Array }) => m.pixels)(
+        split.coco.loadImage(examples[i].image, { height: size, width: size }),
+      ),
+    onImage,
+  );
 }
 
 /** Detection's objects for one config: the task runner's `TaskSetup`. */
-export function detectionSetup(cfg: DetectionConfig, outRoot: string): TaskSetup<DetectionExample, DetectionPrediction, DetectionAux, DetectionEval> {
+export function detectionSetup(
+  cfg: DetectionConfig,
+  outRoot: string,
+): TaskSetup<DetectionExample, DetectionPrediction, DetectionAux, DetectionEval> {
   const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));
   const vocab = detectionVocab(cfg, data);
   const task = buildTask(cfg, data, vocab);
   return {
     task,
     buildModel: (seed) => buildModel(cfg, vocab, seed),
-    images: (split, limit) => orUsageError(loadImages(data[split], cfg.model.imageSize, limit, loadCounter(`loading ${split} images`))),
+    images: (split, limit) =>
+      orUsageError(loadImages(data[split], cfg.model.imageSize, limit, loadCounter(`loading ${split} images`))),
     // Every evaluation decodes with well-formed slots, the MLE baseline's included.
     evaluate: async (model, dir, val) => {
-      const ev = await evaluateDetection(decodingModel(cfg, vocab, model), task, val, cfg.eval.batchSize, cfg.eval.score, loadCounter('evaluating'));
+      const ev = await evaluateDetection(
+        decodingModel(cfg, vocab, model),
+        task,
+        val,
+        cfg.eval.batchSize,
+        cfg.eval.score,
+        loadCounter('evaluating'),
+      );
       writeDetectionEval(ev, val, dir, cfg.eval.pictures);
       return ev;
     },

@@ -44,8 +44,15 @@ describe('DetectionTask', () => {
     expect(r.aux![0].matchIou[0]).toBeCloseTo(1, 6); // the reference adds 1e-9 to the IoU denominator
   });
 
-  it('splits the reward over the slots for rtg: each slot\'s increment at its confidence token', () => {
-    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({ ymin, xmin, ymax, xmax, cls, conf });
+  it("splits the reward over the slots for rtg: each slot's increment at its confidence token", () => {
+    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({
+      ymin,
+      xmin,
+      ymax,
+      xmax,
+      cls,
+      conf,
+    });
     const pred = {
       slots: [
         box(0.1, 0.1, 0.5, 0.45, 0), // object 0 at IoU 0.875: matched at 8 of the 10 thresholds (0.5…0.85)
@@ -65,11 +72,20 @@ describe('DetectionTask', () => {
     expect(task.reward([pred], ex).tokenRewards).toBeUndefined(); // only when asked
   });
 
-  it('falsePositiveWeight charges a box on no object in the reward and in its slot\'s increment', () => {
+  it("falsePositiveWeight charges a box on no object in the reward and in its slot's increment", () => {
     const charged = new DetectionTask({ ...task.opts, falsePositiveWeight: 0.25 });
-    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({ ymin, xmin, ymax, xmax, cls, conf });
+    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({
+      ymin,
+      xmin,
+      ymax,
+      xmax,
+      cls,
+      conf,
+    });
     // Object 0 exactly, then a class-0 box where there is no class-0 object (the class-2 object's place).
-    const pred = { slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0.6, 0.6, 0.9, 0.9, 0), box(0, 0, 0, 0, 0, 0), box(0, 0, 0, 0, 0, 0)] };
+    const pred = {
+      slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0.6, 0.6, 0.9, 0.9, 0), box(0, 0, 0, 0, 0, 0), box(0, 0, 0, 0, 0, 0)],
+    };
     expect(task.reward([pred], ex).rewards[0]).toBeCloseTo(1, 9);
     const r = charged.reward([pred], ex, { tokenRewards: true });
     expect(r.rewards[0]).toBeCloseTo(1 - 0.25, 9);
@@ -77,17 +93,31 @@ describe('DetectionTask', () => {
     expect(r.tokenRewards![0][11]).toBeCloseTo(-0.25, 9);
   });
 
-  it('values every token of a box slot for the expected estimator: its slot\'s increment had that token been drawn', () => {
+  it("values every token of a box slot for the expected estimator: its slot's increment had that token been drawn", () => {
     const formed = new DetectionTask({ ...task.opts, wellFormed: true });
-    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({ ymin, xmin, ymax, xmax, cls, conf });
+    const box = (ymin: number, xmin: number, ymax: number, xmax: number, cls: number, conf = 2) => ({
+      ymin,
+      xmin,
+      ymax,
+      xmax,
+      cls,
+      conf,
+    });
     // Object 0 exactly; a null slot; a class-0 box on the class-2 object; a null slot.
-    const pred = { slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0, 0, 0, 0, 0, 0), box(0.6, 0.6, 0.9, 0.9, 0), box(0, 0, 0, 0, 0, 0)] };
+    const pred = {
+      slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0, 0, 0, 0, 0, 0), box(0.6, 0.6, 0.9, 0.9, 0), box(0, 0, 0, 0, 0, 0)],
+    };
     const r = formed.reward([pred], ex, { tokenRewards: true, tokenValues: true });
     // Values are float32 (they become a tensor): 6 decimals.
     const V = vocabSize(vocab); // 3 confidence + 101 coordinates (k/100) + 3 classes = 107
     const { values, enumerated } = r.tokenValues![0];
     const at = (slot: number, t: number, token: number) => values[(slot * 6 + t) * V + token];
-    expect(Array.from(enumerated)).toEqual([...Array(6).fill(1), ...Array(6).fill(0), ...Array(6).fill(1), ...Array(6).fill(0)]);
+    expect(Array.from(enumerated)).toEqual([
+      ...Array(6).fill(1),
+      ...Array(6).fill(0),
+      ...Array(6).fill(1),
+      ...Array(6).fill(0),
+    ]);
     // Slot 0's ymin: 0 ends the slot (worth 0); 0.1 is the object (1); 0.15 gives IoU 0.14/0.16 = 0.875, matched at
     // 8 of the 10 thresholds (0.8); 0.3 gives IoU 0.5, matched at none.
     expect(at(0, 0, 0)).toBe(0);
@@ -108,7 +138,9 @@ describe('DetectionTask', () => {
     // `noise` layout: every slot draws a box and its confidence decides. A null slot's box tokens are worth nothing
     // (it stays null); its confidence token is worth the box it would add.
     const noisy = new DetectionTask({ ...task.opts, nullBoxes: 'noise' });
-    const hidden = { slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0.6, 0.6, 0.9, 0.9, 2, 0), box(0, 0, 0, 0, 0, 0), box(0, 0, 0, 0, 0, 0)] };
+    const hidden = {
+      slots: [box(0.1, 0.1, 0.5, 0.5, 0), box(0.6, 0.6, 0.9, 0.9, 2, 0), box(0, 0, 0, 0, 0, 0), box(0, 0, 0, 0, 0, 0)],
+    };
     const n = noisy.reward([hidden], ex, { tokenValues: true }).tokenValues![0];
     expect(Array.from(n.enumerated)).toEqual(Array(24).fill(1));
     const nat = (slot: number, t: number, token: number) => n.values[(slot * 6 + t) * V + token];
@@ -151,8 +183,11 @@ describe('DetectionTask', () => {
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
   });
 
-  it('before tuning, the low-confidence token takes the high one\'s input embedding; nothing else changes', async () => {
-    const model = EncoderDecoder.create(modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: 12, length: 6 }), 0);
+  it("before tuning, the low-confidence token takes the high one's input embedding; nothing else changes", async () => {
+    const model = EncoderDecoder.create(
+      modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: 12, length: 6 }),
+      0,
+    );
     const name = 'decoder/EmbedTargets/embedding';
     const before = (await model.params.get(name)!.array()) as number[][];
     const other = (await model.params.get('decoder/head/kernel')!.data()).slice();
@@ -172,7 +207,9 @@ describe('DetectionTask', () => {
     // Slot 0: −(0.2·log(.3/.5) + 0.8·log(.2/.5)); slot 1 (unmatched box): −log(.3/.5); null slots add nothing.
     const expected = (-(0.2 * Math.log(0.3 / 0.5) + 0.8 * Math.log(0.2 / 0.5)) - Math.log(0.3 / 0.5)) / 4;
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
-    const g = tf.grad((x: tf.Tensor) => boxes.auxLoss(x as tf.Tensor3D, sampled, aux))(logProbs).dataSync();
+    const g = tf
+      .grad((x: tf.Tensor) => boxes.auxLoss(x as tf.Tensor3D, sampled, aux))(logProbs)
+      .dataSync();
     for (let s = 0; s < 4; s++) expect(g[(s * 6 + 5) * V]).toBe(0); // log p(0) at each confidence position
     expect(Math.abs(g[5 * V + 2])).toBeGreaterThan(0);
   });

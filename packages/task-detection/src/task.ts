@@ -4,9 +4,10 @@
  * samples, and COCO box mAP as the official metric.
  *
  * Scores for mAP: a box's score is the model's expected IoU read at its confidence slot, p(2) / (p(1) + p(2))
- * (the paper's §3.1.4; docs/method.md, "Confidence"). It needs the distribution at the slot, which the evaluation suite obtains by re-scoring the
- * greedy output (eval.ts) and passes in `Prediction.scores`; without it (the held-out curve inside the tuning loop)
- * the confidence token itself is the score (2 → 1, 1 → 0.5), so those AP figures are coarser than the final ones.
+ * (the paper's §3.1.4; docs/method.md, "Confidence"). It needs the distribution at the slot, which the evaluation
+ * suite obtains by re-scoring the greedy output (eval.ts) and passes in `Prediction.scores`; without it (the
+ * held-out curve inside the tuning loop) the confidence token itself is the score (2 → 1, 1 → 0.5), so those AP
+ * figures are coarser than the final ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncoderDecoder, Rng } from '@reward-tune/core-model';
@@ -21,8 +22,24 @@ import {
   type DetectionRewardResult,
 } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
-import { decodeBoxes, encodeBoxes, nullSlotWeights, slotTokenSets, type BoxOrder, type DecodedBox, type NullBoxes } from './sequence';
-import { MAX_CONF, TOKENS_PER_BOX, tokenToClass, tokenToConf, tokenToCoord, vocabSize, type DetectionVocab } from './tokens';
+import {
+  decodeBoxes,
+  encodeBoxes,
+  nullSlotWeights,
+  slotTokenSets,
+  type BoxOrder,
+  type DecodedBox,
+  type NullBoxes,
+} from './sequence';
+import {
+  MAX_CONF,
+  TOKENS_PER_BOX,
+  tokenToClass,
+  tokenToConf,
+  tokenToCoord,
+  vocabSize,
+  type DetectionVocab,
+} from './tokens';
 
 export interface DetectionPrediction {
   /** Every slot, null ones (conf 0) included, so per-slot outputs line up with the sequence. */
@@ -70,7 +87,20 @@ export interface DetectionTaskOptions {
 
 export type ConfLossForm = 'paper' | 'boxes';
 
-export const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
+export const STAT_NAMES = [
+  'AP',
+  'AP50',
+  'AP75',
+  'APs',
+  'APm',
+  'APl',
+  'AR1',
+  'AR10',
+  'AR100',
+  'ARs',
+  'ARm',
+  'ARl',
+] as const;
 
 /** The ground truth of an example as the reward takes it (crowd boxes are not targets). */
 export function gtBoxes(ex: DetectionExample): Boxes {
@@ -97,13 +127,19 @@ export function predBoxes(p: DetectionPrediction): Boxes {
 }
 
 /** COCO results for the non-null slots of a prediction, in pixels of the original image. */
-export function cocoDetections(p: DetectionPrediction, ex: DetectionExample, categoryIds: readonly number[]): CocoDetection[] {
+export function cocoDetections(
+  p: DetectionPrediction,
+  ex: DetectionExample,
+  categoryIds: readonly number[],
+): CocoDetection[] {
   const { width: W, height: H, id } = ex.image;
   const out: CocoDetection[] = [];
   p.slots.forEach((b, s) => {
     if (b.conf === 0) return;
-    const x0 = Math.min(b.xmin, b.xmax) * W, x1 = Math.max(b.xmin, b.xmax) * W;
-    const y0 = Math.min(b.ymin, b.ymax) * H, y1 = Math.max(b.ymin, b.ymax) * H;
+    const x0 = Math.min(b.xmin, b.xmax) * W,
+      x1 = Math.max(b.xmin, b.xmax) * W;
+    const y0 = Math.min(b.ymin, b.ymax) * H,
+      y1 = Math.max(b.ymin, b.ymax) * H;
     const score = p.scores ? p.scores[s] : b.conf / MAX_CONF;
     out.push({ image_id: id, category_id: categoryIds[b.cls], bbox: [x0, y0, x1 - x0, y1 - y0], score });
   });
@@ -111,12 +147,22 @@ export function cocoDetections(p: DetectionPrediction, ex: DetectionExample, cat
 }
 
 /** The COCO ground truth of a set of examples (crowd boxes included, as COCO evaluates them). */
-export function cocoGroundTruth(examples: readonly DetectionExample[], categoryIds: readonly number[]): CocoGroundTruth {
+export function cocoGroundTruth(
+  examples: readonly DetectionExample[],
+  categoryIds: readonly number[],
+): CocoGroundTruth {
   return {
     images: examples.map((e) => ({ id: e.image.id, width: e.image.width, height: e.image.height })),
     categories: categoryIds.map((id) => ({ id })),
     annotations: examples.flatMap((e) =>
-      e.image.annotations.map((a) => ({ id: a.id, image_id: e.image.id, category_id: a.categoryId, bbox: [...a.bbox], area: a.area, iscrowd: a.iscrowd ? 1 : 0 })),
+      e.image.annotations.map((a) => ({
+        id: a.id,
+        image_id: e.image.id,
+        category_id: a.categoryId,
+        bbox: [...a.bbox],
+        area: a.area,
+        iscrowd: a.iscrowd ? 1 : 0,
+      })),
     ),
   };
 }
@@ -155,7 +201,10 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   /** Only with `noise` null boxes (their first five tokens unweighted); `zeros` targets are all weighted 1. */
   readonly targetWeights?: (ex: DetectionExample, targets: Int32Array) => Float32Array;
 
-  /** [6] the tokens each position of a box slot may emit: the slot mask's, without 0 after a coordinate when well-formed. */
+  /**
+   * [6] the tokens each position of a box slot may emit: the slot mask's, without 0 after a coordinate when
+   * well-formed.
+   */
   private readonly allowed: readonly Int32Array[];
 
   constructor(readonly opts: DetectionTaskOptions) {
@@ -173,12 +222,15 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     return encodeBoxes(this.opts.vocab, ex.boxes, this.opts.maxBoxes, this.opts.order, rng, this.opts.nullBoxes);
   }
 
-
   decode(tokens: Int32Array): DetectionPrediction {
     return { slots: decodeBoxes(this.opts.vocab, tokens) };
   }
 
-  reward(predictions: readonly DetectionPrediction[], ex: DetectionExample, want: RewardWants = {}): RewardResult<DetectionAux> {
+  reward(
+    predictions: readonly DetectionPrediction[],
+    ex: DetectionExample,
+    want: RewardWants = {},
+  ): RewardResult<DetectionAux> {
     const gt = gtBoxes(ex);
     const rewards = new Float64Array(predictions.length);
     const aux = predictions.map((p, n) => {
@@ -237,7 +289,11 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     const enumerated = new Uint8Array(this.length);
     const drawn = predBoxes(p);
     // The prefix being scored: slots before k as drawn, slot k as edited, later slots null.
-    const prefix = { boxes: Float64Array.from(drawn.boxes), classes: Int32Array.from(drawn.classes), confs: new Int32Array(drawn.classes.length) };
+    const prefix = {
+      boxes: Float64Array.from(drawn.boxes),
+      classes: Int32Array.from(drawn.classes),
+      confs: new Int32Array(drawn.classes.length),
+    };
     for (let k = 0; k < prefix.confs.length; k++) {
       if (this.opts.wellFormed && drawn.confs![k] === 0) continue; // (later slots' prefixes keep it null)
       const base = this.scoreBoxes(prefix, gt).value;
@@ -257,7 +313,13 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   }
 
   /** Slot k of `prefix` as drawn, with its position t decoded from token v instead (v < 0: as drawn). */
-  private setToken(prefix: { boxes: Float64Array; classes: Int32Array; confs: Int32Array }, drawn: Boxes, k: number, t: number, v: number): void {
+  private setToken(
+    prefix: { boxes: Float64Array; classes: Int32Array; confs: Int32Array },
+    drawn: Boxes,
+    k: number,
+    t: number,
+    v: number,
+  ): void {
     const { vocab } = this.opts;
     for (let c = 0; c < 4; c++) prefix.boxes[k * 4 + c] = drawn.boxes[k * 4 + c];
     prefix.classes[k] = drawn.classes[k];
@@ -311,7 +373,11 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     return tf.tidy(() => {
       // [R, L, V] → [R, S, 6, V] → the confidence position's first three log-probs [R, S, 3].
       const slots = tf.reshape(logProbs, [R, S, TOKENS_PER_BOX, V]);
-      let conf = tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [R, S, 1, MAX_CONF + 1]), [R, S, MAX_CONF + 1]);
+      let conf = tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [R, S, 1, MAX_CONF + 1]), [
+        R,
+        S,
+        MAX_CONF + 1,
+      ]);
       if (boxesOnly) {
         // log p(k) − log(p(1) + p(2)) for k = 1, 2; column 0 is multiplied by a zero target.
         const boxLps = tf.slice(conf, [0, 0, 1], [R, S, MAX_CONF]);

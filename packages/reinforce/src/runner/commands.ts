@@ -13,7 +13,18 @@ import type { RunnerConfig } from './adapter';
 import { parseCommand, type TaskCliOptions } from './flags';
 import { logLine } from './log';
 import { evalDirOf, newRunConfig, resolveCheckpoint, runConfigFrom, savedRunConfig } from './run-config';
-import { evalRun, finishRun, loadModel, openRun, pretrainRun, ready, setUpOnce, TUNED_FROM, tuneRun, type AnyAdapter } from './training';
+import {
+  evalRun,
+  finishRun,
+  loadModel,
+  openRun,
+  pretrainRun,
+  ready,
+  setUpOnce,
+  TUNED_FROM,
+  tuneRun,
+  type AnyAdapter,
+} from './training';
 
 const resumeOption = { resume: { type: 'boolean', description: 'continue the run given by --from' } } as const;
 
@@ -23,15 +34,30 @@ export function resumedDir(opts: TaskCliOptions): string {
   return path.resolve(opts.from);
 }
 
-/** `--resume --from <run dir>`: the run's saved config (then --seed, --data, --set), the data checked, the run reopened. */
-export async function reopenRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions, dir = resumedDir(opts)): Promise<{ cfg: C; run: RunDir }> {
+/** `--resume --from <run dir>`: the run's saved config (then --seed, --data, --set), data checked, run reopened. */
+export async function reopenRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  opts: TaskCliOptions,
+  dir = resumedDir(opts),
+): Promise<{ cfg: C; run: RunDir }> {
   const cfg = savedRunConfig(adapter, dir, opts);
   await ready(adapter, cfg, opts);
-  const run = orUsageError(openRunDir({ root: path.dirname(path.dirname(dir)), task: adapter.tool, name: path.basename(dir), config: cfg, resume: true }));
+  const run = orUsageError(
+    openRunDir({
+      root: path.dirname(path.dirname(dir)),
+      task: adapter.tool,
+      name: path.basename(dir),
+      config: cfg,
+      resume: true,
+    }),
+  );
   return { cfg, run };
 }
 
-export async function pretrainCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+export async function pretrainCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
   const opts = parseCommand(args, { extra: resumeOption });
   if (!opts) return 0;
   let cfg: C;
@@ -46,8 +72,15 @@ export async function pretrainCommand<C extends RunnerConfig, Ev>(adapter: AnyAd
   return finishRun(adapter, cfg, run, opts, await pretrainRun(adapter, cfg, run, opts.out), 'MLE');
 }
 
-/** The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config (runConfigFrom); data checked, backend chosen. */
-async function fromMleCheckpoint<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions, command: string): Promise<{ file: string; cfg: C }> {
+/**
+ * The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config (runConfigFrom); data checked,
+ * backend chosen.
+ */
+async function fromMleCheckpoint<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  opts: TaskCliOptions,
+  command: string,
+): Promise<{ file: string; cfg: C }> {
   if (opts.from === undefined) throw new UsageError(`${command} needs --from <MLE run directory or checkpoint>`);
   const file = resolveCheckpoint(opts.from);
   const cfg = runConfigFrom(adapter, file, opts);
@@ -65,7 +98,10 @@ function tunedFrom(dir: string): string {
   return recorded;
 }
 
-export async function tuneCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+export async function tuneCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
   const opts = parseCommand(args, { extra: resumeOption });
   if (!opts) return 0;
   if (opts.extra.resume) {
@@ -79,7 +115,10 @@ export async function tuneCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapte
   return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, file), 'tuned');
 }
 
-export async function evalCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+export async function evalCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
   const opts = parseCommand(args);
   if (!opts) return 0;
   if (opts.from === undefined) throw new UsageError('eval needs --from <run directory or checkpoint>');
@@ -101,8 +140,13 @@ export async function evalCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapte
  * `--batches` batches of the tune section's stream (its batch size, samples, estimator and frozen parameters):
  * whether the tune batch is anywhere near the batch that makes an update more signal than noise. Writes nothing.
  */
-export async function noiseCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
-  const opts = parseCommand(args, { extra: { batches: { type: 'string', description: 'independent batches to compare (default 8, at least 3)' } } });
+export async function noiseCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
+  const opts = parseCommand(args, {
+    extra: { batches: { type: 'string', description: 'independent batches to compare (default 8, at least 3)' } },
+  });
   if (!opts) return 0;
   const raw = String(opts.extra.batches ?? '8');
   const batches = Number(raw);

@@ -15,9 +15,20 @@ import { resumedDir, reopenRun } from './commands';
 import { parseCommand, type TaskCliOptions } from './flags';
 import { logLine } from './log';
 import { newRunConfig, resolveCheckpoint, trainedConfig } from './run-config';
-import { evalImages, evalRun, Interrupted, loadModel, openRun, pretrainRun, ready, tuneRun, writeRunReport, type AnyAdapter } from './training';
+import {
+  evalImages,
+  evalRun,
+  Interrupted,
+  loadModel,
+  openRun,
+  pretrainRun,
+  ready,
+  tuneRun,
+  writeRunReport,
+  type AnyAdapter,
+} from './training';
 
-/** The file in a demo's MLE run that says where its MLE model came from and under which preset (for `demo --resume`). */
+/** The file in a demo's MLE run that says where its MLE model came from and its preset (for `demo --resume`). */
 export const DEMO_RECORD = 'demo.json';
 
 /** What DEMO_RECORD holds: `mle` is the checkpoint the demo took (the shipped one), or 'pretrain'. */
@@ -35,7 +46,8 @@ function readDemoRecord(file: string): DemoRecord {
   }
   const r = (value ?? {}) as Record<string, unknown>;
   for (const field of ['preset', 'mle'] as const) {
-    if (typeof r[field] !== 'string' || r[field] === '') throw new UsageError(`${file}: ${field}: expected a non-empty string`);
+    if (typeof r[field] !== 'string' || r[field] === '')
+      throw new UsageError(`${file}: ${field}: expected a non-empty string`);
   }
   return { preset: r.preset as string, mle: r.mle as string };
 }
@@ -53,7 +65,10 @@ interface DemoPlan<C> {
   tunedRun(): RunDir;
 }
 
-async function newDemo<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions): Promise<DemoPlan<C>> {
+async function newDemo<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  opts: TaskCliOptions,
+): Promise<DemoPlan<C>> {
   const { tool } = adapter;
   const preset = opts.preset ?? adapter.spec.defaultPreset ?? 'tiny';
   const cfg = newRunConfig(adapter, { ...opts, preset });
@@ -68,24 +83,38 @@ async function newDemo<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, o
     }
     logLine(`${tool} demo: MLE model from the shipped checkpoint ${shipped}`);
   } else if (!opts.extra['from-scratch']) {
-    logLine(`${tool} demo: no shipped MLE checkpoint for preset '${preset}'; pretraining it here (${cfg.mle.steps} steps)`);
+    logLine(
+      `${tool} demo: no shipped MLE checkpoint for preset '${preset}'; pretraining it here (${cfg.mle.steps} steps)`,
+    );
   }
   const mleRun = openRun(adapter, opts, cfg, `${name}-mle`);
   const record: DemoRecord = { preset, mle: useShipped ? path.resolve(shipped) : 'pretrain' };
   mleRun.writeFile(DEMO_RECORD, `${JSON.stringify(record, null, 2)}\n`);
-  return { cfg, preset, out: opts.out, mleRun, mle: record.mle, tunedRun: () => openRun(adapter, opts, cfg, `${name}-tuned`) };
+  return {
+    cfg,
+    preset,
+    out: opts.out,
+    mleRun,
+    mle: record.mle,
+    tunedRun: () => openRun(adapter, opts, cfg, `${name}-tuned`),
+  };
 }
 
 /** `demo --resume --from <name>-mle | <name>-tuned`: the demo's runs reopened, with their saved config (then --set). */
-async function resumedDemo<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions): Promise<DemoPlan<C>> {
+async function resumedDemo<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  opts: TaskCliOptions,
+): Promise<DemoPlan<C>> {
   if (opts.extra['from-scratch']) throw new UsageError('--resume continues a demo as it began; drop --from-scratch');
   const from = resumedDir(opts);
   const base = /^(.+)-(mle|tuned)$/.exec(path.basename(from))?.[1];
   const mleDir = path.join(path.dirname(from), `${base}-mle`);
   const recordPath = path.join(mleDir, DEMO_RECORD);
-  if (base === undefined || !existsSync(recordPath)) throw new UsageError(`--from ${opts.from}: not a demo run (no ${path.join(`<name>-mle`, DEMO_RECORD)} beside it)`);
+  if (base === undefined || !existsSync(recordPath))
+    throw new UsageError(`--from ${opts.from}: not a demo run (no ${path.join(`<name>-mle`, DEMO_RECORD)} beside it)`);
   const record = readDemoRecord(recordPath);
-  if (record.mle !== 'pretrain' && !existsSync(record.mle)) throw new UsageError(`${recordPath}: mle: the MLE checkpoint ${record.mle} is gone`);
+  if (record.mle !== 'pretrain' && !existsSync(record.mle))
+    throw new UsageError(`${recordPath}: mle: the MLE checkpoint ${record.mle} is gone`);
   // The runs and the data of a demo share one --out root: <out>/<tool>/<name>-mle.
   const out = path.dirname(path.dirname(mleDir));
   const { cfg, run: mleRun } = await reopenRun(adapter, { ...opts, out }, mleDir);
@@ -97,23 +126,43 @@ async function resumedDemo<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev
     out,
     mleRun,
     mle: record.mle,
-    tunedRun: () => orUsageError(openRunDir({ root: out, task: adapter.tool, name: tunedName, config: cfg, resume: made })),
+    tunedRun: () =>
+      orUsageError(openRunDir({ root: out, task: adapter.tool, name: tunedName, config: cfg, resume: made })),
   };
 }
 
-export async function demoCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, args: readonly string[]): Promise<number> {
+export async function demoCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
   const opts = parseCommand(args, {
     extra: {
-      'from-scratch': { type: 'boolean', description: 'pretrain the MLE model here instead of taking the shipped checkpoint' },
-      resume: { type: 'boolean', description: 'continue the demo whose -mle or -tuned run --from gives (an interrupted one, say)' },
+      'from-scratch': {
+        type: 'boolean',
+        description: 'pretrain the MLE model here instead of taking the shipped checkpoint',
+      },
+      resume: {
+        type: 'boolean',
+        description: 'continue the demo whose -mle or -tuned run --from gives (an interrupted one, say)',
+      },
     },
   });
   if (!opts) return 0;
   const t0 = Date.now();
-  const { cfg, preset, out, mleRun, mle: mleFrom, tunedRun: openTuned } = opts.extra.resume ? await resumedDemo(adapter, opts) : await newDemo(adapter, opts);
+  const {
+    cfg,
+    preset,
+    out,
+    mleRun,
+    mle: mleFrom,
+    tunedRun: openTuned,
+  } = opts.extra.resume ? await resumedDemo(adapter, opts) : await newDemo(adapter, opts);
   // Ctrl-C in either stage: the whole demo is what goes on.
   const demoHint = (e: unknown): never => {
-    if (e instanceof Interrupted) throw new Interrupted(`interrupted; a checkpoint was saved (continue with: ${adapter.tool} demo --resume --from ${mleRun.dir})`);
+    if (e instanceof Interrupted)
+      throw new Interrupted(
+        `interrupted; a checkpoint was saved (continue with: ${adapter.tool} demo --resume --from ${mleRun.dir})`,
+      );
     throw e;
   };
 
@@ -138,11 +187,21 @@ export async function demoCommand<C extends RunnerConfig, Ev>(adapter: AnyAdapte
   tuned.dispose();
 
   const val = evalImages(adapter, cfg, out);
-  const { table, page } = adapter.demoCompare({ preset, cfg, val, mle: { run: mleRun, ev: mleEv }, tuned: { run: tunedRun, ev: tunedEv } });
+  const { table, page } = adapter.demoCompare({
+    preset,
+    cfg,
+    val,
+    mle: { run: mleRun, ev: mleEv },
+    tuned: { run: tunedRun, ev: tunedEv },
+  });
   const wall = (Date.now() - t0) / 1000;
-  process.stderr.write(`\n${table}\n\nvalidation images: ${val.examples.length}; wall time ${wall.toFixed(0)} s\nreport: ${page}\n`);
+  process.stderr.write(
+    `\n${table}\n\nvalidation images: ${val.examples.length}; wall time ${wall.toFixed(0)} s\nreport: ${page}\n`,
+  );
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ preset, seed: cfg.seed, wall_s: wall, mle: adapter.jsonStats(mleEv), tuned: adapter.jsonStats(tunedEv) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ preset, seed: cfg.seed, wall_s: wall, mle: adapter.jsonStats(mleEv), tuned: adapter.jsonStats(tunedEv) })}\n`,
+    );
   }
   return 0;
 }

@@ -34,23 +34,53 @@ describe('parseTaskArgs', () => {
       extra: {},
     });
     const o = parseTaskArgs([
-      '--preset', 'tiny', '--data', 'coco/val.json', '--out', 'r', '--name', 'a', '--backend', 'wasm', '--seed', '4294967295',
-      '--set', 'lr=1e-4', '--set=model.depth=2', '--json', '--from', dir, '-h',
+      '--preset',
+      'tiny',
+      '--data',
+      'coco/val.json',
+      '--out',
+      'r',
+      '--name',
+      'a',
+      '--backend',
+      'wasm',
+      '--seed',
+      '4294967295',
+      '--set',
+      'lr=1e-4',
+      '--set=model.depth=2',
+      '--json',
+      '--from',
+      dir,
+      '-h',
     ]);
     expect(o).toMatchObject({
-      preset: 'tiny', data: 'coco/val.json', out: 'r', name: 'a', backend: 'wasm', seed: 4294967295,
-      sets: ['lr=1e-4', 'model.depth=2'], json: true, from: dir, help: true,
+      preset: 'tiny',
+      data: 'coco/val.json',
+      out: 'r',
+      name: 'a',
+      backend: 'wasm',
+      seed: 4294967295,
+      sets: ['lr=1e-4', 'model.depth=2'],
+      json: true,
+      from: dir,
+      help: true,
     });
   });
 
   it('adds task-specific options and positionals when asked', () => {
     const o = parseTaskArgs(['--samples', '4', '--greedy', 'img.png'], {
-      extra: { samples: { type: 'string', description: 'samples per image' }, greedy: { type: 'boolean', description: 'argmax' } },
+      extra: {
+        samples: { type: 'string', description: 'samples per image' },
+        greedy: { type: 'boolean', description: 'argmax' },
+      },
       positionals: true,
     });
     expect(o.extra).toEqual({ samples: '4', greedy: true });
     expect(o.positionals).toEqual(['img.png']);
-    expect(taskOptionsHelp({ extra: { samples: { type: 'string', description: 'samples per image' } } })).toContain('--samples <value>  samples per image');
+    expect(taskOptionsHelp({ extra: { samples: { type: 'string', description: 'samples per image' } } })).toContain(
+      '--samples <value>  samples per image',
+    );
   });
 
   it('turns bad flags into one-line UsageErrors', () => {
@@ -58,20 +88,33 @@ describe('parseTaskArgs', () => {
     expect(usageError(() => parseTaskArgs(['--preset']))).toBe('--preset: expects a value');
     expect(usageError(() => parseTaskArgs(['--json=yes']))).toBe('--json: takes no value');
     expect(usageError(() => parseTaskArgs(['stray']))).toBe("unexpected argument 'stray'");
-    expect(usageError(() => parseTaskArgs(['--backend', 'cuda']))).toBe('--backend cuda: expected one of auto, tensorflow, webgpu, wasm, cpu');
-    expect(usageError(() => parseTaskArgs(['--seed', '-1']))).toBe("--seed: a value starting with '-' must be written --seed=<value>");
+    expect(usageError(() => parseTaskArgs(['--backend', 'cuda']))).toBe(
+      '--backend cuda: expected one of auto, tensorflow, webgpu, wasm, cpu',
+    );
+    expect(usageError(() => parseTaskArgs(['--seed', '-1']))).toBe(
+      "--seed: a value starting with '-' must be written --seed=<value>",
+    );
     expect(usageError(() => parseTaskArgs(['--seed=-1']))).toBe('--seed -1: expected an integer in [0, 4294967295]');
-    expect(usageError(() => parseTaskArgs(['--seed', '4294967296']))).toBe('--seed 4294967296: expected an integer in [0, 4294967295]');
-    expect(usageError(() => parseTaskArgs(['--seed', '1.5']))).toBe('--seed 1.5: expected an integer in [0, 4294967295]');
+    expect(usageError(() => parseTaskArgs(['--seed', '4294967296']))).toBe(
+      '--seed 4294967296: expected an integer in [0, 4294967295]',
+    );
+    expect(usageError(() => parseTaskArgs(['--seed', '1.5']))).toBe(
+      '--seed 1.5: expected an integer in [0, 4294967295]',
+    );
     expect(usageError(() => parseTaskArgs(['--set', 'lr']))).toBe('--set lr: expected key=value');
-    expect(usageError(() => parseTaskArgs(['--from', path.join(dir, 'none')]))).toBe(`--from ${path.join(dir, 'none')}: no such file or directory`);
+    expect(usageError(() => parseTaskArgs(['--from', path.join(dir, 'none')]))).toBe(
+      `--from ${path.join(dir, 'none')}: no such file or directory`,
+    );
     expect(usageError(() => parseTaskArgs(['--preset', '']))).toBe('--preset: expects a non-empty value');
   });
 
   it('exits with code 2 through runCli', async () => {
     const spy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const code = await runCli({ tool: 'task-x', commands: { tune: { summary: 's', run: (a) => void parseTaskArgs(a) } } }, ['tune', '--bogus']);
+      const code = await runCli(
+        { tool: 'task-x', commands: { tune: { summary: 's', run: (a) => void parseTaskArgs(a) } } },
+        ['tune', '--bogus'],
+      );
       expect(code).toBe(2);
       expect(spy).toHaveBeenCalledWith('task-x tune: unknown option --bogus (see --help)\n');
     } finally {

@@ -95,7 +95,10 @@ export function parseTaskArgs(args: readonly string[], spec: TaskCliSpec = {}): 
   }
   const all: [string, ExtraOption][] = [...Object.entries(SHARED), ...Object.entries(extra)];
   const options = Object.fromEntries(
-    all.map(([k, o]) => [k, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]),
+    all.map(([k, o]) => [
+      k,
+      { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) },
+    ]),
   );
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -115,7 +118,8 @@ export function parseTaskArgs(args: readonly string[], spec: TaskCliSpec = {}): 
   const seedText = str('seed');
   if (seedText !== undefined) {
     seed = /^\d+$/.test(seedText) ? Number(seedText) : NaN;
-    if (!Number.isSafeInteger(seed) || seed > 0xffffffff) throw new UsageError(`--seed ${seedText}: expected an integer in [0, 4294967295]`);
+    if (!Number.isSafeInteger(seed) || seed > 0xffffffff)
+      throw new UsageError(`--seed ${seedText}: expected an integer in [0, 4294967295]`);
   }
   for (const s of (v.set as string[] | undefined) ?? []) {
     if (s.indexOf('=') <= 0) throw new UsageError(`--set ${s}: expected key=value`);

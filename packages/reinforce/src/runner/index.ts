@@ -25,7 +25,10 @@ export interface TaskRunner<C> {
   noiseCommand(args: readonly string[]): Promise<number>;
   /** The config of a new run: a preset (or `saved`, e.g. a checkpoint's config) plus --seed, --data and --set. */
   newRunConfig(opts: TaskCliOptions, saved?: SavedConfig): C;
-  /** The config of a run from a checkpoint (tune, noise, eval): --preset's, a shipped checkpoint's preset's, or its own; then --seed, --data, --set. */
+  /**
+   * The config of a run from a checkpoint (tune, noise, eval): --preset's, a shipped checkpoint's preset's, or its
+   * own; then --seed, --data, --set.
+   */
   runConfigFrom(file: string, opts: TaskCliOptions): C;
 }
 
@@ -42,9 +45,31 @@ export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAda
   };
 }
 
-export { shippedCheckpoints, type DemoResults, type RunnerConfig, type Split, type TaskAdapter, type TaskSetup } from './adapter';
-export { parseCommand, parseTaskArgs, taskOptionsHelp, type ExtraOption, type TaskCliOptions, type TaskCliSpec } from './flags';
+export {
+  shippedCheckpoints,
+  type DemoResults,
+  type RunnerConfig,
+  type Split,
+  type TaskAdapter,
+  type TaskSetup,
+} from './adapter';
+export {
+  parseCommand,
+  parseTaskArgs,
+  taskOptionsHelp,
+  type ExtraOption,
+  type TaskCliOptions,
+  type TaskCliSpec,
+} from './flags';
 export { loadCounter, logLine } from './log';
-export { checkpointConfig, evalDirOf, loadWeights, moveKeys, resolveCheckpoint, runOfCheckpoint, type SavedConfig } from './run-config';
+export {
+  checkpointConfig,
+  evalDirOf,
+  loadWeights,
+  moveKeys,
+  resolveCheckpoint,
+  runOfCheckpoint,
+  type SavedConfig,
+} from './run-config';
 export { Interrupted, TUNED_FROM, writeRunReport } from './training';
 export { DEMO_RECORD } from './demo';

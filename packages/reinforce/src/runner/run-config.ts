@@ -137,8 +137,12 @@ export function savedRunConfig<C>(source: ConfigSource<C>, dir: string, opts: Ta
  */
 export function runConfigFrom<C>(source: ConfigSource<C>, file: string, opts: TaskCliOptions): C {
   if (opts.preset !== undefined) return newRunConfig(source, opts);
-  const shippedAs = Object.keys(source.spec.presets).find((p) => path.resolve(source.shippedCheckpoint(p)) === path.resolve(file));
-  return shippedAs === undefined ? newRunConfig(source, opts, checkpointConfig(file)) : newRunConfig(source, { ...opts, preset: shippedAs });
+  const shippedAs = Object.keys(source.spec.presets).find(
+    (p) => path.resolve(source.shippedCheckpoint(p)) === path.resolve(file),
+  );
+  return shippedAs === undefined
+    ? newRunConfig(source, opts, checkpointConfig(file))
+    : newRunConfig(source, { ...opts, preset: shippedAs });
 }
 
 /** The loops' own sections, which a saved config may spell as an older version of the code did. */
@@ -150,6 +154,9 @@ const LOOP_SECTIONS: readonly string[] = ['mle', 'tune', 'eval'];
  */
 export function trainedConfig<C>(source: ConfigSource<C>, file: string, opts: TaskCliOptions): C {
   const { value, source: where } = checkpointConfig(file);
-  const kept = typeof value === 'object' && value !== null ? Object.fromEntries(Object.entries(value).filter(([k]) => !LOOP_SECTIONS.includes(k))) : value;
+  const kept =
+    typeof value === 'object' && value !== null
+      ? Object.fromEntries(Object.entries(value).filter(([k]) => !LOOP_SECTIONS.includes(k)))
+      : value;
   return newRunConfig(source, { ...opts, preset: undefined, sets: [] }, { value: kept, source: where });
 }

@@ -50,7 +50,11 @@ export class Interrupted extends Error {
 const setups = new WeakMap<object, Map<string, TaskSetup<unknown, unknown, unknown, unknown>>>();
 
 /** The task's setup of `cfg`, made on first use; its `images` keep every table asked for. */
-export function setUpOnce<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAdapter<C, E, P, A, Ev>, cfg: C, outRoot: string): TaskSetup<E, P, A, Ev> {
+export function setUpOnce<C extends RunnerConfig, E, P, A, Ev>(
+  adapter: TaskAdapter<C, E, P, A, Ev>,
+  cfg: C,
+  outRoot: string,
+): TaskSetup<E, P, A, Ev> {
   let byConfig = setups.get(adapter);
   if (byConfig === undefined) setups.set(adapter, (byConfig = new Map()));
   const key = JSON.stringify([path.resolve(outRoot), cfg]);
@@ -73,12 +77,21 @@ export function setUpOnce<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAdap
  * Before any work: the data is read and validated (a bad dataset is one UsageError, before a run directory
  * exists, so nothing is left half-made), then the backend is chosen.
  */
-export async function ready<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, opts: TaskCliOptions): Promise<void> {
+export async function ready<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  opts: TaskCliOptions,
+): Promise<void> {
   setUpOnce(adapter, cfg, opts.out);
   await initBackend(opts.backend);
 }
 
-export function openRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, opts: TaskCliOptions, config: C, name?: string): RunDir {
+export function openRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  opts: TaskCliOptions,
+  config: C,
+  name?: string,
+): RunDir {
   return orUsageError(openRunDir({ root: opts.out, task: adapter.tool, name: name ?? opts.name, config }));
 }
 
@@ -111,16 +124,25 @@ async function runLoop(
     bar.finish();
   }
   if (result.stopped === 'interrupted') {
-    throw new Interrupted(`interrupted; a checkpoint was saved (continue with: ${tool} ${command} --resume --from ${run.dir})`);
+    throw new Interrupted(
+      `interrupted; a checkpoint was saved (continue with: ${tool} ${command} --resume --from ${run.dir})`,
+    );
   }
   if (result.stopped === 'non-finite') {
     const what = command === 'pretrain' ? 'training' : 'tuning';
-    throw new Error(`${what} stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`);
+    throw new Error(
+      `${what} stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`,
+    );
   }
 }
 
 /** A model of `cfg` with the weights of `from` (a checkpoint or a run directory), checked by the task first. */
-export function loadModel<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, outRoot: string, from: string): { model: EncoderDecoder; file: string } {
+export function loadModel<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  outRoot: string,
+  from: string,
+): { model: EncoderDecoder; file: string } {
   const setup = setUpOnce(adapter, cfg, outRoot);
   const file = resolveCheckpoint(from);
   setup.checkCheckpoint?.(file);
@@ -130,18 +152,34 @@ export function loadModel<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>
 }
 
 /** MLE into `run` (resuming from its checkpoints); returns the trained model. */
-export async function pretrainRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, run: RunDir, outRoot: string): Promise<EncoderDecoder> {
+export async function pretrainRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  run: RunDir,
+  outRoot: string,
+): Promise<EncoderDecoder> {
   const setup = setUpOnce(adapter, cfg, outRoot);
   const model = setup.buildModel(cfg.seed);
   const trainImages = setup.images('train', 0);
   const train = randomBatches(trainImages, cfg.mle.batchSize);
   const heldOut = sequentialBatches(setup.images('val', cfg.mle.heldOutImages), cfg.eval.batchSize);
-  logLine(`${adapter.tool} pretrain: ${model.numParams.toLocaleString('en')} parameters, ${trainImages.examples.length} train images, run ${run.dir}`);
+  logLine(
+    `${adapter.tool} pretrain: ${model.numParams.toLocaleString('en')} parameters, ${trainImages.examples.length} train images, run ${run.dir}`,
+  );
   setup.initRun?.(run);
   const optimizer = createOptimizer(cfg.mle.optimizer, model.params);
   try {
     await runLoop(adapter.tool, cfg, run, 'pretrain', cfg.mle.steps, (io) =>
-      trainMle({ ...io, policy: model, optimizer, task: setup.task, train, heldOut, rng: Rng.fromSeed(cfg.seed + 1), config: cfg.mle }),
+      trainMle({
+        ...io,
+        policy: model,
+        optimizer,
+        task: setup.task,
+        train,
+        heldOut,
+        rng: Rng.fromSeed(cfg.seed + 1),
+        config: cfg.mle,
+      }),
     );
   } finally {
     optimizer.dispose();
@@ -150,11 +188,18 @@ export async function pretrainRun<C extends RunnerConfig, Ev>(adapter: AnyAdapte
 }
 
 /** Tuning into `run` from the weights of `mleFrom` (checkpoint or run directory); returns the tuned model. */
-export async function tuneRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, run: RunDir, outRoot: string, mleFrom: string): Promise<EncoderDecoder> {
+export async function tuneRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  run: RunDir,
+  outRoot: string,
+  mleFrom: string,
+): Promise<EncoderDecoder> {
   const setup = setUpOnce(adapter, cfg, outRoot);
   const { model, file } = loadModel(adapter, cfg, outRoot, mleFrom);
   logLine(`${adapter.tool} tune: from ${file}, run ${run.dir}`);
-  if (!run.resumed || !existsSync(path.join(run.dir, TUNED_FROM))) run.writeFile(TUNED_FROM, `${JSON.stringify({ checkpoint: path.resolve(file) }, null, 2)}\n`);
+  if (!run.resumed || !existsSync(path.join(run.dir, TUNED_FROM)))
+    run.writeFile(TUNED_FROM, `${JSON.stringify({ checkpoint: path.resolve(file) }, null, 2)}\n`);
   const train = randomBatches(setup.images('train', 0), cfg.tune.batchSize);
   const heldOut = sequentialBatches(setup.images('val', cfg.tune.heldOutImages), cfg.eval.batchSize);
   const reference = cfg.tune.klCoef > 0 ? loadModel(adapter, cfg, outRoot, file).model : undefined;
@@ -162,10 +207,22 @@ export async function tuneRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C,
   const policy = setup.prepareTuning?.(model) ?? model; // shares the model's parameters
   const optimizer = createOptimizer(cfg.tune.optimizer, policy.params);
   // Built only when used (tune itself refuses auxWarmup > 0 without one).
-  const warmupOptimizer = cfg.tune.auxWarmup > 0 ? createOptimizer(cfg.tune.auxWarmupOptimizer, policy.params) : undefined;
+  const warmupOptimizer =
+    cfg.tune.auxWarmup > 0 ? createOptimizer(cfg.tune.auxWarmupOptimizer, policy.params) : undefined;
   try {
     await runLoop(adapter.tool, cfg, run, 'tune', cfg.tune.steps, (io) =>
-      tune({ ...io, policy, optimizer, warmupOptimizer, task: setup.task, reference, train, heldOut, rng: Rng.fromSeed(cfg.seed + 2), config: cfg.tune }),
+      tune({
+        ...io,
+        policy,
+        optimizer,
+        warmupOptimizer,
+        task: setup.task,
+        reference,
+        train,
+        heldOut,
+        rng: Rng.fromSeed(cfg.seed + 2),
+        config: cfg.tune,
+      }),
     );
   } finally {
     optimizer.dispose();
@@ -176,11 +233,20 @@ export async function tuneRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C,
 }
 
 /** The validation images an evaluation covers (the `eval` section's). */
-export const evalImages = <C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, outRoot: string): ImageTable<unknown> =>
-  setUpOnce(adapter, cfg, outRoot).images('val', cfg.eval.images);
+export const evalImages = <C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  outRoot: string,
+): ImageTable<unknown> => setUpOnce(adapter, cfg, outRoot).images('val', cfg.eval.images);
 
 /** The task's evaluation suite on `model`, artefacts into `<dir>/eval/`. */
-export function evalRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, model: EncoderDecoder, dir: string, outRoot: string): Promise<Ev> {
+export function evalRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  model: EncoderDecoder,
+  dir: string,
+  outRoot: string,
+): Promise<Ev> {
   return setUpOnce(adapter, cfg, outRoot).evaluate(model, dir, evalImages(adapter, cfg, outRoot));
 }
 
@@ -192,7 +258,14 @@ export async function writeRunReport(run: RunDir): Promise<void> {
 }
 
 /** After training: the evaluation suite, the report, a summary line and (--json) one JSON line. */
-export async function finishRun<C extends RunnerConfig, Ev>(adapter: AnyAdapter<C, Ev>, cfg: C, run: RunDir, opts: TaskCliOptions, model: EncoderDecoder, label: string): Promise<number> {
+export async function finishRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  run: RunDir,
+  opts: TaskCliOptions,
+  model: EncoderDecoder,
+  label: string,
+): Promise<number> {
   const ev = await evalRun(adapter, cfg, model, run.dir, opts.out);
   await writeRunReport(run);
   model.dispose();

@@ -72,7 +72,10 @@ export class TabularPolicy implements SequencePolicy {
     const rows: Float64Array[] = [];
     for (let t = 0; t < l; t++) {
       for (let p = 0; p < v; p++) {
-        const logits = Array.from({ length: v }, (_, k) => (table[(t * v + p) * v + k] + this.maskAdd[t * v + k]) / temperature);
+        const logits = Array.from(
+          { length: v },
+          (_, k) => (table[(t * v + p) * v + k] + this.maskAdd[t * v + k]) / temperature,
+        );
         rows.push(logSoftmaxRow(logits));
       }
     }
@@ -104,7 +107,8 @@ export class TabularPolicy implements SequencePolicy {
     // computed in JS; the selection is one-hot × matMul (no gather gradient), the mask folded into the small table.
     const tok = tokens.dataSync();
     const rowIdx = new Int32Array(b * l);
-    for (let i = 0; i < b; i++) for (let t = 0; t < l; t++) rowIdx[i * l + t] = t * v + (t === 0 ? 0 : tok[i * l + t - 1]);
+    for (let i = 0; i < b; i++)
+      for (let t = 0; t < l; t++) rowIdx[i * l + t] = t * v + (t === 0 ? 0 : tok[i * l + t - 1]);
     return tf.tidy(() => {
       const masked = tf.add(this.table, tf.reshape(tf.tensor2d(this.maskAdd, [l, v]), [l, 1, v]));
       const picked = tf.matMul(tf.oneHot(tf.tensor1d(rowIdx, 'int32'), l * v), tf.reshape(masked, [l * v, v]));
@@ -143,7 +147,10 @@ export class FeaturePolicy implements SequencePolicy {
     const normal = (n: number, std: number) => Float32Array.from({ length: n }, () => rng.normal() * std);
     const out = length * vocabSize;
     this.params = new Map([
-      ['hidden/kernel', tf.variable(tf.tensor2d(normal(features * hidden, 1 / Math.sqrt(features)), [features, hidden]))],
+      [
+        'hidden/kernel',
+        tf.variable(tf.tensor2d(normal(features * hidden, 1 / Math.sqrt(features)), [features, hidden])),
+      ],
       ['hidden/bias', tf.variable(tf.zeros([hidden]))],
       ['head/kernel', tf.variable(tf.tensor2d(normal(hidden * out, 0.1 / Math.sqrt(hidden)), [hidden, out]))],
       ['head/bias', tf.variable(tf.zeros([out]))],
@@ -295,13 +302,24 @@ export interface ToyExample {
  */
 export function toyExample(features: Float32Array, length: number): ToyExample {
   const f = features.length;
-  const target = Int32Array.from({ length }, (_, t) => 2 * (features[t % f] > 0 ? 1 : 0) + (features[(t + 1) % f] > 0 ? 1 : 0));
+  const target = Int32Array.from(
+    { length },
+    (_, t) => 2 * (features[t % f] > 0 ? 1 : 0) + (features[(t + 1) % f] > 0 ? 1 : 0),
+  );
   return { features, target };
 }
 
-export function toyBatch(rng: Rng, batch: number, features: number, length: number): { images: tf.Tensor4D; examples: ToyExample[] } {
+export function toyBatch(
+  rng: Rng,
+  batch: number,
+  features: number,
+  length: number,
+): { images: tf.Tensor4D; examples: ToyExample[] } {
   const examples = Array.from({ length: batch }, () =>
-    toyExample(Float32Array.from({ length: features }, () => (rng.next() < 0.5 ? -1 : 1)), length),
+    toyExample(
+      Float32Array.from({ length: features }, () => (rng.next() < 0.5 ? -1 : 1)),
+      length,
+    ),
   );
   const data = new Float32Array(batch * features);
   examples.forEach((e, i) => data.set(e.features, i * features));
@@ -333,7 +351,9 @@ export const toyTask: Task<ToyExample, Int32Array, number> = {
     rewards: Float64Array.from(preds, (p) => matches(p, ex.target)),
     aux: preds.map((p) => matches(p, ex.target)),
     // The match count splits over tokens: 1 where the token matches.
-    tokenRewards: want?.tokenRewards ? preds.map((p) => Float64Array.from(p, (t, i) => (t === ex.target[i] ? 1 : 0))) : undefined,
+    tokenRewards: want?.tokenRewards
+      ? preds.map((p) => Float64Array.from(p, (t, i) => (t === ex.target[i] ? 1 : 0)))
+      : undefined,
     // Every token's worth at the even positions (1 for the target token), so `expected` mixes both kinds of position.
     tokenValues: want?.tokenValues ? preds.map((p) => toyTokenValues(p.length, ex.target)) : undefined,
   }),
