@@ -56,6 +56,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`rewards-metrics: unknown command '${command}'\n${usage()}`);
     return 2;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: rewards-metrics ${command} ${entry.summary}\n`);
+    return 0;
+  }
   try {
     return (await entry.load().run(rest)) ?? 0;
   } catch (err) {
