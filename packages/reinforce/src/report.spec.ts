@@ -154,6 +154,13 @@ describe('plot helpers', () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(3, 97)).toEqual([20, 40, 60, 80]);
     expect(niceTicks(2, 2)).toEqual([2]);
+    // Two rewards a few ulps apart (the top 1% of a start and an end distribution): one tick, not an endless loop.
+    expect(niceTicks(0.6946291937688034, 0.6946291937688036)).toEqual([0.6946291937688034]);
+    const svg = histogramSvg('h', 'x', [
+      { name: 'a', values: [0.6946291937688034], color: '#000' },
+      { name: 'b', values: [0.6946291937688036], color: '#111' },
+    ]);
+    expect(svg).toContain('</svg>');
   });
 
   it('quantile interpolates like numpy; topPercent keeps the highest ⌈1%⌉', () => {

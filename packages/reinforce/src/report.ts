@@ -34,14 +34,20 @@ export function escapeXml(s: string): string {
 const fmt = (x: number): string =>
   Number.isFinite(x) ? (Math.abs(x) >= 1000 || x === Math.round(x) ? x.toFixed(0) : x.toPrecision(3)) : String(x);
 
+/**
+ * Whether [lo, hi] is a single value for plotting: equal, or apart by less than the numbers resolve (e.g. two
+ * rewards a few ulps apart), where a step between them would not move a tick.
+ */
+const pointLike = (lo: number, hi: number): boolean => !(hi - lo > Math.max(Math.abs(lo), Math.abs(hi)) * 1e-12);
+
 /** About `count` round tick values covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) return [lo];
+  if (pointLike(lo, hi)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) as number;
   const ticks: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  for (let k = Math.ceil(lo / step); k * step <= hi + step * 1e-9; k++) ticks.push(Number((k * step).toPrecision(12)));
   return ticks;
 }
 
@@ -50,7 +56,7 @@ function extent(values: number[]): [number, number] {
   if (finite.length === 0) return [0, 1];
   let lo = Math.min(...finite);
   let hi = Math.max(...finite);
-  if (lo === hi) {
+  if (pointLike(lo, hi)) {
     lo -= 0.5;
     hi += 0.5;
   }
