@@ -48,11 +48,12 @@ export function batchOf<E>(table: ImageTable<E>, indices: ArrayLike<number>): Ba
 
 /** Training batches drawn uniformly with replacement from the loop's RNG (so a resumed run draws the same). */
 export function randomBatches<E>(table: ImageTable<E>, batchSize: number): BatchSource<E> {
-  return (_step: number, rng: Rng) =>
-    batchOf(
-      table,
-      Array.from({ length: batchSize }, () => rng.int(table.examples.length)),
-    );
+  return (_step: number, rng: Rng) => batchOf(table, randomIndices(batchSize, table.examples.length, rng));
+}
+
+/** The rows `randomBatches` draws: `count` indices in [0, size), uniformly with replacement. */
+export function randomIndices(count: number, size: number, rng: Rng): number[] {
+  return Array.from({ length: count }, () => rng.int(size));
 }
 
 /** A table cut into consecutive batches (the last one may be smaller). */

@@ -96,6 +96,13 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
     discount: z.number().min(0).max(1).default(1),
     /** Sampling temperature of the training samples; the gradient re-scores them at the same T. */
     temperature: z.number().positive().default(1),
+    /**
+     * Where each update's randomness comes from: `stream` (absent; the published runs) draws batches and samples in
+     * turn from the run's one RNG; `per-job` gives the batch draw and each `microBatch` part's sampling an RNG of its
+     * own derived from (seed, step, part) (rollout.ts `jobRng`), so that distributed tuning (@reward-tune/distributed)
+     * gives the same updates however many actors sample the parts, and this loop gives them too.
+     */
+    seedDerivation: z.enum(['stream', 'per-job']).optional(),
     optimizer: optimizerConfigSchema.default(TUNE_OPTIMIZER),
     /** Weight of the KL penalty to the frozen MLE model (0 = off, as in the paper). */
     klCoef: z.number().nonnegative().default(0),

@@ -55,12 +55,23 @@ export {
   type GradStep,
   type HeldOutEval,
 } from './loop';
-export { tune, type TuneOptions, type TuneResult } from './tune';
-export { sampleAndReward, sampleRewardDistribution, type ScoredSamples } from './rollout';
+export { tune, type RolloutSource, type TuneOptions, type TuneResult } from './tune';
+export {
+  sampleAndReward,
+  sampleRewardDistribution,
+  jobRng,
+  BATCH_STREAM,
+  WARMUP_STREAM,
+  type ScoredSamples,
+} from './rollout';
 export {
   reinforceLoss,
   update,
   updateInputs,
+  applyUpdate,
+  checkUpdateConfig,
+  type ImportanceStats,
+  type PartRng,
   type ReinforceLossInput,
   type UpdateInputs,
   type UpdateContext,
@@ -119,7 +130,7 @@ export {
   type TaskCliOptions,
   type TaskCliSpec,
 } from './runner';
-export { loadImageTable, batchOf, randomBatches, sequentialBatches, type ImageTable } from './batches';
+export { loadImageTable, batchOf, randomBatches, randomIndices, sequentialBatches, type ImageTable } from './batches';
 export {
   mleSectionSchema,
   tuneSectionSchema,

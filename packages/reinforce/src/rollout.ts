@@ -7,7 +7,7 @@
  * Dimension legend: B batch, N samples per input, L sequence length, V vocabulary.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Rng, SequencePolicy } from '@reward-tune/core-model';
+import { Rng, type RngState, type SequencePolicy } from '@reward-tune/core-model';
 import type { RolloutNeeds } from './estimators';
 import { batchSize, imagesTensor, type Batch, type Task } from './task';
 
@@ -25,6 +25,8 @@ export interface ScoredSamples<A> {
   readonly tokenRewards?: Float64Array;
   /** needs.tokenValues: the task's token values [B, N, L, V] and which positions it enumerated [B, N, L]. */
   readonly tokenValues?: { readonly values: Float32Array; readonly enumerated: Uint8Array; readonly vocab: number };
+  /** [B, N, L] the sampler's log-probability of each drawn token (the behaviour policy's, for importance weights). */
+  readonly logProbs?: Float32Array;
 }
 
 /** N samples per input at temperature T without truncation, decoded and rewarded, with what `needs` asks for. */
@@ -83,14 +85,24 @@ export async function sampleAndReward<E, P, A>(
       }
     }
   }
-  if (!needs.greedy) return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards, tokenValues };
+  if (!needs.greedy)
+    return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards, tokenValues, logProbs: sampled.logProbs };
   const g = await policy.sample(images, { numSamples: 1, greedy: true });
   const greedyRewards = new Float64Array(b);
   for (let i = 0; i < b; i++) {
     const ex = examples[i];
     greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
   }
-  return { tokens: sampled.tokens, length: l, rewards, aux, greedyRewards, tokenRewards, tokenValues };
+  return {
+    tokens: sampled.tokens,
+    length: l,
+    rewards,
+    aux,
+    greedyRewards,
+    tokenRewards,
+    tokenValues,
+    logProbs: sampled.logProbs,
+  };
 }
 
 /** Rewards of T=1 samples of every held-out example, from an RNG of its own. */
@@ -127,4 +139,35 @@ export async function sampleRewardDistribution<E, P, A>(
     }
   }
   return Float64Array.from(out);
+}
+
+/** `jobRng`'s stream of a step's batch draw (the shards' streams are 0, 1, …). */
+export const BATCH_STREAM = 0xffffffff;
+/** `jobRng`'s stream of the auxiliary warm-up (TuneConfig.auxWarmup), at step 0. */
+export const WARMUP_STREAM = 0xfffffffe;
+
+/**
+ * An RNG of its own for one piece of one update (TuneConfig.seedDerivation 'per-job'): the batch draw of update
+ * `step` (stream BATCH_STREAM) or the sampling of its shard `stream`, derived from the run's RNG state `base` by
+ * hashing (splitmix32 rounds over the state words, the step and the stream). So every piece is a function of the
+ * run seed alone, whichever process draws it and in whatever order: the tuning run's updates do not depend on how
+ * the sampling is spread out.
+ */
+export function jobRng(base: RngState, step: number, stream: number): Rng {
+  if (!(Number.isSafeInteger(step) && step >= 0))
+    throw new RangeError(`step must be a non-negative integer, got ${step}`);
+  if (!(Number.isInteger(stream) && stream >= 0 && stream <= 0xffffffff))
+    throw new RangeError(`stream must be a uint32, got ${stream}`);
+  let x = 0;
+  const mix = (w: number): number => {
+    x = (x + 0x9e3779b9 + (w >>> 0)) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  for (const w of [...base, step % 2 ** 32, Math.floor(step / 2 ** 32), stream]) x = mix(w);
+  const state = [mix(0), mix(0), mix(0), mix(0)];
+  if (!state.some((w) => w !== 0)) state[0] = 1; // xoshiro's one forbidden state
+  return Rng.fromState(state as unknown as RngState);
 }

@@ -24,9 +24,16 @@ import {
   type LoopIo,
   type MetricsRecord,
 } from './loop';
-import { sampleAndReward, sampleRewardDistribution } from './rollout';
+import {
+  BATCH_STREAM,
+  jobRng,
+  sampleAndReward,
+  sampleRewardDistribution,
+  WARMUP_STREAM,
+  type ScoredSamples,
+} from './rollout';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
-import { checkUpdateConfig, update } from './update';
+import { checkUpdateConfig, update, type PartRng } from './update';
 
 export type { TuneConfig } from './config-sections';
 export type { Estimator } from './estimators';
@@ -45,6 +52,27 @@ export interface TuneOptions<E, P, A> extends LoopIo {
   readonly reference?: SequencePolicy;
   /** The optimizer of the auxiliary warm-up (TuneConfig.auxWarmup); required when that is > 0. */
   readonly warmupOptimizer?: Optimizer;
+  /**
+   * Where the samples come from when not from here (distributed tuning: actors on other processes); needs
+   * TuneConfig.seedDerivation 'per-job', so that they are the samples this loop would have drawn.
+   */
+  readonly rollouts?: RolloutSource<E, A>;
+  /** Importance weights for samples of an older policy (UpdateContext.importanceClip); with `rollouts` only. */
+  readonly importanceClip?: number;
+}
+
+/** An update's batch and samples, drawn elsewhere (TuneOptions.rollouts). */
+export interface RolloutSource<E, A> {
+  /**
+   * Update `step`'s batch (drawn with `jobRng(base, step, BATCH_STREAM)`, `base` the run's RNG state) and the
+   * samples of each of its `microBatch`-input parts (part i with `jobRng(base, step, i)`), asked for when the policy
+   * has had `step` updates. `stats` go into the step's train record.
+   */
+  take(step: number): Promise<{
+    readonly batch: Batch<E>;
+    readonly shards: readonly ScoredSamples<A>[];
+    readonly stats?: Readonly<Record<string, number>>;
+  }>;
 }
 
 export interface TuneResult {
@@ -68,6 +96,9 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
   const now = opts.now ?? Date.now;
   const log = (r: MetricsRecord) => opts.metrics?.log(r);
   const heldOut = opts.heldOut ?? [];
+  const perJob = config.seedDerivation === 'per-job';
+  if (opts.rollouts && !perJob)
+    throw new Error("samples drawn elsewhere (rollouts) need tune.seedDerivation 'per-job'");
 
   let rng = opts.rng;
   let step = 0;
@@ -80,16 +111,28 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
     log({ kind: 'event', phase: 'tune', step, wallTime: now(), event: 'start' });
     await logDistribution(opts, 'start', step);
     if (heldOut.length > 0 && config.evalEvery) await logEval(opts, step, now);
-    if ((config.auxWarmup ?? 0) > 0 && !(await warmUpAux(opts, rng, now)))
+    // Per job, the run's RNG is never drawn from: it is the seed every piece derives its own from (jobRng).
+    const warmupRng = perJob ? jobRng(rng.state(), 0, WARMUP_STREAM) : rng;
+    if ((config.auxWarmup ?? 0) > 0 && !(await warmUpAux(opts, warmupRng, now)))
       return { steps: 0, stopped: 'non-finite', losses: [] };
   }
 
   const losses: number[] = [];
+  const base = rng.state();
   while (step < config.steps) {
-    const batch = opts.train(step, rng);
+    const k = step;
+    const taken = await opts.rollouts?.take(k);
+    const batch = taken?.batch ?? opts.train(k, perJob ? jobRng(base, k, BATCH_STREAM) : rng);
+    const partRng: PartRng = perJob ? (part) => jobRng(base, k, part) : rng;
     const img = imagesTensor(batch.images);
     try {
-      const { result, rewards } = await update(opts, img.tensor, batch.examples, rng);
+      const { result, rewards, importance } = await update(
+        { ...opts, importanceClip: opts.rollouts ? opts.importanceClip : undefined },
+        img.tensor,
+        batch.examples,
+        partRng,
+        taken?.shards,
+      );
       if (!result.finite) {
         log({
           kind: 'event',
@@ -114,6 +157,8 @@ export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneRes
         rewardMean: mean,
         rewardStd: std,
         ...result.terms,
+        ...importance,
+        ...taken?.stats,
       });
       opts.progress?.({ phase: 'tune', step, totalSteps: config.steps, loss: result.loss, rewardMean: mean });
     } finally {

@@ -92,7 +92,23 @@ export interface UpdateContext<E, P, A> {
   readonly config: TuneConfig;
   /** Frozen reference policy for the KL penalty; required when klCoef > 0. */
   readonly reference?: SequencePolicy;
+  /**
+   * Samples drawn by an older policy μ (distributed tuning's staleness ≥ 1): each row's term is multiplied by the
+   * truncated importance weight min(c, π_θ(y)/μ(y)) of its whole sequence, π_θ re-scored here and μ from the
+   * sampler's log-probs (ScoredSamples.logProbs). Absent: no weights (the on-policy loop).
+   */
+  readonly importanceClip?: number;
 }
+
+/** The importance weights of one update (UpdateContext.importanceClip): their mean, max, and the share clipped. */
+export interface ImportanceStats {
+  readonly isMean: number;
+  readonly isMax: number;
+  readonly isClipped: number;
+}
+
+/** A part's rng: one stream for every part (the loop's), or one per part (TuneConfig.seedDerivation 'per-job'). */
+export type PartRng = Rng | ((part: number) => Rng);
 
 /**
  * One update from a batch: its loss inputs (updateInputs), then gradientStep over their chunks, each chunk's loss and
@@ -102,22 +118,31 @@ export async function update<E, P, A>(
   opts: UpdateContext<E, P, A> & { readonly optimizer: Optimizer },
   batchImages: tf.Tensor4D,
   examples: readonly E[],
-  rng: Rng,
-): Promise<{ readonly result: GradStep; readonly rewards: Float64Array }> {
-  const { policy } = opts;
-  const step = await updateInputs(opts, batchImages, examples, rng);
+  rng: PartRng,
+  given?: readonly ScoredSamples<A>[],
+): Promise<{ readonly result: GradStep; readonly rewards: Float64Array; readonly importance?: ImportanceStats }> {
+  const step = await updateInputs(opts, batchImages, examples, rng, given);
   try {
-    // A whole batch is one chunk of share 1: multiplying by 1 is exact, so it updates as it always did.
-    const chunks = step.chunks.map(({ share, input }): LossFn => (terms) => {
-      const own: Record<string, tf.Scalar> = {};
-      const loss = reinforceLoss(policy, input, own);
-      for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
-      return tf.mul(loss, share) as tf.Scalar;
-    });
-    return { result: await gradientStep(policy, opts.optimizer, chunks), rewards: step.rewards };
+    return { result: await applyUpdate(opts, step), rewards: step.rewards, importance: step.importance };
   } finally {
     step.dispose();
   }
+}
+
+/** gradientStep over an update's chunks, each chunk's loss and terms weighted by its share of the rows. */
+export function applyUpdate<E, P, A>(
+  opts: UpdateContext<E, P, A> & { readonly optimizer: Optimizer },
+  step: UpdateInputs<A>,
+): Promise<GradStep> {
+  const { policy } = opts;
+  // A whole batch is one chunk of share 1: multiplying by 1 is exact, so it updates as it always did.
+  const chunks = step.chunks.map(({ share, input }): LossFn => (terms) => {
+    const own: Record<string, tf.Scalar> = {};
+    const loss = reinforceLoss(policy, input, own);
+    for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
+    return tf.mul(loss, share) as tf.Scalar;
+  });
+  return gradientStep(policy, opts.optimizer, chunks);
 }
 
 export interface UpdateInputs<A> {
@@ -125,6 +150,8 @@ export interface UpdateInputs<A> {
   readonly rewards: Float64Array;
   /** The tuning loss's inputs, `microBatch` inputs' rows per chunk, with each chunk's share of the rows. */
   readonly chunks: readonly { readonly share: number; readonly input: ReinforceLossInput<A> }[];
+  /** UpdateContext.importanceClip: the weights' statistics. */
+  readonly importance?: ImportanceStats;
   dispose(): void;
 }
 
@@ -132,13 +159,15 @@ export interface UpdateInputs<A> {
  * What one update differentiates, from a batch: N samples per input, their rewards, the estimator's rows and
  * advantages, and the loss inputs of those rows (tokens, images, the reference's log-probs for the KL term, the
  * auxiliary values). Sampling goes `microBatch` inputs at a time (the whole batch by default), and so do the chunks,
- * so a batch larger than the backend's memory allows still makes one update.
+ * so a batch larger than the backend's memory allows still makes one update. `given`: the parts' samples as drawn
+ * elsewhere (distributed tuning's actors), one per part, instead of sampling here.
  */
 export async function updateInputs<E, P, A>(
   opts: UpdateContext<E, P, A>,
   batchImages: tf.Tensor4D,
   examples: readonly E[],
-  rng: Rng,
+  rng: PartRng,
+  given?: readonly ScoredSamples<A>[],
 ): Promise<UpdateInputs<A>> {
   const { policy, task, config } = opts;
   const estimator = config.estimator ?? 'paper';
@@ -156,17 +185,24 @@ export async function updateInputs<E, P, A>(
       const count = Math.min(micro, b - start);
       const images = count === b ? batchImages : tf.slice(batchImages, [start, 0, 0, 0], [count, -1, -1, -1]);
       if (images !== batchImages) made.push(images);
-      const scored = await sampleAndReward(
-        policy,
-        task,
-        images,
-        examples.slice(start, start + count),
-        n,
-        spec.needs,
-        rng,
-        config.temperature,
-      );
+      const part = parts.length;
+      const scored =
+        given !== undefined
+          ? givenPart(given, part, count * n)
+          : await sampleAndReward(
+              policy,
+              task,
+              images,
+              examples.slice(start, start + count),
+              n,
+              spec.needs,
+              typeof rng === 'function' ? rng(part) : rng,
+              config.temperature,
+            );
       parts.push({ first: start * n, images, scored });
+    }
+    if (given !== undefined && given.length !== parts.length) {
+      throw new RangeError(`${given.length} shards given for a batch of ${parts.length} parts`);
     }
     const l = parts[0].scored.length;
     const rewards = concat(
@@ -201,7 +237,11 @@ export async function updateInputs<E, P, A>(
     const per = picked.advantages.length / picked.rows.length;
     const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
     const auxLoss = task.auxLoss?.bind(task);
-    const chunks = parts.map((part) => {
+    const weights: number[] = [];
+    const clip = opts.importanceClip;
+    let clipped = 0;
+    const chunks: { share: number; input: ReinforceLossInput<A> }[] = [];
+    for (const part of parts) {
       // This part's rows: k indexes the step's rows, local the part's own samples.
       const ks = Array.from(picked.rows.keys()).filter(
         (k) => picked.rows[k] >= part.first && picked.rows[k] < part.first + part.scored.rewards.length,
@@ -225,14 +265,35 @@ export async function updateInputs<E, P, A>(
         kl = { coef: klCoef, refTokenLogProbs };
       }
       const auxWeight = config.auxLossWeight ?? 1;
+      const rowAdvantages = rowsOf(advantages, per, ks, (n) => new Float64Array(n));
+      const rowValues =
+        part.scored.tokenValues &&
+        rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n));
+      if (clip !== undefined) {
+        const ratios = await importanceRatios(
+          policy,
+          images,
+          tokens,
+          rowImages,
+          config.temperature,
+          part.scored,
+          local,
+        );
+        ratios.forEach((ratio, k) => {
+          const w = Math.min(clip, ratio);
+          if (ratio > clip) clipped++;
+          weights.push(w);
+          for (let i = k * per; i < (k + 1) * per; i++) rowAdvantages[i] *= w;
+          const size = rowValues ? rowValues.length / ratios.length : 0;
+          for (let i = k * size; i < (k + 1) * size; i++) rowValues![i] *= w;
+        });
+      }
       const input: ReinforceLossInput<A> = {
         images,
         rowImages,
         tokens,
-        advantages: rowsOf(advantages, per, ks, (n) => new Float64Array(n)),
-        tokenValues:
-          part.scored.tokenValues &&
-          rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n)),
+        advantages: rowAdvantages,
+        tokenValues: rowValues,
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
         kl,
@@ -246,9 +307,17 @@ export async function updateInputs<E, P, A>(
               }
             : undefined,
       };
-      return { share: ks.length / picked.rows.length, input };
-    });
-    return { rewards, chunks, dispose };
+      chunks.push({ share: ks.length / picked.rows.length, input });
+    }
+    const importance =
+      clip === undefined
+        ? undefined
+        : {
+            isMean: weights.reduce((a, w) => a + w, 0) / weights.length,
+            isMax: Math.max(...weights),
+            isClipped: clipped / weights.length,
+          };
+    return { rewards, chunks, importance, dispose };
   } catch (err) {
     dispose();
     throw err;
@@ -270,6 +339,48 @@ export function checkUpdateConfig(config: TuneConfig): void {
   const m = config.microBatch;
   if (m !== undefined && !(Number.isInteger(m) && m >= 1))
     throw new RangeError(`microBatch must be a positive integer, got ${m}`);
+}
+
+/** Part `part` of the samples given to updateInputs, checked to hold `samples` samples. */
+function givenPart<A>(given: readonly ScoredSamples<A>[], part: number, samples: number): ScoredSamples<A> {
+  const scored = given[part];
+  if (scored === undefined) throw new RangeError(`no samples given for part ${part}`);
+  if (scored.rewards.length !== samples) {
+    throw new RangeError(`part ${part}: ${scored.rewards.length} samples given, expected ${samples}`);
+  }
+  return scored;
+}
+
+/**
+ * π_θ(y)/μ(y) of rows `local` of a part (whole sequences): π_θ re-scored at the sampling temperature as the loss
+ * scores them, μ from the sampler's per-token log-probs.
+ */
+async function importanceRatios<A>(
+  policy: SequencePolicy,
+  images: tf.Tensor4D,
+  tokens: tf.Tensor2D,
+  rowImages: Int32Array | undefined,
+  temperature: number | undefined,
+  scored: ScoredSamples<A>,
+  local: readonly number[],
+): Promise<Float64Array> {
+  const behaviour = scored.logProbs;
+  if (behaviour === undefined)
+    throw new Error("importance weights need the sampler's log-probs (ScoredSamples.logProbs)");
+  const l = scored.length;
+  const current = tf.tidy(() => {
+    const logProbs = scoreRows(policy, images, tokens, { rowImages }).logProbs;
+    const t = temperature ?? 1;
+    const sampled = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
+    return selectTokenLogProbs(sampled, tokens);
+  });
+  const lp = await current.data();
+  current.dispose();
+  return Float64Array.from(local, (row, k) => {
+    let diff = 0;
+    for (let t = 0; t < l; t++) diff += lp[k * l + t] - behaviour[row * l + t];
+    return Math.exp(diff);
+  });
 }
 
 /** Rows `rows` of a row-major array of `rowSize`-value rows, in that order, in an array made by `make`. */
