@@ -69,7 +69,10 @@ describe('PyTorch reference plumbing', () => {
   /** A fake `python` (a node script): `-c ...` exits `importStatus`; otherwise runs `body` with argv `a`. */
   const fakePython = (name: string, importStatus: number, body: string): string => {
     const file = path.join(dir, name);
-    writeFileSync(file, `#!${process.execPath}\nconst a = process.argv.slice(2);\nif (a[0] === '-c') process.exit(${importStatus});\n${body}\n`);
+    writeFileSync(
+      file,
+      `#!${process.execPath}\nconst a = process.argv.slice(2);\nif (a[0] === '-c') process.exit(${importStatus});\n${body}\n`,
+    );
     chmodSync(file, 0o755);
     return file;
   };
@@ -80,8 +83,14 @@ console.log('some warning');
 console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threads')), device: arg('--device'),
   params: spec.params, train_step_ms: 4, sample_ms: 8, train_step_cpu_ms: 5, sample_cpu_ms: 10, batch: spec.batch }));`;
   const ours: BenchResult = {
-    backend: 'wasm', backend_detail: 'tfjs-backend-wasm (fixture)', params: 1947564, train_step_ms: 2140, sample_ms: 600, tokens_per_s: 1707,
-    train_step_cpu_ms: 2000, sample_cpu_ms: 590,
+    backend: 'wasm',
+    backend_detail: 'tfjs-backend-wasm (fixture)',
+    params: 1947564,
+    train_step_ms: 2140,
+    sample_ms: 600,
+    tokens_per_s: 1707,
+    train_step_cpu_ms: 2000,
+    sample_cpu_ms: 590,
   };
 
   beforeAll(() => {
@@ -97,7 +106,13 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
     expect(args[1]).toBe('--spec');
     const spec = JSON.parse(args[2]);
     expect(spec).toEqual({ model: BENCH_CONFIGS['bench-tiny'].model, batch: 32, steps: 3, params: 1947564 });
-    expect(spec.model.encoder).toMatchObject({ imageSize: [32, 32], patch: 4, width: 128, depth: 4, posemb: 'learned' });
+    expect(spec.model.encoder).toMatchObject({
+      imageSize: [32, 32],
+      patch: 4,
+      width: 128,
+      depth: 4,
+      posemb: 'learned',
+    });
     expect(spec.model.decoder).toMatchObject({ vocabSize: 300, length: 32, width: 128, depth: 4, heads: 4, mlp: 512 });
     // --steps n: the reference times the same number of steps as ours.
     expect(JSON.parse(referenceArgs('bench-tiny', 1947564, opts, 10)[2]).steps).toBe(10);
@@ -105,14 +120,26 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
 
   it('takes the interpreter from REWARD_TUNE_PYTHON (default python3) and matches GPU to GPU', () => {
     expect(referenceOptions('wasm', 1, {})).toMatchObject({ python: 'python3', threads: 1, device: 'cpu' });
-    expect(referenceOptions('wasm', 3, { REWARD_TUNE_PYTHON: '/usr/bin/python3' })).toMatchObject({ python: '/usr/bin/python3', threads: 3 });
+    expect(referenceOptions('wasm', 3, { REWARD_TUNE_PYTHON: '/usr/bin/python3' })).toMatchObject({
+      python: '/usr/bin/python3',
+      threads: 3,
+    });
     expect(referenceOptions('webgpu', 1, {}).device).toBe('auto');
     expect(referenceOptions('wasm', 1, {}).script).toBe(TORCH_BENCH_SCRIPT);
     expect(TORCH_BENCH_SCRIPT).toMatch(/tools\/bench\/torch_bench\.py$/);
   });
 
   it('ratios are ours / reference to two decimals, for wall and CPU time', () => {
-    const ref = { torch_version: 'x', threads: 1, device: 'cpu', params: 1947564, train_step_ms: 270, sample_ms: 800, train_step_cpu_ms: 250, sample_cpu_ms: 790 };
+    const ref = {
+      torch_version: 'x',
+      threads: 1,
+      device: 'cpu',
+      params: 1947564,
+      train_step_ms: 270,
+      sample_ms: 800,
+      train_step_cpu_ms: 250,
+      sample_cpu_ms: 790,
+    };
     const r = withReference(ours, ref);
     // 2140/270 = 7.926 → 7.93; 600/800 = 0.75; 2000/250 = 8; 590/790 = 0.7468 → 0.75.
     expect(r.ratio).toEqual({ train_step: 7.93, sample: 0.75, train_step_cpu: 8, sample_cpu: 0.75 });
@@ -124,27 +151,57 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
     const base = { script: '/x/torch_bench.py', threads: 1, device: 'cpu' as const };
     const good = runReference('bench-tiny', 1947564, { ...base, python: fakePython('good', 0, ECHO) });
     expect(E.isRight(good) && good.right).toEqual({
-      torch_version: 'fake', threads: 1, device: 'cpu', params: 1947564, train_step_ms: 4, sample_ms: 8, train_step_cpu_ms: 5, sample_cpu_ms: 10,
+      torch_version: 'fake',
+      threads: 1,
+      device: 'cpu',
+      params: 1947564,
+      train_step_ms: 4,
+      sample_ms: 8,
+      train_step_cpu_ms: 5,
+      sample_cpu_ms: 10,
     });
-    const bad = runReference('bench-tiny', 1, { ...base, python: fakePython('bad', 0, `console.log(JSON.stringify({ torch_version: 'x', threads: 1, device: 'cpu', params: 1, train_step_ms: 'fast', sample_ms: 1, train_step_cpu_ms: 1, sample_cpu_ms: 1 }));`) });
+    const bad = runReference('bench-tiny', 1, {
+      ...base,
+      python: fakePython(
+        'bad',
+        0,
+        `console.log(JSON.stringify({ torch_version: 'x', threads: 1, device: 'cpu', params: 1, train_step_ms: 'fast', sample_ms: 1, train_step_cpu_ms: 1, sample_cpu_ms: 1 }));`,
+      ),
+    });
     expect(bad).toEqual(E.left(expect.stringMatching(/^torch_bench\.py output: train_step_ms: /)));
-    const fail = runReference('bench-tiny', 1, { ...base, python: fakePython('fail', 0, `console.error('Traceback ...'); console.error('AssertionError: parameter count 5 != 1'); process.exit(1);`) });
+    const fail = runReference('bench-tiny', 1, {
+      ...base,
+      python: fakePython(
+        'fail',
+        0,
+        `console.error('Traceback ...'); console.error('AssertionError: parameter count 5 != 1'); process.exit(1);`,
+      ),
+    });
     expect(fail).toEqual(E.left('torch_bench.py: exit 1: AssertionError: parameter count 5 != 1'));
-    const notJson = runReference('bench-tiny', 1, { ...base, python: fakePython('nojson', 0, `console.log('hello');`) });
+    const notJson = runReference('bench-tiny', 1, {
+      ...base,
+      python: fakePython('nojson', 0, `console.log('hello');`),
+    });
     expect(notJson).toEqual(E.left("torch_bench.py: output is not JSON: 'hello'"));
     const missing = runReference('bench-tiny', 1, { ...base, python: path.join(dir, 'no-such-python') });
     expect(E.isLeft(missing) && missing.left).toMatch(/^torch_bench\.py: .*no-such-python: .*ENOENT/);
   });
 
   it('merges the reference into the bench result when torch imports, and leaves it out when it does not', async () => {
-    const withTorch = await runBenchWithReference('bench-mu', 'wasm', { threads: 2, env: { REWARD_TUNE_PYTHON: fakePython('echo', 0, ECHO) } });
+    const withTorch = await runBenchWithReference('bench-mu', 'wasm', {
+      threads: 2,
+      env: { REWARD_TUNE_PYTHON: fakePython('echo', 0, ECHO) },
+    });
     expect(withTorch.reference).toMatchObject({ torch_version: 'fake', threads: 2, device: 'cpu', params: 9276 });
     // Ratios are reported with two decimals.
     const twoDecimals = (x: number): number => Math.round(x * 100) / 100;
     expect(withTorch.ratio!.train_step).toBe(twoDecimals(withTorch.train_step_ms / 4));
     expect(withTorch.ratio!.sample).toBe(twoDecimals(withTorch.sample_ms / 8));
     expect(torchAvailable(fakePython('notorch', 1, 'process.exit(9);'))).toBe(false);
-    const noTorch = await runBenchWithReference('bench-mu', 'wasm', { threads: 1, env: { REWARD_TUNE_PYTHON: path.join(dir, 'notorch') } });
+    const noTorch = await runBenchWithReference('bench-mu', 'wasm', {
+      threads: 1,
+      env: { REWARD_TUNE_PYTHON: path.join(dir, 'notorch') },
+    });
     expect(noTorch.reference).toBeUndefined();
     expect(noTorch.ratio).toBeUndefined();
     const skipped = await runBenchWithReference('bench-mu', 'wasm', null);
@@ -152,14 +209,16 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
   });
 
   it('rejects a bad --reference-threads or --steps', async () => {
-    await expect(benchCommand(['--reference-threads', '0'])).rejects.toThrow(/^--reference-threads: expected a positive integer, got '0'/);
+    await expect(benchCommand(['--reference-threads', '0'])).rejects.toThrow(
+      /^--reference-threads: expected a positive integer, got '0'/,
+    );
     await expect(benchCommand(['--steps', '2.5'])).rejects.toThrow(/^--steps: expected a positive integer, got '2.5'/);
   });
 
   // The real script, where torch is installed: it must rebuild the TypeScript model's exact parameter count.
   const python = process.env.REWARD_TUNE_PYTHON || 'python3';
   const itTorch = torchAvailable(python) ? it : it.skip;
-  itTorch('torch_bench.py reproduces bench-mu\'s parameter count and reports every field', () => {
+  itTorch("torch_bench.py reproduces bench-mu's parameter count and reports every field", () => {
     const r = runReference('bench-mu', 9276, { python, script: TORCH_BENCH_SCRIPT, threads: 1, device: 'cpu' });
     expect(r).toEqual(E.right(expect.objectContaining({ params: 9276, threads: 1, device: 'cpu' })));
     // On Linux the library that served the matMuls is named (its speed decides the reference's speed).
@@ -175,31 +234,37 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
   itTorch.each([
     ['learned', mu],
     ['sin-cos', sincos],
-  ])('torch_bench.py --check: same loss and greedy tokens as the TypeScript model (%s encoder positions)', async (_, cfg) => {
-    await initBackend('wasm', { quiet: true });
-    const model = EncoderDecoder.create(cfg, 0);
-    const head = model.params.get('decoder/head/kernel')!;
-    head.assign(tf.randomNormal(head.shape, 0, 1, 'float32', 3));
-    const [h, w] = cfg.encoder.imageSize;
-    const images = tf.randomUniform([4, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D; // [B, Hi, Wi, C]
-    const targets = tf.randomUniform([4, cfg.decoder.length], 0, cfg.decoder.vocabSize, 'int32', 2) as tf.Tensor2D; // [B, L]
-    const lossT = tf.tidy(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))));
-    const loss = (await lossT.data())[0];
-    const greedy = await model.sample(images, { numSamples: 1, greedy: true });
-    const asJson = async (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(await t.data()) });
-    const params: Record<string, unknown> = {};
-    for (const [k, v] of model.params) params[k] = await asJson(v);
-    const file = path.join(dir, `check-${cfg.encoder.posemb}.json`);
-    writeFileSync(file, JSON.stringify({ model: cfg, params, images: await asJson(images), targets: await asJson(targets) }));
-    tf.dispose([images, targets, lossT]);
-    model.dispose();
+  ])(
+    'torch_bench.py --check: same loss and greedy tokens as the TypeScript model (%s encoder positions)',
+    async (_, cfg) => {
+      await initBackend('wasm', { quiet: true });
+      const model = EncoderDecoder.create(cfg, 0);
+      const head = model.params.get('decoder/head/kernel')!;
+      head.assign(tf.randomNormal(head.shape, 0, 1, 'float32', 3));
+      const [h, w] = cfg.encoder.imageSize;
+      const images = tf.randomUniform([4, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D; // [B, Hi, Wi, C]
+      const targets = tf.randomUniform([4, cfg.decoder.length], 0, cfg.decoder.vocabSize, 'int32', 2) as tf.Tensor2D; // [B, L]
+      const lossT = tf.tidy(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))));
+      const loss = (await lossT.data())[0];
+      const greedy = await model.sample(images, { numSamples: 1, greedy: true });
+      const asJson = async (t: tf.Tensor) => ({ shape: t.shape, data: Array.from(await t.data()) });
+      const params: Record<string, unknown> = {};
+      for (const [k, v] of model.params) params[k] = await asJson(v);
+      const file = path.join(dir, `check-${cfg.encoder.posemb}.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({ model: cfg, params, images: await asJson(images), targets: await asJson(targets) }),
+      );
+      tf.dispose([images, targets, lossT]);
+      model.dispose();
 
-    const r = spawnSync(python, [TORCH_BENCH_SCRIPT, '--check', file], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    const ref = JSON.parse(r.stdout) as { loss: number; tokens: number[][] };
-    expect(Math.abs(ref.loss - loss)).toBeLessThan(1e-5);
-    expect(ref.loss).toBeGreaterThan(0.5); // a non-trivial loss (zero logits would give ln 12 ≈ 2.48 exactly)
-    expect(Math.abs(ref.loss - Math.log(12))).toBeGreaterThan(1e-3);
-    expect(ref.tokens.flat()).toEqual(Array.from(greedy.tokens));
-  });
+      const r = spawnSync(python, [TORCH_BENCH_SCRIPT, '--check', file], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      const ref = JSON.parse(r.stdout) as { loss: number; tokens: number[][] };
+      expect(Math.abs(ref.loss - loss)).toBeLessThan(1e-5);
+      expect(ref.loss).toBeGreaterThan(0.5); // a non-trivial loss (zero logits would give ln 12 ≈ 2.48 exactly)
+      expect(Math.abs(ref.loss - Math.log(12))).toBeGreaterThan(1e-3);
+      expect(ref.tokens.flat()).toEqual(Array.from(greedy.tokens));
+    },
+  );
 });

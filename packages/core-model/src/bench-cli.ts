@@ -25,7 +25,12 @@ import { UsageError, type CommandHandler } from './command-line';
  */
 export const benchCommand: CommandHandler = async (args) => {
   let values: {
-    config?: string; backend?: string; json?: boolean; profile?: boolean; 'no-reference'?: boolean; 'reference-threads'?: string;
+    config?: string;
+    backend?: string;
+    json?: boolean;
+    profile?: boolean;
+    'no-reference'?: boolean;
+    'reference-threads'?: string;
     steps?: string;
   };
   try {
@@ -78,7 +83,10 @@ export const benchCommand: CommandHandler = async (args) => {
           (prof === undefined
             ? ''
             : `profiled step: ${prof.kernels} kernels, ${prof.kernel_ms} ms in kernels of ${prof.wall_ms} ms; most time: ` +
-              `${prof.top.slice(0, 5).map((k) => `${k.name} ×${k.count} ${k.ms} ms`).join(', ')}\n`),
+              `${prof.top
+                .slice(0, 5)
+                .map((k) => `${k.name} ×${k.count} ${k.ms} ms`)
+                .join(', ')}\n`),
   );
   return 0;
 };

@@ -24,7 +24,11 @@ export interface ReferenceOptions {
   readonly device: 'cpu' | 'cuda' | 'auto';
 }
 
-export const referenceOptions = (backend: string, threads = 1, env: NodeJS.ProcessEnv = process.env): ReferenceOptions => ({
+export const referenceOptions = (
+  backend: string,
+  threads = 1,
+  env: NodeJS.ProcessEnv = process.env,
+): ReferenceOptions => ({
   python: env.REWARD_TUNE_PYTHON || 'python3',
   script: TORCH_BENCH_SCRIPT,
   threads,
@@ -80,7 +84,10 @@ export function runReference(
   steps?: number,
 ): E.Either<string, ReferenceResult> {
   const where = path.basename(opts.script);
-  const r = spawnSync(opts.python, referenceArgs(configName, params, opts, steps), { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(opts.python, referenceArgs(configName, params, opts, steps), {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   if (r.error !== undefined) return E.left(`${where}: ${opts.python}: ${r.error.message}`);
   if (r.status !== 0) return E.left(`${where}: exit ${r.status ?? r.signal}: ${lastLine(r.stderr)}`);
   let value: unknown;

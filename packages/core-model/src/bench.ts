@@ -28,10 +28,21 @@ export interface BenchConfig {
 
 /** Encoder and decoder share width, heads and MLP size; encoder positions are learned. */
 function benchModel(o: {
-  image: number; patch: number; width: number; depth: number; heads: number; mlp: number; vocab: number; length: number;
+  image: number;
+  patch: number;
+  width: number;
+  depth: number;
+  heads: number;
+  mlp: number;
+  vocab: number;
+  length: number;
 }): EncoderDecoderConfig {
   const base = modelConfig({
-    variant: 'mu', imageSize: [o.image, o.image], vocabSize: o.vocab, length: o.length, encoderPosemb: 'learned',
+    variant: 'mu',
+    imageSize: [o.image, o.image],
+    vocabSize: o.vocab,
+    length: o.length,
+    encoderPosemb: 'learned',
   });
   const sizes = { width: o.width, depth: o.depth, heads: o.heads, mlp: o.mlp };
   return {
@@ -155,12 +166,14 @@ export async function runBench(
   const trainStep = async (): Promise<void> => {
     let sum: tf.NamedTensorMap | null = null;
     for (let i = 0; i < b; i += mb) {
-      const { value, grads } = tf.variableGrads(() =>
-        tf.tidy(() => {
-          const img = b === mb ? images : (tf.slice(images, [i, 0, 0, 0], [mb, h, w, encoder.channels]) as tf.Tensor4D);
-          const tok = b === mb ? targets : (tf.slice(targets, [i, 0], [mb, decoder.length]) as tf.Tensor2D);
-          return tf.neg(tf.mean(model.tokenLogProbs(img, tok))) as tf.Scalar;
-        }),
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const img =
+              b === mb ? images : (tf.slice(images, [i, 0, 0, 0], [mb, h, w, encoder.channels]) as tf.Tensor4D);
+            const tok = b === mb ? targets : (tf.slice(targets, [i, 0], [mb, decoder.length]) as tf.Tensor2D);
+            return tf.neg(tf.mean(model.tokenLogProbs(img, tok))) as tf.Scalar;
+          }),
         vars,
       );
       value.dispose();

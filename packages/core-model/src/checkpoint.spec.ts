@@ -52,7 +52,12 @@ const bits = (t: tf.Tensor | ArrayLike<number>): number[] => {
 function initParams(seed: number): Params {
   const rng = Rng.fromSeed(seed);
   const mk = (shape: number[], scale: number): tf.Variable =>
-    tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()), shape));
+    tf.variable(
+      tf.tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()),
+        shape,
+      ),
+    );
   return new Map([
     ['enc/dense/kernel', mk([32, 40], 0.2)],
     ['enc/dense/bias', mk([40], 0.1)],
@@ -60,13 +65,20 @@ function initParams(seed: number): Params {
   ]);
 }
 
-const optimizerFor = (params: Params): Adafactor => new Adafactor(params, { lr: 0.02, wd: 1e-3, adafactor: { beta2Cap: 0.95 } });
+const optimizerFor = (params: Params): Adafactor =>
+  new Adafactor(params, { lr: 0.02, wd: 1e-3, adafactor: { beta2Cap: 0.95 } });
 
 describe('saveCheckpoint / loadCheckpoint / restoreInto', () => {
   it('round-trips parameters, optimizer state, RNG state, step and config bit-exactly', async () => {
     const params = initParams(1);
     // Special values survive too.
-    params.get('enc/dense/bias')?.assign(tf.tensor1d(new Float32Array(Uint32Array.from({ length: 40 }, (_, i) => [0x7fc00001, 0x80000000, 1][i % 3] ?? 0).buffer)));
+    params
+      .get('enc/dense/bias')
+      ?.assign(
+        tf.tensor1d(
+          new Float32Array(Uint32Array.from({ length: 40 }, (_, i) => [0x7fc00001, 0x80000000, 1][i % 3] ?? 0).buffer),
+        ),
+      );
     const opt = optimizerFor(params);
     const grads = new Map([...params].map(([n, p]) => [n, tf.randomNormal(p.shape, 0, 1, 'float32', 3)]));
     opt.apply(params, grads);
@@ -108,7 +120,7 @@ describe('saveCheckpoint / loadCheckpoint / restoreInto', () => {
     freshOpt.dispose();
   });
 
-  it('saves plain tensor maps and an optimizer state snapshot, with the caller\'s extra metadata', async () => {
+  it("saves plain tensor maps and an optimizer state snapshot, with the caller's extra metadata", async () => {
     const params = initParams(3);
     const opt = optimizerFor(params);
     const state = opt.getState();
@@ -125,7 +137,9 @@ describe('saveCheckpoint / loadCheckpoint / restoreInto', () => {
     expect(ckpt.extra).toEqual({ phase: 'tune', loop: '{"best":0.5}' });
     expect(ckpt.optimizer?.tensors.size).toBe(state.tensors.size);
     for (const [n, p] of params) expect(bits(ckpt.params.get(n)?.data ?? [])).toEqual(bits(p));
-    await expect(saveCheckpoint(file, { params, step: 5, rngState: Rng.fromSeed(1).state(), config: null, extra: { step: 'x' } })).rejects.toThrow(/clashes/);
+    await expect(
+      saveCheckpoint(file, { params, step: 5, rngState: Rng.fromSeed(1).state(), config: null, extra: { step: 'x' } }),
+    ).rejects.toThrow(/clashes/);
     opt.dispose();
   });
 
@@ -149,7 +163,9 @@ describe('saveCheckpoint / loadCheckpoint / restoreInto', () => {
     expect(left(loadCheckpoint(missing))).toBe(`${missing}: cannot read checkpoint (ENOENT)`);
     const notOurs = path.join(dir, 'plain.safetensors');
     fs.writeFileSync(notOurs, Buffer.from([2, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7d]));
-    expect(left(loadCheckpoint(notOurs))).toBe(`${notOurs}: metadata "format" is undefined, not "reward-tune-checkpoint"`);
+    expect(left(loadCheckpoint(notOurs))).toBe(
+      `${notOurs}: metadata "format" is undefined, not "reward-tune-checkpoint"`,
+    );
   });
 
   it('refuses a mismatched model (shape, missing or extra parameter, dtype) and leaves the target untouched', async () => {
@@ -161,20 +177,28 @@ describe('saveCheckpoint / loadCheckpoint / restoreInto', () => {
     const wide = initParams(5);
     wide.set('head/kernel', tf.variable(tf.zeros([40, 2])));
     const before = bits(wide.get('enc/dense/kernel') as tf.Tensor);
-    expect(left(restoreInto(wide, undefined, ckpt))).toBe(`${file}: tensor "head/kernel": shape [40, 1] in the checkpoint, [40, 2] expected`);
+    expect(left(restoreInto(wide, undefined, ckpt))).toBe(
+      `${file}: tensor "head/kernel": shape [40, 1] in the checkpoint, [40, 2] expected`,
+    );
     expect(bits(wide.get('enc/dense/kernel') as tf.Tensor)).toEqual(before);
 
     const extraParam = initParams(5);
     extraParam.set('head/bias', tf.variable(tf.zeros([1])));
-    expect(left(restoreInto(extraParam, undefined, ckpt))).toBe(`${file}: tensor "head/bias" is missing from the checkpoint`);
+    expect(left(restoreInto(extraParam, undefined, ckpt))).toBe(
+      `${file}: tensor "head/bias" is missing from the checkpoint`,
+    );
 
     const fewer = initParams(5);
     fewer.delete('enc/dense/bias');
-    expect(left(restoreInto(fewer, undefined, ckpt))).toBe(`${file}: tensor "enc/dense/bias" in the checkpoint is not expected here`);
+    expect(left(restoreInto(fewer, undefined, ckpt))).toBe(
+      `${file}: tensor "enc/dense/bias" in the checkpoint is not expected here`,
+    );
 
     const ints = initParams(5);
     ints.set('enc/dense/bias', tf.variable(tf.zeros([40], 'int32')));
-    expect(left(restoreInto(ints, undefined, ckpt))).toBe(`${file}: tensor "enc/dense/bias": dtype F32 in the checkpoint, I32 expected`);
+    expect(left(restoreInto(ints, undefined, ckpt))).toBe(
+      `${file}: tensor "enc/dense/bias": dtype F32 in the checkpoint, I32 expected`,
+    );
 
     // A checkpoint without optimizer state cannot restore an optimizer; one from another optimizer names a slot.
     const opt = optimizerFor(initParams(5));
@@ -204,9 +228,9 @@ describe('atomic writes', () => {
       return data.call(this);
     });
     spy.mockRejectedValueOnce(new Error('device lost'));
-    await expect(saveCheckpoint(file, { params: initParams(2), step: 3, rngState: [1, 2, 3, 4], config: { v: 'new' } })).rejects.toThrow(
-      'device lost',
-    );
+    await expect(
+      saveCheckpoint(file, { params: initParams(2), step: 3, rngState: [1, 2, 3, 4], config: { v: 'new' } }),
+    ).rejects.toThrow('device lost');
     expect(spy).toHaveBeenCalledTimes(2);
     spy.mockRestore();
     expect(fs.readFileSync(file).equals(old)).toBe(true);
@@ -235,7 +259,14 @@ describe('checkpoint directory helpers', () => {
     expect(listCheckpoints(dir).map(([s]) => s)).toEqual([1, 10, 999_999, 1_000_000]);
     expect(latestCheckpoint(dir)).toBe(checkpointPath(dir, 1_000_000));
     expect(pruneCheckpoints(dir, 2)).toEqual([checkpointPath(dir, 1), checkpointPath(dir, 10)]);
-    expect(fs.readdirSync(dir).sort()).toEqual(['.step_000011.safetensors.tmp-1-x', 'step_999999.safetensors', 'step_1000000.safetensors', 'step_12.json'].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [
+        '.step_000011.safetensors.tmp-1-x',
+        'step_999999.safetensors',
+        'step_1000000.safetensors',
+        'step_12.json',
+      ].sort(),
+    );
     expect(() => pruneCheckpoints(dir, 0)).toThrow(RangeError);
   });
 });
@@ -249,7 +280,9 @@ describe('resuming a killed run', () => {
     const rng = Rng.fromSeed(1234);
     const w = Array.from({ length: 32 }, () => rng.normal());
     const x = Float32Array.from({ length: 64 * 32 }, () => rng.normal());
-    const y = Float32Array.from({ length: 64 }, (_, i) => Math.tanh(w.reduce((a, wj, j) => a + wj * x[i * 32 + j], 0) / 4));
+    const y = Float32Array.from({ length: 64 }, (_, i) =>
+      Math.tanh(w.reduce((a, wj, j) => a + wj * x[i * 32 + j], 0) / 4),
+    );
     return { x, y };
   }
 
@@ -260,10 +293,21 @@ describe('resuming a killed run', () => {
     for (let step = from; step < to; step++) {
       const idx = Array.from({ length: BATCH }, () => rng.int(64));
       const loss = tf.tidy(() => {
-        const xb = tf.tensor2d(idx.flatMap((i) => Array.from(x.subarray(i * 32, i * 32 + 32))), [BATCH, 32]); // [B, 32]
-        const yb = tf.tensor2d(idx.map((i) => y[i]), [BATCH, 1]); // [B, 1]
+        const xb = tf.tensor2d(
+          idx.flatMap((i) => Array.from(x.subarray(i * 32, i * 32 + 32))),
+          [BATCH, 32],
+        ); // [B, 32]
+        const yb = tf.tensor2d(
+          idx.map((i) => y[i]),
+          [BATCH, 1],
+        ); // [B, 1]
         const { value, grads } = tf.variableGrads(() => {
-          const h = tf.relu(tf.add(tf.matMul(xb, params.get('enc/dense/kernel') as tf.Variable), params.get('enc/dense/bias') as tf.Variable)); // [B, 40]
+          const h = tf.relu(
+            tf.add(
+              tf.matMul(xb, params.get('enc/dense/kernel') as tf.Variable),
+              params.get('enc/dense/bias') as tf.Variable,
+            ),
+          ); // [B, 40]
           const pred = tf.matMul(h, params.get('head/kernel') as tf.Variable); // [B, 1]
           return tf.mean(tf.square(tf.sub(pred, yb))) as tf.Scalar;
         });

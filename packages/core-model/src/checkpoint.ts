@@ -72,13 +72,16 @@ function safeDType(name: string, t: tf.Tensor): SafeDType {
 export async function saveCheckpoint(file: string, input: CheckpointInput): Promise<void> {
   const entries: Array<[string, tf.Tensor]> = [];
   for (const [name, p] of input.params) {
-    if (name.startsWith(OPT_PREFIX)) throw new Error(`checkpoint: parameter name "${name}" clashes with the ${OPT_PREFIX} prefix`);
+    if (name.startsWith(OPT_PREFIX))
+      throw new Error(`checkpoint: parameter name "${name}" clashes with the ${OPT_PREFIX} prefix`);
     entries.push([name, p]);
   }
-  const opt = input.optimizer === undefined || !('getState' in input.optimizer) ? input.optimizer : input.optimizer.getState();
+  const opt =
+    input.optimizer === undefined || !('getState' in input.optimizer) ? input.optimizer : input.optimizer.getState();
   if (opt !== undefined) for (const [name, t] of opt.tensors) entries.push([OPT_PREFIX + name, t]);
   for (const key of Object.keys(input.extra ?? {})) {
-    if (OWN_METADATA.has(key)) throw new Error(`checkpoint: extra metadata key "${key}" clashes with the checkpoint's own`);
+    if (OWN_METADATA.has(key))
+      throw new Error(`checkpoint: extra metadata key "${key}" clashes with the checkpoint's own`);
   }
   const metadata: Record<string, string> = {
     ...input.extra,
@@ -110,7 +113,6 @@ export async function saveCheckpoint(file: string, input: CheckpointInput): Prom
   }
 }
 
-
 /** Reads and validates a checkpoint; a Left is one line naming the file and the tensor or field. */
 export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {
   let bytes: Buffer;
@@ -123,9 +125,13 @@ export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {
   if (E.isLeft(decoded)) return E.left(`${file}: ${decoded.left}`);
   const { tensors, metadata } = decoded.right;
   const fail = (field: string, what: string): E.Either<string, never> => E.left(`${file}: metadata "${field}" ${what}`);
-  if (metadata.format !== CHECKPOINT_FORMAT) return fail('format', `is ${JSON.stringify(metadata.format)}, not "${CHECKPOINT_FORMAT}"`);
+  if (metadata.format !== CHECKPOINT_FORMAT)
+    return fail('format', `is ${JSON.stringify(metadata.format)}, not "${CHECKPOINT_FORMAT}"`);
   if (metadata.format_version !== String(CHECKPOINT_VERSION)) {
-    return fail('format_version', `is ${JSON.stringify(metadata.format_version)}; this reader knows version ${CHECKPOINT_VERSION}`);
+    return fail(
+      'format_version',
+      `is ${JSON.stringify(metadata.format_version)}; this reader knows version ${CHECKPOINT_VERSION}`,
+    );
   }
   const step = parseStep(metadata.step);
   if (step === undefined) return fail('step', `is ${JSON.stringify(metadata.step)}, not a non-negative integer`);
@@ -133,7 +139,12 @@ export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {
   let config: unknown;
   try {
     const r: unknown = JSON.parse(metadata.rng_state ?? '');
-    if (!Array.isArray(r) || r.length !== 4 || !r.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) || r.every((x) => x === 0)) {
+    if (
+      !Array.isArray(r) ||
+      r.length !== 4 ||
+      !r.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32) ||
+      r.every((x) => x === 0)
+    ) {
       return fail('rng_state', 'is not four uint32 words, not all zero');
     }
     rngState = [r[0], r[1], r[2], r[3]];
@@ -154,7 +165,8 @@ export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {
   let optimizer: Checkpoint['optimizer'];
   if (metadata.optimizer_step !== undefined) {
     const optStep = parseStep(metadata.optimizer_step);
-    if (optStep === undefined) return fail('optimizer_step', `is ${JSON.stringify(metadata.optimizer_step)}, not a non-negative integer`);
+    if (optStep === undefined)
+      return fail('optimizer_step', `is ${JSON.stringify(metadata.optimizer_step)}, not a non-negative integer`);
     optimizer = { step: optStep, tensors: optTensors };
   } else if (optTensors.size > 0) {
     return fail('optimizer_step', `is missing although the file holds ${optTensors.size} optimizer tensors`);
@@ -168,18 +180,30 @@ export function loadCheckpoint(file: string): E.Either<string, Checkpoint> {
  * is checked first — every parameter present with the same shape and dtype, no extra tensors, the optimizer state
  * matching the optimizer's own — so that a Left leaves `params` and `optimizer` untouched.
  */
-export function restoreInto(params: Params, optimizer: Optimizer | undefined, ckpt: Checkpoint): E.Either<string, Restored> {
+export function restoreInto(
+  params: Params,
+  optimizer: Optimizer | undefined,
+  ckpt: Checkpoint,
+): E.Either<string, Restored> {
   const problems: string[] = [];
-  const check = (label: string, expected: ReadonlyMap<string, tf.Tensor>, got: ReadonlyMap<string, HostTensor>): void => {
+  const check = (
+    label: string,
+    expected: ReadonlyMap<string, tf.Tensor>,
+    got: ReadonlyMap<string, HostTensor>,
+  ): void => {
     for (const [name, t] of expected) {
       const c = got.get(name);
       const want = DTYPES[t.dtype];
       if (c === undefined) problems.push(`${label} "${name}" is missing from the checkpoint`);
       else if (!tf.util.arraysEqual(c.shape as number[], t.shape)) {
-        problems.push(`${label} "${name}": shape [${c.shape.join(', ')}] in the checkpoint, [${t.shape.join(', ')}] expected`);
-      } else if (c.dtype !== want) problems.push(`${label} "${name}": dtype ${c.dtype} in the checkpoint, ${want ?? t.dtype} expected`);
+        problems.push(
+          `${label} "${name}": shape [${c.shape.join(', ')}] in the checkpoint, [${t.shape.join(', ')}] expected`,
+        );
+      } else if (c.dtype !== want)
+        problems.push(`${label} "${name}": dtype ${c.dtype} in the checkpoint, ${want ?? t.dtype} expected`);
     }
-    for (const name of got.keys()) if (!expected.has(name)) problems.push(`${label} "${name}" in the checkpoint is not expected here`);
+    for (const name of got.keys())
+      if (!expected.has(name)) problems.push(`${label} "${name}" in the checkpoint is not expected here`);
   };
   check('tensor', params, ckpt.params);
   const optState = optimizer?.getState();
@@ -188,7 +212,8 @@ export function restoreInto(params: Params, optimizer: Optimizer | undefined, ck
     else check('tensor', withPrefix(optState.tensors), withPrefix(ckpt.optimizer.tensors));
   }
   if (problems.length > 0) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+    const more =
+      problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     return E.left(`${ckpt.file}: ${problems[0]}${more}`);
   }
   for (const [name, p] of params) {

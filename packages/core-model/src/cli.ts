@@ -6,7 +6,11 @@ void runCli(
   {
     tool: 'core-model',
     commands: {
-      bench: { summary: '--config <bench-mu|bench-tiny|bench-small> --backend <auto|tensorflow|webgpu|wasm|cpu> [--json] [--profile]   training-step and sampling benchmark', run: benchCommand },
+      bench: {
+        summary:
+          '--config <bench-mu|bench-tiny|bench-small> --backend <auto|tensorflow|webgpu|wasm|cpu> [--json] [--profile]   training-step and sampling benchmark',
+        run: benchCommand,
+      },
     },
   },
   process.argv.slice(2),

@@ -1,7 +1,8 @@
 import { runCli, UsageError, WASM_ABORT_HINT, type CliSpec } from './command-line';
 
 // The engine's own class (the project's TypeScript libs do not declare the WebAssembly namespace).
-const WASM_RUNTIME_ERROR = (globalThis as unknown as { WebAssembly: { RuntimeError: new (m: string) => Error } }).WebAssembly.RuntimeError;
+const WASM_RUNTIME_ERROR = (globalThis as unknown as { WebAssembly: { RuntimeError: new (m: string) => Error } })
+  .WebAssembly.RuntimeError;
 
 describe('runCli', () => {
   let err: jest.SpyInstance;
@@ -19,10 +20,30 @@ describe('runCli', () => {
     tool: 'demo-tool',
     commands: {
       ok: { summary: 'succeeds', run: (args) => (args.length === 1 ? 0 : 1) },
-      bad: { summary: 'rejects its input', run: () => { throw new UsageError('data.json: field "images" is missing'); } },
-      crash: { summary: 'fails while working', run: () => { throw new Error('boom'); } },
-      oom: { summary: 'exhausts the wasm memory', run: () => { throw new WASM_RUNTIME_ERROR('Aborted(). Build with -sASSERTIONS for more info.'); } },
-      stop: { summary: 'stops on request', run: () => { throw Object.assign(new Error('interrupted; a checkpoint was saved'), { exitCode: 130 }); } },
+      bad: {
+        summary: 'rejects its input',
+        run: () => {
+          throw new UsageError('data.json: field "images" is missing');
+        },
+      },
+      crash: {
+        summary: 'fails while working',
+        run: () => {
+          throw new Error('boom');
+        },
+      },
+      oom: {
+        summary: 'exhausts the wasm memory',
+        run: () => {
+          throw new WASM_RUNTIME_ERROR('Aborted(). Build with -sASSERTIONS for more info.');
+        },
+      },
+      stop: {
+        summary: 'stops on request',
+        run: () => {
+          throw Object.assign(new Error('interrupted; a checkpoint was saved'), { exitCode: 130 });
+        },
+      },
     },
   };
 

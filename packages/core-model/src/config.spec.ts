@@ -58,7 +58,15 @@ describe('resolveConfig', () => {
     const c = ok(
       resolveConfig(spec, {
         preset: 'mu',
-        sets: ['model.depth=4', 'lr=1e-4', 'name=run-a', 'thresholds=[0.5, 0.75]', 'thresholds.1=0.9', 'reward="recall"', 'extra.beta=2'],
+        sets: [
+          'model.depth=4',
+          'lr=1e-4',
+          'name=run-a',
+          'thresholds=[0.5, 0.75]',
+          'thresholds.1=0.9',
+          'reward="recall"',
+          'extra.beta=2',
+        ],
       }),
     );
     expect(c.model).toEqual({ depth: 4, width: 8 });
@@ -71,20 +79,31 @@ describe('resolveConfig', () => {
   });
 
   it('changes one field of an object the input lacks, starting from its schema default', () => {
-    expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['optimizer.lr=2e-5'] })).optimizer).toEqual({ name: 'adam', lr: 2e-5, beta: 0.9 });
+    expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['optimizer.lr=2e-5'] })).optimizer).toEqual({
+      name: 'adam',
+      lr: 2e-5,
+      beta: 0.9,
+    });
     // A field the default's variant lacks is still the schema's to refuse, naming the override.
     const bad = resolveConfig(spec, { preset: 'mu', sets: ['optimizer.name=sgd'] });
     expect(E.isLeft(bad) && bad.left).toMatch(/--set optimizer.name=sgd/);
     // Given whole, the object replaces the default.
-    expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['optimizer={"name":"sgd","lr":0.1}'] })).optimizer).toEqual({ name: 'sgd', lr: 0.1 });
+    expect(ok(resolveConfig(spec, { preset: 'mu', sets: ['optimizer={"name":"sgd","lr":0.1}'] })).optimizer).toEqual({
+      name: 'sgd',
+      lr: 0.1,
+    });
   });
 
   it('rejects unknown keys naming the key and the known ones', () => {
     expect(resolveConfig(spec, { preset: 'mu', sets: ['model.dpeth=4'] })).toEqual(
       E.left('--set model.dpeth=4: unknown key "model.dpeth" (model has: depth, width)'),
     );
-    expect(resolveConfig(spec, { sets: ['rl=1'] })).toEqual(E.left('--set rl=1: unknown key "rl" (known keys: model, lr, name, thresholds, reward, extra, optimizer)'));
-    expect(resolveConfig(spec, { sets: ['lr.x=1'] })).toEqual(E.left('--set lr.x=1: unknown key "lr.x" (lr is a number, not an object)'));
+    expect(resolveConfig(spec, { sets: ['rl=1'] })).toEqual(
+      E.left('--set rl=1: unknown key "rl" (known keys: model, lr, name, thresholds, reward, extra, optimizer)'),
+    );
+    expect(resolveConfig(spec, { sets: ['lr.x=1'] })).toEqual(
+      E.left('--set lr.x=1: unknown key "lr.x" (lr is a number, not an object)'),
+    );
     expect(resolveConfig(spec, { sets: ['thresholds.a=1'] })).toEqual(
       E.left('--set thresholds.a=1: unknown key "thresholds.a" (thresholds is a list: use an index)'),
     );
@@ -104,8 +123,12 @@ describe('resolveConfig', () => {
 
   it('names the preset or the base file when they are at fault, and bad preset names', () => {
     expect(resolveConfig(spec, { preset: 'broken' })).toEqual(E.left('preset "broken": model.depht: unknown key'));
-    expect(resolveConfig(spec, { preset: 'huge' })).toEqual(E.left('--preset huge: unknown preset (one of: mu, tiny, broken)'));
-    expect(resolveConfig({ ...spec, defaultPreset: undefined })).toEqual(E.left('no preset given (--preset one of: mu, tiny, broken)'));
+    expect(resolveConfig(spec, { preset: 'huge' })).toEqual(
+      E.left('--preset huge: unknown preset (one of: mu, tiny, broken)'),
+    );
+    expect(resolveConfig({ ...spec, defaultPreset: undefined })).toEqual(
+      E.left('no preset given (--preset one of: mu, tiny, broken)'),
+    );
     expect(resolveConfig(spec, { base: { value: { lr: -1 }, source: 'runs/det/a/config.json' } })).toEqual(
       E.left('runs/det/a/config.json: lr: Too small: expected number to be >0'),
     );
@@ -113,7 +136,9 @@ describe('resolveConfig', () => {
 
   it('starts from a saved config when resuming, overrides still applying', () => {
     const saved = ok(resolveConfig(spec, { preset: 'mu' }));
-    expect(ok(resolveConfig(spec, { preset: 'tiny', base: { value: saved, source: 'config.json' }, sets: ['lr=0.5'] }))).toEqual({ ...saved, lr: 0.5 });
+    expect(
+      ok(resolveConfig(spec, { preset: 'tiny', base: { value: saved, source: 'config.json' }, sets: ['lr=0.5'] })),
+    ).toEqual({ ...saved, lr: 0.5 });
   });
 });
 

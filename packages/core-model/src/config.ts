@@ -102,7 +102,8 @@ export function checkPath(schema: z.ZodType, path: readonly string[], text: stri
     if ((d.type === 'array' && d.element !== undefined) || (d.type === 'tuple' && d.items !== undefined)) {
       const n = /^\d+$/.test(key) ? Number(key) : -1;
       const next = d.type === 'array' ? d.element : d.items?.[n];
-      if (n < 0 || next === undefined) return unknown(` (${here} is a list: use an index${d.type === 'tuple' ? ` below ${d.items?.length}` : ''})`);
+      if (n < 0 || next === undefined)
+        return unknown(` (${here} is a list: use an index${d.type === 'tuple' ? ` below ${d.items?.length}` : ''})`);
       s = next;
       continue;
     }
@@ -122,7 +123,8 @@ export function setPath(target: unknown, path: readonly string[], value: unknown
     copy[Number(head)] = setPath(copy[Number(head)], rest, value);
     return copy;
   }
-  const obj = typeof target === 'object' && target !== null && !Array.isArray(target) ? (target as Record<string, unknown>) : {};
+  const obj =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? (target as Record<string, unknown>) : {};
   return { ...obj, [head]: setPath(obj[head], rest, value) };
 }
 
@@ -138,14 +140,22 @@ function defaultOf(s: z.ZodType): unknown {
 }
 
 const getPath = (target: unknown, path: readonly string[]): unknown =>
-  path.reduce<unknown>((t, k) => (typeof t === 'object' && t !== null ? (t as Record<string, unknown>)[k] : undefined), target);
+  path.reduce<unknown>(
+    (t, k) => (typeof t === 'object' && t !== null ? (t as Record<string, unknown>)[k] : undefined),
+    target,
+  );
 
 /**
  * `target` with `value` at `path`, where an object on the way that the input lacks starts as its schema default:
  * `--set tune.optimizer.lr=1e-4` then changes one field of the default optimizer instead of replacing it with
  * `{lr: 1e-4}` (which a union of optimizers would refuse for want of its `name`).
  */
-function setOverride(schema: z.ZodType, target: unknown, path: readonly string[], value: unknown): { value: unknown; wrote: readonly string[] } {
+function setOverride(
+  schema: z.ZodType,
+  target: unknown,
+  path: readonly string[],
+  value: unknown,
+): { value: unknown; wrote: readonly string[] } {
   let s: z.ZodType | undefined = schema;
   let wrote = path;
   for (let i = 0; i + 1 < path.length && s !== undefined; i++) {
@@ -165,7 +175,10 @@ function setOverride(schema: z.ZodType, target: unknown, path: readonly string[]
 const startsWith = (a: readonly PropertyKey[], prefix: readonly string[]): boolean =>
   prefix.every((p, i) => a.length > i && String(a[i]) === p);
 
-export function resolveConfig<S extends z.ZodType>(spec: ConfigSpec<S>, request: ConfigRequest = {}): E.Either<string, z.output<S>> {
+export function resolveConfig<S extends z.ZodType>(
+  spec: ConfigSpec<S>,
+  request: ConfigRequest = {},
+): E.Either<string, z.output<S>> {
   let start: unknown;
   let source: string;
   if (request.base !== undefined) {
@@ -175,7 +188,8 @@ export function resolveConfig<S extends z.ZodType>(spec: ConfigSpec<S>, request:
     const name = request.preset ?? spec.defaultPreset;
     const names = Object.keys(spec.presets).join(', ');
     if (name === undefined) return E.left(`no preset given (--preset one of: ${names})`);
-    if (!Object.prototype.hasOwnProperty.call(spec.presets, name)) return E.left(`--preset ${name}: unknown preset (one of: ${names})`);
+    if (!Object.prototype.hasOwnProperty.call(spec.presets, name))
+      return E.left(`--preset ${name}: unknown preset (one of: ${names})`);
     start = spec.presets[name];
     source = `preset "${name}"`;
   }
@@ -188,7 +202,8 @@ export function resolveConfig<S extends z.ZodType>(spec: ConfigSpec<S>, request:
     if (E.isLeft(known)) return known;
     overrides.push(o.right);
   }
-  // Where each override wrote: its path, or the defaulted object it started (a field there it made invalid is its fault).
+  // Where each override wrote: its path, or the defaulted object it started (a field there it made invalid is its
+  // fault).
   let value: unknown = structuredClone(start);
   const wrote = overrides.map((o) => {
     const r = setOverride(spec.schema, value, o.path, o.value);

@@ -13,7 +13,13 @@ describe('tools/bench/cpuprofile-top.mjs', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const frame = (functionName: string, url = '') => ({ functionName, url, lineNumber: 9, columnNumber: 0, scriptId: '0' });
+  const frame = (functionName: string, url = '') => ({
+    functionName,
+    url,
+    lineNumber: 9,
+    columnNumber: 0,
+    scriptId: '0',
+  });
 
   it('sums self time by phase and function', () => {
     const tfjs = 'file:///x/node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js';
@@ -36,10 +42,17 @@ describe('tools/bench/cpuprofile-top.mjs', () => {
     expect(r.status).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.train.total_ms).toBe(3.3);
-    expect(s.train.functions[0]).toEqual({ name: 'WebGPUBackend.recordAndSubmit @tensorflow/tfjs-backend-webgpu:10', ms: 3 });
+    expect(s.train.functions[0]).toEqual({
+      name: 'WebGPUBackend.recordAndSubmit @tensorflow/tfjs-backend-webgpu:10',
+      ms: 3,
+    });
     expect(s.train.packages).toContainEqual({ name: 'cli.cjs', ms: 0.3 });
     expect(s.sample.total_ms).toBe(0.5);
-    expect(s.other).toEqual({ total_ms: 0.1, packages: [{ name: '(native)', ms: 0.1 }], functions: [{ name: '(root) (native):10', ms: 0.1 }] });
+    expect(s.other).toEqual({
+      total_ms: 0.1,
+      packages: [{ name: '(native)', ms: 0.1 }],
+      functions: [{ name: '(root) (native):10', ms: 0.1 }],
+    });
   });
 
   it('a missing or foreign file is one line and exit 2', () => {

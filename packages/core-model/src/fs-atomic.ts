@@ -30,7 +30,10 @@ export function writeAtomicE(file: string, data: string | Uint8Array): E.Either<
  * Writes `chunks` to a temp file beside `file`, fsyncs it and renames it over `file`. If anything fails (a chunk
  * source throwing included) the temp file is removed and `file` is left as it was.
  */
-export async function writeFileAtomic(file: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<void> {
   const dir = path.dirname(file);
   await fs.promises.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}-${Date.now().toString(36)}`);
@@ -55,5 +58,9 @@ export async function writeFileAtomic(file: string, chunks: AsyncIterable<Uint8A
   }
   // Make the rename itself durable; not every platform lets a directory be opened for fsync.
   const dh = await fs.promises.open(dir, 'r').catch(() => undefined);
-  if (dh !== undefined) await dh.sync().catch(() => undefined).finally(() => dh.close());
+  if (dh !== undefined)
+    await dh
+      .sync()
+      .catch(() => undefined)
+      .finally(() => dh.close());
 }

@@ -34,8 +34,24 @@ export {
   type CocoInstancesOptions,
 } from './data/coco-instances';
 export { Batcher, type Batch, type BatcherOptions, type BatcherPosition, type Remainder } from './data/batcher';
-export { resolveConfig, parseOverride, checkPath, setPath, type ConfigSpec, type ConfigRequest, type Override } from './config';
-export { openRunDir, readRunConfig, readMetrics, defaultRunName, type RunDir, type RunDirOptions, type MetricRecord } from './run-dir';
+export {
+  resolveConfig,
+  parseOverride,
+  checkPath,
+  setPath,
+  type ConfigSpec,
+  type ConfigRequest,
+  type Override,
+} from './config';
+export {
+  openRunDir,
+  readRunConfig,
+  readMetrics,
+  defaultRunName,
+  type RunDir,
+  type RunDirOptions,
+  type MetricRecord,
+} from './run-dir';
 export { Progress, formatDuration, type ProgressOptions, type ProgressStream } from './progress';
 export type { ImageRef } from './data/coco-common';
 export {
@@ -95,20 +111,72 @@ export {
   type OptimizerState,
   type Restored,
 } from './checkpoint';
-export { encodeSafetensors, decodeSafetensors, type HostTensor, type SafeDType, type SafetensorsContents } from './safetensors';
 export {
-  initBackend, checkBackendEnv, registerGradients, matMul, flagFreeMatMul, readTensor, wasmDir, BackendUnavailableError, BACKEND_CHOICES,
-  type BackendChoice, type BackendInfo,
+  encodeSafetensors,
+  decodeSafetensors,
+  type HostTensor,
+  type SafeDType,
+  type SafetensorsContents,
+} from './safetensors';
+export {
+  initBackend,
+  checkBackendEnv,
+  registerGradients,
+  matMul,
+  flagFreeMatMul,
+  readTensor,
+  wasmDir,
+  BackendUnavailableError,
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendInfo,
 } from './backend';
-export { NEG, dense, layerNorm, geluTanh, multiHeadAttention, attend, causalBias, sincos2d, countParams, ParamInit, pickOneHot } from './model/ops';
+export {
+  NEG,
+  dense,
+  layerNorm,
+  geluTanh,
+  multiHeadAttention,
+  attend,
+  causalBias,
+  sincos2d,
+  countParams,
+  ParamInit,
+  pickOneHot,
+} from './model/ops';
 export { vitVariant, VIT_SIZES, VIT_PATCHES, type VitSize, type VitVariant } from './model/variants';
 export { vitEncode, patchify, type VitConfig } from './model/vit';
-export { decoderFeatures, decoderHead, decoderLogits, decoderStep, initKvCache, disposeKvCache, shiftRight, type DecoderConfig, type KvCache } from './model/decoder';
-export { EncoderDecoder, modelConfig, initParams, type EncoderDecoderConfig, type ModelSpec } from './model/encoder-decoder';
+export {
+  decoderFeatures,
+  decoderHead,
+  decoderLogits,
+  decoderStep,
+  initKvCache,
+  disposeKvCache,
+  shiftRight,
+  type DecoderConfig,
+  type KvCache,
+} from './model/decoder';
+export {
+  EncoderDecoder,
+  modelConfig,
+  initParams,
+  type EncoderDecoderConfig,
+  type ModelSpec,
+} from './model/encoder-decoder';
 export { sampleSequences, selectTokens, type Selection } from './model/sampler';
 export {
-  forcedTokens, suppressTokens, slotMask, prefixConstraint, tokenSet, allowedAt, sequenceBias, tokensTensor, tokensTensorValues,
-  type LogitsProcessor, type ProcessorContext,
+  forcedTokens,
+  suppressTokens,
+  slotMask,
+  prefixConstraint,
+  tokenSet,
+  allowedAt,
+  sequenceBias,
+  tokensTensor,
+  tokensTensorValues,
+  type LogitsProcessor,
+  type ProcessorContext,
 } from './model/logits-processors';
 export { runBench, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench';
 export { benchCommand } from './bench-cli';

@@ -30,7 +30,10 @@ export function readJson(file: string): E.Either<string, unknown> {
 
 /** A field path the way a user reads it: `annotations[3].bbox`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
+  return path.reduce<string>(
+    (s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)),
+    '',
+  );
 }
 
 /** One line for a zod failure: the first issue, with its field path (and an unknown key folded into the path). */

@@ -22,7 +22,10 @@ describe('Progress', () => {
       p.update(step, { reward: 0.123456, loss: 2 });
     }
     p.finish();
-    const lines = s.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = s.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     // step 10: 10 steps in 5 s → 2 steps/s, 15 left → 7.5 s → 8 (rounded).
     expect(lines).toEqual([
       { progress: 'tune', step: 10, total: 25, steps_per_s: 2, eta_s: 8, reward: 0.123456, loss: 2 },
@@ -38,7 +41,12 @@ describe('Progress', () => {
     t = 1000;
     p.update(7);
     p.finish();
-    expect(s.text.trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([7]);
+    expect(
+      s.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).step),
+    ).toEqual([7]);
   });
 
   it('redraws one line on a TTY with bar, rate, ETA and named values, throttled', () => {
@@ -51,7 +59,9 @@ describe('Progress', () => {
     t = 10_050;
     p.update(151); // within 100 ms: not drawn
     // 150/1000 of a 20-cell bar = 3 cells.
-    expect(s.text).toBe(`\r\x1b[2Ktune [${'█'.repeat(3)}${'░'.repeat(17)}]   150/1000  5.00 step/s  ETA 2m50s  reward=0.5325`);
+    expect(s.text).toBe(
+      `\r\x1b[2Ktune [${'█'.repeat(3)}${'░'.repeat(17)}]   150/1000  5.00 step/s  ETA 2m50s  reward=0.5325`,
+    );
     p.finish();
     expect(s.text.endsWith('\n')).toBe(true);
     expect(s.text.split('\r\x1b[2K')).toHaveLength(3);
@@ -65,6 +75,11 @@ describe('Progress', () => {
   });
 
   it('formats durations', () => {
-    expect([formatDuration(45), formatDuration(275), formatDuration(7380), formatDuration(Infinity)]).toEqual(['45s', '4m35s', '2h03m', '?']);
+    expect([formatDuration(45), formatDuration(275), formatDuration(7380), formatDuration(Infinity)]).toEqual([
+      '45s',
+      '4m35s',
+      '2h03m',
+      '?',
+    ]);
   });
 });

@@ -83,7 +83,8 @@ export class Progress {
   /** Ends the display: a final redraw and newline on a TTY, a final JSON line otherwise (if not just written). */
   finish(): void {
     if (this.tty) this.stream.write(`\r\x1b[2K${this.line()}\n`);
-    else if (this.lastStep % this.every !== 0 && this.lastStep < this.options.total) this.stream.write(`${JSON.stringify(this.record())}\n`);
+    else if (this.lastStep % this.every !== 0 && this.lastStep < this.options.total)
+      this.stream.write(`${JSON.stringify(this.record())}\n`);
   }
 
   private rate(): number {

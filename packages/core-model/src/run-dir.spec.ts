@@ -50,15 +50,21 @@ describe('run directories', () => {
     const first = ok(openRunDir({ root, task: 'det', name: 'r', config, now }));
     const dir = first.dir;
     expect(openRunDir({ root, task: 'det', name: 'r', config: { lr: 1 }, now })).toEqual(
-      E.left(`${dir}: a run already exists here (with a different config); pass --from ${dir} to resume it or choose another --name`),
+      E.left(
+        `${dir}: a run already exists here (with a different config); pass --from ${dir} to resume it or choose another --name`,
+      ),
     );
     // Same config and nothing logged yet (died at start-up): reopened.
     expect(E.isRight(openRunDir({ root, task: 'det', name: 'r', config, now }))).toBe(true);
     first.logMetrics(1, 'train', { loss: 1 });
     expect(openRunDir({ root, task: 'det', name: 'r', config, now })).toEqual(
-      E.left(`${dir}: a run already exists here (it has logged metrics); pass --from ${dir} to resume it or choose another --name`),
+      E.left(
+        `${dir}: a run already exists here (it has logged metrics); pass --from ${dir} to resume it or choose another --name`,
+      ),
     );
-    const resumed: RunDir = ok(openRunDir({ root, task: 'det', name: 'r', config: { ...config, lr: 0.5 }, resume: true, now }));
+    const resumed: RunDir = ok(
+      openRunDir({ root, task: 'det', name: 'r', config: { ...config, lr: 0.5 }, resume: true, now }),
+    );
     expect(resumed.resumed).toBe(true);
     expect(resumed.previousConfig).toEqual(config);
     expect(ok(readRunConfig(dir))).toEqual({ ...config, lr: 0.5 });
@@ -76,7 +82,9 @@ describe('run directories', () => {
     expect(openRunDir({ root, task: 'det', name: 'none', config, resume: true })).toEqual(
       E.left(`${path.join(root, 'det', 'none')}: cannot resume: not a run directory (no config.json)`),
     );
-    expect(openRunDir({ root, task: 'det', name: '../x', config })).toEqual(E.left('--name ../x: not a plain directory name'));
+    expect(openRunDir({ root, task: 'det', name: '../x', config })).toEqual(
+      E.left('--name ../x: not a plain directory name'),
+    );
   });
 
   it('writes report files atomically inside the run only', () => {

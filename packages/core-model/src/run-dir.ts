@@ -59,7 +59,6 @@ export function defaultRunName(d: Date): string {
 
 const badSegment = (s: string): boolean => s === '' || s === '.' || s === '..' || /[/\\]/.test(s);
 
-
 const configText = (config: unknown): string => `${JSON.stringify(config, null, 2)}\n`;
 
 export function openRunDir(options: RunDirOptions): E.Either<string, RunDir> {
@@ -67,7 +66,8 @@ export function openRunDir(options: RunDirOptions): E.Either<string, RunDir> {
   const now = options.now ?? (() => new Date());
   const { task, resume = false } = options;
   if (badSegment(task)) return E.left(`run directory: task: "${task}" is not a plain directory name`);
-  if (options.name !== undefined && badSegment(options.name)) return E.left(`--name ${options.name}: not a plain directory name`);
+  if (options.name !== undefined && badSegment(options.name))
+    return E.left(`--name ${options.name}: not a plain directory name`);
 
   let name = options.name;
   if (name === undefined) {
@@ -92,7 +92,8 @@ export function openRunDir(options: RunDirOptions): E.Either<string, RunDir> {
     if (E.isLeft(prev)) return prev;
     previousConfig = prev.right;
   } else if (!empty) {
-    if (!existsSync(configPath)) return E.left(`${dir}: exists and is not a run directory (no config.json); choose another --name`);
+    if (!existsSync(configPath))
+      return E.left(`${dir}: exists and is not a run directory (no config.json); choose another --name`);
     const sameConfig = readFileSync(configPath, 'utf8') === text;
     const logged = existsSync(metricsPath) && statSync(metricsPath).size > 0;
     if (!sameConfig || logged) {
@@ -162,7 +163,13 @@ export function readMetrics(file: string): E.Either<string, MetricRecord[]> {
       return E.left(`${file}: line ${i + 1}: malformed JSON`);
     }
     const r = v as Partial<MetricRecord>;
-    if (typeof r !== 'object' || r === null || typeof r.step !== 'number' || typeof r.phase !== 'string' || typeof r.wall_time !== 'number') {
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      typeof r.step !== 'number' ||
+      typeof r.phase !== 'string' ||
+      typeof r.wall_time !== 'number'
+    ) {
       return E.left(`${file}: line ${i + 1}: expected an object with step, phase and wall_time`);
     }
     out.push(r as MetricRecord);

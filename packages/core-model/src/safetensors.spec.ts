@@ -53,9 +53,13 @@ describe('safetensors', () => {
   });
 
   it('reads files from other writers: unpadded header, tensors listed out of data order', () => {
-    const file = handFile({ second: { dtype: 'I32', shape: [1], data_offsets: [4, 8] }, first: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, [
-      0, 0, 0x80, 0x3f, 0xff, 0xff, 0xff, 0xff,
-    ]);
+    const file = handFile(
+      {
+        second: { dtype: 'I32', shape: [1], data_offsets: [4, 8] },
+        first: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+      },
+      [0, 0, 0x80, 0x3f, 0xff, 0xff, 0xff, 0xff],
+    );
     const out = right(decodeSafetensors(file));
     expect(Array.from(out.tensors.get('first')?.data ?? [])).toEqual([1]);
     expect(Array.from(out.tensors.get('second')?.data ?? [])).toEqual([-1]);
@@ -73,20 +77,29 @@ describe('safetensors', () => {
     const garbled = Buffer.from(good);
     garbled[9] = 0x7b; // a stray '{' inside the JSON
     expect(left(decodeSafetensors(garbled))).toMatch(/^header is not valid JSON/);
-    expect(left(decodeSafetensors(handFile({ w: { dtype: 'F16', shape: [1], data_offsets: [0, 2] } }, [0, 0])))).toMatch(
-      /^tensor "w": unsupported dtype "F16"/,
-    );
-    expect(left(decodeSafetensors(handFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0])))).toBe(
-      'tensor "w": data_offsets [0, 4] hold 4 bytes, F32 [2] needs 8',
-    );
-    const overlap = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } };
+    expect(
+      left(decodeSafetensors(handFile({ w: { dtype: 'F16', shape: [1], data_offsets: [0, 2] } }, [0, 0]))),
+    ).toMatch(/^tensor "w": unsupported dtype "F16"/);
+    expect(
+      left(decodeSafetensors(handFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, [0, 0, 0, 0]))),
+    ).toBe('tensor "w": data_offsets [0, 4] hold 4 bytes, F32 [2] needs 8');
+    const overlap = {
+      a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+      b: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+    };
     expect(left(decodeSafetensors(handFile(overlap, [0, 0, 0, 0])))).toMatch(/^tensor "b": .*overlapping/);
-    expect(left(decodeSafetensors(handFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Array(8).fill(0))))).toMatch(
-      /^tensor "a": .*gap/,
+    expect(
+      left(
+        decodeSafetensors(handFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, new Array(8).fill(0))),
+      ),
+    ).toMatch(/^tensor "a": .*gap/);
+    expect(
+      left(
+        decodeSafetensors(handFile({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Array(6).fill(0))),
+      ),
+    ).toBe('data section has 2 bytes after the last tensor');
+    expect(left(decodeSafetensors(handFile({ __metadata__: { step: 3 } }, [])))).toBe(
+      '__metadata__ "step" is not a string',
     );
-    expect(left(decodeSafetensors(handFile({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Array(6).fill(0))))).toBe(
-      'data section has 2 bytes after the last tensor',
-    );
-    expect(left(decodeSafetensors(handFile({ __metadata__: { step: 3 } }, [])))).toBe('__metadata__ "step" is not a string');
   });
 });

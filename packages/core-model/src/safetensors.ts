@@ -108,16 +108,25 @@ export function decodeSafetensors(bytes: Uint8Array): E.Either<string, Safetenso
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       return bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
     }
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[0] > offs[1]) {
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offs[0] > offs[1]
+    ) {
       return bad(`data_offsets ${JSON.stringify(offs)} is not [begin, end] with 0 ≤ begin ≤ end`);
     }
     const [begin, end] = offs as [number, number];
     const need = numel(shape) * BYTES[dtype];
     if (end - begin !== need) {
-      return bad(`data_offsets [${begin}, ${end}] hold ${end - begin} bytes, ${dtype} [${shape.join(', ')}] needs ${need}`);
+      return bad(
+        `data_offsets [${begin}, ${end}] hold ${end - begin} bytes, ${dtype} [${shape.join(', ')}] needs ${need}`,
+      );
     }
     if (end > dataLen) {
-      return bad(`data_offsets [${begin}, ${end}] out of range: the data section has ${dataLen} bytes (truncated file?)`);
+      return bad(
+        `data_offsets [${begin}, ${end}] out of range: the data section has ${dataLen} bytes (truncated file?)`,
+      );
     }
     spans.push({ name, begin, end });
     tensors.set(name, { dtype, shape, data: readTyped(bytes, dataStart + begin, need, dtype) });
@@ -126,7 +135,9 @@ export function decodeSafetensors(bytes: Uint8Array): E.Either<string, Safetenso
   let cursor = 0;
   for (const s of spans) {
     if (s.begin !== cursor) {
-      return E.left(`tensor "${s.name}": data_offsets start at ${s.begin}, ${s.begin < cursor ? 'overlapping the previous tensor' : `leaving a gap after byte ${cursor}`}`);
+      return E.left(
+        `tensor "${s.name}": data_offsets start at ${s.begin}, ${s.begin < cursor ? 'overlapping the previous tensor' : `leaving a gap after byte ${cursor}`}`,
+      );
     }
     cursor = s.end;
   }

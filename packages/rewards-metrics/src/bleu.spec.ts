@@ -15,7 +15,9 @@ describe('BLEU-1..4 (pycocoevalcap bleu_scorer semantics)', () => {
 
   it('matches every per-image BLEU-n to 1e-9', () => {
     const bad: unknown[] = [];
-    expected.BLEU_per_image.forEach((row, k) => row.forEach((e, i) => !close(r.perImage[k][i], e) && bad.push([k, i, r.perImage[k][i], e])));
+    expected.BLEU_per_image.forEach((row, k) =>
+      row.forEach((e, i) => !close(r.perImage[k][i], e) && bad.push([k, i, r.perImage[k][i], e])),
+    );
     expect(bad).toEqual([]);
   });
 
@@ -28,7 +30,7 @@ describe('BLEU-1..4 (pycocoevalcap bleu_scorer semantics)', () => {
     expect(bleu(['a b c'], [['a b c d']]).corpus[0]).toBeCloseTo(Math.exp(1 - 4 / 3), 8);
   });
 
-  it('gives the same numbers, bit for bit, when sharing CIDEr-D\'s reference counts (ciderDAndBleu)', () => {
+  it("gives the same numbers, bit for bit, when sharing CIDEr-D's reference counts (ciderDAndBleu)", () => {
     const both = ciderDAndBleu(input.cands, input.refs);
     expect(both.bleu.corpus).toEqual(r.corpus);
     expect(both.bleu.perImage).toEqual(r.perImage);

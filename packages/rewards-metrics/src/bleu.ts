@@ -65,9 +65,15 @@ function bleuCounted(
   refCounts: (image: number, ref: number) => CountsView,
   index: NgramIndex,
 ): BleuResult {
-  if (candidates.length !== refs.length) throw new Error(`bleu: ${candidates.length} candidates for ${refs.length} reference sets`);
+  if (candidates.length !== refs.length)
+    throw new Error(`bleu: ${candidates.length} candidates for ${refs.length} reference sets`);
   const I = candidates.length;
-  const perImage: BleuResult['perImage'] = [new Float64Array(I), new Float64Array(I), new Float64Array(I), new Float64Array(I)];
+  const perImage: BleuResult['perImage'] = [
+    new Float64Array(I),
+    new Float64Array(I),
+    new Float64Array(I),
+    new Float64Array(I),
+  ];
   const totalGuess = [0, 0, 0, 0];
   const totalCorrect = [0, 0, 0, 0];
   let totalTest = 0;

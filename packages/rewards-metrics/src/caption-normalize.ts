@@ -7,8 +7,9 @@
  * Reproduced PTB behaviour:
  * - lowercasing happens AFTER lexing (PTBTokenizer lowercases each token's text), so bracket tokens become
  *   `-lrb-`/`-rrb-`/`-lsb-`/`-rsb-`/`-lcb-`/`-rcb-`, which pycocoevalcap's upper-case list does not match: they stay.
- * - `, ; ! ? :` and `$ % #` are split off (not inside numbers such as `1,000` or `3:30`); a word-final `.` is split off unless the
- *   word is an acronym (`u.s.`) or a known abbreviation (`mr.`) that does not end the line; `...` and `--` split.
+ * - `, ; ! ? :` and `$ % #` are split off (not inside numbers such as `1,000` or `3:30`); a word-final `.` is split off
+ *   unless the word is an acronym (`u.s.`) or a known abbreviation (`mr.`) that does not end the line; `...` and `--`
+ *   split.
  * - double quotes become `` `` ``/`''`, lone single quotes `` ` ``/`'`: all removed.
  * - clitics split: `n't 's 're 'll 've 'm 'd` (`don't` → `do n't`, `can't` → `ca n't`), and `cannot` → `can not`,
  *   `gonna`/`gotta`/`wanna` → `gon na`/`got ta`/`wan na`.
@@ -25,13 +26,55 @@
  */
 
 /** Tokens pycocoevalcap removes after PTB tokenisation (compared case-sensitively, after lowercasing). */
-const PUNCTUATION = new Set(["''", "'", '``', '`', '-LRB-', '-RRB-', '-LCB-', '-RCB-', '.', '?', '!', ',', ':', '-', '--', '...', ';']);
+const PUNCTUATION = new Set([
+  "''",
+  "'",
+  '``',
+  '`',
+  '-LRB-',
+  '-RRB-',
+  '-LCB-',
+  '-RCB-',
+  '.',
+  '?',
+  '!',
+  ',',
+  ':',
+  '-',
+  '--',
+  '...',
+  ';',
+]);
 
 // Already lower-cased: PTB emits -LRB- etc. and -lowerCase lowercases them afterwards.
-const BRACKETS: Readonly<Record<string, string>> = { '(': '-lrb-', ')': '-rrb-', '[': '-lsb-', ']': '-rsb-', '{': '-lcb-', '}': '-rcb-' };
+const BRACKETS: Readonly<Record<string, string>> = {
+  '(': '-lrb-',
+  ')': '-rrb-',
+  '[': '-lsb-',
+  ']': '-rsb-',
+  '{': '-lcb-',
+  '}': '-rcb-',
+};
 
 /** Words PTB keeps with their final period (a small subset of its list). */
-const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'st', 'jr', 'sr', 'vs', 'etc', 'mt', 'prof', 'inc', 'co', 'ltd', 'ave', 'no']);
+const ABBREVIATIONS = new Set([
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'st',
+  'jr',
+  'sr',
+  'vs',
+  'etc',
+  'mt',
+  'prof',
+  'inc',
+  'co',
+  'ltd',
+  'ave',
+  'no',
+]);
 
 const ALWAYS_SPLIT = new Set(['...', '--', ';', '!', '?', '$', '%', '#']);
 const PLAIN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -59,7 +102,12 @@ function lexChunk(chunk: string, lineEnd: boolean, out: string[]): void {
     if (piece in BRACKETS) out.push(BRACKETS[piece]);
     else if (piece === '"') out.push("''");
     else if (piece.length <= 3 && ALWAYS_SPLIT.has(piece)) out.push(piece);
-    else lexWordish(piece, lineEnd && pieces.slice(k + 1).every((p) => p === '' || /^[)\]}"]$/.test(p) || p === '...'), out);
+    else
+      lexWordish(
+        piece,
+        lineEnd && pieces.slice(k + 1).every((p) => p === '' || /^[)\]}"]$/.test(p) || p === '...'),
+        out,
+      );
   }
 }
 
@@ -129,7 +177,10 @@ function splitClitics(w: string, out: string[]): void {
 export function ptbTokens(caption: string): string[] {
   let text = caption.toLowerCase();
   if (/[\u2018\u2019\u201c\u201d\u2026]/.test(text)) {
-    text = text.replace(/[\u2018\u2019]/g, "'").replace(/[\u201c\u201d]/g, '"').replace(/\u2026/g, '...');
+    text = text
+      .replace(/[\u2018\u2019]/g, "'")
+      .replace(/[\u201c\u201d]/g, '"')
+      .replace(/\u2026/g, '...');
   }
   const chunks = text.split(/\s+/);
   const out: string[] = [];

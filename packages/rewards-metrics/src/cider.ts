@@ -116,7 +116,8 @@ export class CiderD {
     if (counted.length === 0) throw new Error('CiderD: an image needs at least one reference');
     const K = counted.length;
     const column = new Map<number, number>();
-    for (const c of counted) for (let j = c.start; j < c.end; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
+    for (const c of counted)
+      for (let j = c.start; j < c.end; j++) if (!column.has(c.ids[j])) column.set(c.ids[j], column.size);
     const values = new Float64Array(column.size * K);
     const norms = new Float64Array(K * N);
     const lengths = new Int32Array(K);
@@ -188,11 +189,15 @@ export class CiderD {
         sum[n] += v * penalty;
       }
     }
-    return (((sum[0] + sum[1] + sum[2] + sum[3]) / N) / K) * 10;
+    return ((sum[0] + sum[1] + sum[2] + sum[3]) / N / K) * 10;
   }
 
   /** coco-caption's corpus CIDEr-D (see `ciderD`). */
-  static corpus(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
+  static corpus(
+    candidates: readonly string[],
+    refs: ReadonlyArray<readonly string[]>,
+    opts: CiderDOptions = {},
+  ): CiderDCorpusResult {
     return CiderD.corpusCounted(candidates, refs, opts).result;
   }
 
@@ -205,7 +210,8 @@ export class CiderD {
     refs: ReadonlyArray<readonly string[]>,
     opts: CiderDOptions = {},
   ): { result: CiderDCorpusResult; counts: CountLog; index: NgramIndex } {
-    if (candidates.length !== refs.length) throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
+    if (candidates.length !== refs.length)
+      throw new Error(`ciderD: ${candidates.length} candidates for ${refs.length} reference sets`);
     const kept = new CountLog();
     const scorer = CiderD.build(refs, opts, kept);
     const perImage = new Float64Array(candidates.length);
@@ -236,6 +242,10 @@ export interface CiderDCorpusResult {
  * coco-caption's CIDEr-D of a scored set: one normalised candidate per image, df and refLen from this set's own
  * references. `candidates[i]` is scored against `refs[i]`.
  */
-export function ciderD(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>, opts: CiderDOptions = {}): CiderDCorpusResult {
+export function ciderD(
+  candidates: readonly string[],
+  refs: ReadonlyArray<readonly string[]>,
+  opts: CiderDOptions = {},
+): CiderDCorpusResult {
   return CiderD.corpus(candidates, refs, opts);
 }

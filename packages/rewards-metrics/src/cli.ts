@@ -2,6 +2,7 @@
 // Exit codes: 0 done, 1 failure while working, 2 bad usage or bad input (one line naming the file and field).
 // Command modules are required only when their command runs, so that e.g. `cider` does not pay for the other commands'
 // modules nor for the image decoders (the start-up counts against whole-run timings of small inputs).
+/* eslint-disable @typescript-eslint/no-require-imports -- the commands load lazily (see above) */
 import { InputError } from './cli/io';
 
 type Run = (args: readonly string[]) => number | void | Promise<number | void>;

@@ -56,7 +56,10 @@ export interface CocoEvalResult {
 export class CocoInputError extends Error {
   override readonly name = 'CocoInputError';
   /** Which input is at fault: the ground truth or the detections. */
-  constructor(readonly input: 'gt' | 'dt', message: string) {
+  constructor(
+    readonly input: 'gt' | 'dt',
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -23,7 +23,11 @@ interface GoldenCase {
 interface Golden {
   linspace: { iouThrs: number[]; recThrs: number[] };
   cases: Record<string, GoldenCase>;
-  medium: GoldenCase & { generator: { images: number; categories: number; detsPerImage: number; seed: number }; gt_sha256: string; dt_sha256: string };
+  medium: GoldenCase & {
+    generator: { images: number; categories: number; detsPerImage: number; seed: number };
+    gt_sha256: string;
+    dt_sha256: string;
+  };
 }
 
 const FIXTURES = path.join(__dirname, '__fixtures__', 'coco');
@@ -35,7 +39,9 @@ const load = (name: string): { gt: CocoGroundTruth; dt: CocoDetection[] } => ({
 
 function expectClose(actual: ArrayLike<number>, expected: readonly number[], what: string): void {
   expect(actual.length).toBe(expected.length);
-  const bad = expected.flatMap((e, j) => (Math.abs(actual[j] - e) <= 1e-9 ? [] : [`${what}[${j}]: ${actual[j]} vs ${e}`]));
+  const bad = expected.flatMap((e, j) =>
+    Math.abs(actual[j] - e) <= 1e-9 ? [] : [`${what}[${j}]: ${actual[j]} vs ${e}`],
+  );
   expect(bad).toEqual([]);
 }
 
@@ -70,7 +76,9 @@ describe('cocoEvaluate (pycocotools COCOeval bbox)', () => {
   it("rejects a detection for an image outside the GT, as pycocotools' loadRes asserts", () => {
     expect(golden.cases['unknown-image'].error).toMatch(/^AssertionError/);
     const { gt, dt } = load('unknown-image');
-    expect(() => cocoEvaluate(gt, dt)).toThrow(new CocoInputError('dt', 'field "[1].image_id": image 42 is not in the ground truth'));
+    expect(() => cocoEvaluate(gt, dt)).toThrow(
+      new CocoInputError('dt', 'field "[1].image_id": image 42 is not in the ground truth'),
+    );
   });
 
   it('evaluates an empty result list as no detections: 0 where there is GT, -1 where there is none', () => {

@@ -95,13 +95,15 @@ export function cocoEvaluate(gt: CocoGroundTruth, dets: readonly CocoDetection[]
 
   const seen = new Set<number>();
   for (const [j, ann] of gt.annotations.entries()) {
-    if (seen.has(ann.id)) throw new CocoInputError('gt', `field "annotations[${j}].id": duplicate annotation id ${ann.id}`);
+    if (seen.has(ann.id))
+      throw new CocoInputError('gt', `field "annotations[${j}].id": duplicate annotation id ${ann.id}`);
     seen.add(ann.id);
   }
   const dtKeys = new Int32Array(dets.length);
   for (let j = 0; j < dets.length; j++) {
     const i = imgIndex.get(dets[j].image_id);
-    if (i === undefined) throw new CocoInputError('dt', `field "[${j}].image_id": image ${dets[j].image_id} is not in the ground truth`);
+    if (i === undefined)
+      throw new CocoInputError('dt', `field "[${j}].image_id": image ${dets[j].image_id} is not in the ground truth`);
     const k = catIndex.get(dets[j].category_id);
     dtKeys[j] = k === undefined ? -1 : k * I + i;
   }
@@ -137,7 +139,8 @@ export function cocoEvaluate(gt: CocoGroundTruth, dets: readonly CocoDetection[]
     dtScore[d] = det.score;
   }
   // Descending score, then input order: the order of numpy's stable mergesort on −score.
-  const byScore = (x: number, y: number): number => (dtScore[x] !== dtScore[y] ? (dtScore[x] > dtScore[y] ? -1 : 1) : x - y);
+  const byScore = (x: number, y: number): number =>
+    dtScore[x] !== dtScore[y] ? (dtScore[x] > dtScore[y] ? -1 : 1) : x - y;
 
   // Kept detections (≤ 100 per group), in group order then in-group rank: per-slot score, rank and outcomes.
   const keptScore = new Float64Array(nD);
@@ -180,11 +183,17 @@ export function cocoEvaluate(gt: CocoGroundTruth, dets: readonly CocoDetection[]
       if (iou.length < D * G) iou = new Float64Array(D * G);
       for (let d = 0; d < D; d++) {
         const b = 4 * dtIdx[d];
-        const dx = dtBox[b], dy = dtBox[b + 1], dw = dtBox[b + 2], dh = dtBox[b + 3];
+        const dx = dtBox[b],
+          dy = dtBox[b + 1],
+          dw = dtBox[b + 2],
+          dh = dtBox[b + 3];
         const da = dw * dh;
         for (let g = 0; g < G; g++) {
           const c = 4 * (g0 + g);
-          const gx = gtBox[c], gy = gtBox[c + 1], gw = gtBox[c + 2], gh = gtBox[c + 3];
+          const gx = gtBox[c],
+            gy = gtBox[c + 1],
+            gw = gtBox[c + 2],
+            gh = gtBox[c + 3];
           let v = 0;
           const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
           if (w > 0) {

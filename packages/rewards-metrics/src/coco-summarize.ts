@@ -3,7 +3,13 @@
  * AR10, AR100, ARs, ARm, ARl) read off the accumulated precision [T, R, K, A, M] and recall [T, K, A, M] arrays, each
  * the mean of the entries > -1 (or -1 when there are none), plus AP@[.5:.95] per category.
  */
-import { COCO_AREA_LABELS, COCO_AREA_RANGES, COCO_IOU_THRESHOLDS, COCO_MAX_DETS, COCO_RECALL_THRESHOLDS } from './coco-eval-types';
+import {
+  COCO_AREA_LABELS,
+  COCO_AREA_RANGES,
+  COCO_IOU_THRESHOLDS,
+  COCO_MAX_DETS,
+  COCO_RECALL_THRESHOLDS,
+} from './coco-eval-types';
 
 const R = COCO_RECALL_THRESHOLDS.length;
 const A = COCO_AREA_RANGES.length;
@@ -23,7 +29,11 @@ function meanValid(values: Iterable<number>): number {
 }
 
 /** summarize()'s 12 stats, plus AP@[.5:.95] (area all, maxDets 100) of each category index. */
-export function summarize(precision: Float64Array, recall: Float64Array, K: number): { stats: number[]; perCategoryAp: number[] } {
+export function summarize(
+  precision: Float64Array,
+  recall: Float64Array,
+  K: number,
+): { stats: number[]; perCategoryAp: number[] } {
   const tIndex = (thr: number | undefined): number[] => {
     if (thr === undefined) return [...COCO_IOU_THRESHOLDS.keys()];
     // pycocotools selects the threshold by exact equality with the linspace double.
@@ -33,14 +43,17 @@ export function summarize(precision: Float64Array, recall: Float64Array, K: numb
   const mIndex = (maxDets: number): number => COCO_MAX_DETS.indexOf(maxDets);
   function* ap(ts: number[], a: number, m: number, ks: Iterable<number>): Generator<number> {
     const kList = [...ks];
-    for (const t of ts) for (let r = 0; r < R; r++) for (const k of kList) yield precision[(((t * R + r) * K + k) * A + a) * M + m];
+    for (const t of ts)
+      for (let r = 0; r < R; r++) for (const k of kList) yield precision[(((t * R + r) * K + k) * A + a) * M + m];
   }
   function* ar(ts: number[], a: number, m: number): Generator<number> {
     for (const t of ts) for (let k = 0; k < K; k++) yield recall[((t * K + k) * A + a) * M + m];
   }
   const allK = [...Array(K).keys()];
-  const APs = (thr: number | undefined, area: string, maxDets: number): number => meanValid(ap(tIndex(thr), aIndex(area), mIndex(maxDets), allK));
-  const ARs = (area: string, maxDets: number): number => meanValid(ar(tIndex(undefined), aIndex(area), mIndex(maxDets)));
+  const APs = (thr: number | undefined, area: string, maxDets: number): number =>
+    meanValid(ap(tIndex(thr), aIndex(area), mIndex(maxDets), allK));
+  const ARs = (area: string, maxDets: number): number =>
+    meanValid(ar(tIndex(undefined), aIndex(area), mIndex(maxDets)));
   const [m1, m10, m100] = COCO_MAX_DETS;
   const stats = [
     APs(undefined, 'all', m100),

@@ -29,7 +29,9 @@ export function colorfulness(img: RgbImage): number {
   let sumRg = 0;
   let sumYb = 0;
   for (let i = 0; i < n; i++) {
-    const r = d[i * c], g = d[i * c + 1], b = d[i * c + 2];
+    const r = d[i * c],
+      g = d[i * c + 1],
+      b = d[i * c + 2];
     sumRg += r - g;
     sumYb += 0.5 * (r + g) - b;
   }
@@ -38,7 +40,9 @@ export function colorfulness(img: RgbImage): number {
   let ssRg = 0;
   let ssYb = 0;
   for (let i = 0; i < n; i++) {
-    const r = d[i * c], g = d[i * c + 1], b = d[i * c + 2];
+    const r = d[i * c],
+      g = d[i * c + 1],
+      b = d[i * c + 2];
     const drg = r - g - meanRg;
     const dyb = 0.5 * (r + g) - b - meanYb;
     ssRg += drg * drg;

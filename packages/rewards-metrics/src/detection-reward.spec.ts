@@ -38,14 +38,21 @@ function check(input: Input, expected: Expected): unknown[] {
   input.samples.forEach((s, i) => {
     const r = detectionReward(boxesFromObjects(s), gt, opts);
     if (!close(r.reward, expected.reward[i])) bad.push([i, 'reward', r.reward, expected.reward[i]]);
-    if (!close(r.rewardReleased, expected.reward_released[i])) bad.push([i, 'released', r.rewardReleased, expected.reward_released[i]]);
-    if (Array.from(r.correct).join() !== expected.correct[i].join()) bad.push([i, 'correct', Array.from(r.correct), expected.correct[i]]);
-    expected.match_iou[i].forEach((m, p) => !close(r.matchIou[p], m) && bad.push([i, 'match_iou', p, r.matchIou[p], m]));
+    if (!close(r.rewardReleased, expected.reward_released[i]))
+      bad.push([i, 'released', r.rewardReleased, expected.reward_released[i]]);
+    if (Array.from(r.correct).join() !== expected.correct[i].join())
+      bad.push([i, 'correct', Array.from(r.correct), expected.correct[i]]);
+    expected.match_iou[i].forEach(
+      (m, p) => !close(r.matchIou[p], m) && bad.push([i, 'match_iou', p, r.matchIou[p], m]),
+    );
     DEFAULT_IOU_THRESHOLDS.forEach((t, j) => {
       const e = expected.per_threshold[String(t)];
-      if (!close(r.perThreshold.reward[j], e.reward[i])) bad.push([i, t, 'reward', r.perThreshold.reward[j], e.reward[i]]);
-      if (r.perThreshold.numMatches[j] !== e.num_matches[i]) bad.push([i, t, 'num_matches', r.perThreshold.numMatches[j], e.num_matches[i]]);
-      if (!close(r.perThreshold.nmsPenalty[j], e.nms_penalty[i])) bad.push([i, t, 'nms', r.perThreshold.nmsPenalty[j], e.nms_penalty[i]]);
+      if (!close(r.perThreshold.reward[j], e.reward[i]))
+        bad.push([i, t, 'reward', r.perThreshold.reward[j], e.reward[i]]);
+      if (r.perThreshold.numMatches[j] !== e.num_matches[i])
+        bad.push([i, t, 'num_matches', r.perThreshold.numMatches[j], e.num_matches[i]]);
+      if (!close(r.perThreshold.nmsPenalty[j], e.nms_penalty[i]))
+        bad.push([i, t, 'nms', r.perThreshold.nmsPenalty[j], e.nms_penalty[i]]);
     });
   });
   return bad;
@@ -53,7 +60,9 @@ function check(input: Input, expected: Expected): unknown[] {
 
 describe('detection reward (big_vision reward_tune semantics)', () => {
   it('reproduces the worked example of __fixtures__/detection-reward/paper.json', () => {
-    const r = detectionReward(boxesFromObjects(paper.samples[0]), boxesFromObjects(paper.gt), { classWeights: classWeights(COCO_TRAIN_CLASS_COUNTS) });
+    const r = detectionReward(boxesFromObjects(paper.samples[0]), boxesFromObjects(paper.gt), {
+      classWeights: classWeights(COCO_TRAIN_CLASS_COUNTS),
+    });
     for (let j = 0; j < 9; j++) expect(r.perThreshold.reward[j]).toBeCloseTo(1.2808, 4); // thresholds 0.5..0.9
     expect(r.perThreshold.reward[9]).toBeCloseTo(0.1154, 4); // 0.95: only the exact person box survives
     expect(Array.from(r.correct)).toEqual([2, 2, 2, 1, 0]);
@@ -76,19 +85,37 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
   });
 
   it('released weighting follows the f"{t:0.1f}" key collisions: {0.5:1, 0.6:2, 0.7:2, 0.85:3, 0.95:2}/10', () => {
-    expect(Array.from(releasedThresholdWeights(DEFAULT_IOU_THRESHOLDS)).map((w) => Math.round(w * 10))).toEqual([1, 0, 2, 0, 2, 0, 0, 3, 0, 2]);
+    expect(Array.from(releasedThresholdWeights(DEFAULT_IOU_THRESHOLDS)).map((w) => Math.round(w * 10))).toEqual([
+      1, 0, 2, 0, 2, 0, 0, 3, 0, 2,
+    ]);
     // Exact binary halves round half-to-even in Python: 0.25 → "0.2", 0.35 (just below half) → "0.3"... distinct keys.
     expect(Array.from(releasedThresholdWeights([0.2, 0.25, 0.3])).map((w) => Math.round(w * 3))).toEqual([0, 2, 1]);
   });
 
   it('hand case: false positives cost nothing, duplicates cost 0.3 each, no GT gives 0', () => {
     const gt = boxesFromObjects([{ box: [0, 0, 0.5, 0.5], class: 1 }]);
-    const one = detectionReward(boxesFromObjects([{ box: [0, 0, 0.5, 0.5], class: 1, conf: 2 }, { box: [0.6, 0.6, 0.9, 0.9], class: 1, conf: 2 }]), gt);
+    const one = detectionReward(
+      boxesFromObjects([
+        { box: [0, 0, 0.5, 0.5], class: 1, conf: 2 },
+        { box: [0.6, 0.6, 0.9, 0.9], class: 1, conf: 2 },
+      ]),
+      gt,
+    );
     expect(one.reward).toBe(1);
-    const dup = detectionReward(boxesFromObjects([{ box: [0, 0, 0.5, 0.49], class: 1, conf: 2 }, { box: [0, 0, 0.5, 0.5], class: 1, conf: 1 }]), gt, { thresholds: [0.5] });
+    const dup = detectionReward(
+      boxesFromObjects([
+        { box: [0, 0, 0.5, 0.49], class: 1, conf: 2 },
+        { box: [0, 0, 0.5, 0.5], class: 1, conf: 1 },
+      ]),
+      gt,
+      { thresholds: [0.5] },
+    );
     expect(dup.reward).toBeCloseTo(1 - 0.3, 12); // the second (better IoU) box wins, the first is the duplicate
     expect(Array.from(dup.correct)).toEqual([2, 2]);
-    const none = detectionReward(boxesFromObjects([{ box: [0, 0, 0.5, 0.5], class: 1, conf: 2 }]), boxesFromObjects([]));
+    const none = detectionReward(
+      boxesFromObjects([{ box: [0, 0, 0.5, 0.5], class: 1, conf: 2 }]),
+      boxesFromObjects([]),
+    );
     expect([none.reward, none.rewardReleased, none.correct[0], none.matchIou[0]]).toEqual([0, 0, 1, 0]);
   });
 
@@ -128,7 +155,13 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
 
   it('takes microseconds for 100 predicted slots against 20 GT boxes', () => {
     const mk = (k: number, conf: boolean) =>
-      boxesFromObjects(Array.from({ length: k }, (_, j) => ({ box: [(j % 10) / 12, (j % 7) / 9, (j % 10) / 12 + 0.1, (j % 7) / 9 + 0.12], class: j % 3, conf: conf ? j % 3 : 1 })));
+      boxesFromObjects(
+        Array.from({ length: k }, (_, j) => ({
+          box: [(j % 10) / 12, (j % 7) / 9, (j % 10) / 12 + 0.1, (j % 7) / 9 + 0.12],
+          class: j % 3,
+          conf: conf ? j % 3 : 1,
+        })),
+      );
     const gt = mk(20, false);
     const pred = mk(100, true);
     const w = classWeights([10, 20, 30]);

@@ -24,10 +24,11 @@
 
 /** COCO train2017 instance counts of the 80 detection classes, in category order (big_vision `CLS_COUNTS`). */
 export const COCO_TRAIN_CLASS_COUNTS: readonly number[] = [
-  262465, 7113, 43867, 8725, 5135, 6069, 4571, 9973, 10759, 12884, 1865, 1983, 1285, 9838, 10806, 4768, 5508, 6587, 9509, 8147,
-  5513, 1294, 5303, 5131, 8720, 11431, 12354, 6496, 6192, 2682, 6646, 2685, 6347, 9076, 3276, 3747, 5543, 6126, 4812, 24342,
-  7913, 20650, 5479, 7770, 6165, 14358, 9458, 5851, 4373, 6399, 7308, 7852, 2918, 5821, 7179, 6353, 38491, 5779, 8652, 4192,
-  15714, 4157, 5805, 4970, 2262, 5703, 2855, 6434, 1673, 3334, 225, 5610, 2637, 24715, 6334, 6613, 1481, 4793, 198, 1954,
+  262465, 7113, 43867, 8725, 5135, 6069, 4571, 9973, 10759, 12884, 1865, 1983, 1285, 9838, 10806, 4768, 5508, 6587,
+  9509, 8147, 5513, 1294, 5303, 5131, 8720, 11431, 12354, 6496, 6192, 2682, 6646, 2685, 6347, 9076, 3276, 3747, 5543,
+  6126, 4812, 24342, 7913, 20650, 5479, 7770, 6165, 14358, 9458, 5851, 4373, 6399, 7308, 7852, 2918, 5821, 7179, 6353,
+  38491, 5779, 8652, 4192, 15714, 4157, 5805, 4970, 2262, 5703, 2855, 6434, 1673, 3334, 225, 5610, 2637, 24715, 6334,
+  6613, 1481, 4793, 198, 1954,
 ];
 
 export const DEFAULT_IOU_THRESHOLDS: readonly number[] = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
@@ -43,7 +44,9 @@ export interface Boxes {
 }
 
 /** Boxes from plain objects (e.g. parsed JSON); `conf` absent means a real box. */
-export function boxesFromObjects(list: ReadonlyArray<{ readonly box: readonly number[]; readonly class: number; readonly conf?: number }>): Boxes {
+export function boxesFromObjects(
+  list: ReadonlyArray<{ readonly box: readonly number[]; readonly class: number; readonly conf?: number }>,
+): Boxes {
   const K = list.length;
   const boxes = new Float64Array(K * 4);
   const classes = new Int32Array(K);
@@ -147,7 +150,8 @@ export function detectionReward(pred: Boxes, gt: Boxes, opts: DetectionRewardOpt
   const weights = opts.classWeights;
   const P = pred.classes.length;
   const G = gt.classes.length;
-  if (pred.boxes.length !== 4 * P || gt.boxes.length !== 4 * G) throw new Error('detectionReward: boxes must be [K, 4] for K classes');
+  if (pred.boxes.length !== 4 * P || gt.boxes.length !== 4 * G)
+    throw new Error('detectionReward: boxes must be [K, 4] for K classes');
   const weightOf = (c: number): number => {
     if (!weights) return 1;
     if (!(c >= 0 && c < weights.length)) throw new Error(`detectionReward: class ${c} has no weight`);

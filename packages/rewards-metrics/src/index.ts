@@ -91,7 +91,17 @@ export {
   type ColourRewardKind,
   type ColourRewardOptions,
 } from './colour-reward';
-export { PSNR_CAP_DB, TF_GRAYSCALE_WEIGHTS, lumaOf, lumaPsnr, meanOver, meanPsnr, psnr, psnrFromMse, type PsnrOptions } from './psnr';
+export {
+  PSNR_CAP_DB,
+  TF_GRAYSCALE_WEIGHTS,
+  lumaOf,
+  lumaPsnr,
+  meanOver,
+  meanPsnr,
+  psnr,
+  psnrFromMse,
+  type PsnrOptions,
+} from './psnr';
 export {
   COLOUR_STATS_DIM,
   COLOUR_STATS_HUE_BINS,

@@ -40,7 +40,14 @@ export interface CountsView {
 }
 
 /** A caption's own counts as a view. */
-export const wholeCounts = (c: NgramCounts): CountsView => ({ ids: c.ids, tf: c.tf, order: c.order, start: 0, end: c.ids.length, words: c.words });
+export const wholeCounts = (c: NgramCounts): CountsView => ({
+  ids: c.ids,
+  tf: c.tf,
+  order: c.order,
+  start: 0,
+  end: c.ids.length,
+  words: c.words,
+});
 
 /**
  * Every counted caption's n-grams in three flat typed arrays (caption c owns entries start[c]..start[c + 1]): corpus
@@ -120,7 +127,8 @@ class PairTable {
   }
 }
 
-const hashPair = (parent: number, word: number): number => (Math.imul(parent + 1, 0x9e3779b1) ^ Math.imul(word, 0x85ebca77)) >>> 0;
+const hashPair = (parent: number, word: number): number =>
+  (Math.imul(parent + 1, 0x9e3779b1) ^ Math.imul(word, 0x85ebca77)) >>> 0;
 
 /**
  * Interns words and n-grams (n ≤ 4) of normalised captions to dense integer ids. An n-gram's id is looked up from

@@ -24,14 +24,25 @@ interface Ann {
   segments_info: PanopticSegment[];
 }
 interface Expected extends PqResult {
-  per_image: Record<string, { All: { pq: number; sq: number; rq: number; n: number } | null; stats: Record<string, { iou: number; tp: number; fp: number; fn: number }> }>;
+  per_image: Record<
+    string,
+    {
+      All: { pq: number; sq: number; rq: number; n: number } | null;
+      stats: Record<string, { iou: number; tp: number; fp: number; fn: number }>;
+    }
+  >;
 }
 
 const readJson = <T>(f: string): T => JSON.parse(readFileSync(path.join(fixtures, f), 'utf8')) as T;
 
 function loadImage(dir: string, ann: Ann): PanopticImage {
   const png = PNG.sync.read(readFileSync(path.join(fixtures, dir, ann.file_name)));
-  return { width: png.width, height: png.height, ids: rgbToSegmentIds({ ...png, channels: 4 }), segments: ann.segments_info };
+  return {
+    width: png.width,
+    height: png.height,
+    ids: rgbToSegmentIds({ ...png, channels: 4 }),
+    segments: ann.segments_info,
+  };
 }
 
 const gtJson = readJson<{ annotations: Ann[]; categories: (PqCategory & { name: string })[] }>('gt.json');
@@ -74,7 +85,11 @@ describe('pqCompute against panopticapi pq_compute (golden)', () => {
     if (E.isLeft(stats)) throw new Error(stats.left.message);
     const want = expected.per_image[String(id)];
     const got = [...stats.right].filter(([, s]) => s.tp + s.fp + s.fn > 0);
-    expect(got.map(([c]) => String(c)).sort()).toEqual(Object.keys(want.stats).filter((c) => want.stats[c].tp + want.stats[c].fp + want.stats[c].fn > 0).sort());
+    expect(got.map(([c]) => String(c)).sort()).toEqual(
+      Object.keys(want.stats)
+        .filter((c) => want.stats[c].tp + want.stats[c].fp + want.stats[c].fn > 0)
+        .sort(),
+    );
     for (const [cat, s] of got) {
       const w = want.stats[String(cat)];
       expect([s.tp, s.fp, s.fn]).toEqual([w.tp, w.fp, w.fn]);
@@ -107,7 +122,11 @@ function grid(rows: string[], segs: Record<string, [number, number, number?]>): 
     width,
     height,
     ids,
-    segments: Object.entries(segs).map(([ch, [category_id, , iscrowd]]) => ({ id: code(ch), category_id, ...(iscrowd === undefined ? {} : { iscrowd }) })),
+    segments: Object.entries(segs).map(([ch, [category_id, , iscrowd]]) => ({
+      id: code(ch),
+      category_id,
+      ...(iscrowd === undefined ? {} : { iscrowd }),
+    })),
   };
 }
 const cats: PqCategory[] = [
@@ -122,7 +141,7 @@ const statsOf = (gt: PanopticImage, pred: PanopticImage) => {
 };
 
 describe('matching rules (hand-computed)', () => {
-  it('removes the prediction\'s VOID pixels from the union', () => {
+  it("removes the prediction's VOID pixels from the union", () => {
     const gt = grid(['aaaa..', 'aaaa..', 'aaaa..', 'aaaa..'], { a: [1, 0] });
     // p: 12 px on a, 8 on VOID → IoU 12 / (20 + 16 − 12 − 8) = 0.75
     const pred = grid(['pppppp', 'pppppp', 'pppppp', '....pp'], { p: [1, 0] });
@@ -136,16 +155,22 @@ describe('matching rules (hand-computed)', () => {
     const gt = grid(['aaaa', 'aaaa'], { a: [1, 0] });
     expect(statsOf(gt, grid(['pppp', '....'], { p: [1, 0] }))).toEqual({ 1: { iou: 0, tp: 0, fp: 1, fn: 1 } }); // 4/8
     expect(statsOf(gt, grid(['pppp', 'p...'], { p: [1, 0] }))).toEqual({ 1: { iou: 5 / 8, tp: 1, fp: 0, fn: 0 } });
-    expect(statsOf(gt, grid(['pppp', 'pppp'], { p: [2, 0] }))).toEqual({ 1: { iou: 0, tp: 0, fp: 0, fn: 1 }, 2: { iou: 0, tp: 0, fp: 1, fn: 0 } });
+    expect(statsOf(gt, grid(['pppp', 'pppp'], { p: [2, 0] }))).toEqual({
+      1: { iou: 0, tp: 0, fp: 0, fn: 1 },
+      2: { iou: 0, tp: 0, fp: 1, fn: 0 },
+    });
   });
 
-  it('ignores a prediction more than half on VOID plus its own category\'s crowd, never one at exactly half', () => {
+  it("ignores a prediction more than half on VOID plus its own category's crowd, never one at exactly half", () => {
     // c: crowd of category 1. q: 3 px on the crowd + 1 on VOID + 2 on a (total 6, ignored share 4/6).
     const gt = grid(['ccc.aa', 'aaaaaa'], { c: [1, 0, 1], a: [1, 0] });
     const pred = grid(['qqqqqq', '......'], { q: [1, 0] });
     expect(statsOf(gt, pred)).toEqual({ 1: { iou: 0, tp: 0, fp: 0, fn: 1 } });
     // Same pixels labelled category 2: the crowd is not its own, 1/6 ignored → FP.
-    expect(statsOf(gt, grid(['qqqqqq', '......'], { q: [2, 0] }))).toEqual({ 1: { iou: 0, tp: 0, fp: 0, fn: 1 }, 2: { iou: 0, tp: 0, fp: 1, fn: 0 } });
+    expect(statsOf(gt, grid(['qqqqqq', '......'], { q: [2, 0] }))).toEqual({
+      1: { iou: 0, tp: 0, fp: 0, fn: 1 },
+      2: { iou: 0, tp: 0, fp: 1, fn: 0 },
+    });
     // Exactly half on VOID: r has 2 on VOID, 2 on b → 2/4 is not > 0.5 → FP.
     const gt2 = grid(['..bbbbbb'], { b: [2, 0] });
     expect(statsOf(gt2, grid(['rrrr....'], { r: [2, 0] }))).toEqual({ 2: { iou: 0, tp: 0, fp: 1, fn: 1 } });
@@ -188,40 +213,87 @@ describe('input problems', () => {
   const left = (g: PanopticImage, p: PanopticImage) => panopticImageStats(g, p, cats);
 
   it('names the side and the segment id', () => {
-    expect(left(gt, grid(['pq..'], { p: [1, 0] }))).toEqual(E.left({ side: 'pred', message: 'segment id 113 is in the PNG but not in segments_info' }));
-    expect(left(grid(['ab..'], { a: [1, 0] }), gt)).toEqual(E.left({ side: 'gt', message: 'segment id 98 is in the PNG but not in segments_info' }));
-    expect(left(gt, grid(['pp..'], { p: [1, 0], q: [1, 0] }))).toEqual(E.left({ side: 'pred', message: 'segment id 113 is in segments_info but not in the PNG' }));
-    expect(left(gt, grid(['pp..'], { p: [5, 0] }))).toEqual(E.left({ side: 'pred', message: 'segment id 112 has unknown category_id 5' }));
-    expect(left(grid(['aa..'], { a: [7, 0] }), gt)).toEqual(E.left({ side: 'gt', message: 'segment id 97 has unknown category_id 7' }));
+    expect(left(gt, grid(['pq..'], { p: [1, 0] }))).toEqual(
+      E.left({ side: 'pred', message: 'segment id 113 is in the PNG but not in segments_info' }),
+    );
+    expect(left(grid(['ab..'], { a: [1, 0] }), gt)).toEqual(
+      E.left({ side: 'gt', message: 'segment id 98 is in the PNG but not in segments_info' }),
+    );
+    expect(left(gt, grid(['pp..'], { p: [1, 0], q: [1, 0] }))).toEqual(
+      E.left({ side: 'pred', message: 'segment id 113 is in segments_info but not in the PNG' }),
+    );
+    expect(left(gt, grid(['pp..'], { p: [5, 0] }))).toEqual(
+      E.left({ side: 'pred', message: 'segment id 112 has unknown category_id 5' }),
+    );
+    expect(left(grid(['aa..'], { a: [7, 0] }), gt)).toEqual(
+      E.left({ side: 'gt', message: 'segment id 97 has unknown category_id 7' }),
+    );
     const dup: PanopticImage = { ...gt, segments: [...gt.segments, ...gt.segments] };
     expect(left(dup, gt)).toEqual(E.left({ side: 'gt', message: 'segment id 97 appears twice in segments_info' }));
     const zero: PanopticImage = { ...gt, segments: [...gt.segments, { id: 0, category_id: 1 }] };
     expect(left(gt, zero)).toEqual(E.left({ side: 'pred', message: 'segment id 0 in segments_info (0 is VOID)' }));
-    expect(left(gt, grid(['aa.', '...'], { a: [1, 0] }))).toEqual(E.left({ side: 'pred', message: "size 3×2 differs from the GT's 4×1" }));
+    expect(left(gt, grid(['aa.', '...'], { a: [1, 0] }))).toEqual(
+      E.left({ side: 'pred', message: "size 3×2 differs from the GT's 4×1" }),
+    );
   });
 
   it('finds unknown ids above and below the small-id lookup table (2^16)', () => {
-    const img = (ids: number[], segs: number[]): PanopticImage => ({ width: ids.length, height: 1, ids: Uint32Array.from(ids), segments: segs.map((id) => ({ id, category_id: 1 })) });
+    const img = (ids: number[], segs: number[]): PanopticImage => ({
+      width: ids.length,
+      height: 1,
+      ids: Uint32Array.from(ids),
+      segments: segs.map((id) => ({ id, category_id: 1 })),
+    });
     const big = 0x030201;
-    expect(left(img([big, big], [big]), img([big + 1, 5], [5]))).toEqual(E.left({ side: 'pred', message: `segment id ${big + 1} is in the PNG but not in segments_info` }));
-    expect(left(img([big, 7], [big, 7]), img([big, 5], [big]))).toEqual(E.left({ side: 'pred', message: 'segment id 5 is in the PNG but not in segments_info' }));
-    expect(left(img([big, 7], [big]), img([big, 7], [big, 7]))).toEqual(E.left({ side: 'gt', message: 'segment id 7 is in the PNG but not in segments_info' }));
+    expect(left(img([big, big], [big]), img([big + 1, 5], [5]))).toEqual(
+      E.left({ side: 'pred', message: `segment id ${big + 1} is in the PNG but not in segments_info` }),
+    );
+    expect(left(img([big, 7], [big, 7]), img([big, 5], [big]))).toEqual(
+      E.left({ side: 'pred', message: 'segment id 5 is in the PNG but not in segments_info' }),
+    );
+    expect(left(img([big, 7], [big]), img([big, 7], [big, 7]))).toEqual(
+      E.left({ side: 'gt', message: 'segment id 7 is in the PNG but not in segments_info' }),
+    );
     // Ids on both sides of the bound, categories chosen so that a mixed-up lookup would change the counts:
     // pixel 0: GT big (1) vs pred 65535 (2) → nothing; pixel 1: 65536 (2) vs 65536 (2) → TP; pixel 2: 65535 (1)
     // vs big (1) → TP. Left over: GT big is an FN of 1, pred 65535 an FP of 2.
-    const withCats = (ids: number[], segs: [number, number][]): PanopticImage => ({ width: ids.length, height: 1, ids: Uint32Array.from(ids), segments: segs.map(([id, category_id]) => ({ id, category_id })) });
-    const gt3 = withCats([big, 65536, 65535], [[big, 1], [65536, 2], [65535, 1]]);
-    const pred3 = withCats([65535, 65536, big], [[big, 1], [65536, 2], [65535, 2]]);
+    const withCats = (ids: number[], segs: [number, number][]): PanopticImage => ({
+      width: ids.length,
+      height: 1,
+      ids: Uint32Array.from(ids),
+      segments: segs.map(([id, category_id]) => ({ id, category_id })),
+    });
+    const gt3 = withCats(
+      [big, 65536, 65535],
+      [
+        [big, 1],
+        [65536, 2],
+        [65535, 1],
+      ],
+    );
+    const pred3 = withCats(
+      [65535, 65536, big],
+      [
+        [big, 1],
+        [65536, 2],
+        [65535, 2],
+      ],
+    );
     expect(statsOf(gt3, pred3)).toEqual({ 1: { iou: 1, tp: 1, fp: 0, fn: 1 }, 2: { iou: 1, tp: 1, fp: 1, fn: 0 } });
   });
 
   it('throws from the accumulator and imagePq', () => {
-    expect(() => imagePq(gt, grid(['pq..'], { p: [1, 0] }), cats)).toThrow('imagePq: prediction: segment id 113 is in the PNG but not in segments_info');
+    expect(() => imagePq(gt, grid(['pq..'], { p: [1, 0] }), cats)).toThrow(
+      'imagePq: prediction: segment id 113 is in the PNG but not in segments_info',
+    );
     expect(() => new PqAccumulator(cats).add(grid(['ab..'], { a: [1, 0] }), gt)).toThrow(RangeError);
   });
 
   it('decodes ids as R + 256·G + 256²·B, ignoring alpha', () => {
-    expect([...rgbToSegmentIds({ width: 2, height: 1, channels: 4, data: [1, 2, 3, 0, 255, 255, 255, 9] })]).toEqual([1 + 512 + 3 * 65536, 16777215]);
+    expect([...rgbToSegmentIds({ width: 2, height: 1, channels: 4, data: [1, 2, 3, 0, 255, 255, 255, 9] })]).toEqual([
+      1 + 512 + 3 * 65536,
+      16777215,
+    ]);
     expect([...rgbToSegmentIds({ width: 1, height: 1, channels: 3, data: [0, 0, 1] })]).toEqual([65536]);
   });
 });

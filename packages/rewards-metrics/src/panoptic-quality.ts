@@ -76,10 +76,16 @@ export interface PanopticProblem {
 }
 
 /** Segment ids `R + 256·G + 256²·B` of an interleaved 8-bit image (alpha, if any, ignored), as panopticapi's rgb2id. */
-export function rgbToSegmentIds(img: { readonly width: number; readonly height: number; readonly channels: number; readonly data: ArrayLike<number> }): Uint32Array {
+export function rgbToSegmentIds(img: {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly data: ArrayLike<number>;
+}): Uint32Array {
   const n = img.width * img.height;
   const c = img.channels;
-  if (c < 3 || img.data.length !== n * c) throw new RangeError(`rgbToSegmentIds: ${img.data.length} values for ${img.width}×${img.height}×${c}`);
+  if (c < 3 || img.data.length !== n * c)
+    throw new RangeError(`rgbToSegmentIds: ${img.data.length} values for ${img.width}×${img.height}×${c}`);
   const d = img.data;
   const ids = new Uint32Array(n);
   for (let i = 0, j = 0; i < n; i++, j += c) ids[i] = d[j] + 256 * d[j + 1] + 65536 * d[j + 2];
@@ -96,14 +102,19 @@ interface SegmentIndex {
 }
 const LUT_IDS = 1 << 16;
 
-function indexSegments(img: PanopticImage, side: PanopticProblem['side'], known: ReadonlySet<number>): E.Either<PanopticProblem, SegmentIndex> {
+function indexSegments(
+  img: PanopticImage,
+  side: PanopticProblem['side'],
+  known: ReadonlySet<number>,
+): E.Either<PanopticProblem, SegmentIndex> {
   const map = new Map<number, number>();
   let maxId = 0;
   for (let k = 0; k < img.segments.length; k++) {
     const s = img.segments[k];
     if (s.id === VOID) return E.left({ side, message: `segment id 0 in segments_info (0 is VOID)` });
     if (map.has(s.id)) return E.left({ side, message: `segment id ${s.id} appears twice in segments_info` });
-    if (!known.has(s.category_id)) return E.left({ side, message: `segment id ${s.id} has unknown category_id ${s.category_id}` });
+    if (!known.has(s.category_id))
+      return E.left({ side, message: `segment id ${s.id} has unknown category_id ${s.category_id}` });
     map.set(s.id, k + 1);
     maxId = Math.max(maxId, s.id);
   }
@@ -116,8 +127,8 @@ function indexSegments(img: PanopticImage, side: PanopticProblem['side'], known:
 /**
  * Fills `table[gi·stride + pi]` with the number of pixels where GT segment gi meets predicted segment pi (index 0
  * = VOID). Ids come in runs along a row, so ids are looked up only where one changes (in a table for small ids,
- * else in a Map) and the table is bumped once per run of equal (GT, pred) pairs. Kept free of closures so that V8 keeps the loop's state in
- * registers.
+ * else in a Map) and the table is bumped once per run of equal (GT, pred) pairs. Kept free of closures so that V8
+ * keeps the loop's state in registers.
  */
 function countPairs(
   gIds: Uint32Array,
@@ -128,8 +139,13 @@ function countPairs(
   table: Uint32Array | Map<number, number>,
 ): PanopticProblem | undefined {
   const n = gIds.length;
-  const gLut = gIndex.lut, pLut = pIndex.lut;
-  let lastG = VOID, gi = 0, lastP = VOID, pi = 0, run = 0;
+  const gLut = gIndex.lut,
+    pLut = pIndex.lut;
+  let lastG = VOID,
+    gi = 0,
+    lastP = VOID,
+    pi = 0,
+    run = 0;
   for (let i = 0; i < n; i++) {
     const g = gIds[i];
     const p = pIds[i];
@@ -165,13 +181,22 @@ function bump(table: Uint32Array | Map<number, number>, key: number, count: numb
  * The per-category counts of one image pair (only categories that occur get an entry). One linear pass over the
  * pixels (countPairs) fills a (GT segment × predicted segment) intersection table; the rest works on that table.
  */
-export function panopticImageStats(gt: PanopticImage, pred: PanopticImage, categories: readonly PqCategory[]): E.Either<PanopticProblem, Map<number, PqCounts>> {
+export function panopticImageStats(
+  gt: PanopticImage,
+  pred: PanopticImage,
+  categories: readonly PqCategory[],
+): E.Either<PanopticProblem, Map<number, PqCounts>> {
   const n = gt.width * gt.height;
-  if (gt.ids.length !== n) return E.left({ side: 'gt', message: `${gt.ids.length} pixel ids for ${gt.width}×${gt.height}` });
+  if (gt.ids.length !== n)
+    return E.left({ side: 'gt', message: `${gt.ids.length} pixel ids for ${gt.width}×${gt.height}` });
   if (pred.width !== gt.width || pred.height !== gt.height) {
-    return E.left({ side: 'pred', message: `size ${pred.width}×${pred.height} differs from the GT's ${gt.width}×${gt.height}` });
+    return E.left({
+      side: 'pred',
+      message: `size ${pred.width}×${pred.height} differs from the GT's ${gt.width}×${gt.height}`,
+    });
   }
-  if (pred.ids.length !== n) return E.left({ side: 'pred', message: `${pred.ids.length} pixel ids for ${pred.width}×${pred.height}` });
+  if (pred.ids.length !== n)
+    return E.left({ side: 'pred', message: `${pred.ids.length} pixel ids for ${pred.width}×${pred.height}` });
   const known = new Set(categories.map((c) => c.id));
   const gIndexE = indexSegments(gt, 'gt', known);
   if (E.isLeft(gIndexE)) return gIndexE;
@@ -204,10 +229,18 @@ export function panopticImageStats(gt: PanopticImage, pred: PanopticImage, categ
     pArea[k % stride] += c;
   }
   for (let k = 1; k <= ng; k++) {
-    if (gArea[k] === 0) return E.left({ side: 'gt', message: `segment id ${gt.segments[k - 1].id} is in segments_info but not in the PNG` });
+    if (gArea[k] === 0)
+      return E.left({
+        side: 'gt',
+        message: `segment id ${gt.segments[k - 1].id} is in segments_info but not in the PNG`,
+      });
   }
   for (let k = 1; k <= np; k++) {
-    if (pArea[k] === 0) return E.left({ side: 'pred', message: `segment id ${pred.segments[k - 1].id} is in segments_info but not in the PNG` });
+    if (pArea[k] === 0)
+      return E.left({
+        side: 'pred',
+        message: `segment id ${pred.segments[k - 1].id} is in segments_info but not in the PNG`,
+      });
   }
 
   const stats = new Map<number, PqCounts>();
@@ -261,7 +294,10 @@ export function pqAverage(
   categories: readonly PqCategory[],
   isthing?: boolean,
 ): { scores: PqScores; perClass: Record<string, PqClassScores> } {
-  let pq = 0, sq = 0, rq = 0, n = 0;
+  let pq = 0,
+    sq = 0,
+    rq = 0,
+    n = 0;
   const perClass: Record<string, PqClassScores> = {};
   for (const c of categories) {
     if (isthing !== undefined && isThing(c) !== isthing) continue;
@@ -323,7 +359,10 @@ export class PqAccumulator {
 }
 
 /** PQ over a dataset of (GT, prediction) pairs. Throws a RangeError for an inconsistent pair. */
-export function pqCompute(pairs: Iterable<readonly [PanopticImage, PanopticImage]>, categories: readonly PqCategory[]): PqResult {
+export function pqCompute(
+  pairs: Iterable<readonly [PanopticImage, PanopticImage]>,
+  categories: readonly PqCategory[],
+): PqResult {
   const acc = new PqAccumulator(categories);
   for (const [gt, pred] of pairs) acc.add(gt, pred);
   return acc.result();

@@ -1,7 +1,17 @@
 // Caption datasets on disk: what writeCaptionDataset writes, that it is idempotent and extends consistently, and
 // that loadCaptionSplit reads it (and COCO / Karpathy files, and data directories in the COCO and Karpathy layouts)
 // back, with one-line errors naming file and field.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  existsSync,
+  readdirSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
@@ -31,7 +41,10 @@ describe('writeCaptionDataset', () => {
     const out = right(writeCaptionDataset(dir, params, (done) => progress.push(done)));
     expect(out.generated).toBe(true);
     expect(progress).toEqual([1, 2, 3, 4, 5]);
-    for (const [stream, split, n] of [[0, 'train', 3], [1, 'val', 2]] as const) {
+    for (const [stream, split, n] of [
+      [0, 'train', 3],
+      [1, 'val', 2],
+    ] as const) {
       const json = JSON.parse(readFileSync(path.join(dir, `captions_${split}.json`), 'utf8'));
       expect(json.images).toHaveLength(n);
       expect(json.annotations).toHaveLength(5 * n);
@@ -40,13 +53,18 @@ describe('writeCaptionDataset', () => {
         const scene = generateCaptionedScene({ seed: 11, stream, size: 16 }, i);
         const im = json.images[i];
         expect(im).toEqual({ id: i + 1, file_name: `00000${i}.png`, width: 16, height: 16 });
-        const caps = json.annotations.filter((a: { image_id: number }) => a.image_id === im.id).map((a: { caption: string }) => a.caption);
+        const caps = json.annotations
+          .filter((a: { image_id: number }) => a.image_id === im.id)
+          .map((a: { caption: string }) => a.caption);
         expect(caps).toEqual(scene.captions);
         const png = right(readImage(path.join(dir, split, im.file_name)));
         expect(Buffer.from(png.data).equals(Buffer.from(scene.image.rgb))).toBe(true); // PNG is lossless
       }
     }
-    expect(JSON.parse(readFileSync(path.join(dir, 'synthetic.json'), 'utf8'))).toMatchObject({ ...params, maxObjects: 4 });
+    expect(JSON.parse(readFileSync(path.join(dir, 'synthetic.json'), 'utf8'))).toMatchObject({
+      ...params,
+      maxObjects: 4,
+    });
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
@@ -78,7 +96,9 @@ describe('writeCaptionDataset', () => {
   });
 
   it('refuses bad parameters with one line naming the parameter', () => {
-    expect(left(writeCaptionDataset(dir, { ...params, size: 4 }))).toBe('synthetic caption data: size: expected an integer in 8..4096, got 4');
+    expect(left(writeCaptionDataset(dir, { ...params, size: 4 }))).toBe(
+      'synthetic caption data: size: expected an integer in 8..4096, got 4',
+    );
     expect(left(writeCaptionDataset(dir, { ...params, valImages: 1.5 }))).toContain('valImages');
     expect(left(writeCaptionDataset(dir, { ...params, maxObjects: 9 }))).toContain('maxObjects');
   });
@@ -114,9 +134,14 @@ describe('loadCaptionSplit', () => {
 
   it('reads a COCO captions file with an image directory, normalising the references', () => {
     const split = right(
-      loadCaptionSplit({ annotations: path.join(dir, 'captions_train.json'), imageDir: path.join(dir, 'train') }, { imageSize: 16, normalize: (c) => c.toUpperCase() }),
+      loadCaptionSplit(
+        { annotations: path.join(dir, 'captions_train.json'), imageDir: path.join(dir, 'train') },
+        { imageSize: 16, normalize: (c) => c.toUpperCase() },
+      ),
     );
-    expect(split.examples[0].references[0]).toBe(generateCaptionedScene({ seed: 11, stream: 0, size: 16 }, 0).captions[0].toUpperCase());
+    expect(split.examples[0].references[0]).toBe(
+      generateCaptionedScene({ seed: 11, stream: 0, size: 16 }, 0).captions[0].toUpperCase(),
+    );
   });
 
   it('reads a Karpathy file: train is train + restval, val and test their own splits', () => {
@@ -128,17 +153,28 @@ describe('loadCaptionSplit', () => {
         filename: im.file_name,
         split: splits[i],
         cocoid: im.id,
-        sentences: coco.annotations.filter((a: { image_id: number }) => a.image_id === im.id).map((a: { caption: string }) => ({ raw: a.caption, tokens: a.caption.split(' ') })),
+        sentences: coco.annotations
+          .filter((a: { image_id: number }) => a.image_id === im.id)
+          .map((a: { caption: string }) => ({ raw: a.caption, tokens: a.caption.split(' ') })),
       })),
     };
     const file = path.join(dir, 'dataset_coco.json');
     writeFileSync(file, JSON.stringify(karpathy));
     const train = right(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'train' }, { imageSize: 8 }));
-    expect(train.examples.map((e) => [e.id, e.fileName])).toEqual([[1, 'train/000000.png'], [2, 'train/000001.png']]);
+    expect(train.examples.map((e) => [e.id, e.fileName])).toEqual([
+      [1, 'train/000000.png'],
+      [2, 'train/000001.png'],
+    ]);
     expect(train.examples[1].references).toEqual(generateCaptionedScene({ seed: 11, stream: 0, size: 16 }, 1).captions);
     expect(right(train.loadImage(1)).pixels.length).toBe(8 * 8 * 3);
-    expect(right(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'val' }, { imageSize: 8 })).examples.map((e) => e.id)).toEqual([3]);
-    expect(left(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'test' }, { imageSize: 8 }))).toBe(`${file}: images: no images in split test`);
+    expect(
+      right(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'val' }, { imageSize: 8 })).examples.map(
+        (e) => e.id,
+      ),
+    ).toEqual([3]);
+    expect(left(loadCaptionSplit({ karpathy: file, imageDir: dir, split: 'test' }, { imageSize: 8 }))).toBe(
+      `${file}: images: no images in split test`,
+    );
   });
 
   describe('bad inputs, one line naming the file and the field', () => {
@@ -152,29 +188,54 @@ describe('loadCaptionSplit', () => {
 
     it('a captions file without annotations', () => {
       const f = write('no-annotations.json', { images: [image] });
-      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toMatch(new RegExp(`^${f}: annotations: .*expected array`));
+      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toMatch(
+        new RegExp(`^${f}: annotations: .*expected array`),
+      );
     });
 
     it('an annotation whose image id has no image', () => {
-      const f = write('orphan.json', { images: [image], annotations: [{ id: 1, image_id: 1, caption: 'a box' }, { id: 2, image_id: 99, caption: 'a box' }] });
-      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toBe(`${f}: annotations[1].image_id: no image with id 99`);
+      const f = write('orphan.json', {
+        images: [image],
+        annotations: [
+          { id: 1, image_id: 1, caption: 'a box' },
+          { id: 2, image_id: 99, caption: 'a box' },
+        ],
+      });
+      expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toBe(
+        `${f}: annotations[1].image_id: no image with id 99`,
+      );
     });
 
     it('a missing image file', () => {
-      const f = write('missing-image.json', { images: [image, { ...image, id: 2, file_name: 'nope.png' }], annotations: [{ id: 1, image_id: 1, caption: 'a' }, { id: 2, image_id: 2, caption: 'b' }] });
+      const f = write('missing-image.json', {
+        images: [image, { ...image, id: 2, file_name: 'nope.png' }],
+        annotations: [
+          { id: 1, image_id: 1, caption: 'a' },
+          { id: 2, image_id: 2, caption: 'b' },
+        ],
+      });
       expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }))).toBe(
         `${f}: images[1].file_name: file not found: ${path.join(imageDir(), 'nope.png')}`,
       );
     });
 
     it('an image whose size differs from the declared one (found when it is loaded)', () => {
-      const f = write('wrong-size.json', { images: [{ ...image, width: 20 }], annotations: [{ id: 1, image_id: 1, caption: 'a box' }] });
+      const f = write('wrong-size.json', {
+        images: [{ ...image, width: 20 }],
+        annotations: [{ id: 1, image_id: 1, caption: 'a box' }],
+      });
       const split = right(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8 }));
       expect(left(split.loadImage(0))).toContain(`but ${f} declares 20×16 for image 1`);
     });
 
     it('a reference that normalises to nothing, and a missing dataset directory', () => {
-      const f = write('punct.json', { images: [image], annotations: [{ id: 1, image_id: 1, caption: 'a box' }, { id: 2, image_id: 1, caption: '...' }] });
+      const f = write('punct.json', {
+        images: [image],
+        annotations: [
+          { id: 1, image_id: 1, caption: 'a box' },
+          { id: 2, image_id: 1, caption: '...' },
+        ],
+      });
       const strip = (c: string): string => c.replace(/[^a-z ]/g, '');
       expect(left(loadCaptionSplit({ annotations: f, imageDir: imageDir() }, { imageSize: 8, normalize: strip }))).toBe(
         `${f}: image 1: reference 1 ("...") is empty after normalisation`,
@@ -219,7 +280,8 @@ describe('loadCaptionSplit on a data directory in a real layout', () => {
     for (const id of ids) writeImage(path.join(imageDir, cocoName(id)), id);
   };
   const lower = (c: string): string => c.toLowerCase().replace(/[.]/g, '');
-  const load = (dir: string, split: 'train' | 'val' | 'test'): CaptionSplit => right(loadCaptionSplit({ dir, split }, { imageSize: 4, normalize: lower }));
+  const load = (dir: string, split: 'train' | 'val' | 'test'): CaptionSplit =>
+    right(loadCaptionSplit({ dir, split }, { imageSize: 4, normalize: lower }));
   const pixel0 = (split: CaptionSplit, index: number): number => right(split.loadImage(index)).pixels[0];
 
   it.each([2017, 2014])('COCO %i: annotations/captions_<split>%i.json + <split>%i/', (year) => {
@@ -236,7 +298,9 @@ describe('loadCaptionSplit on a data directory in a real layout', () => {
     const val = load(dir, 'val');
     expect(val.examples.map((e) => e.id)).toEqual([139]);
     expect(pixel0(val, 0)).toBeCloseTo((139 / 255) * 2 - 1, 6);
-    expect(left(loadCaptionSplit({ dir, split: 'test' }, { imageSize: 4 }))).toBe(`${dir}: the COCO ${year} layout has no test split (it has train and val)`);
+    expect(left(loadCaptionSplit({ dir, split: 'test' }, { imageSize: 4 }))).toBe(
+      `${dir}: the COCO ${year} layout has no test split (it has train and val)`,
+    );
   });
 
   it('COCO 2017 with an image folder missing: the reader names the first image it cannot find', () => {
@@ -269,7 +333,12 @@ describe('loadCaptionSplit on a data directory in a real layout', () => {
         split,
         cocoid: id,
         sentids: [],
-        sentences: [`A Shade ${id}.`, `image number ${id}`].map((raw) => ({ raw, tokens: lower(raw).split(' '), imgid, sentid: 0 })),
+        sentences: [`A Shade ${id}.`, `image number ${id}`].map((raw) => ({
+          raw,
+          tokens: lower(raw).split(' '),
+          imgid,
+          sentid: 0,
+        })),
       })),
     });
     for (const [id, folder] of entries) writeImage(path.join(dir, folder, name(folder, id)), id);
@@ -296,7 +365,12 @@ describe('loadCaptionSplit on a data directory in a real layout', () => {
     writeCoco(path.join(dir, 'instances_train.json'), path.join(dir, 'train'), [1]);
     const problem = left(loadCaptionSplit({ dir, split: 'train' }, { imageSize: 4 }));
     expect(problem).toBe(`${dir}: no caption data layout found; accepted layouts: ${acceptedLayouts()}`);
-    for (const named of ['captions_{train,val}.json', 'dataset_coco.json', 'annotations/captions_{train,val}2017.json', '{train,val}2014/']) {
+    for (const named of [
+      'captions_{train,val}.json',
+      'dataset_coco.json',
+      'annotations/captions_{train,val}2017.json',
+      '{train,val}2014/',
+    ]) {
       expect(problem).toContain(named);
     }
   });

@@ -81,9 +81,17 @@ function checkParams(p: SyntheticCaptionParams): E.Either<string, Marker> {
     ['maxObjects', maxObjects, 1, NUMBER_WORDS.length - 1],
   ];
   for (const [name, v, lo, hi] of checks) {
-    if (!Number.isInteger(v) || v < lo || v > hi) return E.left(`synthetic caption data: ${name}: expected an integer in ${lo}..${hi}, got ${v}`);
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      return E.left(`synthetic caption data: ${name}: expected an integer in ${lo}..${hi}, got ${v}`);
   }
-  return E.right({ generator: GENERATOR, seed: p.seed, trainImages: p.trainImages, valImages: p.valImages, size: p.size, maxObjects });
+  return E.right({
+    generator: GENERATOR,
+    seed: p.seed,
+    trainImages: p.trainImages,
+    valImages: p.valImages,
+    size: p.size,
+    maxObjects,
+  });
 }
 
 const count = (m: Marker, split: SyntheticSplit): number => (split === 'train' ? m.trainImages : m.valImages);
@@ -120,7 +128,9 @@ export function writeCaptionDataset(
     rmSync(markerFile, { force: true });
     for (const s of SYNTHETIC_SPLITS) mkdirSync(path.join(dir, s), { recursive: true });
   } catch (err) {
-    return E.left(`${dir}: cannot prepare the dataset directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    return E.left(
+      `${dir}: cannot prepare the dataset directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
 
   const total = marker.trainImages + marker.valImages;
@@ -130,9 +140,15 @@ export function writeCaptionDataset(
     const images: { id: number; file_name: string; width: number; height: number }[] = [];
     const annotations: { id: number; image_id: number; caption: string }[] = [];
     for (let i = 0; i < n; i++) {
-      const { image, captions } = generateCaptionedScene({ seed: marker.seed, stream, size: marker.size, maxObjects: marker.maxObjects }, i);
+      const { image, captions } = generateCaptionedScene(
+        { seed: marker.seed, stream, size: marker.size, maxObjects: marker.maxObjects },
+        i,
+      );
       const fileName = imageName(i);
-      const written = writeAtomicE(path.join(dir, split, fileName), encodePng({ width: image.width, height: image.height, data: image.rgb }));
+      const written = writeAtomicE(
+        path.join(dir, split, fileName),
+        encodePng({ width: image.width, height: image.height, data: image.rgb }),
+      );
       if (E.isLeft(written)) return written;
       const id = i + 1; // COCO ids start at 1
       images.push({ id, file_name: fileName, width: image.width, height: image.height });
@@ -143,10 +159,15 @@ export function writeCaptionDataset(
     for (const f of readdirSync(path.join(dir, split))) {
       if (IMAGE_NAME.test(f) && Number(f.slice(0, -4)) >= n) rmSync(path.join(dir, split, f), { force: true });
     }
-    const json = writeAtomicE(captionFiles[split], JSON.stringify({ info: { description: GENERATOR }, images, annotations }));
+    const json = writeAtomicE(
+      captionFiles[split],
+      JSON.stringify({ info: { description: GENERATOR }, images, annotations }),
+    );
     if (E.isLeft(json)) return json;
   }
-  return E.map(() => ({ dir, generated: true, captionFiles }))(writeAtomicE(markerFile, `${JSON.stringify(marker, null, 2)}\n`));
+  return E.map(() => ({ dir, generated: true, captionFiles }))(
+    writeAtomicE(markerFile, `${JSON.stringify(marker, null, 2)}\n`),
+  );
 }
 
 // ---- reading ---------------------------------------------------------------------------------------------------
@@ -210,13 +231,17 @@ const readSource = (source: CaptionSource): E.Either<string, CaptionDataset> =>
 /** Reads one split: its references (checked, normalised) now, its images lazily. */
 export function loadCaptionSplit(source: CaptionSource, options: CaptionSplitOptions): E.Either<string, CaptionSplit> {
   const { imageSize, normalize = (c: string) => c } = options;
-  if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`loadCaptionSplit: imageSize must be a positive integer, got ${imageSize}`);
+  if (!Number.isInteger(imageSize) || imageSize < 1)
+    throw new RangeError(`loadCaptionSplit: imageSize must be a positive integer, got ${imageSize}`);
   return E.chain((data: CaptionDataset): E.Either<string, CaptionSplit> => {
     const examples: CaptionExample[] = [];
     for (const im of data.images) {
       const references = im.references.map(normalize);
       const empty = references.findIndex((r) => r.trim() === '');
-      if (empty >= 0) return E.left(`${data.file}: image ${im.id}: reference ${empty} ("${im.references[empty]}") is empty after normalisation`);
+      if (empty >= 0)
+        return E.left(
+          `${data.file}: image ${im.id}: reference ${empty} ("${im.references[empty]}") is empty after normalisation`,
+        );
       examples.push({ id: im.id, fileName: im.fileName, references });
     }
     const size = { height: imageSize, width: imageSize };
@@ -225,7 +250,8 @@ export function loadCaptionSplit(source: CaptionSource, options: CaptionSplitOpt
       examples,
       imageSize,
       loadImage: (index: number) => {
-        if (!(index >= 0 && index < data.images.length)) throw new RangeError(`loadImage: index ${index} outside 0..${data.images.length - 1}`);
+        if (!(index >= 0 && index < data.images.length))
+          throw new RangeError(`loadImage: index ${index} outside 0..${data.images.length - 1}`);
         return data.loadImage(data.images[index], size);
       },
     });

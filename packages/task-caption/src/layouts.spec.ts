@@ -36,41 +36,74 @@ describe('caption data layouts', () => {
     expect(layoutOf(dirWith('captions_train.json', 'captions_val.json'))).toBe('synthetic');
     expect(layoutOf(dirWith('captions_val.json'))).toBe('synthetic');
     expect(layoutOf(dirWith('dataset_coco.json'))).toBe('Karpathy');
-    expect(layoutOf(dirWith('annotations/captions_train2017.json', 'annotations/captions_val2017.json'))).toBe('COCO 2017');
+    expect(layoutOf(dirWith('annotations/captions_train2017.json', 'annotations/captions_val2017.json'))).toBe(
+      'COCO 2017',
+    );
     expect(layoutOf(dirWith('annotations/captions_val2014.json'))).toBe('COCO 2014');
   });
 
   it('prefers synthetic, then Karpathy (which sits in the COCO 2014 root), then COCO 2017, then 2014', () => {
-    expect(layoutOf(dirWith('captions_train.json', 'dataset_coco.json', 'annotations/captions_train2017.json'))).toBe('synthetic');
-    expect(layoutOf(dirWith('dataset_coco.json', 'annotations/captions_train2014.json', 'annotations/captions_val2014.json'))).toBe('Karpathy');
-    expect(layoutOf(dirWith('annotations/captions_train2017.json', 'annotations/captions_train2014.json'))).toBe('COCO 2017');
+    expect(layoutOf(dirWith('captions_train.json', 'dataset_coco.json', 'annotations/captions_train2017.json'))).toBe(
+      'synthetic',
+    );
+    expect(
+      layoutOf(
+        dirWith('dataset_coco.json', 'annotations/captions_train2014.json', 'annotations/captions_val2014.json'),
+      ),
+    ).toBe('Karpathy');
+    expect(layoutOf(dirWith('annotations/captions_train2017.json', 'annotations/captions_train2014.json'))).toBe(
+      'COCO 2017',
+    );
   });
 
   it('maps each split to its annotation file and image folder', () => {
     const coco = dirWith('annotations/captions_train2017.json', 'annotations/captions_val2017.json');
-    expect(captionSplitFiles(coco, 'val')).toEqual(E.right({ annotations: path.join(coco, 'annotations', 'captions_val2017.json'), imageDir: path.join(coco, 'val2017') }));
+    expect(captionSplitFiles(coco, 'val')).toEqual(
+      E.right({
+        annotations: path.join(coco, 'annotations', 'captions_val2017.json'),
+        imageDir: path.join(coco, 'val2017'),
+      }),
+    );
     const synthetic = dirWith('captions_train.json', 'captions_val.json');
-    expect(captionSplitFiles(synthetic, 'train')).toEqual(E.right({ annotations: path.join(synthetic, 'captions_train.json'), imageDir: path.join(synthetic, 'train') }));
+    expect(captionSplitFiles(synthetic, 'train')).toEqual(
+      E.right({ annotations: path.join(synthetic, 'captions_train.json'), imageDir: path.join(synthetic, 'train') }),
+    );
     const karpathy = dirWith('dataset_coco.json');
-    expect(captionSplitFiles(karpathy, 'test')).toEqual(E.right({ karpathy: path.join(karpathy, 'dataset_coco.json'), imageDir: karpathy, split: 'test' }));
+    expect(captionSplitFiles(karpathy, 'test')).toEqual(
+      E.right({ karpathy: path.join(karpathy, 'dataset_coco.json'), imageDir: karpathy, split: 'test' }),
+    );
   });
 
   it('a layout without the split asked for says so, naming what it expected', () => {
     const coco = dirWith('annotations/captions_train2017.json');
-    expect(captionSplitFiles(coco, 'val')).toEqual(E.left(`${coco}: no val split in the COCO 2017 layout (expected ${path.join(coco, 'annotations', 'captions_val2017.json')})`));
-    expect(captionSplitFiles(coco, 'test')).toEqual(E.left(`${coco}: the COCO 2017 layout has no test split (it has train and val)`));
+    expect(captionSplitFiles(coco, 'val')).toEqual(
+      E.left(
+        `${coco}: no val split in the COCO 2017 layout (expected ${path.join(coco, 'annotations', 'captions_val2017.json')})`,
+      ),
+    );
+    expect(captionSplitFiles(coco, 'test')).toEqual(
+      E.left(`${coco}: the COCO 2017 layout has no test split (it has train and val)`),
+    );
     const synthetic = dirWith('captions_train.json', 'captions_val.json');
-    expect(captionSplitFiles(synthetic, 'test')).toEqual(E.left(`${synthetic}: the synthetic layout has no test split (it has train and val)`));
+    expect(captionSplitFiles(synthetic, 'test')).toEqual(
+      E.left(`${synthetic}: the synthetic layout has no test split (it has train and val)`),
+    );
   });
 
   it('a directory in no layout, or no directory at all: one line listing the accepted layouts', () => {
     expect(acceptedLayouts()).toBe(ACCEPTED);
     // Near misses: the detection layout, Karpathy's file one level down, COCO's file outside annotations/.
     const none = dirWith('instances_train.json', 'annotations/dataset_coco.json', 'captions_train2017.json');
-    expect(captionSplitFiles(none, 'train')).toEqual(E.left(`${none}: no caption data layout found; accepted layouts: ${ACCEPTED}`));
+    expect(captionSplitFiles(none, 'train')).toEqual(
+      E.left(`${none}: no caption data layout found; accepted layouts: ${ACCEPTED}`),
+    );
     const missing = path.join(root, 'nowhere');
-    expect(captionSplitFiles(missing, 'val')).toEqual(E.left(`${missing}: no such directory; caption data takes one of these layouts: ${ACCEPTED}`));
+    expect(captionSplitFiles(missing, 'val')).toEqual(
+      E.left(`${missing}: no such directory; caption data takes one of these layouts: ${ACCEPTED}`),
+    );
     const file = path.join(dirWith('captions_train.json'), 'captions_train.json');
-    expect(detectCaptionLayout(file)).toEqual(E.left(`${file}: no such directory; caption data takes one of these layouts: ${ACCEPTED}`));
+    expect(detectCaptionLayout(file)).toEqual(
+      E.left(`${file}: no such directory; caption data takes one of these layouts: ${ACCEPTED}`),
+    );
   });
 });

@@ -50,18 +50,31 @@ function perSplitLayout(name: CaptionLayout['name'], files: string, splits: PerS
     matches: (dir) => Object.values(splits).some((at) => existsSync(at(dir).annotations)),
     split: (dir, split) => {
       const at = splits[split];
-      if (at === undefined) return E.left(`${dir}: the ${name} layout has no ${split} split (it has ${have.join(' and ')})`);
+      if (at === undefined)
+        return E.left(`${dir}: the ${name} layout has no ${split} split (it has ${have.join(' and ')})`);
       const f = at(dir);
-      return existsSync(f.annotations) ? E.right(f) : E.left(`${dir}: no ${split} split in the ${name} layout (expected ${f.annotations})`);
+      return existsSync(f.annotations)
+        ? E.right(f)
+        : E.left(`${dir}: no ${split} split in the ${name} layout (expected ${f.annotations})`);
     },
   };
 }
 
 const cocoYear = (year: number): CaptionLayout =>
-  perSplitLayout(`COCO ${year}` as CaptionLayout['name'], `annotations/captions_{train,val}${year}.json + {train,val}${year}/`, {
-    train: (dir) => ({ annotations: path.join(dir, 'annotations', `captions_train${year}.json`), imageDir: path.join(dir, `train${year}`) }),
-    val: (dir) => ({ annotations: path.join(dir, 'annotations', `captions_val${year}.json`), imageDir: path.join(dir, `val${year}`) }),
-  });
+  perSplitLayout(
+    `COCO ${year}` as CaptionLayout['name'],
+    `annotations/captions_{train,val}${year}.json + {train,val}${year}/`,
+    {
+      train: (dir) => ({
+        annotations: path.join(dir, 'annotations', `captions_train${year}.json`),
+        imageDir: path.join(dir, `train${year}`),
+      }),
+      val: (dir) => ({
+        annotations: path.join(dir, 'annotations', `captions_val${year}.json`),
+        imageDir: path.join(dir, `val${year}`),
+      }),
+    },
+  );
 
 const KARPATHY_FILE = 'dataset_coco.json';
 
@@ -95,9 +108,12 @@ const isDirectory = (dir: string): boolean => {
 
 /** The layout `dir` holds, or one line naming the directory and listing the accepted layouts. */
 export function detectCaptionLayout(dir: string): E.Either<string, CaptionLayout> {
-  if (!isDirectory(dir)) return E.left(`${dir}: no such directory; caption data takes one of these layouts: ${acceptedLayouts()}`);
+  if (!isDirectory(dir))
+    return E.left(`${dir}: no such directory; caption data takes one of these layouts: ${acceptedLayouts()}`);
   const found = CAPTION_LAYOUTS.find((l) => l.matches(dir));
-  return found === undefined ? E.left(`${dir}: no caption data layout found; accepted layouts: ${acceptedLayouts()}`) : E.right(found);
+  return found === undefined
+    ? E.left(`${dir}: no caption data layout found; accepted layouts: ${acceptedLayouts()}`)
+    : E.right(found);
 }
 
 /** Where `split` is under `dir`, whichever accepted layout `dir` holds. */

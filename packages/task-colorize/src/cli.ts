@@ -5,9 +5,15 @@ void runCli(
   {
     tool: 'task-colorize',
     commands: {
-      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split', run: notImplemented('task-colorize pretrain') },
+      pretrain: {
+        summary: 'MLE pretraining (teacher forcing) on the training split',
+        run: notImplemented('task-colorize pretrain'),
+      },
       tune: { summary: 'reward tuning (REINFORCE) from an MLE checkpoint', run: notImplemented('task-colorize tune') },
-      eval: { summary: 'greedy decoding and the task metric on the validation split', run: notImplemented('task-colorize eval') },
+      eval: {
+        summary: 'greedy decoding and the task metric on the validation split',
+        run: notImplemented('task-colorize eval'),
+      },
       demo: { summary: 'the whole recipe on built-in synthetic data', run: notImplemented('task-colorize demo') },
     },
   },

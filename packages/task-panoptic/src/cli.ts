@@ -5,9 +5,15 @@ void runCli(
   {
     tool: 'task-panoptic',
     commands: {
-      pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split', run: notImplemented('task-panoptic pretrain') },
+      pretrain: {
+        summary: 'MLE pretraining (teacher forcing) on the training split',
+        run: notImplemented('task-panoptic pretrain'),
+      },
       tune: { summary: 'reward tuning (REINFORCE) from an MLE checkpoint', run: notImplemented('task-panoptic tune') },
-      eval: { summary: 'greedy decoding and the task metric on the validation split', run: notImplemented('task-panoptic eval') },
+      eval: {
+        summary: 'greedy decoding and the task metric on the validation split',
+        run: notImplemented('task-panoptic eval'),
+      },
       demo: { summary: 'the whole recipe on built-in synthetic data', run: notImplemented('task-panoptic demo') },
     },
   },

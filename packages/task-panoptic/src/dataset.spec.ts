@@ -37,12 +37,37 @@ describe('the synthetic dataset on disk', () => {
   });
 
   it('writes COCO panoptic JSON, segment PNGs and images for train, val and test', () => {
-    expect(readdirSync(dir).sort()).toEqual(['panoptic_test', 'panoptic_test.json', 'panoptic_train', 'panoptic_train.json', 'panoptic_val', 'panoptic_val.json', 'synthetic.json', 'test', 'train', 'val']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'panoptic_test',
+      'panoptic_test.json',
+      'panoptic_train',
+      'panoptic_train.json',
+      'panoptic_val',
+      'panoptic_val.json',
+      'synthetic.json',
+      'test',
+      'train',
+      'val',
+    ]);
     expect(readdirSync(path.join(dir, 'val')).sort()).toEqual(['000001.png', '000002.png', '000003.png']);
     const json = JSON.parse(readFileSync(path.join(dir, 'panoptic_val.json'), 'utf8'));
-    expect(json.categories).toEqual(SCENE_CATEGORIES.map((c) => ({ id: c.id, name: c.name, supercategory: c.supercategory, isthing: c.isthing, color: c.color })));
+    expect(json.categories).toEqual(
+      SCENE_CATEGORIES.map((c) => ({
+        id: c.id,
+        name: c.name,
+        supercategory: c.supercategory,
+        isthing: c.isthing,
+        color: c.color,
+      })),
+    );
     expect(json.images[0]).toEqual({ id: 1, file_name: '000001.png', width: 16, height: 16 });
-    expect(Object.keys(json.annotations[0].segments_info[0]).sort()).toEqual(['area', 'bbox', 'category_id', 'id', 'iscrowd']);
+    expect(Object.keys(json.annotations[0].segments_info[0]).sort()).toEqual([
+      'area',
+      'bbox',
+      'category_id',
+      'id',
+      'iscrowd',
+    ]);
     // Nothing left beside it.
     expect(readdirSync(root)).toEqual(['data']);
   });
@@ -56,8 +81,12 @@ describe('the synthetic dataset on disk', () => {
         const scene = sceneAt(OPTS.seed, split, i, { size: 16 });
         const truth = ok(loadPanopticTruth(ds, record));
         expect(Array.from(truth.ids)).toEqual(Array.from(scene.ids));
-        expect(truth.segments).toEqual(scene.segments.map((s) => ({ id: s.id, category_id: s.category_id, iscrowd: s.iscrowd, isthing: s.isthing })));
-        expect(record.segments.map((s) => [s.area, [...s.bbox]])).toEqual(scene.segments.map((s) => [s.area, [...s.bbox]]));
+        expect(truth.segments).toEqual(
+          scene.segments.map((s) => ({ id: s.id, category_id: s.category_id, iscrowd: s.iscrowd, isthing: s.isthing })),
+        );
+        expect(record.segments.map((s) => [s.area, [...s.bbox]])).toEqual(
+          scene.segments.map((s) => [s.area, [...s.bbox]]),
+        );
         const rgb = ok(readImage(path.join(dir, split, record.fileName)));
         expect(Buffer.from(rgb.data).equals(Buffer.from(scene.rgb))).toBe(true);
       });
@@ -88,16 +117,22 @@ describe('the synthetic dataset on disk', () => {
     const mine = path.join(root, 'mine');
     mkdirSync(mine);
     writeFileSync(path.join(mine, 'notes.txt'), 'keep me');
-    expect(left(ensureSyntheticPanoptic(mine, OPTS))).toBe(`${mine}: exists and is not a synthetic panoptic dataset (no synthetic.json); choose another directory`);
+    expect(left(ensureSyntheticPanoptic(mine, OPTS))).toBe(
+      `${mine}: exists and is not a synthetic panoptic dataset (no synthetic.json); choose another directory`,
+    );
     expect(readFileSync(path.join(mine, 'notes.txt'), 'utf8')).toBe('keep me');
-    expect(left(ensureSyntheticPanoptic(path.join(root, 'x'), { ...OPTS, val: -1 }))).toMatch(/val must be a non-negative integer/);
+    expect(left(ensureSyntheticPanoptic(path.join(root, 'x'), { ...OPTS, val: -1 }))).toMatch(
+      /val must be a non-negative integer/,
+    );
   });
 
   it('reports a write the file system refuses in one line', () => {
     const file = path.join(root, 'a-file');
     writeFileSync(file, '');
     const target = path.join(file, 'data');
-    expect(left(ensureSyntheticPanoptic(target, OPTS))).toMatch(new RegExp(`^${target.replace(/[.]/g, '\\.')}: cannot write the synthetic panoptic dataset \\(E[A-Z]+\\)$`));
+    expect(left(ensureSyntheticPanoptic(target, OPTS))).toMatch(
+      new RegExp(`^${target.replace(/[.]/g, '\\.')}: cannot write the synthetic panoptic dataset \\(E[A-Z]+\\)$`),
+    );
   });
 
   it('leaves nothing behind when the write is interrupted', () => {
@@ -125,7 +160,9 @@ describe('panopticSplitPaths', () => {
     });
     mkdirSync(path.join(d, 'panoptic_val2017'));
     expect(ok(panopticSplitPaths(d, 'val')).pngs).toBe(path.join(d, 'panoptic_val2017'));
-    expect(left(panopticSplitPaths(d, 'test'))).toBe(`${d}: no test split (expected ${path.join(d, 'panoptic_test.json')} or ${path.join(d, 'annotations', 'panoptic_test2017.json')})`);
+    expect(left(panopticSplitPaths(d, 'test'))).toBe(
+      `${d}: no test split (expected ${path.join(d, 'panoptic_test.json')} or ${path.join(d, 'annotations', 'panoptic_test2017.json')})`,
+    );
   });
 });
 
@@ -144,7 +181,10 @@ describe('bad panoptic input: one line naming the file and the field', () => {
     const scene = sceneAt(1, 'val', 1, { size: 16 });
     const ids = Uint32Array.from(scene.ids);
     ids[16 * 3 + 2] = 4242; // pixel (2, 3)
-    writeFileSync(path.join(d, 'panoptic_val', '000002.png'), encodePng({ width: 16, height: 16, data: segmentIdsToRgb(ids) }));
+    writeFileSync(
+      path.join(d, 'panoptic_val', '000002.png'),
+      encodePng({ width: 16, height: 16, data: segmentIdsToRgb(ids) }),
+    );
     expect(left(loadPanopticTruth(ds, ds.images[1]))).toBe(
       `${path.join(d, 'panoptic_val', '000002.png')}: segment id 4242 (pixel 2, 3) is not in annotations[1].segments_info`,
     );
@@ -168,7 +208,9 @@ describe('bad panoptic input: one line naming the file and the field', () => {
     const json = JSON.parse(readFileSync(jsonOf(d), 'utf8'));
     json.annotations[0].segments_info[1].category_id = 5;
     writeFileSync(jsonOf(d), JSON.stringify(json));
-    expect(left(loadPanopticSplit(d, 'val'))).toBe(`${jsonOf(d)}: annotations[0].segments_info[1].category_id: no category with id 5`);
+    expect(left(loadPanopticSplit(d, 'val'))).toBe(
+      `${jsonOf(d)}: annotations[0].segments_info[1].category_id: no category with id 5`,
+    );
   });
 
   it('a missing segment PNG', () => {

@@ -23,7 +23,14 @@ import {
   type SegmentMap,
 } from '@reward-tune/core-model';
 import type { PanopticImage } from '@reward-tune/rewards-metrics';
-import { PANOPTIC_SPLITS, SCENE_CATEGORIES, SCENE_DEFAULTS, sceneAt, type PanopticSceneOptions, type PanopticSplit } from './scenes';
+import {
+  PANOPTIC_SPLITS,
+  SCENE_CATEGORIES,
+  SCENE_DEFAULTS,
+  sceneAt,
+  type PanopticSceneOptions,
+  type PanopticSplit,
+} from './scenes';
 
 export interface SyntheticPanopticOptions extends PanopticSceneOptions {
   readonly seed: number;
@@ -68,7 +75,13 @@ function writeSplits(root: string, manifest: SyntheticManifest, onImage?: (done:
   const { seed, train, val, test, ...scene } = o;
   const sizes: Record<PanopticSplit, number> = { train, val, test };
   const total = train + val + test;
-  const categories = SCENE_CATEGORIES.map((c) => ({ id: c.id, name: c.name, supercategory: c.supercategory, isthing: c.isthing, color: c.color }));
+  const categories = SCENE_CATEGORIES.map((c) => ({
+    id: c.id,
+    name: c.name,
+    supercategory: c.supercategory,
+    isthing: c.isthing,
+    color: c.color,
+  }));
   let done = 0;
   for (const split of PANOPTIC_SPLITS) {
     mkdirSync(path.join(root, split));
@@ -79,12 +92,21 @@ function writeSplits(root: string, manifest: SyntheticManifest, onImage?: (done:
       const s = sceneAt(seed, split, i, scene);
       const name = fileName(i);
       writeFileSync(path.join(root, split, name), encodePng({ width: s.width, height: s.height, data: s.rgb }));
-      writeFileSync(path.join(root, `panoptic_${split}`, name), encodePng({ width: s.width, height: s.height, data: segmentIdsToRgb(s.ids) }));
+      writeFileSync(
+        path.join(root, `panoptic_${split}`, name),
+        encodePng({ width: s.width, height: s.height, data: segmentIdsToRgb(s.ids) }),
+      );
       images.push({ id: i + 1, file_name: name, width: s.width, height: s.height });
       annotations.push({
         image_id: i + 1,
         file_name: name,
-        segments_info: s.segments.map((g) => ({ id: g.id, category_id: g.category_id, area: g.area, bbox: g.bbox, iscrowd: g.iscrowd })),
+        segments_info: s.segments.map((g) => ({
+          id: g.id,
+          category_id: g.category_id,
+          area: g.area,
+          bbox: g.bbox,
+          iscrowd: g.iscrowd,
+        })),
       });
       onImage?.(++done, total);
     }
@@ -126,10 +148,15 @@ const isEmptyDir = (dir: string): boolean => {
  * (a Left, one line), as is a write the file system refuses. An error thrown by `onImage` (e.g. a stop request)
  * removes the temp directory and is rethrown.
  */
-export function ensureSyntheticPanoptic(dir: string, opts: SyntheticPanopticOptions, onImage?: (done: number, total: number) => void): E.Either<string, boolean> {
+export function ensureSyntheticPanoptic(
+  dir: string,
+  opts: SyntheticPanopticOptions,
+  onImage?: (done: number, total: number) => void,
+): E.Either<string, boolean> {
   const manifest = syntheticManifest(opts);
   for (const k of ['train', 'val', 'test'] as const) {
-    if (!Number.isInteger(opts[k]) || opts[k] < 0) return E.left(`${dir}: ${k} must be a non-negative integer number of images, got ${opts[k]}`);
+    if (!Number.isInteger(opts[k]) || opts[k] < 0)
+      return E.left(`${dir}: ${k} must be a non-negative integer number of images, got ${opts[k]}`);
   }
   const wanted = JSON.stringify(manifest, null, 2) + '\n';
   const existing = existsSync(dir) ? readManifest(dir) : undefined;
@@ -176,24 +203,42 @@ export interface PanopticSplitPaths {
 
 /** Where a split's annotation file and folders are under `dir`, for either layout. */
 export function panopticSplitPaths(dir: string, split: PanopticSplit): E.Either<string, PanopticSplitPaths> {
-  const synthetic = { annotations: path.join(dir, `panoptic_${split}.json`), pngs: path.join(dir, `panoptic_${split}`), images: path.join(dir, split) };
+  const synthetic = {
+    annotations: path.join(dir, `panoptic_${split}.json`),
+    pngs: path.join(dir, `panoptic_${split}`),
+    images: path.join(dir, split),
+  };
   if (existsSync(synthetic.annotations)) return E.right(synthetic);
   const cocoJson = path.join(dir, 'annotations', `panoptic_${split}2017.json`);
   if (existsSync(cocoJson)) {
     const top = path.join(dir, `panoptic_${split}2017`);
     const inAnnotations = path.join(dir, 'annotations', `panoptic_${split}2017`);
-    return E.right({ annotations: cocoJson, pngs: existsSync(top) || !existsSync(inAnnotations) ? top : inAnnotations, images: path.join(dir, `${split}2017`) });
+    return E.right({
+      annotations: cocoJson,
+      pngs: existsSync(top) || !existsSync(inAnnotations) ? top : inAnnotations,
+      images: path.join(dir, `${split}2017`),
+    });
   }
   return E.left(`${dir}: no ${split} split (expected ${synthetic.annotations} or ${cocoJson})`);
 }
 
-/** Reads and validates one split's JSON (every image and PNG must exist); each problem is one line naming file and field. */
+/**
+ * Reads and validates one split's JSON (every image and PNG must exist); each problem is one line naming file and
+ * field.
+ */
 export const loadPanopticSplit = (dir: string, split: PanopticSplit): E.Either<string, CocoPanoptic> =>
-  E.chain((p: PanopticSplitPaths) => readCocoPanoptic(p.annotations, { imageDir: p.images, pngDir: p.pngs }))(panopticSplitPaths(dir, split));
+  E.chain((p: PanopticSplitPaths) => readCocoPanoptic(p.annotations, { imageDir: p.images, pngDir: p.pngs }))(
+    panopticSplitPaths(dir, split),
+  );
 
 /** A ground-truth panoptic map with COCO's segment fields, for labels (`panopticLabels`) and PQ. */
 export interface GroundTruth extends PanopticImage {
-  readonly segments: readonly { readonly id: number; readonly category_id: number; readonly iscrowd: number; readonly isthing: boolean }[];
+  readonly segments: readonly {
+    readonly id: number;
+    readonly category_id: number;
+    readonly iscrowd: number;
+    readonly isthing: boolean;
+  }[];
 }
 
 /**
@@ -214,13 +259,20 @@ export function loadPanopticTruth(ds: CocoPanoptic, image: PanopticRecord): E.Ei
     const k = image.segments.findIndex((s) => !present.has(s.id));
     if (k >= 0) {
       const png = ds.pngDir === undefined ? image.pngName : path.join(ds.pngDir, image.pngName);
-      return E.left(`${ds.file}: annotations[${image.annotationIndex}].segments_info[${k}]: segment ${image.segments[k].id} has no pixels in ${png}`);
+      return E.left(
+        `${ds.file}: annotations[${image.annotationIndex}].segments_info[${k}]: segment ${image.segments[k].id} has no pixels in ${png}`,
+      );
     }
     return E.right({
       width: map.width,
       height: map.height,
       ids: map.ids,
-      segments: image.segments.map((s) => ({ id: s.id, category_id: s.categoryId, iscrowd: s.iscrowd ? 1 : 0, isthing: s.isthing })),
+      segments: image.segments.map((s) => ({
+        id: s.id,
+        category_id: s.categoryId,
+        iscrowd: s.iscrowd ? 1 : 0,
+        isthing: s.isthing,
+      })),
     });
   })(ds.loadSegments(image));
 }
@@ -232,8 +284,14 @@ export interface PanopticExample {
   readonly truth: GroundTruth;
 }
 
-export const loadPanopticExample = (ds: CocoPanoptic, record: PanopticRecord, size: ImageSize): E.Either<string, PanopticExample> =>
-  E.chain((image: ModelImage) => E.map((truth: GroundTruth): PanopticExample => ({ record, image, truth }))(loadPanopticTruth(ds, record)))(ds.loadImage(record, size));
+export const loadPanopticExample = (
+  ds: CocoPanoptic,
+  record: PanopticRecord,
+  size: ImageSize,
+): E.Either<string, PanopticExample> =>
+  E.chain((image: ModelImage) =>
+    E.map((truth: GroundTruth): PanopticExample => ({ record, image, truth }))(loadPanopticTruth(ds, record)),
+  )(ds.loadImage(record, size));
 
 /**
  * The ground truth resized to `size` with nearest-neighbour sampling (labels must not blend), for training labels

@@ -2,11 +2,13 @@ import { panopticClasses } from './classes';
 import { NO_INSTANCE, labelWeights, panopticLabels, type PanopticTruth } from './labels';
 import { SCENE_CATEGORIES, sceneAt } from './scenes';
 
-// Semantic indices of the scene categories (sorted by id): square 1, disc 2, triangle 3, gradient 4, grain 5, stripes 6.
+// Semantic indices of the scene categories (sorted by id): square 1, disc 2, triangle 3, gradient 4, grain 5,
+// stripes 6.
 const classes = panopticClasses(SCENE_CATEGORIES);
 
 const grid = (rows: number[][]): Uint32Array => Uint32Array.from(rows.flat());
-const rowsOf = (a: Int32Array, w: number): number[][] => Array.from({ length: a.length / w }, (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)));
+const rowsOf = (a: Int32Array, w: number): number[][] =>
+  Array.from({ length: a.length / w }, (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)));
 
 // 4×4: stuff 7 (gradient) top left, square 9 top right, disc 5 bottom left, square 3 bottom right, one void pixel.
 const truth: PanopticTruth = {
@@ -106,13 +108,17 @@ describe('panopticLabels (UViM two-channel labels)', () => {
         expect(l.semantics[p] === 0).toBe(s.ids[p] === 0);
         expect(l.instances[p] === 0).toBe(s.ids[p] === 0);
       }
-      expect(new Set(l.instances)).toEqual(new Set([...(s.ids.includes(0) ? [0] : []), ...Array.from({ length: s.segments.length }, (_, k) => k + 1)]));
+      expect(new Set(l.instances)).toEqual(
+        new Set([...(s.ids.includes(0) ? [0] : []), ...Array.from({ length: s.segments.length }, (_, k) => k + 1)]),
+      );
     }
   });
 
   it('refuses a pixel id no segment has and an unknown category', () => {
     expect(() => panopticLabels({ ...truth, segments: truth.segments.slice(1) }, classes, 16)).toThrow(/segment id 3/);
-    expect(() => panopticLabels({ ...truth, segments: [...truth.segments.slice(1), { id: 3, category_id: 99 }] }, classes, 16)).toThrow(/unknown category_id 99/);
+    expect(() =>
+      panopticLabels({ ...truth, segments: [...truth.segments.slice(1), { id: 3, category_id: 99 }] }, classes, 16),
+    ).toThrow(/unknown category_id 99/);
   });
 });
 

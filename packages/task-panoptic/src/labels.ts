@@ -37,20 +37,25 @@ export function panopticLabels(truth: PanopticTruth, classes: PanopticClasses, n
   const { width: W, height: H, ids, segments } = truth;
   const P = W * H;
   if (ids.length !== P) throw new RangeError(`panopticLabels: ${ids.length} ids for ${W}×${H}`);
-  if (!Number.isInteger(numInstances) || numInstances < 1) throw new RangeError(`panopticLabels: numInstances must be a positive integer, got ${numInstances}`);
+  if (!Number.isInteger(numInstances) || numInstances < 1)
+    throw new RangeError(`panopticLabels: numInstances must be a positive integer, got ${numInstances}`);
   const n = segments.length;
   const indexOf = new Map<number, number>();
   const semOfSegment = new Int32Array(n);
   segments.forEach((s, k) => {
     const sem = classes.semanticOf.get(s.category_id);
-    if (sem === undefined) throw new RangeError(`panopticLabels: segment ${s.id} has unknown category_id ${s.category_id}`);
+    if (sem === undefined)
+      throw new RangeError(`panopticLabels: segment ${s.id} has unknown category_id ${s.category_id}`);
     indexOf.set(s.id, k);
     semOfSegment[k] = sem;
   });
   const seg = new Int32Array(P);
-  const count = new Float64Array(n), sumX = new Float64Array(n), sumY = new Float64Array(n);
+  const count = new Float64Array(n),
+    sumX = new Float64Array(n),
+    sumY = new Float64Array(n);
   const first = new Int32Array(n).fill(-1);
-  let lastId = 0, lastK = -1;
+  let lastId = 0,
+    lastK = -1;
   for (let p = 0; p < P; p++) {
     const id = ids[p];
     if (id === 0) {
@@ -60,7 +65,10 @@ export function panopticLabels(truth: PanopticTruth, classes: PanopticClasses, n
     let k = lastK;
     if (id !== lastId) {
       const found = indexOf.get(id);
-      if (found === undefined) throw new RangeError(`panopticLabels: pixel ${p % W}, ${Math.floor(p / W)} has segment id ${id}, which no segment has`);
+      if (found === undefined)
+        throw new RangeError(
+          `panopticLabels: pixel ${p % W}, ${Math.floor(p / W)} has segment id ${id}, which no segment has`,
+        );
       k = found;
       lastId = id;
       lastK = k;

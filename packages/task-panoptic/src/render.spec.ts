@@ -3,11 +3,20 @@ import { enlarge, imageGrid, renderSegments } from './render';
 import { SCENE_CATEGORIES } from './scenes';
 
 const classes = panopticClasses(SCENE_CATEGORIES);
-const px = (img: { width: number; data: Uint8Array }, x: number, y: number): number[] => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+const px = (img: { width: number; data: Uint8Array }, x: number, y: number): number[] =>
+  Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
 
 describe('renderSegments', () => {
   // 3×2: stuff 9 on the left column, square 5 in the middle, void on the right.
-  const map = { width: 3, height: 2, ids: Uint32Array.from([9, 5, 0, 9, 5, 0]), segments: [{ id: 5, category_id: 1 }, { id: 9, category_id: 12 }] };
+  const map = {
+    width: 3,
+    height: 2,
+    ids: Uint32Array.from([9, 5, 0, 9, 5, 0]),
+    segments: [
+      { id: 5, category_id: 1 },
+      { id: 9, category_id: 12 },
+    ],
+  };
 
   it('fills void black and outlines segment borders white', () => {
     const img = renderSegments(map, classes);

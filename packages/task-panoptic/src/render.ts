@@ -32,7 +32,12 @@ export function renderSegments(map: PanopticImage, classes: PanopticClasses, out
   for (const s of map.segments) {
     const sem = classes.semanticOf.get(s.category_id) ?? 0;
     const cat = classes.categories[sem - 1];
-    colourOf.set(s.id, cat !== undefined && isThingClass(cat) ? THING_PALETTE[things++ % THING_PALETTE.length] : STUFF_PALETTE[sem % STUFF_PALETTE.length]);
+    colourOf.set(
+      s.id,
+      cat !== undefined && isThingClass(cat)
+        ? THING_PALETTE[things++ % THING_PALETTE.length]
+        : STUFF_PALETTE[sem % STUFF_PALETTE.length],
+    );
   }
   const data = new Uint8Array(W * H * 3);
   for (let y = 0; y < H; y++) {
@@ -40,7 +45,11 @@ export function renderSegments(map: PanopticImage, classes: PanopticClasses, out
       const p = y * W + x;
       const id = ids[p];
       const edge = outlines && ((x + 1 < W && ids[p + 1] !== id) || (y + 1 < H && ids[p + W] !== id));
-      const c = edge ? ([255, 255, 255] as const) : id === 0 ? ([0, 0, 0] as const) : (colourOf.get(id) ?? ([255, 0, 255] as const));
+      const c = edge
+        ? ([255, 255, 255] as const)
+        : id === 0
+          ? ([0, 0, 0] as const)
+          : (colourOf.get(id) ?? ([255, 0, 255] as const));
       data.set(c, 3 * p);
     }
   }
@@ -49,7 +58,8 @@ export function renderSegments(map: PanopticImage, classes: PanopticClasses, out
 
 /** Nearest-neighbour enlargement by an integer factor. */
 export function enlarge(img: RgbImage, factor: number): RgbImage {
-  const W = img.width * factor, H = img.height * factor;
+  const W = img.width * factor,
+    H = img.height * factor;
   const data = new Uint8Array(W * H * 3);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
@@ -65,13 +75,17 @@ export function imageGrid(rows: readonly (readonly RgbImage[])[], gap = 2): RgbI
   const cell = rows[0]?.[0];
   if (cell === undefined) throw new RangeError('imageGrid: no images');
   const cols = Math.max(...rows.map((r) => r.length));
-  const W = cols * cell.width + (cols + 1) * gap, H = rows.length * cell.height + (rows.length + 1) * gap;
+  const W = cols * cell.width + (cols + 1) * gap,
+    H = rows.length * cell.height + (rows.length + 1) * gap;
   const data = new Uint8Array(W * H * 3).fill(64);
   rows.forEach((row, r) =>
     row.forEach((img, c) => {
-      if (img.width !== cell.width || img.height !== cell.height) throw new RangeError('imageGrid: images differ in size');
-      const x0 = gap + c * (cell.width + gap), y0 = gap + r * (cell.height + gap);
-      for (let y = 0; y < img.height; y++) data.set(img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3), ((y0 + y) * W + x0) * 3);
+      if (img.width !== cell.width || img.height !== cell.height)
+        throw new RangeError('imageGrid: images differ in size');
+      const x0 = gap + c * (cell.width + gap),
+        y0 = gap + r * (cell.height + gap);
+      for (let y = 0; y < img.height; y++)
+        data.set(img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3), ((y0 + y) * W + x0) * 3);
     }),
   );
   return { width: W, height: H, data };

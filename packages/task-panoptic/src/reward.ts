@@ -13,10 +13,17 @@ import type { PanopticClasses } from './classes';
 import { segmentsFromTwoChannel } from './segments';
 import type { TwoChannelMap } from './two-channel';
 
-/** Per-image PQ of a prediction (segments) against the ground truth, in [0, 1]. Throws a RangeError for an inconsistent pair. */
-export const panopticReward = (pred: PanopticImage, gt: PanopticImage, classes: PanopticClasses): number => imagePq(gt, pred, classes.categories);
+/**
+ * Per-image PQ of a prediction (segments) against the ground truth, in [0, 1]. Throws a RangeError for an inconsistent
+ * pair.
+ */
+export const panopticReward = (pred: PanopticImage, gt: PanopticImage, classes: PanopticClasses): number =>
+  imagePq(gt, pred, classes.categories);
 
-/** The reward of a two-channel prediction (model output): converted to segments as panopticapi does, then `panopticReward`. */
+/**
+ * The reward of a two-channel prediction (model output): converted to segments as panopticapi does, then
+ * `panopticReward`.
+ */
 export const makePanopticReward =
   (classes: PanopticClasses) =>
   (pred: TwoChannelMap, gt: PanopticImage): number =>
@@ -39,13 +46,20 @@ export interface PanopticScores {
 const points = (s: PqScores): PanopticScore => ({ PQ: 100 * s.pq, SQ: 100 * s.sq, RQ: 100 * s.rq, n: s.n });
 
 /** A rewards-metrics PQ result in points. */
-export const pqPoints = (r: PqResult): PanopticScores => ({ All: points(r.All), Things: points(r.Things), Stuff: points(r.Stuff) });
+export const pqPoints = (r: PqResult): PanopticScores => ({
+  All: points(r.All),
+  Things: points(r.Things),
+  Stuff: points(r.Stuff),
+});
 
 /**
  * Dataset PQ of (ground truth, prediction) pairs; a prediction may be segments or a two-channel map. Throws a
  * RangeError for an inconsistent pair.
  */
-export function evaluatePanoptic(pairs: Iterable<readonly [gt: PanopticImage, pred: PanopticImage | TwoChannelMap]>, classes: PanopticClasses): PanopticScores {
+export function evaluatePanoptic(
+  pairs: Iterable<readonly [gt: PanopticImage, pred: PanopticImage | TwoChannelMap]>,
+  classes: PanopticClasses,
+): PanopticScores {
   const acc = new PqAccumulator(classes.categories);
   for (const [gt, pred] of pairs) acc.add(gt, 'ids' in pred ? pred : segmentsFromTwoChannel(pred, classes));
   return pqPoints(acc.result());

@@ -19,7 +19,8 @@ function measure(s: PanopticScene): Map<number, { area: number; bbox: number[] }
   for (let p = 0; p < s.ids.length; p++) {
     const id = s.ids[p];
     if (id === 0) continue;
-    const x = p % s.width, y = Math.floor(p / s.width);
+    const x = p % s.width,
+      y = Math.floor(p / s.width);
     const e = m.get(id) ?? { area: 0, x0: x, y0: y, x1: x, y1: y };
     e.area++;
     e.x0 = Math.min(e.x0, x);
@@ -40,10 +41,19 @@ describe('synthetic panoptic scenes', () => {
     expect(a.segments).toEqual(b.segments);
     const rgbKeys = new Set<string>();
     for (const split of ['train', 'val', 'test'] as const) {
-      for (const s of generatePanopticScenes(3, split, 40, { size: 16 })) rgbKeys.add(Buffer.from(s.rgb).toString('base64'));
+      for (const s of generatePanopticScenes(3, split, 40, { size: 16 }))
+        rgbKeys.add(Buffer.from(s.rgb).toString('base64'));
     }
     expect(rgbKeys.size).toBe(120);
-    expect(new Set([sceneSeed(3, 'train', 0), sceneSeed(3, 'val', 0), sceneSeed(3, 'test', 0), sceneSeed(4, 'train', 0), sceneSeed(3, 'train', 1)]).size).toBe(5);
+    expect(
+      new Set([
+        sceneSeed(3, 'train', 0),
+        sceneSeed(3, 'val', 0),
+        sceneSeed(3, 'test', 0),
+        sceneSeed(4, 'train', 0),
+        sceneSeed(3, 'train', 1),
+      ]).size,
+    ).toBe(5);
   });
 
   it('start a split at any index: image i is the same whatever came before', () => {
@@ -78,7 +88,8 @@ describe('synthetic panoptic scenes', () => {
   it('draws things few and large: sides about 14–26 px at 64²', () => {
     const sides: number[] = [];
     for (let i = 0; i < 100; i++) {
-      for (const g of sceneAt(2, 'train', i).segments) if (g.isthing && g.twinOf === undefined) sides.push(Math.max(g.bbox[2], g.bbox[3]));
+      for (const g of sceneAt(2, 'train', i).segments)
+        if (g.isthing && g.twinOf === undefined) sides.push(Math.max(g.bbox[2], g.bbox[3]));
     }
     // Occlusion and strokes can only shrink a box; twins may be 10% larger than the original.
     expect(Math.max(...sides)).toBeLessThanOrEqual(27);
@@ -95,7 +106,8 @@ describe('synthetic panoptic scenes', () => {
   });
 
   it('carries the ambiguity: touching same-class, same-colour twins in a good share of images', () => {
-    let images = 0, pairs = 0;
+    let images = 0,
+      pairs = 0;
     const n = 200;
     for (let i = 0; i < n; i++) {
       const t = touchingTwins(sceneAt(7, 'train', i));

@@ -152,16 +152,20 @@ function rasterise(shape: ThingShape, x0: number, y0: number, side: number, size
 }
 
 const randomColour = (rng: Rng): Rgb => [40 + rng.int(176), 40 + rng.int(176), 40 + rng.int(176)];
-const colourDistance = (a: Rgb, b: Rgb): number => Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
+const colourDistance = (a: Rgb, b: Rgb): number =>
+  Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
 const clampByte = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
 
 /** Generates one scene; `rng` advances deterministically. */
 export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = {}): PanopticScene {
   const o = { ...SCENE_DEFAULTS, ...options };
   const S = o.size;
-  if (!Number.isInteger(S) || S < 8) throw new RangeError(`generatePanopticScene: size must be an integer ≥ 8, got ${S}`);
+  if (!Number.isInteger(S) || S < 8)
+    throw new RangeError(`generatePanopticScene: size must be an integer ≥ 8, got ${S}`);
   if (!(o.minThings >= 0 && o.maxThings >= o.minThings && o.maxThings <= 200)) {
-    throw new RangeError(`generatePanopticScene: expected 0 ≤ minThings ≤ maxThings ≤ 200, got ${o.minThings}, ${o.maxThings}`);
+    throw new RangeError(
+      `generatePanopticScene: expected 0 ≤ minThings ≤ maxThings ≤ 200, got ${o.minThings}, ${o.maxThings}`,
+    );
   }
   const scale = S / 64;
   const P = S * S;
@@ -172,7 +176,8 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
   const vertical = rng.next() < 0.5;
   const boundaries: { base: number; amp: number; freq: number; phase: number }[] = [];
   for (let j = 0; j < bands - 1; j++) {
-    const lo = (j + 0.6) / bands, hi = (j + 1.4) / bands; // around the even split, so bands keep some width
+    const lo = (j + 0.6) / bands,
+      hi = (j + 1.4) / bands; // around the even split, so bands keep some width
     boundaries.push({
       base: S * (lo + (hi - lo) * rng.next()),
       amp: S * (0.03 + 0.07 * rng.next()),
@@ -202,10 +207,15 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
     const angle = rng.next() * 2 * Math.PI;
     if (t === 0) return { angle, strength: 30 + 30 * rng.next(), period: 0 };
     if (t === 1) return { angle, strength: 25 + 20 * rng.next(), period: 0 };
-    return { angle: (rng.int(4) * Math.PI) / 4, strength: 30 + 15 * rng.next(), period: Math.max(2, Math.round(scale * (4 + rng.int(4)))) };
+    return {
+      angle: (rng.int(4) * Math.PI) / 4,
+      strength: 30 + 15 * rng.next(),
+      period: Math.max(2, Math.round(scale * (4 + rng.int(4)))),
+    };
   });
   for (let p = 0; p < P; p++) {
-    const x = p % S, y = (p - x) / S;
+    const x = p % S,
+      y = (p - x) / S;
     const b = bandOf[p];
     const c = bandColour[b];
     const { angle, strength, period } = bandParams[b];
@@ -274,11 +284,13 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
         // little, else they would meet in a single point.
         const gap = a.shape === 'square' ? 1 : a.shape === 'disc' ? 0.9 : dir < 2 ? 0.75 : 0.9;
         const shift = rng.next() < 0.5 ? 0 : (rng.next() - 0.5) * a.side; // along the shared edge
-        const cx = a.x0 + a.side / 2, cy = a.y0 + a.side / 2;
+        const cx = a.x0 + a.side / 2,
+          cy = a.y0 + a.side / 2;
         const step = (a.side + side) / 2;
         const nx = dir === 0 ? cx + gap * step : dir === 1 ? cx - gap * step : cx + shift;
         const ny = dir === 2 ? cy + gap * step : dir === 3 ? cy - gap * step : cy + shift;
-        const x0 = nx - side / 2, y0 = ny - side / 2;
+        const x0 = nx - side / 2,
+          y0 = ny - side / 2;
         if (x0 < 0 || y0 < 0 || x0 + side > S || y0 + side > S) continue;
         const mask = rasterise(a.shape, x0, y0, side, S);
         if (!fits(mask)) continue;
@@ -289,7 +301,8 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
     for (let tries = 0; tries < 30 && !placed; tries++) {
       const shape = THING_SHAPES[rng.int(3)];
       const side = sideAt();
-      const x0 = rng.next() * (S - side), y0 = rng.next() * (S - side);
+      const x0 = rng.next() * (S - side),
+        y0 = rng.next() * (S - side);
       const mask = rasterise(shape, x0, y0, side, S);
       if (!fits(mask)) continue;
       place({ shape, x0, y0, side, colour: thingColour(), mask });
@@ -308,10 +321,13 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
   for (let s = 0; s < strokes; s++) {
     const v = 20 + rng.int(70);
     const c: Rgb = [v, v + rng.int(20), v];
-    let x = rng.next() * S, y = rng.next() * S;
-    const a = rng.next() * 2 * Math.PI, len = S * (0.2 + 0.3 * rng.next());
+    let x = rng.next() * S,
+      y = rng.next() * S;
+    const a = rng.next() * 2 * Math.PI,
+      len = S * (0.2 + 0.3 * rng.next());
     for (let t = 0; t < len; t++, x += Math.cos(a), y += Math.sin(a)) {
-      const xi = Math.floor(x), yi = Math.floor(y);
+      const xi = Math.floor(x),
+        yi = Math.floor(y);
       if (xi < 0 || yi < 0 || xi >= S || yi >= S) break;
       isVoid[yi * S + xi] = 1;
       rgb.set(c, 3 * (yi * S + xi));
@@ -323,11 +339,14 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
   for (let p = 0; p < P; p++) keyOf[p] = isVoid[p] ? 0 : owner[p] >= 0 ? 4 + owner[p] : 1 + bandTexture[bandOf[p]];
   const nKeys = 4 + things.length;
   const area = new Int32Array(nKeys);
-  const minX = new Int32Array(nKeys).fill(S), minY = new Int32Array(nKeys).fill(S);
-  const maxX = new Int32Array(nKeys).fill(-1), maxY = new Int32Array(nKeys).fill(-1);
+  const minX = new Int32Array(nKeys).fill(S),
+    minY = new Int32Array(nKeys).fill(S);
+  const maxX = new Int32Array(nKeys).fill(-1),
+    maxY = new Int32Array(nKeys).fill(-1);
   for (let p = 0; p < P; p++) {
     const k = keyOf[p];
-    const x = p % S, y = (p - x) / S;
+    const x = p % S,
+      y = (p - x) / S;
     area[k]++;
     if (x < minX[k]) minX[k] = x;
     if (x > maxX[k]) maxX[k] = x;
@@ -343,7 +362,14 @@ export function generatePanopticScene(rng: Rng, options: PanopticSceneOptions = 
     idOfKey[k] = id;
     const bbox = [minX[k], minY[k], maxX[k] - minX[k] + 1, maxY[k] - minY[k] + 1] as const;
     if (k < 4) {
-      segments.push({ id, category_id: STUFF_CATEGORY[STUFF_TEXTURES[k - 1]], iscrowd: 0, area: area[k], bbox, isthing: false });
+      segments.push({
+        id,
+        category_id: STUFF_CATEGORY[STUFF_TEXTURES[k - 1]],
+        iscrowd: 0,
+        area: area[k],
+        bbox,
+        isthing: false,
+      });
     } else {
       const t = things[k - 4];
       segmentOfThing[k - 4] = segments.length;
@@ -381,11 +407,21 @@ export function sceneSeed(seed: number, split: PanopticSplit, index: number): nu
 }
 
 /** Image `index` of `split`: the same scene every time it is asked for. */
-export const sceneAt = (seed: number, split: PanopticSplit, index: number, options: PanopticSceneOptions = {}): PanopticScene =>
-  generatePanopticScene(Rng.fromSeed(sceneSeed(seed, split, index)), options);
+export const sceneAt = (
+  seed: number,
+  split: PanopticSplit,
+  index: number,
+  options: PanopticSceneOptions = {},
+): PanopticScene => generatePanopticScene(Rng.fromSeed(sceneSeed(seed, split, index)), options);
 
 /** Images `first`, …, `first + count − 1` of `split`. */
-export function* generatePanopticScenes(seed: number, split: PanopticSplit, count: number, options: PanopticSceneOptions = {}, first = 0): Generator<PanopticScene> {
+export function* generatePanopticScenes(
+  seed: number,
+  split: PanopticSplit,
+  count: number,
+  options: PanopticSceneOptions = {},
+  first = 0,
+): Generator<PanopticScene> {
   for (let i = first; i < first + count; i++) yield sceneAt(seed, split, i, options);
 }
 
@@ -399,7 +435,8 @@ export function touchingTwins(scene: PanopticScene): number {
   const touching = new Set<string>();
   const check = (a: number, b: number): void => {
     if (b === 0 || b === a) return;
-    const sa = segments[index.get(a)!], sb = segments[index.get(b)!];
+    const sa = segments[index.get(a)!],
+      sb = segments[index.get(b)!];
     if (!sa.isthing || !sb.isthing || sa.category_id !== sb.category_id) return;
     if (sa.colour === undefined || sb.colour === undefined || colourDistance(sa.colour, sb.colour) !== 0) return;
     touching.add(a < b ? `${a},${b}` : `${b},${a}`);

@@ -13,7 +13,8 @@ const map = (width: number, sem: number[][], ins: number[][]): TwoChannelMap => 
   semantics: Int32Array.from(sem.flat()),
   instances: Int32Array.from(ins.flat()),
 });
-const rowsOf = (a: Uint32Array, w: number): number[][] => Array.from({ length: a.length / w }, (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)));
+const rowsOf = (a: Uint32Array, w: number): number[][] =>
+  Array.from({ length: a.length / w }, (_, r) => Array.from(a.subarray(r * w, (r + 1) * w)));
 
 /**
  * panopticapi's converter, transcribed step by step (2channels2panoptic_coco_format.py): pan = 1000·sem + ins,
@@ -44,7 +45,10 @@ function converterReference(m: TwoChannelMap): { partition: number[]; categories
 }
 
 /** A partition relabelled by first pixel, so that two id schemes compare equal when they group pixels alike. */
-function canonical(ids: ArrayLike<number>, cat: number[] | ((id: number) => number)): { partition: number[]; categories: number[] } {
+function canonical(
+  ids: ArrayLike<number>,
+  cat: number[] | ((id: number) => number),
+): { partition: number[]; categories: number[] } {
   const relabel = new Map<number, number>();
   const categories: number[] = [];
   const partition = Array.from(ids, (id) => {
@@ -110,13 +114,17 @@ describe('segmentsFromTwoChannel (panopticapi two-channel converter)', () => {
   it('groups pixels exactly as the transcribed converter does on random maps', () => {
     const rng = Rng.fromSeed(11);
     for (let t = 0; t < 200; t++) {
-      const W = 1 + rng.int(6), H = 1 + rng.int(6);
+      const W = 1 + rng.int(6),
+        H = 1 + rng.int(6);
       const sem = Array.from({ length: H }, () => Array.from({ length: W }, () => rng.int(7)));
       const ins = Array.from({ length: H }, () => Array.from({ length: W }, () => rng.int(4)));
       const m = map(W, sem, ins);
       const s = segmentsFromTwoChannel(m, classes);
       const catOf = new Map(s.segments.map((g) => [g.id, g.category_id]));
-      const ours = canonical(Array.from(s.ids, (id) => (id === 0 ? -1 : id)), (id: number) => catOf.get(id)!);
+      const ours = canonical(
+        Array.from(s.ids, (id) => (id === 0 ? -1 : id)),
+        (id: number) => catOf.get(id)!,
+      );
       expect(ours).toEqual(converterReference(m));
       expect(new Set(s.segments.map((g) => g.id)).size).toBe(s.segments.length);
     }
@@ -124,6 +132,11 @@ describe('segmentsFromTwoChannel (panopticapi two-channel converter)', () => {
 
   it('refuses an unknown semantic label and mismatched channels', () => {
     expect(() => segmentsFromTwoChannel(map(2, [[1, 7]], [[0, 0]]), classes)).toThrow(/unknown semantic label 7/);
-    expect(() => segmentsFromTwoChannel({ width: 2, height: 1, semantics: new Int32Array(2), instances: new Int32Array(1) }, classes)).toThrow(RangeError);
+    expect(() =>
+      segmentsFromTwoChannel(
+        { width: 2, height: 1, semantics: new Int32Array(2), instances: new Int32Array(1) },
+        classes,
+      ),
+    ).toThrow(RangeError);
   });
 });

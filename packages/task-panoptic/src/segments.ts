@@ -19,7 +19,8 @@ import type { TwoChannelMap } from './two-channel';
 export function segmentsFromTwoChannel(map: TwoChannelMap, classes: PanopticClasses): PanopticImage {
   const { width: W, height: H, semantics, instances } = map;
   const P = W * H;
-  if (semantics.length !== P || instances.length !== P) throw new RangeError(`segmentsFromTwoChannel: channels do not match ${W}×${H}`);
+  if (semantics.length !== P || instances.length !== P)
+    throw new RangeError(`segmentsFromTwoChannel: channels do not match ${W}×${H}`);
   const K = classes.numClasses - 1;
   // Pair key sem·2^16 + (ins + 1): one pass collects the distinct pairs.
   const keys = new Float64Array(P);
@@ -31,8 +32,14 @@ export function segmentsFromTwoChannel(map: TwoChannelMap, classes: PanopticClas
       continue;
     }
     const ins = instances[p];
-    if (!(sem > 0 && sem <= K)) throw new RangeError(`segmentsFromTwoChannel: unknown semantic label ${sem} at pixel ${p % W}, ${Math.floor(p / W)} (expected 0..${K})`);
-    if (!(ins >= -1 && ins < 0xffff)) throw new RangeError(`segmentsFromTwoChannel: instance id ${ins} at pixel ${p % W}, ${Math.floor(p / W)} outside −1..65534`);
+    if (!(sem > 0 && sem <= K))
+      throw new RangeError(
+        `segmentsFromTwoChannel: unknown semantic label ${sem} at pixel ${p % W}, ${Math.floor(p / W)} (expected 0..${K})`,
+      );
+    if (!(ins >= -1 && ins < 0xffff))
+      throw new RangeError(
+        `segmentsFromTwoChannel: instance id ${ins} at pixel ${p % W}, ${Math.floor(p / W)} outside −1..65534`,
+      );
     const key = sem * 0x10000 + ins + 1;
     keys[p] = key;
     seen.add(key);
@@ -52,7 +59,8 @@ export function segmentsFromTwoChannel(map: TwoChannelMap, classes: PanopticClas
     idOfKey.set(key, id);
   }
   const ids = new Uint32Array(P);
-  let lastKey = -2, lastId = 0;
+  let lastKey = -2,
+    lastId = 0;
   for (let p = 0; p < P; p++) {
     const key = keys[p];
     if (key < 0) continue;

@@ -33,14 +33,16 @@ export function panopticFromLogits(
   const classScore = new Float64Array(numInstances * numClasses); // [I, K] summed semantic logits
   for (let p = 0; p < P; p++) {
     let best = 0;
-    for (let i = 1; i < numInstances; i++) if (insLogits[p * numInstances + i] > insLogits[p * numInstances + best]) best = i;
+    for (let i = 1; i < numInstances; i++)
+      if (insLogits[p * numInstances + i] > insLogits[p * numInstances + best]) best = i;
     instances[p] = best;
     for (let k = 0; k < numClasses; k++) classScore[best * numClasses + k] += semLogits[p * numClasses + k];
   }
   const instanceClass = new Int32Array(numInstances);
   for (let i = 0; i < numInstances; i++) {
     let best = 0;
-    for (let k = 1; k < numClasses; k++) if (classScore[i * numClasses + k] > classScore[i * numClasses + best]) best = k;
+    for (let k = 1; k < numClasses; k++)
+      if (classScore[i * numClasses + k] > classScore[i * numClasses + best]) best = k;
     instanceClass[i] = best;
   }
   const semantics = new Int32Array(P);

@@ -1,7 +1,15 @@
 // Backend selection and the wasm workarounds: wasm initialises, `auto` falls back to it here, an explicit
 // unavailable choice fails with one clear line, and the flag-free matMul equals tf.matMul (values and gradients).
 import * as tf from '@tensorflow/tfjs-core';
-import { addMany, classifyAdapter, flagFreeMatMul, initBackend, matMul, readTensor, BackendUnavailableError } from './index';
+import {
+  addMany,
+  classifyAdapter,
+  flagFreeMatMul,
+  initBackend,
+  matMul,
+  readTensor,
+  BackendUnavailableError,
+} from './index';
 
 const rand = (shape: number[], seed: number): tf.Tensor => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
@@ -32,7 +40,9 @@ describe('backend', () => {
 
   it('an unavailable explicit choice is a one-line BackendUnavailableError', async () => {
     await expect(initBackend('tensorflow', { quiet: true })).rejects.toThrow(BackendUnavailableError);
-    await expect(initBackend('tensorflow', { quiet: true })).rejects.toThrow(/^backend 'tensorflow' unavailable: [^\n]*$/);
+    await expect(initBackend('tensorflow', { quiet: true })).rejects.toThrow(
+      /^backend 'tensorflow' unavailable: [^\n]*$/,
+    );
     await initBackend('wasm', { quiet: true });
   });
 
@@ -52,8 +62,11 @@ describe('backend', () => {
     // The info fields below are what npm webgpu 0.6.2 printed for Mesa 25 lavapipe on this machine.
     const lavapipe = {
       info: {
-        vendor: 'mesa', architecture: 'software', device: 'llvmpipe-llvm-15-0-6-256-bits-',
-        description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1', isFallbackAdapter: true,
+        vendor: 'mesa',
+        architecture: 'software',
+        device: 'llvmpipe-llvm-15-0-6-256-bits-',
+        description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1',
+        isFallbackAdapter: true,
       },
     };
     expect(classifyAdapter(lavapipe)).toEqual({
@@ -64,16 +77,33 @@ describe('backend', () => {
     expect(classifyAdapter({ info: { vendor: 'x', isFallbackAdapter: true } }).software).toBe(true);
     expect(classifyAdapter({ isFallbackAdapter: true, info: { vendor: 'x' } }).software).toBe(true);
     expect(classifyAdapter({ info: { vendor: 'google', architecture: 'swiftshader' } }).software).toBe(true);
-    const gpu = { info: { vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h100-80gb-hbm3', isFallbackAdapter: false } };
+    const gpu = {
+      info: { vendor: 'nvidia', architecture: 'hopper', device: 'nvidia-h100-80gb-hbm3', isFallbackAdapter: false },
+    };
     expect(classifyAdapter(gpu)).toEqual({ description: 'nvidia hopper nvidia-h100-80gb-hbm3', software: false });
     expect(classifyAdapter({}).description).toBe('unknown');
   });
 
   it('the UnsortedSegmentSum kernel makes gather differentiable on wasm', async () => {
     await initBackend('wasm', { quiet: true });
-    const table = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const table = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
     const ids = tf.tensor1d([2, 0, 2], 'int32');
-    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), tf.tensor2d([[1, 10], [100, 1000], [2, 20]]))))(table);
+    const g = tf.grad((t: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          tf.gather(t, ids),
+          tf.tensor2d([
+            [1, 10],
+            [100, 1000],
+            [2, 20],
+          ]),
+        ),
+      ),
+    )(table);
     // Row 0 gets the weights of occurrence 1, row 2 the sum of occurrences 0 and 2, row 1 nothing.
     expect(Array.from(await readTensor(g))).toEqual([100, 1000, 0, 0, 3, 30]);
   });
@@ -97,15 +127,25 @@ describe('backend', () => {
   });
 
   it.each([
-    [[7, 5], [5, 3]],
-    [[2, 7, 5], [2, 5, 3]],
-    [[2, 3, 4, 5], [2, 3, 5, 6]],
+    [
+      [7, 5],
+      [5, 3],
+    ],
+    [
+      [2, 7, 5],
+      [2, 5, 3],
+    ],
+    [
+      [2, 3, 4, 5],
+      [2, 3, 5, 6],
+    ],
   ])('flag-free matMul %j @ %j equals tf.matMul in value and gradient (wasm)', async (sa, sb) => {
     await initBackend('wasm', { quiet: true });
     const a = rand(sa, 1);
     const b = rand(sb, 2);
     const w = rand([...sa.slice(0, -1), sb[sb.length - 1]], 3);
-    const loss = (f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(f(x, y), w));
+    const loss = (f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(f(x, y), w));
     expect(await maxAbsDiff(flagFreeMatMul(a, b), tf.matMul(a, b))).toBeLessThan(1e-5);
     expect(await maxAbsDiff(matMul(a, b), tf.matMul(a, b))).toBeLessThan(1e-5);
     const [ga, gb] = tf.grads(loss(flagFreeMatMul))([a, b]);

@@ -17,7 +17,13 @@ export {
   type BackendChoice,
   type BackendInfo,
 } from './select';
-export { classifyAdapter, probeWebgpu, webgpuAdapterInChild, type AdapterClass, type AdapterLike } from './webgpu-probe';
+export {
+  classifyAdapter,
+  probeWebgpu,
+  webgpuAdapterInChild,
+  type AdapterClass,
+  type AdapterLike,
+} from './webgpu-probe';
 export { addMany, customOp, flagFreeMatMul, matMul, matMulT, readTensor, sumRows } from './primitives';
 export { SLICED_MATMUL_MIN_WORK, slicedMatMulCount } from './wasm-kernels';
 export { NATIVE_MATMUL_MIN_WORK, nativeMatMulActive, nativeMatMulCount } from './native-matmul';

@@ -4,7 +4,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, matMul } from './index';
 import { UsageError } from '../command-line';
-import { fusedMatMulModel, loadNativeMatMul, nativeMatMulActive, nativeMatMulCount, nativeMatMulThreads, NATIVE_MATMUL_MIN_WORK, type NativeMatMul } from './native-matmul';
+import {
+  fusedMatMulModel,
+  loadNativeMatMul,
+  nativeMatMulActive,
+  nativeMatMulCount,
+  nativeMatMulThreads,
+  NATIVE_MATMUL_MIN_WORK,
+  type NativeMatMul,
+} from './native-matmul';
 import { Rng } from '../rng';
 
 const available = typeof loadNativeMatMul() !== 'string';
@@ -18,8 +26,13 @@ const describeNative = available ? describe : describe.skip;
 );
 
 const rng = Rng.fromSeed(11);
-const random = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => rng.normal()), shape);
-const maxDiff = (x: ArrayLike<number>, y: ArrayLike<number>) => Array.from(x).reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
+const random = (shape: number[]) =>
+  tf.tensor(
+    Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => rng.normal()),
+    shape,
+  );
+const maxDiff = (x: ArrayLike<number>, y: ArrayLike<number>) =>
+  Array.from(x).reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
 
 /** Element (i, j) of op(x) for a row-major [batch..., r, c] array at flat batch index t. */
 function at(x: Float32Array, shape: number[], t: number, i: number, j: number, trans: boolean): number {
@@ -31,9 +44,13 @@ function at(x: Float32Array, shape: number[], t: number, i: number, j: number, t
 
 /** op(a) @ op(b) with one of the batches broadcast when it is 1 (the only broadcast the cases below use). */
 function naive(a: Float32Array, sa: number[], b: Float32Array, sb: number[], ta: boolean, tb: boolean): Float32Array {
-  const m = ta ? sa[sa.length - 1] : sa[sa.length - 2], k = ta ? sa[sa.length - 2] : sa[sa.length - 1];
+  const m = ta ? sa[sa.length - 1] : sa[sa.length - 2],
+    k = ta ? sa[sa.length - 2] : sa[sa.length - 1];
   const n = tb ? sb[sb.length - 2] : sb[sb.length - 1];
-  const batch = Math.max(sa.slice(0, -2).reduce((p, q) => p * q, 1), sb.slice(0, -2).reduce((p, q) => p * q, 1));
+  const batch = Math.max(
+    sa.slice(0, -2).reduce((p, q) => p * q, 1),
+    sb.slice(0, -2).reduce((p, q) => p * q, 1),
+  );
   const out = new Float32Array(batch * m * n);
   for (let t = 0; t < batch; t++)
     for (let i = 0; i < m; i++)
@@ -50,13 +67,15 @@ describe('REWARD_TUNE_NATIVE_MATMUL', () => {
     expect(nativeMatMulThreads({})).toBe(1);
     expect(nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: '2' })).toBe(2);
     expect(nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: '0' })).toBe(0);
-    for (const bad of ['yes', '-1', '1.5']) expect(() => nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: bad })).toThrow(UsageError);
+    for (const bad of ['yes', '-1', '1.5'])
+      expect(() => nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: bad })).toThrow(UsageError);
   });
 
   (available ? it : it.skip)('with 2 threads computes what 1 thread computes', () => {
     const [one, two] = [1, 2].map((t) => loadNativeMatMul(t) as NativeMatMul);
     expect(two.detail).toMatch(/, 2 threads$/);
-    const a = Float32Array.from({ length: 96 * 80 }, () => rng.normal()), b = Float32Array.from({ length: 80 * 64 }, () => rng.normal());
+    const a = Float32Array.from({ length: 96 * 80 }, () => rng.normal()),
+      b = Float32Array.from({ length: 80 * 64 }, () => rng.normal());
     const [y1, y2] = [new Float32Array(96 * 64), new Float32Array(96 * 64)];
     one.run(a, [96, 80], b, [80, 64], false, false, y1, [96, 64]);
     two.run(a, [96, 80], b, [80, 64], false, false, y2, [96, 64]);
@@ -94,8 +113,10 @@ describeNative('native BatchMatMul on wasm (onnxruntime-node)', () => {
     ['rank 3, b broadcast', [4, 16, 32], [1, 32, 20], false, false],
     ['rank 3, a broadcast, bᵀ', [1, 16, 32], [4, 20, 32], false, true],
   ])('%s equals the naive product', async (_name, sa, sb, ta, tb) => {
-    const a = random(sa), b = random(sb);
-    const before = tf.memory().numTensors, calls = nativeMatMulCount();
+    const a = random(sa),
+      b = random(sb);
+    const before = tf.memory().numTensors,
+      calls = nativeMatMulCount();
     const y = tf.matMul(a, b, ta, tb);
     expect(nativeMatMulCount() - calls).toBe(1);
     const want = naive((await a.data()) as Float32Array, sa, (await b.data()) as Float32Array, sb, ta, tb);
@@ -108,10 +129,16 @@ describeNative('native BatchMatMul on wasm (onnxruntime-node)', () => {
 
   it('small and empty products stay on wasm and stay correct', async () => {
     const calls = nativeMatMulCount();
-    const a = random([3, 4]), b = random([4, 5]);
+    const a = random([3, 4]),
+      b = random([4, 5]);
     expect(3 * 4 * 5).toBeLessThan(NATIVE_MATMUL_MIN_WORK);
     const y = tf.matMul(a, b);
-    expect(maxDiff(await y.data(), naive((await a.data()) as Float32Array, [3, 4], (await b.data()) as Float32Array, [4, 5], false, false))).toBeLessThan(1e-5);
+    expect(
+      maxDiff(
+        await y.data(),
+        naive((await a.data()) as Float32Array, [3, 4], (await b.data()) as Float32Array, [4, 5], false, false),
+      ),
+    ).toBeLessThan(1e-5);
     const ye = tf.matMul(tf.zeros([0, 64]), tf.zeros([64, 64]));
     expect(ye.shape).toEqual([0, 64]);
     expect(nativeMatMulCount()).toBe(calls);
@@ -119,8 +146,16 @@ describeNative('native BatchMatMul on wasm (onnxruntime-node)', () => {
 
   it('writes the product into memory the wasm heap still owns after it grows', async () => {
     // Allocations between products may grow (and so replace) the wasm memory; the kernel takes its views afresh.
-    const a = random([64, 64]), b = random([64, 64]);
-    const want = naive((await a.data()) as Float32Array, [64, 64], (await b.data()) as Float32Array, [64, 64], false, false);
+    const a = random([64, 64]),
+      b = random([64, 64]);
+    const want = naive(
+      (await a.data()) as Float32Array,
+      [64, 64],
+      (await b.data()) as Float32Array,
+      [64, 64],
+      false,
+      false,
+    );
     const big = tf.zeros([64, 1024, 1024]); // 256 MiB
     const y = tf.matMul(a, b);
     expect(maxDiff(await y.data(), want)).toBeLessThan(1e-4);
@@ -128,8 +163,12 @@ describeNative('native BatchMatMul on wasm (onnxruntime-node)', () => {
   });
 
   it('gradients of the model matMul (rank 4) equal dy·bᵀ and aᵀ·dy, through flagged native products', async () => {
-    const sa = [2, 2, 16, 32], sb = [2, 2, 32, 24], sy = [2, 2, 16, 24];
-    const a = random(sa), b = random(sb), dy = random(sy);
+    const sa = [2, 2, 16, 32],
+      sb = [2, 2, 32, 24],
+      sy = [2, 2, 16, 24];
+    const a = random(sa),
+      b = random(sb),
+      dy = random(sy);
     const calls = nativeMatMulCount();
     const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => matMul(x, y))([a, b], dy);
     expect(nativeMatMulCount() - calls).toBe(3); // forward, dA, dB: no explicit transposes

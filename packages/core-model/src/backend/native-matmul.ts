@@ -39,7 +39,10 @@ const bytesField = (field: number, b: number[]): number[] => [...varint((field <
 const strField = (field: number, s: string): number[] => bytesField(field, [...Buffer.from(s, 'utf8')]);
 
 /** ValueInfoProto: a float32 tensor of unknown rank and shape (TypeProto.tensor_type with elem_type FLOAT only). */
-const floatTensorInfo = (name: string): number[] => [...strField(1, name), ...bytesField(2, bytesField(1, intField(1, 1)))];
+const floatTensorInfo = (name: string): number[] => [
+  ...strField(1, name),
+  ...bytesField(2, bytesField(1, intField(1, 1))),
+];
 
 /** AttributeProto of type INT (2). */
 const intAttr = (name: string, v: number): number[] => [...strField(1, name), ...intField(3, v), ...intField(20, 2)];
@@ -47,13 +50,20 @@ const intAttr = (name: string, v: number): number[] => [...strField(1, name), ..
 /** ModelProto of Y = FusedMatMul(A, B; transA, transB), IR version 8, opsets ai.onnx 17 and com.microsoft 1. */
 export function fusedMatMulModel(transA: boolean, transB: boolean): Uint8Array {
   const node = [
-    ...strField(1, 'A'), ...strField(1, 'B'), ...strField(2, 'Y'), ...strField(4, 'FusedMatMul'),
-    ...bytesField(5, intAttr('transA', transA ? 1 : 0)), ...bytesField(5, intAttr('transB', transB ? 1 : 0)),
+    ...strField(1, 'A'),
+    ...strField(1, 'B'),
+    ...strField(2, 'Y'),
+    ...strField(4, 'FusedMatMul'),
+    ...bytesField(5, intAttr('transA', transA ? 1 : 0)),
+    ...bytesField(5, intAttr('transB', transB ? 1 : 0)),
     ...strField(7, 'com.microsoft'),
   ];
   const graph = [
-    ...bytesField(1, node), ...strField(2, 'matmul'),
-    ...bytesField(11, floatTensorInfo('A')), ...bytesField(11, floatTensorInfo('B')), ...bytesField(12, floatTensorInfo('Y')),
+    ...bytesField(1, node),
+    ...strField(2, 'matmul'),
+    ...bytesField(11, floatTensorInfo('A')),
+    ...bytesField(11, floatTensorInfo('B')),
+    ...bytesField(12, floatTensorInfo('Y')),
   ];
   const opset = (domain: string, version: number) => bytesField(8, [...strField(1, domain), ...intField(2, version)]);
   return Uint8Array.from([...intField(1, 8), ...opset('', 17), ...opset('com.microsoft', 1), ...bytesField(7, graph)]);
@@ -72,7 +82,12 @@ interface OrtTensor {
   readonly data: Float32Array;
   readonly location: 'cpu';
 }
-const tensor = (data: Float32Array, dims: readonly number[]): OrtTensor => ({ type: 'float32', dims, data, location: 'cpu' });
+const tensor = (data: Float32Array, dims: readonly number[]): OrtTensor => ({
+  type: 'float32',
+  dims,
+  data,
+  location: 'cpu',
+});
 interface OrtSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor>, options: object): unknown;
@@ -87,8 +102,16 @@ export interface NativeMatMul {
   /** `onnxruntime-node <version>, <n> thread(s)`, for the backend's log line. */
   readonly detail: string;
   /** y = op(a) @ op(b) over views of float32 memory; shapes as tfjs gives them (batch dimensions broadcast). */
-  run(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[], transA: boolean, transB: boolean,
-    y: Float32Array, yShape: readonly number[]): void;
+  run(
+    a: Float32Array,
+    aShape: readonly number[],
+    b: Float32Array,
+    bShape: readonly number[],
+    transA: boolean,
+    transB: boolean,
+    y: Float32Array,
+    yShape: readonly number[],
+  ): void;
 }
 
 /**
@@ -98,7 +121,10 @@ export interface NativeMatMul {
 export function nativeMatMulThreads(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.REWARD_TUNE_NATIVE_MATMUL;
   if (v === undefined || v === '') return 1;
-  if (!/^\d+$/.test(v)) throw new UsageError(`REWARD_TUNE_NATIVE_MATMUL must be a thread count (0 turns the native matMul off), got ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v))
+    throw new UsageError(
+      `REWARD_TUNE_NATIVE_MATMUL must be a thread count (0 turns the native matMul off), got ${JSON.stringify(v)}`,
+    );
   return Number(v);
 }
 
@@ -124,13 +150,21 @@ export function loadNativeMatMul(threads = 1): NativeMatMul | string {
     return `onnxruntime-node not loadable (${firstLine(e)})`;
   }
   const options = {
-    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
     // Pool threads would otherwise spin between products, taking the core the JS thread needs for everything else.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const sessions: OrtSession[] = [];
   try {
-    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ]) {
       const s = new native.InferenceSession();
       const m = fusedMatMulModel(ta, tb);
       s.loadModel(m.buffer, m.byteOffset, m.byteLength, options);
@@ -179,12 +213,20 @@ export function registerNativeMatMul(wasmThreads: number): { ok: true; detail: s
   const replaced = replaceWasmKernel('BatchMatMul', (previous) => (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-    const ra = a.shape.length, rb = b.shape.length;
-    const m = a.shape[transposeA ? ra - 1 : ra - 2], k = a.shape[transposeA ? ra - 2 : ra - 1];
-    const kb = b.shape[transposeB ? rb - 1 : rb - 2], n = b.shape[transposeB ? rb - 2 : rb - 1];
+    const ra = a.shape.length,
+      rb = b.shape.length;
+    const m = a.shape[transposeA ? ra - 1 : ra - 2],
+      k = a.shape[transposeA ? ra - 2 : ra - 1];
+    const kb = b.shape[transposeB ? rb - 1 : rb - 2],
+      n = b.shape[transposeB ? rb - 2 : rb - 1];
     // tf.matMul has checked that the batch dimensions broadcast; this is the output's.
     const batch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || k !== kb || tf.util.sizeFromShape(batch) * m * k * n < NATIVE_MATMUL_MIN_WORK) {
+    if (
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      k !== kb ||
+      tf.util.sizeFromShape(batch) * m * k * n < NATIVE_MATMUL_MIN_WORK
+    ) {
       return previous(args);
     }
     const be = wasmBackend(args.backend);

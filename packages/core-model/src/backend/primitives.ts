@@ -23,7 +23,8 @@ const swapLast = (t: tf.Tensor): tf.Tensor => {
  * differentiable by itself on wasm in a useful way: use it inside custom gradients, and `matMul` in model code.
  */
 export function matMulT(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
-  if (tf.getBackend() === 'wasm' && !nativeMatMulActive()) return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+  if (tf.getBackend() === 'wasm' && !nativeMatMulActive())
+    return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
   return tf.matMul(a, b, transposeA, transposeB);
 }
 

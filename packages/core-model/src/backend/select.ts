@@ -99,7 +99,10 @@ async function tryWebgpu(allowSoftware: boolean): Promise<Attempt> {
   const patches = patchesOn
     ? 'fused layer-norm, GELU and softmax kernels; uploads and bind groups patched'
     : "tfjs's kernels and kernel path (REWARD_TUNE_WEBGPU_PATCHES=0)";
-  return { ok: true, detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}; ${patches}` };
+  return {
+    ok: true,
+    detail: `WebGPU through Dawn, adapter '${description}'${software ? ' (software)' : ''}; ${patches}`,
+  };
 }
 
 /** Directory (with trailing slash, which setWasmPaths needs) holding tfjs-backend-wasm's .wasm files. */
@@ -113,7 +116,10 @@ async function tryWasm(): Promise<Attempt> {
   const threads = wasmThreadCount();
   nativeMatMulThreads(); // likewise for a bad REWARD_TUNE_NATIVE_MATMUL
   try {
-    const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void; getThreadsCount(): number };
+    const wasm = lazyRequire('@tensorflow/tfjs-backend-wasm') as {
+      setWasmPaths(p: string): void;
+      getThreadsCount(): number;
+    };
     const dir = wasmDir();
     wasm.setWasmPaths(dir);
     registerWasmKernels();
@@ -122,7 +128,10 @@ async function tryWasm(): Promise<Attempt> {
     const set = () => setBackendChecked('wasm');
     // A wrong path makes setBackend resolve to false rather than throw.
     if (!(await (threads > 1 ? withWasmThreads(threads, set) : set()))) {
-      const what = threads > 1 ? `the threaded wasm build (REWARD_TUNE_WASM_THREADS=${threads}; 1 turns it off) did not start` : 'wasm binaries not loadable';
+      const what =
+        threads > 1
+          ? `the threaded wasm build (REWARD_TUNE_WASM_THREADS=${threads}; 1 turns it off) did not start`
+          : 'wasm binaries not loadable';
       return { ok: false, why: `${what} from ${dir}` };
     }
     if (threads > 1) releaseWasmThreads((tf.backend() as unknown as { wasm: unknown }).wasm);

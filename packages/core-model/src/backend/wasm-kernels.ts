@@ -50,21 +50,44 @@ function registerSlicedBatchMatMul(): void {
     const r = a.shape.length;
     const outer = a.shape.slice(0, -2);
     const batch = outer.reduce((x, y) => x * y, 1);
-    const [m, k] = a.shape.slice(-2), n = b.shape[r - 1];
+    const [m, k] = a.shape.slice(-2),
+      n = b.shape[r - 1];
     const plain =
-      !transposeA && !transposeB && a.dtype === 'float32' && b.dtype === 'float32' && r >= 3 && b.shape.length === r &&
-      outer.every((d, i) => d === b.shape[i]) && b.shape[r - 2] === k && batch > 1 && m * k * n >= SLICED_MATMUL_MIN_WORK;
+      !transposeA &&
+      !transposeB &&
+      a.dtype === 'float32' &&
+      b.dtype === 'float32' &&
+      r >= 3 &&
+      b.shape.length === r &&
+      outer.every((d, i) => d === b.shape[i]) &&
+      b.shape[r - 2] === k &&
+      batch > 1 &&
+      m * k * n >= SLICED_MATMUL_MIN_WORK;
     if (!plain) return original(args);
     const be = wasmBackend(args.backend);
-    call ??= be.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    call ??= be.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
     const out = be.makeOutput([...outer, m, n], 'float32');
-    const pa = be.dataIdMap.get(a.dataId).memoryOffset, pb = be.dataIdMap.get(b.dataId).memoryOffset;
+    const pa = be.dataIdMap.get(a.dataId).memoryOffset,
+      pb = be.dataIdMap.get(b.dataId).memoryOffset;
     const po = be.dataIdMap.get(out.dataId).memoryOffset;
-    const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer), shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
+    const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer),
+      shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
     const { tfjs } = be.wasm;
     slicedMatMuls++;
     for (let i = 0; i < batch; i++) {
-      const ia = be.dataIdNextNumber++, ib = be.dataIdNextNumber++, io = be.dataIdNextNumber++;
+      const ia = be.dataIdNextNumber++,
+        ib = be.dataIdNextNumber++,
+        io = be.dataIdNextNumber++;
       tfjs.registerTensor(ia, m * k, pa + i * m * k * 4);
       tfjs.registerTensor(ib, k * n, pb + i * k * n * 4);
       tfjs.registerTensor(io, m * n, po + i * m * n * 4);
@@ -90,7 +113,12 @@ function registerSlicedBatchMatMul(): void {
  */
 function registerHeapViewSlice(): void {
   /** The piece [begin, begin + size) of x when it is one run of memory, else null. */
-  const contiguousPiece = (x: tf.TensorInfo, begin: number[], size: number[], be: WasmBackendInternals): tf.TensorInfo | null => {
+  const contiguousPiece = (
+    x: tf.TensorInfo,
+    begin: number[],
+    size: number[],
+    be: WasmBackendInternals,
+  ): tf.TensorInfo | null => {
     if (x.dtype === 'string' || !tf.slice_util.isSliceContinous(x.shape, begin, size)) return null;
     const out = be.makeOutput(size, x.dtype); // before the views (typedArrayFromHeap)
     const from = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));

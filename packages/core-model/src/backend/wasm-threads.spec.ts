@@ -12,7 +12,9 @@ describe('wasmThreadCount', () => {
     expect(wasmThreadCount({ REWARD_TUNE_WASM_THREADS: '2' })).toBe(2);
     expect(wasmThreadCount({ REWARD_TUNE_WASM_THREADS: '9' })).toBe(4);
     for (const bad of ['0', '-1', '1.5', 'two']) {
-      expect(() => wasmThreadCount({ REWARD_TUNE_WASM_THREADS: bad })).toThrow(/REWARD_TUNE_WASM_THREADS must be a positive integer/);
+      expect(() => wasmThreadCount({ REWARD_TUNE_WASM_THREADS: bad })).toThrow(
+        /REWARD_TUNE_WASM_THREADS must be a positive integer/,
+      );
     }
   });
 });
@@ -22,7 +24,9 @@ it('a bad REWARD_TUNE_WASM_THREADS stops initBackend with one usage line, not a 
   process.env.REWARD_TUNE_WASM_THREADS = 'lots';
   try {
     await expect(initBackend('auto', { quiet: true })).rejects.toThrow(UsageError);
-    await expect(initBackend('wasm', { quiet: true })).rejects.toThrow(/REWARD_TUNE_WASM_THREADS must be a positive integer, got 'lots'/);
+    await expect(initBackend('wasm', { quiet: true })).rejects.toThrow(
+      /REWARD_TUNE_WASM_THREADS must be a positive integer, got 'lots'/,
+    );
   } finally {
     if (saved === undefined) delete process.env.REWARD_TUNE_WASM_THREADS;
     else process.env.REWARD_TUNE_WASM_THREADS = saved;
@@ -48,7 +52,9 @@ describe('the wasm backend on 2 threads', () => {
     expect(URL.createObjectURL).toBe(before.create);
     expect(os.cpus).toBe(before.cpus);
     // Large enough for XNNPACK to split the work between the threads.
-    const m = 96, k = 128, n = 80;
+    const m = 96,
+      k = 128,
+      n = 80;
     const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37));
     const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
     const got = await tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])).data();

@@ -40,7 +40,8 @@ interface FileBlob {
  * result. `threads` ≥ 2; tfjs caps XNNPACK's pool at 4.
  */
 export async function withWasmThreads<T>(threads: number, init: () => Promise<T>): Promise<T> {
-  if (!Number.isInteger(threads) || threads < 2) throw new RangeError(`withWasmThreads needs ≥ 2 threads, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 2)
+    throw new RangeError(`withWasmThreads needs ≥ 2 threads, got ${threads}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reward-tune-wasm-'));
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const g = globalThis as unknown as { Blob: typeof Blob };
@@ -97,6 +98,7 @@ export function releaseWasmThreads(module: unknown): void {
 export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.REWARD_TUNE_WASM_THREADS;
   if (raw === undefined || raw === '') return 1;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`REWARD_TUNE_WASM_THREADS must be a positive integer, got '${raw}'`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new UsageError(`REWARD_TUNE_WASM_THREADS must be a positive integer, got '${raw}'`);
   return Math.min(4, Number(raw));
 }

@@ -12,7 +12,10 @@ describeWithAdapter(`webgpu device errors (${adapter.what})`, () => {
     await initBackend('webgpu', { quiet: true });
     const x = tf.add(tf.ones([3]), 1);
     expect(Array.from(await readTensor(x))).toEqual([2, 2, 2]);
-    (tf.backend() as unknown as { device: { createBuffer(d: object): unknown } }).device.createBuffer({ size: 4, usage: 0 });
+    (tf.backend() as unknown as { device: { createBuffer(d: object): unknown } }).device.createBuffer({
+      size: 4,
+      usage: 0,
+    });
     await new Promise((r) => setTimeout(r, 200)); // the error arrives as an event
     await expect(readTensor(x)).rejects.toThrow(/^WebGPU reported 1 error\(s\); the first: /);
     x.dispose();

@@ -5,7 +5,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { patchWebgpuBackend, webgpuPatchesOn } from './webgpu-internals';
 
-interface Data { values: Float32Array | Int32Array | null; dtype: tf.DataType; shape: number[]; resource: unknown; external?: boolean }
+interface Data {
+  values: Float32Array | Int32Array | null;
+  dtype: tf.DataType;
+  shape: number[];
+  resource: unknown;
+  external?: boolean;
+}
 
 /** A stand-in with the fields the patches use, recording what they do. */
 function fakeBackend() {
@@ -40,7 +46,13 @@ function fakeBackend() {
     uploadToGPU: (dataId: object) => {
       throw new Error(`original uploadToGPU called for ${JSON.stringify(tensorMap.get(dataId)?.shape)}`);
     },
-    runWebGPUProgram: (_p: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType, _u: unknown, output?: tf.TensorInfo) => {
+    runWebGPUProgram: (
+      _p: unknown,
+      inputs: tf.TensorInfo[],
+      dtype: tf.DataType,
+      _u: unknown,
+      output?: tf.TensorInfo,
+    ) => {
       for (const t of inputs) backend.uploadToGPU(t.dataId);
       return output ?? { dataId: {}, shape: [], dtype };
     },
@@ -91,10 +103,16 @@ describe('webgpu patches (stand-in backend)', () => {
   it('uniforms: one buffer per content, taken out of the release list; the same content is not written again', () => {
     const f = fakeBackend();
     const stats = patchWebgpuBackend(f.backend);
-    const u = () => [{ type: 'int32', data: [3, 4] }, { type: 'float32', data: [NaN] }];
+    const u = () => [
+      { type: 'int32', data: [3, 4] },
+      { type: 'float32', data: [NaN] },
+    ];
     const a = f.backend.makeUniforms(u());
     const b = f.backend.makeUniforms(u());
-    const c = f.backend.makeUniforms([{ type: 'int32', data: [3, 5] }, { type: 'float32', data: [NaN] }]);
+    const c = f.backend.makeUniforms([
+      { type: 'int32', data: [3, 5] },
+      { type: 'float32', data: [NaN] },
+    ]);
     expect(b).toBe(a);
     expect(c.buffer).not.toBe(a.buffer);
     expect(f.backend.uniformPendingDisposal).toEqual([]);
@@ -107,7 +125,10 @@ describe('webgpu patches (stand-in backend)', () => {
     const layout = {};
     const [x, y, z] = [{ id: 'x' }, { id: 'y' }, { id: 'z' }];
     const group = (buf: object, size: number) =>
-      f.backend.device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer: buf, offset: 0, size } }] });
+      f.backend.device.createBindGroup({
+        layout,
+        entries: [{ binding: 0, resource: { buffer: buf, offset: 0, size } }],
+      });
     const g1 = group(x, 16);
     expect(group(x, 16)).toBe(g1);
     expect(group(x, 32)).not.toBe(g1);
@@ -122,24 +143,34 @@ describe('webgpu patches (stand-in backend)', () => {
   it('patching twice returns the same counters and fails on a backend of another shape', () => {
     const f = fakeBackend();
     expect(patchWebgpuBackend(f.backend)).toBe(patchWebgpuBackend(f.backend));
-    expect(() => patchWebgpuBackend({ ...f.backend, makeUniforms: undefined })).toThrow(/no 'makeUniforms' on the backend/);
+    expect(() => patchWebgpuBackend({ ...f.backend, makeUniforms: undefined })).toThrow(
+      /no 'makeUniforms' on the backend/,
+    );
   });
 
   it('the pinned tfjs-backend-webgpu still has what the patches lean on', () => {
     // Loading it without navigator.gpu registers no backend but exports the class.
-    const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as { WebGPUBackend: { prototype: Record<string, () => void> } };
+    // Loaded here, after the test removed navigator.gpu:
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as {
+      WebGPUBackend: { prototype: Record<string, () => void> };
+    };
     const src = (name: string): string => String(WebGPUBackend.prototype[name]);
     expect(src('uploadToGPU')).toMatch(/tensorData\.values/);
     expect(src('runWebGPUProgram')).toMatch(/this\.uploadToGPU\(output\.dataId\)/);
     expect(src('makeUniforms')).toMatch(/uniformPendingDisposal\.push\(uniformBuffer\)/);
     expect(src('releaseResource')).toMatch(/tensorData\.external/);
-    expect(src('recordAndSubmit')).toMatch(/getBindGroupLayout\(0\)[\s\S]*createBindGroup|createBindGroup[\s\S]*getBindGroupLayout\(0\)/);
+    expect(src('recordAndSubmit')).toMatch(
+      /getBindGroupLayout\(0\)[\s\S]*createBindGroup|createBindGroup[\s\S]*getBindGroupLayout\(0\)/,
+    );
   });
 
   it('REWARD_TUNE_WEBGPU_PATCHES: unset or 1 on, 0 off, anything else a usage error naming the variable', () => {
     expect(webgpuPatchesOn({})).toBe(true);
     expect(webgpuPatchesOn({ REWARD_TUNE_WEBGPU_PATCHES: '1' })).toBe(true);
     expect(webgpuPatchesOn({ REWARD_TUNE_WEBGPU_PATCHES: '0' })).toBe(false);
-    expect(() => webgpuPatchesOn({ REWARD_TUNE_WEBGPU_PATCHES: 'yes' })).toThrow(/^REWARD_TUNE_WEBGPU_PATCHES must be 0 or 1, got "yes"/);
+    expect(() => webgpuPatchesOn({ REWARD_TUNE_WEBGPU_PATCHES: 'yes' })).toThrow(
+      /^REWARD_TUNE_WEBGPU_PATCHES must be 0 or 1, got "yes"/,
+    );
   });
 });

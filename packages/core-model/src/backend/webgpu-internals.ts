@@ -51,7 +51,9 @@ interface TensorData {
 /** The parts of tfjs-backend-webgpu 4.22's WebGPUBackend that the patches below use. */
 export interface WebgpuBackendInternals {
   readonly device: GpuDeviceLike;
-  readonly queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
+  readonly queue: {
+    writeBuffer(buffer: unknown, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void;
+  };
   readonly tensorMap: { get(dataId: object): TensorData | undefined };
   readonly bufferManager: {
     acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): unknown;
@@ -62,7 +64,13 @@ export interface WebgpuBackendInternals {
   /** Packs a kernel's uniforms into a pooled uniform buffer (written now, released at the next submit). */
   makeUniforms(uniforms: readonly { type: string; data: number[] }[]): { offset: number; size: number; buffer: object };
   readonly uniformPendingDisposal: object[];
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: unknown, output?: tf.TensorInfo): tf.TensorInfo;
+  runWebGPUProgram(
+    program: unknown,
+    inputs: tf.TensorInfo[],
+    dtype: tf.DataType,
+    uniforms?: unknown,
+    output?: tf.TensorInfo,
+  ): tf.TensorInfo;
 }
 
 interface BufferBinding {
@@ -116,7 +124,11 @@ const deviceErrors = new WeakMap<object, { count: number; first: string }>();
  * nothing and the run carries on with wrong numbers. readTensor (primitives.ts) fails on the first read after one.
  */
 export function watchWebgpuErrors(backendObject: unknown): void {
-  const device = (backendObject as { device?: { addEventListener?(type: string, f: (e: { error?: { message?: string } }) => void): void } }).device;
+  const device = (
+    backendObject as {
+      device?: { addEventListener?(type: string, f: (e: { error?: { message?: string } }) => void): void };
+    }
+  ).device;
   if (device?.addEventListener === undefined || deviceErrors.has(backendObject as object)) return;
   const record = { count: 0, first: '' };
   deviceErrors.set(backendObject as object, record);
@@ -133,7 +145,8 @@ export function webgpuErrors(): { count: number; first: string } | null {
 
 /** The values as the 32-bit array tfjs stores on the GPU (bool and int32 as int32), without copying when they are. */
 function asGpuArray(values: tf.backend_util.BackendValues, dtype: tf.DataType): Float32Array | Int32Array {
-  if (dtype === 'float32') return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+  if (dtype === 'float32')
+    return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
   return values instanceof Int32Array ? values : Int32Array.from(values as ArrayLike<number>);
 }
 
@@ -144,9 +157,19 @@ export function patchWebgpuBackend(backendObject: unknown): WebgpuPatchStats {
   const backend = backendObject as WebgpuBackendInternals;
   const done = patched.get(backend);
   if (done !== undefined) return done;
-  const fields = ['device', 'queue', 'tensorMap', 'bufferManager', 'uploadToGPU', 'runWebGPUProgram', 'makeUniforms', 'uniformPendingDisposal'] as const;
+  const fields = [
+    'device',
+    'queue',
+    'tensorMap',
+    'bufferManager',
+    'uploadToGPU',
+    'runWebGPUProgram',
+    'makeUniforms',
+    'uniformPendingDisposal',
+  ] as const;
   for (const field of fields) {
-    if (backend[field] === undefined) throw new Error(`tfjs-backend-webgpu: no '${field}' on the backend (version changed?)`);
+    if (backend[field] === undefined)
+      throw new Error(`tfjs-backend-webgpu: no '${field}' on the backend (version changed?)`);
   }
   const stats: WebgpuPatchStats = { uploads: 0, scalarHits: 0, uniformHits: 0, bindGroupsCreated: 0, bindGroupHits: 0 };
 
@@ -278,8 +301,9 @@ export function patchWebgpuBackend(backendObject: unknown): WebgpuPatchStats {
     return group;
   };
   // tfjs asks each pipeline for its layout per kernel; one object per pipeline keeps the memo keys stable.
-  const pipelineProto = (globalThis as { GPUComputePipeline?: { prototype: { getBindGroupLayout(i: number): object } } })
-    .GPUComputePipeline?.prototype;
+  const pipelineProto = (
+    globalThis as { GPUComputePipeline?: { prototype: { getBindGroupLayout(i: number): object } } }
+  ).GPUComputePipeline?.prototype;
   if (pipelineProto !== undefined && !(LAYOUTS in pipelineProto)) {
     const getLayout = pipelineProto.getBindGroupLayout;
     const layouts = new WeakMap<object, Map<number, object>>();

@@ -154,7 +154,11 @@ function kernel(
       for (const t of ins) {
         if (t.dtype !== 'float32') throw new Error(`${name}: input '${t.dtype}' is not float32`);
       }
-      return (backend as unknown as WebgpuRunner).runWebGPUProgram(make(ins, (attrs ?? {}) as Record<string, unknown>), ins, 'float32');
+      return (backend as unknown as WebgpuRunner).runWebGPUProgram(
+        make(ins, (attrs ?? {}) as Record<string, unknown>),
+        ins,
+        'float32',
+      );
     },
   };
 }
@@ -166,15 +170,24 @@ const rows = (t: tf.TensorInfo): [number, number] => {
 
 const KERNELS: tf.KernelConfig[] = [
   kernel('RtLayerNorm', ['x', 'scale', 'bias'], ([x]) =>
-    perRow('rtLayerNorm', ['lnX', 'lnScale', 'lnBias'], rows(x), `${ROW_STATS('lnX')}
+    perRow(
+      'rtLayerNorm',
+      ['lnX', 'lnScale', 'lnBias'],
+      rows(x),
+      `${ROW_STATS('lnX')}
         if (valid) {
           for (var j = lane; j < d; j = j + ${LANES}) {
             result[base + j] = (lnX[base + j] - mu) * inv * lnScale[j] + lnBias[j];
           }
-        }`),
+        }`,
+    ),
   ),
   kernel('RtLayerNormGradX', ['dy', 'x', 'scale'], ([dy]) =>
-    perRow('rtLayerNormGradX', ['lnDy', 'lnX', 'lnScale'], rows(dy), `${ROW_STATS('lnX')}
+    perRow(
+      'rtLayerNormGradX',
+      ['lnDy', 'lnX', 'lnScale'],
+      rows(dy),
+      `${ROW_STATS('lnX')}
         var sg = 0.0;
         var sgx = 0.0;
         if (valid) {
@@ -191,27 +204,43 @@ const KERNELS: tf.KernelConfig[] = [
             let g = lnDy[base + j] * lnScale[j];
             result[base + j] = (g - mg - (lnX[base + j] - mu) * inv * mgx) * inv;
           }
-        }`),
+        }`,
+    ),
   ),
   kernel('RtLayerNormDyXhat', ['dy', 'x'], ([dy]) =>
-    perRow('rtLayerNormDyXhat', ['lnDy', 'lnX'], rows(dy), `${ROW_STATS('lnX')}
+    perRow(
+      'rtLayerNormDyXhat',
+      ['lnDy', 'lnX'],
+      rows(dy),
+      `${ROW_STATS('lnX')}
         if (valid) {
           for (var j = lane; j < d; j = j + ${LANES}) {
             result[base + j] = lnDy[base + j] * (lnX[base + j] - mu) * inv;
           }
-        }`),
+        }`,
+    ),
   ),
   kernel('RtGelu', ['x'], ([x]) =>
-    elementwise('rtGelu', ['geluX'], x.shape, `
+    elementwise(
+      'rtGelu',
+      ['geluX'],
+      x.shape,
+      `
           let v = geluX[index];
-          result[index] = v * ${S_OF_X('v')};`),
+          result[index] = v * ${S_OF_X('v')};`,
+    ),
   ),
   kernel('RtGeluGrad', ['dy', 'x'], ([dy]) =>
-    elementwise('rtGeluGrad', ['geluDy', 'geluX'], dy.shape, `
+    elementwise(
+      'rtGeluGrad',
+      ['geluDy', 'geluX'],
+      dy.shape,
+      `
           let v = geluX[index];
           let s = ${S_OF_X('v')};
           let dz2 = ${GELU_C} * (1.0 + ${3 * GELU_A} * v * v);
-          result[index] = geluDy[index] * (s + v * s * (1.0 - s) * dz2);`),
+          result[index] = geluDy[index] * (s + v * s * (1.0 - s) * dz2);`,
+    ),
   ),
   kernel('RtScaledSoftmax', ['s', 'bias'], ([sc, bias], { scale }) => {
     if (sc.shape.length !== 4 || (bias !== undefined && bias.shape.length !== 4)) {
@@ -220,7 +249,10 @@ const KERNELS: tf.KernelConfig[] = [
     const c = Number(scale);
     // The bias broadcasts over any of its axes of size 1 (a causal mask [1, 1, L, S], a padding mask [B, 1, 1, S]).
     const biasTerm = bias === undefined ? '' : ` + attBias[bbase + select(j, 0, bs.w == 1)]`;
-    const biasBase = bias === undefined ? '' : `
+    const biasBase =
+      bias === undefined
+        ? ''
+        : `
         let ss = uniforms.attSShape;
         let bs = uniforms.attBiasShape;
         let bl = select(row % ss.z, 0, bs.z == 1);
@@ -228,7 +260,11 @@ const KERNELS: tf.KernelConfig[] = [
         let bb = select(row / (ss.z * ss.y), 0, bs.x == 1);
         let bbase = ((bb * bs.y + bh) * bs.z + bl) * bs.w;`;
     const names = bias === undefined ? ['attS'] : ['attS', 'attBias'];
-    return perRow(`rtScaledSoftmax_${c}_${bias !== undefined}`, names, sc.shape, `${biasBase}
+    return perRow(
+      `rtScaledSoftmax_${c}_${bias !== undefined}`,
+      names,
+      sc.shape,
+      `${biasBase}
         var m = -3.4e38;
         if (valid) { for (var j = lane; j < d; j = j + ${LANES}) { m = max(m, ${c} * attS[base + j]${biasTerm}); } }
         let mx = rowMax(m);
@@ -239,11 +275,16 @@ const KERNELS: tf.KernelConfig[] = [
           for (var j = lane; j < d; j = j + ${LANES}) {
             result[base + j] = exp(${c} * attS[base + j]${biasTerm} - mx) / total;
           }
-        }`);
+        }`,
+    );
   }),
   kernel('RtSoftmaxGrad', ['p', 'dp'], ([p], { scale }) => {
     const c = Number(scale);
-    return perRow(`rtSoftmaxGrad_${c}`, ['smP', 'smDp'], p.shape, `
+    return perRow(
+      `rtSoftmaxGrad_${c}`,
+      ['smP', 'smDp'],
+      p.shape,
+      `
         var t = 0.0;
         if (valid) { for (var j = lane; j < d; j = j + ${LANES}) { t = t + smDp[base + j] * smP[base + j]; } }
         let dot = rowSum(t);
@@ -251,7 +292,8 @@ const KERNELS: tf.KernelConfig[] = [
           for (var j = lane; j < d; j = j + ${LANES}) {
             result[base + j] = ${c} * smP[base + j] * (smDp[base + j] - dot);
           }
-        }`);
+        }`,
+    );
   }),
 ];
 
@@ -279,8 +321,10 @@ export function fusedWebgpu(): boolean {
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: tf.NamedAttrMap = {}): tf.Tensor =>
   tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
 
-export const fusedLayerNorm = (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor): tf.Tensor => run('RtLayerNorm', { x, scale, bias });
-export const fusedLayerNormGradX = (dy: tf.Tensor, x: tf.Tensor, scale: tf.Tensor): tf.Tensor => run('RtLayerNormGradX', { dy, x, scale });
+export const fusedLayerNorm = (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor): tf.Tensor =>
+  run('RtLayerNorm', { x, scale, bias });
+export const fusedLayerNormGradX = (dy: tf.Tensor, x: tf.Tensor, scale: tf.Tensor): tf.Tensor =>
+  run('RtLayerNormGradX', { dy, x, scale });
 export const fusedLayerNormDyXhat = (dy: tf.Tensor, x: tf.Tensor): tf.Tensor => run('RtLayerNormDyXhat', { dy, x });
 export const fusedGelu = (x: tf.Tensor): tf.Tensor => run('RtGelu', { x });
 export const fusedGeluGrad = (dy: tf.Tensor, x: tf.Tensor): tf.Tensor => run('RtGeluGrad', { dy, x });
@@ -288,4 +332,5 @@ export const fusedGeluGrad = (dy: tf.Tensor, x: tf.Tensor): tf.Tensor => run('Rt
 export const fusedScaledSoftmax = (s: tf.Tensor, scale: number, bias?: tf.Tensor): tf.Tensor =>
   run('RtScaledSoftmax', bias === undefined ? { s } : { s, bias }, { scale });
 /** scale·p·(dp − rowsum(dp·p)): the gradient through softmax(scale·s) with respect to s. */
-export const fusedSoftmaxGrad = (p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor => run('RtSoftmaxGrad', { p, dp }, { scale });
+export const fusedSoftmaxGrad = (p: tf.Tensor, dp: tf.Tensor, scale: number): tf.Tensor =>
+  run('RtSoftmaxGrad', { p, dp }, { scale });

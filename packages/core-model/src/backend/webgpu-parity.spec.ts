@@ -15,7 +15,6 @@ import { patchWebgpuBackend } from './webgpu-internals';
 
 const adapter = webgpuAdapterInChild();
 if (!adapter.ok) {
-  // eslint-disable-next-line no-console
   console.log(`webgpu parity tests skipped: no WebGPU adapter here (${adapter.what})`);
 }
 const describeWithAdapter = adapter.ok ? describe : describe.skip;
@@ -44,13 +43,27 @@ async function run(backend: BackendChoice): Promise<Outputs> {
   const rng = Rng.fromSeed(7);
   // The head starts at zero (uniform logits): random values make the comparison mean something.
   const head = model.params.get('decoder/head/kernel')!;
-  head.assign(tf.tensor(Float32Array.from({ length: head.size }, () => rng.normal()), head.shape));
-  const images = tf.tensor4d(Float32Array.from({ length: B * 16 * 16 * 3 }, () => 2 * rng.next() - 1), [B, 16, 16, 3]);
-  const targets = tf.tensor2d(Int32Array.from({ length: B * 6 }, () => Math.floor(rng.next() * 12)), [B, 6], 'int32');
+  head.assign(
+    tf.tensor(
+      Float32Array.from({ length: head.size }, () => rng.normal()),
+      head.shape,
+    ),
+  );
+  const images = tf.tensor4d(
+    Float32Array.from({ length: B * 16 * 16 * 3 }, () => 2 * rng.next() - 1),
+    [B, 16, 16, 3],
+  );
+  const targets = tf.tensor2d(
+    Int32Array.from({ length: B * 6 }, () => Math.floor(rng.next() * 12)),
+    [B, 6],
+    'int32',
+  );
   const score = async (tokens: Int32Array, rows: number): Promise<Float32Array> => {
     const t = tf.tensor2d(tokens, [rows, 6], 'int32');
     // Row r = b·N + n scores image b (rank-3 tile: webgpu runs rank ≥ 5 tiles on the CPU via a synchronous read).
-    const img = tf.tidy(() => tf.reshape(tf.tile(tf.reshape(images, [B, 1, PIXELS]), [1, rows / B, 1]), [rows, 16, 16, 3]));
+    const img = tf.tidy(() =>
+      tf.reshape(tf.tile(tf.reshape(images, [B, 1, PIXELS]), [1, rows / B, 1]), [rows, 16, 16, 3]),
+    );
     const lp = model.tokenLogProbs(img as tf.Tensor4D, t);
     const v = (await readTensor(lp)) as Float32Array;
     tf.dispose([t, lp, img]);
@@ -88,13 +101,23 @@ async function train(backend: BackendChoice): Promise<{ losses: number[]; params
   await initBackend(backend, { quiet: true });
   const model = EncoderDecoder.create(MU, 0);
   const rng = Rng.fromSeed(5);
-  const images = tf.tensor4d(Float32Array.from({ length: B * PIXELS }, () => 2 * rng.next() - 1), [B, 16, 16, 3]);
-  const targets = tf.tensor2d(Int32Array.from({ length: B * 6 }, () => Math.floor(rng.next() * 12)), [B, 6], 'int32');
+  const images = tf.tensor4d(
+    Float32Array.from({ length: B * PIXELS }, () => 2 * rng.next() - 1),
+    [B, 16, 16, 3],
+  );
+  const targets = tf.tensor2d(
+    Int32Array.from({ length: B * 6 }, () => Math.floor(rng.next() * 12)),
+    [B, 6],
+    'int32',
+  );
   const vars = [...model.params.values()];
   const losses: number[] = [];
   try {
     for (let step = 0; step < 4; step++) {
-      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar,
+        vars,
+      );
       losses.push((await readTensor(value))[0]);
       for (const v of vars) v.assign(tf.tidy(() => tf.sub(v, tf.mul(grads[v.name], 0.1))));
       tf.dispose([value, ...Object.values(grads)]);
@@ -167,7 +190,10 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
       return v;
     };
     const onCpu = await norm('cpu');
-    expect(onCpu).toBeCloseTo(Math.sqrt(6 * [0, 1, 2, 3, 4, 5, 6].reduce((a, k) => a + (k - 3) ** 2 * (k === 0 ? 8 : 7), 0)), 4);
+    expect(onCpu).toBeCloseTo(
+      Math.sqrt(6 * [0, 1, 2, 3, 4, 5, 6].reduce((a, k) => a + (k - 3) ** 2 * (k === 0 ? 8 : 7), 0)),
+      4,
+    );
     expect(await norm('webgpu')).toBeCloseTo(onCpu, 4);
   });
 
@@ -210,11 +236,17 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
     let last = { created: 0, hits: 0 };
     for (let step = 0; step < 5; step++) {
       const before = { ...stats };
-      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.neg(tf.mean(model.tokenLogProbs(images, targets))) as tf.Scalar,
+        vars,
+      );
       optimizer.apply(model.params, new Map(Object.entries(grads).map(([k, g]) => [names.get(k)!, g])));
       await readTensor(vars[vars.length - 1]);
       tf.dispose([value, ...Object.values(grads)]);
-      last = { created: stats.bindGroupsCreated - before.bindGroupsCreated, hits: stats.bindGroupHits - before.bindGroupHits };
+      last = {
+        created: stats.bindGroupsCreated - before.bindGroupsCreated,
+        hits: stats.bindGroupHits - before.bindGroupHits,
+      };
     }
     tf.dispose([images, targets]);
     optimizer.dispose();
@@ -227,24 +259,42 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
 
   it("webgpu-kernels.ts's fused layer norm, GELU and dense+bias: values and gradients as the composed ops on cpu", async () => {
     // Widths below, at and above the kernels' 64 lanes, and not multiples of them.
-    const cases: [number, number][] = [[5, 40], [3, 64], [7, 300]];
+    const cases: [number, number][] = [
+      [5, 40],
+      [3, 64],
+      [7, 300],
+    ];
     const compute = async (backend: BackendChoice) => {
       await initBackend(backend, { quiet: true });
       const out: Float32Array[] = [];
       for (const [n, d] of cases) {
         const rng = Rng.fromSeed(n * 1000 + d);
         const arr = (len: number, scale: number) => Float32Array.from({ length: len }, () => scale * rng.normal());
-        const [x, scale, bias, w] = [tf.tensor2d(arr(n * d, 3), [n, d]), tf.tensor1d(arr(d, 1)), tf.tensor1d(arr(d, 1)), tf.tensor2d(arr(n * d, 1), [n, d])];
+        const [x, scale, bias, w] = [
+          tf.tensor2d(arr(n * d, 3), [n, d]),
+          tf.tensor1d(arr(d, 1)),
+          tf.tensor1d(arr(d, 1)),
+          tf.tensor2d(arr(n * d, 1), [n, d]),
+        ];
         const kernel = tf.tensor2d(arr(d * 3, 0.2), [d, 3]);
         const b3 = tf.tensor1d(arr(3, 1));
-        const params = new Map([['n/scale', scale], ['n/bias', bias]]) as unknown as Parameters<typeof layerNorm>[0];
+        const params = new Map([
+          ['n/scale', scale],
+          ['n/bias', bias],
+        ]) as unknown as Parameters<typeof layerNorm>[0];
         const f = (x: tf.Tensor, s: tf.Tensor, b: tf.Tensor, k: tf.Tensor, kb: tf.Tensor) => {
-          const p = new Map([['n/scale', s], ['n/bias', b]]) as unknown as Parameters<typeof layerNorm>[0];
+          const p = new Map([
+            ['n/scale', s],
+            ['n/bias', b],
+          ]) as unknown as Parameters<typeof layerNorm>[0];
           const y = geluTanh(layerNorm(p, 'n', x));
           return tf.add(tf.sum(tf.mul(y, w)), tf.sum(tf.mul(dense(y, k, kb), 0.3))) as tf.Scalar;
         };
         const { value, grads } = tf.valueAndGrads(f)([x, scale, bias, kernel, b3]);
-        out.push(Float32Array.from(await readTensor(value)), ...(await Promise.all(grads.map((g) => readTensor(g)))).map((g) => Float32Array.from(g)));
+        out.push(
+          Float32Array.from(await readTensor(value)),
+          ...(await Promise.all(grads.map((g) => readTensor(g)))).map((g) => Float32Array.from(g)),
+        );
         out.push(Float32Array.from(await readTensor(geluTanh(layerNorm(params, 'n', x)))));
         tf.dispose([x, scale, bias, w, kernel, b3, value, ...grads]);
       }
@@ -254,7 +304,8 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
     const onGpu = await compute('webgpu');
     // The fused kernels are what ran on webgpu.
     const names = new Set((await tf.profile(async () => (await compute('webgpu')).length)).kernels.map((k) => k.name));
-    for (const k of ['RtLayerNorm', 'RtLayerNormGradX', 'RtLayerNormDyXhat', 'RtGelu', 'RtGeluGrad', '_FusedMatMul']) expect(names).toContain(k);
+    for (const k of ['RtLayerNorm', 'RtLayerNormGradX', 'RtLayerNormDyXhat', 'RtGelu', 'RtGeluGrad', '_FusedMatMul'])
+      expect(names).toContain(k);
     expect(onGpu.length).toBe(onCpu.length);
     onCpu.forEach((c, i) => {
       const scale = Math.max(1, ...Array.from(c, Math.abs));
@@ -268,14 +319,29 @@ describeWithAdapter(`webgpu (${adapter.what}) against cpu, mu model`, () => {
       await initBackend(backend, { quiet: true });
       const rng = Rng.fromSeed(3);
       const arr = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
-      const [q, k, v, w] = [tf.tensor4d(arr(b * h * l * dh), [b, h, l, dh]), tf.tensor4d(arr(b * h * s * dh), [b, h, s, dh]), tf.tensor4d(arr(b * h * s * dh), [b, h, s, dh]), tf.tensor4d(arr(b * h * l * dh), [b, h, l, dh])];
+      const [q, k, v, w] = [
+        tf.tensor4d(arr(b * h * l * dh), [b, h, l, dh]),
+        tf.tensor4d(arr(b * h * s * dh), [b, h, s, dh]),
+        tf.tensor4d(arr(b * h * s * dh), [b, h, s, dh]),
+        tf.tensor4d(arr(b * h * l * dh), [b, h, l, dh]),
+      ];
       // No bias, a causal one [1, 1, L, S] (L = S below) and a padding one [B, 1, 1, S].
-      const pad = tf.tensor4d(Float32Array.from({ length: b * s }, (_, i) => (i % s >= s - 1 - (i >= s ? 2 : 0) ? -1e9 : 0)), [b, 1, 1, s]);
+      const pad = tf.tensor4d(
+        Float32Array.from({ length: b * s }, (_, i) => (i % s >= s - 1 - (i >= s ? 2 : 0) ? -1e9 : 0)),
+        [b, 1, 1, s],
+      );
       const out: Float32Array[] = [];
-      for (const [kk, vv, bias] of [[k, v, undefined], [tf.slice(k, [0, 0, 0, 0], [b, h, l, dh]), tf.slice(v, [0, 0, 0, 0], [b, h, l, dh]), causalBias(l)], [k, v, pad]] as [tf.Tensor, tf.Tensor, tf.Tensor | undefined][]) {
+      for (const [kk, vv, bias] of [
+        [k, v, undefined],
+        [tf.slice(k, [0, 0, 0, 0], [b, h, l, dh]), tf.slice(v, [0, 0, 0, 0], [b, h, l, dh]), causalBias(l)],
+        [k, v, pad],
+      ] as [tf.Tensor, tf.Tensor, tf.Tensor | undefined][]) {
         const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(attend(q, k, v, bias), w)) as tf.Scalar;
         const { value, grads } = tf.valueAndGrads(f)([q, kk, vv]);
-        out.push(Float32Array.from(await readTensor(value)), ...(await Promise.all(grads.map((g) => readTensor(g)))).map((g) => Float32Array.from(g)));
+        out.push(
+          Float32Array.from(await readTensor(value)),
+          ...(await Promise.all(grads.map((g) => readTensor(g)))).map((g) => Float32Array.from(g)),
+        );
       }
       const names = new Set((await tf.profile(() => attend(q, k, v, pad))).kernels.map((x) => x.name));
       tf.dispose([q, k, v, w, pad]);

@@ -1,7 +1,8 @@
 import * as E from 'fp-ts/Either';
 import { Batcher, type Batch, type BatcherOptions, type BatcherPosition } from './batcher';
 
-const take = (b: Batcher, n: number): Batch[] => Array.from({ length: n }, () => b.next()).filter((x): x is Batch => x !== undefined);
+const take = (b: Batcher, n: number): Batch[] =>
+  Array.from({ length: n }, () => b.next()).filter((x): x is Batch => x !== undefined);
 const plain = (bs: Batch[]) => bs.map((b) => ({ ...b, indices: Array.from(b.indices) }));
 
 describe('Batcher', () => {
@@ -58,9 +59,15 @@ describe('Batcher', () => {
 
   it('refuses a position saved for different data or settings, naming the field', () => {
     const saved = new Batcher(opts).position();
-    expect(Batcher.resume({ ...opts, size: 11 }, saved)).toEqual(E.left('batcher position: config.size: saved 10, now 11'));
-    expect(Batcher.resume({ ...opts, remainder: 'pad' }, saved)).toEqual(E.left('batcher position: config.remainder: saved "drop", now "pad"'));
-    expect(Batcher.resume(opts, { ...saved, offset: 10 })).toEqual(E.left('batcher position: offset: expected an integer in [0, 10), got 10'));
+    expect(Batcher.resume({ ...opts, size: 11 }, saved)).toEqual(
+      E.left('batcher position: config.size: saved 10, now 11'),
+    );
+    expect(Batcher.resume({ ...opts, remainder: 'pad' }, saved)).toEqual(
+      E.left('batcher position: config.remainder: saved "drop", now "pad"'),
+    );
+    expect(Batcher.resume(opts, { ...saved, offset: 10 })).toEqual(
+      E.left('batcher position: offset: expected an integer in [0, 10), got 10'),
+    );
   });
 
   it('rejects impossible settings (programmer errors)', () => {

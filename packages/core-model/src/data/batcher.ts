@@ -33,7 +33,13 @@ export interface BatcherPosition {
   readonly offset: number;
   /** Batches served so far, over all epochs. */
   readonly step: number;
-  readonly config: { readonly size: number; readonly batchSize: number; readonly seed: number; readonly shuffle: boolean; readonly remainder: Remainder };
+  readonly config: {
+    readonly size: number;
+    readonly batchSize: number;
+    readonly seed: number;
+    readonly shuffle: boolean;
+    readonly remainder: Remainder;
+  };
 }
 
 export interface Batch {
@@ -47,7 +53,8 @@ export interface Batch {
 }
 
 /** Mixes (seed, epoch) into a 32-bit seed; `Rng.fromSeed` then decorrelates nearby values. */
-const epochSeed = (seed: number, epoch: number): number => (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0;
+const epochSeed = (seed: number, epoch: number): number =>
+  (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0;
 
 export class Batcher {
   private epoch = 0;
@@ -58,10 +65,14 @@ export class Batcher {
 
   constructor(private readonly options: BatcherOptions) {
     const { size, batchSize, remainder } = options;
-    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Batcher: size must be a positive integer, got ${size}`);
-    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`Batcher: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(size) || size <= 0)
+      throw new RangeError(`Batcher: size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(batchSize) || batchSize <= 0)
+      throw new RangeError(`Batcher: batchSize must be a positive integer, got ${batchSize}`);
     if (remainder === 'drop' && size < batchSize) {
-      throw new RangeError(`Batcher: ${size} examples never fill a batch of ${batchSize} when the remainder is dropped`);
+      throw new RangeError(
+        `Batcher: ${size} examples never fill a batch of ${batchSize} when the remainder is dropped`,
+      );
     }
     this.shuffle = options.shuffle ?? true;
     this.order = this.orderOf(0);
@@ -73,15 +84,19 @@ export class Batcher {
     const want = b.position().config;
     for (const k of Object.keys(want) as (keyof BatcherPosition['config'])[]) {
       if (position.config?.[k] !== want[k]) {
-        return E.left(`batcher position: config.${k}: saved ${JSON.stringify(position.config?.[k])}, now ${JSON.stringify(want[k])}`);
+        return E.left(
+          `batcher position: config.${k}: saved ${JSON.stringify(position.config?.[k])}, now ${JSON.stringify(want[k])}`,
+        );
       }
     }
     const { epoch, offset, step } = position;
-    if (!Number.isInteger(epoch) || epoch < 0) return E.left(`batcher position: epoch: expected an integer ≥ 0, got ${epoch}`);
+    if (!Number.isInteger(epoch) || epoch < 0)
+      return E.left(`batcher position: epoch: expected an integer ≥ 0, got ${epoch}`);
     if (!Number.isInteger(offset) || offset < 0 || offset >= options.size) {
       return E.left(`batcher position: offset: expected an integer in [0, ${options.size}), got ${offset}`);
     }
-    if (!Number.isInteger(step) || step < 0) return E.left(`batcher position: step: expected an integer ≥ 0, got ${step}`);
+    if (!Number.isInteger(step) || step < 0)
+      return E.left(`batcher position: step: expected an integer ≥ 0, got ${step}`);
     b.epoch = epoch;
     b.offset = offset;
     b.step = step;
@@ -97,7 +112,12 @@ export class Batcher {
 
   position(): BatcherPosition {
     const { size, batchSize, seed, remainder } = this.options;
-    return { epoch: this.epoch, offset: this.offset, step: this.step, config: { size, batchSize, seed, shuffle: this.shuffle, remainder } };
+    return {
+      epoch: this.epoch,
+      offset: this.offset,
+      step: this.step,
+      config: { size, batchSize, seed, shuffle: this.shuffle, remainder },
+    };
   }
 
   /** The next batch, or undefined once `epochs` epochs have been served. */

@@ -28,13 +28,42 @@ function captions() {
 }
 
 function karpathy() {
-  const sent = (raw: string) => ({ raw, tokens: raw.toLowerCase().replace(/[.]/g, '').split(' '), imgid: 0, sentid: 0 });
+  const sent = (raw: string) => ({
+    raw,
+    tokens: raw.toLowerCase().replace(/[.]/g, '').split(' '),
+    imgid: 0,
+    sentid: 0,
+  });
   return {
     dataset: 'coco',
     images: [
-      { filepath: 'val2014', filename: 'x.png', imgid: 0, split: 'test', cocoid: 391895, sentids: [], sentences: [sent('A man rides.'), sent('Bike ride')] },
-      { filepath: 'train2014', filename: 'y.png', imgid: 1, split: 'train', cocoid: 7, sentids: [], sentences: [sent('A kitchen')] },
-      { filepath: 'val2014', filename: 'z.png', imgid: 2, split: 'restval', cocoid: 8, sentids: [], sentences: [sent('Sky')] },
+      {
+        filepath: 'val2014',
+        filename: 'x.png',
+        imgid: 0,
+        split: 'test',
+        cocoid: 391895,
+        sentids: [],
+        sentences: [sent('A man rides.'), sent('Bike ride')],
+      },
+      {
+        filepath: 'train2014',
+        filename: 'y.png',
+        imgid: 1,
+        split: 'train',
+        cocoid: 7,
+        sentids: [],
+        sentences: [sent('A kitchen')],
+      },
+      {
+        filepath: 'val2014',
+        filename: 'z.png',
+        imgid: 2,
+        split: 'restval',
+        cocoid: 8,
+        sentids: [],
+        sentences: [sent('Sky')],
+      },
     ],
   };
 }
@@ -60,8 +89,12 @@ describe('COCO captions', () => {
     expect(parseCocoCaptions(h, C)).toEqual(E.left(`${C}: annotations[2].caption: empty caption`));
     const i = captions();
     (i.annotations[0] as { caption: unknown }).caption = 3;
-    expect(parseCocoCaptions(i, C)).toEqual(E.left(`${C}: annotations[0].caption: Invalid input: expected string, received number`));
-    expect(parseCocoCaptions({ images: [], annotations: [] }, C)).toEqual(E.left(`${C}: images: dataset has no images`));
+    expect(parseCocoCaptions(i, C)).toEqual(
+      E.left(`${C}: annotations[0].caption: Invalid input: expected string, received number`),
+    );
+    expect(parseCocoCaptions({ images: [], annotations: [] }, C)).toEqual(
+      E.left(`${C}: images: dataset has no images`),
+    );
     const j = captions();
     j.annotations[2].id = 1;
     expect(parseCocoCaptions(j, C)).toEqual(E.left(`${C}: annotations[2].id: duplicate id 1 (also at annotations[0])`));
@@ -72,7 +105,9 @@ describe('COCO captions', () => {
     const file = path.join(dir, C);
     writeFileSync(file, JSON.stringify(captions()));
     writeFileSync(path.join(dir, 'a.png'), encodePng({ width: 2, height: 2, data: new Uint8Array(12).fill(255) }));
-    expect(readCocoCaptions(file, { imageDir: dir })).toEqual(E.left(`${file}: images[1].file_name: file not found: ${path.join(dir, 'b.png')}`));
+    expect(readCocoCaptions(file, { imageDir: dir })).toEqual(
+      E.left(`${file}: images[1].file_name: file not found: ${path.join(dir, 'b.png')}`),
+    );
     writeFileSync(path.join(dir, 'b.png'), encodePng({ width: 3, height: 1, data: new Uint8Array(9) }));
     const ds = ok(readCocoCaptions(file, { imageDir: dir }));
     expect(Array.from(ok(ds.loadImage(ds.images[0], { height: 1, width: 1 })).pixels)).toEqual([1, 1, 1]);
@@ -100,13 +135,17 @@ describe('Karpathy split', () => {
         ],
       },
     ]);
-    expect(ok(parseKarpathySplit(karpathy(), K, { splits: ['train', 'restval'] })).images.map((i) => i.id)).toEqual([7, 8]);
+    expect(ok(parseKarpathySplit(karpathy(), K, { splits: ['train', 'restval'] })).images.map((i) => i.id)).toEqual([
+      7, 8,
+    ]);
   });
 
   it('reports problems with file and field', () => {
     const a = karpathy();
     a.images[1].split = 'dev';
-    expect(parseKarpathySplit(a, K)).toEqual(E.left(`${K}: images[1].split: Invalid option: expected one of "train"|"val"|"test"|"restval"`));
+    expect(parseKarpathySplit(a, K)).toEqual(
+      E.left(`${K}: images[1].split: Invalid option: expected one of "train"|"val"|"test"|"restval"`),
+    );
     const b = karpathy();
     b.images[2].cocoid = 7;
     expect(parseKarpathySplit(b, K)).toEqual(E.left(`${K}: images[2].cocoid: duplicate id 7 (also at images[1])`));
@@ -115,7 +154,9 @@ describe('Karpathy split', () => {
     expect(parseKarpathySplit(c, K)).toEqual(E.left(`${K}: images[0].sentences: image 391895 has no captions`));
     const d = karpathy();
     delete (d.images[0].sentences[1] as { tokens?: unknown }).tokens;
-    expect(parseKarpathySplit(d, K)).toEqual(E.left(`${K}: images[0].sentences[1].tokens: Invalid input: expected array, received undefined`));
+    expect(parseKarpathySplit(d, K)).toEqual(
+      E.left(`${K}: images[0].sentences[1].tokens: Invalid input: expected array, received undefined`),
+    );
     const e = karpathy();
     e.images = e.images.filter((i) => i.split !== 'val');
     expect(parseKarpathySplit(e, K, { splits: ['val'] })).toEqual(E.left(`${K}: images: no images in split val`));

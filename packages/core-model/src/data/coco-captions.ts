@@ -54,7 +54,12 @@ const karpathySchema = z.object({
   ),
 });
 
-function finish(file: string, images: CaptionImage[], options: CaptionOptions, nameField: string): E.Either<string, CaptionDataset> {
+function finish(
+  file: string,
+  images: CaptionImage[],
+  options: CaptionOptions,
+  nameField: string,
+): E.Either<string, CaptionDataset> {
   if (options.imageDir !== undefined) {
     const dir = options.imageDir;
     const missing = firstMissingFile(
@@ -69,7 +74,11 @@ function finish(file: string, images: CaptionImage[], options: CaptionOptions, n
 export const readCocoCaptions = (file: string, options: CaptionOptions = {}): E.Either<string, CaptionDataset> =>
   E.chain((json: unknown) => parseCocoCaptions(json, file, options))(readJson(file));
 
-export function parseCocoCaptions(json: unknown, file: string, options: CaptionOptions = {}): E.Either<string, CaptionDataset> {
+export function parseCocoCaptions(
+  json: unknown,
+  file: string,
+  options: CaptionOptions = {},
+): E.Either<string, CaptionDataset> {
   const parsed = captionsSchema.safeParse(json);
   if (!parsed.success) return E.left(zodProblem(parsed.error, file));
   const { images, annotations } = parsed.data;
@@ -106,7 +115,11 @@ export interface KarpathyOptions extends CaptionOptions {
 export const readKarpathySplit = (file: string, options: KarpathyOptions = {}): E.Either<string, CaptionDataset> =>
   E.chain((json: unknown) => parseKarpathySplit(json, file, options))(readJson(file));
 
-export function parseKarpathySplit(json: unknown, file: string, options: KarpathyOptions = {}): E.Either<string, CaptionDataset> {
+export function parseKarpathySplit(
+  json: unknown,
+  file: string,
+  options: KarpathyOptions = {},
+): E.Either<string, CaptionDataset> {
   const parsed = karpathySchema.safeParse(json);
   if (!parsed.success) return E.left(zodProblem(parsed.error, file));
   const { images } = parsed.data;
@@ -117,7 +130,8 @@ export function parseKarpathySplit(json: unknown, file: string, options: Karpath
   for (let i = 0; i < images.length; i++) {
     const im = images[i];
     const j = seen.get(im.cocoid);
-    if (j !== undefined) return E.left(`${file}: images[${i}].cocoid: duplicate id ${im.cocoid} (also at images[${j}])`);
+    if (j !== undefined)
+      return E.left(`${file}: images[${i}].cocoid: duplicate id ${im.cocoid} (also at images[${j}])`);
     seen.set(im.cocoid, i);
     if (im.sentences.length === 0) return E.left(`${file}: images[${i}].sentences: image ${im.cocoid} has no captions`);
     for (let k = 0; k < im.sentences.length; k++) {

@@ -32,7 +32,11 @@ export type Bbox = readonly [x: number, y: number, w: number, h: number];
 export const BBOX_PROBLEM = 'expected [x, y, w, h] with w > 0 and h > 0';
 
 export const isBbox = (b: unknown): b is Bbox =>
-  Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number' && Number.isFinite(v)) && b[2] > 0 && b[3] > 0;
+  Array.isArray(b) &&
+  b.length === 4 &&
+  b.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+  b[2] > 0 &&
+  b[3] > 0;
 
 /** One entry of `images[]`. */
 export interface CocoImageRecord extends ImageRef {
@@ -61,7 +65,10 @@ export function firstDuplicateId(file: string, lists: Readonly<Record<string, re
 }
 
 /** The first entry whose file does not exist: `<file>: <field>: file not found: <path>`. */
-export function firstMissingFile(file: string, entries: readonly { readonly field: string; readonly path: string }[]): string | undefined {
+export function firstMissingFile(
+  file: string,
+  entries: readonly { readonly field: string; readonly path: string }[],
+): string | undefined {
   for (const e of entries) if (!existsSync(e.path)) return `${file}: ${e.field}: file not found: ${e.path}`;
   return undefined;
 }
@@ -72,16 +79,25 @@ export function firstMissingFile(file: string, entries: readonly { readonly fiel
  */
 export function readDeclaredImage(imagePath: string, record: ImageRef, jsonFile: string): E.Either<string, RgbImage> {
   return E.chain((img: RgbImage) =>
-    record.width === undefined || record.height === undefined || (img.width === record.width && img.height === record.height)
+    record.width === undefined ||
+    record.height === undefined ||
+    (img.width === record.width && img.height === record.height)
       ? E.right(img)
-      : E.left(`${imagePath}: image is ${img.width}×${img.height} but ${jsonFile} declares ${record.width}×${record.height} for image ${record.id}`),
+      : E.left(
+          `${imagePath}: image is ${img.width}×${img.height} but ${jsonFile} declares ${record.width}×${record.height} for image ${record.id}`,
+        ),
   )(readImage(imagePath));
 }
 
-export function imageLoader(imageDir: string | undefined, jsonFile: string): (record: ImageRef, size: ImageSize) => E.Either<string, ModelImage> {
+export function imageLoader(
+  imageDir: string | undefined,
+  jsonFile: string,
+): (record: ImageRef, size: ImageSize) => E.Either<string, ModelImage> {
   return (record, size) => {
     if (imageDir === undefined) return E.left(`${jsonFile}: no image directory given, cannot load image ${record.id}`);
-    return E.map((img: RgbImage) => toModelImage(img, size))(readDeclaredImage(path.join(imageDir, record.fileName), record, jsonFile));
+    return E.map((img: RgbImage) => toModelImage(img, size))(
+      readDeclaredImage(path.join(imageDir, record.fileName), record, jsonFile),
+    );
   };
 }
 

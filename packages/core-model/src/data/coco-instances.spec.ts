@@ -59,18 +59,32 @@ describe('parseCocoInstances', () => {
       { id: 1, categoryId: 18, label: 1, bbox: [0, 0, 2, 2], area: 4, iscrowd: false },
       { id: 5, categoryId: 1, label: 0, bbox: [2, 0, 2.5, 2], area: 3, iscrowd: false },
     ]);
-    expect(ds.images[1].annotations).toEqual([{ id: 2, categoryId: 90, label: 2, bbox: [1.5, 2, 8.5, 3], area: 20, iscrowd: true }]);
+    expect(ds.images[1].annotations).toEqual([
+      { id: 2, categoryId: 90, label: 2, bbox: [1.5, 2, 8.5, 3], area: 20, iscrowd: true },
+    ]);
   });
 
   it('reports each problem as one line with file and field', () => {
-    expect(problem((f) => (f.annotations[1].bbox = [1, 1, 0, 3]))).toBe(`${F}: annotations[1].bbox: expected [x, y, w, h] with w > 0 and h > 0`);
-    expect(problem((f) => (f.annotations[0].bbox = [1, 1, 3]))).toBe(`${F}: annotations[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`);
-    expect(problem((f) => (f.annotations[0].bbox = [1, NaN, 1, 1]))).toBe(`${F}: annotations[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`);
+    expect(problem((f) => (f.annotations[1].bbox = [1, 1, 0, 3]))).toBe(
+      `${F}: annotations[1].bbox: expected [x, y, w, h] with w > 0 and h > 0`,
+    );
+    expect(problem((f) => (f.annotations[0].bbox = [1, 1, 3]))).toBe(
+      `${F}: annotations[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`,
+    );
+    expect(problem((f) => (f.annotations[0].bbox = [1, NaN, 1, 1]))).toBe(
+      `${F}: annotations[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`,
+    );
     expect(problem((f) => (f.annotations[2].image_id = 8))).toBe(`${F}: annotations[2].image_id: no image with id 8`);
-    expect(problem((f) => (f.annotations[2].category_id = 2))).toBe(`${F}: annotations[2].category_id: no category with id 2`);
-    expect(problem((f) => (f.annotations[2].id = 1))).toBe(`${F}: annotations[2].id: duplicate id 1 (also at annotations[0])`);
+    expect(problem((f) => (f.annotations[2].category_id = 2))).toBe(
+      `${F}: annotations[2].category_id: no category with id 2`,
+    );
+    expect(problem((f) => (f.annotations[2].id = 1))).toBe(
+      `${F}: annotations[2].id: duplicate id 1 (also at annotations[0])`,
+    );
     expect(problem((f) => (f.images[1].id = 7))).toBe(`${F}: images[1].id: duplicate id 7 (also at images[0])`);
-    expect(problem((f) => (f.categories[2].id = 90))).toBe(`${F}: categories[2].id: duplicate id 90 (also at categories[0])`);
+    expect(problem((f) => (f.categories[2].id = 90))).toBe(
+      `${F}: categories[2].id: duplicate id 90 (also at categories[0])`,
+    );
     expect(problem((f) => (f.images = []))).toBe(`${F}: images: dataset has no images`);
     // Image 7 is 4×2: x + w = 5.5 exceeds 4 by 1.5 > 1 px.
     expect(problem((f) => (f.annotations[2].bbox = [2, 0, 3.5, 2]))).toBe(
@@ -94,8 +108,12 @@ describe('parseCocoInstances', () => {
     expect(problem((f) => ((f.images[0] as { width: unknown }).width = '4'))).toBe(
       `${F}: images[0].width: Invalid input: expected number, received string`,
     );
-    expect(problem((f) => ((f.annotations[0] as { iscrowd: number }).iscrowd = 2))).toBe(`${F}: annotations[0].iscrowd: expected 0 or 1`);
-    expect(problem((f) => delete (f as Partial<Fixture>).categories)).toBe(`${F}: categories: Invalid input: expected array, received undefined`);
+    expect(problem((f) => ((f.annotations[0] as { iscrowd: number }).iscrowd = 2))).toBe(
+      `${F}: annotations[0].iscrowd: expected 0 or 1`,
+    );
+    expect(problem((f) => delete (f as Partial<Fixture>).categories)).toBe(
+      `${F}: categories: Invalid input: expected array, received undefined`,
+    );
   });
 });
 
@@ -110,7 +128,9 @@ describe('readCocoInstances (files)', () => {
   writeFileSync(file, JSON.stringify(fixture()));
 
   it('names the first image whose file is missing', () => {
-    expect(readCocoInstances(file, { imageDir })).toEqual(E.left(`${file}: images[1].file_name: file not found: ${path.join(imageDir, 'b.png')}`));
+    expect(readCocoInstances(file, { imageDir })).toEqual(
+      E.left(`${file}: images[1].file_name: file not found: ${path.join(imageDir, 'b.png')}`),
+    );
   });
 
   it('loads images lazily, resized and in [−1, 1], and checks the declared size', () => {
@@ -127,7 +147,9 @@ describe('readCocoInstances (files)', () => {
   });
 
   it('names the file for unreadable and malformed JSON', () => {
-    expect(readCocoInstances(path.join(dir, 'nope.json'))).toEqual(E.left(`${path.join(dir, 'nope.json')}: cannot read file (ENOENT)`));
+    expect(readCocoInstances(path.join(dir, 'nope.json'))).toEqual(
+      E.left(`${path.join(dir, 'nope.json')}: cannot read file (ENOENT)`),
+    );
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, '{"images": [');
     const r = readCocoInstances(bad);
@@ -137,6 +159,8 @@ describe('readCocoInstances (files)', () => {
   it('without an image directory, loading says so', () => {
     const r = readCocoInstances(file);
     if (E.isLeft(r)) throw new Error(r.left);
-    expect(r.right.loadImage(r.right.images[0], { height: 1, width: 1 })).toEqual(E.left(`${file}: no image directory given, cannot load image 7`));
+    expect(r.right.loadImage(r.right.images[0], { height: 1, width: 1 })).toEqual(
+      E.left(`${file}: no image directory given, cannot load image 7`),
+    );
   });
 });

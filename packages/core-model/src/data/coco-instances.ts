@@ -10,7 +10,18 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, firstDuplicateId, firstMissingFile, imageLoader, isBbox, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
+import {
+  BBOX_PROBLEM,
+  cocoImageSchema,
+  zeroOrOne,
+  firstDuplicateId,
+  firstMissingFile,
+  imageLoader,
+  isBbox,
+  toRecord,
+  type Bbox,
+  type CocoImageRecord,
+} from './coco-common';
 import type { ImageSize, ModelImage } from './image';
 
 export interface CocoBox {
@@ -75,7 +86,11 @@ export function readCocoInstances(file: string, options: CocoInstancesOptions = 
 }
 
 /** Validates already-parsed JSON; `file` names the source in messages. */
-export function parseCocoInstances(json: unknown, file: string, options: CocoInstancesOptions = {}): E.Either<string, CocoInstances> {
+export function parseCocoInstances(
+  json: unknown,
+  file: string,
+  options: CocoInstancesOptions = {},
+): E.Either<string, CocoInstances> {
   const parsed = schema.safeParse(json);
   if (!parsed.success) return E.left(zodProblem(parsed.error, file));
   const { images, categories, annotations } = parsed.data;
@@ -91,7 +106,12 @@ export function parseCocoInstances(json: unknown, file: string, options: CocoIns
 
   const sortedCats = [...categories].sort((a, b) => a.id - b.id);
   const labelOf = new Map(sortedCats.map((c, k) => [c.id, k]));
-  const cats: CocoCategory[] = sortedCats.map((c, k) => ({ id: c.id, name: c.name, supercategory: c.supercategory, index: k }));
+  const cats: CocoCategory[] = sortedCats.map((c, k) => ({
+    id: c.id,
+    name: c.name,
+    supercategory: c.supercategory,
+    index: k,
+  }));
 
   const byId = new Map<number, { record: CocoImageRecord; boxes: CocoBox[] }>();
   for (const im of images) byId.set(im.id, { record: toRecord(im), boxes: [] });
@@ -111,7 +131,14 @@ export function parseCocoInstances(json: unknown, file: string, options: CocoIns
         `${where}.bbox: [${a.bbox.join(', ')}] reaches outside image ${a.image_id} (${width}×${height}) by more than ${tol} px`,
       );
     }
-    entry.boxes.push({ id: a.id, categoryId: a.category_id, label, bbox: [x, y, w, h], area: a.area, iscrowd: a.iscrowd === 1 });
+    entry.boxes.push({
+      id: a.id,
+      categoryId: a.category_id,
+      label,
+      bbox: [x, y, w, h],
+      area: a.area,
+      iscrowd: a.iscrowd === 1,
+    });
   }
 
   if (options.imageDir !== undefined) {

@@ -76,8 +76,12 @@ describe('COCO panoptic', () => {
   });
 
   it('reports problems with file and field', () => {
-    expect(problem((f) => (f.annotations[0].segments_info[1].category_id = 3))).toBe(`${F}: annotations[0].segments_info[1].category_id: no category with id 3`);
-    expect(problem((f) => (f.annotations[0].segments_info[1].id = 5))).toBe(`${F}: annotations[0].segments_info[1].id: duplicate segment id 5 (also at segments_info[0])`);
+    expect(problem((f) => (f.annotations[0].segments_info[1].category_id = 3))).toBe(
+      `${F}: annotations[0].segments_info[1].category_id: no category with id 3`,
+    );
+    expect(problem((f) => (f.annotations[0].segments_info[1].id = 5))).toBe(
+      `${F}: annotations[0].segments_info[1].id: duplicate segment id 5 (also at segments_info[0])`,
+    );
     expect(problem((f) => (f.annotations[0].segments_info[0].id = 0))).toBe(
       `${F}: annotations[0].segments_info[0].id: expected an id in [1, 16777215] (0 marks unlabelled pixels), got 0`,
     );
@@ -85,9 +89,13 @@ describe('COCO panoptic', () => {
       `${F}: annotations[0].segments_info[0].bbox: expected [x, y, w, h] with w > 0 and h > 0`,
     );
     expect(problem((f) => (f.annotations[1].image_id = 9))).toBe(`${F}: annotations[1].image_id: no image with id 9`);
-    expect(problem((f) => (f.annotations[1].image_id = 1))).toBe(`${F}: annotations[1].image_id: second annotation for image 1 (also at annotations[0])`);
+    expect(problem((f) => (f.annotations[1].image_id = 1))).toBe(
+      `${F}: annotations[1].image_id: second annotation for image 1 (also at annotations[0])`,
+    );
     expect(problem((f) => f.annotations.pop())).toBe(`${F}: images[1]: no annotation for image 2`);
-    expect(problem((f) => ((f.categories[0] as { isthing: number }).isthing = 2))).toBe(`${F}: categories[0].isthing: expected 0 or 1`);
+    expect(problem((f) => ((f.categories[0] as { isthing: number }).isthing = 2))).toBe(
+      `${F}: categories[0].isthing: expected 0 or 1`,
+    );
     expect(problem((f) => (f.images = []))).toBe(`${F}: images: dataset has no images`);
   });
 
@@ -106,18 +114,27 @@ describe('COCO panoptic', () => {
     writeFileSync(path.join(pngDir, 'a_seg.png'), encodePng({ width: 3, height: 2, data: Uint8Array.from(seg) }));
 
     it('names the first missing PNG', () => {
-      expect(readCocoPanoptic(file, { imageDir, pngDir })).toEqual(E.left(`${file}: annotations[1].file_name: file not found: ${path.join(pngDir, 'b_seg.png')}`));
+      expect(readCocoPanoptic(file, { imageDir, pngDir })).toEqual(
+        E.left(`${file}: annotations[1].file_name: file not found: ${path.join(pngDir, 'b_seg.png')}`),
+      );
     });
 
     it('loads the segment-id map and the image lazily', () => {
-      writeFileSync(path.join(pngDir, 'b_seg.png'), encodePng({ width: 1, height: 1, data: Uint8Array.from([9, 0, 0]) }));
+      writeFileSync(
+        path.join(pngDir, 'b_seg.png'),
+        encodePng({ width: 1, height: 1, data: Uint8Array.from([9, 0, 0]) }),
+      );
       const ds = ok(readCocoPanoptic(file, { imageDir, pngDir }));
       const m = ok(ds.loadSegments(ds.images[0]));
       expect([m.height, m.width, Array.from(m.ids)]).toEqual([2, 3, [5, 70000, 70000, 5, 5, 0]]);
       // 51/255·2 − 1 = −0.6
-      expect(Array.from(ok(ds.loadImage(ds.images[0], { height: 1, width: 1 })).pixels)).toEqual([-0.6, -0.6, -0.6].map(Math.fround));
+      expect(Array.from(ok(ds.loadImage(ds.images[0], { height: 1, width: 1 })).pixels)).toEqual(
+        [-0.6, -0.6, -0.6].map(Math.fround),
+      );
       // b_seg.png holds id 9, which image 2's segments_info (empty) does not describe.
-      expect(ds.loadSegments(ds.images[1])).toEqual(E.left(`${path.join(pngDir, 'b_seg.png')}: segment id 9 (pixel 0, 0) is not in annotations[1].segments_info`));
+      expect(ds.loadSegments(ds.images[1])).toEqual(
+        E.left(`${path.join(pngDir, 'b_seg.png')}: segment id 9 (pixel 0, 0) is not in annotations[1].segments_info`),
+      );
     });
   });
 });

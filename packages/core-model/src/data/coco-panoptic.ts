@@ -11,7 +11,19 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { z } from 'zod';
 import { readJson, zodProblem } from '../input';
-import { BBOX_PROBLEM, cocoImageSchema, zeroOrOne, firstDuplicateId, firstMissingFile, imageLoader, isBbox, readDeclaredImage, toRecord, type Bbox, type CocoImageRecord } from './coco-common';
+import {
+  BBOX_PROBLEM,
+  cocoImageSchema,
+  zeroOrOne,
+  firstDuplicateId,
+  firstMissingFile,
+  imageLoader,
+  isBbox,
+  readDeclaredImage,
+  toRecord,
+  type Bbox,
+  type CocoImageRecord,
+} from './coco-common';
 import type { ImageSize, ModelImage, RgbImage } from './image';
 
 export interface PanopticSegment {
@@ -92,7 +104,11 @@ export const rgbToSegmentId = (r: number, g: number, b: number): number => r + 2
 export const readCocoPanoptic = (file: string, options: CocoPanopticOptions = {}): E.Either<string, CocoPanoptic> =>
   E.chain((json: unknown) => parseCocoPanoptic(json, file, options))(readJson(file));
 
-export function parseCocoPanoptic(json: unknown, file: string, options: CocoPanopticOptions = {}): E.Either<string, CocoPanoptic> {
+export function parseCocoPanoptic(
+  json: unknown,
+  file: string,
+  options: CocoPanopticOptions = {},
+): E.Either<string, CocoPanoptic> {
   const parsed = schema.safeParse(json);
   if (!parsed.success) return E.left(zodProblem(parsed.error, file));
   const { images, categories, annotations } = parsed.data;
@@ -105,7 +121,12 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
 
   const sortedCats = [...categories].sort((a, b) => a.id - b.id);
   const labelOf = new Map(sortedCats.map((c, k) => [c.id, k]));
-  const cats: PanopticCategory[] = sortedCats.map((c, k) => ({ id: c.id, name: c.name, isthing: c.isthing === 1, index: k }));
+  const cats: PanopticCategory[] = sortedCats.map((c, k) => ({
+    id: c.id,
+    name: c.name,
+    isthing: c.isthing === 1,
+    index: k,
+  }));
   const isthing = new Map(cats.map((c) => [c.id, c.isthing]));
   const imageIds = new Set(images.map((i) => i.id));
 
@@ -115,13 +136,17 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
     const where = `${file}: annotations[${i}]`;
     if (!imageIds.has(a.image_id)) return E.left(`${where}.image_id: no image with id ${a.image_id}`);
     const earlier = byImage.get(a.image_id);
-    if (earlier !== undefined) return E.left(`${where}.image_id: second annotation for image ${a.image_id} (also at annotations[${earlier.annotationIndex}])`);
+    if (earlier !== undefined)
+      return E.left(
+        `${where}.image_id: second annotation for image ${a.image_id} (also at annotations[${earlier.annotationIndex}])`,
+      );
     const seen = new Map<number, number>();
     const segments: PanopticSegment[] = [];
     for (let k = 0; k < a.segments_info.length; k++) {
       const s = a.segments_info[k];
       const at = `${where}.segments_info[${k}]`;
-      if (s.id <= 0 || s.id >= 256 ** 3) return E.left(`${at}.id: expected an id in [1, 16777215] (0 marks unlabelled pixels), got ${s.id}`);
+      if (s.id <= 0 || s.id >= 256 ** 3)
+        return E.left(`${at}.id: expected an id in [1, 16777215] (0 marks unlabelled pixels), got ${s.id}`);
       const j = seen.get(s.id);
       if (j !== undefined) return E.left(`${at}.id: duplicate segment id ${s.id} (also at segments_info[${j}])`);
       seen.set(s.id, k);
@@ -129,7 +154,15 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
       if (label === undefined) return E.left(`${at}.category_id: no category with id ${s.category_id}`);
       if (!isBbox(s.bbox)) return E.left(`${at}.bbox: ${BBOX_PROBLEM}`);
       const [x, y, w, h] = s.bbox;
-      segments.push({ id: s.id, categoryId: s.category_id, label, isthing: isthing.get(s.category_id) === true, iscrowd: s.iscrowd === 1, bbox: [x, y, w, h], area: s.area });
+      segments.push({
+        id: s.id,
+        categoryId: s.category_id,
+        label,
+        isthing: isthing.get(s.category_id) === true,
+        iscrowd: s.iscrowd === 1,
+        bbox: [x, y, w, h],
+        area: s.area,
+      });
     }
     byImage.set(a.image_id, { annotationIndex: i, pngName: a.file_name, segments });
   }
@@ -153,12 +186,16 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
       ? undefined
       : firstMissingFile(
           file,
-          out.map((im) => ({ field: `annotations[${im.annotationIndex}].file_name`, path: path.join(pngDir, im.pngName) })),
+          out.map((im) => ({
+            field: `annotations[${im.annotationIndex}].file_name`,
+            path: path.join(pngDir, im.pngName),
+          })),
         ));
   if (missing !== undefined) return E.left(missing);
 
   const loadSegments = (image: PanopticImage): E.Either<string, SegmentMap> => {
-    if (pngDir === undefined) return E.left(`${file}: no PNG directory given, cannot load segments of image ${image.id}`);
+    if (pngDir === undefined)
+      return E.left(`${file}: no PNG directory given, cannot load segments of image ${image.id}`);
     const png = path.join(pngDir, image.pngName);
     return E.chain((rgb: RgbImage): E.Either<string, SegmentMap> => {
       const n = rgb.width * rgb.height;
@@ -167,7 +204,9 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
       for (let p = 0; p < n; p++) {
         const id = rgbToSegmentId(rgb.data[3 * p], rgb.data[3 * p + 1], rgb.data[3 * p + 2]);
         if (id !== 0 && !known.has(id)) {
-          return E.left(`${png}: segment id ${id} (pixel ${p % rgb.width}, ${Math.floor(p / rgb.width)}) is not in annotations[${image.annotationIndex}].segments_info`);
+          return E.left(
+            `${png}: segment id ${id} (pixel ${p % rgb.width}, ${Math.floor(p / rgb.width)}) is not in annotations[${image.annotationIndex}].segments_info`,
+          );
         }
         ids[p] = id;
       }
@@ -175,5 +214,14 @@ export function parseCocoPanoptic(json: unknown, file: string, options: CocoPano
     })(readDeclaredImage(png, image, file));
   };
 
-  return E.right({ file, imageDir, pngDir, images: out, categories: cats, labelOf, loadImage: imageLoader(imageDir, file), loadSegments });
+  return E.right({
+    file,
+    imageDir,
+    pngDir,
+    images: out,
+    categories: cats,
+    labelOf,
+    loadImage: imageLoader(imageDir, file),
+    loadSegments,
+  });
 }

@@ -73,7 +73,9 @@ describe('resizeBilinear (half-pixel centres, no antialias)', () => {
 describe('resizeNearest', () => {
   it('picks floor((o + 0.5)·in/out) on both axes', () => {
     // 3 → 2: o=0 → floor(0.75) = 0, o=1 → floor(2.25) = 2.  1 → 3 repeats.
-    expect(Array.from(resizeNearest(Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]), 3, 3, 1, 2, 2))).toEqual([1, 3, 7, 9]);
+    expect(Array.from(resizeNearest(Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]), 3, 3, 1, 2, 2))).toEqual([
+      1, 3, 7, 9,
+    ]);
     const up = resizeNearest(Uint32Array.from([7]), 1, 1, 1, 2, 3);
     expect(up).toBeInstanceOf(Uint32Array);
     expect(Array.from(up)).toEqual([7, 7, 7, 7, 7, 7]);
@@ -84,7 +86,9 @@ describe('value range', () => {
   it('maps 0 → −1, 255 → 1, 127.5 → 0 (v/255·2 − 1) and back', () => {
     const v = toUnitRange(Float32Array.from([0, 255, 127.5, 51]));
     expect(Array.from(v)).toEqual([-1, 1, 0, Math.fround(0.2 * 2 - 1)]);
-    expect(Array.from(fromUnitRange(Float32Array.from([-1, 1, 0, -2, 2, 0.2]), 1, 2).data)).toEqual([0, 255, 128, 0, 255, 153]);
+    expect(Array.from(fromUnitRange(Float32Array.from([-1, 1, 0, -2, 2, 0.2]), 1, 2).data)).toEqual([
+      0, 255, 128, 0, 255, 153,
+    ]);
   });
 
   it('toModelImage resizes then normalises', () => {
@@ -98,7 +102,11 @@ describe('value range', () => {
 
 describe('decode / encode', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cm-image-'));
-  const img: RgbImage = { width: 3, height: 2, data: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 1, 2, 3, 4, 5, 6, 250, 251, 252]) };
+  const img: RgbImage = {
+    width: 3,
+    height: 2,
+    data: Uint8Array.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 1, 2, 3, 4, 5, 6, 250, 251, 252]),
+  };
 
   it('round-trips RGB through PNG exactly and recognises it by signature, whatever the name', () => {
     const f = path.join(dir, 'really-a-png.jpg');
@@ -111,7 +119,9 @@ describe('decode / encode', () => {
   it('expands grayscale and 16-bit PNGs to 8-bit RGB', () => {
     const gray = new PNG({ width: 2, height: 1, colorType: 0, inputColorType: 0, inputHasAlpha: false });
     gray.data = Buffer.from([10, 200]);
-    const g = right(decodeImage(PNG.sync.write(gray, { colorType: 0, inputColorType: 0, inputHasAlpha: false }), 'g.png'));
+    const g = right(
+      decodeImage(PNG.sync.write(gray, { colorType: 0, inputColorType: 0, inputHasAlpha: false }), 'g.png'),
+    );
     expect(Array.from(g.data)).toEqual([10, 10, 10, 200, 200, 200]);
     // 16-bit RGB: 0xFFFF → 255, 0x0000 → 0, 0x8080 → 128 (pngjs rescales by 255/65535: 32896·255/65535 = 128).
     // Built by hand (IHDR: 1×1, depth 16, colour type 2; IDAT: filter byte 0 + three big-endian samples).
@@ -120,7 +130,12 @@ describe('decode / encode', () => {
     ihdr.writeUInt32BE(1, 4);
     ihdr.set([16, 2, 0, 0, 0], 8);
     const idat = deflateSync(Buffer.from([0, 0xff, 0xff, 0x00, 0x00, 0x80, 0x80]));
-    const bytes = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+    const bytes = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', idat),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
     const d = right(decodeImage(bytes, 'd.png'));
     expect(Array.from(d.data)).toEqual([255, 0, 128]);
   });
@@ -140,11 +155,15 @@ describe('decode / encode', () => {
   });
 
   it('names the file for unknown, truncated and missing images', () => {
-    expect(decodeImage(Uint8Array.from([1, 2, 3, 4]), 'a.bin')).toEqual(E.left('a.bin: not a PNG or JPEG file (unknown signature)'));
+    expect(decodeImage(Uint8Array.from([1, 2, 3, 4]), 'a.bin')).toEqual(
+      E.left('a.bin: not a PNG or JPEG file (unknown signature)'),
+    );
     const png = encodePng(img);
     const r = decodeImage(png.subarray(0, 30), 'cut.png');
     expect(E.isLeft(r) && r.left.startsWith('cut.png: cannot decode image (')).toBe(true);
-    expect(readImage(path.join(dir, 'none.png'))).toEqual(E.left(`${path.join(dir, 'none.png')}: cannot read file (ENOENT)`));
+    expect(readImage(path.join(dir, 'none.png'))).toEqual(
+      E.left(`${path.join(dir, 'none.png')}: cannot read file (ENOENT)`),
+    );
   });
 
   it('loadModelImage reads, resizes and normalises a file', () => {
@@ -172,11 +191,17 @@ describe('drawRect', () => {
   it('outlines [x, y, w, h] over columns round(x)..round(x+w)−1 in the given colour', () => {
     const img = drawRect(blank(6, 5), [1, 1, 4, 3], [255, 128, 7]);
     expect(mask(img)).toEqual(['......', '.####.', '.#..#.', '.####.', '......']);
-    expect(Array.from(img.data.subarray(((1 * 6) + 1) * 3, ((1 * 6) + 1) * 3 + 3))).toEqual([255, 128, 7]);
+    expect(Array.from(img.data.subarray((1 * 6 + 1) * 3, (1 * 6 + 1) * 3 + 3))).toEqual([255, 128, 7]);
   });
 
   it('clips to the image and supports thickness', () => {
     expect(mask(drawRect(blank(4, 4), [-2, -2, 5.4, 5.4], [9, 9, 9]))).toEqual(['..#.', '..#.', '###.', '....']);
-    expect(mask(drawRect(blank(5, 5), [0, 0, 5, 5], [9, 9, 9], 2))).toEqual(['#####', '#####', '##.##', '#####', '#####']);
+    expect(mask(drawRect(blank(5, 5), [0, 0, 5, 5], [9, 9, 9], 2))).toEqual([
+      '#####',
+      '#####',
+      '##.##',
+      '#####',
+      '#####',
+    ]);
   });
 });

@@ -39,7 +39,8 @@ export interface ModelImage {
 
 export type Rgb = readonly [number, number, number];
 
-const isPng = (b: Uint8Array): boolean => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+const isPng = (b: Uint8Array): boolean =>
+  b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array): boolean => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
 /** RGBA [H, W, 4] → RGB [H, W, 3]; alpha is dropped (COCO images have none that matters). */
@@ -71,7 +72,8 @@ export function decodeImage(bytes: Uint8Array, file: string): E.Either<string, R
   return E.left(`${file}: not a PNG or JPEG file (unknown signature)`);
 }
 
-export const readImage = (file: string): E.Either<string, RgbImage> => E.chain((b: Buffer) => decodeImage(b, file))(readBytes(file));
+export const readImage = (file: string): E.Either<string, RgbImage> =>
+  E.chain((b: Buffer) => decodeImage(b, file))(readBytes(file));
 
 /** PNG bytes (8-bit RGB) of an image, for visualisations. */
 export function encodePng(img: RgbImage): Buffer {
@@ -89,7 +91,14 @@ export function encodePng(img: RgbImage): Buffer {
 }
 
 /** Bilinear resize (half-pixel centres, see the file comment) of src [h, w, c] to [outH, outW, c]. */
-export function resizeBilinear(src: ArrayLike<number>, h: number, w: number, c: number, outH: number, outW: number): Float32Array {
+export function resizeBilinear(
+  src: ArrayLike<number>,
+  h: number,
+  w: number,
+  c: number,
+  outH: number,
+  outW: number,
+): Float32Array {
   if (src.length !== h * w * c) throw new RangeError(`resizeBilinear: ${src.length} values, expected ${h}×${w}×${c}`);
   const ys = axisWeights(h, outH);
   const xs = axisWeights(w, outW);
@@ -164,7 +173,8 @@ export function toUnitRange(values: Float32Array): Float32Array {
 
 /** [−1, 1] floats [H, W, 3] → 8-bit RGB (clamped, rounded): the inverse of `toUnitRange`, for visualisations. */
 export function fromUnitRange(pixels: Float32Array, height: number, width: number): RgbImage {
-  if (pixels.length !== height * width * 3) throw new RangeError(`fromUnitRange: ${pixels.length} values, expected ${height}×${width}×3`);
+  if (pixels.length !== height * width * 3)
+    throw new RangeError(`fromUnitRange: ${pixels.length} values, expected ${height}×${width}×3`);
   const data = new Uint8Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) data[i] = Math.round(Math.min(1, Math.max(-1, pixels[i])) * 127.5 + 127.5);
   return { width, height, data };
@@ -184,7 +194,12 @@ export const loadModelImage = (file: string, size: ImageSize): E.Either<string, 
  * column in [round(x), round(x + w) − 1] and row in [round(y), round(y + h) − 1] that lie within `thickness` of
  * its border, clipped to the image.
  */
-export function drawRect(img: RgbImage, box: readonly [number, number, number, number], color: Rgb, thickness = 1): RgbImage {
+export function drawRect(
+  img: RgbImage,
+  box: readonly [number, number, number, number],
+  color: Rgb,
+  thickness = 1,
+): RgbImage {
   const [x, y, w, h] = box;
   const c0 = Math.round(x);
   const r0 = Math.round(y);

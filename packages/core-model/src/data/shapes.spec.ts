@@ -16,7 +16,8 @@ describe('synthetic shapes scenes', () => {
     // Hash of seed 7's first 20 images (pixels and annotations) from the generator before SceneOptions was added.
     const digest = (opts: object) => {
       const h = createHash('sha256');
-      for (const im of generateShapes({ seed: 7, numImages: 20, size: 64, ...opts })) h.update(Buffer.from(im.rgb)).update(JSON.stringify(im.objects));
+      for (const im of generateShapes({ seed: 7, numImages: 20, size: 64, ...opts }))
+        h.update(Buffer.from(im.rgb)).update(JSON.stringify(im.objects));
       return h.digest('hex');
     };
     const before = '57ec2e2985817d6c21f066bae206298ba92dc3e9aa8443e0e974561f21a0d92a';
@@ -25,13 +26,26 @@ describe('synthetic shapes scenes', () => {
   });
 
   it('easier scenes: no overlap between boxes, no clutter, objects within the side range', () => {
-    const easy = [...generateShapes({ seed: 7, numImages: 100, size: 48, maxObjects: 4, clutter: false, maxOverlap: 0, sideMin: 0.17, sideRange: 0.33 })];
+    const easy = [
+      ...generateShapes({
+        seed: 7,
+        numImages: 100,
+        size: 48,
+        maxObjects: 4,
+        clutter: false,
+        maxOverlap: 0,
+        sideMin: 0.17,
+        sideRange: 0.33,
+      }),
+    ];
     for (const im of easy) {
       const boxes = im.objects.map((o) => o.bbox);
       for (let i = 0; i < boxes.length; i++) {
         for (let j = i + 1; j < boxes.length; j++) {
-          const [ax, ay, aw, ah] = boxes[i], [bx, by, bw, bh] = boxes[j];
-          const w = Math.min(ax + aw, bx + bw) - Math.max(ax, bx), h = Math.min(ay + ah, by + bh) - Math.max(ay, by);
+          const [ax, ay, aw, ah] = boxes[i],
+            [bx, by, bw, bh] = boxes[j];
+          const w = Math.min(ax + aw, bx + bw) - Math.max(ax, bx),
+            h = Math.min(ay + ah, by + bh) - Math.max(ay, by);
           expect(w <= 0 || h <= 0).toBe(true); // drawn boxes may shrink to their visible pixels, never grow
         }
         // Largest side at least the smallest object side (0.17 · 48 ≈ 8 px), up to rounding of the drawn pixels.
@@ -84,7 +98,8 @@ describe('synthetic shapes scenes', () => {
     // The dominant channel inside the box, summed, is the class colour's.
     const sums = [0, 0, 0];
     const [x, y, w, h] = a.bbox;
-    for (let py = y; py < y + h; py++) for (let px = x; px < x + w; px++) for (let c = 0; c < 3; c++) sums[c] += im.rgb[(py * im.width + px) * 3 + c];
+    for (let py = y; py < y + h; py++)
+      for (let px = x; px < x + w; px++) for (let c = 0; c < 3; c++) sums[c] += im.rgb[(py * im.width + px) * 3 + c];
     expect(sums.indexOf(Math.max(...sums))).toBe(channel);
   });
 

@@ -16,7 +16,8 @@ export const COLOURS = { red: [220, 40, 40], green: [40, 180, 60], blue: [50, 80
 
 /**
  * How hard the scenes are, beyond size and object count. The defaults are the full generator; easier settings (no
- * clutter, no overlap, larger objects) approach the scenes of the toy calibration run (docs/experiments/toy-detection-calibration.md).
+ * clutter, no overlap, larger objects) approach the scenes of the toy calibration run
+ * (docs/experiments/toy-detection-calibration.md).
  * Defaults draw exactly the random numbers they always did, so existing datasets stay byte-identical.
  */
 export interface SceneOptions {
@@ -30,7 +31,12 @@ export interface SceneOptions {
 }
 
 /** The full generator's scene: what every option above defaults to. */
-export const SCENE_DEFAULTS: Required<SceneOptions> = { clutter: true, maxOverlap: 0.4, sideMin: 0.12, sideRange: 0.33 };
+export const SCENE_DEFAULTS: Required<SceneOptions> = {
+  clutter: true,
+  maxOverlap: 0.4,
+  sideMin: 0.12,
+  sideRange: 0.33,
+};
 
 export interface ShapesOptions extends SceneOptions {
   readonly seed: number;
@@ -66,7 +72,9 @@ export interface ShapeImage {
 
 /** Categories in id order: every colour × shape, ids from 1 like COCO's. */
 export const shapeCategories = (): ShapeCategory[] =>
-  Object.keys(COLOURS).flatMap((c) => SHAPES.map((s) => `${c} ${s}`)).map((name, i) => ({ id: i + 1, name }));
+  Object.keys(COLOURS)
+    .flatMap((c) => SHAPES.map((s) => `${c} ${s}`))
+    .map((name, i) => ({ id: i + 1, name }));
 
 /** Zipf(1) class probabilities over the categories, commonest first. */
 export function classProbabilities(n: number): Float64Array {
@@ -88,8 +96,10 @@ interface Placed {
 
 /** Whether pixel centre (px, py) lies inside the shape's outline. */
 function inside(o: Placed, px: number, py: number): boolean {
-  const cx = (o.x0 + o.x1) / 2, cy = (o.y0 + o.y1) / 2;
-  const rx = (o.x1 - o.x0) / 2, ry = (o.y1 - o.y0) / 2;
+  const cx = (o.x0 + o.x1) / 2,
+    cy = (o.y0 + o.y1) / 2;
+  const rx = (o.x1 - o.x0) / 2,
+    ry = (o.y1 - o.y0) / 2;
   switch (o.shape) {
     case 'square':
       return px >= o.x0 && px < o.x1 && py >= o.y0 && py < o.y1;
@@ -138,11 +148,22 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8, scene
     const [colourName, shape] = name.split(' ') as [keyof typeof COLOURS, (typeof SHAPES)[number]];
     const side = size * (sideMin + sideRange * rng.next());
     const aspect = shape === 'square' || shape === 'circle' ? 0.7 + 0.6 * rng.next() : 0.85 + 0.3 * rng.next();
-    const w = Math.max(4, side * Math.sqrt(aspect)), h = Math.max(4, side / Math.sqrt(aspect));
-    const x0 = rng.next() * (size - w), y0 = rng.next() * (size - h);
+    const w = Math.max(4, side * Math.sqrt(aspect)),
+      h = Math.max(4, side / Math.sqrt(aspect));
+    const x0 = rng.next() * (size - w),
+      y0 = rng.next() * (size - h);
     const jitter = (v: number): number => Math.max(0, Math.min(255, Math.round(v + (rng.next() - 0.5) * 50)));
     const base = COLOURS[colourName];
-    const o: Placed = { shape, colourName, colour: [jitter(base[0]), jitter(base[1]), jitter(base[2])], categoryId: catId, x0, y0, x1: x0 + w, y1: y0 + h };
+    const o: Placed = {
+      shape,
+      colourName,
+      colour: [jitter(base[0]), jitter(base[1]), jitter(base[2])],
+      categoryId: catId,
+      x0,
+      y0,
+      x1: x0 + w,
+      y1: y0 + h,
+    };
     // Partial occlusion is welcome; an object hidden for the most part is not (it could not be annotated fairly).
     if (objects.some((p) => overlapFraction(o, p) > maxOverlap)) continue;
     objects.push(o);
@@ -159,10 +180,13 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8, scene
   const strokes = clutter ? rng.int(4) : 0;
   for (let s = 0; s < strokes; s++) {
     const c = rng.next() < 0.5 ? [60, 60, 60] : [120, 90, 50];
-    let x = rng.next() * size, y = rng.next() * size;
-    const a = rng.next() * Math.PI * 2, len = size * (0.2 + 0.4 * rng.next());
+    let x = rng.next() * size,
+      y = rng.next() * size;
+    const a = rng.next() * Math.PI * 2,
+      len = size * (0.2 + 0.4 * rng.next());
     for (let t = 0; t < len; t++, x += Math.cos(a), y += Math.sin(a)) {
-      const xi = Math.floor(x), yi = Math.floor(y);
+      const xi = Math.floor(x),
+        yi = Math.floor(y);
       if (xi < 0 || yi < 0 || xi >= size || yi >= size) break;
       rgb.set(c, (yi * size + xi) * 3);
     }
@@ -181,16 +205,29 @@ export function generateShapeImage(rng: Rng, size: number, maxObjects = 8, scene
 
   const visible: ShapeObject[] = [];
   objects.forEach((o, k) => {
-    let area = 0, minX = size, minY = size, maxX = -1, maxY = -1;
+    let area = 0,
+      minX = size,
+      minY = size,
+      maxX = -1,
+      maxY = -1;
     for (let p = 0; p < owner.length; p++) {
       if (owner[p] !== k) continue;
-      const px = p % size, py = (p - px) / size;
+      const px = p % size,
+        py = (p - px) / size;
       area++;
-      minX = Math.min(minX, px); maxX = Math.max(maxX, px);
-      minY = Math.min(minY, py); maxY = Math.max(maxY, py);
+      minX = Math.min(minX, px);
+      maxX = Math.max(maxX, px);
+      minY = Math.min(minY, py);
+      maxY = Math.max(maxY, py);
     }
     if (area < 6) return; // too little left visible to be a fair target
-    visible.push({ categoryId: o.categoryId, shape: o.shape, colour: o.colourName, bbox: [minX, minY, maxX - minX + 1, maxY - minY + 1], area });
+    visible.push({
+      categoryId: o.categoryId,
+      shape: o.shape,
+      colour: o.colourName,
+      bbox: [minX, minY, maxX - minX + 1, maxY - minY + 1],
+      area,
+    });
   });
   return { width: size, height: size, rgb, objects: visible };
 }

@@ -71,7 +71,10 @@ export function initDecoder(init: ParamInit, cfg: DecoderConfig): void {
 /** Targets [B, L] → decoder inputs [B, L]: shifted right by one with 0 (BOS) in front, last token dropped. */
 export function shiftRight(tokens: tf.Tensor2D): tf.Tensor2D {
   const [b, l] = tokens.shape;
-  return tf.concat([tf.zeros([b, 1], 'int32'), tf.slice(tf.cast(tokens, 'int32'), [0, 0], [b, l - 1])], 1) as tf.Tensor2D;
+  return tf.concat(
+    [tf.zeros([b, 1], 'int32'), tf.slice(tf.cast(tokens, 'int32'), [0, 0], [b, l - 1])],
+    1,
+  ) as tf.Tensor2D;
 }
 
 /** One attention sublayer of a block, given its parameter prefix and the layer-normed input. */
@@ -107,11 +110,20 @@ function decoderNorm(params: Params, x: tf.Tensor): tf.Tensor {
  * layer norm's output [B, L, D], which `decoderHead` maps to logits. Embedding lookup is tf.gather (its gradient
  * needs UnsortedSegmentSum, which backend/wasm-kernels.ts registers on wasm).
  */
-export function decoderFeatures(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
+export function decoderFeatures(
+  params: Params,
+  cfg: DecoderConfig,
+  encoded: tf.Tensor3D,
+  inputs: tf.Tensor2D,
+): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, l] = inputs.shape;
     if (l !== cfg.length) throw new Error(`decoder input length ${l} != configured length ${cfg.length}`);
-    const emb = tf.reshape(tf.gather(param(params, 'decoder/EmbedTargets/embedding'), tf.reshape(inputs, [-1])), [b, l, cfg.width]);
+    const emb = tf.reshape(tf.gather(param(params, 'decoder/EmbedTargets/embedding'), tf.reshape(inputs, [-1])), [
+      b,
+      l,
+      cfg.width,
+    ]);
     let x = tf.add(emb, param(params, 'decoder/pos_embedding')); // [B, L, D]
     const mask = causalBias(l); // [1, 1, L, L]
     const selfAttention: Attention = (prefix, y) => multiHeadAttention(params, prefix, cfg.heads, y, y, mask);
@@ -130,7 +142,12 @@ export function decoderHead(params: Params, features: tf.Tensor3D, headOnly = fa
 }
 
 /** Teacher-forced logits [B, L, V]: `decoderHead` of `decoderFeatures`. */
-export function decoderLogits(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, inputs: tf.Tensor2D): tf.Tensor3D {
+export function decoderLogits(
+  params: Params,
+  cfg: DecoderConfig,
+  encoded: tf.Tensor3D,
+  inputs: tf.Tensor2D,
+): tf.Tensor3D {
   return tf.tidy(() => decoderHead(params, decoderFeatures(params, cfg, encoded, inputs)));
 }
 
@@ -155,7 +172,12 @@ export function initKvCache(params: Params, cfg: DecoderConfig, encoded: tf.Tens
   return tf.tidy(() => {
     const b = encoded.shape[0];
     const dh = cfg.width / cfg.heads;
-    const cache = { selfKT: [] as tf.Tensor4D[], selfV: [] as tf.Tensor4D[], crossKT: [] as tf.Tensor4D[], crossV: [] as tf.Tensor4D[] };
+    const cache = {
+      selfKT: [] as tf.Tensor4D[],
+      selfV: [] as tf.Tensor4D[],
+      crossKT: [] as tf.Tensor4D[],
+      crossV: [] as tf.Tensor4D[],
+    };
     for (let i = 0; i < cfg.depth; i++) {
       const att = `decoder/decoderblock_${i}/MultiHeadDotProductAttention_1`;
       cache.selfKT.push(tf.zeros([b, cfg.heads, dh, cfg.length]));
@@ -206,7 +228,10 @@ export function decoderStep(
     const mask = tf.tensor4d(visible, [1, 1, 1, l]);
     const emb = tf.gather(param(params, 'decoder/EmbedTargets/embedding'), inputs); // [B, D]
     // Position t's embedding as one-hot [1, L] @ [L, D] (exact): same op and shapes at every step.
-    const pos = tf.matMul(tf.reshape(writeRow, [1, l]), tf.reshape(param(params, 'decoder/pos_embedding'), [l, cfg.width]));
+    const pos = tf.matMul(
+      tf.reshape(writeRow, [1, l]),
+      tf.reshape(param(params, 'decoder/pos_embedding'), [l, cfg.width]),
+    );
     let x = tf.reshape(tf.add(emb, pos), [b, 1, cfg.width]); // [B, 1, D]
     const heads = (z: tf.Tensor): tf.Tensor4D => tf.reshape(z, [b, h, 1, dh]); // [B, 1, D] → [B, H, 1, Dh]
     const merge = (z: tf.Tensor): tf.Tensor3D => tf.reshape(z, [b, 1, cfg.width]); // [B, H, 1, Dh] → [B, 1, D]

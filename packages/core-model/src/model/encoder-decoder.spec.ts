@@ -33,7 +33,9 @@ describe('encoder-decoder parameters', () => {
     expect(total).toBe(5344 + 3868);
     expect(params.get('img/embedding/kernel')!.shape).toEqual([192, 16]);
     expect(params.has('img/pos_embedding')).toBe(false); // sincos2d by default: no parameter
-    expect(params.get('img/Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel')!.shape).toEqual([16, 16]);
+    expect(params.get('img/Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel')!.shape).toEqual([
+      16, 16,
+    ]);
     expect(params.get('img/Transformer/encoderblock_0/MlpBlock_0/Dense_0/kernel')!.shape).toEqual([16, 32]);
     expect(params.get('img/Transformer/encoder_norm/scale')!.shape).toEqual([16]);
     expect(params.get('decoder/EmbedTargets/embedding')!.shape).toEqual([12, 16]);
@@ -54,9 +56,24 @@ describe('encoder-decoder parameters', () => {
   });
 
   it('standard variants resolve to the ViT paper sizes', () => {
-    expect(modelConfig({ ...MU, variant: 'B/16', imageSize: [224, 224] }).encoder).toMatchObject({ width: 768, depth: 12, heads: 12, mlp: 3072, patch: 16 });
-    expect(modelConfig({ ...MU, variant: 'S/16', imageSize: [224, 224] }).encoder).toMatchObject({ width: 384, depth: 12, heads: 6, mlp: 1536 });
-    expect(modelConfig({ ...MU, variant: 'Ti/4', imageSize: [32, 32] }).encoder).toMatchObject({ width: 192, heads: 3, patch: 4 });
+    expect(modelConfig({ ...MU, variant: 'B/16', imageSize: [224, 224] }).encoder).toMatchObject({
+      width: 768,
+      depth: 12,
+      heads: 12,
+      mlp: 3072,
+      patch: 16,
+    });
+    expect(modelConfig({ ...MU, variant: 'S/16', imageSize: [224, 224] }).encoder).toMatchObject({
+      width: 384,
+      depth: 12,
+      heads: 6,
+      mlp: 1536,
+    });
+    expect(modelConfig({ ...MU, variant: 'Ti/4', imageSize: [32, 32] }).encoder).toMatchObject({
+      width: 192,
+      heads: 3,
+      patch: 4,
+    });
     expect(() => modelConfig({ ...MU, variant: 'XL/16' })).toThrow(/unknown ViT variant 'XL\/16'/);
   });
 
@@ -80,16 +97,35 @@ describe('encoder-decoder parameters', () => {
 describe('encoder-decoder forward', () => {
   it('patchify flattens each patch in (row, column, channel) order', async () => {
     // 4×4×1 image with values 0..15, patch 2: patch 0 is rows 0–1 × cols 0–1 = [0, 1, 4, 5].
-    const img = tf.tensor4d(Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]);
-    expect(Array.from(await readTensor(patchify(img, 2)))).toEqual([0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15]);
+    const img = tf.tensor4d(
+      Array.from({ length: 16 }, (_, i) => i),
+      [1, 4, 4, 1],
+    );
+    expect(Array.from(await readTensor(patchify(img, 2)))).toEqual([
+      0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15,
+    ]);
   });
 
   it('teacher-forced log-probs are normalised and position t ignores targets ≥ t', async () => {
     const model = EncoderDecoder.create(modelConfig(MU), 1);
     randomiseHead(model, 2);
     const images = randomImages(2, 3);
-    const t1 = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 1]], undefined, 'int32');
-    const t2 = tf.tensor2d([[1, 2, 3, 9, 9, 9], [7, 8, 9, 0, 0, 0]], undefined, 'int32');
+    const t1 = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9, 10, 11, 1],
+      ],
+      undefined,
+      'int32',
+    );
+    const t2 = tf.tensor2d(
+      [
+        [1, 2, 3, 9, 9, 9],
+        [7, 8, 9, 0, 0, 0],
+      ],
+      undefined,
+      'int32',
+    );
     const lp1 = model.logProbs(images, t1);
     expect(lp1.shape).toEqual([2, 6, 12]);
     const sums = await readTensor(tf.sum(tf.exp(lp1), -1));
@@ -111,17 +147,30 @@ describe('encoder-decoder forward', () => {
     randomiseHead(model, 9);
     const images = randomImages(2, 10);
     const rowImages = Int32Array.from([1, 0, 1, 1]); // uneven sharing, out of order
-    const tokens = tf.tensor2d([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 8], [9, 7, 9, 3, 2, 3], [8, 4, 6, 2, 6, 4]], undefined, 'int32');
+    const tokens = tf.tensor2d(
+      [
+        [3, 1, 4, 1, 5, 9],
+        [2, 6, 5, 3, 5, 8],
+        [9, 7, 9, 3, 2, 3],
+        [8, 4, 6, 2, 6, 4],
+      ],
+      undefined,
+      'int32',
+    );
     const weights = tf.randomNormal([4, 6, 12], 0, 1, 'float32', 11);
     const headWeights = tf.randomNormal([4, 6, 12], 0, 1, 'float32', 12);
-    const objective = (lp: tf.Tensor3D, head: tf.Tensor3D) => tf.add(tf.sum(tf.mul(lp, weights)), tf.sum(tf.mul(head, headWeights))) as tf.Scalar;
+    const objective = (lp: tf.Tensor3D, head: tf.Tensor3D) =>
+      tf.add(tf.sum(tf.mul(lp, weights)), tf.sum(tf.mul(head, headWeights))) as tf.Scalar;
     const variables = [...model.params.values()];
     const shared = tf.variableGrads(() => {
       const s = model.scoreRows(images, tokens, { rowImages, head: true });
       return objective(s.logProbs, s.headLogProbs!);
     }, variables);
     const gathered = tf.gather(images, tf.tensor1d(rowImages, 'int32')) as tf.Tensor4D;
-    const separate = tf.variableGrads(() => objective(model.logProbs(gathered, tokens), model.headLogProbs(gathered, tokens)), variables);
+    const separate = tf.variableGrads(
+      () => objective(model.logProbs(gathered, tokens), model.headLogProbs(gathered, tokens)),
+      variables,
+    );
     expect((await readTensor(shared.value))[0]).toBeCloseTo((await readTensor(separate.value))[0], 3);
     let largest = 0;
     for (const v of variables) {
@@ -133,7 +182,9 @@ describe('encoder-decoder forward', () => {
       }
     }
     // The encoder's gradient is summed over the rows that share an image: not vacuously zero.
-    expect(Math.max(...(await readTensor(shared.grads[model.params.get('img/embedding/kernel')!.name])).map(Math.abs))).toBeGreaterThan(1e-3);
+    expect(
+      Math.max(...(await readTensor(shared.grads[model.params.get('img/embedding/kernel')!.name])).map(Math.abs)),
+    ).toBeGreaterThan(1e-3);
     expect(largest).toBeGreaterThan(1e-2);
     // Without head, only log-probs; without rowImages, row r is image r.
     const plain = model.scoreRows(images, tf.slice(tokens, [0, 0], [2, 6]), {});
@@ -148,7 +199,14 @@ describe('encoder-decoder forward', () => {
     const model = EncoderDecoder.create(modelConfig(MU), 4);
     randomiseHead(model, 5);
     const images = randomImages(2, 6);
-    const tokens = tf.tensor2d([[3, 1, 4, 1, 5, 9], [2, 6, 5, 3, 5, 8]], undefined, 'int32');
+    const tokens = tf.tensor2d(
+      [
+        [3, 1, 4, 1, 5, 9],
+        [2, 6, 5, 3, 5, 8],
+      ],
+      undefined,
+      'int32',
+    );
     const weights = tf.randomNormal([2, 6], 0, 1, 'float32', 7);
     const loss = () => tf.sum(tf.mul(model.tokenLogProbs(images, tokens), weights)) as tf.Scalar;
     const { grads } = tf.variableGrads(loss, [...model.params.values()]);

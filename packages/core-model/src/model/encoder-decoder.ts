@@ -125,7 +125,13 @@ export class EncoderDecoder implements SequencePolicy {
       values ??= tokens.dataSync() as Int32Array; // eslint-disable-line no-restricted-syntax
     }
     const b = tokens.shape[0];
-    return sequenceBias(this.processors, values === null ? null : Int32Array.from(values), b, this.length, this.vocabSize);
+    return sequenceBias(
+      this.processors,
+      values === null ? null : Int32Array.from(values),
+      b,
+      this.length,
+      this.vocabSize,
+    );
   }
 
   /**

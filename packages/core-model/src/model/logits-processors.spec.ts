@@ -2,11 +2,25 @@
 // them.
 import { initBackend, readTensor } from '../backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { allowedAt, forcedTokens, prefixConstraint, sequenceBias, slotMask, suppressTokens, tokensTensor, tokensTensorValues, tokenSet } from './logits-processors';
+import {
+  allowedAt,
+  forcedTokens,
+  prefixConstraint,
+  sequenceBias,
+  slotMask,
+  suppressTokens,
+  tokensTensor,
+  tokensTensorValues,
+  tokenSet,
+} from './logits-processors';
 import { NEG } from './ops';
 
 const ctx = (position: number, tokens: number[], rows = 1, length = 4, vocabSize = 5) => ({
-  position, rows, length, vocabSize, tokens: Int32Array.from(tokens),
+  position,
+  rows,
+  length,
+  vocabSize,
+  tokens: Int32Array.from(tokens),
 });
 
 beforeAll(async () => {
@@ -41,7 +55,13 @@ describe('logits processors', () => {
     const stat = sequenceBias([slotMask([tokenSet(3, [[0, 1]]), tokenSet(3, [[1, 3]])])], null, 2, 2, 3)!;
     expect(stat.shape).toEqual([1, 2, 3]);
     expect(Array.from(await readTensor(stat))).toEqual([0, NEG, NEG, NEG, 0, 0]);
-    const dyn = sequenceBias([prefixConstraint((t, pre) => (t === 1 ? tokenSet(3, [[pre[0], pre[0] + 1]]) : null))], Int32Array.from([2, 0, 0, 0]), 2, 2, 3)!;
+    const dyn = sequenceBias(
+      [prefixConstraint((t, pre) => (t === 1 ? tokenSet(3, [[pre[0], pre[0] + 1]]) : null))],
+      Int32Array.from([2, 0, 0, 0]),
+      2,
+      2,
+      3,
+    )!;
     expect(dyn.shape).toEqual([2, 2, 3]);
     expect(Array.from(await readTensor(dyn))).toEqual([0, 0, 0, NEG, NEG, 0, 0, 0, 0, 0, NEG, NEG]);
   });

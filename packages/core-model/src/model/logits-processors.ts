@@ -33,7 +33,8 @@ export interface LogitsProcessor {
 export function tokenSet(vocabSize: number, ranges: readonly (readonly [number, number])[]): Uint8Array {
   const m = new Uint8Array(vocabSize);
   for (const [lo, hi] of ranges) {
-    if (lo < 0 || hi > vocabSize || lo > hi) throw new Error(`token range [${lo}, ${hi}) outside vocabulary ${vocabSize}`);
+    if (lo < 0 || hi > vocabSize || lo > hi)
+      throw new Error(`token range [${lo}, ${hi}) outside vocabulary ${vocabSize}`);
     m.fill(1, lo, hi);
   }
   return m;
@@ -84,7 +85,8 @@ export function slotMask(slots: readonly Uint8Array[]): LogitsProcessor {
     dynamic: false,
     restrict(ctx, allowed) {
       const keep = slots[ctx.position % slots.length];
-      if (keep.length !== ctx.vocabSize) throw new Error(`slot mask of size ${keep.length} != vocabulary ${ctx.vocabSize}`);
+      if (keep.length !== ctx.vocabSize)
+        throw new Error(`slot mask of size ${keep.length} != vocabulary ${ctx.vocabSize}`);
       intersectRows(allowed, ctx.rows, keep);
     },
   };
@@ -116,7 +118,8 @@ export function allowedAt(processors: readonly LogitsProcessor[], ctx: Processor
   for (const p of processors) p.restrict(ctx, allowed);
   for (let r = 0; r < ctx.rows; r++) {
     const row = allowed.subarray(r * ctx.vocabSize, (r + 1) * ctx.vocabSize);
-    if (!row.includes(1)) throw new Error(`logits processors forbid every token at position ${ctx.position} (row ${r})`);
+    if (!row.includes(1))
+      throw new Error(`logits processors forbid every token at position ${ctx.position} (row ${r})`);
   }
   return allowed;
 }

@@ -19,7 +19,10 @@ describe('ops', () => {
   it('geluTanh has the gradient of the plain tanh formula', async () => {
     const x = tf.linspace(-4, 4, 33);
     const plain = (v: tf.Tensor) =>
-      tf.mul(tf.mul(v, 0.5), tf.add(tf.tanh(tf.mul(tf.add(v, tf.mul(tf.pow(v, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
+      tf.mul(
+        tf.mul(v, 0.5),
+        tf.add(tf.tanh(tf.mul(tf.add(v, tf.mul(tf.pow(v, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1),
+      );
     const d = tf.sub(tf.grad(geluTanh)(x), tf.grad(plain)(x));
     expect((await readTensor(tf.max(tf.abs(d))))[0]).toBeLessThan(1e-5);
   });
@@ -40,7 +43,16 @@ describe('ops', () => {
     const at = (y: number, x: number) => Array.from(e.subarray((y * 3 + x) * 8, (y * 3 + x + 1) * 8));
     expect(at(0, 0)).toEqual([0, 0, 1, 1, 0, 0, 1, 1]);
     const p = at(1, 2);
-    const want = [Math.sin(1), Math.sin(1e-4), Math.cos(1), Math.cos(1e-4), Math.sin(2), Math.sin(2e-4), Math.cos(2), Math.cos(2e-4)];
+    const want = [
+      Math.sin(1),
+      Math.sin(1e-4),
+      Math.cos(1),
+      Math.cos(1e-4),
+      Math.sin(2),
+      Math.sin(2e-4),
+      Math.cos(2),
+      Math.cos(2e-4),
+    ];
     want.forEach((v, i) => expect(p[i]).toBeCloseTo(v, 6));
     expect(() => sincos2d(2, 2, 6)).toThrow(/divisible by 4/);
   });
@@ -65,7 +77,10 @@ describe('ops', () => {
       return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-6))), sc), bi);
     };
     const fused = (v: tf.Tensor, kk: tf.Tensor, bb: tf.Tensor, sc: tf.Tensor, bi: tf.Tensor) => {
-      const params = new Map([['n/scale', sc as tf.Variable], ['n/bias', bi as tf.Variable]]);
+      const params = new Map([
+        ['n/scale', sc as tf.Variable],
+        ['n/bias', bi as tf.Variable],
+      ]);
       return tf.sum(tf.mul(dense(layerNorm(params, 'n', v), kk, bb), w));
     };
     const plain = (v: tf.Tensor, kk: tf.Tensor, bb: tf.Tensor, sc: tf.Tensor, bi: tf.Tensor) =>
@@ -83,7 +98,10 @@ describe('ops', () => {
     const k = tf.randomNormal([2, 3, 6, 5], 0, 1, 'float32', 2);
     const v = tf.randomNormal([2, 3, 6, 5], 0, 1, 'float32', 3);
     const w = tf.randomNormal([2, 3, 4, 5], 0, 1, 'float32', 4);
-    const bias = tf.tensor4d(Array.from({ length: 24 }, (_, i) => (i % 6 > i / 6 + 1 ? NEG : 0)), [1, 1, 4, 6]);
+    const bias = tf.tensor4d(
+      Array.from({ length: 24 }, (_, i) => (i % 6 > i / 6 + 1 ? NEG : 0)),
+      [1, 1, 4, 6],
+    );
     const plain = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
       tf.sum(tf.mul(tf.matMul(tf.softmax(tf.add(tf.div(tf.matMul(a, b, false, true), Math.sqrt(5)), bias)), c), w));
     const fused = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(attend(a, b, c, bias), w));

@@ -98,7 +98,10 @@ const layerNormOp = customOp(
   },
   (dy, [xhat, invStd, scale]) => {
     const g = tf.mul(dy, scale);
-    const dx = tf.mul(tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))), invStd);
+    const dx = tf.mul(
+      tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))),
+      invStd,
+    );
     return [dx, sumRows(tf.mul(dy, xhat) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
   },
 );
@@ -182,7 +185,12 @@ const attentionOp = customOp(
     const c = 1 / Math.sqrt(q.shape[3]!);
     const dP = matMulT(dO, v, false, true);
     const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true)));
-    return [tf.mul(tf.matMul(dS, k), c), tf.mul(matMulT(dS, q, true, false), c), matMulT(p, dO, true, false), tf.zerosLike(bias)];
+    return [
+      tf.mul(tf.matMul(dS, k), c),
+      tf.mul(matMulT(dS, q, true, false), c),
+      matMulT(p, dO, true, false),
+      tf.zerosLike(bias),
+    ];
   },
 );
 

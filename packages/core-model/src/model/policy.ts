@@ -84,10 +84,16 @@ export interface RowScores {
  * `scoreRows` when it has one (a row's image encoded once however many rows share it), else `logProbs` and
  * `headLogProbs` of the gathered images.
  */
-export function scoreRows(policy: SequencePolicy, images: tf.Tensor4D, tokens: tf.Tensor2D, opts: RowScoring = {}): RowScores {
+export function scoreRows(
+  policy: SequencePolicy,
+  images: tf.Tensor4D,
+  tokens: tf.Tensor2D,
+  opts: RowScoring = {},
+): RowScores {
   if (policy.scoreRows) return policy.scoreRows(images, tokens, opts);
   const headLogProbs = policy.headLogProbs?.bind(policy);
-  if (opts.head && !headLogProbs) throw new Error("auxLossScope 'head' (head-only log-probs) needs a policy with headLogProbs");
+  if (opts.head && !headLogProbs)
+    throw new Error("auxLossScope 'head' (head-only log-probs) needs a policy with headLogProbs");
   return tf.tidy(() => {
     const rows = opts.rowImages ? tf.gather(images, tf.tensor1d(opts.rowImages, 'int32')) : images;
     const logProbs = policy.logProbs(rows, tokens);

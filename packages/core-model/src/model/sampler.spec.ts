@@ -112,7 +112,9 @@ describe('sampler log-probs', () => {
 
   it('masked tokens get a large negative finite log-prob in the scorer', async () => {
     const m = model(processors(), 2);
-    const lp = await readTensor(m.logProbs(images(), tf.tensor2d([1, 5, 9, 4, 8, 11, 2, 6, 10, 1, 5, 9], [2, L], 'int32')));
+    const lp = await readTensor(
+      m.logProbs(images(), tf.tensor2d([1, 5, 9, 4, 8, 11, 2, 6, 10, 1, 5, 9], [2, L], 'int32')),
+    );
     expect(lp.every((v) => Number.isFinite(v))).toBe(true);
     expect(lp[0]).toBeLessThan(-1e8); // token 0 at slot 0 is outside [1, 5)
     expect(lp[1 * V + 4]).toBeLessThan(-1e8); // slot 1 is [5, 9)
@@ -185,7 +187,11 @@ describe('masks are respected', () => {
     for (let r = 0; r < 32; r++) {
       for (let t = 0; t < L; t++) {
         const tok = s.tokens[r * L + t];
-        const [lo, hi] = [[1, 5], [5, 9], [9, 12]][t % 3];
+        const [lo, hi] = [
+          [1, 5],
+          [5, 9],
+          [9, 12],
+        ][t % 3];
         expect(tok >= lo && tok < hi).toBe(true);
         if (t % 3 === 1) expect(tok).toBeGreaterThanOrEqual(s.tokens[r * L + t - 1] + 4);
       }

@@ -128,7 +128,9 @@ export async function sampleSequences(
   const [b, p, de] = encoded.shape;
   const rows = b * n;
   const { length: l, vocabSize: v } = cfg;
-  const tiled = tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(encoded, 1), [1, n, 1, 1]), [rows, p, de]) as tf.Tensor3D);
+  const tiled = tf.tidy(
+    () => tf.reshape(tf.tile(tf.expandDims(encoded, 1), [1, n, 1, 1]), [rows, p, de]) as tf.Tensor3D,
+  );
   let cache = initKvCache(params, cfg, tiled);
   tiled.dispose();
   const tokens = new Int32Array(rows * l);

@@ -27,7 +27,13 @@ export const modelSectionSchema = z
 export type ModelSection = z.output<typeof modelSectionSchema>;
 
 /** A fresh model (deterministic in `seed`) from a config's model section. */
-export function createModel(m: ModelSection, vocabSize: number, length: number, seed: number, processors: readonly LogitsProcessor[]): EncoderDecoder {
+export function createModel(
+  m: ModelSection,
+  vocabSize: number,
+  length: number,
+  seed: number,
+  processors: readonly LogitsProcessor[],
+): EncoderDecoder {
   const config = modelConfig({
     variant: m.variant,
     imageSize: [m.imageSize, m.imageSize],

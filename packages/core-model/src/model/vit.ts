@@ -67,7 +67,13 @@ export function initTransformerStack(init: ParamInit, prefix: string, depth: num
 }
 
 /** x [B, T, D] → the `vit.Encoder` output [B, T, D] under `prefix` (see initTransformerStack). */
-export function transformerStack(params: Params, prefix: string, depth: number, heads: number, x: tf.Tensor3D): tf.Tensor3D {
+export function transformerStack(
+  params: Params,
+  prefix: string,
+  depth: number,
+  heads: number,
+  x: tf.Tensor3D,
+): tf.Tensor3D {
   return tf.tidy(() => {
     let h: tf.Tensor = x;
     for (let i = 0; i < depth; i++) {

@@ -25,7 +25,10 @@ const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 function randomArrays(rng: Rng, scale: number): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const [name, shape] of Object.entries(SHAPES)) {
-    out.set(name, Float32Array.from({ length: size(shape) }, () => scale * rng.normal()));
+    out.set(
+      name,
+      Float32Array.from({ length: size(shape) }, () => scale * rng.normal()),
+    );
   }
   return out;
 }
@@ -134,7 +137,12 @@ function runBoth(
   cfg: RefCfg,
   optCfg: ConstructorParameters<typeof Adafactor>[1],
   gradScales: number[] = [1, 0.3, 2],
-): { history: Array<Map<string, Float64Array>>; got: Array<Map<string, Float32Array>>; opt: Adafactor; params: Params } {
+): {
+  history: Array<Map<string, Float64Array>>;
+  got: Array<Map<string, Float32Array>>;
+  opt: Adafactor;
+  params: Params;
+} {
   const rng = Rng.fromSeed(7);
   const p0 = randomArrays(rng, 0.5);
   const grads = gradScales.map((sc) => randomArrays(rng, sc));
@@ -173,20 +181,31 @@ describe('factoredDims', () => {
 });
 
 describe('Adafactor (big_vision variant)', () => {
-  it.each([true, false])('matches the hand-computed update over 3 steps (factored and unfactored, momentum, β2_t, weight decay; fused %s)', (fuseElementwise) => {
-    const { history, got, opt, params } = runBoth(baseRef, { lr: 0.1, wd: 0.01, fuseElementwise, adafactor: { beta2Cap: 0.95 } });
-    for (let t = 0; t < 3; t++) {
-      for (const name of Object.keys(SHAPES)) {
-        expect(maxAbsDiff(got[t].get(name) as Float32Array, history[t].get(name) as Float64Array)).toBeLessThan(2e-6);
+  it.each([true, false])(
+    'matches the hand-computed update over 3 steps (factored and unfactored, momentum, β2_t, weight decay; fused %s)',
+    (fuseElementwise) => {
+      const { history, got, opt, params } = runBoth(baseRef, {
+        lr: 0.1,
+        wd: 0.01,
+        fuseElementwise,
+        adafactor: { beta2Cap: 0.95 },
+      });
+      for (let t = 0; t < 3; t++) {
+        for (const name of Object.keys(SHAPES)) {
+          expect(maxAbsDiff(got[t].get(name) as Float32Array, history[t].get(name) as Float64Array)).toBeLessThan(2e-6);
+        }
       }
-    }
-    // The run really moved the parameters (a no-op optimizer would fail the comparison by far more than 2e-6).
-    const moved = maxAbsDiff(history[2].get('enc/dense/kernel') as Float64Array, history[0].get('enc/dense/kernel') as Float64Array);
-    expect(moved).toBeGreaterThan(1e-2);
-    expect(opt.step).toBe(3);
-    opt.dispose();
-    tf.dispose([...params.values()]);
-  });
+      // The run really moved the parameters (a no-op optimizer would fail the comparison by far more than 2e-6).
+      const moved = maxAbsDiff(
+        history[2].get('enc/dense/kernel') as Float64Array,
+        history[0].get('enc/dense/kernel') as Float64Array,
+      );
+      expect(moved).toBeGreaterThan(1e-2);
+      expect(opt.step).toBe(3);
+      opt.dispose();
+      tf.dispose([...params.values()]);
+    },
+  );
 
   it('keeps row/column statistics for factored tensors and a full moment otherwise', () => {
     const rng = Rng.fromSeed(1);
@@ -231,40 +250,49 @@ describe('Adafactor (big_vision variant)', () => {
       ['d/bias', b],
     ]);
     const opt = new Adafactor(params, { lr: 0, wd: 0.1 });
-    opt.apply(params, new Map([['d/kernel', tf.ones([1, 2])], ['d/bias', tf.ones([1])]]));
+    opt.apply(
+      params,
+      new Map([
+        ['d/kernel', tf.ones([1, 2])],
+        ['d/bias', tf.ones([1])],
+      ]),
+    );
     expect(Array.from(k.dataSync())).toEqual(Array.from(Float32Array.from([1 - 0.1, -2 + 0.2])));
     expect(Array.from(b.dataSync())).toEqual([3]);
     opt.dispose();
     tf.dispose([k, b]);
   });
 
-  it.each([true, false])('applies lr multipliers by regex (first match wins, 0 freezes) and clips the global norm of unfrozen grads (fused %s)', (fuseElementwise) => {
-    const lrMults: Array<[string, number]> = [
-      ['head/.*', 0],
-      ['enc/dense/.*', 0.1],
-      ['enc/.*', 0.5],
-    ];
-    const mult = (n: string): number => (n.startsWith('head/') ? 0 : n.startsWith('enc/dense/') ? 0.1 : 0.5);
-    // Grad norms here are ≈ 60·scale, so step 0 (scale 1) and step 2 (scale 2) are clipped, step 1 is not.
-    const { history, got, opt, params } = runBoth(
-      { ...baseRef, lrMult: mult, clipNorm: 30 },
-      { lr: 0.1, wd: 0.01, lrMults, gradClipNorm: 30, fuseElementwise, adafactor: { beta2Cap: 0.95 } },
-      [1, 0.3, 2],
-    );
-    for (let t = 0; t < 3; t++) {
-      for (const name of Object.keys(SHAPES)) {
-        if (name.startsWith('head/')) continue;
-        expect(maxAbsDiff(got[t].get(name) as Float32Array, history[t].get(name) as Float64Array)).toBeLessThan(2e-6);
+  it.each([true, false])(
+    'applies lr multipliers by regex (first match wins, 0 freezes) and clips the global norm of unfrozen grads (fused %s)',
+    (fuseElementwise) => {
+      const lrMults: Array<[string, number]> = [
+        ['head/.*', 0],
+        ['enc/dense/.*', 0.1],
+        ['enc/.*', 0.5],
+      ];
+      const mult = (n: string): number => (n.startsWith('head/') ? 0 : n.startsWith('enc/dense/') ? 0.1 : 0.5);
+      // Grad norms here are ≈ 60·scale, so step 0 (scale 1) and step 2 (scale 2) are clipped, step 1 is not.
+      const { history, got, opt, params } = runBoth(
+        { ...baseRef, lrMult: mult, clipNorm: 30 },
+        { lr: 0.1, wd: 0.01, lrMults, gradClipNorm: 30, fuseElementwise, adafactor: { beta2Cap: 0.95 } },
+        [1, 0.3, 2],
+      );
+      for (let t = 0; t < 3; t++) {
+        for (const name of Object.keys(SHAPES)) {
+          if (name.startsWith('head/')) continue;
+          expect(maxAbsDiff(got[t].get(name) as Float32Array, history[t].get(name) as Float64Array)).toBeLessThan(2e-6);
+        }
       }
-    }
-    // Frozen: unchanged bit for bit, and no optimizer state.
-    const rng = Rng.fromSeed(7);
-    const initial = randomArrays(rng, 0.5).get('head/kernel') as Float32Array;
-    expect(got[2].get('head/kernel')).toEqual(initial);
-    expect([...opt.getState().tensors.keys()].some((k) => k.startsWith('head/'))).toBe(false);
-    opt.dispose();
-    tf.dispose([...params.values()]);
-  });
+      // Frozen: unchanged bit for bit, and no optimizer state.
+      const rng = Rng.fromSeed(7);
+      const initial = randomArrays(rng, 0.5).get('head/kernel') as Float32Array;
+      expect(got[2].get('head/kernel')).toEqual(initial);
+      expect([...opt.getState().tensors.keys()].some((k) => k.startsWith('head/'))).toBe(false);
+      opt.dispose();
+      tf.dispose([...params.values()]);
+    },
+  );
 
   it('the reference notices clipping (the clipped and unclipped trajectories differ)', () => {
     const rng = Rng.fromSeed(7);
@@ -293,28 +321,31 @@ describe('Adafactor (big_vision variant)', () => {
     tf.dispose([...params.values()]);
   });
 
-  it.each([true, false])('round-trips its state through getState/setState: a restored copy continues bit-identically (fused %s)', (fuseElementwise) => {
-    const rng = Rng.fromSeed(3);
-    const p0 = randomArrays(rng, 0.5);
-    const grads = [1, 0.5, 0.8].map((sc) => randomArrays(rng, sc));
-    const params = makeParams(p0);
-    const opt = new Adafactor(params, { lr: 0.05, wd: 1e-3, fuseElementwise });
-    for (const g of grads.slice(0, 2)) opt.apply(params, toTensors(g));
-    const snapshot = new Map([...params].map(([n, v]) => [n, v.dataSync().slice()]));
+  it.each([true, false])(
+    'round-trips its state through getState/setState: a restored copy continues bit-identically (fused %s)',
+    (fuseElementwise) => {
+      const rng = Rng.fromSeed(3);
+      const p0 = randomArrays(rng, 0.5);
+      const grads = [1, 0.5, 0.8].map((sc) => randomArrays(rng, sc));
+      const params = makeParams(p0);
+      const opt = new Adafactor(params, { lr: 0.05, wd: 1e-3, fuseElementwise });
+      for (const g of grads.slice(0, 2)) opt.apply(params, toTensors(g));
+      const snapshot = new Map([...params].map(([n, v]) => [n, v.dataSync().slice()]));
 
-    const params2 = makeParams(new Map([...snapshot].map(([n, v]) => [n, Float32Array.from(v)])));
-    const opt2 = new Adafactor(params2, { lr: 0.05, wd: 1e-3, fuseElementwise: !fuseElementwise });
-    opt2.setState(opt.getState());
-    expect(opt2.step).toBe(2);
-    opt.apply(params, toTensors(grads[2]));
-    opt2.apply(params2, toTensors(grads[2]));
-    for (const name of Object.keys(SHAPES)) {
-      expect(params2.get(name)?.dataSync()).toEqual(params.get(name)?.dataSync());
-    }
-    expect(() => opt2.setState({ step: 0, tensors: new Map() })).toThrow(/missing \[enc\/dense\/kernel\/v_row/);
-    opt.dispose();
-    opt2.dispose();
-  });
+      const params2 = makeParams(new Map([...snapshot].map(([n, v]) => [n, Float32Array.from(v)])));
+      const opt2 = new Adafactor(params2, { lr: 0.05, wd: 1e-3, fuseElementwise: !fuseElementwise });
+      opt2.setState(opt.getState());
+      expect(opt2.step).toBe(2);
+      opt.apply(params, toTensors(grads[2]));
+      opt2.apply(params2, toTensors(grads[2]));
+      for (const name of Object.keys(SHAPES)) {
+        expect(params2.get(name)?.dataSync()).toEqual(params.get(name)?.dataSync());
+      }
+      expect(() => opt2.setState({ step: 0, tensors: new Map() })).toThrow(/missing \[enc\/dense\/kernel\/v_row/);
+      opt.dispose();
+      opt2.dispose();
+    },
+  );
 
   it('clips each parameter by its own block RMS when fusion is asked for (clip_by_block_rms is not elementwise)', () => {
     const rng = Rng.fromSeed(9);
@@ -334,7 +365,13 @@ describe('Adafactor (big_vision variant)', () => {
   it('runs each variable update without leaking tensors', () => {
     const rng = Rng.fromSeed(5);
     const params = makeParams(randomArrays(rng, 0.5));
-    const opt = new Adafactor(params, { lr: 0.1, wd: 0.01, gradClipNorm: 1, fuseElementwise: true, adafactor: { clippingThreshold: 1 } });
+    const opt = new Adafactor(params, {
+      lr: 0.1,
+      wd: 0.01,
+      gradClipNorm: 1,
+      fuseElementwise: true,
+      adafactor: { clippingThreshold: 1 },
+    });
     const g = toTensors(randomArrays(rng, 1));
     opt.apply(params, g);
     opt.getState(); // per-parameter views of the fused state, released by the next apply

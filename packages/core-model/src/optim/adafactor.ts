@@ -105,8 +105,7 @@ export class Adafactor extends ChainedOptimizer<Scalars> {
   }
 
   protected direction(name: string, g: tf.Tensor, k: Scalars): tf.Tensor {
-    const ema = (old: tf.Tensor, x: tf.Tensor): tf.Tensor =>
-      tf.add(tf.mul(k.beta2, old), tf.mul(k.oneMinusBeta2, x));
+    const ema = (old: tf.Tensor, x: tf.Tensor): tf.Tensor => tf.add(tf.mul(k.beta2, old), tf.mul(k.oneMinusBeta2, x));
     const g2 = tf.add(tf.square(g), k.eps);
     const f = factoredDims(g.shape, this.o.minDimSizeToFactor);
     let u: tf.Tensor;

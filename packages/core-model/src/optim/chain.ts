@@ -168,8 +168,14 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
           : globalNormClipFactor([...live.map((l) => l[2]), ...(flatG === null ? [] : [flatG])], gradClipNorm);
       const k = this.stepScalars(this.t);
       // Made here, outside the per-variable tidies, so that they live through the whole step.
-      const lrScale = scalarsFor(live.map((l) => l[3].lrMult), (m) => s * lr * m);
-      const wdScale = scalarsFor(live.map((l) => l[3].wdMult), (m) => s * wd * m);
+      const lrScale = scalarsFor(
+        live.map((l) => l[3].lrMult),
+        (m) => s * lr * m,
+      );
+      const wdScale = scalarsFor(
+        live.map((l) => l[3].wdMult),
+        (m) => s * wd * m,
+      );
       for (const [name, p, g0, plan] of live) {
         tf.tidy(() => {
           const g = clip === null ? g0 : tf.mul(g0, clip);
@@ -190,7 +196,10 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
             typeof mult === 'number' ? tf.scalar(by * mult) : tf.mul(mult, tf.scalar(by));
           let delta = tf.mul(u, scaled(group.lrMult, s * lr));
           if (wd !== 0 && group.wdMult !== 0) delta = tf.add(delta, tf.mul(theta, scaled(group.wdMult, s * wd)));
-          const next = tf.split(tf.sub(theta, delta), group.members.map((m) => m.size));
+          const next = tf.split(
+            tf.sub(theta, delta),
+            group.members.map((m) => m.size),
+          );
           group.members.forEach((m, i) => {
             if (groupGrads.has(m.name)) (params.get(m.name) as tf.Variable).assign(unflat(next[i], m.shape));
           });
@@ -217,7 +226,12 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
       if (group !== null) {
         for (const sl of group.slotNames) {
           const pieces = tf.tidy(() =>
-            tf.split(this.slot(FLAT, sl), group.members.map((m) => m.size)).map((piece, i) => unflat(piece, group.members[i].shape)),
+            tf
+              .split(
+                this.slot(FLAT, sl),
+                group.members.map((m) => m.size),
+              )
+              .map((piece, i) => unflat(piece, group.members[i].shape)),
           );
           pieces.forEach((t, i) => fused.set(`${group.members[i].name}/${sl}`, t));
           owned.push(...pieces);
@@ -252,7 +266,11 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
     if (group !== null) {
       for (const sl of group.slotNames) {
         tf.tidy(() =>
-          this.setSlot(FLAT, sl, tf.concat(group.members.map((m) => flat(state.tensors.get(`${m.name}/${sl}`) as tf.Tensor)))),
+          this.setSlot(
+            FLAT,
+            sl,
+            tf.concat(group.members.map((m) => flat(state.tensors.get(`${m.name}/${sl}`) as tf.Tensor))),
+          ),
         );
       }
     }

@@ -20,7 +20,8 @@ export interface ParamPlan {
 /** A name → multiplier function for `rules` (compiled once); `fallback` when nothing matches. */
 export function multiplierFor(rules: PatternMults, fallback: number): (name: string) => number {
   const compiled = rules.map(([pattern, mult]) => {
-    if (!Number.isFinite(mult) || mult < 0) throw new RangeError(`multiplier for /${pattern}/ must be ≥ 0, got ${mult}`);
+    if (!Number.isFinite(mult) || mult < 0)
+      throw new RangeError(`multiplier for /${pattern}/ must be ≥ 0, got ${mult}`);
     return { re: new RegExp(`^(?:${pattern})$`), mult };
   });
   return (name) => compiled.find((r) => r.re.test(name))?.mult ?? fallback;

@@ -20,15 +20,23 @@ it('optimizer step cost', async () => {
     const p = `encoder/encoderblock_${b}`;
     for (const ln of ['LayerNorm_0', 'LayerNorm_1']) shapes.push([`${p}/${ln}/scale`, [D]], [`${p}/${ln}/bias`, [D]]);
     for (const qkv of ['query', 'key', 'value']) {
-      shapes.push([`${p}/MultiHeadDotProductAttention_0/${qkv}/kernel`, [D, 4, D / 4]], [`${p}/MultiHeadDotProductAttention_0/${qkv}/bias`, [4, D / 4]]);
+      shapes.push(
+        [`${p}/MultiHeadDotProductAttention_0/${qkv}/kernel`, [D, 4, D / 4]],
+        [`${p}/MultiHeadDotProductAttention_0/${qkv}/bias`, [4, D / 4]],
+      );
     }
-    shapes.push([`${p}/MultiHeadDotProductAttention_0/out/kernel`, [4, D / 4, D]], [`${p}/MultiHeadDotProductAttention_0/out/bias`, [D]]);
+    shapes.push(
+      [`${p}/MultiHeadDotProductAttention_0/out/kernel`, [4, D / 4, D]],
+      [`${p}/MultiHeadDotProductAttention_0/out/bias`, [D]],
+    );
     shapes.push([`${p}/MlpBlock_0/Dense_0/kernel`, [D, 4 * D]], [`${p}/MlpBlock_0/Dense_0/bias`, [4 * D]]);
     shapes.push([`${p}/MlpBlock_0/Dense_1/kernel`, [4 * D, D]], [`${p}/MlpBlock_0/Dense_1/bias`, [D]]);
   }
   const makeParams = (): Params => new Map(shapes.map(([n, s]) => [n, tf.variable(tf.randomNormal(s))]));
   const grads = new Map(shapes.map(([n, s]) => [n, tf.randomNormal(s)]));
-  const lines = [`${backend}: ${shapes.length} variables, ${shapes.reduce((a, [, s]) => a + tf.util.sizeFromShape(s), 0)} parameters`];
+  const lines = [
+    `${backend}: ${shapes.length} variables, ${shapes.reduce((a, [, s]) => a + tf.util.sizeFromShape(s), 0)} parameters`,
+  ];
   const time = async (label: string, step: () => void): Promise<void> => {
     step();
     step();

@@ -14,7 +14,10 @@ describe('caption benchmark corpus', () => {
 
   it('shares n-grams within an image, so candidates score well above zero on average', () => {
     const c = generateCaptionCorpus(200, 1);
-    const r = ciderD(c.cands.map(normalizeCaption), c.refs.map((x) => x.map(normalizeCaption)));
+    const r = ciderD(
+      c.cands.map(normalizeCaption),
+      c.refs.map((x) => x.map(normalizeCaption)),
+    );
     expect(r.score).toBeGreaterThan(0.5);
     expect(r.perImage.filter((s) => s === 0).length).toBeLessThan(100);
   });

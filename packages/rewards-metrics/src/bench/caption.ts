@@ -23,10 +23,56 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-const SUBJECTS = ['a man', 'a woman', 'a dog', 'two cats', 'a group of people', 'a young boy', 'an old man', 'a large elephant', 'a little girl', 'a brown horse', 'three zebras', 'a person'];
-const VERBS = ['riding', 'sitting on', 'standing next to', 'holding', 'looking at', 'playing with', 'walking along', 'eating', 'lying on', 'carrying'];
-const OBJECTS = ['a horse', 'a bench', 'a red bus', 'the beach', 'a frisbee', 'a skateboard', 'a table with food', 'a pizza', 'a surfboard', 'the grass', 'a kite', 'an umbrella'];
-const PLACES = ['in a park', 'on a street', 'near the water', 'in the kitchen', 'at night', 'in the snow', 'on a sunny day', ''];
+const SUBJECTS = [
+  'a man',
+  'a woman',
+  'a dog',
+  'two cats',
+  'a group of people',
+  'a young boy',
+  'an old man',
+  'a large elephant',
+  'a little girl',
+  'a brown horse',
+  'three zebras',
+  'a person',
+];
+const VERBS = [
+  'riding',
+  'sitting on',
+  'standing next to',
+  'holding',
+  'looking at',
+  'playing with',
+  'walking along',
+  'eating',
+  'lying on',
+  'carrying',
+];
+const OBJECTS = [
+  'a horse',
+  'a bench',
+  'a red bus',
+  'the beach',
+  'a frisbee',
+  'a skateboard',
+  'a table with food',
+  'a pizza',
+  'a surfboard',
+  'the grass',
+  'a kite',
+  'an umbrella',
+];
+const PLACES = [
+  'in a park',
+  'on a street',
+  'near the water',
+  'in the kitchen',
+  'at night',
+  'in the snow',
+  'on a sunny day',
+  '',
+];
 const ADJS = ['', '', 'small', 'white', 'happy', 'busy'];
 
 export interface CaptionCorpus {
@@ -59,10 +105,24 @@ export function generateCaptionCorpus(images: number, seed = 1, refsPerImage = 5
     ids.push(String(100000 + i * 7));
     const r: string[] = [];
     for (let k = 0; k < refsPerImage; k++) {
-      r.push(sentence(rnd() < 0.8 ? s : pick(SUBJECTS), rnd() < 0.8 ? v : pick(VERBS), rnd() < 0.85 ? o : pick(OBJECTS), rnd() < 0.6 ? p : pick(PLACES)));
+      r.push(
+        sentence(
+          rnd() < 0.8 ? s : pick(SUBJECTS),
+          rnd() < 0.8 ? v : pick(VERBS),
+          rnd() < 0.85 ? o : pick(OBJECTS),
+          rnd() < 0.6 ? p : pick(PLACES),
+        ),
+      );
     }
     refs.push(r);
-    cands.push(sentence(rnd() < 0.7 ? s : pick(SUBJECTS), rnd() < 0.6 ? v : pick(VERBS), rnd() < 0.7 ? o : pick(OBJECTS), rnd() < 0.5 ? p : ''));
+    cands.push(
+      sentence(
+        rnd() < 0.7 ? s : pick(SUBJECTS),
+        rnd() < 0.6 ? v : pick(VERBS),
+        rnd() < 0.7 ? o : pick(OBJECTS),
+        rnd() < 0.5 ? p : '',
+      ),
+    );
   }
   return { ids, refs, cands };
 }
@@ -97,7 +157,12 @@ export interface BenchCaptionResult {
 }
 
 /** Generates the caption corpus into `outDir`, times our CLI and (if available) pycocoevalcap on it. */
-export async function benchCaption(opts: { images?: number; seed?: number; outDir: string; reference?: boolean }): Promise<BenchCaptionResult> {
+export async function benchCaption(opts: {
+  images?: number;
+  seed?: number;
+  outDir: string;
+  reference?: boolean;
+}): Promise<BenchCaptionResult> {
   const images = opts.images ?? 5000;
   const corpus = generateCaptionCorpus(images, opts.seed ?? 1);
   mkdirSync(opts.outDir, { recursive: true });
@@ -126,7 +191,8 @@ export async function benchCaption(opts: { images?: number; seed?: number; outDi
   const t1 = process.hrtime.bigint();
   const py = spawnSync('python3', ['-c', PY_CIDER, nRefs, nCands], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
-  if (py.status !== 0) return { ...result, pycocoevalcap: { error: py.stderr.trim().split('\n').pop() ?? `python3 exited ${py.status}` } };
+  if (py.status !== 0)
+    return { ...result, pycocoevalcap: { error: py.stderr.trim().split('\n').pop() ?? `python3 exited ${py.status}` } };
   const ref = JSON.parse(py.stdout) as { 'CIDEr-D': number; seconds: number };
   return {
     ...result,

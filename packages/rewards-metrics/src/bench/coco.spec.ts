@@ -23,7 +23,9 @@ describe('synthCoco', () => {
 
   it('covers what the evaluation must handle: crowd GT, all area ranges, score ties, unknown categories', () => {
     const areas = a.gt.annotations.map((g) => g.area);
-    expect(areas.some((x) => x < 32 ** 2) && areas.some((x) => x > 32 ** 2 && x < 96 ** 2) && areas.some((x) => x > 96 ** 2)).toBe(true);
+    expect(
+      areas.some((x) => x < 32 ** 2) && areas.some((x) => x > 32 ** 2 && x < 96 ** 2) && areas.some((x) => x > 96 ** 2),
+    ).toBe(true);
     expect(a.gt.annotations.some((g) => g.iscrowd === 1)).toBe(true);
     expect(new Set(a.dt.map((d) => d.score)).size).toBeLessThan(a.dt.length / 10);
     const cats = new Set(a.gt.categories.map((c) => c.id));

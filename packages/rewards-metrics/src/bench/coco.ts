@@ -141,7 +141,12 @@ export interface BenchCocoResult {
 }
 
 /** Generates the COCO-val-sized case into `outDir`, times our CLI and (if available) pycocotools on it. */
-export async function benchCoco(opts: { images?: number; seed?: number; outDir: string; reference?: boolean }): Promise<BenchCocoResult> {
+export async function benchCoco(opts: {
+  images?: number;
+  seed?: number;
+  outDir: string;
+  reference?: boolean;
+}): Promise<BenchCocoResult> {
   const { gt, dt } = synthCoco({ images: opts.images, seed: opts.seed });
   mkdirSync(opts.outDir, { recursive: true });
   const gtFile = path.join(opts.outDir, 'coco-gt.json');
@@ -159,7 +164,11 @@ export async function benchCoco(opts: { images?: number; seed?: number; outDir: 
   if (opts.reference === false || !hasPycocotools()) return result;
   const py = spawnSync('python3', ['-c', PYCOCOTOOLS_SCRIPT, gtFile, dtFile], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (py.status !== 0) throw new Error(`bench: pycocotools run failed: ${py.stderr}`);
-  const ref = JSON.parse(py.stdout.trim().split('\n').pop() ?? '') as { load_seconds: number; eval_seconds: number; stats: number[] };
+  const ref = JSON.parse(py.stdout.trim().split('\n').pop() ?? '') as {
+    load_seconds: number;
+    eval_seconds: number;
+    stats: number[];
+  };
   return {
     ...result,
     pycocotools: {

@@ -117,5 +117,10 @@ export function benchRewards(opts: { reps?: number; dfImages?: number } = {}): R
 
   const pq = panopticCase(512);
   const pqUs = microseconds(() => imagePq(pq.gt, pq.pred, pq.categories), Math.max(20, Math.floor(reps / 100)), 5);
-  return { detectionReward100BoxesMicroseconds: det, ciderDMicroseconds: cider, ciderDDfImages: dfImages, pq512Microseconds: pqUs };
+  return {
+    detectionReward100BoxesMicroseconds: det,
+    ciderDMicroseconds: cider,
+    ciderDDfImages: dfImages,
+    pq512Microseconds: pqUs,
+  };
 }

@@ -12,12 +12,23 @@ const dir = mkdtempSync(path.join(tmpdir(), 'rm-bench-spec-'));
 const cli = path.join(dir, 'cli.cjs');
 
 beforeAll(() => {
-  buildSync({ entryPoints: [path.join(__dirname, '..', 'cli.ts')], outfile: cli, bundle: true, platform: 'node', format: 'cjs', packages: 'external', logLevel: 'error' });
+  buildSync({
+    entryPoints: [path.join(__dirname, '..', 'cli.ts')],
+    outfile: cli,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    packages: 'external',
+    logLevel: 'error',
+  });
 });
 
 // npm dependencies stay external, so the bundle in the temp dir finds them through NODE_PATH (as do its children).
 const runCli = (...args: string[]) =>
-  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') } });
+  spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_PATH: path.join(root, 'node_modules') },
+  });
 
 describe('rewards-metrics bench', () => {
   it('--json prints exactly one JSON object with every timing, and writes the inputs to --out', () => {
@@ -37,7 +48,11 @@ describe('rewards-metrics bench', () => {
     expect(report.caption.images).toBe(12);
     expect(report.caption.cli['CIDEr-D']).toBeGreaterThan(0);
     expect(report.caption.pycocoevalcap).toBeUndefined();
-    for (const us of [report.perSample.detectionReward100BoxesMicroseconds, report.perSample.ciderDMicroseconds, report.perSample.pq512Microseconds]) {
+    for (const us of [
+      report.perSample.detectionReward100BoxesMicroseconds,
+      report.perSample.ciderDMicroseconds,
+      report.perSample.pq512Microseconds,
+    ]) {
       expect(Number.isFinite(us) && us > 0).toBe(true);
     }
     expect(report.machine.cpus).toBeGreaterThan(0);

@@ -16,7 +16,14 @@ import { benchRewards, type RewardTimings } from '../bench/rewards';
 import { InputError, parseFlags } from './io';
 
 export interface BenchReport {
-  readonly machine: { readonly node: string; readonly arch: string; readonly cpus: number; readonly cpuModel: string; readonly loadavgStart: number[]; readonly loadavgEnd: number[] };
+  readonly machine: {
+    readonly node: string;
+    readonly arch: string;
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly loadavgStart: number[];
+    readonly loadavgEnd: number[];
+  };
   readonly outDir: string;
   readonly coco: BenchCocoResult;
   readonly caption: BenchCaptionResult;
@@ -26,7 +33,8 @@ export interface BenchReport {
 function parseImages(v: string | boolean | undefined): number {
   if (v === undefined) return 5000;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isInteger(n) || n < 1) throw new InputError(`--images: expected a positive integer, got '${String(v)}'`);
+  if (typeof v !== 'string' || !Number.isInteger(n) || n < 1)
+    throw new InputError(`--images: expected a positive integer, got '${String(v)}'`);
   return n;
 }
 
@@ -36,25 +44,33 @@ function summary(r: BenchReport): string {
   const lines: string[] = [];
   const m = r.machine;
   const load = (l: number[]): string => l.map((x) => f(x)).join(' ');
-  lines.push(`machine: ${m.cpus}× ${m.cpuModel}, ${m.arch}, node ${m.node}, load ${load(m.loadavgStart)} at start, ${load(m.loadavgEnd)} at end`);
+  lines.push(
+    `machine: ${m.cpus}× ${m.cpuModel}, ${m.arch}, node ${m.node}, load ${load(m.loadavgStart)} at start, ${load(m.loadavgEnd)} at end`,
+  );
   lines.push(`inputs in ${r.outDir}`);
   const c = r.coco;
   lines.push('', `coco-map: ${c.images} images, ${c.gtBoxes} GT boxes, ${c.detections} detections`);
   lines.push(`  rewards-metrics   ${f(c.ours.seconds)} s   ${f(c.ours.peakRssMiB, 0)} MiB peak RSS (whole run)`);
   if (c.pycocotools) {
     const p = c.pycocotools;
-    lines.push(`  pycocotools       ${f(p.evalSeconds)} s evaluate+accumulate+summarize (+${f(p.loadSeconds)} s loading)`);
+    lines.push(
+      `  pycocotools       ${f(p.evalSeconds)} s evaluate+accumulate+summarize (+${f(p.loadSeconds)} s loading)`,
+    );
     lines.push(`  speed-up          ${f(p.speedup, 1)}×   max |Δstat| ${p.maxAbsStatDiff.toExponential(1)}`);
   } else lines.push('  pycocotools       not run');
   const k = r.caption;
   lines.push('', `cider: ${k.images} images, 5 references each`);
-  lines.push(`  rewards-metrics   ${f(k.cli.seconds)} s   ${f(k.cli.peakRssMiB, 0)} MiB peak RSS (whole run, with BLEU); scorer alone ${f(k.inProcess.ciderDScorerSeconds, 3)} s`);
+  lines.push(
+    `  rewards-metrics   ${f(k.cli.seconds)} s   ${f(k.cli.peakRssMiB, 0)} MiB peak RSS (whole run, with BLEU); scorer alone ${f(k.inProcess.ciderDScorerSeconds, 3)} s`,
+  );
   const p = k.pycocoevalcap;
   if (p === undefined) lines.push('  pycocoevalcap     not run');
   else if ('error' in p) lines.push(`  pycocoevalcap     failed: ${p.error}`);
   else {
     lines.push(`  pycocoevalcap     ${f(p.seconds)} s whole run; compute_score ${f(p.scorerSeconds, 3)} s`);
-    lines.push(`  speed-up          ${f(p.speedup, 1)}× whole run, ${f(p.scorerSpeedup, 1)}× scorer   |ΔCIDEr-D| ${p.absDiff.toExponential(1)}`);
+    lines.push(
+      `  speed-up          ${f(p.speedup, 1)}× whole run, ${f(p.scorerSpeedup, 1)}× scorer   |ΔCIDEr-D| ${p.absDiff.toExponential(1)}`,
+    );
   }
   const s = r.perSample;
   lines.push('', 'per sample (in-process, median):');
@@ -72,7 +88,10 @@ export async function run(args: readonly string[]): Promise<number> {
     'no-reference': { type: 'boolean' },
   });
   const images = parseImages(values.images);
-  const outDir = typeof values.out === 'string' ? path.resolve(values.out) : mkdtempSync(path.join(os.tmpdir(), 'rewards-metrics-bench-'));
+  const outDir =
+    typeof values.out === 'string'
+      ? path.resolve(values.out)
+      : mkdtempSync(path.join(os.tmpdir(), 'rewards-metrics-bench-'));
   const reference = values['no-reference'] !== true;
   const loadavgStart = os.loadavg(); // shared machines: the load says how far to trust the timings
   const coco = await benchCoco({ images, outDir, reference });
@@ -81,7 +100,14 @@ export async function run(args: readonly string[]): Promise<number> {
   const perSample = benchRewards({ reps: Math.min(20000, Math.max(200, images * 4)), dfImages: images });
   const cpus = os.cpus();
   const report: BenchReport = {
-    machine: { node: process.version, arch: process.arch, cpus: cpus.length, cpuModel: cpus[0]?.model ?? 'unknown', loadavgStart, loadavgEnd: os.loadavg() },
+    machine: {
+      node: process.version,
+      arch: process.arch,
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      loadavgStart,
+      loadavgEnd: os.loadavg(),
+    },
     outDir,
     coco,
     caption,

@@ -40,7 +40,9 @@ describe('rewards-metrics cider', () => {
     expect(code).toBe(0);
     const r = JSON.parse(out) as { 'CIDEr-D': number; 'CIDEr-D_per_image': Record<string, number>; BLEU: number[] };
     expect(close(r['CIDEr-D'], expected['CIDEr-D'])).toBe(true);
-    expect(input.ids.filter((id, i) => !close(r['CIDEr-D_per_image'][id], expected['CIDEr-D_per_image'][i]))).toEqual([]);
+    expect(input.ids.filter((id, i) => !close(r['CIDEr-D_per_image'][id], expected['CIDEr-D_per_image'][i]))).toEqual(
+      [],
+    );
     expect(r.BLEU.map((b, k) => close(b, expected.BLEU[k]))).toEqual([true, true, true, true]);
   });
 
@@ -73,15 +75,23 @@ describe('rewards-metrics cider', () => {
     const wrongType = bad('wrong-type.json', '{"1": "a dog"}');
     expect(err(['--refs', wrongType, '--cands', candsFile])).toMatch(new RegExp(`^${wrongType}: field "1": `));
     const notObject = bad('list.json', '[["a dog"]]');
-    expect(err(['--refs', notObject, '--cands', candsFile])).toBe(`${notObject}: expected an object {image id: [captions]}`);
+    expect(err(['--refs', notObject, '--cands', candsFile])).toBe(
+      `${notObject}: expected an object {image id: [captions]}`,
+    );
     const nonString = bad('nonstring.json', '{"100000": ["a dog", 3]}');
     expect(err(['--refs', nonString, '--cands', candsFile])).toBe(`${nonString}: field "100000[1]": expected a string`);
     const noRefs = bad('norefs.json', '{"100000": []}');
-    expect(err(['--refs', noRefs, '--cands', candsFile])).toBe(`${noRefs}: field "100000": needs at least one reference caption`);
+    expect(err(['--refs', noRefs, '--cands', candsFile])).toBe(
+      `${noRefs}: field "100000": needs at least one reference caption`,
+    );
     const two = bad('two.json', '{"100000": ["a dog", "a cat"]}');
-    expect(err(['--refs', refsFile, '--cands', two])).toBe(`${two}: field "100000": needs exactly one candidate caption`);
+    expect(err(['--refs', refsFile, '--cands', two])).toBe(
+      `${two}: field "100000": needs exactly one candidate caption`,
+    );
     const unknown = bad('unknown.json', '{"100000": ["a dog"], "42": ["a cat"]}');
-    expect(err(['--refs', refsFile, '--cands', unknown])).toBe(`${unknown}: field "42": image has no references in ${refsFile}`);
+    expect(err(['--refs', refsFile, '--cands', unknown])).toBe(
+      `${unknown}: field "42": image has no references in ${refsFile}`,
+    );
     expect(err(['--refs', refsFile])).toBe('missing required option --cands');
     expect(() => run([])).toThrow(InputError);
     expect(err(['--refs', refsFile, '--cands', candsFile, '--bogus'])).toMatch(/bogus/);

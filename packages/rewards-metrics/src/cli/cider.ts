@@ -17,14 +17,21 @@ type CaptionTable = Record<string, string[]>;
  * of this command's whole run on a COCO-sized corpus, and the shape is this simple. Messages follow `validate`'s
  * form (file, field, problem).
  */
-function captionTable(value: unknown, file: string, count: 'at least one' | 'exactly one'): E.Either<string, CaptionTable> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return E.left(`${file}: expected an object {image id: [captions]}`);
+function captionTable(
+  value: unknown,
+  file: string,
+  count: 'at least one' | 'exactly one',
+): E.Either<string, CaptionTable> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return E.left(`${file}: expected an object {image id: [captions]}`);
   for (const [id, caps] of Object.entries(value)) {
     if (!Array.isArray(caps)) return E.left(`${file}: field "${id}": expected an array of captions`);
     const k = caps.findIndex((c) => typeof c !== 'string');
     if (k >= 0) return E.left(`${file}: field "${id}[${k}]": expected a string`);
     if (count === 'at least one' ? caps.length === 0 : caps.length !== 1) {
-      return E.left(`${file}: field "${id}": needs ${count} ${count === 'exactly one' ? 'candidate' : 'reference'} caption`);
+      return E.left(
+        `${file}: field "${id}": needs ${count} ${count === 'exactly one' ? 'candidate' : 'reference'} caption`,
+      );
     }
   }
   return E.right(value as CaptionTable);
@@ -49,7 +56,8 @@ export function scoreFiles(refsFile: string, candsFile: string): E.Either<string
       const ids = Object.keys(cands);
       if (ids.length === 0) return E.left(`${candsFile}: no candidates`);
       const missing = ids.find((id) => !Object.prototype.hasOwnProperty.call(refs, id));
-      if (missing !== undefined) return E.left(`${candsFile}: field "${missing}": image has no references in ${refsFile}`);
+      if (missing !== undefined)
+        return E.left(`${candsFile}: field "${missing}": image has no references in ${refsFile}`);
       const r = ids.map((id) => refs[id].map(normalizeCaption));
       const c = ids.map((id) => normalizeCaption(cands[id][0]));
       const scores = ciderDAndBleu(c, r);
@@ -63,7 +71,11 @@ export function scoreFiles(refsFile: string, candsFile: string): E.Either<string
 }
 
 export function run(args: readonly string[]): number {
-  const { values } = parseFlags(args, { refs: { type: 'string' }, cands: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseFlags(args, {
+    refs: { type: 'string' },
+    cands: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const refsFile = required(values, 'refs');
   const candsFile = required(values, 'cands');
   const result = orThrow(scoreFiles(refsFile, candsFile));
@@ -72,7 +84,10 @@ export function run(args: readonly string[]): number {
     return 0;
   }
   const n = Object.keys(result['CIDEr-D_per_image']).length;
-  const rows: [string, number][] = [['CIDEr-D', result['CIDEr-D']], ...result.BLEU.map((b, k): [string, number] => [`BLEU-${k + 1}`, b])];
+  const rows: [string, number][] = [
+    ['CIDEr-D', result['CIDEr-D']],
+    ...result.BLEU.map((b, k): [string, number] => [`BLEU-${k + 1}`, b]),
+  ];
   process.stdout.write(`${n} images\n${rows.map(([k, v]) => `  ${k.padEnd(8)} ${v.toFixed(4)}`).join('\n')}\n`);
   return 0;
 }

@@ -10,7 +10,12 @@ const CASES = path.join(__dirname, '..', '__fixtures__', 'coco', 'cases');
 const golden = JSON.parse(readFileSync(path.join(__dirname, '..', '__fixtures__', 'coco', 'golden.json'), 'utf8')) as {
   cases: Record<string, { stats: number[]; per_category: Record<string, number>; summarize_lines?: string[] }>;
 };
-const files = (name: string): string[] => ['--gt', path.join(CASES, name, 'gt.json'), '--dt', path.join(CASES, name, 'dt.json')];
+const files = (name: string): string[] => [
+  '--gt',
+  path.join(CASES, name, 'gt.json'),
+  '--dt',
+  path.join(CASES, name, 'dt.json'),
+];
 
 function capture(args: readonly string[]): { code: number; out: string } {
   let out = '';
@@ -44,7 +49,8 @@ describe('rewards-metrics coco-map', () => {
     const g = golden.cases.categories;
     expect(r.stats.map((s, j) => Math.abs(s - g.stats[j]) <= 1e-9)).toEqual(Array(12).fill(true));
     expect(Object.keys(r.per_category)).toEqual(['1', '2', '3', '7']);
-    for (const [id, ap] of Object.entries(g.per_category)) expect(Math.abs(r.per_category[id] - ap)).toBeLessThanOrEqual(1e-9);
+    for (const [id, ap] of Object.entries(g.per_category))
+      expect(Math.abs(r.per_category[id] - ap)).toBeLessThanOrEqual(1e-9);
   });
 
   it("prints pycocotools' summarize() lines verbatim, then AP per category", () => {
@@ -64,7 +70,9 @@ describe('rewards-metrics coco-map', () => {
 
   it('reports malformed JSON with the file name', () => {
     const bad = write('bad.json', '[{"image_id": 1,');
-    expect(() => run(['--gt', gtOk, '--dt', bad])).toThrow(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: malformed JSON`));
+    expect(() => run(['--gt', gtOk, '--dt', bad])).toThrow(
+      new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: malformed JSON`),
+    );
   });
 
   /** The one-line message of the InputError that `args` raises. */
@@ -101,6 +109,8 @@ describe('rewards-metrics coco-map', () => {
     const gt = JSON.parse(readFileSync(gtOk, 'utf8')) as { annotations: { id: number }[] };
     gt.annotations[1].id = gt.annotations[0].id;
     const f = write('gt-dup.json', gt);
-    expect(() => run(['--gt', f, '--dt', dtOk])).toThrow(new InputError(`${f}: field "annotations[1].id": duplicate annotation id 1`));
+    expect(() => run(['--gt', f, '--dt', dtOk])).toThrow(
+      new InputError(`${f}: field "annotations[1].id": duplicate annotation id 1`),
+    );
   });
 });

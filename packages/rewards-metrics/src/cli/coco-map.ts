@@ -5,7 +5,13 @@
  * followed by one AP line per category.
  */
 import { z } from 'zod';
-import { CocoInputError, cocoEvaluate, COCO_IOU_THRESHOLDS, type CocoEvalResult, type CocoGroundTruth } from '../coco-eval';
+import {
+  CocoInputError,
+  cocoEvaluate,
+  COCO_IOU_THRESHOLDS,
+  type CocoEvalResult,
+  type CocoGroundTruth,
+} from '../coco-eval';
 import { InputError, orThrow, parseFlags, readJsonAs, required } from './io';
 
 const flag = z.union([z.literal(0), z.literal(1), z.boolean()]);
@@ -53,11 +59,15 @@ export function formatCocoReport(r: CocoEvalResult, gt: Pick<CocoGroundTruth, 'c
   const ious = COCO_IOU_THRESHOLDS;
   const lines = SUMMARY_LINES.map(({ ap, iou, area, maxDets }, j) => {
     const title = (ap ? 'Average Precision' : 'Average Recall').padEnd(18);
-    const iouStr = (iou === undefined ? `${ious[0].toFixed(2)}:${ious[ious.length - 1].toFixed(2)}` : iou.toFixed(2)).padEnd(9);
+    const iouStr = (
+      iou === undefined ? `${ious[0].toFixed(2)}:${ious[ious.length - 1].toFixed(2)}` : iou.toFixed(2)
+    ).padEnd(9);
     return ` ${title} ${ap ? '(AP)' : '(AR)'} @[ IoU=${iouStr} | area=${area.padStart(6)} | maxDets=${String(maxDets).padStart(3)} ] = ${r.stats[j].toFixed(3)}`;
   });
   const names = new Map(gt.categories.map((c) => [c.id, c.name]));
-  const catLines = [...r.perCategory].map(([id, ap]) => ` category ${String(id).padStart(4)} ${(names.get(id) ?? '').padEnd(16)} AP = ${ap.toFixed(3)}`);
+  const catLines = [...r.perCategory].map(
+    ([id, ap]) => ` category ${String(id).padStart(4)} ${(names.get(id) ?? '').padEnd(16)} AP = ${ap.toFixed(3)}`,
+  );
   return `${[...lines, '', ' Per-category AP @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]', ...catLines].join('\n')}\n`;
 }
 

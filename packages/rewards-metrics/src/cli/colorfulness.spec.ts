@@ -49,7 +49,8 @@ describe('rewards-metrics colorfulness', () => {
   });
 
   it('reads JPEGs: flat grey is (almost) not colourful, flat red scores about 0.3·|(255, 127.5)|', () => {
-    const w = 16, h = 16;
+    const w = 16,
+      h = 16;
     const score = (rgb: [number, number, number], name: string): number => {
       const data = Buffer.alloc(w * h * 4, 255);
       for (let i = 0; i < w * h; i++) data.set(rgb, 4 * i);
@@ -65,7 +66,9 @@ describe('rewards-metrics colorfulness', () => {
   it('bad input is one InputError line naming the file', () => {
     const notImage = path.join(dir, 'notes.txt');
     writeFileSync(notImage, 'hello');
-    expect(() => run([path.join(dir, 'nope.png')])).toThrow(new InputError(`${path.join(dir, 'nope.png')}: cannot read file (ENOENT)`));
+    expect(() => run([path.join(dir, 'nope.png')])).toThrow(
+      new InputError(`${path.join(dir, 'nope.png')}: cannot read file (ENOENT)`),
+    );
     expect(() => run([notImage])).toThrow(new InputError(`${notImage}: not a PNG or JPEG image`));
     expect(() => run([])).toThrow(new InputError('expected one image path, got 0'));
     expect(() => run([pngFile, pngFile])).toThrow(new InputError('expected one image path, got 2'));

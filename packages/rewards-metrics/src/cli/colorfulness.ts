@@ -12,6 +12,8 @@ export function run(args: readonly string[]): number {
   const img = orThrow(readImage(file));
   if (img.width * img.height === 0) throw new InputError(`${file}: image has no pixels`);
   const m = colorfulness(img);
-  process.stdout.write(values.json === true ? `${JSON.stringify({ colorfulness: m })}\n` : `${file}: colorfulness ${m.toFixed(4)}\n`);
+  process.stdout.write(
+    values.json === true ? `${JSON.stringify({ colorfulness: m })}\n` : `${file}: colorfulness ${m.toFixed(4)}\n`,
+  );
   return 0;
 }

@@ -25,11 +25,12 @@ const fixture = (name: string): string => path.join(__dirname, '..', '__fixtures
 describe('rewards-metrics detection-reward', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rm-det-'));
 
-  it('--json gives the numpy port\'s numbers for every sample, slot and threshold', () => {
+  it("--json gives the numpy port's numbers for every sample, slot and threshold", () => {
     const { code, out } = capture(() => run(['--input', fixture('random-weighted.json'), '--json']));
     expect(code).toBe(0);
     const r = JSON.parse(out) as typeof weightedExpected;
-    const close = (a: number[], b: number[]): boolean => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-9);
+    const close = (a: number[], b: number[]): boolean =>
+      a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-9);
     expect(r.reward.length).toBe(weighted.samples.length);
     expect(close(r.reward, weightedExpected.reward)).toBe(true);
     expect(close(r.reward_released, weightedExpected.reward_released)).toBe(true);
@@ -38,7 +39,12 @@ describe('rewards-metrics detection-reward', () => {
     expect(Object.keys(r.per_threshold)).toEqual(Object.keys(weightedExpected.per_threshold));
     for (const [t, e] of Object.entries(weightedExpected.per_threshold)) {
       const g = r.per_threshold[t as keyof typeof r.per_threshold];
-      expect([t, close(g.reward, e.reward), g.num_matches, close(g.nms_penalty, e.nms_penalty)]).toEqual([t, true, e.num_matches, true]);
+      expect([t, close(g.reward, e.reward), g.num_matches, close(g.nms_penalty, e.nms_penalty)]).toEqual([
+        t,
+        true,
+        e.num_matches,
+        true,
+      ]);
     }
   });
 
@@ -66,13 +72,21 @@ describe('rewards-metrics detection-reward', () => {
     expect(err(null)).toBe('FILE: cannot read file (ENOENT)');
     expect(err('{"gt": [')).toMatch(/^FILE: malformed JSON/);
     expect(err('{"samples": []}')).toMatch(/^FILE: field "gt": /);
-    expect(err('{"gt": [{"box": [0, 0, 1], "class": 0}], "samples": []}')).toBe('FILE: field "gt[0].box": must be [ymin, xmin, ymax, xmax]');
-    expect(err('{"gt": [], "samples": [[{"box": [0, 0, 1, 1], "class": 0}]]}')).toMatch(/^FILE: field "samples\[0\]\[0\]\.conf": /);
-    expect(err('{"gt": [], "samples": [[{"box": [0, 0, 1, 1], "class": "dog", "conf": 1}]]}')).toMatch(/^FILE: field "samples\[0\]\[0\]\.class": /);
+    expect(err('{"gt": [{"box": [0, 0, 1], "class": 0}], "samples": []}')).toBe(
+      'FILE: field "gt[0].box": must be [ymin, xmin, ymax, xmax]',
+    );
+    expect(err('{"gt": [], "samples": [[{"box": [0, 0, 1, 1], "class": 0}]]}')).toMatch(
+      /^FILE: field "samples\[0\]\[0\]\.conf": /,
+    );
+    expect(err('{"gt": [], "samples": [[{"box": [0, 0, 1, 1], "class": "dog", "conf": 1}]]}')).toMatch(
+      /^FILE: field "samples\[0\]\[0\]\.class": /,
+    );
     expect(err('{"class_counts": [5, 5], "gt": [], "samples": [[{"box": [0, 0, 1, 1], "class": 2, "conf": 1}]]}')).toBe(
       'FILE: field "samples[0][0].class": class 2 is outside class_counts (2 classes)',
     );
-    expect(err('{"class_counts": [0, 0], "gt": [], "samples": []}')).toBe('FILE: field "class_counts": needs at least one non-zero count');
+    expect(err('{"class_counts": [0, 0], "gt": [], "samples": []}')).toBe(
+      'FILE: field "class_counts": needs at least one non-zero count',
+    );
     expect(() => run([])).toThrow(new InputError('missing required option --input'));
   });
 });

@@ -34,10 +34,14 @@ function checkClasses(input: Input, file: string): E.Either<string, Input> {
   const C = input.class_counts?.length;
   if (C === undefined) return E.right(input);
   const g = input.gt.findIndex((b) => b.class >= C);
-  if (g >= 0) return E.left(`${file}: field "gt[${g}].class": class ${input.gt[g].class} is outside class_counts (${C} classes)`);
+  if (g >= 0)
+    return E.left(`${file}: field "gt[${g}].class": class ${input.gt[g].class} is outside class_counts (${C} classes)`);
   for (let s = 0; s < input.samples.length; s++) {
     const p = input.samples[s].findIndex((b) => b.class >= C);
-    if (p >= 0) return E.left(`${file}: field "samples[${s}][${p}].class": class ${input.samples[s][p].class} is outside class_counts (${C} classes)`);
+    if (p >= 0)
+      return E.left(
+        `${file}: field "samples[${s}][${p}].class": class ${input.samples[s][p].class} is outside class_counts (${C} classes)`,
+      );
   }
   return E.right(input);
 }

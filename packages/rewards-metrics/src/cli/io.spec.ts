@@ -10,7 +10,9 @@ describe('CLI input boundary', () => {
   const schema = z.object({ annotations: z.array(z.object({ bbox: z.array(z.number()).length(4) })) });
 
   it('names the file for a missing file and for malformed JSON', () => {
-    expect(readJsonAs(schema, path.join(dir, 'nope.json'))).toEqual(E.left(`${path.join(dir, 'nope.json')}: cannot read file (ENOENT)`));
+    expect(readJsonAs(schema, path.join(dir, 'nope.json'))).toEqual(
+      E.left(`${path.join(dir, 'nope.json')}: cannot read file (ENOENT)`),
+    );
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, '{"annotations": [');
     const r = readJsonAs(schema, bad);
@@ -27,6 +29,9 @@ describe('CLI input boundary', () => {
   it('turns a Left and a bad flag into InputError', () => {
     expect(() => orThrow(E.left('x.json: broken'))).toThrow(new InputError('x.json: broken'));
     expect(() => parseFlags(['--nope'], { json: { type: 'boolean' } })).toThrow(InputError);
-    expect(parseFlags(['--json', 'a.png'], { json: { type: 'boolean' } }, true)).toEqual({ values: { json: true }, positionals: ['a.png'] });
+    expect(parseFlags(['--json', 'a.png'], { json: { type: 'boolean' } }, true)).toEqual({
+      values: { json: true },
+      positionals: ['a.png'],
+    });
   });
 });

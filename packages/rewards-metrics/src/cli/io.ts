@@ -42,7 +42,10 @@ export function readJson(file: string): E.Either<string, unknown> {
 
 /** Formats a zod issue path the way a user reads it: `annotations[3].bbox`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
+  return path.reduce<string>(
+    (s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)),
+    '',
+  );
 }
 
 export function validate<S extends z.ZodType>(schema: S, value: unknown, file: string): E.Either<string, z.infer<S>> {
@@ -72,11 +75,13 @@ export function readImage(file: string): E.Either<string, DecodedImage> {
   return E.chain((buf: Buffer) => {
     try {
       if (buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the decoders load only for their format
         const { PNG } = require('pngjs') as typeof import('pngjs');
         const png = PNG.sync.read(buf);
         return E.right({ width: png.width, height: png.height, channels: 4 as const, data: new Uint8Array(png.data) });
       }
       if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
         const jpeg = require('jpeg-js') as typeof import('jpeg-js');
         const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: true });
         return E.right({ width: img.width, height: img.height, channels: 4 as const, data: img.data });
@@ -95,7 +100,11 @@ export interface Flags {
 }
 
 /** node:util parseArgs (strict), with its errors turned into InputErrors. */
-export function parseFlags(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, allowPositionals = false): Flags {
+export function parseFlags(
+  args: readonly string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+  allowPositionals = false,
+): Flags {
   try {
     const r = parseArgs({ args: [...args], options, allowPositionals, strict: true });
     return { values: r.values as Flags['values'], positionals: r.positionals };

@@ -13,7 +13,14 @@ import * as E from 'fp-ts/Either';
 import { PNG } from 'pngjs';
 import { z } from 'zod';
 import { InputError, orThrow, parseFlags, readBytes, readJsonAs, required } from './io';
-import { panopticImageStats, PqAccumulator, rgbToSegmentIds, VOID, type PanopticImage, type PqResult } from '../panoptic-quality';
+import {
+  panopticImageStats,
+  PqAccumulator,
+  rgbToSegmentIds,
+  VOID,
+  type PanopticImage,
+  type PqResult,
+} from '../panoptic-quality';
 
 const imageId = z.union([z.number().int(), z.string()]);
 const segment = z.object({ id: z.number().int().nonnegative(), category_id: z.number().int() });
@@ -26,7 +33,9 @@ const gtSchema = z.object({
       segments_info: z.array(segment.extend({ iscrowd: z.number().int(), area: z.number().optional() })),
     }),
   ),
-  categories: z.array(z.object({ id: z.number().int(), name: z.string().optional(), isthing: z.union([z.number().int(), z.boolean()]) })),
+  categories: z.array(
+    z.object({ id: z.number().int(), name: z.string().optional(), isthing: z.union([z.number().int(), z.boolean()]) }),
+  ),
 });
 const predSchema = z.object({
   annotations: z.array(z.object({ image_id: imageId, file_name: z.string(), segments_info: z.array(segment) })),
@@ -47,7 +56,11 @@ function readPanopticPng(file: string): E.Either<string, { width: number; height
     }
     try {
       const png = PNG.sync.read(buf);
-      return E.right({ width: png.width, height: png.height, ids: rgbToSegmentIds({ width: png.width, height: png.height, channels: 4, data: png.data }) });
+      return E.right({
+        width: png.width,
+        height: png.height,
+        ids: rgbToSegmentIds({ width: png.width, height: png.height, channels: 4, data: png.data }),
+      });
     } catch (err) {
       return E.left(`${file}: cannot decode image (${(err as Error).message})`);
     }
@@ -86,7 +99,8 @@ export function pqFromFiles(files: PqFiles): { result: PqResult; gt: GtJson } {
 
   const sizes = new Map<string, { width: number; height: number }>();
   gt.images.forEach((im, i) => {
-    if (sizes.has(key(im.id))) throw new InputError(`${files.gtJson}: images[${i}]: image id ${key(im.id)} listed twice`);
+    if (sizes.has(key(im.id)))
+      throw new InputError(`${files.gtJson}: images[${i}]: image id ${key(im.id)} listed twice`);
     sizes.set(key(im.id), im);
   });
   const preds = new Map<string, (typeof pred.annotations)[number]>();
@@ -115,7 +129,9 @@ export function pqFromFiles(files: PqFiles): { result: PqResult; gt: GtJson } {
     const load = (file: string, segments: PanopticImage['segments']): PanopticImage => {
       const png = orThrow(readPanopticPng(file));
       if (png.width !== size.width || png.height !== size.height) {
-        throw new InputError(`${file}: size ${png.width}×${png.height} differs from ${size.width}×${size.height} of image_id ${id} in ${files.gtJson}`);
+        throw new InputError(
+          `${file}: size ${png.width}×${png.height} differs from ${size.width}×${size.height} of image_id ${id} in ${files.gtJson}`,
+        );
       }
       return { ...png, segments };
     };
@@ -154,12 +170,19 @@ export function pyFixed1(x: number): string {
 /** panopticapi's summary table (percentages), then one line per category. */
 export function formatTable(result: PqResult, categories: GtJson['categories']): string {
   const pct = (x: number): string => pyFixed1(100 * x).padStart(5);
-  const lines = [`${''.padEnd(10)}| ${'PQ'.padStart(5)}  ${'SQ'.padStart(5)}  ${'RQ'.padStart(5)} ${'N'.padStart(5)}`, '-'.repeat(38)];
+  const lines = [
+    `${''.padEnd(10)}| ${'PQ'.padStart(5)}  ${'SQ'.padStart(5)}  ${'RQ'.padStart(5)} ${'N'.padStart(5)}`,
+    '-'.repeat(38),
+  ];
   for (const name of ['All', 'Things', 'Stuff'] as const) {
     const r = result[name];
     lines.push(`${name.padEnd(10)}| ${pct(r.pq)}  ${pct(r.sq)}  ${pct(r.rq)} ${String(r.n).padStart(5)}`);
   }
-  lines.push('', `${'category'.padEnd(28)}| ${'PQ'.padStart(5)}  ${'SQ'.padStart(5)}  ${'RQ'.padStart(5)}`, '-'.repeat(49));
+  lines.push(
+    '',
+    `${'category'.padEnd(28)}| ${'PQ'.padStart(5)}  ${'SQ'.padStart(5)}  ${'RQ'.padStart(5)}`,
+    '-'.repeat(49),
+  );
   for (const c of categories) {
     const r = result.per_class[String(c.id)];
     const label = `${c.id} ${c.name ?? ''} (${c.isthing === 1 || c.isthing === true ? 'thing' : 'stuff'})`;

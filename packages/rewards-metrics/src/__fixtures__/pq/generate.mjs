@@ -50,7 +50,13 @@ const scenes = [
     // A typical scene.
     id: 1,
     gt: {
-      segs: [[0x030201, 17], [0x000a00, 18], [5, 1], [6, 2], [7, 1, 1]],
+      segs: [
+        [0x030201, 17],
+        [0x000a00, 18],
+        [5, 1],
+        [6, 2],
+        [7, 1, 1],
+      ],
       rects: [
         [0x030201, 0, 0, 23, 3], // sky, id in all three channels
         [0x000a00, 0, 12, 23, 15], // grass
@@ -60,7 +66,15 @@ const scenes = [
       ],
     },
     pred: {
-      segs: [[1000, 17], [1001, 18], [1002, 1], [1003, 3], [1004, 1], [1005, 2], [1006, 1]],
+      segs: [
+        [1000, 17],
+        [1001, 18],
+        [1002, 1],
+        [1003, 3],
+        [1004, 1],
+        [1005, 2],
+        [1006, 1],
+      ],
       rects: [
         [1000, 0, 0, 19, 4], // sky, one row over VOID: IoU 80/96
         [1001, 0, 11, 23, 14], // grass
@@ -77,7 +91,14 @@ const scenes = [
     id: 2,
     predRgba: true,
     gt: {
-      segs: [[0x010000, 1], [21, 2], [22, 1], [23, 2, 1], [24, 2, 1], [25, 18]],
+      segs: [
+        [0x010000, 1],
+        [21, 2],
+        [22, 1],
+        [23, 2, 1],
+        [24, 2, 1],
+        [25, 18],
+      ],
       rects: [
         [0x010000, 0, 0, 3, 3], // person, 16 px
         [21, 6, 0, 9, 3], // car, 16 px
@@ -88,7 +109,17 @@ const scenes = [
       ],
     },
     pred: {
-      segs: [[2000, 1], [2001, 2], [2002, 1], [2003, 1], [2004, 2], [2008, 2], [2005, 2], [2006, 18], [2007, 17]],
+      segs: [
+        [2000, 1],
+        [2001, 2],
+        [2002, 1],
+        [2003, 1],
+        [2004, 2],
+        [2008, 2],
+        [2005, 2],
+        [2006, 18],
+        [2007, 17],
+      ],
       rects: [
         [2000, 0, 0, 3, 1], // IoU exactly 8/16 = 0.5: no match, person FP + FN
         [2001, 6, 0, 9, 2], // 12 on the car ...
@@ -107,7 +138,11 @@ const scenes = [
     // Stuff only, an empty prediction: two FNs, and a crowd that is not one.
     id: 3,
     gt: {
-      segs: [[0xffffff, 17], [40, 18], [41, 1, 1]],
+      segs: [
+        [0xffffff, 17],
+        [40, 18],
+        [41, 1, 1],
+      ],
       rects: [
         [0xffffff, 0, 0, 23, 7],
         [40, 0, 8, 23, 15],
@@ -148,20 +183,23 @@ for (let s = 0; s < 4; s++) {
   for (let k = 0; k < n; k++) {
     const cat = pick([1, 1, 2, 3, 17, 18]);
     const crowd = cat <= 3 && rnd() < 0.2 ? 1 : 0;
-    const x0 = int(0, W - 3), y0 = int(0, H - 3);
+    const x0 = int(0, W - 3),
+      y0 = int(0, H - 3);
     const r = [100 + k, x0, y0, int(x0 + 1, Math.min(W - 1, x0 + 10)), int(y0 + 1, Math.min(H - 1, y0 + 8))];
     gtSegs.push(crowd ? [100 + k, cat, 1] : [100 + k, cat]);
     gtRects.push(r);
     if (rnd() < 0.15) continue; // missed
     const j = () => int(-2, 2);
     const clamp = (v, hi) => Math.max(0, Math.min(hi, v));
-    const px0 = clamp(r[1] + j(), W - 1), py0 = clamp(r[2] + j(), H - 1);
+    const px0 = clamp(r[1] + j(), W - 1),
+      py0 = clamp(r[2] + j(), H - 1);
     const pr = [500 + k, px0, py0, Math.max(px0, clamp(r[3] + j(), W - 1)), Math.max(py0, clamp(r[4] + j(), H - 1))];
     predSegs.push([500 + k, rnd() < 0.2 ? pick([1, 2, 3, 17, 18]) : cat]);
     predRects.push(pr);
   }
   if (rnd() < 0.7) {
-    const x0 = int(0, W - 3), y0 = int(0, H - 3);
+    const x0 = int(0, W - 3),
+      y0 = int(0, H - 3);
     predSegs.push([900, pick([1, 2, 3, 18])]);
     predRects.push([900, x0, y0, x0 + int(1, 4), y0 + int(1, 4)]);
   }
@@ -186,9 +224,18 @@ for (const sc of scenes) {
   gtJson.annotations.push({
     image_id: sc.id,
     file_name: gtName,
-    segments_info: gtSegs.map(([id, category_id, iscrowd = 0]) => ({ id, category_id, iscrowd, area: areaOf(gtIds, id) })),
+    segments_info: gtSegs.map(([id, category_id, iscrowd = 0]) => ({
+      id,
+      category_id,
+      iscrowd,
+      area: areaOf(gtIds, id),
+    })),
   });
-  predAnns.push({ image_id: sc.id, file_name: predName, segments_info: predSegs.map(([id, category_id]) => ({ id, category_id })) });
+  predAnns.push({
+    image_id: sc.id,
+    file_name: predName,
+    segments_info: predSegs.map(([id, category_id]) => ({ id, category_id })),
+  });
 }
 // Predictions listed in another order than the GT: images are matched by image_id.
 predAnns.reverse();
