@@ -55,7 +55,7 @@ export {
   type GradStep,
   type HeldOutEval,
 } from './loop';
-export { tune, type RolloutSource, type TuneOptions, type TuneResult } from './tune';
+export { tune, type RolloutSource, type RolloutStats, type TuneOptions, type TuneResult } from './tune';
 export {
   sampleAndReward,
   sampleRewardDistribution,

@@ -71,9 +71,12 @@ export interface RolloutSource<E, A> {
   take(step: number): Promise<{
     readonly batch: Batch<E>;
     readonly shards: readonly ScoredSamples<A>[];
-    readonly stats?: Readonly<Record<string, number>>;
+    readonly stats?: RolloutStats;
   }>;
 }
+
+/** What a RolloutSource reports with a step (numbers, or numbers by name, e.g. by actor). */
+export type RolloutStats = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
 
 export interface TuneResult {
   /** Updates applied in total (including those before a resume). */
