@@ -12,3 +12,17 @@ export {
   type RolloutJob,
   type RolloutResult,
 } from './messages';
+export {
+  RedisUnavailable,
+  RunRedis,
+  parseRedisUrl,
+  bullConnection,
+  keys,
+  queueName,
+  jobId,
+  type RedisTarget,
+} from './redis';
+export { runMetaSchema, type RunMeta } from './run-meta';
+export { encodeWeights, loadWeights, WeightStore, WeightCache, WeightMirror } from './weights';
+export { runLearner, type LearnerOptions, type LearnerResult, type Throughput, type ActorThroughput } from './learner';
+export { runActor, type ActorOptions, type ActorResult, type ActorSetup } from './actor';
