@@ -223,6 +223,8 @@ export {
 export {
   oracleConfigSchema,
   oracleOutputSchema,
+  oracleOverridesSchema,
+  ORACLE_PRESET_NAMES,
   validateOracleConfig,
   oracleConfig,
   oraclePreset,
@@ -234,7 +236,9 @@ export {
   type OracleConfig,
   type OracleConfigInput,
   type OracleOutput,
+  type OracleOutputInput,
   type OraclePreset,
+  type OracleOverrides,
 } from './model/oracle/config';
 export {
   initOracleState,
@@ -254,6 +258,24 @@ export {
   type EmaResult,
   type CodebookHealth,
 } from './model/oracle/dictionary';
+export {
+  stageTwoTargets,
+  stageTwoCodes,
+  decodeStageTwo,
+  stageTwoProcessors,
+  type FrozenOracle,
+} from './model/oracle/stage-two';
+export {
+  ORACLE_CONFIG_KEY,
+  oracleMetadata,
+  oracleCheckpointTensors,
+  saveOracle,
+  loadOracle,
+  oracleContentHash,
+  checkpointOracleConfig,
+  type LoadedOracle,
+  type SaveOracleOptions,
+} from './model/oracle/checkpoint';
 export {
   quantize,
   straightThrough,

@@ -4,8 +4,10 @@ import { UsageError } from '../../command-line';
 import {
   checkStageTwoVocab,
   codeSide,
+  ORACLE_PRESET_NAMES,
   ORACLE_PRESETS,
   oracleConfig,
+  oracleOverridesSchema,
   oracleGrid,
   oraclePreset,
   validateOracleConfig,
@@ -84,5 +86,18 @@ describe('oracle config', () => {
       /^stage II vocabSize: 16 must equal the oracle's dictSize \+ 1 = 17 /,
     );
     expect(() => checkStageTwoVocab(cfg, 20, 'decoder.vocabSize')).toThrow(/^stage II decoder\.vocabSize: 20 /);
+  });
+
+  it('outputs weigh 1 unless given; overrides take any field but outputs, with no defaults of their own', () => {
+    const cfg = oraclePreset('mu', { outputs: [...OUTPUTS, { name: 'rgb', channels: 3, loss: 'mse', weight: 2 }] });
+    expect(cfg.outputs.map((o) => o.weight)).toEqual([1, 1, 2]);
+    expect(problem({ outputs: [{ name: 'x', channels: 1, loss: 'mse', weight: 0 }] })).toMatch(
+      /^oracle config: outputs\[0\]\.weight: /,
+    );
+    expect(oracleOverridesSchema.parse({})).toEqual({});
+    expect(oracleOverridesSchema.parse({ momentum: 0.99, codeLen: 64 })).toEqual({ momentum: 0.99, codeLen: 64 });
+    expect(oracleOverridesSchema.safeParse({ outputs: [] }).success).toBe(false);
+    expect(oracleOverridesSchema.safeParse({ momentum: 1 }).success).toBe(false);
+    expect(ORACLE_PRESET_NAMES).toEqual(Object.keys(ORACLE_PRESETS));
   });
 });

@@ -21,10 +21,14 @@ export const oracleOutputSchema = z
     channels: z.number().int().positive(),
     /** `xent`: softmax cross-entropy over the channel axis (labels one-hot or soft); `mse`: mean squared error. */
     loss: z.enum(['xent', 'mse']),
+    /** The key's weight in the summed reconstruction loss (big_vision: 1 for every key). */
+    weight: z.number().positive().default(1),
   })
   .strict();
 
 export type OracleOutput = z.output<typeof oracleOutputSchema>;
+/** An output key as a task writes it (`weight` may be left out). */
+export type OracleOutputInput = z.input<typeof oracleOutputSchema>;
 
 const oracleObject = z
   .object({
@@ -93,6 +97,25 @@ export const oracleConfigSchema = oracleObject.superRefine((c, ctx) => {
 export type OracleConfig = z.output<typeof oracleConfigSchema>;
 export type OracleConfigInput = z.input<typeof oracleConfigSchema>;
 
+/**
+ * Any oracle field but `outputs`, each optional and without a default: what a task config may change of a preset
+ * (e.g. `{ momentum: 0.99, codeLen: 64 }`). The combination is checked by `oracleConfigSchema`.
+ */
+export const oracleOverridesSchema = oracleObject
+  .omit({ outputs: true })
+  .extend({
+    ctxChannels: z.number().int().positive().optional(),
+    bottleneck: z.enum(['resize', 'learned']).optional(),
+    momentum: z.number().gt(0).lt(1).optional(),
+    minCount: z.number().positive().optional(),
+    commitment: z.number().nonnegative().optional(),
+    codeDropout: z.enum(['random', 'none']).optional(),
+    withEncoderCtx: z.boolean().optional(),
+    withDecoderCtx: z.boolean().optional(),
+  })
+  .partial();
+export type OracleOverrides = z.output<typeof oracleOverridesSchema>;
+
 /** Size presets (everything but `outputs`; the remaining fields take the schema defaults). */
 export const ORACLE_PRESETS = {
   mu: {
@@ -147,6 +170,9 @@ export const ORACLE_PRESETS = {
 
 export type OraclePreset = keyof typeof ORACLE_PRESETS;
 
+/** The preset names, smallest first. */
+export const ORACLE_PRESET_NAMES = ['mu', 'quick', 'tiny', 'b16'] as const satisfies readonly OraclePreset[];
+
 /** Validates a config: the parsed config with defaults, or one line naming the field (`<where>: <field>: <why>`). */
 export function validateOracleConfig(input: unknown, where = 'oracle config'): E.Either<string, OracleConfig> {
   return validate(oracleConfigSchema, input, where);
@@ -160,7 +186,7 @@ export function oracleConfig(input: unknown, where = 'oracle config'): OracleCon
 /** A preset's sizes with `outputs` and any overrides, validated. */
 export function oraclePreset(
   name: OraclePreset,
-  rest: { outputs: readonly OracleOutput[] } & Partial<OracleConfigInput>,
+  rest: { outputs: readonly OracleOutputInput[] } & Partial<OracleConfigInput>,
 ): OracleConfig {
   if (!(name in ORACLE_PRESETS))
     throw new UsageError(`oracle preset: unknown '${name}' (${Object.keys(ORACLE_PRESETS).join(', ')})`);

@@ -225,6 +225,11 @@ describe('encode and decode', () => {
     const w = tf.fill([2, 16, 16], 3) as tf.Tensor3D;
     const rw = oracleLoss(params, state, MU, { ...batch, weights: { seg: w } });
     expect((await rw.terms.rec_seg.data())[0]).toBeCloseTo(3 * Math.log(4), 4);
+    // A key's weight scales its term in the total (rec_<key> stays unweighted).
+    const weighted = oracleConfig({ ...MU, outputs: [OUTPUTS[0], { ...OUTPUTS[1], weight: 0.5 }] });
+    const rk = oracleLoss(params, state, weighted, batch);
+    expect((await rk.terms.rec_rgb.data())[0]).toBeCloseTo(msq, 5);
+    expect((await rk.loss.data())[0]).toBeCloseTo(Math.log(4) + 0.5 * msq, 5);
     tf.dispose([...params.values(), w]);
     disposeBatch(batch);
   });

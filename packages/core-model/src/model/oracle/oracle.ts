@@ -277,7 +277,8 @@ export interface OracleBatch {
 
 /**
  * The reconstruction loss: per key the mean over pixels of w·ℓ, ℓ = −Σ_c y_c·log softmax(out)_c (`xent`) or
- * mean_c (out − y)² (`mse`), w the key's per-pixel weight (1 without weights); the keys' losses summed.
+ * mean_c (out − y)² (`mse`), w the key's per-pixel weight (1 without weights); the keys' losses summed, each times
+ * its output's `weight` (`perKey` holds them unweighted).
  */
 export function reconstructionLoss(
   cfg: OracleConfig,
@@ -296,7 +297,8 @@ export function reconstructionLoss(
     const w = batch.weights?.[o.name];
     const l = tf.mean(w === undefined ? perPixel : tf.mul(perPixel, w)) as tf.Scalar;
     perKey[o.name] = l;
-    total = total === null ? l : (tf.add(total, l) as tf.Scalar);
+    const weighted = o.weight === 1 ? l : (tf.mul(l, o.weight) as tf.Scalar);
+    total = total === null ? weighted : (tf.add(total, weighted) as tf.Scalar);
   }
   return { total: total!, perKey };
 }
