@@ -142,7 +142,7 @@ export class RunRedis {
     } catch (err) {
       r.client.disconnect();
       throw new RedisUnavailable(
-        `cannot reach Redis at ${url} (${(err as Error).message}); start one with: ` +
+        `cannot reach Redis at ${url} (${r.lastError || (err as Error).message}); start one with: ` +
           `redis-server --port ${r.target.port} --appendonly yes --maxmemory-policy noeviction`,
       );
     }

@@ -105,7 +105,7 @@ export class OwnRedis {
   /** SIGKILL (the server gets no chance to write anything more), and waits for the process to go. */
   async kill(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const gone = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await gone;

@@ -57,6 +57,7 @@ async function writeFinal(dir: string, policy: ReturnType<typeof toyPolicy>, ste
 }
 
 async function main(): Promise<void> {
+  tf.enableProdMode(); // no banner about tfjs-node on stderr: a failure there is one line
   await tf.setBackend('cpu');
   const role = positionals[0];
   if (role === 'actor') {
