@@ -284,6 +284,7 @@ describe('estimator bias and variance, by enumeration, where the enumerated toke
       const drawnRest = measured((row, t) => ({ a: later(row, t), q: rowValues(row, t) }));
       expect(drawnRest.cos).toBeCloseTo(0.91, 4);
       expect(drawnRest.err).toBeCloseTo(0.4179, 4);
+      expect(drawnRest.variance).toBeCloseTo(1.2343, 4);
       // Both sources removed: exact values and later steps credited is unbiased.
       const neither = measured((row, t) => ({ a: later(row, t), q: exactValues(row, t) }));
       expect(neither.cos).toBeCloseTo(1, 6);
