@@ -16,9 +16,10 @@
  *   (`RewardResult.tokenValues`: what the sample's own step would collect had that token been drawn instead, the
  *   rest of the sample as drawn). There the gradient is the exact expectation over the token, Σ_v ∇π(v)·Q(v)
  *   (losses.ts `expectedValueLoss`), instead of one drawn token's (Q(y) − baseline)·∇log π(y): no sampling noise
- *   from that token at all. Biased twice over (a token is credited only with its own step's value, as `rtg` at
- *   discount 0, and the step's later tokens stay as drawn rather than following it), in exchange for much less
- *   noise.
+ *   from that token at all. A biased, lower-variance per-token estimator, biased three ways: a token is credited
+ *   only with its own step's value (as `rtg` at discount 0); the step's later tokens stay as drawn rather than
+ *   following it; and where a position is valued in some samples only (detection's box-or-null decision), exact and
+ *   sampled terms mix. Its bias and variance where the token is not its step's last: estimators.bias.spec.ts.
  * The first four baselines are independent of the sample they are subtracted from, so those four are unbiased
  * (`rtg` at its default discount 1; a smaller one trades bias for less noise).
  *
