@@ -161,6 +161,7 @@ export {
   EncoderDecoder,
   modelConfig,
   initParams,
+  MODEL_DEFAULTS,
   type EncoderDecoderConfig,
   type ModelSpec,
 } from './model/encoder-decoder';
@@ -184,7 +185,7 @@ export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_M
 export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './backend';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, webgpuAdapterInChild, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';
-export { modelSectionSchema, createModel, type ModelSection } from './model/section';
+export { modelSectionSchema, createModel, MODEL_PRESETS, type ModelSection } from './model/section';
 export {
   runBenchWithReference,
   runReference,

@@ -13,7 +13,7 @@
  * references (a cut target still ends in END).
  */
 import { z } from 'zod';
-import { modelSectionSchema } from '@reward-tune/core-model';
+import { MODEL_PRESETS, modelSectionSchema } from '@reward-tune/core-model';
 import { evalSectionSchema, mleSectionSchema, tuneSectionSchema, type RewardGives } from '@reward-tune/reinforce';
 import { DEFAULT_MAX_OBJECTS, NUMBER_WORDS } from './synthetic';
 
@@ -90,7 +90,7 @@ export type CaptionConfig = z.output<typeof captionConfigSchema>;
 export const captionPresets: Readonly<Record<string, unknown>> = {
   mu: {
     data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 2 } },
-    model: { variant: 'mu/8', imageSize: 32 },
+    model: MODEL_PRESETS.mu,
     caption: { length: 16 },
     mle: {
       steps: 4,
@@ -105,7 +105,7 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
   },
   quick: {
     data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 3 } },
-    model: { variant: 'pico/8', imageSize: 48 },
+    model: MODEL_PRESETS.quick,
     caption: { length: 21 },
     mle: {
       steps: 150,
@@ -120,7 +120,7 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
   },
   tiny: {},
   b16: {
-    model: { variant: 'B/16', imageSize: 384, decoderDepth: 6, decoderWidth: 512, decoderHeads: 16, decoderMlp: 2048 },
+    model: MODEL_PRESETS.b16,
     // Karpathy-split practice: words seen at least 5 times; 19 words + END keep nearly every COCO caption whole.
     caption: { length: 20, minCount: 5 },
     mle: {

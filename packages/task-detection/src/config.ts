@@ -17,7 +17,7 @@
  * own: the reward's weights and the form of the confidence loss.
  */
 import { z } from 'zod';
-import { modelSectionSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
+import { MODEL_PRESETS, modelSectionSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
 import { evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionSchema } from '@reward-tune/reinforce';
 
 /** How a box is scored for mAP (eval.ts): the box's likelihood, or its expected IoU read at the confidence token. */
@@ -109,7 +109,7 @@ export type DetectionConfig = z.output<typeof detectionConfigSchema>;
 export const detectionPresets: Readonly<Record<string, unknown>> = {
   mu: {
     data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 4 } },
-    model: { variant: 'mu/8', imageSize: 32 },
+    model: MODEL_PRESETS.mu,
     tokens: { bins: 33, maxBoxes: 4 },
     mle: {
       steps: 4,
@@ -124,7 +124,7 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
   },
   quick: {
     data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 4 } },
-    model: { variant: 'pico/8', imageSize: 48 },
+    model: MODEL_PRESETS.quick,
     tokens: { bins: 49, maxBoxes: 4 },
     mle: {
       steps: 150,
@@ -153,7 +153,7 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
   },
   'tiny-paper': {},
   b16: {
-    model: { variant: 'B/16', imageSize: 384, decoderDepth: 6, decoderWidth: 512, decoderHeads: 16, decoderMlp: 2048 },
+    model: MODEL_PRESETS.b16,
     tokens: { bins: 1001, maxBoxes: 100 },
     mle: {
       steps: 100000,

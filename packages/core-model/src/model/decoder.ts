@@ -12,7 +12,7 @@
  *
  * Parameter names (all under `decoder/`):
  *   decoder/EmbedTargets/embedding [V, D]                (init N(0, 1), as UViM)
- *   decoder/pos_embedding [1, L, D]                      (init N(0, posembStd²); 1.0 by default, see modelConfig)
+ *   decoder/pos_embedding [1, L, D]                      (init N(0, posembStd²); default: MODEL_DEFAULTS)
  *   decoder/decoderblock_{i}/LayerNorm_0/{scale,bias}
  *   decoder/decoderblock_{i}/MultiHeadDotProductAttention_0/{query,key,value,out}/{kernel,bias}   (causal self)
  *   decoder/decoderblock_{i}/LayerNorm_1/{scale,bias}

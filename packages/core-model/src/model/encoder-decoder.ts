@@ -20,6 +20,22 @@ export interface EncoderDecoderConfig {
   readonly decoder: DecoderConfig;
 }
 
+/**
+ * The model's defaults, stated here and nowhere else: `modelConfig` fills a spec's absent fields from them, and a
+ * task config's `model` section (section.ts) takes its defaults from them. `variant` and `imageSize` are the model a
+ * task config gets when it names none (the CPU demos' size). Encoder positions are fixed 2-D sin-cos, and the
+ * decoder's learned positions start at std 1: with learned positions at std 0.02 a toy detector learned nothing in
+ * 1000 steps (docs/experiments/toy-detection-calibration.md). `encoderPosembStd` applies to learned encoder positions.
+ */
+export const MODEL_DEFAULTS = {
+  variant: 'nano/8',
+  imageSize: 64,
+  channels: 3,
+  encoderPosemb: 'sincos2d',
+  encoderPosembStd: 0.02,
+  decoderPosembStd: 1,
+} as const;
+
 export interface ModelSpec {
   /** ViT variant name, e.g. `mu`, `Ti/16`, `S/16`, `B/16`, `Ti/4` (see variants.ts). */
   readonly variant: string;
@@ -27,34 +43,31 @@ export interface ModelSpec {
   readonly channels?: number;
   readonly vocabSize: number;
   readonly length: number;
-  /** Decoder depth (default: the encoder's). Width, heads and MLP follow the encoder unless given. */
+  /** Decoder depth (absent: the encoder's). Width, heads and MLP follow the encoder unless given. */
   readonly decoderDepth?: number;
   readonly decoderWidth?: number;
   readonly decoderHeads?: number;
   readonly decoderMlp?: number;
-  /** Encoder position embeddings: 'sincos2d' (default) or 'learned' with `encoderPosembStd` (default 0.02). */
+  /** Encoder position embeddings: 'sincos2d' or 'learned', drawn at `encoderPosembStd`. */
   readonly encoderPosemb?: 'sincos2d' | 'learned';
   readonly encoderPosembStd?: number;
-  /**
-   * Init std of the decoder's learned position embeddings (default 1.0: at 0.02 a toy detector did not learn, see
-   * docs/experiments/toy-detection-calibration.md).
-   */
+  /** Init std of the decoder's learned position embeddings. */
   readonly decoderPosembStd?: number;
 }
 
-/** Resolves a variant name plus task sizes into the full configuration (the defaults live here and only here). */
+/** Resolves a variant name plus task sizes into the full configuration; absent fields take MODEL_DEFAULTS. */
 export function modelConfig(spec: ModelSpec): EncoderDecoderConfig {
   const v = vitVariant(spec.variant);
   const encoder: VitConfig = {
     imageSize: spec.imageSize,
-    channels: spec.channels ?? 3,
+    channels: spec.channels ?? MODEL_DEFAULTS.channels,
     patch: v.patch,
     width: v.width,
     depth: v.depth,
     heads: v.heads,
     mlp: v.mlp,
-    posemb: spec.encoderPosemb ?? 'sincos2d',
-    posembStd: spec.encoderPosembStd ?? 0.02,
+    posemb: spec.encoderPosemb ?? MODEL_DEFAULTS.encoderPosemb,
+    posembStd: spec.encoderPosembStd ?? MODEL_DEFAULTS.encoderPosembStd,
   };
   const decoder: DecoderConfig = {
     vocabSize: spec.vocabSize,
@@ -64,7 +77,7 @@ export function modelConfig(spec: ModelSpec): EncoderDecoderConfig {
     heads: spec.decoderHeads ?? v.heads,
     mlp: spec.decoderMlp ?? v.mlp,
     encoderWidth: v.width,
-    posembStd: spec.decoderPosembStd ?? 1.0,
+    posembStd: spec.decoderPosembStd ?? MODEL_DEFAULTS.decoderPosembStd,
   };
   return { encoder, decoder };
 }
