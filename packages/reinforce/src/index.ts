@@ -129,6 +129,8 @@ export {
   type ExtraOption,
   type TaskCliOptions,
   type TaskCliSpec,
+  type TuneLoop,
+  type TuneLoopContext,
 } from './runner';
 export { loadImageTable, batchOf, randomBatches, randomIndices, sequentialBatches, type ImageTable } from './batches';
 export {

@@ -24,6 +24,7 @@ import {
   TUNED_FROM,
   tuneRun,
   type AnyAdapter,
+  type TuneLoop,
 } from './training';
 
 const resumeOption = { resume: { type: 'boolean', description: 'continue the run given by --from' } } as const;
@@ -101,6 +102,7 @@ function tunedFrom(dir: string): string {
 export async function tuneCommand<C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   args: readonly string[],
+  loop?: TuneLoop,
 ): Promise<number> {
   const opts = parseCommand(args, { extra: resumeOption });
   if (!opts) return 0;
@@ -108,11 +110,11 @@ export async function tuneCommand<C extends RunnerConfig, Ev>(
     const dir = resumedDir(opts);
     const mleFrom = tunedFrom(dir); // before the run is reopened (which rewrites its config.json)
     const { cfg, run } = await reopenRun(adapter, opts, dir);
-    return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, mleFrom), 'tuned');
+    return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, mleFrom, loop), 'tuned');
   }
   const { file, cfg } = await fromMleCheckpoint(adapter, opts, 'tune');
   const run = openRun(adapter, opts, cfg);
-  return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, file), 'tuned');
+  return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, file, loop), 'tuned');
 }
 
 export async function evalCommand<C extends RunnerConfig, Ev>(

@@ -16,10 +16,13 @@ import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './comma
 import { demoCommand } from './demo';
 import type { TaskCliOptions } from './flags';
 import { newRunConfig, runConfigFrom, type SavedConfig } from './run-config';
+import type { TuneLoop } from './training';
 
 export interface TaskRunner<C> {
   pretrainCommand(args: readonly string[]): Promise<number>;
   tuneCommand(args: readonly string[]): Promise<number>;
+  /** `tune` with another loop (e.g. @reward-tune/distributed's learner for `tune --actors`). */
+  tuneCommandWith(args: readonly string[], loop: TuneLoop): Promise<number>;
   evalCommand(args: readonly string[]): Promise<number>;
   demoCommand(args: readonly string[]): Promise<number>;
   noiseCommand(args: readonly string[]): Promise<number>;
@@ -37,6 +40,7 @@ export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAda
   return {
     pretrainCommand: (args) => pretrainCommand(adapter, args),
     tuneCommand: (args) => tuneCommand(adapter, args),
+    tuneCommandWith: (args, loop) => tuneCommand(adapter, args, loop),
     evalCommand: (args) => evalCommand(adapter, args),
     demoCommand: (args) => demoCommand(adapter, args),
     noiseCommand: (args) => noiseCommand(adapter, args),
@@ -71,5 +75,5 @@ export {
   runOfCheckpoint,
   type SavedConfig,
 } from './run-config';
-export { Interrupted, TUNED_FROM, writeRunReport } from './training';
+export { Interrupted, TUNED_FROM, writeRunReport, type TuneLoop, type TuneLoopContext } from './training';
 export { DEMO_RECORD } from './demo';

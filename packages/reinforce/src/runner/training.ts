@@ -26,7 +26,7 @@ import type { LoopIo } from '../loop';
 import { trainMle } from '../mle';
 import { parseMetricsJsonl, writeReport } from '../report';
 import { fileCheckpointer, interruptOnSigint, jsonlMetrics, progressTo } from '../run-io';
-import { tune } from '../tune';
+import { tune, type TuneOptions, type TuneResult } from '../tune';
 import type { RunnerConfig, Split, TaskAdapter, TaskSetup } from './adapter';
 import type { TaskCliOptions } from './flags';
 import { logLine } from './log';
@@ -187,13 +187,27 @@ export async function pretrainRun<C extends RunnerConfig, Ev>(
   return model;
 }
 
-/** Tuning into `run` from the weights of `mleFrom` (checkpoint or run directory); returns the tuned model. */
+/** The tuning loop of `tuneRun`: reinforce's `tune`, or one that takes its options and the run's set-up. */
+export type TuneLoop = <E, P, A>(opts: TuneOptions<E, P, A>, ctx: TuneLoopContext<E, P, A>) => Promise<TuneResult>;
+
+/** What a TuneLoop gets besides the loop's options (e.g. @reward-tune/distributed's learner: the train table). */
+export interface TuneLoopContext<E, P, A> {
+  readonly cfg: RunnerConfig;
+  readonly setup: TaskSetup<E, P, A, unknown>;
+  readonly run: RunDir;
+}
+
+/**
+ * Tuning into `run` from the weights of `mleFrom` (checkpoint or run directory); returns the tuned model. `loop`
+ * (default reinforce's `tune`) runs the updates.
+ */
 export async function tuneRun<C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   cfg: C,
   run: RunDir,
   outRoot: string,
   mleFrom: string,
+  loop: TuneLoop = tune,
 ): Promise<EncoderDecoder> {
   const setup = setUpOnce(adapter, cfg, outRoot);
   const { model, file } = loadModel(adapter, cfg, outRoot, mleFrom);
@@ -211,18 +225,21 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
     cfg.tune.auxWarmup > 0 ? createOptimizer(cfg.tune.auxWarmupOptimizer, policy.params) : undefined;
   try {
     await runLoop(adapter.tool, cfg, run, 'tune', cfg.tune.steps, (io) =>
-      tune({
-        ...io,
-        policy,
-        optimizer,
-        warmupOptimizer,
-        task: setup.task,
-        reference,
-        train,
-        heldOut,
-        rng: Rng.fromSeed(cfg.seed + 2),
-        config: cfg.tune,
-      }),
+      loop(
+        {
+          ...io,
+          policy,
+          optimizer,
+          warmupOptimizer,
+          task: setup.task,
+          reference,
+          train,
+          heldOut,
+          rng: Rng.fromSeed(cfg.seed + 2),
+          config: cfg.tune,
+        },
+        { cfg, setup, run },
+      ),
     );
   } finally {
     optimizer.dispose();
