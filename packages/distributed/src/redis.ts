@@ -23,6 +23,8 @@ import { Redis } from 'ioredis';
 /** Redis could not be reached: at start, or for longer than the outage limit. Its message is the one line to print. */
 export class RedisUnavailable extends Error {
   override readonly name = 'RedisUnavailable';
+  /** The exit code of a command that stops on it (core-model's runCli prints the message as one line). */
+  readonly exitCode = 3;
 }
 
 export interface RedisTarget {
