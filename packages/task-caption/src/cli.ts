@@ -1,7 +1,12 @@
-// The `task-caption` command-line tool: pretrain | tune | eval | demo | noise (also `nx run task-caption:<command>`).
+// The `task-caption` command-line tool: pretrain | tune | eval | demo | noise | actor
+// (also `nx run task-caption:<command>`).
 import { runCli } from '@reward-tune/core-model';
-import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
+import { distributedCommands } from '@reward-tune/distributed';
+import { captionAdapter, evalCommand, noiseCommand, pretrainCommand } from './commands';
 import { demoCommand } from './demo';
+
+// `tune --actors <redis url>` and `actor`: tuning with its sampling spread over processes (@reward-tune/distributed).
+const { tuneCommand, actorCommand } = distributedCommands(captionAdapter);
 
 void runCli(
   {
@@ -21,6 +26,10 @@ void runCli(
       noise: {
         summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?',
         run: noiseCommand,
+      },
+      actor: {
+        summary: 'sample and score for a distributed tuning run (tune --actors): --redis, --run',
+        run: actorCommand,
       },
     },
   },

@@ -1,8 +1,12 @@
-// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise
+// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | actor
 // (also `nx run task-detection:<command>`).
 import { runCli } from '@reward-tune/core-model';
-import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
+import { distributedCommands } from '@reward-tune/distributed';
+import { detectionAdapter, evalCommand, noiseCommand, pretrainCommand } from './commands';
 import { demoCommand } from './demo';
+
+// `tune --actors <redis url>` and `actor`: tuning with its sampling spread over processes (@reward-tune/distributed).
+const { tuneCommand, actorCommand } = distributedCommands(detectionAdapter);
 
 void runCli(
   {
@@ -15,6 +19,10 @@ void runCli(
       noise: {
         summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?',
         run: noiseCommand,
+      },
+      actor: {
+        summary: 'sample and score for a distributed tuning run (tune --actors): --redis, --run',
+        run: actorCommand,
       },
     },
   },
