@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+export const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const BUNDLE = path.join(ROOT, 'packages', 'distributed', 'dist', 'e2e', 'toy-process.cjs');
 export const INSTALL_REDIS =
   'redis-server is not installed: install it with `apt-get install -y redis-server` (Debian/Ubuntu) and run the end-to-end suite again';
@@ -130,11 +130,13 @@ export class Child {
   private readonly proc: ChildProcess;
   private waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
 
+  /** `script`: the toy processes' bundle by default, or another Node script (e.g. a task's bin). */
   constructor(
     readonly name: string,
     args: readonly string[],
+    script: string = BUNDLE,
   ) {
-    this.proc = spawn(process.execPath, [BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    this.proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
     let pending = '';
     this.proc.stdout!.on('data', (d: Buffer) => {
       pending += d.toString('utf8');
