@@ -65,7 +65,11 @@ export class OwnRedis {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<OwnRedis> {
-    if (!hasRedisServer()) throw new Error(INSTALL_REDIS);
+    if (!hasRedisServer()) {
+      const err = new Error(INSTALL_REDIS);
+      err.stack = INSTALL_REDIS; // the one line, without a trace
+      throw err;
+    }
     const r = new OwnRedis(await freePort());
     await r.restart();
     return r;
