@@ -73,7 +73,7 @@ it('an actor SIGKILLed in the middle of a job: its job is redone by another, onc
     dir,
     '--fresh',
     '--lock-ms',
-    '2000',
+    '3000',
   ]);
   // A slow actor: each job holds it 5 s after sampling, so it dies with a job in hand.
   const doomed = start('doomed actor', ['actor', '--redis', url, '--run', run, '--id', 'doomed', '--delay-ms', '5000']);
@@ -117,18 +117,7 @@ it('Redis SIGKILLed and restarted mid-run (append-only file on): nothing lost, t
   owned.push(redis);
   const dir = runDir('kill-redis');
   const run = runName('kill-redis');
-  const learner = start('learner', [
-    'learner',
-    '--redis',
-    redis.url,
-    '--run',
-    run,
-    '--dir',
-    dir,
-    '--fresh',
-    '--lock-ms',
-    '2000',
-  ]);
+  const learner = start('learner', ['learner', '--redis', redis.url, '--run', run, '--dir', dir, '--fresh']);
   const actor = start('actor', ['actor', '--redis', redis.url, '--run', run, '--id', 'a', '--delay-ms', '150']);
   await learner.waitFor(/^step 3$/, 60_000);
   await redis.kill();

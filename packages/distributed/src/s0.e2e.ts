@@ -30,27 +30,15 @@ afterAll(async () => {
 });
 
 /** A learner and `actors` actors on a fresh run; the learner's folder once all have exited. */
-async function distributed(
-  label: string,
-  actors: number,
-  extra: string[] = [],
-): Promise<{ dir: string; actorLines: string[][] }> {
+async function distributed(label: string, actors: number): Promise<{ dir: string; actorLines: string[][] }> {
   const dir = runDir(label);
   const run = `${label}-${process.pid}-${Date.now()}`;
-  const learner = start(`learner ${label}`, [
-    'learner',
-    '--redis',
-    url,
-    '--run',
-    run,
-    '--dir',
-    dir,
-    '--fresh',
-    ...extra,
-  ]);
+  // The actors first, each 0.2 s per job, so that all of them are serving before the jobs run out.
   const as = Array.from({ length: actors }, (_, i) =>
-    start(`actor ${label}/${i}`, ['actor', '--redis', url, '--run', run, '--id', `a${i}`]),
+    start(`actor ${label}/${i}`, ['actor', '--redis', url, '--run', run, '--id', `a${i}`, '--delay-ms', '200']),
   );
+  for (const a of as) await a.waitFor(/^waiting for the learner/, 60_000);
+  const learner = start(`learner ${label}`, ['learner', '--redis', url, '--run', run, '--dir', dir, '--fresh']);
   expect(await learner.exit(90_000)).toBe(0);
   for (const a of as) expect(await a.exit(30_000)).toBe(0);
   return { dir, actorLines: as.map((a) => a.lines) };

@@ -36,7 +36,7 @@ const { positionals, values } = parseArgs({
     steps: { type: 'string', default: '8' },
     clip: { type: 'string' },
     fresh: { type: 'boolean', default: false },
-    'lock-ms': { type: 'string', default: '2000' },
+    'lock-ms': { type: 'string', default: '10000' },
     'outage-ms': { type: 'string', default: '30000' },
     'delay-ms': { type: 'string', default: '0' },
     'checkpoint-every': { type: 'string', default: '4' },
