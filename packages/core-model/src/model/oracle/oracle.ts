@@ -30,7 +30,7 @@
  * `state/dictionary` and `state/counts` for a checkpoint.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readTensor } from '../../backend';
+import { addMany, readTensor } from '../../backend';
 import type { Optimizer } from '../../optim/optimizer';
 import { Rng } from '../../rng';
 import { dense, denseP, param, pickOneHot, ParamInit } from '../ops';
@@ -348,6 +348,11 @@ export interface OracleTrainOptions {
 }
 
 export interface OracleStepResult {
+  /**
+   * False when the loss or a gradient was NaN or ±∞: then neither the parameters nor the dictionary were updated
+   * (`state` is the input state).
+   */
+  readonly finite: boolean;
   readonly loss: number;
   readonly terms: Record<string, number>;
   /** The dictionary state after the step (the input state when `updateDict` is false). */
@@ -363,7 +368,8 @@ export interface OracleStepResult {
 /**
  * One training step: gradients of `oracleLoss` (train mode) with respect to `params`, `optimizer.apply`, then the
  * dictionary's EMA update from the step's codes and pre-quantisation vectors, outside the tape (no gradient reaches
- * the dictionary). `params` is updated in place; the new dictionary state is returned.
+ * the dictionary). `params` is updated in place; the new dictionary state is returned. A non-finite loss or
+ * gradient updates nothing (`finite` false).
  */
 export async function oracleTrainStep(
   params: Params,
@@ -389,20 +395,24 @@ export async function oracleTrainStep(
       const g = grads[vars[i].name];
       if (g !== undefined) named.set(n, g);
     });
-    optimizer.apply(params, named);
-    const codes = Int32Array.from(await readTensor(kept.codes!));
     const loss = (await readTensor(value))[0];
+    const sumSq = tf.tidy(() => addMany([tf.scalar(0), ...[...named.values()].map((g) => tf.sum(tf.square(g)))]));
+    const gradSq = (await readTensor(sumSq).finally(() => sumSq.dispose()))[0];
+    const finite = Number.isFinite(loss) && Number.isFinite(gradSq);
+    if (finite) optimizer.apply(params, named);
+    const codes = Int32Array.from(await readTensor(kept.codes!));
     const terms: Record<string, number> = {};
     for (const [k, v] of Object.entries(kept.terms)) terms[k] = (await readTensor(v))[0];
     let next = state;
     let splits = 0;
-    if (opts.updateDict !== false) {
+    if (finite && opts.updateDict !== false) {
       const pre = await readTensor(kept.preQuant!);
       const r = emaUpdate(state, codes, pre, { momentum: cfg.momentum, minCount: cfg.minCount, rng: opts.rng });
       next = r.state;
       splits = r.splits;
     }
-    return { loss, terms, state: next, codes, splits, batchHealth: codebookHealth(codeHistogram(codes, cfg.dictSize)) };
+    const batchHealth = codebookHealth(codeHistogram(codes, cfg.dictSize));
+    return { finite, loss, terms, state: next, codes, splits, batchHealth };
   } finally {
     tf.dispose([value, ...Object.values(grads), kept.codes!, kept.preQuant!, ...Object.values(kept.terms)]);
   }
