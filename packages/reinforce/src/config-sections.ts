@@ -9,7 +9,14 @@
  * samples per image, the paper's estimator.
  */
 import { z } from 'zod';
-import { optimizerConfigSchema } from '@reward-tune/core-model';
+import {
+  ORACLE_PRESET_NAMES,
+  ORACLE_PRESETS,
+  oracleConfigSchema,
+  oracleOverridesSchema,
+  optimizerConfigSchema,
+  type OraclePreset,
+} from '@reward-tune/core-model';
 import { ESTIMATORS, normalizeProblem, rewardProblem, samplesProblem, type RewardGives } from './estimators';
 
 /** Stop when the watched held-out value has not improved by `minDelta` for `patience` evaluations in a row. */
@@ -169,3 +176,49 @@ export const evalSectionObject = z
 
 export const evalSectionSchema = evalSectionObject.prefault({});
 export type EvalSection = z.output<typeof evalSectionSchema>;
+
+/**
+ * The `oracle` section of a UViM task (stage I): the oracle's size preset (`mu`, `quick`, `tiny`, `b16`, core-model's
+ * ORACLE_PRESETS) and any of its fields to change (`model`, e.g. `{ momentum: 0.99 }`; the output keys are the
+ * task's), how the `pretrain-oracle` command trains it, and `checkpoint`, the frozen stage I checkpoint (a file, or a
+ * run directory whose latest checkpoint is taken) that stage II, tuning and evaluation decode with. Defaults after
+ * big_vision's UViM VQ-VAE configs, at the CPU plan's step count: Adafactor (β2 cap 0.95), lr 1e-3, wd 4e-5, gradient
+ * clip 1, cosine after 200 warm-up steps. A preset and overrides that make no valid oracle are refused here, one line
+ * naming the field (`oracle.model.codeLen: …`).
+ */
+export function oracleSectionSchema(defaults: { readonly preset: OraclePreset; readonly steps: number }) {
+  return z
+    .object({
+      preset: z.enum(ORACLE_PRESET_NAMES).default(defaults.preset),
+      model: oracleOverridesSchema.prefault({}),
+      steps: z.number().int().nonnegative().default(defaults.steps),
+      batchSize: z.number().int().positive().default(32),
+      optimizer: optimizerConfigSchema.default({
+        name: 'adafactor',
+        lr: 1e-3,
+        wd: 4e-5,
+        gradClipNorm: 1,
+        schedule: { kind: 'cosine', warmupSteps: 200, totalSteps: defaults.steps },
+        adafactor: { beta2Cap: 0.95 },
+      }),
+      /** Held-out reconstruction loss and codebook use every this many updates (and after the last); 0 = none. */
+      evalEvery: z.number().int().nonnegative().default(250),
+      checkpointEvery: z.number().int().nonnegative().default(250),
+      /** Validation examples of the held-out evaluation. */
+      heldOutImages: z.number().int().positive().default(64),
+      /** The frozen stage I checkpoint of stage II (absent until one is trained). */
+      checkpoint: z.string().min(1).optional(),
+    })
+    .strict()
+    .superRefine((o, ctx) => {
+      // The task's output keys are not known here: one placeholder stands in (none of the checks involves them).
+      const outputs = [{ name: 'x', channels: 1, loss: 'mse' }];
+      const r = oracleConfigSchema.safeParse({ ...ORACLE_PRESETS[o.preset], ...o.model, outputs });
+      if (!r.success)
+        for (const issue of r.error.issues)
+          ctx.addIssue({ code: 'custom', path: ['model', ...issue.path], message: issue.message });
+    })
+    .prefault({});
+}
+
+export type OracleSection = z.output<ReturnType<typeof oracleSectionSchema>>;

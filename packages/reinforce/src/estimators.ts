@@ -202,6 +202,23 @@ export function rewardProblem(estimator: Estimator, gives: RewardGives): string 
   return `estimator '${estimator}' needs ${missing.join(' and ')}${gives.why ? `; ${gives.why}` : ", which this task's reward does not give"}`;
 }
 
+/**
+ * What a task that decodes whole batches of samples at once (Task.decodeBatch: UViM's frozen oracle decoder over
+ * B·N codes) gives: one reward per decoded output, no split over its tokens. Such a task passes it to
+ * `tuneSectionSchema` (a config naming `rtg` or `expected` is then refused at `tune.estimator`), and the loop
+ * refuses those estimators for it too (`taskProblem`).
+ */
+export const WHOLE_OUTPUT_REWARD: RewardGives = {
+  tokenRewards: false,
+  tokenValues: false,
+  why: 'this task decodes its samples a batch at a time and rewards each decoded output as a whole',
+};
+
+/** Why `task` cannot serve `estimator` (a batch-decoding task's reward does not split over tokens), or undefined. */
+export function taskProblem(estimator: Estimator, task: { readonly decodeBatch?: unknown }): string | undefined {
+  return task.decodeBatch === undefined ? undefined : rewardProblem(estimator, WHOLE_OUTPUT_REWARD);
+}
+
 /** The estimators a task whose reward gives `gives` can serve. */
 export const estimatorsFor = (gives: RewardGives): Estimator[] =>
   ESTIMATORS.filter((e) => rewardProblem(e, gives) === undefined);

@@ -7,9 +7,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { addMany, Rng, type Optimizer, type RngState, type SequencePolicy } from '@reward-tune/core-model';
-import { batchSize, imagesTensor, type Batch, type Task } from './task';
+import { batchSize, decodeRows, imagesTensor, type Batch, type Task } from './task';
 
-export type Phase = 'mle' | 'tune';
+/** The loops: MLE pretraining, reward tuning, and UViM's stage I oracle (oracle-loop.ts). */
+export const PHASES = ['mle', 'tune', 'oracle'] as const;
+export type Phase = (typeof PHASES)[number];
 
 /** Everything a resumed run needs to continue exactly where it stopped. */
 export interface TrainState {
@@ -50,6 +52,9 @@ export type MetricsRecord =
       readonly pgLoss?: number;
       readonly kl?: number;
       readonly auxLoss?: number;
+      /** Stage I: dead codewords replaced at the step, and the perplexity of the batch's code. */
+      readonly splits?: number;
+      readonly batchPerplexity?: number;
     }
   | {
       readonly kind: 'eval';
@@ -307,9 +312,10 @@ export async function evaluateGreedy<E, P, A>(
     const img = imagesTensor(batch.images);
     try {
       const s = await policy.sample(img.tensor, { numSamples: 1, greedy: true });
+      const preds = await decodeRows(task, s.tokens, s.length, img.tensor, batch.examples, 1);
       for (let i = 0; i < b; i++) {
         const ex = batch.examples[i];
-        const pred = task.decode(s.tokens.slice(i * s.length, (i + 1) * s.length), ex);
+        const pred = preds[i];
         rewardSum += task.reward([pred], ex).rewards[0];
         predictions.push(pred);
         examples.push(ex);

@@ -1,7 +1,8 @@
 /**
  * MLE pretraining: teacher-forced next-token cross-entropy on the task's target sequences (big_vision's
  * `weighted_softmax_xent(normalize=True)`, see `losses.ts`), with held-out loss and greedy task metric at intervals,
- * periodic checkpoints, resume, early stopping on a plateau, and a non-finite guard.
+ * periodic checkpoints, resume, early stopping on a plateau, and a non-finite guard. The targets come example by
+ * example, or a batch at a time from the backend (UViM stage II: the frozen oracle's code + 1, every step).
  *
  * Dimension legend: B batch, L sequence length, V vocabulary.
  */
@@ -20,7 +21,7 @@ import {
   type LoopIo,
   type MetricsRecord,
 } from './loop';
-import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
+import { batchSize, encodeTargetRows, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 
 export type { MleConfig } from './config-sections';
 
@@ -52,21 +53,6 @@ export interface MleResult {
   readonly best?: { readonly step: number; readonly value: number };
 }
 
-/** [B, L] targets and, when the task weights tokens, [B, L] weights. */
-function encodeBatch<E, P, A>(task: Task<E, P, A>, examples: readonly E[], length: number, rng: Rng) {
-  const b = examples.length;
-  const targets = new Int32Array(b * length);
-  const weights = task.targetWeights ? new Float32Array(b * length) : undefined;
-  examples.forEach((ex, i) => {
-    const t = task.encodeTargets(ex, rng);
-    if (t.length !== length)
-      throw new RangeError(`task.encodeTargets gave ${t.length} tokens, the policy's length is ${length}`);
-    targets.set(t, i * length);
-    if (weights && task.targetWeights) weights.set(task.targetWeights(ex, t), i * length);
-  });
-  return { targets, weights };
-}
-
 function mleLoss(
   policy: SequencePolicy,
   images: tf.Tensor4D,
@@ -94,8 +80,8 @@ export async function heldOutLoss<E, P, A>(
   let count = 0;
   for (const batch of heldOut) {
     const b = batchSize(batch);
-    const { targets, weights } = encodeBatch(task, batch.examples, policy.length, rng);
     const img = imagesTensor(batch.images);
+    const { targets, weights } = await encodeTargetRows(task, batch.examples, img.tensor, policy.length, rng);
     const loss = tf.tidy(() => mleLoss(policy, img.tensor, targets, weights, labelSmoothing));
     total += (await loss.data())[0] * b;
     count += b;
@@ -142,10 +128,10 @@ export async function trainMle<E, P, A>(opts: MleOptions<E, P, A>): Promise<MleR
   while (step < config.steps) {
     const batch = opts.train(step, rng);
     batchSize(batch);
-    const { targets, weights } = encodeBatch(task, batch.examples, policy.length, rng);
     const img = imagesTensor(batch.images);
     let result;
     try {
+      const { targets, weights } = await encodeTargetRows(task, batch.examples, img.tensor, policy.length, rng);
       result = await gradientStep(policy, optimizer, () => mleLoss(policy, img.tensor, targets, weights, smoothing));
     } finally {
       img.tensor.dispose(); // a training batch is consumed by its step

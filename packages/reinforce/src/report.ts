@@ -8,7 +8,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import type { MetricsRecord } from './loop';
+import { PHASES, type MetricsRecord } from './loop';
 
 type Train = Extract<MetricsRecord, { kind: 'train' }>;
 type Eval = Extract<MetricsRecord, { kind: 'eval' }>;
@@ -206,7 +206,7 @@ export function renderReport(logged: readonly MetricsRecord[], title = 'Reward t
   const records = currentHistory(logged);
   const files: Record<string, string> = {};
   const sections: string[] = [];
-  for (const phase of ['mle', 'tune'] as const) {
+  for (const phase of ['oracle', 'mle', 'tune'] as const) {
     const train = records.filter((r): r is Train => r.kind === 'train' && r.phase === phase);
     const evals = records.filter((r): r is Eval => r.kind === 'eval' && r.phase === phase);
     if (train.length === 0 && evals.length === 0) continue;
@@ -242,15 +242,22 @@ export function renderReport(logged: readonly MetricsRecord[], title = 'Reward t
       markersOnly: evals.length < 3,
     }));
     const name = `${phase}-progress`;
+    const oracle = phase === 'oracle';
     files[`${name}-top.svg`] = lineChartSvg(
-      phase === 'tune' ? 'Reward' : 'MLE loss',
+      phase === 'tune' ? 'Reward' : oracle ? 'Stage I loss' : 'MLE loss',
       'update',
-      phase === 'tune' ? 'mean reward' : 'cross-entropy',
+      phase === 'tune' ? 'mean reward' : oracle ? 'reconstruction loss' : 'cross-entropy',
       top,
     );
-    files[`${name}-metric.svg`] = lineChartSvg('Held-out metric (greedy decoding)', 'update', 'metric', bottom);
+    files[`${name}-metric.svg`] = lineChartSvg(
+      oracle ? 'Codebook use' : 'Held-out metric (greedy decoding)',
+      'update',
+      'metric',
+      bottom,
+    );
+    const heading = phase === 'tune' ? 'Reward tuning' : oracle ? 'Stage I oracle (VQ-VAE)' : 'MLE pretraining';
     sections.push(
-      `<h2>${phase === 'tune' ? 'Reward tuning' : 'MLE pretraining'}</h2>\n<img src="${name}-top.svg" alt="${name} top"/>\n<img src="${name}-metric.svg" alt="${name} metric"/>`,
+      `<h2>${heading}</h2>\n<img src="${name}-top.svg" alt="${name} top"/>\n<img src="${name}-metric.svg" alt="${name} metric"/>`,
       finalTable(phase, train, evals, keys),
     );
   }
@@ -304,10 +311,9 @@ export function currentHistory(records: readonly MetricsRecord[]): MetricsRecord
 function finalTable(phase: string, train: Train[], evals: Eval[], keys: string[]): string {
   const first = evals[0];
   const last = evals[evals.length - 1];
-  const rows: [string, number | undefined, number | undefined][] = [
-    ['greedy reward (held-out)', first?.rewardMean, last?.rewardMean],
-  ];
-  if (phase === 'mle') rows.push(['loss (held-out)', first?.loss, last?.loss]);
+  const rows: [string, number | undefined, number | undefined][] =
+    phase === 'oracle' ? [] : [['greedy reward (held-out)', first?.rewardMean, last?.rewardMean]];
+  if (phase !== 'tune') rows.push(['loss (held-out)', first?.loss, last?.loss]);
   for (const k of keys) rows.push([k, first?.metrics[k], last?.metrics[k]]);
   const lastTrain = train[train.length - 1];
   const cell = (x: number | undefined) => `<td>${x === undefined ? '—' : fmt(x)}</td>`;
@@ -384,7 +390,8 @@ export function parseMetricsJsonl(text: string, file = 'metrics.jsonl'): E.Eithe
     const r = rec as Record<string, unknown>;
     if (typeof r.kind !== 'string' || !KINDS.has(r.kind))
       return E.left(`${where}: field 'kind' must be one of ${[...KINDS].join(', ')}`);
-    if (r.phase !== 'mle' && r.phase !== 'tune') return E.left(`${where}: field 'phase' must be 'mle' or 'tune'`);
+    if (!(PHASES as readonly unknown[]).includes(r.phase))
+      return E.left(`${where}: field 'phase' must be one of ${PHASES.map((p) => `'${p}'`).join(', ')}`);
     if (typeof r.step !== 'number') return E.left(`${where}: field 'step' must be a number`);
     if (r.kind === 'eval' && (typeof r.metrics !== 'object' || r.metrics === null))
       return E.left(`${where}: field 'metrics' must be an object`);

@@ -1,15 +1,16 @@
 /**
- * The rollout half of a tuning step: N samples per input at temperature T (no truncation), each decoded and rewarded
- * by the task, plus what the estimator needs beyond the rewards (estimators.ts `RolloutNeeds`: the greedy output's
- * reward, the task's per-token split of each reward, the values of the tokens not drawn). Also the reward
- * distribution of T=1 samples that a tuning run logs before and after.
+ * The rollout half of a tuning step: N samples per input at temperature T (no truncation), each decoded (one
+ * sequence at a time, or all B·N rows in one batch on the backend: Task.decodeBatch) and rewarded by the task, plus
+ * what the estimator needs beyond the rewards (estimators.ts `RolloutNeeds`: the greedy output's reward, the task's
+ * per-token split of each reward, the values of the tokens not drawn). Also the reward distribution of T=1 samples
+ * that a tuning run logs before and after.
  *
  * Dimension legend: B batch, N samples per input, L sequence length, V vocabulary.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { Rng, type RngState, type SequencePolicy } from '@reward-tune/core-model';
 import type { RolloutNeeds } from './estimators';
-import { batchSize, imagesTensor, type Batch, type Task } from './task';
+import { batchSize, decodeRows, imagesTensor, type Batch, type Task } from './task';
 
 export interface ScoredSamples<A> {
   /** [B, N, L] */
@@ -47,10 +48,10 @@ export async function sampleAndReward<E, P, A>(
   const aux: (A | undefined)[] = new Array(b * n);
   const tokenRewards = needs.tokenRewards ? new Float64Array(b * n * l) : undefined;
   let tokenValues: ScoredSamples<A>['tokenValues'];
+  const decoded = await decodeRows(task, sampled.tokens, l, images, examples, n);
   for (let i = 0; i < b; i++) {
     const ex = examples[i];
-    const preds: P[] = [];
-    for (let j = 0; j < n; j++) preds.push(task.decode(sampled.tokens.slice((i * n + j) * l, (i * n + j + 1) * l), ex));
+    const preds = decoded.slice(i * n, (i + 1) * n);
     const r = task.reward(preds, ex, { tokenRewards: needs.tokenRewards, tokenValues: needs.tokenValues });
     if (r.rewards.length !== n)
       throw new RangeError(`task.reward returned ${r.rewards.length} rewards for ${n} samples`);
@@ -88,11 +89,9 @@ export async function sampleAndReward<E, P, A>(
   if (!needs.greedy)
     return { tokens: sampled.tokens, length: l, rewards, aux, tokenRewards, tokenValues, logProbs: sampled.logProbs };
   const g = await policy.sample(images, { numSamples: 1, greedy: true });
+  const greedy = await decodeRows(task, g.tokens, l, images, examples, 1);
   const greedyRewards = new Float64Array(b);
-  for (let i = 0; i < b; i++) {
-    const ex = examples[i];
-    greedyRewards[i] = task.reward([task.decode(g.tokens.slice(i * l, (i + 1) * l), ex)], ex).rewards[0];
-  }
+  for (let i = 0; i < b; i++) greedyRewards[i] = task.reward([greedy[i]], examples[i]).rewards[0];
   return {
     tokens: sampled.tokens,
     length: l,
@@ -125,14 +124,10 @@ export async function sampleRewardDistribution<E, P, A>(
         topP: 0,
         rng,
       });
+      const decoded = await decodeRows(task, s.tokens, s.length, img.tensor, batch.examples, samplesPerExample);
       for (let i = 0; i < b; i++) {
-        const ex = batch.examples[i];
-        const preds: P[] = [];
-        for (let j = 0; j < samplesPerExample; j++) {
-          const row = i * samplesPerExample + j;
-          preds.push(task.decode(s.tokens.slice(row * s.length, (row + 1) * s.length), ex));
-        }
-        out.push(...task.reward(preds, ex).rewards);
+        const preds = decoded.slice(i * samplesPerExample, (i + 1) * samplesPerExample);
+        out.push(...task.reward(preds, batch.examples[i]).rewards);
       }
     } finally {
       if (img.owned) img.tensor.dispose();

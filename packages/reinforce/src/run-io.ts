@@ -17,7 +17,15 @@ import {
   type HostTensor,
   type Progress as ProgressDisplay,
 } from '@reward-tune/core-model';
-import type { Checkpointer, MetricsRecord, MetricsSink, Phase, Progress, TrainState } from './loop';
+import {
+  PHASES,
+  type Checkpointer,
+  type MetricsRecord,
+  type MetricsSink,
+  type Phase,
+  type Progress,
+  type TrainState,
+} from './loop';
 import { currentHistory } from './report';
 
 const toTensor = (h: HostTensor): tf.Tensor =>
@@ -30,7 +38,12 @@ const toTensor = (h: HostTensor): tf.Tensor =>
  */
 export function fileCheckpointer(
   dir: string,
-  opts: { readonly config: unknown; readonly keep?: number },
+  opts: {
+    readonly config: unknown;
+    readonly keep?: number;
+    /** Metadata of the run's own in every checkpoint (e.g. the oracle config of stage I, stage II's oracle). */
+    readonly extra?: Readonly<Record<string, string>>;
+  },
 ): Checkpointer {
   return {
     async save(state: TrainState): Promise<void> {
@@ -40,7 +53,7 @@ export function fileCheckpointer(
         step: state.step,
         rngState: state.rng,
         config: opts.config,
-        extra: { phase: state.phase, loop: JSON.stringify(state.loop) },
+        extra: { ...opts.extra, phase: state.phase, loop: JSON.stringify(state.loop) },
       });
       pruneCheckpoints(dir, opts.keep ?? 3);
     },
@@ -51,7 +64,7 @@ export function fileCheckpointer(
       if (E.isLeft(ckpt)) throw new Error(ckpt.left);
       const c = ckpt.right;
       const phase = c.extra.phase;
-      if (phase !== 'mle' && phase !== 'tune')
+      if (!(PHASES as readonly string[]).includes(phase))
         throw new Error(`${file}: metadata "phase" is ${JSON.stringify(phase)}, not a training phase`);
       if (c.optimizer === undefined)
         throw new Error(`${file}: holds no optimizer state, so training cannot resume from it`);

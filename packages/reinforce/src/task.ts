@@ -44,9 +44,23 @@ export interface RewardWants {
   readonly tokenValues?: boolean;
 }
 
+/**
+ * A task gives its MLE targets one example at a time (`encodeTargets`, plain JS) or a batch at a time on the backend
+ * (`encodeTargetsBatch`), and decodes one sequence at a time (`decode`) or a batch of rows at once on the backend
+ * (`decodeBatch`); where both are given, the batched one is used. UViM's tasks take the batched pair: the frozen
+ * stage I oracle encodes the labels into stage II targets (code + 1) and decodes B·N sampled codes in one forward
+ * pass. A reward computed from whole decoded outputs does not split over tokens, so such tasks cannot serve the
+ * `rtg` and `expected` estimators (estimators.ts WHOLE_OUTPUT_REWARD).
+ */
 export interface Task<E, P, Aux = unknown> {
   /** The token sequence [L] the MLE loss teaches (`rng` for random target orderings, e.g. shuffled boxes). */
-  encodeTargets(example: E, rng: Rng): Int32Array;
+  encodeTargets?(example: E, rng: Rng): Int32Array;
+  /**
+   * The MLE targets of a whole batch, row-major [B·L], from its examples and its images [B, H, W, C] (e.g. UViM
+   * stage II: the frozen oracle's code + 1 of the examples' labels, the images as its context). The loop awaits it;
+   * the images stay the caller's. Used instead of `encodeTargets` when present.
+   */
+  encodeTargetsBatch?(examples: readonly E[], images: tf.Tensor4D, rng: Rng): Promise<Int32Array>;
   /**
    * Tokens per decision step (detection: the six tokens of a box slot; default 1), the unit of the `rtg`
    * estimator's discount (TuneConfig.discount).
@@ -55,7 +69,13 @@ export interface Task<E, P, Aux = unknown> {
   /** Optional per-token MLE weights [L] for the targets just encoded (default: all 1). */
   targetWeights?(example: E, targets: Int32Array): Float32Array;
   /** One prediction from one token sequence [L]. */
-  decode(tokens: Int32Array, example: E): P;
+  decode?(tokens: Int32Array, example: E): P;
+  /**
+   * The predictions of R token rows at once, on the backend: `tokens` [R·L] row-major, `examples` [R] and `images`
+   * [R, H, W, C] the example and image of each row (an input's N samples repeat its example and image). The images
+   * stay the caller's. Used instead of `decode` when present (rollouts, greedy evaluation, reward distributions).
+   */
+  decodeBatch?(tokens: Int32Array, examples: readonly E[], images: tf.Tensor4D): Promise<P[]>;
   /**
    * Rewards of the N predictions decoded from the N samples of one example; with `want.tokenRewards` (the `rtg` and
    * `expected` estimators) also their split over tokens, with `want.tokenValues` (`expected`) the values of the
@@ -106,4 +126,80 @@ export function batchSize<E>(batch: Batch<E>): number {
     throw new RangeError(`batch has ${b} images but ${batch.examples.length} examples`);
   }
   return b;
+}
+
+/**
+ * The predictions of every sampled row of a batch: `tokens` [B·n·L] row-major, row r being sample r mod n of input
+ * ⌊r/n⌋ (`images` [B, H, W, C], `examples` [B]). Through the task's `decodeBatch` when it has one (the rows' images
+ * tiled from `images`), else `decode` row by row, in row order.
+ */
+export async function decodeRows<E, P, A>(
+  task: Task<E, P, A>,
+  tokens: Int32Array,
+  length: number,
+  images: tf.Tensor4D,
+  examples: readonly E[],
+  perInput: number,
+): Promise<P[]> {
+  const rows = examples.length * perInput;
+  if (tokens.length !== rows * length)
+    throw new RangeError(`${tokens.length} tokens for ${examples.length}×${perInput} rows of ${length}`);
+  if (task.decodeBatch) {
+    const owners = Int32Array.from({ length: rows }, (_, r) => Math.floor(r / perInput));
+    const rowImages = perInput === 1 ? images : tf.tidy(() => tf.gather(images, owners));
+    try {
+      const preds = await task.decodeBatch(
+        tokens,
+        Array.from(owners, (i) => examples[i]),
+        rowImages,
+      );
+      if (preds.length !== rows)
+        throw new RangeError(`task.decodeBatch gave ${preds.length} predictions for ${rows} rows`);
+      return preds;
+    } finally {
+      if (rowImages !== images) rowImages.dispose();
+    }
+  }
+  if (!task.decode) throw new Error('the task has neither decode nor decodeBatch');
+  const preds: P[] = [];
+  for (let r = 0; r < rows; r++)
+    preds.push(task.decode(tokens.slice(r * length, (r + 1) * length), examples[Math.floor(r / perInput)]));
+  return preds;
+}
+
+/**
+ * The MLE targets [B·L] of a batch's examples (and, when the task weights tokens, their weights [B·L]): the task's
+ * `encodeTargetsBatch` when it has one, else `encodeTargets` example by example; every row checked to be `length`
+ * long.
+ */
+export async function encodeTargetRows<E, P, A>(
+  task: Task<E, P, A>,
+  examples: readonly E[],
+  images: tf.Tensor4D,
+  length: number,
+  rng: Rng,
+): Promise<{ readonly targets: Int32Array; readonly weights?: Float32Array }> {
+  const b = examples.length;
+  const weights = task.targetWeights ? new Float32Array(b * length) : undefined;
+  if (task.encodeTargetsBatch) {
+    const targets = await task.encodeTargetsBatch(examples, images, rng);
+    if (targets.length !== b * length)
+      throw new RangeError(
+        `task.encodeTargetsBatch gave ${targets.length} tokens for ${b} examples, the policy's length is ${length}`,
+      );
+    if (weights && task.targetWeights)
+      for (let i = 0; i < b; i++)
+        weights.set(task.targetWeights(examples[i], targets.slice(i * length, (i + 1) * length)), i * length);
+    return { targets, weights };
+  }
+  if (!task.encodeTargets) throw new Error('the task has neither encodeTargets nor encodeTargetsBatch');
+  const targets = new Int32Array(b * length);
+  examples.forEach((ex, i) => {
+    const t = task.encodeTargets!(ex, rng);
+    if (t.length !== length)
+      throw new RangeError(`task.encodeTargets gave ${t.length} tokens, the policy's length is ${length}`);
+    targets.set(t, i * length);
+    if (weights && task.targetWeights) weights.set(task.targetWeights(ex, t), i * length);
+  });
+  return { targets, weights };
 }

@@ -94,7 +94,7 @@ export interface TuneResult {
 export async function tune<E, P, A>(opts: TuneOptions<E, P, A>): Promise<TuneResult> {
   const { policy, optimizer, config } = opts;
   const klCoef = config.klCoef ?? 0;
-  checkUpdateConfig(config);
+  checkUpdateConfig(config, opts.task);
   if (klCoef > 0 && !opts.reference) throw new Error('klCoef > 0 needs a reference policy');
   const now = opts.now ?? Date.now;
   const log = (r: MetricsRecord) => opts.metrics?.log(r);

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { scoreRows, tokensTensor, type Optimizer, type Rng, type SequencePolicy } from '@reward-tune/core-model';
 import { normalizeAdvantages } from './advantages';
 import type { TuneConfig } from './config-sections';
-import { ESTIMATOR_SPECS, estimatorRows, normalizeProblem, samplesProblem } from './estimators';
+import { ESTIMATOR_SPECS, estimatorRows, normalizeProblem, samplesProblem, taskProblem } from './estimators';
 import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import { gradientStep, type GradStep, type LossFn } from './loop';
 import { sampleAndReward, type ScoredSamples } from './rollout';
@@ -175,7 +175,7 @@ export async function updateInputs<E, P, A>(
   const klCoef = config.klCoef ?? 0;
   const n = config.numSamples;
   const b = examples.length;
-  checkUpdateConfig(config);
+  checkUpdateConfig(config, task);
   const micro = Math.min(config.microBatch ?? b, b);
   const made: tf.Tensor[] = [];
   const dispose = () => tf.dispose(made);
@@ -325,16 +325,18 @@ export async function updateInputs<E, P, A>(
 }
 
 /**
- * What an update needs of the config: the estimator table's rules (samples, normalisation), a positive microBatch
- * and temperature.
+ * What an update needs of the config: the estimator table's rules (samples, normalisation, and what `task`'s reward
+ * can give: a batch-decoding task's does not split over tokens), a positive microBatch and temperature.
  */
-export function checkUpdateConfig(config: TuneConfig): void {
+export function checkUpdateConfig(config: TuneConfig, task?: { readonly decodeBatch?: unknown }): void {
   const t = config.temperature;
   if (t !== undefined && !(t > 0 && Number.isFinite(t)))
     throw new RangeError(`temperature must be a positive number, got ${t}`);
   const estimator = config.estimator ?? 'paper';
   const problem =
-    samplesProblem(estimator, config.numSamples) ?? normalizeProblem(estimator, config.normalizeAdvantages);
+    samplesProblem(estimator, config.numSamples) ??
+    normalizeProblem(estimator, config.normalizeAdvantages) ??
+    (task && taskProblem(estimator, task));
   if (problem !== undefined) throw new RangeError(problem);
   const m = config.microBatch;
   if (m !== undefined && !(Number.isInteger(m) && m >= 1))

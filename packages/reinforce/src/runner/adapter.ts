@@ -6,9 +6,10 @@
  */
 import path from 'node:path';
 import type { z } from 'zod';
-import type { ConfigSpec, EncoderDecoder, RunDir } from '@reward-tune/core-model';
+import type { ConfigSpec, EncoderDecoder, OracleOutputInput, RunDir } from '@reward-tune/core-model';
 import type { ImageTable } from '../batches';
-import type { EvalSection, MleSection, TuneSection } from '../config-sections';
+import type { EvalSection, MleSection, OracleSection, TuneSection } from '../config-sections';
+import type { OracleTable } from '../oracle-loop';
 import type { Task } from '../task';
 
 /** The sections of a task's config the runner reads (the task's schema has more of its own). */
@@ -41,6 +42,23 @@ export interface TaskSetup<E, P, A, Ev> {
    * slots. Absent: the model itself.
    */
   prepareTuning?(model: EncoderDecoder): EncoderDecoder;
+  /**
+   * UViM tasks: a split's stage I examples (labels per output key, context images, optional per-pixel loss weights)
+   * for `pretrain-oracle`; `limit` as for `images`. The runner draws the batches (with replacement for training,
+   * in order for the held-out set).
+   */
+  oracleData?(split: Split, limit: number): OracleTable;
+}
+
+/**
+ * A UViM task's stage I (TaskAdapter.oracle): where its config keeps the `oracle` section (oracleSectionSchema: the
+ * size preset, overrides, training options and the frozen checkpoint of stage II) and which output keys its oracle
+ * encodes and decodes.
+ */
+export interface OracleHooks<C> {
+  section(cfg: C): OracleSection;
+  /** Each output key: its name (parameters `embedding_<name>`, `head_<name>`), channels, loss kind and weight. */
+  outputs(cfg: C): readonly OracleOutputInput[];
 }
 
 /** The demo's two evaluated models, on the same validation images. */
@@ -72,6 +90,13 @@ export interface TaskAdapter<C extends RunnerConfig, E, P, A, Ev> {
   jsonStats(ev: Ev): Record<string, unknown>;
   /** Writes the demo's comparison (compare.html and its pictures) into the tuned run; returns the table and page. */
   demoCompare(results: DemoResults<C, E, Ev>): { readonly table: string; readonly page: string };
+  /**
+   * UViM tasks: stage I. With it the runner offers `pretrain-oracle`, and its stage II commands (pretrain, tune,
+   * eval, noise, demo) need `oracle.checkpoint`: they check that the stage II model's vocabulary is the dictionary
+   * + 1, record the oracle (path and content hash) in each run and checkpoint, and refuse a stage II checkpoint
+   * trained over another oracle.
+   */
+  readonly oracle?: OracleHooks<C>;
 }
 
 /**

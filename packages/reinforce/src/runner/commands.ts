@@ -1,8 +1,9 @@
 /**
- * The training commands of every task CLI: `pretrain` (MLE, or --resume of an MLE run), `tune` (from an MLE run or
- * checkpoint, or --resume of a tuning run), `eval` (a run's or a checkpoint's weights through the evaluation suite)
- * and `noise` (the gradient noise scale of tuning from a checkpoint). Each parses its flags, resolves its config
- * (run-config.ts), checks the data before making any run directory, and runs its steps (training.ts).
+ * The training commands of every task CLI: `pretrain-oracle` (UViM tasks: stage I), `pretrain` (MLE, or --resume of
+ * an MLE run), `tune` (from an MLE run or checkpoint, or --resume of a tuning run), `eval` (a run's or a checkpoint's
+ * weights through the evaluation suite) and `noise` (the gradient noise scale of tuning from a checkpoint). Each
+ * parses its flags, resolves its config (run-config.ts), checks the data before making any run directory, and runs
+ * its steps (training.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,17 +13,20 @@ import { measureGradientNoise, type GradientNoise } from '../gradient-noise';
 import type { RunnerConfig } from './adapter';
 import { parseCommand, type TaskCliOptions } from './flags';
 import { logLine } from './log';
+import { checkStageTwoCheckpoint, oracleHooks } from './oracle';
 import { evalDirOf, newRunConfig, resolveCheckpoint, runConfigFrom, savedRunConfig } from './run-config';
 import {
   evalRun,
   finishRun,
   loadModel,
   openRun,
+  pretrainOracleRun,
   pretrainRun,
   ready,
   setUpOnce,
   TUNED_FROM,
   tuneRun,
+  writeRunReport,
   type AnyAdapter,
   type TuneLoop,
 } from './training';
@@ -40,9 +44,10 @@ export async function reopenRun<C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   opts: TaskCliOptions,
   dir = resumedDir(opts),
+  stage: 'I' | 'II' = 'II',
 ): Promise<{ cfg: C; run: RunDir }> {
   const cfg = savedRunConfig(adapter, dir, opts);
-  await ready(adapter, cfg, opts);
+  await ready(adapter, cfg, opts, stage);
   const run = orUsageError(
     openRunDir({
       root: path.dirname(path.dirname(dir)),
@@ -74,6 +79,40 @@ export async function pretrainCommand<C extends RunnerConfig, Ev>(
 }
 
 /**
+ * `pretrain-oracle` (UViM tasks): stage I, the oracle, into a run of its own (or --resume of one); its checkpoints
+ * are stage I checkpoints, for stage II's `--set oracle.checkpoint=<run or checkpoint>`. Ends with the held-out
+ * reconstruction loss and codebook use on stderr and, with --json, one line {run, checkpoint, loss, ...metrics}.
+ */
+export async function pretrainOracleCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
+  const opts = parseCommand(args, { extra: resumeOption });
+  if (!opts) return 0;
+  oracleHooks(adapter);
+  let cfg: C;
+  let run: RunDir;
+  if (opts.extra.resume) {
+    ({ cfg, run } = await reopenRun(adapter, opts, resumedDir(opts), 'I'));
+  } else {
+    cfg = newRunConfig(adapter, opts);
+    await ready(adapter, cfg, opts, 'I');
+    run = openRun(adapter, opts, cfg);
+  }
+  const r = await pretrainOracleRun(adapter, cfg, run, opts.out);
+  await writeRunReport(run);
+  const m = r.eval.metrics;
+  logLine(
+    `stage I: held-out loss ${r.eval.loss.toFixed(4)}, code perplexity ${m.perplexity.toFixed(1)} of ${r.config.dictSize}, ` +
+      `${(100 * m.unusedFraction).toFixed(1)}% of the codes unused, largest share ${(100 * m.maxShare).toFixed(1)}%`,
+  );
+  logLine(`stage I checkpoint ${r.checkpoint} (stage II: --set oracle.checkpoint=${run.dir})`);
+  if (opts.json)
+    process.stdout.write(`${JSON.stringify({ run: run.dir, checkpoint: r.checkpoint, loss: r.eval.loss, ...m })}\n`);
+  return 0;
+}
+
+/**
  * The MLE checkpoint of `tune` and `noise` (`--from`, required) and their config (runConfigFrom); data checked,
  * backend chosen.
  */
@@ -86,6 +125,7 @@ async function fromMleCheckpoint<C extends RunnerConfig, Ev>(
   const file = resolveCheckpoint(opts.from);
   const cfg = runConfigFrom(adapter, file, opts);
   await ready(adapter, cfg, opts);
+  checkStageTwoCheckpoint(adapter, cfg, file); // before tune makes its run directory
   return { file, cfg };
 }
 

@@ -1,24 +1,27 @@
 /**
  * The task runner: the task-independent half of every task CLI (`task-<name> pretrain | tune | eval | demo |
- * noise`). A task package gives a `TaskAdapter` (adapter.ts: its config, and for a config its task, model, images
- * and evaluation suite) and gets the five commands. One file per job:
+ * noise`, and `pretrain-oracle` for UViM tasks). A task package gives a `TaskAdapter` (adapter.ts: its config, and
+ * for a config its task, model, images and evaluation suite) and gets the commands. One file per job:
  *
  *   flags.ts       the flags every command shares, and a command's own
  *   run-config.ts  the config of a run: a preset, a run directory's config.json, or a checkpoint's
  *   training.ts    the steps: set-up, run directories, the loops wired to them, evaluation, reports
- *   commands.ts    pretrain, tune, eval, noise
+ *   commands.ts    pretrain-oracle, pretrain, tune, eval, noise
  *   demo.ts        demo: MLE → tuning → both evaluated → the comparison
+ *   oracle.ts      UViM: stage I's config, stage II's frozen oracle and the guards that keep the pair together
  *
  * Every run lives in `<out>/<tool>/<name>/` (config.json, metrics.jsonl, checkpoints/, eval/, report.html).
  */
 import type { RunnerConfig, TaskAdapter } from './adapter';
-import { evalCommand, noiseCommand, pretrainCommand, tuneCommand } from './commands';
+import { evalCommand, noiseCommand, pretrainCommand, pretrainOracleCommand, tuneCommand } from './commands';
 import { demoCommand } from './demo';
 import type { TaskCliOptions } from './flags';
 import { newRunConfig, runConfigFrom, type SavedConfig } from './run-config';
 import type { TuneLoop } from './training';
 
 export interface TaskRunner<C> {
+  /** UViM tasks (TaskAdapter.oracle): stage I, the oracle; a UsageError for other tasks. */
+  pretrainOracleCommand(args: readonly string[]): Promise<number>;
   pretrainCommand(args: readonly string[]): Promise<number>;
   tuneCommand(args: readonly string[]): Promise<number>;
   /** `tune` with another loop (e.g. @reward-tune/distributed's learner for `tune --actors`). */
@@ -38,6 +41,7 @@ export interface TaskRunner<C> {
 /** The five commands of one task. */
 export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAdapter<C, E, P, A, Ev>): TaskRunner<C> {
   return {
+    pretrainOracleCommand: (args) => pretrainOracleCommand(adapter, args),
     pretrainCommand: (args) => pretrainCommand(adapter, args),
     tuneCommand: (args) => tuneCommand(adapter, args),
     tuneCommandWith: (args, loop) => tuneCommand(adapter, args, loop),
@@ -51,6 +55,7 @@ export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAda
 
 export {
   shippedCheckpoints,
+  type OracleHooks,
   type DemoResults,
   type RunnerConfig,
   type Split,
@@ -77,3 +82,4 @@ export {
 } from './run-config';
 export { Interrupted, TUNED_FROM, writeRunReport, type TuneLoop, type TuneLoopContext } from './training';
 export { DEMO_RECORD } from './demo';
+export { ORACLE_RECORD, ORACLE_METADATA_KEY, loadFrozenOracle, oracleConfigOf, type OracleRef } from './oracle';

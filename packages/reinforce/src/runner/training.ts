@@ -1,8 +1,8 @@
 /**
- * The steps the training commands (pretrain, tune, eval, noise) and the demo share: a config's task setup (once per
- * process), run directories, a model with a checkpoint's weights, the MLE and tuning loops wired to the run
- * directory (file checkpoints, metrics.jsonl, the progress bar, Ctrl-C) with their 'interrupted' and 'non-finite'
- * endings, the evaluation suite, report.html, and a run's closing lines.
+ * The steps the training commands (pretrain-oracle, pretrain, tune, eval, noise) and the demo share: a config's task
+ * setup (once per process), run directories, a model with a checkpoint's weights, the loops (stage I, MLE, tuning)
+ * wired to the run directory (file checkpoints, metrics.jsonl, the progress bar, Ctrl-C) with their 'interrupted' and
+ * 'non-finite' endings, the evaluation suite, report.html, and a run's closing lines.
  *
  * The loops read the config's `mle` and `tune` sections as they are; the batches come from the task's image tables
  * (its `train` split, and `heldOutImages` of its `val` split for the held-out curve).
@@ -10,26 +10,49 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   createOptimizer,
+  disposeOracle,
   initBackend,
+  initOracle,
   listCheckpoints,
   openRunDir,
+  oracleMetadata,
   orUsageError,
   Progress,
   Rng,
+  UsageError,
   type EncoderDecoder,
+  type OracleConfig,
   type RunDir,
 } from '@reward-tune/core-model';
 import { randomBatches, sequentialBatches, type ImageTable } from '../batches';
 import type { LoopIo } from '../loop';
 import { trainMle } from '../mle';
+import {
+  evaluateOracle,
+  oracleBatchTensors,
+  randomOracleBatches,
+  sequentialOracleBatches,
+  trainOracle,
+  type OracleEval,
+} from '../oracle-loop';
 import { parseMetricsJsonl, writeReport } from '../report';
 import { fileCheckpointer, interruptOnSigint, jsonlMetrics, progressTo } from '../run-io';
 import { tune, type TuneOptions, type TuneResult } from '../tune';
 import type { RunnerConfig, Split, TaskAdapter, TaskSetup } from './adapter';
 import type { TaskCliOptions } from './flags';
 import { logLine } from './log';
+import {
+  checkStageTwo,
+  checkStageTwoCheckpoint,
+  oracleConfigOf,
+  oracleHooks,
+  recordOracle,
+  runOracleMetadata,
+  stageOneOf,
+} from './oracle';
 import { loadWeights, resolveCheckpoint } from './run-config';
 
 /** Any task's adapter, as the runner's steps take it. */
@@ -81,9 +104,12 @@ export async function ready<C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   cfg: C,
   opts: TaskCliOptions,
+  stage: 'I' | 'II' = 'II',
 ): Promise<void> {
-  setUpOnce(adapter, cfg, opts.out);
+  const setup = setUpOnce(adapter, cfg, opts.out);
   await initBackend(opts.backend);
+  if (stage === 'II') checkStageTwo(adapter, cfg, setup);
+  else oracleConfigOf(adapter, cfg); // a bad oracle config is one line before any run directory exists
 }
 
 export function openRun<C extends RunnerConfig, Ev>(
@@ -104,18 +130,20 @@ async function runLoop(
   tool: string,
   cfg: unknown,
   run: RunDir,
-  command: 'pretrain' | 'tune',
+  command: 'pretrain' | 'tune' | 'pretrain-oracle',
   total: number,
   loop: (io: LoopIo) => Promise<{ readonly stopped: string; readonly steps: number }>,
+  extra: Readonly<Record<string, string>> | undefined = runOracleMetadata(run),
 ): Promise<void> {
   const startStep = listCheckpoints(run.checkpointsDir).at(-1)?.[0] ?? 0;
-  const bar = new Progress({ label: command === 'pretrain' ? 'MLE' : 'tune', total, startStep });
+  const label = { pretrain: 'MLE', tune: 'tune', 'pretrain-oracle': 'stage I' }[command];
+  const bar = new Progress({ label, total, startStep });
   const sigint = interruptOnSigint();
   let result: { readonly stopped: string; readonly steps: number };
   try {
     result = await loop({
       signal: sigint.signal,
-      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg }),
+      checkpointer: fileCheckpointer(run.checkpointsDir, { config: cfg, extra }),
       metrics: jsonlMetrics(run.metricsPath),
       progress: progressTo(bar),
     });
@@ -129,7 +157,7 @@ async function runLoop(
     );
   }
   if (result.stopped === 'non-finite') {
-    const what = command === 'pretrain' ? 'training' : 'tuning';
+    const what = command === 'tune' ? 'tuning' : 'training';
     throw new Error(
       `${what} stopped on a non-finite loss at step ${result.steps}; the last good checkpoint is in ${run.checkpointsDir}`,
     );
@@ -146,6 +174,7 @@ export function loadModel<C extends RunnerConfig, Ev>(
   const setup = setUpOnce(adapter, cfg, outRoot);
   const file = resolveCheckpoint(from);
   setup.checkCheckpoint?.(file);
+  checkStageTwoCheckpoint(adapter, cfg, file);
   const model = setup.buildModel(cfg.seed);
   loadWeights(model, file);
   return { model, file };
@@ -167,6 +196,7 @@ export async function pretrainRun<C extends RunnerConfig, Ev>(
     `${adapter.tool} pretrain: ${model.numParams.toLocaleString('en')} parameters, ${trainImages.examples.length} train images, run ${run.dir}`,
   );
   setup.initRun?.(run);
+  recordOracle(run, stageOneOf(adapter, cfg)); // runLoop puts it into every checkpoint
   const optimizer = createOptimizer(cfg.mle.optimizer, model.params);
   try {
     await runLoop(adapter.tool, cfg, run, 'pretrain', cfg.mle.steps, (io) =>
@@ -218,6 +248,7 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
   const heldOut = sequentialBatches(setup.images('val', cfg.tune.heldOutImages), cfg.eval.batchSize);
   const reference = cfg.tune.klCoef > 0 ? loadModel(adapter, cfg, outRoot, file).model : undefined;
   setup.initRun?.(run);
+  recordOracle(run, stageOneOf(adapter, cfg)); // runLoop puts it into every checkpoint
   const policy = setup.prepareTuning?.(model) ?? model; // shares the model's parameters
   const optimizer = createOptimizer(cfg.tune.optimizer, policy.params);
   // Built only when used (tune itself refuses auxWarmup > 0 without one).
@@ -247,6 +278,59 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
     reference?.dispose();
   }
   return model;
+}
+
+/** What a stage I run ends with: its latest checkpoint and the held-out evaluation of the trained oracle. */
+export interface OracleRunResult {
+  readonly checkpoint: string;
+  readonly config: OracleConfig;
+  readonly eval: OracleEval;
+}
+
+/** Stage I (UViM's oracle) into `run`, resuming from its checkpoints; the checkpoints are stage I checkpoints. */
+export async function pretrainOracleRun<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cfg: C,
+  run: RunDir,
+  outRoot: string,
+): Promise<OracleRunResult> {
+  const section = oracleHooks(adapter).section(cfg);
+  const ocfg = oracleConfigOf(adapter, cfg);
+  const setup = setUpOnce(adapter, cfg, outRoot);
+  if (setup.oracleData === undefined) throw new UsageError(`${adapter.tool} gives no stage I data (oracleData)`);
+  const trainTable = setup.oracleData('train', 0);
+  const train = randomOracleBatches(trainTable, section.batchSize);
+  const heldOut = sequentialOracleBatches(setup.oracleData('val', section.heldOutImages), section.batchSize);
+  const model = initOracle(ocfg, cfg.seed);
+  const params = [...model.params.values()].reduce((n, v) => n + v.size, 0);
+  logLine(
+    `${adapter.tool} pretrain-oracle: ${params.toLocaleString('en')} parameters, code ${ocfg.codeLen} of ${ocfg.dictSize} codewords, ${trainTable.size} train examples, run ${run.dir}`,
+  );
+  const optimizer = createOptimizer(section.optimizer, model.params);
+  let state = model.state;
+  try {
+    const loop = async (io: LoopIo) => {
+      const r = await trainOracle({
+        ...io,
+        cfg: ocfg,
+        model,
+        optimizer,
+        train,
+        heldOut,
+        rng: Rng.fromSeed(cfg.seed + 4),
+        config: section,
+      });
+      state = r.state;
+      return r;
+    };
+    await runLoop(adapter.tool, cfg, run, 'pretrain-oracle', section.steps, loop, oracleMetadata(ocfg));
+    const ev = await evaluateOracle({ params: model.params, state }, ocfg, heldOut);
+    return { checkpoint: resolveCheckpoint(run.dir), config: ocfg, eval: ev };
+  } finally {
+    optimizer.dispose();
+    disposeOracle(model);
+    tf.dispose(heldOut.flatMap(oracleBatchTensors));
+  }
 }
 
 /** The validation images an evaluation covers (the `eval` section's). */
