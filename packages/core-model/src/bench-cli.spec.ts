@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { initBackend } from './backend';
 import { BENCH_CONFIGS, runBench, type BenchResult } from './bench';
+import { ORACLE_BENCH_CONFIGS, runOracleBench } from './bench-oracle';
 import { benchCommand } from './bench-cli';
 import {
   TORCH_BENCH_SCRIPT,
@@ -35,6 +36,23 @@ describe('bench', () => {
     await expect(benchCommand(['--config', 'bench-huge'])).rejects.toThrow(/^--config: unknown 'bench-huge'/);
     await expect(benchCommand(['--backend', 'cuda'])).rejects.toThrow(/^--backend: unknown 'cuda'/);
     await expect(benchCommand(['--frobnicate'])).rejects.toThrow(UsageError);
+    await expect(benchCommand(['--config', 'bench-huge'])).rejects.toThrow(/\|bench-oracle-tiny\)$/);
+    await expect(benchCommand(['--config', 'bench-oracle-mu', '--profile'])).rejects.toThrow(
+      /^--profile: not available for bench-oracle-mu$/,
+    );
+  });
+
+  it('bench-oracle-mu times stage I end to end and reports every field', async () => {
+    const r = await runOracleBench('bench-oracle-mu', 'wasm');
+    expect(r).toMatchObject({ config: 'bench-oracle-mu', backend: 'wasm', batch: 4 });
+    expect(r.params).toBeGreaterThan(10000);
+    for (const k of ['train_step_ms', 'train_step_cpu_ms', 'encode_ms_per_image', 'decode_ms_per_image'] as const) {
+      expect(Number.isFinite(r[k])).toBe(true);
+      expect(r[k]).toBeGreaterThanOrEqual(0);
+    }
+    // The tiny bench is the CPU demo's oracle: 64², patch 8, code 16 of 256, with panoptic's two output keys.
+    expect(ORACLE_BENCH_CONFIGS['bench-oracle-tiny']).toMatchObject({ preset: 'tiny', batch: 32 });
+    expect(ORACLE_BENCH_CONFIGS['bench-oracle-tiny'].outputs.map((o) => o.channels)).toEqual([7, 16]);
   });
 
   it('runs end to end on bench-mu and reports every field', async () => {

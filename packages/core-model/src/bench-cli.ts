@@ -13,15 +13,20 @@
  * `--profile` adds one training step run under tf.profile: kernels per step and where their time goes.
  * `--steps n` times n training steps on both sides instead of the config's count (a GPU step is short and its time
  * varies from one step to the next: the median of more steps is steadier).
+ *
+ * `--config bench-oracle-mu|bench-oracle-tiny` times UViM's stage I instead (bench-oracle.ts: a training step, and
+ * the frozen encoder and decoder per image); it has no PyTorch reference and no `--profile`.
  */
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from './backend';
+import { BENCH_CONFIGS } from './bench';
+import { ORACLE_BENCH_CONFIGS, runOracleBench } from './bench-oracle';
 import { runBenchWithReference } from './bench-reference';
 import { UsageError, type CommandHandler } from './command-line';
 
 /**
- * The `bench` command: `--config <bench-mu|bench-tiny|bench-small> --backend <b> [--json] [--profile] [--no-reference]
- * [--reference-threads n] [--steps n]`.
+ * The `bench` command: `--config <bench-mu|bench-tiny|bench-small|bench-oracle-mu|bench-oracle-tiny> --backend <b>
+ * [--json] [--profile] [--no-reference] [--reference-threads n] [--steps n]`.
  */
 export const benchCommand: CommandHandler = async (args) => {
   let values: {
@@ -61,6 +66,23 @@ export const benchCommand: CommandHandler = async (args) => {
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) {
     throw new UsageError(`--steps: expected a positive integer, got '${values.steps}'`);
+  }
+  const config = values.config!;
+  if (config in ORACLE_BENCH_CONFIGS) {
+    if (values.profile) throw new UsageError(`--profile: not available for ${config}`);
+    const o = await runOracleBench(config, backend, { steps });
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify(o)}\n`
+        : `${config} on ${o.backend}: ${o.params} params, batch ${o.batch}: train step ${o.train_step_ms} ms ` +
+            `(CPU ${o.train_step_cpu_ms} ms), frozen encode ${o.encode_ms_per_image} ms/image, ` +
+            `decode ${o.decode_ms_per_image} ms/image\n`,
+    );
+    return 0;
+  }
+  if (!(config in BENCH_CONFIGS)) {
+    const known = [...Object.keys(BENCH_CONFIGS), ...Object.keys(ORACLE_BENCH_CONFIGS)];
+    throw new UsageError(`--config: unknown '${config}' (expected ${known.join('|')})`);
   }
   const r = await runBenchWithReference(values.config!, backend, values['no-reference'] ? null : { threads }, {
     profile: values.profile,

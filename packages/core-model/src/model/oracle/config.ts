@@ -186,7 +186,7 @@ export function oracleConfig(input: unknown, where = 'oracle config'): OracleCon
 /** A preset's sizes with `outputs` and any overrides, validated. */
 export function oraclePreset(
   name: OraclePreset,
-  rest: { outputs: readonly OracleOutputInput[] } & Partial<OracleConfigInput>,
+  rest: { outputs: readonly OracleOutputInput[] } & Partial<Omit<OracleConfigInput, 'outputs'>>,
 ): OracleConfig {
   if (!(name in ORACLE_PRESETS))
     throw new UsageError(`oracle preset: unknown '${name}' (${Object.keys(ORACLE_PRESETS).join(', ')})`);
