@@ -1,8 +1,12 @@
-// The loss reductions against hand computations (cpu backend). Log-probabilities: position 0 = log(.5, .25, .25),
-// position 1 = log(.2, .3, .5); targets/tokens (0, 1), so the token losses are −ln .5 = 0.693147 and −ln .3 = 1.203973.
+// The loss reductions against hand computations (cpu backend; label smoothing also on wasm). Log-probabilities:
+// position 0 = log(.5, .25, .25), position 1 = log(.2, .3, .5); targets/tokens (0, 1), so the token losses are
+// −ln .5 = 0.693147 and −ln .3 = 1.203973.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import path from 'node:path';
 import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, weightedSoftmaxXent } from './losses';
 
 const P = [
@@ -42,6 +46,17 @@ describe('weightedSoftmaxXent (big_vision weighted_softmax_xent, normalize=True)
     // 0.15·1.609438 + 0.7·1.203973 + 0.15·0.693147 = 1.188169; mean 1.044630.
     expect(value(weightedSoftmaxXent(lp(1), tok(1), { labelSmoothing: 0.3 }))).toBeCloseTo(1.04463, 5);
     expect(() => weightedSoftmaxXent(lp(1), tok(1), { labelSmoothing: 1 })).toThrow(/labelSmoothing/);
+  });
+
+  it('label smoothing gives the same loss on wasm, whose OneHot cannot hold fractional values', async () => {
+    setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/');
+    expect(await tf.setBackend('wasm')).toBe(true);
+    try {
+      expect(value(weightedSoftmaxXent(lp(1), tok(1), { labelSmoothing: 0.3 }))).toBeCloseTo(1.04463, 5);
+      expect(value(weightedSoftmaxXent(lp(1), tok(1)))).toBeCloseTo(0.94856, 5);
+    } finally {
+      await tf.setBackend('cpu');
+    }
   });
 });
 

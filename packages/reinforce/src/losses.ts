@@ -37,9 +37,11 @@ export function weightedSoftmaxXent(logProbs: tf.Tensor3D, targets: tf.Tensor2D,
   const eps = opts.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps < 1)) throw new RangeError(`labelSmoothing must be in [0, 1), got ${eps}`);
   return tf.tidy(() => {
-    const onValue = 1 - eps;
+    // The one-hot is made 0/1 in int32 and then scaled: wasm's OneHot writes its on/off values into an int32 tensor
+    // (a fractional 0.7 becomes 0) and its float32 variant writes integer bit patterns (docs/runtime.md).
+    const hard = tf.oneHot(tf.cast(targets, 'int32'), v);
     const offValue = v > 1 ? eps / (v - 1) : 0;
-    const soft = tf.oneHot(tf.cast(targets, 'int32'), v, onValue, offValue);
+    const soft = eps === 0 ? hard : tf.add(tf.mul(tf.cast(hard, 'float32'), 1 - eps - offValue), offValue);
     let perToken = tf.neg(tf.sum(tf.mul(soft, logProbs), -1)); // [R, L]
     let norm: tf.Tensor = tf.scalar(l);
     if (opts.weights) {
