@@ -14,7 +14,7 @@ import '@tensorflow/tfjs-layers'; // registers the gradients
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@reward-tune/core-model';
 import { estimatorRows, type Estimator } from './estimators';
-import { reinforceLoss } from './update';
+import { reinforceLoss } from './reinforce-loss';
 import { TabularPolicy } from './testing/toys';
 
 const V = 3;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Rng } from '@reward-tune/core-model';
 import { normalizeAdvantages } from './advantages';
 import { estimatorRows, type Estimator } from './estimators';
-import { reinforceLoss } from './update';
+import { reinforceLoss } from './reinforce-loss';
 import { selectTokenLogProbs, type PgReduction } from './losses';
 import { TabularPolicy } from './testing/toys';
 

@@ -19,7 +19,8 @@ import { planParams, type PatternMults, type Rng, type SequencePolicy } from '@r
 import { accumulateGradients } from './loop';
 import { imagesTensor, type BatchSource, type Task } from './task';
 import type { TuneConfig } from './config-sections';
-import { reinforceLoss, updateInputs } from './update';
+import { reinforceLoss } from './reinforce-loss';
+import { updateInputs } from './update';
 
 /**
  * The tuning options the measurement follows (the `tune` section as it is: samples, estimator, discount,

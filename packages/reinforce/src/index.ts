@@ -69,15 +69,14 @@ export {
   WARMUP_STREAM,
   type ScoredSamples,
 } from './rollout';
+export { reinforceLoss, type ReinforceLossInput } from './reinforce-loss';
 export {
-  reinforceLoss,
   update,
   updateInputs,
   applyUpdate,
   checkUpdateConfig,
   type ImportanceStats,
   type PartRng,
-  type ReinforceLossInput,
   type UpdateInputs,
   type UpdateContext,
 } from './update';

@@ -1,7 +1,7 @@
 // auxLossScope 'head': the auxiliary loss reaches the output layer only, with the same head gradient as 'model'.
 import * as tf from '@tensorflow/tfjs-core';
 import { EncoderDecoder, initBackend, modelConfig } from '@reward-tune/core-model';
-import { reinforceLoss } from './update';
+import { reinforceLoss } from './reinforce-loss';
 
 describe("reinforceLoss with auxLossScope 'head'", () => {
   beforeAll(async () => {
