@@ -15,6 +15,8 @@
  * enqueued again, a weight version that vanished is published again, a job that failed on the actors stops the run
  * with the actor's error. Every step's train record carries the throughput (rollouts/s per actor, the learner's idle
  * share, queue depth, staleness), and the run's totals go to `throughput` in the result.
+ *
+ * One file because it is one loop: the step order, the job bookkeeping and the fault handling share its state.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';

@@ -28,6 +28,9 @@
  * State (not trained by gradient; dictionary.ts): `dictionary` [K, Dc] and `counts` [K], kept apart from the
  * parameters in an `OracleState` so that optimizers never see them; `oracleStateTensors` names them
  * `state/dictionary` and `state/counts` for a checkpoint.
+ *
+ * One file because it is one model: init, encode, decode, loss and the train step all follow the parameter layout
+ * above (the quantiser, dictionary, bottleneck and config live beside it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { addMany, readTensor } from '../../backend';
@@ -35,8 +38,7 @@ import type { Optimizer } from '../../optim/optimizer';
 import { Rng } from '../../rng';
 import { dense, denseP, param, pickOneHot, ParamInit } from '../ops';
 import type { Params } from '../policy';
-import { patchify } from '../vit';
-import { initTransformerStack, transformerStack } from '../vit';
+import { initTransformerStack, patchify, transformerStack } from '../vit';
 import { lecunDense, unpatchify } from './blocks';
 import { bottleneckDown, bottleneckUp } from './bottleneck';
 import { oracleGrid, oracleTokens, type OracleConfig } from './config';
