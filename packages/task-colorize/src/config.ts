@@ -1,0 +1,249 @@
+/**
+ * The colorization task's configuration: one zod schema (defaults here and only here) and the named presets.
+ *
+ *   mu     the smallest, for unit and end-to-end tests (seconds): 16×16 scenes, core-model's `mu` oracle
+ *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores: 32×32, the `quick` oracle, `pico/4`
+ *   tiny   the CPU demo: 64×64 scenes, patch 8, the `tiny` oracle (D 96, 2 + 3 layers, a 4×4 = 16-token code of
+ *          256 codewords of width 32), stage II `nano/8` with a 3-layer decoder (the defaults)
+ *   b16    big_vision's UViM sizes for a GPU and a real folder (--data): 512×512, code 256 of 4096, ViT-B/16
+ *
+ * The model: the grey image (luma repeated ×3) is the context of the oracle and the input of stage II; the oracle's
+ * one output key `rgb` (3 channels, MSE) is the colour image in [−1, 1]; the prediction is the decoded image clipped
+ * to [−1, 1]. The stage I step count of `tiny` follows what a calibration run needed for the code to matter (true
+ * code well above zero code in PSNR and colourfulness); the stage II and tuning counts are starting points.
+ */
+import { z } from 'zod';
+import { MODEL_PRESETS, ORACLE_PRESETS, modelSectionSchema, type OracleOutputInput } from '@reward-tune/core-model';
+import {
+  evalSectionObject,
+  mleSectionSchema,
+  oracleSectionSchema,
+  tuneSectionSchema,
+  WHOLE_OUTPUT_REWARD,
+  type OracleSection,
+} from '@reward-tune/reinforce';
+import { COLOUR_REWARDS, GRAY_DIVERSITY_DEFAULTS } from '@reward-tune/rewards-metrics';
+
+/** The oracle's one output key: the colour image, 3 channels, mean squared error. */
+export const RGB_OUTPUT: OracleOutputInput = { name: 'rgb', channels: 3, loss: 'mse' };
+
+const synthetic = z
+  .object({
+    /** The scenes' seed (independent of the run's seed, so every run sees the same data). */
+    seed: z.number().int().nonnegative().default(0),
+    trainImages: z.number().int().positive().default(8000),
+    valImages: z.number().int().positive().default(500),
+    testImages: z.number().int().positive().default(500),
+    /** Probability that a region is exactly grey (the dull mode). */
+    greyProbability: z.number().min(0).max(1).default(0.5),
+    /** Radius of a vivid hue in the (Cb, Cr) plane before the gamut shrink. */
+    chroma: z.number().min(0).max(0.5).default(0.22),
+  })
+  .strict();
+
+export const colorizeConfigSchema = z
+  .object({
+    seed: z.number().int().nonnegative().default(0),
+    data: z
+      .object({
+        /**
+         * A folder of colour images (JPEG/PNG, any size): `<dir>/train`, `<dir>/val` and optionally `<dir>/test`
+         * when `<dir>/train` exists, else every image split by a hash of its path (data.ts). Absent: synthetic scenes.
+         */
+        dir: z.string().optional(),
+        /** At most this many images per split of a folder (the first in sorted order; 0 = all). */
+        maxImages: z.number().int().nonnegative().default(0),
+        synthetic: synthetic.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    oracle: oracleSectionSchema({ preset: 'tiny', steps: 2500 }),
+    /** The stage II model; its image size must be the oracle's. */
+    model: modelSectionSchema,
+    reward: z
+      .object({
+        /** `colorfulness`: Hasler–Süsstrunk M3; `gray-diversity`: the project's Lab reward (not-grey × hue entropy). */
+        kind: z.enum(COLOUR_REWARDS).default('colorfulness'),
+        /** Weight of the luma PSNR (dB) to the grey input added to the reward: a project extension, 0 = off. */
+        fidelityWeight: z.number().nonnegative().default(0),
+        /** Lab chroma above which a pixel counts as coloured (gray-diversity and the near-grey fraction). */
+        chromaThreshold: z.number().positive().default(GRAY_DIVERSITY_DEFAULTS.chromaThreshold),
+        /** Hue bins of gray-diversity's entropy term. */
+        hueBins: z.number().int().min(2).default(GRAY_DIVERSITY_DEFAULTS.hueBins),
+      })
+      .strict()
+      .prefault({}),
+    mle: mleSectionSchema({ steps: 3000 }),
+    tune: tuneSectionSchema({ steps: 300, evalEvery: 25, reward: WHOLE_OUTPUT_REWARD }),
+    eval: evalSectionObject
+      .extend({
+        /** T = 1 samples per image in the suite (MLE and tuned samples' colourfulness; 0 = none). */
+        samples: z.number().int().nonnegative().default(2),
+      })
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const size = oracleImageSize(c.oracle);
+    if (c.model.imageSize !== size)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'imageSize'],
+        message: `${c.model.imageSize} must equal the oracle's image size ${size}`,
+      });
+  });
+
+export type ColorizeConfig = z.output<typeof colorizeConfigSchema>;
+
+/** The oracle's image size (its preset's, or the override): the size of every image of the task. */
+export const oracleImageSize = (o: OracleSection): number => o.model.imageSize ?? ORACLE_PRESETS[o.preset].imageSize;
+export const dictSizeOf = (o: OracleSection): number => o.model.dictSize ?? ORACLE_PRESETS[o.preset].dictSize;
+export const codeLenOf = (o: OracleSection): number => o.model.codeLen ?? ORACLE_PRESETS[o.preset].codeLen;
+
+/** A cosine schedule's optimizer of a stage with `steps` updates and `warmup` warm-up steps. */
+const adafactor = (lr: number, wd: number, steps: number, warmup: number, clip?: number) => ({
+  name: 'adafactor',
+  lr,
+  wd,
+  ...(clip === undefined ? {} : { gradClipNorm: clip }),
+  schedule: { kind: 'cosine', warmupSteps: warmup, totalSteps: steps },
+  adafactor: { beta2Cap: 0.95 },
+});
+
+const TUNE_LR = (lr: number) => ({
+  name: 'adafactor',
+  lr,
+  wd: 0,
+  schedule: { kind: 'constant', warmupSteps: 10 },
+  adafactor: { beta2Cap: 0.95 },
+});
+
+export const colorizePresets: Readonly<Record<string, unknown>> = {
+  mu: {
+    data: { synthetic: { trainImages: 32, valImages: 8, testImages: 8 } },
+    oracle: {
+      preset: 'mu',
+      steps: 6,
+      batchSize: 4,
+      evalEvery: 3,
+      checkpointEvery: 3,
+      heldOutImages: 4,
+      optimizer: adafactor(1e-3, 4e-5, 6, 2, 1),
+    },
+    model: { variant: 'mu/4', imageSize: 16 },
+    mle: {
+      steps: 4,
+      batchSize: 4,
+      evalEvery: 2,
+      checkpointEvery: 2,
+      heldOutImages: 4,
+      optimizer: adafactor(1e-3, 1e-4, 4, 1),
+    },
+    tune: {
+      steps: 2,
+      batchSize: 2,
+      numSamples: 2,
+      evalEvery: 2,
+      checkpointEvery: 1,
+      heldOutImages: 4,
+      distributionSamples: 2,
+    },
+    eval: { batchSize: 8, pictures: 2, samples: 2 },
+  },
+  quick: {
+    data: { synthetic: { trainImages: 1000, valImages: 64, testImages: 128 } },
+    oracle: {
+      preset: 'quick',
+      steps: 300,
+      batchSize: 16,
+      evalEvery: 100,
+      checkpointEvery: 100,
+      heldOutImages: 32,
+      optimizer: adafactor(1e-3, 4e-5, 300, 30, 1),
+    },
+    model: { variant: 'pico/4', imageSize: 32 },
+    mle: {
+      steps: 300,
+      batchSize: 16,
+      evalEvery: 100,
+      checkpointEvery: 100,
+      heldOutImages: 32,
+      optimizer: adafactor(1e-3, 1e-4, 300, 30),
+    },
+    tune: {
+      steps: 20,
+      batchSize: 8,
+      numSamples: 4,
+      evalEvery: 10,
+      checkpointEvery: 10,
+      heldOutImages: 32,
+      optimizer: TUNE_LR(1e-4),
+    },
+    eval: { batchSize: 64, pictures: 4 },
+  },
+  tiny: {
+    oracle: {
+      preset: 'tiny',
+      steps: 2500,
+      batchSize: 32,
+      evalEvery: 250,
+      checkpointEvery: 250,
+      heldOutImages: 128,
+      optimizer: adafactor(1e-3, 4e-5, 2500, 200, 1),
+    },
+    mle: {
+      steps: 3000,
+      batchSize: 32,
+      evalEvery: 500,
+      checkpointEvery: 250,
+      heldOutImages: 128,
+      optimizer: adafactor(1e-3, 1e-4, 3000, 200),
+    },
+    tune: {
+      steps: 300,
+      batchSize: 16,
+      numSamples: 4,
+      evalEvery: 25,
+      checkpointEvery: 25,
+      heldOutImages: 128,
+      optimizer: TUNE_LR(1e-4),
+    },
+    eval: { batchSize: 64, pictures: 8 },
+  },
+  b16: {
+    oracle: {
+      preset: 'b16',
+      steps: 100000,
+      batchSize: 64,
+      evalEvery: 5000,
+      checkpointEvery: 1000,
+      heldOutImages: 500,
+      optimizer: adafactor(4e-4, 4e-5, 100000, 4000, 1),
+    },
+    model: { ...MODEL_PRESETS.b16, imageSize: 512 },
+    mle: {
+      steps: 100000,
+      batchSize: 64,
+      evalEvery: 5000,
+      checkpointEvery: 1000,
+      heldOutImages: 500,
+      optimizer: adafactor(1e-3, 1e-4, 100000, 4000),
+    },
+    tune: {
+      steps: 5000,
+      batchSize: 64,
+      numSamples: 4,
+      evalEvery: 500,
+      checkpointEvery: 500,
+      heldOutImages: 500,
+      optimizer: TUNE_LR(1e-5),
+    },
+    eval: { batchSize: 16 },
+  },
+};
+
+export const colorizeConfigSpec = {
+  schema: colorizeConfigSchema,
+  presets: colorizePresets,
+  defaultPreset: 'tiny',
+} as const;

@@ -1,0 +1,81 @@
+/**
+ * From a resolved config to the objects the task runner takes: the data (data.ts, read once and checked before any
+ * run directory exists), the stage II model (the config's `model` section, vocabulary dictSize + 1, length the code
+ * length, token 0 suppressed), the task over the frozen oracle of `oracle.checkpoint`, stage I's batches and the
+ * evaluation suite (eval.ts). `colorizeAdapter` is what cli.ts hands reinforce's task runner.
+ */
+import path from 'node:path';
+import {
+  createModel,
+  orUsageError,
+  stageTwoProcessors,
+  UsageError,
+  type EncoderDecoder,
+  type LoadedOracle,
+} from '@reward-tune/core-model';
+import {
+  loadFrozenOracle,
+  logLine,
+  shippedCheckpoints,
+  type TaskAdapter,
+  type TaskSetup,
+} from '@reward-tune/reinforce';
+import { colorizeConfigSpec, codeLenOf, dictSizeOf, RGB_OUTPUT, type ColorizeConfig } from './config';
+import { colourData, greyTable, oracleTable, type ColourItem } from './data';
+import { colorizeCompare } from './compare';
+import { evaluateColorize, type ColorizeEval } from './eval';
+import { ColorizeTask, type ColourPrediction } from './task';
+
+/** The shipped checkpoints: `<package>/checkpoints/<preset>-{oracle,mle}.safetensors`. */
+export const CHECKPOINT_DIR = path.join(__dirname, '..', 'checkpoints');
+export const shippedOracle = (preset: string): string => path.join(CHECKPOINT_DIR, `${preset}-oracle.safetensors`);
+
+/** The stage II model of a config. */
+export function buildStageTwoModel(cfg: ColorizeConfig, seed: number): EncoderDecoder {
+  return createModel(cfg.model, dictSizeOf(cfg.oracle) + 1, codeLenOf(cfg.oracle), seed, stageTwoProcessors());
+}
+
+/** The frozen oracle of a config (loaded on first use). */
+export const frozenOracleOf = (cfg: ColorizeConfig) => (): LoadedOracle => {
+  if (cfg.oracle.checkpoint === undefined)
+    throw new UsageError('no oracle.checkpoint: train one with task-colorize pretrain-oracle');
+  return loadFrozenOracle(cfg.oracle.checkpoint);
+};
+
+export function colorizeSetup(cfg: ColorizeConfig): TaskSetup<ColourItem, ColourPrediction, unknown, ColorizeEval> {
+  const data = orUsageError(colourData(cfg));
+  const oracle = frozenOracleOf(cfg);
+  const task = new ColorizeTask(oracle, { size: data.size, reward: cfg.reward });
+  return {
+    task,
+    buildModel: (seed) => buildStageTwoModel(cfg, seed),
+    images: (split, limit) => {
+      if (split === 'test' && data.testIsVal) logLine(`${data.source}: no test/ folder: test = val`);
+      return greyTable(data.splits[split], data.size, limit);
+    },
+    oracleData: (split, limit) => oracleTable(data.splits[split], data.size, limit),
+    evaluate: (model, dir, images, split) =>
+      evaluateColorize({ cfg, model, task, oracle: oracle(), images, dir, split }),
+  };
+}
+
+export const colorizeAdapter: TaskAdapter<ColorizeConfig, ColourItem, ColourPrediction, unknown, ColorizeEval> = {
+  tool: 'task-colorize',
+  spec: colorizeConfigSpec,
+  oracle: { section: (c) => c.oracle, outputs: () => [RGB_OUTPUT] },
+  setUp: (cfg) => colorizeSetup(cfg),
+  shippedCheckpoint: shippedCheckpoints(CHECKPOINT_DIR),
+  modelKey: (c) => JSON.stringify({ model: c.model, oracle: { preset: c.oracle.preset, model: c.oracle.model } }),
+  summaryLine: (name, ev) =>
+    `${name}: colourfulness ${ev.greedy.colourfulness.toFixed(1)} (ground truth ${ev.groundTruth.colourfulness.toFixed(1)}), ` +
+    `near-grey ${(100 * ev.greedy.grey_fraction).toFixed(1)}%, PSNR ${ev.greedy.psnr.toFixed(2)} dB, luma PSNR ${ev.greedy.luma_psnr.toFixed(2)} dB`,
+  jsonStats: (ev) => ({
+    images: ev.images,
+    ground_truth: ev.groundTruth,
+    ...ev.greedy,
+    samples: ev.samples,
+    frechet_colour_proxy: ev.frechet,
+    reward: ev.reward,
+  }),
+  demoCompare: (r) => colorizeCompare(r),
+};
