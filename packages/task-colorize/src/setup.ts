@@ -4,6 +4,7 @@
  * length, token 0 suppressed), the task over the frozen oracle of `oracle.checkpoint`, stage I's batches and the
  * evaluation suite (eval.ts). `colorizeAdapter` is what cli.ts hands reinforce's task runner.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   createModel,
@@ -18,6 +19,7 @@ import {
   logLine,
   shippedCheckpoints,
   type TaskAdapter,
+  type OracleSection,
   type TaskSetup,
 } from '@reward-tune/reinforce';
 import { colorizeConfigSpec, codeLenOf, dictSizeOf, RGB_OUTPUT, type ColorizeConfig } from './config';
@@ -35,11 +37,21 @@ export function buildStageTwoModel(cfg: ColorizeConfig, seed: number): EncoderDe
   return createModel(cfg.model, dictSizeOf(cfg.oracle) + 1, codeLenOf(cfg.oracle), seed, stageTwoProcessors());
 }
 
+/**
+ * A config's `oracle` section as stage II reads it: without `oracle.checkpoint`, the shipped oracle of its size
+ * preset (`checkpoints/<preset>-oracle.safetensors`) when the package has one.
+ */
+export function oracleSection(cfg: ColorizeConfig): OracleSection {
+  if (cfg.oracle.checkpoint !== undefined) return cfg.oracle;
+  const shipped = shippedOracle(cfg.oracle.preset);
+  return existsSync(shipped) ? { ...cfg.oracle, checkpoint: shipped } : cfg.oracle;
+}
+
 /** The frozen oracle of a config (loaded on first use). */
 export const frozenOracleOf = (cfg: ColorizeConfig) => (): LoadedOracle => {
-  if (cfg.oracle.checkpoint === undefined)
-    throw new UsageError('no oracle.checkpoint: train one with task-colorize pretrain-oracle');
-  return loadFrozenOracle(cfg.oracle.checkpoint);
+  const from = oracleSection(cfg).checkpoint;
+  if (from === undefined) throw new UsageError('no oracle.checkpoint: train one with task-colorize pretrain-oracle');
+  return loadFrozenOracle(from);
 };
 
 export function colorizeSetup(cfg: ColorizeConfig): TaskSetup<ColourItem, ColourPrediction, unknown, ColorizeEval> {
@@ -62,7 +74,7 @@ export function colorizeSetup(cfg: ColorizeConfig): TaskSetup<ColourItem, Colour
 export const colorizeAdapter: TaskAdapter<ColorizeConfig, ColourItem, ColourPrediction, unknown, ColorizeEval> = {
   tool: 'task-colorize',
   spec: colorizeConfigSpec,
-  oracle: { section: (c) => c.oracle, outputs: () => [RGB_OUTPUT] },
+  oracle: { section: oracleSection, outputs: () => [RGB_OUTPUT] },
   setUp: (cfg) => colorizeSetup(cfg),
   shippedCheckpoint: shippedCheckpoints(CHECKPOINT_DIR),
   modelKey: (c) => JSON.stringify({ model: c.model, oracle: { preset: c.oracle.preset, model: c.oracle.model } }),
