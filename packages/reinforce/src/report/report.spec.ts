@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
-import type { MetricsRecord } from './loop';
+import type { MetricsRecord } from '../loop';
 import {
   currentHistory,
   escapeXml,
@@ -15,7 +15,7 @@ import {
   renderReport,
   topPercent,
   writeReport,
-} from './report';
+} from '.';
 
 function records(): MetricsRecord[] {
   const out: MetricsRecord[] = [{ kind: 'event', phase: 'tune', step: 0, wallTime: 0, event: 'start' }];
