@@ -166,10 +166,15 @@ export type TuneConfig = Pick<TuneSection, 'steps' | 'numSamples'> & Partial<Tun
 /** The `eval` section as an object schema, for tasks that add keys of their own (`.extend`). */
 export const evalSectionObject = z
   .object({
-    /** Validation images evaluated (0 = all). */
+    /**
+     * The split the evaluation suite reports (`eval`, `pool`, and pretrain's and tune's closing numbers): `test`, held
+     * out from every choice, or `val`, where the choices are made (the held-out curves during training stay on val).
+     */
+    split: z.enum(['val', 'test']).default('test'),
+    /** Images of that split evaluated, the first ones (0 = all). */
     images: z.number().int().nonnegative().default(0),
     batchSize: z.number().int().positive().default(64),
-    /** Validation images drawn with their predictions in the reports. */
+    /** Evaluated images drawn with their predictions in the reports. */
     pictures: z.number().int().nonnegative().default(8),
   })
   .strict();

@@ -21,7 +21,10 @@ void runCli(
           'reward tuning (REINFORCE, CIDEr-D reward) from an MLE run (--from); --set tune.estimator=greedy for self-critical',
         run: tuneCommand,
       },
-      eval: { summary: 'greedy captions, CIDEr-D and BLEU-1..4 on the validation split (--from)', run: evalCommand },
+      eval: {
+        summary: 'greedy captions, CIDEr-D and BLEU-1..4 on the test split (eval.split; --from)',
+        run: evalCommand,
+      },
       demo: { summary: 'the whole recipe on built-in synthetic data, MLE vs tuned', run: demoCommand },
       noise: {
         summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?',

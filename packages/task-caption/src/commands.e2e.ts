@@ -47,12 +47,14 @@ describe('task-caption commands (plumbing, mu preset)', () => {
     );
     expect(code).toBe(0);
     const result = lastJson(stdout);
-    expect(Object.keys(result).sort()).toEqual(['mle', 'preset', 'seed', 'tuned', 'wall_s']);
+    expect(Object.keys(result).sort()).toEqual(['mle', 'preset', 'seed', 'tuned', 'val', 'wall_s']);
+    // mle and tuned: the test split's numbers; val: the same two models on the validation split.
+    expect(Object.keys(result.val as object).sort()).toEqual(['mle', 'tuned']);
     expect(result.preset).toBe('mu');
     expect(result.seed).toBe(0);
     expect(result.wall_s).toBeGreaterThan(0);
-    for (const k of ['mle', 'tuned']) {
-      const stats = result[k] as Record<string, unknown>;
+    const val = result.val as Record<string, unknown>;
+    for (const stats of [result.mle, result.tuned, val.mle, val.tuned] as Record<string, unknown>[]) {
       expect(Object.keys(stats).sort()).toEqual(['BLEU', 'CIDEr-D']);
       expect(typeof stats['CIDEr-D']).toBe('number');
       expect(stats.BLEU).toHaveLength(4);
@@ -67,15 +69,18 @@ describe('task-caption commands (plumbing, mu preset)', () => {
         'eval/metrics.json',
         'eval/captions.json',
         'eval/captions.html',
-        'eval/val_000.png',
+        'eval/test_000.png',
+        'val/eval/metrics.json',
+        'val/eval/val_000.png',
       ]) {
         expect([r, f, existsSync(path.join(runs, r, f))]).toEqual([r, f, true]);
       }
       expect(readdirSync(path.join(runs, r, 'checkpoints')).some((f) => f.endsWith('.safetensors'))).toBe(true);
       const metrics = readJsonFile(path.join(runs, r, 'eval', 'metrics.json'));
-      expect(Object.keys(metrics).sort()).toEqual(['images', 'mean_reward', ...METRIC_KEYS].sort());
-      expect(metrics.images).toBe(8); // mu: 8 validation images, eval.images = 0 (all)
-      // COCO results: one {image_id, caption} per validation image, ids as in captions_val.json (1..8).
+      expect(Object.keys(metrics).sort()).toEqual(['images', 'mean_reward', 'split', ...METRIC_KEYS].sort());
+      expect([metrics.split, metrics.images]).toEqual(['test', 8]); // mu: 8 test images, eval.images = 0 (all)
+      expect(readJsonFile(path.join(runs, r, 'val', 'eval', 'metrics.json')).split).toBe('val');
+      // COCO results: one {image_id, caption} per test image, ids as in captions_test.json (1..8).
       const captions = readJsonFile(path.join(runs, r, 'eval', 'captions.json'));
       expect(captions.map((c: { image_id: number }) => c.image_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       for (const c of captions)
@@ -87,10 +92,11 @@ describe('task-caption commands (plumbing, mu preset)', () => {
     );
     const page = readFileSync(path.join(runs, 'd-tuned', 'compare.html'), 'utf8');
     expect(page).toContain('MLE vs reward-tuned');
-    // mu shows 2 pictures, each with its references.
-    expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'val_001.png'))).toBe(true);
-    expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'val_002.png'))).toBe(false);
-    const firstRef = readJsonFile(path.join(out, 'data', 'captions-s0-32px-16x8-max2', 'captions_val.json'))
+    expect(page).toContain('<b>test split</b> (8 images');
+    // mu shows 2 test pictures, each with its references.
+    expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'test_001.png'))).toBe(true);
+    expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'test_002.png'))).toBe(false);
+    const firstRef = readJsonFile(path.join(out, 'data', 'captions-s0-32px-16x8-max2', 'captions_test.json'))
       .annotations[0].caption;
     expect(page).toContain(`<li>${firstRef}</li>`);
   });
@@ -130,7 +136,8 @@ describe('task-caption commands (plumbing, mu preset)', () => {
     );
     expect(code).toBe(0);
     const result = lastJson(stdout);
-    expect(Object.keys(result).sort()).toEqual(['BLEU', 'CIDEr-D', 'checkpoint']);
+    expect(Object.keys(result).sort()).toEqual(['BLEU', 'CIDEr-D', 'checkpoint', 'split']);
+    expect(result.split).toBe('test');
     expect(String(result.checkpoint)).toMatch(/d-tuned\/checkpoints\/step_0*3\.safetensors$/);
 
     const copy = path.join(runs, 'copy');
@@ -152,4 +159,5 @@ describe('task-caption commands (plumbing, mu preset)', () => {
       /copy\/checkpoints\/step_0*3\.safetensors: no vocabulary\.json in its run directory/,
     );
   });
+
 });

@@ -5,7 +5,8 @@
  *   pretrain  data → vocabulary (saved as <run>/vocabulary.json) → model → MLE → evaluation → report
  *   tune      an MLE run's weights → reward tuning with CIDEr-D (estimator `paper` by default;
  *             `--set tune.estimator=greedy` for self-critical) → evaluation → report
- *   eval      a run's (or checkpoint's) weights → greedy captions, CIDEr-D and BLEU-1..4 on the validation split
+ *   eval      a run's (or checkpoint's) weights → greedy captions, CIDEr-D and BLEU-1..4 on the test split
+ *             (`eval.split`: test, or val)
  *   noise     the gradient noise scale of tuning from a checkpoint
  *   demo      MLE (shipped checkpoint or pretraining) → tuning → both evaluated → table and compare.html (demo.ts)
  *

@@ -29,6 +29,8 @@ const synthetic = z
     seed: z.number().int().nonnegative().default(0),
     trainImages: z.number().int().positive().default(4000),
     valImages: z.number().int().positive().default(500),
+    /** The held-out test split (scene stream 2; train and val are as they were without it). */
+    testImages: z.number().int().positive().default(500),
     size: z.number().int().min(8).default(64),
     maxObjects: z
       .number()
@@ -44,9 +46,9 @@ export const captionConfigSchema = z
     seed: z.number().int().nonnegative().default(0),
     data: z
       .object({
-        /** A directory in the layout `writeCaptionDataset` writes (captions_{train,val}.json, train/, val/). */
+        /** A directory in any accepted layout (layouts.ts), e.g. the one `writeCaptionDataset` writes. */
         dir: z.string().optional(),
-        /** Karpathy's dataset_coco.json (train = train + restval, val = val); needs `imageDir`. */
+        /** Karpathy's dataset_coco.json (train = train + restval, val = val, test = test); needs `imageDir`. */
         karpathy: z.string().optional(),
         /** The COCO root the Karpathy file's filepaths are relative to. */
         imageDir: z.string().optional(),
@@ -89,7 +91,7 @@ export type CaptionConfig = z.output<typeof captionConfigSchema>;
 
 export const captionPresets: Readonly<Record<string, unknown>> = {
   mu: {
-    data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 2 } },
+    data: { synthetic: { trainImages: 16, valImages: 8, testImages: 8, size: 32, maxObjects: 2 } },
     model: MODEL_PRESETS.mu,
     caption: { length: 16 },
     mle: {
@@ -104,7 +106,7 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
     eval: { batchSize: 8, pictures: 2 },
   },
   quick: {
-    data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 3 } },
+    data: { synthetic: { trainImages: 512, valImages: 128, testImages: 128, size: 48, maxObjects: 3 } },
     model: MODEL_PRESETS.quick,
     caption: { length: 21 },
     mle: {

@@ -12,6 +12,7 @@ import {
   existsSync,
   readdirSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
@@ -101,6 +102,57 @@ describe('writeCaptionDataset', () => {
     );
     expect(left(writeCaptionDataset(dir, { ...params, valImages: 1.5 }))).toContain('valImages');
     expect(left(writeCaptionDataset(dir, { ...params, maxObjects: 9 }))).toContain('maxObjects');
+  });
+});
+
+describe('the held-out test split', () => {
+  let dir: string;
+  beforeEach(() => (dir = tmp()));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const sha = (parts: (Uint8Array | string)[]): string => {
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p);
+    return h.digest('hex');
+  };
+
+  it('train and val scenes are those of before the test split (pinned hashes); the test stream shares none', () => {
+    // sha256 of the first 5 scenes' pixels and captions of streams 0 (train) and 1 (val), seed 0, 64 px, computed
+    // before the test split (stream 2) was added.
+    const first5 = (stream: number) =>
+      sha(
+        Array.from({ length: 5 }, (_, i) =>
+          generateCaptionedScene({ seed: 0, stream, size: 64, maxObjects: 4 }, i),
+        ).flatMap((s) => [s.image.rgb, s.captions.join('|')]),
+      );
+    expect(first5(0)).toBe('49484c44b065d573e38b00c0b9d58e20158ebd22a1de8ad3f4d9702441279284');
+    expect(first5(1)).toBe('3f240b25bc73c202dc9bc85b5f0d9fd12f1e39f6db0b2f593a55a2eecd10f2ef');
+    const seen = new Map<string, number>();
+    for (const stream of [0, 1, 2]) {
+      for (let i = 0; i < 100; i++) {
+        const key = sha([generateCaptionedScene({ seed: 0, stream, size: 32 }, i).image.rgb]);
+        expect([stream, seen.get(key)]).toEqual([stream, undefined]);
+        seen.set(key, stream);
+      }
+    }
+    expect(seen.size).toBe(300);
+  });
+
+  it('is written with a marker of its own: train and val files and marker stay as they were', () => {
+    right(writeCaptionDataset(dir, params));
+    const marker = readFileSync(path.join(dir, 'synthetic.json'), 'utf8');
+    const before = statSync(path.join(dir, 'captions_val.json')).mtimeMs;
+    const out = right(writeCaptionDataset(dir, { ...params, testImages: 2 }));
+    expect([out.generated, out.captionFiles.test]).toEqual([true, path.join(dir, 'captions_test.json')]);
+    expect(readFileSync(path.join(dir, 'synthetic.json'), 'utf8')).toBe(marker);
+    expect(statSync(path.join(dir, 'captions_val.json')).mtimeMs).toBe(before);
+    const test = JSON.parse(readFileSync(path.join(dir, 'captions_test.json'), 'utf8'));
+    const scene = generateCaptionedScene({ seed: 11, stream: 2, size: 16 }, 1);
+    expect(
+      test.annotations.filter((a: { image_id: number }) => a.image_id === 2).map((a: { caption: string }) => a.caption),
+    ).toEqual(scene.captions);
+    expect(right(writeCaptionDataset(dir, { ...params, testImages: 2 })).generated).toBe(false);
+    const split = right(loadCaptionSplit({ dir, split: 'test' }, { imageSize: 16 }));
+    expect(split.examples).toHaveLength(2);
   });
 });
 
@@ -366,7 +418,7 @@ describe('loadCaptionSplit on a data directory in a real layout', () => {
     const problem = left(loadCaptionSplit({ dir, split: 'train' }, { imageSize: 4 }));
     expect(problem).toBe(`${dir}: no caption data layout found; accepted layouts: ${acceptedLayouts()}`);
     for (const named of [
-      'captions_{train,val}.json',
+      'captions_{train,val,test}.json',
       'dataset_coco.json',
       'annotations/captions_{train,val}2017.json',
       '{train,val}2014/',

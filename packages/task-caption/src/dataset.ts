@@ -3,7 +3,9 @@
  *
  *   <dir>/train/000000.png …     <dir>/captions_train.json   COCO captions: images [{id, file_name, width, height}],
  *   <dir>/val/000000.png …       <dir>/captions_val.json                    annotations [{id, image_id, caption}]
- *   <dir>/synthetic.json         the generator parameters, written last: present and equal means complete
+ *   <dir>/test/000000.png …      <dir>/captions_test.json    the held-out test split (scene stream 2)
+ *   <dir>/synthetic.json         train and val's generator parameters, written last: present and equal means complete
+ *   <dir>/synthetic-test.json    the same for the test split, which came later: train and val stay as they were
  *
  * `writeCaptionDataset` generates it (idempotently). `loadCaptionSplit` reads one split back, through core-model's
  * readers, from a data directory in any layout of ./layouts (this one, COCO 2017 or 2014, Karpathy's
@@ -38,8 +40,11 @@ export {
   type CaptionSplitName,
 } from './layouts';
 
+/** The splits written together under synthetic.json (the test split has its own marker). */
 export const SYNTHETIC_SPLITS = ['train', 'val'] as const;
-export type SyntheticSplit = (typeof SYNTHETIC_SPLITS)[number];
+export type SyntheticSplit = (typeof SYNTHETIC_SPLITS)[number] | 'test';
+/** Each split's scene stream (generateCaptionedScene): train 0 and val 1 as always, test 2. */
+const STREAMS: Readonly<Record<SyntheticSplit, number>> = { train: 0, val: 1, test: 2 };
 /** Bumped whenever the images or the caption grammar change, so that an old dataset on disk is regenerated. */
 const GENERATOR = 'task-caption synthetic scenes v1';
 
@@ -47,6 +52,8 @@ export interface SyntheticCaptionParams {
   readonly seed: number;
   readonly trainImages: number;
   readonly valImages: number;
+  /** Images of the held-out test split (0 or absent: none written). */
+  readonly testImages?: number;
   /** Square image side in pixels. */
   readonly size: number;
   readonly maxObjects?: number;
@@ -56,7 +63,8 @@ export interface WrittenCaptionDataset {
   readonly dir: string;
   /** False when a complete dataset with the same parameters was already there and nothing was written. */
   readonly generated: boolean;
-  readonly captionFiles: Readonly<Record<SyntheticSplit, string>>;
+  /** The captions file of each split written (test only when testImages > 0). */
+  readonly captionFiles: Readonly<Partial<Record<SyntheticSplit, string>>>;
 }
 
 const imageName = (index: number): string => `${String(index).padStart(6, '0')}.png`;
@@ -71,12 +79,22 @@ interface Marker {
   readonly maxObjects: number;
 }
 
+/** The test split's marker (synthetic-test.json). */
+interface TestMarker {
+  readonly generator: string;
+  readonly seed: number;
+  readonly testImages: number;
+  readonly size: number;
+  readonly maxObjects: number;
+}
+
 function checkParams(p: SyntheticCaptionParams): E.Either<string, Marker> {
   const maxObjects = p.maxObjects ?? DEFAULT_MAX_OBJECTS;
   const checks: [string, number, number, number][] = [
     ['seed', p.seed, 0, 0xffffffff],
     ['trainImages', p.trainImages, 1, 1e7],
     ['valImages', p.valImages, 1, 1e7],
+    ['testImages', p.testImages ?? 0, 0, 1e7],
     ['size', p.size, 8, 4096],
     ['maxObjects', maxObjects, 1, NUMBER_WORDS.length - 1],
   ];
@@ -94,12 +112,19 @@ function checkParams(p: SyntheticCaptionParams): E.Either<string, Marker> {
   });
 }
 
-const count = (m: Marker, split: SyntheticSplit): number => (split === 'train' ? m.trainImages : m.valImages);
+const count = (m: Marker | TestMarker, split: SyntheticSplit): number =>
+  'testImages' in m ? m.testImages : split === 'train' ? m.trainImages : m.valImages;
 
-function isComplete(dir: string, want: Marker): boolean {
-  const found = readJson(path.join(dir, 'synthetic.json'));
+/** Whether `markerFile` records `want` and every split's captions file and images are there. */
+function isComplete(
+  dir: string,
+  markerFile: string,
+  want: Marker | TestMarker,
+  splits: readonly SyntheticSplit[],
+): boolean {
+  const found = readJson(path.join(dir, markerFile));
   if (E.isLeft(found) || JSON.stringify(found.right) !== JSON.stringify(want)) return false;
-  return SYNTHETIC_SPLITS.every((s) => {
+  return splits.every((s) => {
     if (!existsSync(captionFile(dir, s))) return false;
     for (let i = 0; i < count(want, s); i++) if (!existsSync(path.join(dir, s, imageName(i)))) return false;
     return true;
@@ -119,29 +144,55 @@ export function writeCaptionDataset(
   const checked = checkParams(params);
   if (E.isLeft(checked)) return checked;
   const marker = checked.right;
-  const captionFiles = { train: captionFile(dir, 'train'), val: captionFile(dir, 'val') };
-  if (isComplete(dir, marker)) return E.right({ dir, generated: false, captionFiles });
+  const testImages = params.testImages ?? 0;
+  const { generator, seed, size, maxObjects } = marker;
+  const parts: { file: string; marker: Marker | TestMarker; splits: readonly SyntheticSplit[] }[] = [
+    { file: 'synthetic.json', marker, splits: SYNTHETIC_SPLITS },
+  ];
+  if (testImages > 0)
+    parts.push({
+      file: 'synthetic-test.json',
+      marker: { generator, seed, testImages, size, maxObjects },
+      splits: ['test'],
+    });
+  const captionFiles = Object.fromEntries(
+    parts.flatMap((p) => p.splits).map((s) => [s, captionFile(dir, s)]),
+  ) as Partial<Record<SyntheticSplit, string>>;
+  const missing = parts.filter((p) => !isComplete(dir, p.file, p.marker, p.splits));
+  const total = missing.reduce((sum, p) => sum + p.splits.reduce((n, s) => n + count(p.marker, s), 0), 0);
+  let done = 0;
+  for (const part of missing) {
+    const written = writeSplits(dir, part.file, part.marker, part.splits, () => onImage?.(++done, total));
+    if (E.isLeft(written)) return written;
+  }
+  return E.right({ dir, generated: missing.length > 0, captionFiles });
+}
 
-  const markerFile = path.join(dir, 'synthetic.json');
+/** Writes `splits` (each scene's PNG, then the captions file) and then their marker `markerFile`. */
+function writeSplits(
+  dir: string,
+  markerFile: string,
+  marker: Marker | TestMarker,
+  splits: readonly SyntheticSplit[],
+  onImage: () => void,
+): E.Either<string, void> {
+  const markerPath = path.join(dir, markerFile);
   try {
     // The marker goes first, so that a run interrupted below never looks complete.
-    rmSync(markerFile, { force: true });
-    for (const s of SYNTHETIC_SPLITS) mkdirSync(path.join(dir, s), { recursive: true });
+    rmSync(markerPath, { force: true });
+    for (const s of splits) mkdirSync(path.join(dir, s), { recursive: true });
   } catch (err) {
     return E.left(
       `${dir}: cannot prepare the dataset directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
     );
   }
-
-  const total = marker.trainImages + marker.valImages;
-  let done = 0;
-  for (const [stream, split] of SYNTHETIC_SPLITS.entries()) {
+  for (const split of splits) {
     const n = count(marker, split);
     const images: { id: number; file_name: string; width: number; height: number }[] = [];
     const annotations: { id: number; image_id: number; caption: string }[] = [];
     for (let i = 0; i < n; i++) {
       const { image, captions } = generateCaptionedScene(
-        { seed: marker.seed, stream, size: marker.size, maxObjects: marker.maxObjects },
+        { seed: marker.seed, stream: STREAMS[split], size: marker.size, maxObjects: marker.maxObjects },
         i,
       );
       const fileName = imageName(i);
@@ -153,21 +204,19 @@ export function writeCaptionDataset(
       const id = i + 1; // COCO ids start at 1
       images.push({ id, file_name: fileName, width: image.width, height: image.height });
       for (const caption of captions) annotations.push({ id: annotations.length + 1, image_id: id, caption });
-      onImage?.(++done, total);
+      onImage();
     }
     // Images left over from an earlier, larger dataset would sit unreferenced: remove them.
     for (const f of readdirSync(path.join(dir, split))) {
       if (IMAGE_NAME.test(f) && Number(f.slice(0, -4)) >= n) rmSync(path.join(dir, split, f), { force: true });
     }
     const json = writeAtomicE(
-      captionFiles[split],
+      captionFile(dir, split),
       JSON.stringify({ info: { description: GENERATOR }, images, annotations }),
     );
     if (E.isLeft(json)) return json;
   }
-  return E.map(() => ({ dir, generated: true, captionFiles }))(
-    writeAtomicE(markerFile, `${JSON.stringify(marker, null, 2)}\n`),
-  );
+  return E.map(() => undefined)(writeAtomicE(markerPath, `${JSON.stringify(marker, null, 2)}\n`));
 }
 
 // ---- reading ---------------------------------------------------------------------------------------------------
@@ -176,7 +225,7 @@ export function writeCaptionDataset(
 export type CaptionSource =
   /**
    * A data directory in any accepted layout (./layouts): the one `writeCaptionDataset` writes, COCO 2017 or 2014,
-   * or Karpathy's. `test` exists only in Karpathy's.
+   * or Karpathy's. `test` exists in the synthetic layout and in Karpathy's.
    */
   | { readonly dir: string; readonly split: CaptionSplitName }
   /**

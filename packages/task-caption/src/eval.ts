@@ -1,11 +1,12 @@
 /**
- * The captioning evaluation suite: greedy decoding of the validation images, coco-caption's corpus CIDEr-D and
- * BLEU-1..4 (through rewards-metrics, in `CaptionTask.evaluate`), the mean reward (CIDEr-D against each image's own
- * references under the training document frequencies), and the artefacts a run keeps of it under `<dir>/eval/`:
+ * The captioning evaluation suite: greedy decoding of a split's images (test, or val: `eval.split`), coco-caption's
+ * corpus CIDEr-D and BLEU-1..4 (through rewards-metrics, in `CaptionTask.evaluate`), the mean reward (CIDEr-D against
+ * each image's own references under the training document frequencies), and the artefacts a run keeps of it under
+ * `<dir>/eval/`:
  *
- *   captions.json   COCO results: [{image_id, caption}] in validation order
- *   metrics.json    {images, mean_reward, CIDEr-D, BLEU-1..4, caption_length}
- *   val_NNN.png     the first `eval.pictures` images, enlarged, and captions.html showing them with the predicted
+ *   captions.json   COCO results: [{image_id, caption}] in the split's order
+ *   metrics.json    {split, images, mean_reward, CIDEr-D, BLEU-1..4, caption_length}
+ *   <split>_NNN.png the first `eval.pictures` images, enlarged, and captions.html showing them with the predicted
  *                   caption and the references
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,36 +23,36 @@ export interface CaptionEval {
   /** `CaptionTask.evaluate`'s keys (CIDEr-D, BLEU-1..4, caption_length). */
   readonly metrics: Record<string, number>;
   readonly meanReward: number;
-  /** One per validation image, in table order. */
+  /** One per evaluated image, in table order. */
   readonly predictions: readonly CaptionPrediction[];
-  /** The validation images evaluated. */
-  readonly val: ImageTable;
+  /** The images evaluated. */
+  readonly images: ImageTable;
 }
 
-/** Greedy captions for every image of `val`, scored; `onBatch` reports progress (images done, total). */
+/** Greedy captions for every image of `images`, scored; `onBatch` reports progress (images done, total). */
 export async function evaluateCaptions(
   model: EncoderDecoder,
   task: CaptionTask,
-  val: ImageTable,
+  images: ImageTable,
   batchSize: number,
   onBatch?: (done: number, total: number) => void,
 ): Promise<CaptionEval> {
   const predictions: CaptionPrediction[] = [];
   let rewardSum = 0;
   let done = 0;
-  for (const batch of sequentialBatches(val, batchSize)) {
+  for (const batch of sequentialBatches(images, batchSize)) {
     const r = await evaluateGreedy(model, task, [batch]);
     predictions.push(...r.predictions);
     rewardSum += r.rewardMean * r.predictions.length;
     done += r.predictions.length;
-    onBatch?.(done, val.examples.length);
+    onBatch?.(done, images.examples.length);
   }
-  const n = val.examples.length;
+  const n = images.examples.length;
   return {
-    metrics: task.evaluate(predictions, val.examples),
+    metrics: task.evaluate(predictions, images.examples),
     meanReward: n > 0 ? rewardSum / n : NaN,
     predictions,
-    val,
+    images,
   };
 }
 
@@ -68,22 +69,23 @@ export const escapeHtml = (s: string): string =>
 
 /** COCO caption results: one {image_id, caption} per evaluated image. */
 export const cocoCaptionResults = (ev: CaptionEval): { image_id: number; caption: string }[] =>
-  ev.predictions.map((p, i) => ({ image_id: ev.val.examples[i].id, caption: p.caption }));
+  ev.predictions.map((p, i) => ({ image_id: ev.images.examples[i].id, caption: p.caption }));
 
-/** Writes the evaluation's artefacts into `<dir>/eval/` (see the file comment); returns that directory. */
-export function writeCaptionEval(ev: CaptionEval, dir: string, pictures: number): string {
+/**
+ * Writes the evaluation's artefacts into `<dir>/eval/` (see the file comment), `split` naming the images evaluated;
+ * returns that directory.
+ */
+export function writeCaptionEval(ev: CaptionEval, dir: string, pictures: number, split = 'val'): string {
   const out = path.join(dir, 'eval');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'captions.json'), JSON.stringify(cocoCaptionResults(ev)));
-  writeFileSync(
-    path.join(out, 'metrics.json'),
-    `${JSON.stringify({ images: ev.val.examples.length, mean_reward: ev.meanReward, ...ev.metrics }, null, 2)}\n`,
-  );
+  const metrics = { split, images: ev.images.examples.length, mean_reward: ev.meanReward, ...ev.metrics };
+  writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   const rows: string[] = [];
-  for (let i = 0; i < Math.min(pictures, ev.val.examples.length); i++) {
-    const name = `val_${String(i).padStart(3, '0')}.png`;
-    writeFileSync(path.join(out, name), encodePng(enlarged(ev.val, i)));
-    const refs = ev.val.examples[i].references.map((r) => `<li>${escapeHtml(r)}</li>`).join('');
+  for (let i = 0; i < Math.min(pictures, ev.images.examples.length); i++) {
+    const name = `${split}_${String(i).padStart(3, '0')}.png`;
+    writeFileSync(path.join(out, name), encodePng(enlarged(ev.images, i)));
+    const refs = ev.images.examples[i].references.map((r) => `<li>${escapeHtml(r)}</li>`).join('');
     rows.push(
       `<tr><td><img src="${name}"></td><td><b>${escapeHtml(ev.predictions[i].caption)}</b></td><td><ul>${refs}</ul></td></tr>`,
     );

@@ -7,7 +7,7 @@ import * as E from 'fp-ts/Either';
 import { acceptedLayouts, captionSplitFiles, detectCaptionLayout } from './layouts';
 
 const ACCEPTED =
-  'synthetic (captions_{train,val}.json + {train,val}/); ' +
+  'synthetic (captions_{train,val,test}.json + {train,val,test}/); ' +
   'Karpathy (dataset_coco.json + the <filepath>/ folders it names, splits train+restval, val, test); ' +
   'COCO 2017 (annotations/captions_{train,val}2017.json + {train,val}2017/); ' +
   'COCO 2014 (annotations/captions_{train,val}2014.json + {train,val}2014/)';
@@ -84,9 +84,16 @@ describe('caption data layouts', () => {
     expect(captionSplitFiles(coco, 'test')).toEqual(
       E.left(`${coco}: the COCO 2017 layout has no test split (it has train and val)`),
     );
+    // A synthetic directory written before the test split existed.
     const synthetic = dirWith('captions_train.json', 'captions_val.json');
     expect(captionSplitFiles(synthetic, 'test')).toEqual(
-      E.left(`${synthetic}: the synthetic layout has no test split (it has train and val)`),
+      E.left(
+        `${synthetic}: no test split in the synthetic layout (expected ${path.join(synthetic, 'captions_test.json')})`,
+      ),
+    );
+    const withTest = dirWith('captions_train.json', 'captions_val.json', 'captions_test.json');
+    expect(captionSplitFiles(withTest, 'test')).toEqual(
+      E.right({ annotations: path.join(withTest, 'captions_test.json'), imageDir: path.join(withTest, 'test') }),
     );
   });
 

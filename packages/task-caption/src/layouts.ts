@@ -2,15 +2,16 @@
  * The directory layouts `--data <dir>` (config `data.dir`) accepts, and which one a directory holds. Paths are
  * relative to the data directory:
  *
- *   synthetic   captions_{train,val}.json + {train,val}/               what writeCaptionDataset writes
+ *   synthetic   captions_{train,val,test}.json + {train,val,test}/     what writeCaptionDataset writes
  *   Karpathy    dataset_coco.json + the <filepath>/ folders it names    train = train + restval, val, test
  *   COCO 2017   annotations/captions_{train,val}2017.json + {train,val}2017/
  *   COCO 2014   annotations/captions_{train,val}2014.json + {train,val}2014/
  *
  * A directory holds the first layout in this order whose annotation file (for any split) is there. Karpathy comes
  * before COCO 2014 because its file lives in the COCO 2014 root, next to the 2014 images its filepaths name: a
- * directory with both is read through the split papers report on. Only Karpathy's file has a test split (COCO's
- * test images come without captions). Every problem is one line naming the directory and what was expected.
+ * directory with both is read through the split papers report on. Only the synthetic layout and Karpathy's file
+ * have a test split (COCO's test images come without captions). Every problem is one line naming the directory and
+ * what was expected.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -37,11 +38,11 @@ export interface CaptionLayout {
 }
 
 /** The synthetic layout's captions file of a split. */
-export const captionFile = (dir: string, split: 'train' | 'val'): string => path.join(dir, `captions_${split}.json`);
+export const captionFile = (dir: string, split: CaptionSplitName): string => path.join(dir, `captions_${split}.json`);
 
 type PerSplit = Partial<Record<CaptionSplitName, (dir: string) => { annotations: string; imageDir: string }>>;
 
-/** A layout with one COCO captions file and one image folder per split (no test split: none has test captions). */
+/** A layout with one COCO captions file and one image folder per split it has. */
 function perSplitLayout(name: CaptionLayout['name'], files: string, splits: PerSplit): CaptionLayout {
   const have = CAPTION_SPLITS.filter((s) => splits[s] !== undefined);
   return {
@@ -80,9 +81,10 @@ const KARPATHY_FILE = 'dataset_coco.json';
 
 /** The accepted layouts, in the order a directory is matched against them. */
 export const CAPTION_LAYOUTS: readonly CaptionLayout[] = [
-  perSplitLayout('synthetic', 'captions_{train,val}.json + {train,val}/', {
+  perSplitLayout('synthetic', 'captions_{train,val,test}.json + {train,val,test}/', {
     train: (dir) => ({ annotations: captionFile(dir, 'train'), imageDir: path.join(dir, 'train') }),
     val: (dir) => ({ annotations: captionFile(dir, 'val'), imageDir: path.join(dir, 'val') }),
+    test: (dir) => ({ annotations: captionFile(dir, 'test'), imageDir: path.join(dir, 'test') }),
   }),
   {
     name: 'Karpathy',

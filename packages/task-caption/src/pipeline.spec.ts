@@ -38,7 +38,20 @@ it('mu preset: data → MLE → tune (paper, greedy) → evaluate', async () => 
   const data = right(prepareData(cfg, out));
   expect(data.train.examples).toHaveLength(cfg.data.synthetic.trainImages);
   expect(data.val.examples).toHaveLength(cfg.data.synthetic.valImages);
+  expect([data.test.examples.length, data.testIsVal]).toEqual([cfg.data.synthetic.testImages, false]);
+  expect(data.test.file).toBe(path.join(data.source, 'captions_test.json'));
   expect(data.train.examples.every((e) => e.references.length === 5)).toBe(true);
+  // The same directory without its test split (as one written before it existed, or COCO's): test = val, flagged.
+  const noTest = right(
+    prepareData(right(resolveConfig(captionConfigSpec, { preset: 'mu', sets: ['data.synthetic.testImages=1'] })), out),
+  );
+  expect(noTest.test.examples).toHaveLength(1);
+  rmSync(path.join(noTest.source, 'captions_test.json'));
+  rmSync(path.join(noTest.source, 'synthetic-test.json'));
+  const asCoco = right(
+    prepareData(right(resolveConfig(captionConfigSpec, { preset: 'mu', sets: [`data.dir="${noTest.source}"`] })), out),
+  );
+  expect([asCoco.testIsVal, asCoco.test]).toEqual([true, asCoco.val]);
 
   const vocab = captionVocabulary(cfg, data);
   const model = buildModel(cfg, vocab, cfg.seed);

@@ -14,10 +14,11 @@ import path from 'node:path';
 import * as E from 'fp-ts/Either';
 import { pipe } from 'fp-ts/function';
 import { createModel, orUsageError, type EncoderDecoder } from '@reward-tune/core-model';
-import { loadCounter, loadImageTable, type TaskSetup } from '@reward-tune/reinforce';
+import { loadCounter, loadImageTable, logLine, type TaskSetup } from '@reward-tune/reinforce';
 import { normalizeCaption } from '@reward-tune/rewards-metrics';
 import type { CaptionConfig } from './config';
 import {
+  captionSplitFiles,
   loadCaptionSplit,
   writeCaptionDataset,
   type CaptionExample,
@@ -35,6 +36,9 @@ export interface CaptionData {
   readonly source: string;
   readonly train: CaptionSplit;
   readonly val: CaptionSplit;
+  /** The held-out test split; `val` itself where the data has none (the COCO layouts: no test captions). */
+  readonly test: CaptionSplit;
+  readonly testIsVal: boolean;
 }
 
 /** Where the synthetic data of a config lives under the output root (shared by runs with the same data). */
@@ -47,23 +51,33 @@ export const syntheticDir = (outRoot: string, cfg: CaptionConfig): string => {
   );
 };
 
-/** The two sources a config reads. */
-function sources(cfg: CaptionConfig, outRoot: string): { source: string; train: CaptionSource; val: CaptionSource } {
+/** The three sources a config reads. */
+function sources(
+  cfg: CaptionConfig,
+  outRoot: string,
+): { source: string; train: CaptionSource; val: CaptionSource; test: CaptionSource } {
   const { karpathy, imageDir, dir } = cfg.data;
   if (karpathy !== undefined && imageDir !== undefined) {
     return {
       source: karpathy,
       train: { karpathy, imageDir, split: 'train' },
       val: { karpathy, imageDir, split: 'val' },
+      test: { karpathy, imageDir, split: 'test' },
     };
   }
   const d = dir ?? syntheticDir(outRoot, cfg);
-  return { source: d, train: { dir: d, split: 'train' }, val: { dir: d, split: 'val' } };
+  return {
+    source: d,
+    train: { dir: d, split: 'train' },
+    val: { dir: d, split: 'val' },
+    test: { dir: d, split: 'test' },
+  };
 }
 
 /**
- * Loads (and for synthetic data first writes) both splits, at the model's image size. Every reference goes through
- * coco-caption's normaliser once, here (the synthetic captions come out of it unchanged).
+ * Loads (and for synthetic data first writes) the three splits, at the model's image size; a directory whose layout
+ * has no test split (COCO 2017 and 2014) gets val as its test split, flagged `testIsVal`. Every reference goes
+ * through coco-caption's normaliser once, here (the synthetic captions come out of it unchanged).
  */
 export function prepareData(
   cfg: CaptionConfig,
@@ -76,12 +90,18 @@ export function prepareData(
       ? writeCaptionDataset(src.source, cfg.data.synthetic, onImage)
       : E.right(undefined);
   const options = { imageSize: cfg.model.imageSize, normalize: normalizeCaption };
+  // A data directory whose layout has no test split (or, written before it existed, no test file) reports on val.
+  const hasTest = !('dir' in src.test) || E.isRight(captionSplitFiles(src.test.dir, 'test'));
+  const withTest = (d: { train: CaptionSplit; val: CaptionSplit }): E.Either<string, CaptionData> =>
+    hasTest
+      ? E.map((test: CaptionSplit) => ({ source: src.source, ...d, test, testIsVal: false }))(
+          loadCaptionSplit(src.test, options),
+        )
+      : E.right({ source: src.source, ...d, test: d.val, testIsVal: true });
   return pipe(
     written,
     E.chain(() => loadCaptionSplit(src.train, options)),
-    E.chain((train) =>
-      E.map((val: CaptionSplit) => ({ source: src.source, train, val }))(loadCaptionSplit(src.val, options)),
-    ),
+    E.chain((train) => E.map((val: CaptionSplit) => ({ train, val }))(loadCaptionSplit(src.val, options))),
     E.chain((d) =>
       d.train.examples.length === 0
         ? E.left(`${d.train.file}: the train split has no images`)
@@ -89,6 +109,7 @@ export function prepareData(
           ? E.left(`${d.val.file}: the val split has no images`)
           : E.right(d),
     ),
+    E.chain(withTest),
   );
 }
 
@@ -140,10 +161,14 @@ export function captionSetup(
   return {
     task,
     buildModel: (seed) => buildModel(cfg, vocab, seed),
-    images: (split, limit) => orUsageError(loadImages(data[split], limit, loadCounter(`loading ${split} images`))),
-    evaluate: async (model, dir, val) => {
-      const ev = await evaluateCaptions(model, task, val, cfg.eval.batchSize, loadCounter('evaluating'));
-      writeCaptionEval(ev, dir, cfg.eval.pictures);
+    images: (split, limit) => {
+      if (split === 'test' && data.testIsVal)
+        logLine(`${data.source}: no test split (COCO's test images have no captions): test = val`);
+      return orUsageError(loadImages(data[split], limit, loadCounter(`loading ${split} images`)));
+    },
+    evaluate: async (model, dir, images, split) => {
+      const ev = await evaluateCaptions(model, task, images, cfg.eval.batchSize, loadCounter('evaluating'));
+      writeCaptionEval(ev, dir, cfg.eval.pictures, split);
       return ev;
     },
     initRun: (run) =>

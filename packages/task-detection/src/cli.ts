@@ -14,7 +14,7 @@ void runCli(
     commands: {
       pretrain: { summary: 'MLE pretraining (teacher forcing) on the training split', run: pretrainCommand },
       tune: { summary: "reward tuning (REINFORCE, the paper's reward) from an MLE run (--from)", run: tuneCommand },
-      eval: { summary: 'greedy decoding and COCO mAP on the validation split (--from)', run: evalCommand },
+      eval: { summary: 'greedy decoding and COCO mAP on the test split (eval.split; --from)', run: evalCommand },
       demo: { summary: 'the whole recipe on built-in synthetic data, MLE vs tuned', run: demoCommand },
       noise: {
         summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?',

@@ -34,17 +34,24 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(result.preset).toBe('mu');
     expect(result.seed).toBe(0);
     expect(result.wall_s).toBeGreaterThan(0);
-    for (const k of ['mle', 'tuned']) {
-      expect(result[k].stats).toHaveLength(12);
-      expect(typeof result[k].mean_reward).toBe('number');
+    // mle and tuned: the test split's numbers; val: the same two models on the validation split.
+    expect(Object.keys(result).sort()).toEqual(['mle', 'preset', 'seed', 'tuned', 'val', 'wall_s']);
+    for (const stats of [result.mle, result.tuned, result.val.mle, result.val.tuned]) {
+      expect(stats.stats).toHaveLength(12);
+      expect(typeof stats.mean_reward).toBe('number');
     }
     const runs = path.join(out, 'task-detection');
     for (const r of ['d-mle', 'd-tuned']) {
       for (const f of ['config.json', 'metrics.jsonl', 'report.html', 'eval/metrics.json', 'eval/results.json'])
         expect(existsSync(path.join(runs, r, f))).toBe(true);
+      const split = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'eval', 'metrics.json'), 'utf8')).split;
+      expect([split(path.join(runs, r)), split(path.join(runs, r, 'val'))]).toEqual(['test', 'val']);
       expect(readdirSync(path.join(runs, r, 'checkpoints')).some((f) => f.endsWith('.safetensors'))).toBe(true);
     }
-    expect(readFileSync(path.join(runs, 'd-tuned', 'compare.html'), 'utf8')).toContain('MLE vs reward-tuned');
+    const page = readFileSync(path.join(runs, 'd-tuned', 'compare.html'), 'utf8');
+    expect(page).toContain('MLE vs reward-tuned');
+    expect(page).toContain('<b>test split</b> (8 images');
+    expect(existsSync(path.join(runs, 'd-tuned', 'compare', 'test_000_tuned.png'))).toBe(true);
     const results = JSON.parse(readFileSync(path.join(runs, 'd-tuned', 'eval', 'results.json'), 'utf8'));
     for (const d of results) expect(Object.keys(d).sort()).toEqual(['bbox', 'category_id', 'image_id', 'score']);
   });
@@ -192,4 +199,5 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     );
     await expect(noiseCommand(['--out', out, '--backend', 'cpu'])).rejects.toThrow(UsageError);
   });
+
 });

@@ -4,7 +4,7 @@
  *
  *   pretrain  data → model → MLE (checkpoints, held-out curve) → evaluation suite → report
  *   tune      an MLE run's weights → reward tuning with the paper's reward + confidence loss → evaluation → report
- *   eval      a run's (or checkpoint's) weights → evaluation suite on the validation split
+ *   eval      a run's (or checkpoint's) weights → evaluation suite on the test split (`eval.split`: test, or val)
  *   noise     the gradient noise scale of tuning from a checkpoint
  *   demo      data → MLE (the shipped checkpoint, or pretraining with --from-scratch) → tuning → both evaluated
  *             with the same greedy decoding → a table and report.html comparing them (demo.ts)

@@ -1,7 +1,8 @@
 /**
  * The detection demo's comparison of the MLE and the tuned model: the table printed on stderr (AP, AP50, AP75, AR1,
  * AR10, AR100 under the configured score rule, AP under the other rule, mean reward, boxes and duplicates per
- * image) and `compare.html` in the tuned run with both models' predictions drawn on the same validation images.
+ * image), on the test split (the headline) and on the validation split (where the recipe was chosen), and
+ * `compare.html` in the tuned run with the same table and both models' predictions drawn on the same test images.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,11 +31,15 @@ function columns(rule: ScoreRule): [string, (e: DetectionEval) => number][] {
   ];
 }
 
-function table(rows: readonly [string, DetectionEval][], rule: ScoreRule): string {
+/** A table row: the split, the model, its evaluation. */
+type Row = readonly [split: string, model: string, ev: DetectionEval];
+
+function table(rows: readonly Row[], rule: ScoreRule): string {
   const cols = columns(rule);
-  const head = `${'model'.padEnd(8)}${cols.map(([c]) => c.padStart(11)).join('')}`;
+  const head = `${'split'.padEnd(6)}${'model'.padEnd(8)}${cols.map(([c]) => c.padStart(11)).join('')}`;
   const lines = rows.map(
-    ([name, e]) => `${name.padEnd(8)}${cols.map(([, f]) => f(e).toFixed(3).padStart(11)).join('')}`,
+    ([split, name, e]) =>
+      `${split.padEnd(6)}${name.padEnd(8)}${cols.map(([, f]) => f(e).toFixed(3).padStart(11)).join('')}`,
   );
   return [
     `box score: ${rule} (AP ${otherRule(rule).slice(0, 4)}.: AP under the ${otherRule(rule)} score)`,
@@ -44,16 +49,20 @@ function table(rows: readonly [string, DetectionEval][], rule: ScoreRule): strin
 }
 
 function comparisonPage(
-  rows: readonly [string, DetectionEval][],
+  rows: readonly Row[],
   rule: ScoreRule,
   pictures: readonly string[],
   preset: string,
   seed: number,
+  counts: { readonly test: number; readonly val: number },
 ): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const cols = columns(rule);
   const trs = rows
-    .map(([n, e]) => `<tr><td>${n}</td>${cols.map(([, f]) => `<td>${f(e).toFixed(3)}</td>`).join('')}</tr>`)
+    .map(
+      ([split, n, e]) =>
+        `<tr><td>${split}</td><td>${n}</td>${cols.map(([, f]) => `<td>${f(e).toFixed(3)}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   const pics = pictures
     .map((p) => `<tr><td><img src="${esc(p)}_mle.png"></td><td><img src="${esc(p)}_tuned.png"></td></tr>`)
@@ -61,11 +70,13 @@ function comparisonPage(
   return `<!doctype html><meta charset="utf-8"><title>task-detection demo</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 10px;border:1px solid #ccc;text-align:right}img{image-rendering:pixelated}</style>
 <h1>Detection: MLE vs reward-tuned (preset ${esc(preset)}, seed ${seed})</h1>
-<p>Validation split, greedy decoding for both; box score: ${rule} for both (column "AP ${otherRule(rule).slice(0, 4)}.": AP under the
-${otherRule(rule)} score). Reward curves: <a href="report.html">report.html</a>.</p>
-<table><tr><th>model</th>${cols.map(([c]) => `<th>${esc(c)}</th>`).join('')}</tr>
+<p>The headline is the <b>test split</b> (${counts.test} images, held out from every choice); the validation split
+(${counts.val} images) is where the recipe was chosen. Greedy decoding for both models; box score: ${rule} for both
+(column "AP ${otherRule(rule).slice(0, 4)}.": AP under the ${otherRule(rule)} score). Reward curves:
+<a href="report.html">report.html</a>.</p>
+<table><tr><th>split</th><th>model</th>${cols.map(([c]) => `<th>${esc(c)}</th>`).join('')}</tr>
 ${trs}</table>
-<h2>Predictions on validation images (every box each model emits)</h2>
+<h2>Predictions on test images (every box each model emits)</h2>
 <table><tr><th>MLE</th><th>tuned</th></tr>
 ${pics}</table>
 `;
@@ -75,24 +86,29 @@ ${pics}</table>
 export function comparison({
   preset,
   cfg,
-  val,
+  split,
+  images,
   mle,
   tuned,
+  val,
 }: DemoResults<DetectionConfig, DetectionExample, DetectionEval>): { table: string; page: string } {
-  const rows: [string, DetectionEval][] = [
-    ['MLE', mle.ev],
-    ['tuned', tuned.ev],
+  const rows: Row[] = [
+    [split, 'MLE', mle.ev],
+    [split, 'tuned', tuned.ev],
+    ['val', 'MLE', val.mle],
+    ['val', 'tuned', val.tuned],
   ];
   const dir = tuned.run.dir;
   mkdirSync(path.join(dir, 'compare'), { recursive: true });
   const pictures: string[] = [];
-  for (let i = 0; i < Math.min(cfg.eval.pictures, val.examples.length); i++) {
-    const stem = `compare/val_${String(i).padStart(3, '0')}`;
-    writeFileSync(path.join(dir, `${stem}_mle.png`), encodePng(drawPredictions(val, i, mle.ev.predictions[i])));
-    writeFileSync(path.join(dir, `${stem}_tuned.png`), encodePng(drawPredictions(val, i, tuned.ev.predictions[i])));
+  for (let i = 0; i < Math.min(cfg.eval.pictures, images.examples.length); i++) {
+    const stem = `compare/${split}_${String(i).padStart(3, '0')}`;
+    writeFileSync(path.join(dir, `${stem}_mle.png`), encodePng(drawPredictions(images, i, mle.ev.predictions[i])));
+    writeFileSync(path.join(dir, `${stem}_tuned.png`), encodePng(drawPredictions(images, i, tuned.ev.predictions[i])));
     pictures.push(stem);
   }
   const page = path.join(dir, 'compare.html');
-  writeFileSync(page, comparisonPage(rows, cfg.eval.score, pictures, preset, cfg.seed));
+  const counts = { test: images.examples.length, val: val.images.examples.length };
+  writeFileSync(page, comparisonPage(rows, cfg.eval.score, pictures, preset, cfg.seed, counts));
   return { table: table(rows, cfg.eval.score), page };
 }

@@ -29,6 +29,8 @@ const synthetic = z
     seed: z.number().int().nonnegative().default(0),
     trainImages: z.number().int().positive().default(4000),
     valImages: z.number().int().positive().default(1000),
+    /** The held-out test split (its own seed stream; train and val are as they were without it). */
+    testImages: z.number().int().positive().default(1000),
     size: z.number().int().min(8).default(64),
     maxObjects: z.number().int().min(1).max(8).default(8),
     /** Scene difficulty (core-model's SceneOptions): clutter strokes, the largest box overlap, the object sides. */
@@ -108,7 +110,7 @@ export type DetectionConfig = z.output<typeof detectionConfigSchema>;
 
 export const detectionPresets: Readonly<Record<string, unknown>> = {
   mu: {
-    data: { synthetic: { trainImages: 16, valImages: 8, size: 32, maxObjects: 4 } },
+    data: { synthetic: { trainImages: 16, valImages: 8, testImages: 8, size: 32, maxObjects: 4 } },
     model: MODEL_PRESETS.mu,
     tokens: { bins: 33, maxBoxes: 4 },
     mle: {
@@ -123,7 +125,7 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     eval: { batchSize: 8, pictures: 2 },
   },
   quick: {
-    data: { synthetic: { trainImages: 512, valImages: 128, size: 48, maxObjects: 4 } },
+    data: { synthetic: { trainImages: 512, valImages: 128, testImages: 128, size: 48, maxObjects: 4 } },
     model: MODEL_PRESETS.quick,
     tokens: { bins: 49, maxBoxes: 4 },
     mle: {

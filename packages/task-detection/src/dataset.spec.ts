@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { orUsageError, resolveConfig } from '@reward-tune/core-model';
+import { generateShapes, orUsageError, resolveConfig } from '@reward-tune/core-model';
 import { detectionConfigSpec } from './config';
-import { loadDetectionSplit, writeShapesDataset } from './dataset';
-import { syntheticDir } from './setup';
+import { loadDetectionSplit, splitSeed, writeShapesDataset, type Split } from './dataset';
+import { prepareData, syntheticDir } from './setup';
 
 describe('detection datasets on disk', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'det-data-'));
@@ -60,5 +61,60 @@ describe('syntheticDir', () => {
     expect(syntheticDir('runs', cfg(['data.synthetic.clutter=false', 'data.synthetic.maxOverlap=0']))).toBe(
       path.join('runs', 'data', 'shapes-s0-64px-4000x1000-max8-clutterfalse-maxOverlap0'),
     );
+  });
+});
+
+describe('the held-out test split', () => {
+  const sha = (bytes: Uint8Array[]): string => {
+    const h = createHash('sha256');
+    for (const b of bytes) h.update(b);
+    return h.digest('hex');
+  };
+  const pngs = (dir: string, split: Split, n: number): Uint8Array[] =>
+    Array.from({ length: n }, (_, i) => readFileSync(path.join(dir, split, `${String(i + 1).padStart(6, '0')}.png`)));
+  const tiny = { seed: 0, trainImages: 3, valImages: 3, size: 64, maxObjects: 8 };
+
+  it('leaves train and val as they were: the same PNG bytes and stamp as before the test split existed', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'det-test-split-'));
+    writeShapesDataset(dir, { ...tiny, testImages: 3 });
+    // sha256 of the first 3 train / val PNGs of the demo's data (seed 0, 64 px), computed before the test split
+    // was added (and equal to the files of a demo run made then).
+    expect(sha(pngs(dir, 'train', 3))).toBe('d47ed0b0d81aff44d383aaea5781edc22ce2968054d82c84b63c502b59cbe861');
+    expect(sha(pngs(dir, 'val', 3))).toBe('960b6ecbef8529234de5b2e1db655c294c2176b2572eb5736bd82ee48b3f4538');
+    expect(readFileSync(path.join(dir, 'synthetic.json'), 'utf8')).toBe(JSON.stringify(tiny));
+    const test = loadDetectionSplit(dir, 'test');
+    expect(E.isRight(test) && test.right.examples.length).toBe(3);
+  });
+
+  it('adds the test split to data written before it without touching train or val', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'det-test-later-'));
+    writeShapesDataset(dir, tiny);
+    expect(existsSync(path.join(dir, 'instances_test.json'))).toBe(false);
+    const before = statSync(path.join(dir, 'instances_val.json')).mtimeMs;
+    writeShapesDataset(dir, { ...tiny, testImages: 2 });
+    expect(statSync(path.join(dir, 'instances_val.json')).mtimeMs).toBe(before);
+    const test = loadDetectionSplit(dir, 'test');
+    expect(E.isRight(test) && test.right.examples.length).toBe(2);
+  });
+
+  it('shares no image with train or val (100 of each split at 32 px, by pixels)', () => {
+    const seen = new Map<string, string>();
+    for (const split of ['train', 'val', 'test'] as const) {
+      const images = generateShapes({ ...tiny, size: 32, seed: splitSeed(0, split), numImages: 100 });
+      for (const im of images) {
+        const key = sha([im.rgb]);
+        expect([split, seen.get(key)]).toEqual([split, undefined]);
+        seen.set(key, split);
+      }
+    }
+    expect(seen.size).toBe(300);
+  });
+
+  it('a data directory with no test split (COCO) reports on val, flagged', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'det-no-test-'));
+    writeShapesDataset(dir, tiny); // train and val only, as COCO has
+    const cfg = orUsageError(resolveConfig(detectionConfigSpec, { preset: 'mu', sets: [`data.dir="${dir}"`] }));
+    const data = orUsageError(prepareData(cfg, dir));
+    expect([data.testIsVal, data.test]).toEqual([true, data.val]);
   });
 });

@@ -4,8 +4,10 @@
  * reader a user's COCO download goes through.
  *
  * Layouts `loadDetectionSplit` understands under a data directory:
- *   synthetic:  instances_<split>.json + <split>/            (what writeShapesDataset makes)
+ *   synthetic:  instances_<split>.json + <split>/            (what writeShapesDataset makes: train, val, test)
  *   COCO 2017:  annotations/instances_<split>2017.json + <split>2017/
+ * COCO's test images come without annotations, so a COCO directory has no `test` split (setup.ts then reports on
+ * val and says so).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,37 +24,61 @@ import {
 } from '@reward-tune/core-model';
 import type { NormBox } from './sequence';
 
-export type Split = 'train' | 'val';
+export type Split = 'train' | 'val' | 'test';
 
 export interface ShapesDatasetOptions extends SceneOptions {
   readonly seed: number;
   readonly trainImages: number;
   readonly valImages: number;
+  /** Images of the held-out test split (0 or absent: none written). */
+  readonly testImages?: number;
   /** Square image side in pixels. */
   readonly size: number;
   readonly maxObjects: number;
 }
 
-/** Per-split seeds: train and val never share an image. */
-const splitSeed = (seed: number, split: Split): number => seed * 2 + (split === 'train' ? 0 : 1);
+/**
+ * Per-split seeds (generateShapes draws image i from seed·1000003 + i, mod 2^32): train and val take 2·seed and
+ * 2·seed + 1 as they always did, and test 2·seed + 2^31, whose images lie 2^31 seeds away from train's, so no split
+ * shares an image with another (for fewer than 2^31 images per split).
+ */
+export const splitSeed = (seed: number, split: Split): number =>
+  seed * 2 + (split === 'train' ? 0 : split === 'val' ? 1 : 2 ** 31);
 
 /**
- * Writes the synthetic shapes dataset under `dir` (skipped when `dir/synthetic.json` records the same options, so
- * reruns are free). The JSON files are written last, each atomically, so an interrupted write is regenerated.
+ * Writes the synthetic shapes dataset under `dir` (skipped when the stamps record the same options, so reruns are
+ * free). Train and val are stamped by `dir/synthetic.json` with the options less `testImages`, exactly as before the
+ * test split existed, so their files stay where and as they were; the test split has its own stamp
+ * (`synthetic-test.json`, every option) and is written when missing. The JSON files are written last, each
+ * atomically, so an interrupted write is regenerated.
  */
 export function writeShapesDataset(
   dir: string,
   opts: ShapesDatasetOptions,
   onImage?: (done: number, total: number) => void,
 ): void {
-  const stamp = path.join(dir, 'synthetic.json');
-  const wanted = JSON.stringify(opts);
+  const { testImages = 0, ...trainVal } = opts;
+  writeSplits(dir, ['train', 'val'], path.join(dir, 'synthetic.json'), JSON.stringify(trainVal), opts, onImage);
+  if (testImages > 0)
+    writeSplits(dir, ['test'], path.join(dir, 'synthetic-test.json'), JSON.stringify(opts), opts, onImage);
+}
+
+function writeSplits(
+  dir: string,
+  splits: readonly Split[],
+  stamp: string,
+  wanted: string,
+  opts: ShapesDatasetOptions,
+  onImage?: (done: number, total: number) => void,
+): void {
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
   const categories = shapeCategories().map((c) => ({ id: c.id, name: c.name, supercategory: 'shape' }));
-  const total = opts.trainImages + opts.valImages;
+  const count = (split: Split): number =>
+    split === 'train' ? opts.trainImages : split === 'val' ? opts.valImages : (opts.testImages ?? 0);
+  const total = splits.reduce((sum, split) => sum + count(split), 0);
   let done = 0;
-  for (const split of ['train', 'val'] as const) {
-    const n = split === 'train' ? opts.trainImages : opts.valImages;
+  for (const split of splits) {
+    const n = count(split);
     mkdirSync(path.join(dir, split), { recursive: true });
     const images: object[] = [];
     const annotations: object[] = [];

@@ -1,8 +1,8 @@
 /**
- * The detection evaluation suite: greedy decoding of the validation images, each box scored (one teacher-forced
- * re-score of the greedy output) by two rules, COCO box mAP (all 12 stats) under each through rewards-metrics, the
- * mean reward, boxes per image and what became of them (box-outcomes.ts: found, duplicates, wrong class, no object),
- * the COCO results JSON, and pictures.
+ * The detection evaluation suite: greedy decoding of a split's images (test, or val: `eval.split`), each box scored
+ * (one teacher-forced re-score of the greedy output) by two rules, COCO box mAP (all 12 stats) under each through
+ * rewards-metrics, the mean reward, boxes per image and what became of them (box-outcomes.ts: found, duplicates,
+ * wrong class, no object), the COCO results JSON, and pictures.
  *
  * Score rules (`eval.score` picks the one of the headline stats and the results JSON; both are always reported):
  * - `likelihood`: p(class token) × the geometric mean of p(coordinate tokens), under the decoding distribution.
@@ -225,13 +225,23 @@ export function drawPredictions(table: ImageTable, index: number, pred: Detectio
   return img;
 }
 
-/** Writes eval/metrics.json, eval/results.json (COCO results) and the first `pictures` images with their boxes. */
-export function writeDetectionEval(ev: DetectionEval, val: ImageTable, dir: string, pictures: number): void {
+/**
+ * Writes eval/metrics.json (with the split and image count), eval/results.json (COCO results) and the first
+ * `pictures` images with their boxes (`<split>_NNN.png`).
+ */
+export function writeDetectionEval(
+  ev: DetectionEval,
+  images: ImageTable,
+  dir: string,
+  pictures: number,
+  split = 'val',
+): void {
   const out = path.join(dir, 'eval');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'results.json'), JSON.stringify(ev.detections));
   const metrics = {
-    images: val.examples.length,
+    split,
+    images: images.examples.length,
     score: ev.score,
     mean_reward: ev.meanReward,
     ...ev.metrics,
@@ -240,10 +250,10 @@ export function writeDetectionEval(ev: DetectionEval, val: ImageTable, dir: stri
     oracle_score: ev.oracle,
   };
   writeFileSync(path.join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
-  for (let i = 0; i < Math.min(pictures, val.examples.length); i++) {
+  for (let i = 0; i < Math.min(pictures, images.examples.length); i++) {
     writeFileSync(
-      path.join(out, `val_${String(i).padStart(3, '0')}.png`),
-      encodePng(drawPredictions(val, i, ev.predictions[i])),
+      path.join(out, `${split}_${String(i).padStart(3, '0')}.png`),
+      encodePng(drawPredictions(images, i, ev.predictions[i])),
     );
   }
 }

@@ -1,8 +1,8 @@
 /**
  * From a resolved config to the objects the task runner takes (`detectionSetup`): the data (synthetic shapes
- * generated on first use, or a COCO directory), images in memory at the model's size, the model with its slot
- * masks, the task, and the evaluation suite. The same functions serve pretrain, tune, eval and demo, so the four
- * agree on every shape and constraint.
+ * generated on first use, train, val and test; or a COCO directory, whose val doubles as test), images in memory at
+ * the model's size, the model with its slot masks, the task, and the evaluation suite. The same functions serve
+ * pretrain, tune, eval and demo, so the four agree on every shape and constraint.
  *
  * Dimension legend: N images, H×W image, L = 6·maxBoxes sequence length, V vocabulary.
  */
@@ -17,9 +17,15 @@ import {
   type EncoderDecoder,
   type LogitsProcessor,
 } from '@reward-tune/core-model';
-import { loadCounter, loadImageTable, type TaskSetup } from '@reward-tune/reinforce';
+import { loadCounter, loadImageTable, logLine, type TaskSetup } from '@reward-tune/reinforce';
 import type { DetectionConfig } from './config';
-import { loadDetectionSplit, writeShapesDataset, type DetectionExample, type DetectionSplit } from './dataset';
+import {
+  loadDetectionSplit,
+  splitPaths,
+  writeShapesDataset,
+  type DetectionExample,
+  type DetectionSplit,
+} from './dataset';
 import { evaluateDetection, writeDetectionEval, type DetectionEval, type ImageTable } from './eval';
 import { slotTokenSets, wellFormedSlots } from './sequence';
 import { DetectionTask, tieLowConfidenceInput, type DetectionAux, type DetectionPrediction } from './task';
@@ -29,6 +35,9 @@ export interface DetectionData {
   readonly dir: string;
   readonly train: DetectionSplit;
   readonly val: DetectionSplit;
+  /** The held-out test split; `val` itself where the data has none (COCO: its test images have no annotations). */
+  readonly test: DetectionSplit;
+  readonly testIsVal: boolean;
 }
 
 /** Where the synthetic data of a config lives under the output root (shared by runs with the same data). */
@@ -46,7 +55,10 @@ export const syntheticDir = (outRoot: string, cfg: DetectionConfig): string => {
   );
 };
 
-/** Loads (and for synthetic data first writes) both splits. */
+/**
+ * Loads (and for synthetic data first writes) the three splits; a directory with no test split (COCO) gets val as
+ * its test split, flagged `testIsVal`.
+ */
 export function prepareData(
   cfg: DetectionConfig,
   outRoot: string,
@@ -54,10 +66,15 @@ export function prepareData(
 ): E.Either<string, DetectionData> {
   const dir = cfg.data.dir ?? syntheticDir(outRoot, cfg);
   if (cfg.data.dir === undefined) writeShapesDataset(dir, cfg.data.synthetic, onImage);
+  const withTest = (d: { train: DetectionSplit; val: DetectionSplit }): E.Either<string, DetectionData> =>
+    E.isLeft(splitPaths(dir, 'test'))
+      ? E.right({ dir, ...d, test: d.val, testIsVal: true })
+      : E.map((test: DetectionSplit) => ({ dir, ...d, test, testIsVal: false }))(loadDetectionSplit(dir, 'test'));
   return pipe(
     loadDetectionSplit(dir, 'train'),
-    E.chain((train) => E.map((val: DetectionSplit) => ({ dir, train, val }))(loadDetectionSplit(dir, 'val'))),
+    E.chain((train) => E.map((val: DetectionSplit) => ({ train, val }))(loadDetectionSplit(dir, 'val'))),
     E.chain((d) => (d.train.examples.length === 0 ? E.left(`${dir}: the train split has no images`) : E.right(d))),
+    E.chain(withTest),
   );
 }
 
@@ -151,19 +168,22 @@ export function detectionSetup(
   return {
     task,
     buildModel: (seed) => buildModel(cfg, vocab, seed),
-    images: (split, limit) =>
-      orUsageError(loadImages(data[split], cfg.model.imageSize, limit, loadCounter(`loading ${split} images`))),
+    images: (split, limit) => {
+      if (split === 'test' && data.testIsVal)
+        logLine(`${data.dir}: no labelled test split (COCO's test images have no annotations): test = val`);
+      return orUsageError(loadImages(data[split], cfg.model.imageSize, limit, loadCounter(`loading ${split} images`)));
+    },
     // Every evaluation decodes with well-formed slots, the MLE baseline's included.
-    evaluate: async (model, dir, val) => {
+    evaluate: async (model, dir, images, split) => {
       const ev = await evaluateDetection(
         decodingModel(cfg, vocab, model),
         task,
-        val,
+        images,
         cfg.eval.batchSize,
         cfg.eval.score,
         loadCounter('evaluating'),
       );
-      writeDetectionEval(ev, val, dir, cfg.eval.pictures);
+      writeDetectionEval(ev, images, dir, cfg.eval.pictures, split);
       return ev;
     },
     prepareTuning: (model) => {

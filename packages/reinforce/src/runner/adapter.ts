@@ -20,7 +20,11 @@ export interface RunnerConfig {
   readonly eval: EvalSection;
 }
 
-export type Split = 'train' | 'val';
+/**
+ * A task's three disjoint splits: `train` for the loops' batches, `val` for every choice (the held-out curves, the
+ * presets' recipes) and `test` for the reported numbers (`eval.split`, the demo's headline).
+ */
+export type Split = 'train' | 'val' | 'test';
 
 /** A task's objects for one resolved config; the runner sets each config up once per process. */
 export interface TaskSetup<E, P, A, Ev> {
@@ -29,8 +33,11 @@ export interface TaskSetup<E, P, A, Ev> {
   buildModel(seed: number): EncoderDecoder;
   /** The first `limit` images of a split (0 = all) at the model's size; the runner keeps each table it asks for. */
   images(split: Split, limit: number): ImageTable<E>;
-  /** The evaluation suite on `val` (the `eval` section's images); writes the task's artefacts under `<dir>/eval/`. */
-  evaluate(model: EncoderDecoder, dir: string, val: ImageTable<E>): Promise<Ev>;
+  /**
+   * The evaluation suite on `images` (the first `eval.images` of `split`); writes the task's artefacts under
+   * `<dir>/eval/`.
+   */
+  evaluate(model: EncoderDecoder, dir: string, images: ImageTable<E>, split: Split): Promise<Ev>;
   /** Called with each new training run directory before its loop starts (e.g. to save a vocabulary there). */
   initRun?(run: RunDir): void;
   /** Called with each checkpoint before its weights are loaded; throws a UsageError when it does not fit. */
@@ -59,15 +66,27 @@ export interface OracleHooks<C> {
   section(cfg: C): OracleSection;
   /** Each output key: its name (parameters `embedding_<name>`, `head_<name>`), channels, loss kind and weight. */
   outputs(cfg: C): readonly OracleOutputInput[];
+  /**
+   * Where the shipped stage I checkpoint of a preset would be: the demo takes it (as `oracle.checkpoint`) when it
+   * exists, else trains the oracle first. Absent: the demo always trains it.
+   */
+  shipped?(preset: string): string;
 }
 
-/** The demo's two evaluated models, on the same validation images. */
+/**
+ * The demo's two evaluated models: on the same `test` images (the headline numbers, the comparison's pictures), and
+ * on the same `val` images (where the recipe was chosen), both kept so the two can be told apart.
+ */
 export interface DemoResults<C, E, Ev> {
   readonly preset: string;
   readonly cfg: C;
-  readonly val: ImageTable<E>;
+  /** The split of `images`, `mle.ev` and `tuned.ev`: `test`. */
+  readonly split: Split;
+  readonly images: ImageTable<E>;
   readonly mle: { readonly run: RunDir; readonly ev: Ev };
   readonly tuned: { readonly run: RunDir; readonly ev: Ev };
+  /** Both models on the validation split. */
+  readonly val: { readonly images: ImageTable<E>; readonly mle: Ev; readonly tuned: Ev };
 }
 
 export interface TaskAdapter<C extends RunnerConfig, E, P, A, Ev> {
@@ -90,6 +109,11 @@ export interface TaskAdapter<C extends RunnerConfig, E, P, A, Ev> {
   jsonStats(ev: Ev): Record<string, unknown>;
   /** Writes the demo's comparison (compare.html and its pictures) into the tuned run; returns the table and page. */
   demoCompare(results: DemoResults<C, E, Ev>): { readonly table: string; readonly page: string };
+  /**
+   * More keys of the demo's --json line, placed before `mle` and `tuned` (UViM tasks: the oracle's rows, e.g.
+   * `oracle` with the true code and `zero_code`). Absent: none.
+   */
+  demoJson?(results: DemoResults<C, E, Ev>): Record<string, unknown>;
   /**
    * UViM tasks: stage I. With it the runner offers `pretrain-oracle`, and its stage II commands (pretrain, tune,
    * eval, noise, demo) need `oracle.checkpoint`: they check that the stage II model's vocabulary is the dictionary

@@ -171,9 +171,10 @@ export async function evalCommand<C extends RunnerConfig, Ev>(
   const dir = evalDirOf(file, opts.out, adapter.tool);
   const ev = await evalRun(adapter, cfg, model, dir, opts.out);
   model.dispose();
-  logLine(adapter.summaryLine(path.basename(dir), ev));
+  logLine(`${adapter.summaryLine(path.basename(dir), ev)} (${cfg.eval.split} split)`);
   logLine(`wrote ${path.join(dir, 'eval')}`);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ checkpoint: file, ...adapter.jsonStats(ev) })}\n`);
+  if (opts.json)
+    process.stdout.write(`${JSON.stringify({ checkpoint: file, split: cfg.eval.split, ...adapter.jsonStats(ev) })}\n`);
   return 0;
 }
 

@@ -1,19 +1,27 @@
 /**
  * `task-<name> demo`: the whole recipe end to end, as one command.
  *
- *   MLE model (the shipped checkpoint, or pretraining) → tuning → both evaluated on the same validation images →
- *   the task's table and comparison page, and with --json one line {preset, seed, wall_s, mle, tuned}.
+ *   MLE model (the shipped checkpoint, or pretraining) → tuning → both evaluated on the same test images, and on the
+ *   same validation images → the task's table and comparison page, and with --json one line
+ *   {preset, seed, wall_s, mle, tuned, val: {mle, tuned}} (mle and tuned: the test split's numbers).
  *
  * The MLE run `<name>-mle` records where its model came from (demo.json), so that `demo --resume --from` either run
  * continues an interrupted demo where it stopped, with the same preset and the same MLE model.
+ *
+ * UViM tasks (TaskAdapter.oracle) run stage I first: the oracle is `oracle.checkpoint` when --set gives one, else the
+ * preset's shipped oracle (OracleHooks.shipped), else (or with --from-scratch) `pretrain-oracle` into the run
+ * `<name>-oracle`; the MLE model (stage II) is then the shipped one only over the shipped oracle (checked against
+ * the oracle it records before any run directory is made), else pretrained here. A UViM task keeps its stage I
+ * section at the config key `oracle`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultRunName, openRunDir, orUsageError, UsageError, type RunDir } from '@reward-tune/core-model';
-import type { RunnerConfig } from './adapter';
+import type { DemoResults, RunnerConfig } from './adapter';
 import { resumedDir, reopenRun } from './commands';
 import { parseCommand, type TaskCliOptions } from './flags';
 import { logLine } from './log';
+import { checkStageTwoCheckpoint } from './oracle';
 import { newRunConfig, resolveCheckpoint, trainedConfig } from './run-config';
 import {
   evalImages,
@@ -21,6 +29,7 @@ import {
   Interrupted,
   loadModel,
   openRun,
+  pretrainOracleRun,
   pretrainRun,
   ready,
   tuneRun,
@@ -65,22 +74,58 @@ interface DemoPlan<C> {
   tunedRun(): RunDir;
 }
 
-async function newDemo<C extends RunnerConfig, Ev>(
+/**
+ * UViM tasks: the demo's stage I oracle, as options whose --set names it (`oracle.checkpoint`): the one --set gives,
+ * the preset's shipped one (not with --from-scratch), or one trained here into `<name>-oracle`. `trained` says
+ * whether it was trained here (then the shipped stage II model does not fit it).
+ */
+async function demoStageOne<C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   opts: TaskCliOptions,
+  preset: string,
+  name: string,
+): Promise<{ readonly opts: TaskCliOptions; readonly trained: boolean }> {
+  const hooks = adapter.oracle;
+  if (hooks === undefined) return { opts, trained: false };
+  const cfg = newRunConfig(adapter, { ...opts, preset });
+  if (hooks.section(cfg).checkpoint !== undefined) return { opts, trained: false };
+  const withOracle = (file: string): TaskCliOptions => ({
+    ...opts,
+    sets: [...opts.sets, `oracle.checkpoint=${JSON.stringify(path.resolve(file))}`],
+  });
+  const shipped = hooks.shipped?.(preset);
+  if (!opts.extra['from-scratch'] && shipped !== undefined && existsSync(shipped)) {
+    logLine(`${adapter.tool} demo: stage I oracle from the shipped checkpoint ${shipped}`);
+    return { opts: withOracle(shipped), trained: false };
+  }
+  const steps = hooks.section(cfg).steps;
+  if (!opts.extra['from-scratch'])
+    logLine(`${adapter.tool} demo: no shipped oracle for preset '${preset}'; training it here (${steps} steps)`);
+  await ready(adapter, cfg, opts, 'I');
+  const run = openRun(adapter, opts, cfg, `${name}-oracle`);
+  const r = await pretrainOracleRun(adapter, cfg, run, opts.out);
+  await writeRunReport(run);
+  return { opts: withOracle(r.checkpoint), trained: true };
+}
+
+async function newDemo<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  cliOpts: TaskCliOptions,
 ): Promise<DemoPlan<C>> {
   const { tool } = adapter;
-  const preset = opts.preset ?? adapter.spec.defaultPreset ?? 'tiny';
+  const preset = cliOpts.preset ?? adapter.spec.defaultPreset ?? 'tiny';
+  const name = cliOpts.name ?? defaultRunName(new Date());
+  const { opts, trained: oracleTrained } = await demoStageOne(adapter, cliOpts, preset, name);
   const cfg = newRunConfig(adapter, { ...opts, preset });
   await ready(adapter, cfg, opts);
-  const name = opts.name ?? defaultRunName(new Date());
   // The shipped checkpoint when it fits this config (checked before any run directory is made), else pretraining.
   const shipped = adapter.shippedCheckpoint(preset);
-  const useShipped = !opts.extra['from-scratch'] && existsSync(shipped);
+  const useShipped = !opts.extra['from-scratch'] && !oracleTrained && existsSync(shipped);
   if (useShipped) {
     if (adapter.modelKey(trainedConfig(adapter, shipped, opts)) !== adapter.modelKey(cfg)) {
       throw new UsageError(`${shipped} was trained with another model/data config than this run's; use --from-scratch`);
     }
+    checkStageTwoCheckpoint(adapter, cfg, shipped);
     logLine(`${tool} demo: MLE model from the shipped checkpoint ${shipped}`);
   } else if (!opts.extra['from-scratch']) {
     logLine(
@@ -179,29 +224,46 @@ export async function demoCommand<C extends RunnerConfig, Ev>(
   const tuned = await tuneRun(adapter, cfg, tunedRun, out, mleCheckpoint).catch(demoHint);
   await writeRunReport(tunedRun);
 
-  // 3. Both through the same evaluation.
+  // 3. Both through the same evaluation: on val (where the recipe was chosen; artefacts in <run>/val/eval/), then on
+  // test (the headline; <run>/eval/). Greedy decoding draws no random numbers, so the val numbers are those a demo
+  // reported before the test split existed.
   const { model: mle } = loadModel(adapter, cfg, out, mleCheckpoint);
-  const mleEv = await evalRun(adapter, cfg, mle, mleRun.dir, out);
-  const tunedEv = await evalRun(adapter, cfg, tuned, tunedRun.dir, out);
+  const valMle = await evalRun(adapter, cfg, mle, path.join(mleRun.dir, 'val'), out, 'val');
+  const valTuned = await evalRun(adapter, cfg, tuned, path.join(tunedRun.dir, 'val'), out, 'val');
+  const mleEv = await evalRun(adapter, cfg, mle, mleRun.dir, out, 'test');
+  const tunedEv = await evalRun(adapter, cfg, tuned, tunedRun.dir, out, 'test');
   mle.dispose();
   tuned.dispose();
 
-  const val = evalImages(adapter, cfg, out);
-  const { table, page } = adapter.demoCompare({
+  const test = evalImages(adapter, cfg, out, 'test');
+  const val = evalImages(adapter, cfg, out, 'val');
+  const results: DemoResults<C, unknown, Ev> = {
     preset,
     cfg,
-    val,
+    split: 'test',
+    images: test,
     mle: { run: mleRun, ev: mleEv },
     tuned: { run: tunedRun, ev: tunedEv },
-  });
+    val: { images: val, mle: valMle, tuned: valTuned },
+  };
+  const { table, page } = adapter.demoCompare(results);
   const wall = (Date.now() - t0) / 1000;
   process.stderr.write(
-    `\n${table}\n\nvalidation images: ${val.examples.length}; wall time ${wall.toFixed(0)} s\nreport: ${page}\n`,
+    `\n${table}\n\ntest images: ${test.examples.length}, validation images: ${val.examples.length}; ` +
+      `wall time ${wall.toFixed(0)} s\nreport: ${page}\n`,
   );
   if (opts.json) {
-    process.stdout.write(
-      `${JSON.stringify({ preset, seed: cfg.seed, wall_s: wall, mle: adapter.jsonStats(mleEv), tuned: adapter.jsonStats(tunedEv) })}\n`,
-    );
+    const stats = (ev: Ev) => adapter.jsonStats(ev);
+    const line = {
+      preset,
+      seed: cfg.seed,
+      wall_s: wall,
+      ...(adapter.demoJson?.(results) ?? {}),
+      mle: stats(mleEv),
+      tuned: stats(tunedEv),
+      val: { mle: stats(valMle), tuned: stats(valTuned) },
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
   return 0;
 }

@@ -333,22 +333,24 @@ export async function pretrainOracleRun<C extends RunnerConfig, Ev>(
   }
 }
 
-/** The validation images an evaluation covers (the `eval` section's). */
+/** The images an evaluation covers: the first `eval.images` of `split` (default the `eval.split`, test). */
 export const evalImages = <C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   cfg: C,
   outRoot: string,
-): ImageTable<unknown> => setUpOnce(adapter, cfg, outRoot).images('val', cfg.eval.images);
+  split: Split = cfg.eval.split,
+): ImageTable<unknown> => setUpOnce(adapter, cfg, outRoot).images(split, cfg.eval.images);
 
-/** The task's evaluation suite on `model`, artefacts into `<dir>/eval/`. */
+/** The task's evaluation suite on `model` over `split`'s images (evalImages), artefacts into `<dir>/eval/`. */
 export function evalRun<C extends RunnerConfig, Ev>(
   adapter: AnyAdapter<C, Ev>,
   cfg: C,
   model: EncoderDecoder,
   dir: string,
   outRoot: string,
+  split: Split = cfg.eval.split,
 ): Promise<Ev> {
-  return setUpOnce(adapter, cfg, outRoot).evaluate(model, dir, evalImages(adapter, cfg, outRoot));
+  return setUpOnce(adapter, cfg, outRoot).evaluate(model, dir, evalImages(adapter, cfg, outRoot, split), split);
 }
 
 /** report.html and its plots from the run's metrics.jsonl (a failure to write is reported, not fatal). */
@@ -370,7 +372,8 @@ export async function finishRun<C extends RunnerConfig, Ev>(
   const ev = await evalRun(adapter, cfg, model, run.dir, opts.out);
   await writeRunReport(run);
   model.dispose();
-  logLine(adapter.summaryLine(label, ev));
-  if (opts.json) process.stdout.write(`${JSON.stringify({ run: run.dir, ...adapter.jsonStats(ev) })}\n`);
+  logLine(`${adapter.summaryLine(label, ev)} (${cfg.eval.split} split)`);
+  if (opts.json)
+    process.stdout.write(`${JSON.stringify({ run: run.dir, split: cfg.eval.split, ...adapter.jsonStats(ev) })}\n`);
   return 0;
 }
