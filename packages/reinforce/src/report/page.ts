@@ -1,104 +1,66 @@
 /**
- * The report's page assembly: `renderReport` turns a run's records into `report.html` and its SVG charts (pure:
- * the reward–metric progression, two panels against the update step, per phase, and the per-sample reward
- * distribution of the MLE policy against the tuned one, histograms plus each one's top 1%), with a table of final
- * numbers; `writeReport` puts those files into a directory.
+ * The report's page assembly: `renderReport` turns a run's records into `report.html` and its SVG charts (pure),
+ * `writeReport` puts those files into a directory. Per phase (stage I oracle, MLE, tuning) its charts (charts.ts),
+ * the metrics that were not applicable, and a table of the first and last evaluation; after tuning the distributed
+ * learner's throughput when the records carry it; then the per-sample reward distributions of the MLE and the tuned
+ * policy with their statistics.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/Either';
 import type { MetricsRecord } from '../loop';
-import { currentHistory, quantile, topPercent, type Dist, type Eval, type Train } from './records';
-import type { Series } from './scales';
-import { escapeXml, fmt, histogramSvg, lineChartSvg, PALETTE, type HistogramSet } from './svg';
+import { distributionCharts, phaseCharts, throughputCharts, type Chart } from './charts';
+import { currentHistory, phaseRecords, quantile, rewardDistributions, type PhaseRecords } from './records';
+import { escapeXml, fmt, PALETTE, type HistogramSet } from './svg';
 
 export interface RenderedReport {
   /** File name → content. */
   readonly files: Readonly<Record<string, string>>;
 }
 
-/** The tuning report's plots and page from a run's records (MLE records, if present, get their own progression). */
+const HEADINGS = { oracle: 'Stage I oracle (VQ-VAE)', mle: 'MLE pretraining', tune: 'Reward tuning' } as const;
+
+/** The tuning report's plots and page from a run's records (MLE and stage I records, if present, get their own). */
 export function renderReport(logged: readonly MetricsRecord[], title = 'Reward tuning report'): RenderedReport {
   const records = currentHistory(logged);
   const files: Record<string, string> = {};
   const sections: string[] = [];
+  const charts = (list: readonly Chart[]) => {
+    for (const c of list) files[c.name] = c.svg;
+    const imgs = list.map((c) => `<img src="${c.name}" alt="${escapeXml(c.name.replace(/\.svg$/, ''))}"/>`);
+    return `<div class="charts">\n${imgs.join('\n')}\n</div>`;
+  };
   for (const phase of ['oracle', 'mle', 'tune'] as const) {
-    const train = records.filter((r): r is Train => r.kind === 'train' && r.phase === phase);
-    const evals = records.filter((r): r is Eval => r.kind === 'eval' && r.phase === phase);
-    if (train.length === 0 && evals.length === 0) continue;
-    const top: Series[] =
-      phase === 'tune'
-        ? [
-            {
-              name: 'sample reward (train)',
-              color: PALETTE[0],
-              points: train.filter((r) => r.rewardMean !== undefined).map((r) => [r.step, r.rewardMean as number]),
-            },
-            {
-              name: 'greedy reward (held-out)',
-              color: PALETTE[1],
-              points: evals.map((r) => [r.step, r.rewardMean]),
-              markersOnly: evals.length < 3,
-            },
-          ]
-        : [
-            { name: 'loss (train)', color: PALETTE[0], points: train.map((r) => [r.step, r.loss]) },
-            {
-              name: 'loss (held-out)',
-              color: PALETTE[1],
-              points: evals.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss as number]),
-              markersOnly: evals.length < 3,
-            },
-          ];
-    const keys = [...new Set(evals.flatMap((r) => Object.keys(r.metrics)))].sort();
-    const bottom: Series[] = keys.map((k, i) => ({
-      name: k,
-      color: PALETTE[(i + 2) % PALETTE.length],
-      points: evals.filter((r) => r.metrics[k] !== undefined).map((r) => [r.step, r.metrics[k]]),
-      markersOnly: evals.length < 3,
-    }));
-    const name = `${phase}-progress`;
-    const oracle = phase === 'oracle';
-    files[`${name}-top.svg`] = lineChartSvg(
-      phase === 'tune' ? 'Reward' : oracle ? 'Stage I loss' : 'MLE loss',
-      'update',
-      phase === 'tune' ? 'mean reward' : oracle ? 'reconstruction loss' : 'cross-entropy',
-      top,
-    );
-    files[`${name}-metric.svg`] = lineChartSvg(
-      oracle ? 'Codebook use' : 'Held-out metric (greedy decoding)',
-      'update',
-      'metric',
-      bottom,
-    );
-    const heading = phase === 'tune' ? 'Reward tuning' : oracle ? 'Stage I oracle (VQ-VAE)' : 'MLE pretraining';
-    sections.push(
-      `<h2>${heading}</h2>\n<img src="${name}-top.svg" alt="${name} top"/>\n<img src="${name}-metric.svg" alt="${name} metric"/>`,
-      finalTable(phase, train, evals, keys),
-    );
+    const p = phaseRecords(records, phase);
+    if (p.train.length === 0 && p.evals.length === 0) continue;
+    const c = phaseCharts(p);
+    sections.push(`<h2>${HEADINGS[phase]}</h2>`, charts(c.charts));
+    if (c.notApplicable.length > 0)
+      sections.push(
+        `<p class="note">Not applicable on the held-out set (−1 at every evaluation, left out of the charts and the table): ${c.notApplicable.map(escapeXml).join(', ')}.</p>`,
+      );
+    sections.push(finalTable(p, c.tableKeys));
+    const t = phase === 'tune' ? throughputCharts(p) : undefined;
+    if (t) {
+      const rows = t.rows.map(([name, x]) => `<tr><td>${escapeXml(name)}</td><td>${fmt(x)}</td></tr>`);
+      sections.push(
+        '<h2>Distributed throughput</h2>',
+        charts(t.charts),
+        ['<table><tr><th>throughput</th><th></th></tr>', ...rows, '</table>'].join('\n'),
+      );
+    }
   }
-  const start = records.find((r): r is Dist => r.kind === 'distribution' && r.label === 'start');
-  const end = [...records].reverse().find((r): r is Dist => r.kind === 'distribution' && r.label === 'end');
+  const { start, end } = rewardDistributions(records);
   if (start || end) {
     const sets: HistogramSet[] = [];
     if (start) sets.push({ name: 'MLE (start)', values: start.rewards, color: PALETTE[0] });
     if (end) sets.push({ name: 'tuned (end)', values: end.rewards, color: PALETTE[1] });
-    files['rewards-hist.svg'] = histogramSvg('Per-sample reward, T=1 samples of held-out inputs', 'reward', sets);
-    files['rewards-top1.svg'] = histogramSvg(
-      'Top 1% of each distribution',
-      'reward',
-      sets.map((s) => ({ ...s, values: topPercent(s.values) })),
-      20,
-    );
-    sections.push(
-      '<h2>Per-sample reward distribution</h2>\n<img src="rewards-hist.svg" alt="reward histogram"/>\n<img src="rewards-top1.svg" alt="top 1% rewards"/>',
-      distributionTable(sets),
-    );
+    sections.push('<h2>Per-sample reward distribution</h2>', charts(distributionCharts(sets)), distributionTable(sets));
   }
   files['report.html'] = [
     '<!doctype html>',
     `<html><head><meta charset="utf-8"><title>${escapeXml(title)}</title>`,
-    '<style>body{font-family:sans-serif;max-width:1320px;margin:auto}img{margin:4px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}</style>',
+    '<style>body{font-family:sans-serif;max-width:1320px;margin:auto;padding:0 8px}.charts{display:flex;flex-wrap:wrap;gap:8px}.note{color:#444;font-size:14px}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th:first-child,td:first-child{text-align:left}</style>',
     `</head><body>\n<h1>${escapeXml(title)}</h1>`,
     ...sections,
     '</body></html>',
@@ -106,13 +68,14 @@ export function renderReport(logged: readonly MetricsRecord[], title = 'Reward t
   return { files };
 }
 
-function finalTable(phase: string, train: Train[], evals: Eval[], keys: string[]): string {
+function finalTable({ phase, train, evals }: PhaseRecords, keys: readonly string[]): string {
   const first = evals[0];
   const last = evals[evals.length - 1];
+  const num = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
   const rows: [string, number | undefined, number | undefined][] =
-    phase === 'oracle' ? [] : [['greedy reward (held-out)', first?.rewardMean, last?.rewardMean]];
-  if (phase !== 'tune') rows.push(['loss (held-out)', first?.loss, last?.loss]);
-  for (const k of keys) rows.push([k, first?.metrics[k], last?.metrics[k]]);
+    phase === 'oracle' ? [] : [['greedy reward (held-out)', num(first?.rewardMean), num(last?.rewardMean)]];
+  if (phase !== 'tune') rows.push(['loss (held-out)', num(first?.loss), num(last?.loss)]);
+  for (const k of keys) rows.push([k, num(first?.metrics[k]), num(last?.metrics[k])]);
   const lastTrain = train[train.length - 1];
   const cell = (x: number | undefined) => `<td>${x === undefined ? '—' : fmt(x)}</td>`;
   const body = rows.map(

@@ -91,7 +91,71 @@ describe('renderReport', () => {
 
   it('skips what the records do not have', () => {
     const only = renderReport([{ kind: 'train', phase: 'mle', step: 1, wallTime: 0, loss: 2 }]).files;
-    expect(Object.keys(only).sort()).toEqual(['mle-progress-metric.svg', 'mle-progress-top.svg', 'report.html']);
+    // No evaluations: no metric chart (an empty one said nothing).
+    expect(Object.keys(only).sort()).toEqual(['mle-progress-top.svg', 'report.html']);
+  });
+});
+
+describe('renderReport: stage I and the distributed learner', () => {
+  const logged: MetricsRecord[] = [];
+  for (let s = 1; s <= 8; s++) {
+    logged.push({
+      kind: 'train',
+      phase: 'oracle',
+      step: s,
+      wallTime: s,
+      loss: 2 / s,
+      splits: s % 3 === 0 ? 2 : 0,
+      batchPerplexity: 10 + s,
+    });
+    if (s % 4 === 0)
+      logged.push({
+        kind: 'eval',
+        phase: 'oracle',
+        step: s,
+        wallTime: s,
+        rewardMean: NaN,
+        loss: 2.5 / s,
+        metrics: { perplexity: 5 * s, unusedFraction: 0.5 / s, maxShare: 0.25, rec_labels: 1 / s, splits: s },
+      });
+  }
+  for (let s = 1; s <= 4; s++)
+    logged.push({
+      kind: 'train',
+      phase: 'tune',
+      step: s,
+      wallTime: s,
+      loss: 0.1,
+      rewardMean: 0.5,
+      // The learner's RolloutStats, spread into the record.
+      ...{ rolloutsPerSec: 30 + s, actors: { 'a:1': 15, 'b:2': 15 + s }, idleShare: 0.5 / s, queueDepth: s },
+    } as MetricsRecord);
+  const { files } = renderReport(logged);
+
+  it('stage I: loss with the per-key held-out losses, perplexity, shares and the codes split so far', () => {
+    expect(
+      Object.keys(files)
+        .filter((f) => f.startsWith('oracle'))
+        .sort(),
+    ).toEqual(['oracle-codebook.svg', 'oracle-perplexity.svg', 'oracle-progress-top.svg', 'oracle-splits.svg']);
+    expect(files['oracle-progress-top.svg']).toContain('rec_labels (held-out)');
+    expect(files['oracle-perplexity.svg']).toMatch(/batch code \(train\)[\s\S]*held-out code/);
+    expect(files['oracle-codebook.svg']).toContain('data-y-range="0 0.3"');
+    // 2 codes split at updates 3 and 6: the running total ends at 4.
+    const line = /<polyline class="series"[^>]*points="([^"]*)"/.exec(files['oracle-splits.svg'])?.[1].split(' ');
+    expect(line).toHaveLength(8);
+    expect(files['oracle-splits.svg']).toContain('data-y-range="0 5"');
+    expect(files['report.html']).toContain('<tr><td>splits</td><td>4</td><td>8</td><td>4</td></tr>');
+  });
+
+  it('throughput: rollouts/s of all actors and each, the idle share on [0, 1], the queue from 0', () => {
+    expect(files['throughput-rollouts.svg']).toMatch(/all actors[\s\S]*actor a:1[\s\S]*actor b:2/);
+    expect(files['throughput-idle.svg']).toContain('data-y-range="0 0.6"');
+    expect(files['throughput-queue.svg']).toContain('data-y-range="0 5"');
+    expect(files['report.html']).toContain(
+      '<tr><td>rollouts / s, all actors (mean over updates)</td><td>32.5</td></tr>',
+    );
+    expect(files['report.html']).toContain('<tr><td>learner idle share (at update 4)</td><td>0.125</td></tr>');
   });
 });
 
