@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UsageError } from '@reward-tune/core-model';
-import { evalCommand, tuneCommand } from './commands';
+import { evalCommand, poolCommand, tuneCommand } from './commands';
 import { demoCommand } from './demo';
 import { METRIC_KEYS } from './task';
 
@@ -160,4 +160,18 @@ describe('task-caption commands (plumbing, mu preset)', () => {
     );
   });
 
+  it('pool: the best-of-N line and pool.json / pool.svg beside the run', async () => {
+    const run = path.join(runs, 'd-mle');
+    const args = ['--from', run, '--out', out, '--backend', 'cpu', '--json', '--sizes', '1,2,4', '--images', '3'];
+    const { code, stdout } = await capture(() => poolCommand([...args, '--rows', '5']));
+    expect(code).toBe(0);
+    const line = lastJson(stdout) as { N: number[]; random: number[]; most_likely: number[]; best: number[] };
+    expect(Object.keys(line)).toEqual(['N', 'random', 'most_likely', 'best', 'greedy']);
+    expect(line.N).toEqual([1, 2, 4]);
+    for (const k of ['random', 'most_likely', 'best'] as const) expect(line[k]).toHaveLength(3);
+    for (let i = 1; i < 3; i++) expect(line.best[i]).toBeGreaterThanOrEqual(line.best[i - 1]);
+    const saved = readJsonFile(path.join(run, 'pool', 'pool.json'));
+    expect(saved).toMatchObject({ ...line, split: 'test', images: 3 });
+    expect(readFileSync(path.join(run, 'pool', 'pool.svg'), 'utf8')).toContain('most likely of N');
+  });
 });

@@ -8,6 +8,7 @@
  *   eval      a run's (or checkpoint's) weights → greedy captions, CIDEr-D and BLEU-1..4 on the test split
  *             (`eval.split`: test, or val)
  *   noise     the gradient noise scale of tuning from a checkpoint
+ *   pool      best-of-N: the mean reward of a random, the most likely and the best of N samples per test image
  *   demo      MLE (shipped checkpoint or pretraining) → tuning → both evaluated → table and compare.html (demo.ts)
  *
  * The adapter's parts live with their ideas: the config in config.ts, the data, vocabulary, model and task for a
@@ -40,4 +41,4 @@ export const captionAdapter: TaskAdapter<CaptionConfig, CaptionExample, CaptionP
 };
 
 export const runner = taskRunner(captionAdapter);
-export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand } = runner;
+export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand, poolCommand } = runner;

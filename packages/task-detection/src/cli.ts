@@ -1,8 +1,8 @@
-// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | actor
+// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | pool | actor
 // (also `nx run task-detection:<command>`).
 import { runCli } from '@reward-tune/core-model';
 import { distributedCommands } from '@reward-tune/distributed';
-import { detectionAdapter, evalCommand, noiseCommand, pretrainCommand } from './commands';
+import { detectionAdapter, evalCommand, noiseCommand, poolCommand, pretrainCommand } from './commands';
 import { demoCommand } from './demo';
 
 // `tune --actors <redis url>` and `actor`: tuning with its sampling spread over processes (@reward-tune/distributed).
@@ -19,6 +19,10 @@ void runCli(
       noise: {
         summary: 'gradient noise scale of tuning from a checkpoint (--from): is the tune batch big enough?',
         run: noiseCommand,
+      },
+      pool: {
+        summary: 'best-of-N (--from): mean reward of a random, the most likely and the best of N samples, and greedy',
+        run: poolCommand,
       },
       actor: {
         summary: 'sample and score for a distributed tuning run (tune --actors): --redis, --run',

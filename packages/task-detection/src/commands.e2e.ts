@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint, UsageError } from '@reward-tune/core-model';
 import { TUNED_FROM } from '@reward-tune/reinforce';
-import { evalCommand, noiseCommand, tuneCommand } from './commands';
+import { evalCommand, noiseCommand, poolCommand, tuneCommand } from './commands';
 import { demoCommand } from './demo';
 
 /** Runs a command with stdout/stderr captured; returns stdout. */
@@ -200,4 +200,18 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     await expect(noiseCommand(['--out', out, '--backend', 'cpu'])).rejects.toThrow(UsageError);
   });
 
+  it('pool: the best-of-N line and pool.json / pool.svg beside the run', async () => {
+    const run = path.join(out, 'task-detection', 'd-tuned');
+    const args = ['--from', run, '--out', out, '--backend', 'cpu', '--json', '--sizes', '1,2,4', '--images', '3'];
+    const { code, stdout } = await capture(() => poolCommand([...args, '--rows', '5']));
+    expect(code).toBe(0);
+    const line = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(Object.keys(line)).toEqual(['N', 'random', 'most_likely', 'best', 'greedy']);
+    expect(line.N).toEqual([1, 2, 4]);
+    for (const k of ['random', 'most_likely', 'best']) expect(line[k]).toHaveLength(3);
+    for (let i = 1; i < 3; i++) expect(line.best[i]).toBeGreaterThanOrEqual(line.best[i - 1]);
+    const saved = JSON.parse(readFileSync(path.join(run, 'pool', 'pool.json'), 'utf8'));
+    expect(saved).toMatchObject({ ...line, split: 'test', images: 3 });
+    expect(readFileSync(path.join(run, 'pool', 'pool.svg'), 'utf8')).toContain('best of N (oracle)');
+  });
 });

@@ -6,6 +6,7 @@
  *   tune      an MLE run's weights → reward tuning with the paper's reward + confidence loss → evaluation → report
  *   eval      a run's (or checkpoint's) weights → evaluation suite on the test split (`eval.split`: test, or val)
  *   noise     the gradient noise scale of tuning from a checkpoint
+ *   pool      best-of-N: the mean reward of a random, the most likely and the best of N samples per test image
  *   demo      data → MLE (the shipped checkpoint, or pretraining with --from-scratch) → tuning → both evaluated
  *             with the same greedy decoding → a table and report.html comparing them (demo.ts)
  *
@@ -48,4 +49,4 @@ export const detectionAdapter: TaskAdapter<
 };
 
 export const runner = taskRunner(detectionAdapter);
-export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand } = runner;
+export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand, poolCommand } = runner;

@@ -186,6 +186,7 @@ export function detectionSetup(
       writeDetectionEval(ev, images, dir, cfg.eval.pictures, split);
       return ev;
     },
+    decoding: (model) => decodingModel(cfg, vocab, model),
     prepareTuning: (model) => {
       tieLowConfidenceInput(model);
       return decodingModel(cfg, vocab, model);

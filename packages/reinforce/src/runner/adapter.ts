@@ -2,11 +2,11 @@
  * What a task gives the task runner: its config (a schema with reinforce's `mle`, `tune` and `eval` sections and
  * its own), and for a resolved config its `Task`, its model, its images and its evaluation suite; plus the few
  * lines and pages only it can write (a summary line, the JSON numbers, the demo's comparison). Everything else of
- * `task-<name> pretrain | tune | eval | demo | noise` is the runner's (this folder).
+ * `task-<name> pretrain | tune | eval | demo | noise | pool` is the runner's (this folder).
  */
 import path from 'node:path';
 import type { z } from 'zod';
-import type { ConfigSpec, EncoderDecoder, OracleOutputInput, RunDir } from '@reward-tune/core-model';
+import type { ConfigSpec, EncoderDecoder, OracleOutputInput, RunDir, SequencePolicy } from '@reward-tune/core-model';
 import type { ImageTable } from '../batches';
 import type { EvalSection, MleSection, OracleSection, TuneSection } from '../config-sections';
 import type { OracleTable } from '../oracle-loop';
@@ -38,6 +38,11 @@ export interface TaskSetup<E, P, A, Ev> {
    * `<dir>/eval/`.
    */
   evaluate(model: EncoderDecoder, dir: string, images: ImageTable<E>, split: Split): Promise<Ev>;
+  /**
+   * The same parameters as `model` under the logits processors the evaluation decodes with (detection: well-formed
+   * slots), for the commands that sample from a model as it is evaluated (`pool`). Absent: the model itself.
+   */
+  decoding?(model: EncoderDecoder): SequencePolicy;
   /** Called with each new training run directory before its loop starts (e.g. to save a vocabulary there). */
   initRun?(run: RunDir): void;
   /** Called with each checkpoint before its weights are loaded; throws a UsageError when it does not fit. */

@@ -8,6 +8,7 @@
  *   training.ts    the steps: set-up, run directories, the loops wired to them, evaluation, reports
  *   commands.ts    pretrain-oracle, pretrain, tune, eval, noise
  *   demo.ts        demo: MLE → tuning → both evaluated → the comparison
+ *   pool.ts        pool: the reward of the random, most likely and best of N samples (best-of-N analysis)
  *   oracle.ts      UViM: stage I's config, stage II's frozen oracle and the guards that keep the pair together
  *
  * Every run lives in `<out>/<tool>/<name>/` (config.json, metrics.jsonl, checkpoints/, eval/, report.html).
@@ -16,6 +17,7 @@ import type { RunnerConfig, TaskAdapter } from './adapter';
 import { evalCommand, noiseCommand, pretrainCommand, pretrainOracleCommand, tuneCommand } from './commands';
 import { demoCommand } from './demo';
 import type { TaskCliOptions } from './flags';
+import { poolCommand } from './pool';
 import { newRunConfig, runConfigFrom, type SavedConfig } from './run-config';
 import type { TuneLoop } from './training';
 
@@ -29,6 +31,8 @@ export interface TaskRunner<C> {
   evalCommand(args: readonly string[]): Promise<number>;
   demoCommand(args: readonly string[]): Promise<number>;
   noiseCommand(args: readonly string[]): Promise<number>;
+  /** Best-of-N: the mean reward of a random, the most likely and the best of N samples per image, and greedy's. */
+  poolCommand(args: readonly string[]): Promise<number>;
   /** The config of a new run: a preset (or `saved`, e.g. a checkpoint's config) plus --seed, --data and --set. */
   newRunConfig(opts: TaskCliOptions, saved?: SavedConfig): C;
   /**
@@ -48,6 +52,7 @@ export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAda
     evalCommand: (args) => evalCommand(adapter, args),
     demoCommand: (args) => demoCommand(adapter, args),
     noiseCommand: (args) => noiseCommand(adapter, args),
+    poolCommand: (args) => poolCommand(adapter, args),
     newRunConfig: (opts, saved) => newRunConfig(adapter, opts, saved),
     runConfigFrom: (file, opts) => runConfigFrom(adapter, file, opts),
   };
@@ -82,4 +87,13 @@ export {
 } from './run-config';
 export { Interrupted, TUNED_FROM, writeRunReport, type TuneLoop, type TuneLoopContext } from './training';
 export { DEMO_RECORD } from './demo';
+export {
+  DEFAULT_POOL_SIZES,
+  parsePoolSizes,
+  poolChartSvg,
+  poolCurves,
+  samplePool,
+  type PoolCurves,
+  type PoolSamples,
+} from './pool';
 export { ORACLE_RECORD, ORACLE_METADATA_KEY, loadFrozenOracle, oracleConfigOf, type OracleRef } from './oracle';
