@@ -1,20 +1,45 @@
-// The `task-panoptic` command-line tool: pretrain | tune | eval | demo (also `nx run task-panoptic:<command>`).
-import { notImplemented, runCli } from '@reward-tune/core-model';
+// The `task-panoptic` command-line tool: pretrain-oracle | pretrain | tune | eval | demo | noise | pool
+// (also `nx run task-panoptic:<command>`).
+import { runCli } from '@reward-tune/core-model';
+import {
+  demoCommand,
+  evalCommand,
+  noiseCommand,
+  poolCommand,
+  pretrainCommand,
+  pretrainOracleCommand,
+  tuneCommand,
+} from './commands';
+import { oracleCheckCommand } from './oracle-check';
 
 void runCli(
   {
     tool: 'task-panoptic',
     commands: {
+      'pretrain-oracle': {
+        summary: 'UViM stage I: the oracle (a VQ-VAE of the panoptic labels with the image as context)',
+        run: pretrainOracleCommand,
+      },
+      'oracle-check': {
+        summary:
+          'PQ of a stage I oracle with the true code and with a zero code on val (--from): does the code matter?',
+        run: oracleCheckCommand,
+      },
       pretrain: {
-        summary: 'MLE pretraining (teacher forcing) on the training split',
-        run: notImplemented('task-panoptic pretrain'),
+        summary: 'UViM stage II: the code model by MLE over a frozen oracle (--set oracle.checkpoint=<run>)',
+        run: pretrainCommand,
       },
-      tune: { summary: 'reward tuning (REINFORCE) from an MLE checkpoint', run: notImplemented('task-panoptic tune') },
+      tune: { summary: 'reward tuning with per-image PQ (REINFORCE) from a stage II run (--from)', run: tuneCommand },
       eval: {
-        summary: 'greedy decoding and the task metric on the validation split',
-        run: notImplemented('task-panoptic eval'),
+        summary: 'PQ/SQ/RQ of the oracle (true and zero code) and the model (greedy) on the test split (--from)',
+        run: evalCommand,
       },
-      demo: { summary: 'the whole recipe on built-in synthetic data', run: notImplemented('task-panoptic demo') },
+      demo: {
+        summary: 'the whole recipe on built-in synthetic scenes: oracle, stage II, tuning, MLE vs tuned',
+        run: demoCommand,
+      },
+      noise: { summary: 'gradient noise scale of tuning from a checkpoint (--from)', run: noiseCommand },
+      pool: { summary: 'best-of-N from a checkpoint (--from)', run: poolCommand },
     },
   },
   process.argv.slice(2),

@@ -7,3 +7,7 @@ export * from './segments';
 export * from './reward';
 export * from './dataset';
 export * from './render';
+export * from './config';
+export * from './setup';
+export * from './task';
+export * from './eval';
