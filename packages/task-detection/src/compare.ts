@@ -2,7 +2,8 @@
  * The detection demo's comparison of the MLE and the tuned model: the table printed on stderr (AP, AP50, AP75, AR1,
  * AR10, AR100 under the configured score rule, AP under the other rule, mean reward, boxes and duplicates per
  * image), on the test split (the headline) and on the validation split (where the recipe was chosen), and
- * `compare.html` in the tuned run with the same table and both models' predictions drawn on the same test images.
+ * `compare.html` in the tuned run with the same table and, on the same test images, the ground truth beside both
+ * models' predictions.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -65,7 +66,7 @@ function comparisonPage(
     )
     .join('\n');
   const pics = pictures
-    .map((p) => `<tr><td><img src="${esc(p)}_mle.png"></td><td><img src="${esc(p)}_tuned.png"></td></tr>`)
+    .map((p) => `<tr>${['gt', 'mle', 'tuned'].map((m) => `<td><img src="${esc(p)}_${m}.png"></td>`).join('')}</tr>`)
     .join('\n');
   return `<!doctype html><meta charset="utf-8"><title>task-detection demo</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 10px;border:1px solid #ccc;text-align:right}img{image-rendering:pixelated}</style>
@@ -76,8 +77,8 @@ function comparisonPage(
 <a href="report.html">report.html</a>.</p>
 <table><tr><th>split</th><th>model</th>${cols.map(([c]) => `<th>${esc(c)}</th>`).join('')}</tr>
 ${trs}</table>
-<h2>Predictions on test images (every box each model emits)</h2>
-<table><tr><th>MLE</th><th>tuned</th></tr>
+<h2>Predictions on test images (every box each model emits; colour by class)</h2>
+<table><tr><th>ground truth</th><th>MLE</th><th>tuned</th></tr>
 ${pics}</table>
 `;
 }
@@ -103,6 +104,9 @@ export function comparison({
   const pictures: string[] = [];
   for (let i = 0; i < Math.min(cfg.eval.pictures, images.examples.length); i++) {
     const stem = `compare/${split}_${String(i).padStart(3, '0')}`;
+    // The ground truth drawn as the predictions are (crowd boxes, which no model is asked to emit, left out).
+    const truth = { slots: images.examples[i].boxes.map((b) => ({ ...b, conf: 1 })) };
+    writeFileSync(path.join(dir, `${stem}_gt.png`), encodePng(drawPredictions(images, i, truth)));
     writeFileSync(path.join(dir, `${stem}_mle.png`), encodePng(drawPredictions(images, i, mle.ev.predictions[i])));
     writeFileSync(path.join(dir, `${stem}_tuned.png`), encodePng(drawPredictions(images, i, tuned.ev.predictions[i])));
     pictures.push(stem);
