@@ -1,7 +1,9 @@
 // The config: every preset resolves, the sizes agree between the oracle, the stage II model and the scenes, and a
 // mismatch is refused naming the field.
+import { existsSync } from 'node:fs';
 import { ORACLE_PRESETS, oraclePreset } from '@reward-tune/core-model';
 import { colorizeConfigSchema, colorizePresets, codeLenOf, dictSizeOf, oracleImageSize, RGB_OUTPUT } from './config';
+import { oracleSection, shippedOracle } from './setup';
 
 const resolve = (preset: string) => colorizeConfigSchema.parse(colorizePresets[preset]);
 
@@ -40,5 +42,18 @@ describe('colorize config', () => {
     expect(bad({ reward: { kind: 'vividness' } }).success).toBe(false);
     expect(bad({ reward: { fidelityWeight: -1 } }).success).toBe(false);
     expect(bad({ tune: { estimator: 'rtg' } }).success).toBe(false); // the reward does not split over code tokens
+  });
+});
+
+describe('the oracle stage II reads', () => {
+  it('is oracle.checkpoint when set, else the shipped oracle of the size preset when the package has one', () => {
+    const tiny = resolve('tiny');
+    expect(existsSync(shippedOracle('tiny'))).toBe(true);
+    expect(oracleSection(tiny).checkpoint).toBe(shippedOracle('tiny'));
+    expect(oracleSection({ ...tiny, oracle: { ...tiny.oracle, checkpoint: '/x/o.safetensors' } }).checkpoint).toBe(
+      '/x/o.safetensors',
+    );
+    expect(existsSync(shippedOracle('mu'))).toBe(false);
+    expect(oracleSection(resolve('mu')).checkpoint).toBeUndefined();
   });
 });
