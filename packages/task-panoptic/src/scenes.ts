@@ -19,6 +19,9 @@
  * A scene is already in the COCO panoptic form: a segment-id map (0 = void) and a segments list with COCO's
  * fields. Segment ids are spread over all three bytes of R + 256·G + 256²·B so that a round trip through the PNG
  * exercises the whole encoding.
+ *
+ * One file because it is one generator: every part of a scene (bands, things, twins, strokes) draws from the same
+ * random stream in a fixed order, which is what keeps a seed's scenes identical.
  */
 import { Rng, type Rgb } from '@reward-tune/core-model';
 
