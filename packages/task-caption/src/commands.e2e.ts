@@ -119,8 +119,8 @@ describe('task-caption commands (plumbing, mu preset)', () => {
     );
     expect(code).toBe(0);
     const result = lastJson(stdout);
-    expect(Object.keys(result).sort()).toEqual(['BLEU', 'CIDEr-D', 'run']);
-    expect(result.run).toBe(path.join(runs, 'sc'));
+    expect(Object.keys(result).sort()).toEqual(['BLEU', 'CIDEr-D', 'run', 'split']);
+    expect([result.run, result.split]).toEqual([path.join(runs, 'sc'), 'test']);
     expect(readJsonFile(path.join(runs, 'sc', 'config.json')).tune.estimator).toBe('greedy');
     const train = readFileSync(path.join(runs, 'sc', 'metrics.jsonl'), 'utf8')
       .trim()
