@@ -74,7 +74,7 @@ describe('task-detection commands (mu preset)', () => {
 
     it('a demo whose config the shipped checkpoint does not fit, before any run directory is made', async () => {
       const fresh = mkdtempSync(path.join(tmpdir(), 'det-demo-'));
-      const small = ['--set', 'data.synthetic.trainImages=4', '--set', 'data.synthetic.valImages=2'];
+      const small = ['trainImages=4', 'valImages=2', 'testImages=2'].flatMap((kv) => ['--set', `data.synthetic.${kv}`]);
       await expect(demoCommand(['--out', fresh, '--backend', 'cpu', '--name', 'x', ...small])).rejects.toThrow(
         /was trained with another model\/data config than this run's; use --from-scratch$/,
       );
