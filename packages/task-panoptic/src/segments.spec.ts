@@ -1,8 +1,14 @@
+// Golden cases (__fixtures__/two-channel-golden.json): the output of panopticapi's own converter, github.com/
+// cocodataset/panopticapi converters/2channels2panoptic_coco_format.py (convert_single_core, with the IdGenerator of
+// panopticapi/utils.py) at commit 7bb4655548f98f3fedc07bf37e9040a992b054b0, run on two-channel PNGs of the maps it
+// lists (category id in channel 0, instance id in channel 1). Its segments are recorded as a partition numbered by
+// first pixel, so the fixture does not depend on the IdGenerator's random thing colours.
 import { Rng } from '@reward-tune/core-model';
 import { isThingClass, panopticClasses } from './classes';
 import { SCENE_CATEGORIES } from './scenes';
 import { segmentsFromTwoChannel } from './segments';
 import type { TwoChannelMap } from './two-channel';
+import golden from './__fixtures__/two-channel-golden.json';
 
 // Semantic indices: square 1, disc 2, triangle 3 (things); gradient 4, grain 5, stripes 6 (stuff, ids 11, 12, 13).
 const classes = panopticClasses(SCENE_CATEGORIES);
@@ -138,5 +144,39 @@ describe('segmentsFromTwoChannel (panopticapi two-channel converter)', () => {
         classes,
       ),
     ).toThrow(RangeError);
+  });
+});
+
+describe('segmentsFromTwoChannel against panopticapi golden cases', () => {
+  it('has golden cases to check', () => expect(golden.cases.length).toBeGreaterThanOrEqual(10));
+
+  describe.each(golden.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const m = map(c.width, c.semantics, c.instances);
+    const s = segmentsFromTwoChannel(m, classes);
+    const catOf = new Map(s.segments.map((g) => [g.id, g.category_id]));
+    const ours = canonical(
+      Array.from(s.ids, (id) => (id === 0 ? -1 : id)),
+      (id: number) => catOf.get(id)!,
+    );
+    const numbered = new Map<number, number>(); // our segment id → its number in the golden partition
+    s.ids.forEach((id, p) => {
+      if (id !== 0 && !numbered.has(id)) numbered.set(id, ours.partition[p]);
+    });
+
+    it('groups the pixels into the same segments, void included', () => {
+      expect(ours.partition).toEqual(c.partition.flat());
+    });
+
+    it("gives each segment the converter's category", () => {
+      expect(ours.categories).toEqual(c.categories);
+    });
+
+    it("lists one segment per id, no empty one, in the order of the converter's segments_info", () => {
+      // The converter appends a segments_info entry per (class, instance id) pair, so a stuff class in several
+      // pairs repeats its entry; ours lists it once, where its first pair stands.
+      const firstSeen = c.segmentsInfo.filter((k, i) => c.segmentsInfo.indexOf(k) === i);
+      expect(s.segments.map((g) => numbered.get(g.id))).toEqual(firstSeen);
+      expect(new Set(s.segments.map((g) => g.id)).size).toBe(s.segments.length);
+    });
   });
 });
