@@ -47,6 +47,8 @@ describe('task-colorize demo (plumbing, mu preset)', () => {
     const line = lastJson(d.stdout);
     expect(line).toMatchObject({ preset: 'mu', seed: 0 });
     expect(typeof line.wall_s).toBe('number');
+    expect(line.ground_truth.colourfulness).toBe(line.mle.ground_truth.colourfulness);
+    for (const row of ['true_code', 'zero_code']) expect(Number.isFinite(line[row].colourfulness)).toBe(true);
     for (const model of ['mle', 'tuned']) {
       for (const k of ['colourfulness', 'grey_fraction', 'psnr', 'luma_psnr', 'frechet_colour_proxy'])
         expect(Number.isFinite(line[model][k])).toBe(true);
