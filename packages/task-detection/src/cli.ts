@@ -1,9 +1,10 @@
-// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | pool | actor
+// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | pool | fit-score | actor
 // (also `nx run task-detection:<command>`).
 import { runCli } from '@reward-tune/core-model';
 import { distributedCommands } from '@reward-tune/distributed';
 import { detectionAdapter, evalCommand, noiseCommand, poolCommand, pretrainCommand } from './commands';
 import { demoCommand } from './demo';
+import { fitScoreCommand } from './fit-score';
 
 // `tune --actors <redis url>` and `actor`: tuning with its sampling spread over processes (@reward-tune/distributed).
 const { tuneCommand, actorCommand } = distributedCommands(detectionAdapter);
@@ -23,6 +24,10 @@ void runCli(
       pool: {
         summary: 'best-of-N (--from): mean reward of a random, the most likely and the best of N samples, and greedy',
         run: poolCommand,
+      },
+      'fit-score': {
+        summary: 'fit a box score (expected IoU) to the greedy boxes of the training images (--from); chosen on val',
+        run: fitScoreCommand,
       },
       actor: {
         summary: 'sample and score for a distributed tuning run (tune --actors): --redis, --run',

@@ -15,6 +15,7 @@ describe('the tiny presets', () => {
   it('tiny tunes with exact token values, tiny-paper as the paper does; they share the model, the data and the MLE checkpoint', () => {
     const tiny = preset('tiny');
     const paper = preset('tiny-paper');
+    const estimator = preset('tiny-paper-estimator');
     expect(tiny.tune).toMatchObject({
       estimator: 'expected',
       discount: 0,
@@ -32,8 +33,31 @@ describe('the tiny presets', () => {
       optimizer: { lr: 2e-5 },
     });
     expect([tiny.reward.nmsWeight, paper.reward.nmsWeight]).toEqual([1, 0.3]);
-    expect({ ...tiny, tune: undefined, reward: undefined }).toEqual({ ...paper, tune: undefined, reward: undefined });
+    // The paper's confidence loss (form and scope, weight 0.3) and box score; tiny-paper-estimator keeps the project's.
+    expect([paper.reward.confLoss, paper.tune.auxLossScope, paper.tune.auxLossWeight, paper.eval.score]).toEqual([
+      'paper',
+      'model',
+      0.3,
+      'confidence',
+    ]);
+    expect([estimator.reward.confLoss, estimator.tune.auxLossScope, estimator.eval.score]).toEqual([
+      'boxes',
+      'head',
+      'likelihood',
+    ]);
+    expect({ ...estimator, reward: { ...estimator.reward, confLoss: 'paper' } }).toEqual({
+      ...paper,
+      tune: { ...paper.tune, auxLossScope: 'head' },
+      eval: { ...paper.eval, score: 'likelihood' },
+    });
+    expect({ ...tiny, tune: undefined, reward: undefined, eval: undefined }).toEqual({
+      ...paper,
+      tune: undefined,
+      reward: undefined,
+      eval: undefined,
+    });
     expect(shippedCheckpoint('tiny-paper')).toBe(shippedCheckpoint('tiny'));
+    expect(shippedCheckpoint('tiny-paper-estimator')).toBe(shippedCheckpoint('tiny'));
     expect(existsSync(shippedCheckpoint('tiny'))).toBe(true);
     expect(shippedCheckpoint('quick')).not.toBe(shippedCheckpoint('tiny'));
   });

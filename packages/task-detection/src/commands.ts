@@ -26,8 +26,14 @@ export const TASK = 'task-detection';
 
 /** Where the shipped MLE checkpoints live (next to dist/ in the installed package). */
 export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
-/** `tiny-paper` differs from `tiny` only in how it tunes, and so shares its MLE checkpoint. */
-export const shippedCheckpoint = shippedCheckpoints(SHIPPED_DIR, { 'tiny-paper': 'tiny' });
+/**
+ * `tiny-paper` and `tiny-paper-estimator` differ from `tiny` only in how they tune and score, and so share its MLE
+ * checkpoint.
+ */
+export const shippedCheckpoint = shippedCheckpoints(SHIPPED_DIR, {
+  'tiny-paper': 'tiny',
+  'tiny-paper-estimator': 'tiny',
+});
 
 export const detectionAdapter: TaskAdapter<
   DetectionConfig,

@@ -9,12 +9,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { encodePng } from '@reward-tune/core-model';
 import type { DemoResults } from '@reward-tune/reinforce';
-import { SCORE_RULES, type DetectionConfig, type ScoreRule } from './config';
+import type { DetectionConfig, ScoreRule } from './config';
 import type { DetectionExample } from './dataset';
-import { drawPredictions, type DetectionEval } from './eval';
+import { drawPredictions, type BaseRule, type DetectionEval } from './eval';
 
-/** The rule that is not `rule` (the table shows AP under it too). */
-const otherRule = (rule: ScoreRule): ScoreRule => SCORE_RULES.find((r) => r !== rule) ?? rule;
+/** The other of the two rules every evaluation has (the table shows AP under it too); likelihood beside `fitted`. */
+const otherRule = (rule: ScoreRule): BaseRule => (rule === 'likelihood' ? 'confidence' : 'likelihood');
 
 function columns(rule: ScoreRule): [string, (e: DetectionEval) => number][] {
   const other = otherRule(rule);

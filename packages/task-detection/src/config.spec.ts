@@ -101,9 +101,9 @@ describe('detection config', () => {
         "estimator 'expected' does not combine with normalizeAdvantages",
       ],
     ] as const) {
-      const r = resolveConfig(detectionConfigSpec, { preset: 'tiny-paper', sets: [...sets] });
+      const r = resolveConfig(detectionConfigSpec, { preset: 'tiny-paper-estimator', sets: [...sets] });
       expect(E.isLeft(r) && r.left).toContain(message);
     }
-    expect(resolve('tiny-paper', ['tune.estimator=greedy', 'tune.numSamples=1']).tune.numSamples).toBe(1);
+    expect(resolve('tiny-paper-estimator', ['tune.estimator=greedy', 'tune.numSamples=1']).tune.numSamples).toBe(1);
   });
 });

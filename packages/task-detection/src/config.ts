@@ -5,8 +5,9 @@
  *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores
  *   tiny   the CPU demo: 64×64 synthetic shapes, a 0.8M-parameter model (the toy run's scale), tuned with exact
  *          token values (docs/experiments/detection-tiny-demo.md)
- *   tiny-paper  the same model and data tuned as the paper does (the schema's tune defaults): the recipe of every
- *          measurement before 2026-11-28
+ *   tiny-paper  the same model and data tuned with the paper's recipe, whole as far as it is known (below)
+ *   tiny-paper-estimator  the paper's estimator and reward with this project's confidence loss and box score (the
+ *          schema's tune defaults): the recipe of every measurement before 2026-11-28, which called it `tiny-paper`
  *   b16    ViT-B/16 for a GPU and real COCO (--data <coco dir>)
  *
  * Step counts follow the toy runs (docs/experiments/toy-detection-calibration.md): MLE learns nothing visible before
@@ -20,8 +21,11 @@ import { z } from 'zod';
 import { MODEL_PRESETS, modelSectionSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
 import { evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionSchema } from '@reward-tune/reinforce';
 
-/** How a box is scored for mAP (eval.ts): the box's likelihood, or its expected IoU read at the confidence token. */
-export const SCORE_RULES = ['likelihood', 'confidence'] as const;
+/**
+ * How a box is scored for mAP (eval.ts): the box's likelihood, its expected IoU read at the confidence token, or the
+ * expected IoU of a score head fitted to the model's boxes (score-head.ts; needs `eval.scoreHead`).
+ */
+export const SCORE_RULES = ['likelihood', 'confidence', 'fitted'] as const;
 export type ScoreRule = (typeof SCORE_RULES)[number];
 
 const synthetic = z
@@ -101,6 +105,11 @@ export const detectionConfigSchema = z
          * meaningful only once tuning has trained it). Both are always reported in eval/metrics.json.
          */
         score: z.enum(SCORE_RULES).default('likelihood'),
+        /**
+         * A score head fitted by `fit-score` (its `score-head.json`): the evaluation then also reports AP under the
+         * `fitted` rule, which `score` may name. Absent: no fitted score.
+         */
+        scoreHead: z.string().optional(),
       })
       .prefault({}),
   })
@@ -153,7 +162,24 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     },
     reward: { nmsWeight: 1 },
   },
-  'tiny-paper': {},
+  // The paper's recipe at this scale, each part we know as the paper has it: the estimator (`paper`: sample 0 against
+  // the mean reward of the other N − 1, the schema's default), the reward (recall over IoU 0.50:0.05:0.95 with the
+  // duplicate penalty 0.3 and no charge for a box on no object: the reward section's defaults), the confidence loss in
+  // the paper's form (every slot, over {0, 1, 2}) and scope (every parameter) at weight 0.3, and boxes ranked for mAP
+  // by the learned expected IoU (`eval.score=confidence`). This project's, because the paper gives no value at this
+  // scale or the model needs it: the model and data (`nano/8`, 64 px synthetic shapes, 65 coordinate bins, 8 slots of
+  // `zeros` null boxes: the shipped MLE checkpoint), the well-formed slots when decoding, confidence 1 tied to token
+  // 2's input embedding before tuning (task.ts), and the loop's numbers (200 updates of 16 images × 4 samples,
+  // Adafactor at lr 2e-5, temperature 1). What it does here: the package README's Results.
+  'tiny-paper': {
+    reward: { confLoss: 'paper' },
+    tune: { auxLossScope: 'model' },
+    eval: { score: 'confidence' },
+  },
+  // The paper's estimator and reward (as tiny-paper) with this project's confidence loss (the `boxes` form, scope
+  // `head`, which kept tuning from collapsing: docs/experiments/detection-confidence.md) and boxes ranked by their
+  // likelihood: the schema's defaults, called `tiny-paper` until 2026-12-06.
+  'tiny-paper-estimator': {},
   b16: {
     model: MODEL_PRESETS.b16,
     tokens: { bins: 1001, maxBoxes: 100 },

@@ -1,5 +1,8 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { EncoderDecoder, initBackend, modelConfig } from '@reward-tune/core-model';
 import { toExample } from './dataset';
-import { oracleScores, slotScores } from './eval';
+import { evaluatePredictions, oracleScores, predictBatch, slotScores } from './eval';
+import { applyScoreHead, FEATURE_NAMES, NUM_FEATURES, type ScoreHead } from './score-head';
 import { DetectionTask } from './task';
 
 describe('slotScores', () => {
@@ -53,5 +56,75 @@ describe('oracleScores', () => {
     const r = task.reward([{ slots }], ex);
     expect(task.evaluate([{ slots, scores: likelihood }], [ex]).AP).toBeCloseTo(0.5, 6);
     expect(task.evaluate([{ slots, scores: oracleScores(r.aux![0].matchIou, likelihood) }], [ex]).AP).toBeCloseTo(1, 6);
+  });
+});
+
+describe('the fitted score in the evaluation', () => {
+  const vocab = { bins: 5, numClasses: 2 };
+  const task = new DetectionTask({ vocab, maxBoxes: 2, order: 'given', nmsWeight: 0.3, categoryIds: [1, 2] });
+  const head: ScoreHead = {
+    kind: 'detection-score-head',
+    features: [...FEATURE_NAMES],
+    mean: new Array(NUM_FEATURES).fill(0),
+    std: new Array(NUM_FEATURES).fill(1),
+    hidden: 0,
+    l2: 0,
+    w1: [],
+    b1: [],
+    w2: Array.from({ length: NUM_FEATURES }, (_, i) => (i === FEATURE_NAMES.indexOf('lp_class') ? 1 : 0.1)),
+    b2: 0.5,
+  };
+  const examples = [1, 2].map((id) =>
+    toExample({
+      id,
+      fileName: `${id}.png`,
+      width: 16,
+      height: 16,
+      annotations: [{ id, categoryId: 1, label: 0, bbox: [2, 2, 8, 8], area: 64, iscrowd: false }],
+    }),
+  );
+
+  beforeAll(async () => {
+    await initBackend('cpu', { quiet: true });
+  });
+
+  it("scores every slot by the head's expected IoU of its features, beside the base rules, which stay as they were", async () => {
+    const model = EncoderDecoder.create(
+      modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: 10, length: 12 }),
+      3,
+    );
+    const images = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const plain = await predictBatch(model, task, images, 'likelihood');
+    const fitted = await predictBatch(model, task, images, 'fitted', { head, features: true });
+    await expect(predictBatch(model, task, images, 'fitted')).rejects.toThrow(/needs a score head/);
+    images.dispose();
+    model.dispose();
+    expect(plain[0].byRule.fitted).toBeUndefined();
+    fitted.forEach((p, b) => {
+      expect(p.slots).toEqual(plain[b].slots);
+      expect(p.byRule.likelihood).toEqual(plain[b].byRule.likelihood);
+      expect(p.byRule.confidence).toEqual(plain[b].byRule.confidence);
+      expect(p.features).toHaveLength(2 * NUM_FEATURES);
+      expect(p.byRule.fitted).toEqual(applyScoreHead(head, p.features!));
+      expect(p.scores).toBe(p.byRule.fitted);
+    });
+    // The head's score moves with the class token's log-probability, as its weights say.
+    const at = FEATURE_NAMES.indexOf('lp_class');
+    const f = fitted[0].features!;
+    expect(Math.sign(fitted[0].byRule.fitted![0] - fitted[0].byRule.fitted![1])).toBe(
+      Math.sign(
+        f[at] +
+          0.1 * (f.subarray(0, NUM_FEATURES).reduce((s, x) => s + x, 0) - f[at]) -
+          (f[NUM_FEATURES + at] + 0.1 * (f.subarray(NUM_FEATURES).reduce((s, x) => s + x, 0) - f[NUM_FEATURES + at])),
+      ),
+    );
+    const ev = evaluatePredictions(task, fitted, examples, 'fitted');
+    expect(Object.keys(ev.byScore).sort()).toEqual(['confidence', 'fitted', 'likelihood']);
+    expect(ev.metrics).toBe(ev.byScore.fitted);
+    expect(Object.keys(evaluatePredictions(task, plain, examples, 'likelihood').byScore).sort()).toEqual([
+      'confidence',
+      'likelihood',
+    ]);
+    expect(() => evaluatePredictions(task, plain, examples, 'fitted')).toThrow(/no such scores/);
   });
 });

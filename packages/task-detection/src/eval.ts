@@ -10,6 +10,8 @@
  * - `confidence`: the expected IoU read at the confidence slot, p(2) / (p(1) + p(2)) (the paper's §3.1.4; see
  *   docs/method.md). Only a tuned model has it: MLE targets give every box confidence 2, so an MLE model scores
  *   every box ≈ 1 and its boxes are ranked by noise (docs/experiments/toy-detection-calibration.md has the numbers).
+ * - `fitted`: the expected IoU of a score head fitted afterwards to the model's own boxes (score-head.ts,
+ *   `fit-score`), read from the same re-score; only with `eval.scoreHead`.
  *
  * Dimension legend: B batch, S box slots, L = 6·S length, V vocabulary.
  */
@@ -31,11 +33,26 @@ import { SCORE_RULES, type ScoreRule } from './config';
 import type { DetectionExample } from './dataset';
 import { addOutcomes, boxOutcomes, NO_OUTCOMES, type BoxOutcomes } from './box-outcomes';
 import { cocoDetections, STAT_NAMES, type DetectionPrediction, type DetectionTask } from './task';
+import { applyScoreHead, boxFeatures, type ScoreHead } from './score-head';
 import { MAX_CONF, TOKENS_PER_BOX } from './tokens';
+
+/** The rules every evaluation reports; `fitted` too when it has a score head. */
+export type BaseRule = Exclude<ScoreRule, 'fitted'>;
+export const BASE_RULES: readonly BaseRule[] = SCORE_RULES.filter((r): r is BaseRule => r !== 'fitted');
+/** Something per rule: always the base rules', `fitted`'s with a score head. */
+export type ByRule<T> = Readonly<Record<BaseRule, T>> & { readonly fitted?: T };
 
 /** A greedy prediction with its per-slot scores under every rule. */
 export interface ScoredPrediction extends DetectionPrediction {
-  readonly byRule: Readonly<Record<ScoreRule, Float32Array>>;
+  readonly byRule: ByRule<Float32Array>;
+  /** [S × F] the score head's inputs of each slot (score-head.ts), when asked for. */
+  readonly features?: Float32Array;
+}
+
+/** What an evaluation computes beyond the base rules: the fitted score (`head`), the score head's inputs. */
+export interface PredictOptions {
+  readonly head?: ScoreHead;
+  readonly features?: boolean;
 }
 
 /** A split's images at the model's size, [N, H, W, 3] in [−1, 1], loaded once (the CPU demos fit in memory). */
@@ -47,7 +64,7 @@ export interface DetectionEval {
   /** The 12 COCO stats by name (AP, AP50, …, ARl) and boxes_per_image, under `score`. */
   readonly metrics: Record<string, number>;
   /** The same stats under each rule (`metrics` is `byScore[score]`). */
-  readonly byScore: Readonly<Record<ScoreRule, Record<string, number>>>;
+  readonly byScore: ByRule<Record<string, number>>;
   /** The same stats under the oracle score (oracleScores): what a perfect confidence would make of these boxes. */
   readonly oracle: Record<string, number>;
   readonly meanReward: number;
@@ -66,7 +83,7 @@ export function slotScores(
   tokenLogProbs: ArrayLike<number>,
   confProbs: ArrayLike<number>,
   slots: number,
-): Record<ScoreRule, Float32Array> {
+): Record<BaseRule, Float32Array> {
   const likelihood = new Float32Array(slots);
   const confidence = new Float32Array(slots);
   for (let k = 0; k < slots; k++) {
@@ -92,20 +109,26 @@ export function oracleScores(matchIou: ArrayLike<number>, likelihood: ArrayLike<
   return Float32Array.from(likelihood, (l, k) => matchIou[k] + 1e-3 * l);
 }
 
-/** Greedy predictions of one batch of images [B, H, W, 3], scored by both rules; `scores` holds `rule`'s. */
+/**
+ * Greedy predictions of one batch of images [B, H, W, 3], scored by both rules (and the fitted score with a head);
+ * `scores` holds `rule`'s.
+ */
 export async function predictBatch(
   model: EncoderDecoder,
   task: DetectionTask,
   images: tf.Tensor4D,
   rule: ScoreRule,
+  opts: PredictOptions = {},
 ): Promise<ScoredPrediction[]> {
+  if (rule === 'fitted' && opts.head === undefined) throw new Error("score rule 'fitted' needs a score head");
+  const wantFull = opts.head !== undefined || opts.features === true;
   const encoded = model.encode(images);
   try {
     const s = await model.sampleFromEncoded(encoded, { numSamples: 1, greedy: true });
     const B = s.batch,
       L = s.length,
       S = L / TOKENS_PER_BOX;
-    const [tokenLps, confProbs] = tf.tidy(() => {
+    const [tokenLps, confProbs, full] = tf.tidy(() => {
       const tokens = tokensTensor(s.tokens, [B, L]);
       const lp = model.logProbsFromEncoded(encoded, tokens);
       const V = lp.shape[2];
@@ -117,13 +140,27 @@ export async function predictBatch(
         tf.exp(
           tf.reshape(tf.slice(slots, [0, 0, TOKENS_PER_BOX - 1, 0], [B, S, 1, MAX_CONF + 1]), [B, S, MAX_CONF + 1]),
         ),
+        wantFull ? tf.keep(lp) : undefined,
       ];
     });
-    const [lps, p] = (await Promise.all([readTensor(tokenLps), readTensor(confProbs)])) as Float32Array[];
-    tf.dispose([tokenLps, confProbs]);
+    const [lps, p, all] = (await Promise.all([
+      readTensor(tokenLps),
+      readTensor(confProbs),
+      full === undefined ? undefined : readTensor(full),
+    ])) as [Float32Array, Float32Array, Float32Array | undefined];
+    tf.dispose([tokenLps, confProbs, ...(full === undefined ? [] : [full])]);
+    const V = all === undefined ? 0 : all.length / (B * L);
     return Array.from({ length: B }, (_, b) => {
-      const byRule = slotScores(lps.subarray(b * L, (b + 1) * L), p.subarray(b * S * 3, (b + 1) * S * 3), S);
-      return { ...task.decode(s.tokens.slice(b * L, (b + 1) * L)), scores: byRule[rule], byRule };
+      const tokens = s.tokens.slice(b * L, (b + 1) * L);
+      const decoded = task.decode(tokens);
+      const base = slotScores(lps.subarray(b * L, (b + 1) * L), p.subarray(b * S * 3, (b + 1) * S * 3), S);
+      const features =
+        all === undefined
+          ? undefined
+          : boxFeatures(task.opts.vocab, tokens, decoded.slots, all.subarray(b * L * V, (b + 1) * L * V));
+      const byRule: ByRule<Float32Array> =
+        opts.head === undefined ? base : { ...base, fitted: applyScoreHead(opts.head, features!) };
+      return { ...decoded, scores: byRule[rule]!, byRule, ...(opts.features ? { features } : {}) };
     });
   } finally {
     encoded.dispose();
@@ -137,7 +174,22 @@ export async function evaluateDetection(
   batchSize: number,
   rule: ScoreRule,
   onBatch?: (done: number, total: number) => void,
+  opts: PredictOptions = {},
 ): Promise<DetectionEval> {
+  const predictions = await predictTable(model, task, table, batchSize, rule, onBatch, opts);
+  return evaluatePredictions(task, predictions, table.examples, rule);
+}
+
+/** The greedy predictions of every image of a table, `batchSize` at a time (predictBatch). */
+export async function predictTable(
+  model: EncoderDecoder,
+  task: DetectionTask,
+  table: ImageTable,
+  batchSize: number,
+  rule: ScoreRule,
+  onBatch?: (done: number, total: number) => void,
+  opts: PredictOptions = {},
+): Promise<ScoredPrediction[]> {
   const predictions: ScoredPrediction[] = [];
   const n = table.examples.length;
   for (let s = 0; s < n; s += batchSize) {
@@ -148,13 +200,26 @@ export async function evaluateDetection(
     const { data, shape } = batch.images as { data: Float32Array; shape: [number, number, number, number] };
     const images = tf.tensor4d(data, shape);
     try {
-      predictions.push(...(await predictBatch(model, task, images, rule)));
+      predictions.push(...(await predictBatch(model, task, images, rule, opts)));
     } finally {
       images.dispose();
     }
     onBatch?.(Math.min(s + batchSize, n), n);
   }
-  const examples = table.examples;
+  return predictions;
+}
+
+/**
+ * The evaluation of scored predictions of `examples` (one each): COCO stats under every rule they carry (`fitted`
+ * when they have it) and under the oracle score, the mean reward, the box outcomes, the COCO results under `rule`.
+ */
+export function evaluatePredictions(
+  task: DetectionTask,
+  predictions: ScoredPrediction[],
+  examples: readonly DetectionExample[],
+  rule: ScoreRule,
+): DetectionEval {
+  const n = examples.length;
   let rewardSum = 0;
   let outcomes = NO_OUTCOMES;
   const oracle: DetectionPrediction[] = [];
@@ -164,18 +229,21 @@ export async function evaluateDetection(
     outcomes = addOutcomes(outcomes, boxOutcomes(p, examples[i]));
     oracle.push({ slots: p.slots, scores: oracleScores(r.aux![0].matchIou, p.byRule.likelihood) });
   });
+  const rules = predictions.length > 0 && predictions[0].byRule.fitted !== undefined ? SCORE_RULES : BASE_RULES;
+  if (!(rules as readonly ScoreRule[]).includes(rule))
+    throw new Error(`score rule '${rule}': the predictions have no such scores`);
   const byScore = Object.fromEntries(
-    SCORE_RULES.map((r) => [
+    rules.map((r) => [
       r,
       task.evaluate(
         predictions.map((p) => ({ slots: p.slots, scores: p.byRule[r] })),
         examples,
       ),
     ]),
-  ) as Record<ScoreRule, Record<string, number>>;
+  ) as ByRule<Record<string, number>>;
   return {
     score: rule,
-    metrics: byScore[rule],
+    metrics: byScore[rule]!,
     byScore,
     oracle: task.evaluate(oracle, examples),
     meanReward: n > 0 ? rewardSum / n : NaN,

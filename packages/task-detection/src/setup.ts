@@ -12,6 +12,7 @@ import { pipe } from 'fp-ts/function';
 import {
   createModel,
   orUsageError,
+  readJsonAs,
   SCENE_DEFAULTS,
   slotMask,
   type EncoderDecoder,
@@ -27,6 +28,7 @@ import {
   type DetectionSplit,
 } from './dataset';
 import { evaluateDetection, writeDetectionEval, type DetectionEval, type ImageTable } from './eval';
+import { headProblem, scoreHeadSchema, type ScoreHead } from './score-head';
 import { slotTokenSets, wellFormedSlots } from './sequence';
 import { DetectionTask, tieLowConfidenceInput, type DetectionAux, type DetectionPrediction } from './task';
 import { TOKENS_PER_BOX, vocabSize, type DetectionVocab } from './tokens';
@@ -157,6 +159,25 @@ export function loadImages(
   );
 }
 
+/**
+ * The score head `eval.scoreHead` names (fit-score.ts), read and checked; absent when none is named. `eval.score`
+ * `fitted` without one is refused.
+ */
+export function scoreHeadOf(cfg: DetectionConfig): E.Either<string, ScoreHead | undefined> {
+  const file = cfg.eval.scoreHead;
+  if (file === undefined)
+    return cfg.eval.score === 'fitted'
+      ? E.left("eval.score: 'fitted' needs eval.scoreHead=<a score-head.json from fit-score>")
+      : E.right(undefined);
+  return pipe(
+    readJsonAs(scoreHeadSchema, file),
+    E.chain((head) => {
+      const problem = headProblem(head);
+      return problem === undefined ? E.right(head) : E.left(`${file}: ${problem}`);
+    }),
+  );
+}
+
 /** Detection's objects for one config: the task runner's `TaskSetup`. */
 export function detectionSetup(
   cfg: DetectionConfig,
@@ -165,6 +186,7 @@ export function detectionSetup(
   const data = orUsageError(prepareData(cfg, outRoot, loadCounter('generating data')));
   const vocab = detectionVocab(cfg, data);
   const task = buildTask(cfg, data, vocab);
+  const head = orUsageError(scoreHeadOf(cfg));
   return {
     task,
     buildModel: (seed) => buildModel(cfg, vocab, seed),
@@ -182,6 +204,7 @@ export function detectionSetup(
         cfg.eval.batchSize,
         cfg.eval.score,
         loadCounter('evaluating'),
+        { head },
       );
       writeDetectionEval(ev, images, dir, cfg.eval.pictures, split);
       return ev;
