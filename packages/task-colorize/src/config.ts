@@ -79,8 +79,11 @@ export const colorizeConfigSchema = z
     tune: tuneSectionSchema({ steps: 300, evalEvery: 25, reward: WHOLE_OUTPUT_REWARD }),
     eval: evalSectionObject
       .extend({
-        /** T = 1 samples per image in the suite (MLE and tuned samples' colourfulness; 0 = none). */
-        samples: z.number().int().nonnegative().default(2),
+        /**
+         * T = 1 samples per image in the suite (MLE and tuned samples' colourfulness; 0 = none); the demo's picture
+         * grid shows up to three of them.
+         */
+        samples: z.number().int().nonnegative().default(3),
       })
       .prefault({}),
   })
