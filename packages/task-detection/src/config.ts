@@ -101,8 +101,9 @@ export const detectionConfigSchema = z
       .extend({
         /**
          * The box score of the headline stats and the results JSON (eval.ts): `likelihood` (class × coordinate token
-         * probabilities; the same rule for an MLE and a tuned model) or `confidence` (the expected IoU, paper §3.1.4;
-         * meaningful only once tuning has trained it). Both are always reported in eval/metrics.json.
+         * probabilities; the same rule for an MLE and a tuned model), `confidence` (the expected IoU, paper §3.1.4;
+         * meaningful only once tuning has trained it) or `fitted` (the expected IoU of the head `scoreHead` names).
+         * The first two are always reported in eval/metrics.json, `fitted` too with a head.
          */
         score: z.enum(SCORE_RULES).default('likelihood'),
         /**

@@ -1,4 +1,9 @@
-import { Rng } from '@reward-tune/core-model';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as E from 'fp-ts/Either';
+import { orUsageError, resolveConfig, Rng } from '@reward-tune/core-model';
+import { detectionConfigSpec } from './config';
 import { chooseHead, withFitted } from './fit-score';
 import type { ScoredPrediction } from './eval';
 import {
@@ -12,6 +17,7 @@ import {
   type ScoreHead,
 } from './score-head';
 import type { DecodedBox } from './sequence';
+import { scoreHeadOf } from './setup';
 import { COORD_OFFSET } from './tokens';
 
 const feature = (row: Float32Array, slot: number, name: (typeof FEATURE_NAMES)[number]): number =>
@@ -215,5 +221,41 @@ describe('chooseHead', () => {
     expect(scored[3].byRule.fitted![0]).toBe(
       applyScoreHead(head, val.features.slice(3 * NUM_FEATURES, 4 * NUM_FEATURES))[0],
     );
+  });
+});
+
+describe('eval.scoreHead', () => {
+  const cfg = (sets: string[]) => orUsageError(resolveConfig(detectionConfigSpec, { preset: 'mu', sets }));
+  const dir = mkdtempSync(path.join(tmpdir(), 'det-head-'));
+  const file = (name: string, value: unknown) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, JSON.stringify(value));
+    return f;
+  };
+  const head = fitScoreHead(synthetic(50, 8, (a) => sigmoid(a)).features, synthetic(50, 8, (a) => sigmoid(a)).targets, {
+    ...fit,
+    steps: 5,
+    hidden: 2,
+    l2: 0,
+  });
+
+  it('reads a head back as fit-score wrote it; none named, none read', () => {
+    expect(scoreHeadOf(cfg([]))).toEqual(E.right(undefined));
+    expect(scoreHeadOf(cfg([`eval.scoreHead=${file('ok.json', head)}`, 'eval.score=fitted']))).toEqual(E.right(head));
+  });
+
+  it("refuses the 'fitted' score without a head, and a head of other features or sizes, naming the file", () => {
+    expect(scoreHeadOf(cfg(['eval.score=fitted']))).toEqual(
+      E.left("eval.score: 'fitted' needs eval.scoreHead=<a score-head.json from fit-score>"),
+    );
+    const other = file('other.json', { ...head, features: ['lp_class'] });
+    expect(scoreHeadOf(cfg([`eval.scoreHead=${other}`]))).toEqual(
+      E.left(`${other}: ${headProblem({ ...head, features: ['lp_class'] })}`),
+    );
+    const short = file('short.json', { ...head, b1: [0] });
+    expect(scoreHeadOf(cfg([`eval.scoreHead=${short}`]))).toEqual(E.left(`${short}: b1 has 1 numbers, expected 2`));
+    const wrong = file('wrong.json', { kind: 'something else' });
+    const r = scoreHeadOf(cfg([`eval.scoreHead=${wrong}`]));
+    expect(E.isLeft(r) && r.left).toMatch(new RegExp(`^${wrong}`));
   });
 });
