@@ -1,6 +1,6 @@
-// The task's commands end to end on the mu preset (seconds of training each, 45–60 s in all on 2 cores): the demo,
-// `demo --resume`, `eval`, `tune --resume` and `noise` write and read real run directories. Kept out of the unit
-// suite (`npm test`); `npm run e2e` and CI run them.
+// The task's commands end to end on the mu preset (seconds of training each, 45–75 s in all on 2 cores): the demo,
+// `demo --resume`, `eval`, `tune --resume`, `noise`, `pool` and `fit-score` write and read real run directories. Kept
+// out of the unit suite (`npm test`); `npm run e2e` and CI run them.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { loadCheckpoint, UsageError } from '@reward-tune/core-model';
 import { TUNED_FROM } from '@reward-tune/reinforce';
 import { evalCommand, noiseCommand, poolCommand, tuneCommand } from './commands';
 import { demoCommand } from './demo';
+import { fitScoreCommand } from './fit-score';
 
 /** Runs a command with stdout/stderr captured; returns stdout. */
 async function capture(run: () => Promise<number>): Promise<{ code: number; stdout: string }> {
@@ -213,5 +214,44 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     const saved = JSON.parse(readFileSync(path.join(run, 'pool', 'pool.json'), 'utf8'));
     expect(saved).toMatchObject({ ...line, split: 'test', images: 3 });
     expect(readFileSync(path.join(run, 'pool', 'pool.svg'), 'utf8')).toContain('best of N (oracle)');
+  });
+
+  it('fit-score: fits, picks on val, writes the head; eval scores by it to the same test AP', async () => {
+    const run = path.join(out, 'task-detection', 'd-tuned');
+    const args = ['--from', run, '--out', out, '--backend', 'cpu', '--json', '--hidden', '0,2', '--l2', '1e-3'];
+    const { code, stdout } = await capture(() => fitScoreCommand(args));
+    expect(code).toBe(0);
+    const line = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(Object.keys(line)).toEqual(['checkpoint', 'chosen', 'head', 'val', 'test']);
+    expect(line.head).toBe(path.join(run, 'fit-score', 'score-head.json'));
+    for (const split of [line.val, line.test])
+      expect(Object.keys(split).sort()).toEqual(['confidence', 'fitted', 'likelihood', 'oracle']);
+    const record = JSON.parse(readFileSync(path.join(run, 'fit-score', 'fit-score.json'), 'utf8'));
+    expect(record.candidates.map((c: { hidden: number }) => c.hidden)).toEqual([0, 2]);
+    const best = Math.max(...record.candidates.map((c: { val_AP: number }) => c.val_AP));
+    expect(record.candidates.find((c: { hidden: number }) => c.hidden === line.chosen.hidden).val_AP).toBe(best);
+    expect(record.train_images).toBe(16);
+    const written = JSON.parse(readFileSync(path.join(run, 'fit-score', 'eval', 'metrics.json'), 'utf8'));
+    expect([written.split, written.score, written.AP]).toEqual(['test', 'fitted', line.test.fitted]);
+    // The head scores the same boxes the same way through `eval`.
+    const ev = await capture(() =>
+      evalCommand([
+        '--from',
+        run,
+        '--out',
+        out,
+        '--backend',
+        'cpu',
+        '--json',
+        '--set',
+        `eval.scoreHead=${line.head}`,
+        '--set',
+        'eval.score=fitted',
+      ]),
+    );
+    expect(JSON.parse(ev.stdout.trim()).stats[0]).toBe(line.test.fitted);
+    await expect(fitScoreCommand(['--from', run, '--out', out, '--hidden', 'x'])).rejects.toThrow(
+      /--hidden x: expected non-negative integers/,
+    );
   });
 });

@@ -169,6 +169,8 @@ export async function fitScoreCommand(args: readonly string[]): Promise<number> 
     model.dispose();
   }
   const rows = boxRows(task, train.predictions, train.examples);
+  if (rows.targets.length === 0)
+    throw new UsageError(`fit-score: the model drew no box on the ${train.examples.length} training images`);
   logLine(`fit-score: ${rows.targets.length} boxes from ${train.examples.length} training images`);
   const { candidates, head } = chooseHead(task, rows, val, { hidden, l2 }, DEFAULT_FIT, (c) =>
     logLine(`  hidden ${c.hidden}, l2 ${c.l2}: train loss ${c.train_loss.toFixed(4)}, val AP ${c.val_AP.toFixed(4)}`),
