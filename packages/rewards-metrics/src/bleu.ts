@@ -9,7 +9,8 @@
  * - per-image BLEU-n: the same formula on that image's own counts and lengths.
  */
 
-import { CiderD, type CiderDCorpusResult, type CiderDOptions } from './cider';
+import { corpusCiderDAndBleu } from './caption-corpus';
+import type { CiderDCorpusResult, CiderDOptions } from './cider';
 import { NgramIndex, wholeCounts, type CountsView } from './ngram-index';
 
 const N = 4;
@@ -45,14 +46,7 @@ export function ciderDAndBleu(
   refs: ReadonlyArray<readonly string[]>,
   opts: CiderDOptions = {},
 ): { ciderD: CiderDCorpusResult; bleu: BleuResult } {
-  const { result, counts, index } = CiderD.corpusCounted(candidates, refs, opts);
-  const first: number[] = [];
-  let c = 0;
-  for (const r of refs) {
-    first.push(c);
-    c += r.length;
-  }
-  return { ciderD: result, bleu: bleuCounted(candidates, refs, (i, k) => counts.view(first[i] + k), index) };
+  return corpusCiderDAndBleu(candidates, refs, opts.sigma ?? 6);
 }
 
 /**

@@ -1,0 +1,64 @@
+import input from './__fixtures__/caption/input.json';
+import { generateCaptionCorpus } from './bench/caption';
+import { bleu } from './bleu';
+import { corpusCiderDAndBleu } from './caption-corpus';
+import { normalizeCaption } from './caption-normalize';
+import { ciderD } from './cider';
+
+/** The fused pass must give the very doubles of ciderD and bleu run apart (Object.is: bit for bit, −0 included). */
+function expectSame(cands: readonly string[], refs: ReadonlyArray<readonly string[]>, sigma?: number): void {
+  const both = corpusCiderDAndBleu(cands, refs, sigma);
+  const c = ciderD(cands, refs, sigma === undefined ? {} : { sigma });
+  const b = bleu(cands, refs);
+  const bits = (xs: ArrayLike<number>): string[] => Array.from(xs, (x) => (Object.is(x, -0) ? '-0' : x.toString()));
+  expect(bits([both.ciderD.score])).toEqual(bits([c.score]));
+  expect(bits(both.ciderD.perImage)).toEqual(bits(c.perImage));
+  expect(bits(both.bleu.corpus)).toEqual(bits(b.corpus));
+  for (let k = 0; k < 4; k++) expect(bits(both.bleu.perImage[k])).toEqual(bits(b.perImage[k]));
+}
+
+describe('corpusCiderDAndBleu (the cider command: CIDEr-D and BLEU in one pass)', () => {
+  it('equals ciderD and bleu bit for bit on the golden input (empty, unseen, repeated and overlong captions)', () => {
+    expectSame(input.cands, input.refs);
+  });
+
+  it('equals them on a generated 400-image corpus, and with another sigma', () => {
+    const corpus = generateCaptionCorpus(400, 3);
+    const refs = corpus.refs.map((r) => r.map(normalizeCaption));
+    const cands = corpus.cands.map(normalizeCaption);
+    expectSame(cands, refs);
+    expectSame(cands, refs, 2.5);
+  });
+
+  it('splits words where /\\s+/ does (tabs, newlines, no-break and ideographic spaces, BOM) and nowhere else', () => {
+    const refs = [
+      ['a\tman  riding\na horse ', '\u00a0a man\u3000on a horse', 'a\u1680man\u2028riding'],
+      ['two\ufeffdogs in\u2009the park', 'two dogs\u200bplaying', 'dogs in the park\r\n'],
+      ['a cat', 'a small cat sleeping', 'a cat on a mat'],
+    ];
+    // \u200b (zero-width space) is no whitespace for JavaScript: "dogs\u200bplaying" is one word.
+    const cands = [' a man riding a horse', 'two dogs\u200bplaying in the park', 'a cat a cat a cat on a mat\t'];
+    expectSame(cands, refs);
+    // The split itself: one image whose candidate repeats a reference with other spacing scores as the same words.
+    const same = corpusCiderDAndBleu(['a\u00a0b\tc'], [['a b c']]);
+    expect(same.bleu.corpus[2]).toBeCloseTo(1, 8);
+  });
+
+  it('scores candidate n-grams no reference holds with weight refLen, and different images with K from 1 to 7', () => {
+    const refs = [
+      ['a b c d', 'a b c', 'x y'],
+      ['a'],
+      ['p q r s t', 'p q', 'q r s', 'r s t u', 'p', 'p q r', 's t u v'],
+      ['b c d e', 'a b'],
+    ];
+    const cands = ['zz zz a b zz', '', 'p q r s t u v w', 'unseen words only here unseen'];
+    expectSame(cands, refs);
+  });
+
+  it('throws like ciderD on a length mismatch, no image, or an image without references', () => {
+    expect(() => corpusCiderDAndBleu(['a'], [])).toThrow('1 candidates for 0 reference sets');
+    expect(() => corpusCiderDAndBleu([], [])).toThrow('no images');
+    expect(() => corpusCiderDAndBleu(['a', 'b'], [['a'], []])).toThrow('at least one reference');
+    expect(() => ciderD(['a', 'b'], [['a'], []])).toThrow('at least one reference');
+  });
+});
