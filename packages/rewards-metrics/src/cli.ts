@@ -3,6 +3,7 @@
 // Command modules are required only when their command runs, so that e.g. `cider` does not pay for the other commands'
 // modules nor for the image decoders (the start-up counts against whole-run timings of small inputs).
 /* eslint-disable @typescript-eslint/no-require-imports -- the commands load lazily (see above) */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { InputError } from './cli/io';
 
 type Run = (args: readonly string[]) => number | void | Promise<number | void>;
@@ -18,7 +19,8 @@ const commands: Record<string, Command> = {
     load: () => require('./cli/coco-map') as typeof import('./cli/coco-map'),
   },
   pq: {
-    summary: '--gt-json --gt-dir --pred-json --pred-dir [--json]   Panoptic Quality (panopticapi semantics)',
+    summary:
+      '--gt-json --gt-dir --pred-json --pred-dir [--workers N] [--json]   Panoptic Quality (panopticapi semantics)',
     load: () => require('./cli/pq') as typeof import('./cli/pq'),
   },
   cider: {
@@ -34,7 +36,8 @@ const commands: Record<string, Command> = {
     load: () => require('./cli/detection-reward') as typeof import('./cli/detection-reward'),
   },
   bench: {
-    summary: '[--json] [--images N] [--out DIR] [--no-reference]   time the CLI on generated COCO-val-sized inputs',
+    summary:
+      '[--json] [--images N] [--pq-images M] [--out DIR] [--no-reference]   time the CLI on generated COCO-val-sized inputs',
     load: () => require('./cli/bench') as typeof import('./cli/bench'),
   },
 };
@@ -72,6 +75,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-void main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+// A worker thread of a command that scores in parallel runs this same file (the bundle) with its task in workerData.
+const task = isMainThread ? undefined : (workerData as { rewardsMetricsWorker?: string } | undefined);
+if (task?.rewardsMetricsWorker === 'pq') {
+  const pq = require('./cli/pq') as typeof import('./cli/pq');
+  pq.workerMain(task as import('./cli/pq').PqWorkerData, (r) => parentPort?.postMessage(r));
+} else {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

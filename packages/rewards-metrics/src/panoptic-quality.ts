@@ -186,6 +186,18 @@ export function panopticImageStats(
   pred: PanopticImage,
   categories: readonly PqCategory[],
 ): E.Either<PanopticProblem, Map<number, PqCounts>> {
+  return E.map((r: { stats: Map<number, PqCounts> }) => r.stats)(panopticImageStatsAndAreas(gt, pred, categories));
+}
+
+/**
+ * `panopticImageStats` plus each GT segment's pixel count, in `gt.segments` order (read off the intersection table,
+ * so a caller checking the GT's `area` fields needs no pass of its own over the pixels).
+ */
+export function panopticImageStatsAndAreas(
+  gt: PanopticImage,
+  pred: PanopticImage,
+  categories: readonly PqCategory[],
+): E.Either<PanopticProblem, { stats: Map<number, PqCounts>; gtAreas: Float64Array }> {
   const n = gt.width * gt.height;
   if (gt.ids.length !== n)
     return E.left({ side: 'gt', message: `${gt.ids.length} pixel ids for ${gt.width}×${gt.height}` });
@@ -285,7 +297,7 @@ export function panopticImageStats(
     if (ignored / pArea[p] > 0.5) continue;
     at(cat).fp += 1;
   }
-  return E.right(stats);
+  return E.right({ stats, gtAreas: gArea.subarray(1) });
 }
 
 /** panopticapi's pq_average: the categories of one kind (`isthing` undefined = all) with TP + FP + FN > 0. */

@@ -13,7 +13,7 @@ const expected = JSON.parse(readFileSync(path.join(fixtures, 'expected.json'), '
   Record<string, Record<string, number>>
 >;
 
-function capture(fn: () => number): { code: number; out: string } {
+function capture(fn: () => number | Promise<number>): { code: number | Promise<number>; out: string } {
   let out = '';
   const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     out += String(chunk);
