@@ -33,13 +33,15 @@ const runCli = (...args: string[]) =>
 describe('rewards-metrics bench', () => {
   it('--json prints exactly one JSON object with every timing, and writes the inputs to --out', () => {
     const out = path.join(dir, 'out');
-    const r = runCli('bench', '--json', '--images', '12', '--out', out, '--no-reference');
+    const r = runCli('bench', '--json', '--images', '12', '--pq-images', '3', '--out', out, '--no-reference');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as BenchReport;
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     expect(report.outDir).toBe(out);
-    expect(readdirSync(out).sort()).toEqual(['cands.json', 'coco-dt.json', 'coco-gt.json', 'refs.json']);
+    expect(readdirSync(out).sort()).toEqual(['cands.json', 'coco-dt.json', 'coco-gt.json', 'panoptic', 'refs.json']);
+    expect(readdirSync(path.join(out, 'panoptic')).sort()).toEqual(['gt', 'gt.json', 'pred', 'pred.json']);
+    expect(readdirSync(path.join(out, 'panoptic', 'gt'))).toHaveLength(3);
     expect(report.coco.images).toBe(12);
     expect(report.coco.detections).toBe(1200);
     expect(report.coco.ours.seconds).toBeGreaterThan(0);
@@ -48,6 +50,12 @@ describe('rewards-metrics bench', () => {
     expect(report.caption.images).toBe(12);
     expect(report.caption.cli['CIDEr-D']).toBeGreaterThan(0);
     expect(report.caption.pycocoevalcap).toBeUndefined();
+    expect(report.panoptic.images).toBe(3); // --pq-images
+    expect([report.panoptic.width, report.panoptic.height]).toEqual([640, 480]);
+    expect(report.panoptic.cli.workers).toBe(2);
+    expect(report.panoptic.cli.pq).toBeGreaterThan(0.2);
+    expect(report.panoptic.cli.pq).toBeLessThan(1);
+    expect(report.panoptic.panopticapi).toBeUndefined();
     for (const us of [
       report.perSample.detectionReward100BoxesMicroseconds,
       report.perSample.ciderDMicroseconds,
@@ -63,6 +71,7 @@ describe('rewards-metrics bench', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^coco-map: 5 images, \d+ GT boxes, 500 detections$/m);
     expect(r.stdout).toMatch(/^cider: 5 images, 5 references each$/m);
+    expect(r.stdout).toMatch(/^pq: 5 image pairs 640×480, \d+ GT and \d+ predicted segments$/m);
     expect(r.stdout).toMatch(/PQ, one 512×512 image +\d+ µs/);
     const outDir = /^inputs in (.*)$/m.exec(r.stdout)?.[1] ?? '';
     expect(existsSync(path.join(outDir, 'coco-gt.json'))).toBe(true);

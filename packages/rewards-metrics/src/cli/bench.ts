@@ -1,9 +1,10 @@
 /**
- * `rewards-metrics bench [--json] [--images N] [--out DIR] [--no-reference]`: generates the COCO-val-sized detection
- * case and the caption corpus (deterministic, N images each, default 5000) into DIR (default a new temp dir), times
- * this CLI's `coco-map` and `cider` commands on them as child processes (wall seconds, peak RSS), times the
- * per-sample rewards in-process (µs), and — unless --no-reference, and only where `python3` can import them (a user
- * supplies them via PYTHONPATH) — pycocotools and pycocoevalcap on the same files, with the speed-up ratios.
+ * `rewards-metrics bench [--json] [--images N] [--pq-images M] [--out DIR] [--no-reference]`: generates the
+ * COCO-val-sized detection case and the caption corpus (deterministic, N images each, default 5000) and M panoptic
+ * 640×480 GT/prediction pairs (default 500, at most N) into DIR (default a new temp dir), times this CLI's
+ * `coco-map`, `cider` and `pq` commands on them as child processes (wall seconds, peak RSS), times the per-sample
+ * rewards in-process (µs), and — unless --no-reference, and only where `python3` can import them (a user supplies
+ * them via PYTHONPATH) — pycocotools, pycocoevalcap and panopticapi on the same files, with the speed-up ratios.
  *
  * It must run from the bundle (dist/cli.cjs), which it re-runs as the timed child.
  */
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { benchCaption, type BenchCaptionResult } from '../bench/caption';
 import { benchCoco, type BenchCocoResult } from '../bench/coco';
+import { benchPanoptic, type BenchPanopticResult } from '../bench/panoptic';
 import { benchRewards, type RewardTimings } from '../bench/rewards';
 import { InputError, parseFlags } from './io';
 
@@ -27,14 +29,15 @@ export interface BenchReport {
   readonly outDir: string;
   readonly coco: BenchCocoResult;
   readonly caption: BenchCaptionResult;
+  readonly panoptic: BenchPanopticResult;
   readonly perSample: RewardTimings;
 }
 
-function parseImages(v: string | boolean | undefined): number {
-  if (v === undefined) return 5000;
+function parseImages(v: string | boolean | undefined, flag: string, otherwise: number): number {
+  if (v === undefined) return otherwise;
   const n = Number(v);
   if (typeof v !== 'string' || !Number.isInteger(n) || n < 1)
-    throw new InputError(`--images: expected a positive integer, got '${String(v)}'`);
+    throw new InputError(`--${flag}: expected a positive integer, got '${String(v)}'`);
   return n;
 }
 
@@ -72,6 +75,25 @@ function summary(r: BenchReport): string {
       `  speed-up          ${f(p.speedup, 1)}× whole run, ${f(p.scorerSpeedup, 1)}× scorer   |ΔCIDEr-D| ${p.absDiff.toExponential(1)}`,
     );
   }
+  const q = r.panoptic;
+  lines.push(
+    '',
+    `pq: ${q.images} image pairs ${q.width}×${q.height}, ${q.segments.gt} GT and ${q.segments.pred} predicted segments`,
+  );
+  lines.push(
+    `  rewards-metrics   ${f(q.cli.seconds)} s   ${f(q.cli.peakRssMiB, 0)} MiB peak RSS (whole run, ${q.cli.workers} threads)`,
+  );
+  const a = q.panopticapi;
+  if (a === undefined) lines.push('  panopticapi       not run');
+  else if ('error' in a) lines.push(`  panopticapi       failed: ${a.error}`);
+  else {
+    lines.push(
+      `  panopticapi       ${f(a.seconds)} s whole run; pq_compute (${a.workers} processes) ${f(a.pqComputeSeconds)} s`,
+    );
+    lines.push(
+      `  speed-up          ${f(a.speedup, 1)}× whole run   max |Δ| PQ/SQ/RQ ${a.maxAbsDiff.toExponential(1)}${a.sameN ? '' : '   category counts differ'}`,
+    );
+  }
   const s = r.perSample;
   lines.push('', 'per sample (in-process, median):');
   lines.push(`  detection reward, 100 boxes      ${f(s.detectionReward100BoxesMicroseconds, 1)} µs`);
@@ -84,10 +106,12 @@ export async function run(args: readonly string[]): Promise<number> {
   const { values } = parseFlags(args, {
     json: { type: 'boolean' },
     images: { type: 'string' },
+    'pq-images': { type: 'string' },
     out: { type: 'string' },
     'no-reference': { type: 'boolean' },
   });
-  const images = parseImages(values.images);
+  const images = parseImages(values.images, 'images', 5000);
+  const pqImages = parseImages(values['pq-images'], 'pq-images', Math.min(500, images));
   const outDir =
     typeof values.out === 'string'
       ? path.resolve(values.out)
@@ -96,6 +120,7 @@ export async function run(args: readonly string[]): Promise<number> {
   const loadavgStart = os.loadavg(); // shared machines: the load says how far to trust the timings
   const coco = await benchCoco({ images, outDir, reference });
   const caption = await benchCaption({ images, outDir, reference });
+  const panoptic = benchPanoptic({ images: pqImages, outDir, reference });
   // Fewer repetitions for small runs (the plumbing test); 20000 at COCO-val size.
   const perSample = benchRewards({ reps: Math.min(20000, Math.max(200, images * 4)), dfImages: images });
   const cpus = os.cpus();
@@ -111,6 +136,7 @@ export async function run(args: readonly string[]): Promise<number> {
     outDir,
     coco,
     caption,
+    panoptic,
     perSample,
   };
   process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : summary(report));
