@@ -1,7 +1,8 @@
 /**
  * Timing harness for `rewards-metrics bench`: runs this package's own CLI as a child process on generated inputs and
- * measures wall time and the child's peak resident memory (from its own `process.resourceUsage().maxRSS`, written
- * at exit by a preload script), so the figures are those a user of the CLI gets.
+ * measures wall time and the child's peak resident memory (VmHWM of /proc/self/status, else
+ * `process.resourceUsage().maxRSS`, written at exit by a preload script), so the figures are those a user of the CLI
+ * gets.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,18 @@ export interface CliTiming {
   readonly stdout: string;
 }
 
-const PRELOAD = `process.on('exit', () => require('node:fs').writeFileSync(process.env.RM_BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));\n`;
+// The child's own peak: VmHWM of /proc/self/status where there is one. getrusage's maxRSS is no good on Linux for
+// a child of a big process: exec keeps the high-water mark of the parent's memory it was forked from.
+const PRELOAD = `process.on('exit', () => {
+  const fs = require('node:fs');
+  let kib = process.resourceUsage().maxRSS;
+  try {
+    const m = /^VmHWM:\\s*(\\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) kib = Number(m[1]);
+  } catch {}
+  fs.writeFileSync(process.env.RM_BENCH_RSS_FILE, String(kib));
+});
+`;
 
 /** Runs `node <cli> ...args` (the bundled CLI next to this bundle by default) and times it. */
 export function timeCli(args: readonly string[], cli = path.join(__dirname, 'cli.cjs')): CliTiming {
