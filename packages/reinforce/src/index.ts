@@ -170,3 +170,20 @@ export {
   type MleConfig,
   type TuneConfig,
 } from './config-sections';
+export {
+  taskConfigObject,
+  taskConfigSpec,
+  syntheticSplits,
+  dataSectionObject,
+  dataSectionSchema,
+  adafactorCosine,
+  mleOptimizer,
+  oracleOptimizer,
+  tuneOptimizer,
+  MU_STAGE,
+  QUICK_TUNE,
+  MU_UVIM_TUNE,
+  B16_STAGE,
+  B16_TUNE,
+  SEQUENCE_LOOPS,
+} from './task-config';
