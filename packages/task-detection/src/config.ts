@@ -19,7 +19,17 @@
  */
 import { z } from 'zod';
 import { MODEL_PRESETS, modelSectionSchema, SCENE_DEFAULTS } from '@reward-tune/core-model';
-import { evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionSchema } from '@reward-tune/reinforce';
+import {
+  dataSectionSchema,
+  evalSectionObject,
+  mleSectionSchema,
+  SEQUENCE_LOOPS,
+  syntheticSplits,
+  taskConfigObject,
+  taskConfigSpec,
+  tuneOptimizer,
+  tuneSectionSchema,
+} from '@reward-tune/reinforce';
 
 /**
  * How a box is scored for mAP (eval.ts): the box's likelihood, its expected IoU read at the confidence token, or the
@@ -28,93 +38,78 @@ import { evalSectionObject, mleSectionSchema, TUNE_OPTIMIZER, tuneSectionSchema 
 export const SCORE_RULES = ['likelihood', 'confidence', 'fitted'] as const;
 export type ScoreRule = (typeof SCORE_RULES)[number];
 
-const synthetic = z
-  .object({
-    seed: z.number().int().nonnegative().default(0),
-    trainImages: z.number().int().positive().default(4000),
-    valImages: z.number().int().positive().default(1000),
-    /** The held-out test split (its own seed stream; train and val are as they were without it). */
-    testImages: z.number().int().positive().default(1000),
-    size: z.number().int().min(8).default(64),
-    maxObjects: z.number().int().min(1).max(8).default(8),
-    /** Scene difficulty (core-model's SceneOptions): clutter strokes, the largest box overlap, the object sides. */
-    clutter: z.boolean().default(SCENE_DEFAULTS.clutter),
-    maxOverlap: z.number().min(0).max(1).default(SCENE_DEFAULTS.maxOverlap),
-    sideMin: z.number().positive().max(1).default(SCENE_DEFAULTS.sideMin),
-    sideRange: z.number().nonnegative().max(1).default(SCENE_DEFAULTS.sideRange),
-  })
-  .strict();
+const synthetic = {
+  ...syntheticSplits({ trainImages: 4000, valImages: 1000, testImages: 1000 }),
+  size: z.number().int().min(8).default(64),
+  maxObjects: z.number().int().min(1).max(8).default(8),
+  /** Scene difficulty (core-model's SceneOptions): clutter strokes, the largest box overlap, the object sides. */
+  clutter: z.boolean().default(SCENE_DEFAULTS.clutter),
+  maxOverlap: z.number().min(0).max(1).default(SCENE_DEFAULTS.maxOverlap),
+  sideMin: z.number().positive().max(1).default(SCENE_DEFAULTS.sideMin),
+  sideRange: z.number().nonnegative().max(1).default(SCENE_DEFAULTS.sideRange),
+};
 
-export const detectionConfigSchema = z
-  .object({
-    seed: z.number().int().nonnegative().default(0),
-    data: z
-      .object({
-        /** A COCO-layout directory (see dataset.ts); absent = the built-in synthetic shapes. */
-        dir: z.string().optional(),
-        synthetic: synthetic.prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    model: modelSectionSchema,
-    tokens: z
-      .object({
-        /** Coordinate levels (1001 in the paper; one per pixel suits small images). */
-        bins: z.number().int().min(2).default(65),
-        maxBoxes: z.number().int().positive().default(8),
-        order: z.enum(['random', 'area', 'given']).default('random'),
-        /** Tuning and evaluation decode with well-formed slots: null iff the first token is 0 (sequence.ts). */
-        wellFormed: z.boolean().default(true),
-        /**
-         * What a null slot is in the MLE targets (sequence.ts): `zeros` (six 0 tokens, so the model decides box or
-         * null at a slot's first token) or `noise` (a random box with confidence 0, its first five tokens unweighted,
-         * so it decides at the confidence token, after drawing a box, as the paper's layout reads).
-         */
-        nullBoxes: z.enum(['zeros', 'noise']).default('zeros'),
-      })
-      .strict()
-      .prefault({}),
-    reward: z
-      .object({
-        /** Duplicate penalty of the reward (paper: 0.3). */
-        nmsWeight: z.number().nonnegative().default(0.3),
-        /**
-         * Penalty for each box on no object or of the wrong class (not in the paper, whose reward charges them nothing;
-         * rewards-metrics `falsePositiveWeight`). Default 0: the paper's reward.
-         */
-        falsePositiveWeight: z.number().nonnegative().default(0),
-        /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
-        releasedWeighting: z.boolean().default(false),
-        /**
-         * Form of the confidence ("expected IoU") loss, the task's auxiliary loss (weighted by tune.auxLossWeight):
-         * `paper` (every slot, over {0, 1, 2}) or `boxes` (box slots, over {1, 2}); task.ts.
-         */
-        confLoss: z.enum(['paper', 'boxes']).default('boxes'),
-      })
-      .strict()
-      .prefault({}),
-    mle: mleSectionSchema({ steps: 4000 }),
-    // The paper's recipe at the tiny scale (preset tiny-paper): 200 updates of it took 3–4 minutes in `npm start`,
-    // and no probe of it showed a gain that grew over them (docs/experiments/toy-detection-calibration.md).
-    tune: tuneSectionSchema({ steps: 200, evalEvery: 50 }),
-    eval: evalSectionObject
-      .extend({
-        /**
-         * The box score of the headline stats and the results JSON (eval.ts): `likelihood` (class × coordinate token
-         * probabilities; the same rule for an MLE and a tuned model), `confidence` (the expected IoU, paper §3.1.4;
-         * meaningful only once tuning has trained it) or `fitted` (the expected IoU of the head `scoreHead` names).
-         * The first two are always reported in eval/metrics.json, `fitted` too with a head.
-         */
-        score: z.enum(SCORE_RULES).default('likelihood'),
-        /**
-         * A score head fitted by `fit-score` (its `score-head.json`): the evaluation then also reports AP under the
-         * `fitted` rule, which `score` may name. Absent: no fitted score.
-         */
-        scoreHead: z.string().optional(),
-      })
-      .prefault({}),
-  })
-  .strict();
+export const detectionConfigSchema = taskConfigObject({
+  // data.dir: a COCO-layout directory (see dataset.ts); absent = the built-in synthetic shapes.
+  data: dataSectionSchema(synthetic),
+  model: modelSectionSchema,
+  tokens: z
+    .object({
+      /** Coordinate levels (1001 in the paper; one per pixel suits small images). */
+      bins: z.number().int().min(2).default(65),
+      maxBoxes: z.number().int().positive().default(8),
+      order: z.enum(['random', 'area', 'given']).default('random'),
+      /** Tuning and evaluation decode with well-formed slots: null iff the first token is 0 (sequence.ts). */
+      wellFormed: z.boolean().default(true),
+      /**
+       * What a null slot is in the MLE targets (sequence.ts): `zeros` (six 0 tokens, so the model decides box or
+       * null at a slot's first token) or `noise` (a random box with confidence 0, its first five tokens unweighted,
+       * so it decides at the confidence token, after drawing a box, as the paper's layout reads).
+       */
+      nullBoxes: z.enum(['zeros', 'noise']).default('zeros'),
+    })
+    .strict()
+    .prefault({}),
+  reward: z
+    .object({
+      /** Duplicate penalty of the reward (paper: 0.3). */
+      nmsWeight: z.number().nonnegative().default(0.3),
+      /**
+       * Penalty for each box on no object or of the wrong class (not in the paper, whose reward charges them nothing;
+       * rewards-metrics `falsePositiveWeight`). Default 0: the paper's reward.
+       */
+      falsePositiveWeight: z.number().nonnegative().default(0),
+      /** Score rewards with the released code's threshold weighting instead of the plain mean over 10 thresholds. */
+      releasedWeighting: z.boolean().default(false),
+      /**
+       * Form of the confidence ("expected IoU") loss, the task's auxiliary loss (weighted by tune.auxLossWeight):
+       * `paper` (every slot, over {0, 1, 2}) or `boxes` (box slots, over {1, 2}); task.ts.
+       */
+      confLoss: z.enum(['paper', 'boxes']).default('boxes'),
+    })
+    .strict()
+    .prefault({}),
+  mle: mleSectionSchema({ steps: 4000 }),
+  // The paper's recipe at the tiny scale (preset tiny-paper): 200 updates of it took 3–4 minutes in `npm start`,
+  // and no probe of it showed a gain that grew over them (docs/experiments/toy-detection-calibration.md).
+  tune: tuneSectionSchema({ steps: 200, evalEvery: 50 }),
+  eval: evalSectionObject
+    .extend({
+      /**
+       * The box score of the headline stats and the results JSON (eval.ts): `likelihood` (class × coordinate token
+       * probabilities; the same rule for an MLE and a tuned model), `confidence` (the expected IoU, paper §3.1.4;
+       * meaningful only once tuning has trained it) or `fitted` (the expected IoU of the head `scoreHead` names).
+       * The first two are always reported in eval/metrics.json, `fitted` too with a head.
+       */
+      score: z.enum(SCORE_RULES).default('likelihood'),
+      /**
+       * A score head fitted by `fit-score` (its `score-head.json`): the evaluation then also reports AP under the
+       * `fitted` rule, which `score` may name. Absent: no fitted score.
+       */
+      scoreHead: z.string().optional(),
+    })
+    .prefault({}),
+});
 
 export type DetectionConfig = z.output<typeof detectionConfigSchema>;
 
@@ -123,31 +118,13 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
     data: { synthetic: { trainImages: 16, valImages: 8, testImages: 8, size: 32, maxObjects: 4 } },
     model: MODEL_PRESETS.mu,
     tokens: { bins: 33, maxBoxes: 4 },
-    mle: {
-      steps: 4,
-      batchSize: 4,
-      evalEvery: 2,
-      checkpointEvery: 2,
-      heldOutImages: 4,
-      optimizer: { name: 'adafactor', lr: 1e-3 },
-    },
-    tune: { steps: 3, batchSize: 2, numSamples: 2, evalEvery: 3, checkpointEvery: 2, heldOutImages: 4 },
-    eval: { batchSize: 8, pictures: 2 },
+    ...SEQUENCE_LOOPS.mu,
   },
   quick: {
     data: { synthetic: { trainImages: 512, valImages: 128, testImages: 128, size: 48, maxObjects: 4 } },
     model: MODEL_PRESETS.quick,
     tokens: { bins: 49, maxBoxes: 4 },
-    mle: {
-      steps: 150,
-      batchSize: 16,
-      evalEvery: 75,
-      checkpointEvery: 50,
-      heldOutImages: 64,
-      optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } },
-    },
-    tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
-    eval: { batchSize: 64, pictures: 4 },
+    ...SEQUENCE_LOOPS.quick,
   },
   // 700 updates keep `npm start` inside 20 minutes on 2 CPU cores with a margin (800 took 18–20 min;
   // docs/experiments/detection-tiny-demo.md).
@@ -159,7 +136,7 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
       numSamples: 2,
       steps: 700,
       evalEvery: 100,
-      optimizer: { ...TUNE_OPTIMIZER, lr: 1e-4 },
+      optimizer: tuneOptimizer(1e-4),
     },
     reward: { nmsWeight: 1 },
   },
@@ -184,22 +161,7 @@ export const detectionPresets: Readonly<Record<string, unknown>> = {
   b16: {
     model: MODEL_PRESETS.b16,
     tokens: { bins: 1001, maxBoxes: 100 },
-    mle: {
-      steps: 100000,
-      batchSize: 64,
-      evalEvery: 5000,
-      checkpointEvery: 1000,
-      heldOutImages: 500,
-      optimizer: {
-        name: 'adafactor',
-        lr: 1e-3,
-        wd: 1e-4,
-        lrMults: [['^img/.*', 0.1]],
-        schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 },
-      },
-    },
-    tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
-    eval: { batchSize: 32 },
+    ...SEQUENCE_LOOPS.b16,
   },
 };
 
@@ -219,8 +181,4 @@ export const detectionMovedKeys: Readonly<Record<string, string>> = {
   'tune.confLoss': 'reward.confLoss',
 };
 
-export const detectionConfigSpec = {
-  schema: detectionConfigSchema,
-  presets: detectionPresets,
-  defaultPreset: 'tiny',
-} as const;
+export const detectionConfigSpec = taskConfigSpec(detectionConfigSchema, detectionPresets);
