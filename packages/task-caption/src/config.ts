@@ -14,7 +14,17 @@
  */
 import { z } from 'zod';
 import { MODEL_PRESETS, modelSectionSchema } from '@reward-tune/core-model';
-import { evalSectionSchema, mleSectionSchema, tuneSectionSchema, type RewardGives } from '@reward-tune/reinforce';
+import {
+  dataSectionObject,
+  evalSectionSchema,
+  mleSectionSchema,
+  SEQUENCE_LOOPS,
+  syntheticSplits,
+  taskConfigObject,
+  taskConfigSpec,
+  tuneSectionSchema,
+  type RewardGives,
+} from '@reward-tune/reinforce';
 import { DEFAULT_MAX_OBJECTS, NUMBER_WORDS } from './synthetic';
 
 /** CIDEr-D scores a whole caption: no split over tokens, so no `rtg` or `expected` estimator (estimators.ts). */
@@ -24,68 +34,55 @@ export const CIDER_REWARD: RewardGives = {
   why: 'CIDEr-D does not split over tokens',
 };
 
-const synthetic = z
-  .object({
-    seed: z.number().int().nonnegative().default(0),
-    trainImages: z.number().int().positive().default(4000),
-    valImages: z.number().int().positive().default(500),
-    /** The held-out test split (scene stream 2; train and val are as they were without it). */
-    testImages: z.number().int().positive().default(500),
-    size: z.number().int().min(8).default(64),
-    maxObjects: z
-      .number()
-      .int()
-      .min(1)
-      .max(NUMBER_WORDS.length - 1)
-      .default(DEFAULT_MAX_OBJECTS),
-  })
-  .strict();
+/** The synthetic captioned scenes (test: scene stream 2), used when neither `data.dir` nor `data.karpathy` is given. */
+const synthetic = {
+  ...syntheticSplits({ trainImages: 4000, valImages: 500, testImages: 500 }),
+  size: z.number().int().min(8).default(64),
+  maxObjects: z
+    .number()
+    .int()
+    .min(1)
+    .max(NUMBER_WORDS.length - 1)
+    .default(DEFAULT_MAX_OBJECTS),
+};
 
-export const captionConfigSchema = z
-  .object({
-    seed: z.number().int().nonnegative().default(0),
-    data: z
-      .object({
-        /** A directory in any accepted layout (layouts.ts), e.g. the one `writeCaptionDataset` writes. */
-        dir: z.string().optional(),
-        /** Karpathy's dataset_coco.json (train = train + restval, val = val, test = test); needs `imageDir`. */
-        karpathy: z.string().optional(),
-        /** The COCO root the Karpathy file's filepaths are relative to. */
-        imageDir: z.string().optional(),
-        /** Used when neither `dir` nor `karpathy` is given. */
-        synthetic: synthetic.prefault({}),
-      })
-      .strict()
-      .superRefine((d, ctx) => {
-        if (d.dir !== undefined && d.karpathy !== undefined)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['karpathy'],
-            message: 'give either data.dir or data.karpathy, not both',
-          });
-        if (d.karpathy !== undefined && d.imageDir === undefined)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['imageDir'],
-            message: 'data.karpathy needs data.imageDir (the COCO root)',
-          });
-      })
-      .prefault({}),
-    model: modelSectionSchema,
-    caption: z
-      .object({
-        /** L, tokens per caption: words, END, then PAD; longer references are cut to L − 1 words for MLE. */
-        length: z.number().int().min(2).default(24),
-        /** Words seen fewer times in the training references map to the unknown id. */
-        minCount: z.number().int().positive().default(1),
-      })
-      .strict()
-      .prefault({}),
-    mle: mleSectionSchema({ steps: 3000 }),
-    tune: tuneSectionSchema({ steps: 300, evalEvery: 50, reward: CIDER_REWARD }),
-    eval: evalSectionSchema,
+export const captionConfigSchema = taskConfigObject({
+  // data.dir: a directory in any accepted layout (layouts.ts), e.g. the one `writeCaptionDataset` writes.
+  data: dataSectionObject(synthetic, {
+    /** Karpathy's dataset_coco.json (train = train + restval, val = val, test = test); needs `imageDir`. */
+    karpathy: z.string().optional(),
+    /** The COCO root the Karpathy file's filepaths are relative to. */
+    imageDir: z.string().optional(),
   })
-  .strict();
+    .superRefine((d, ctx) => {
+      if (d.dir !== undefined && d.karpathy !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['karpathy'],
+          message: 'give either data.dir or data.karpathy, not both',
+        });
+      if (d.karpathy !== undefined && d.imageDir === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['imageDir'],
+          message: 'data.karpathy needs data.imageDir (the COCO root)',
+        });
+    })
+    .prefault({}),
+  model: modelSectionSchema,
+  caption: z
+    .object({
+      /** L, tokens per caption: words, END, then PAD; longer references are cut to L − 1 words for MLE. */
+      length: z.number().int().min(2).default(24),
+      /** Words seen fewer times in the training references map to the unknown id. */
+      minCount: z.number().int().positive().default(1),
+    })
+    .strict()
+    .prefault({}),
+  mle: mleSectionSchema({ steps: 3000 }),
+  tune: tuneSectionSchema({ steps: 300, evalEvery: 50, reward: CIDER_REWARD }),
+  eval: evalSectionSchema,
+});
 
 export type CaptionConfig = z.output<typeof captionConfigSchema>;
 
@@ -94,58 +91,21 @@ export const captionPresets: Readonly<Record<string, unknown>> = {
     data: { synthetic: { trainImages: 16, valImages: 8, testImages: 8, size: 32, maxObjects: 2 } },
     model: MODEL_PRESETS.mu,
     caption: { length: 16 },
-    mle: {
-      steps: 4,
-      batchSize: 4,
-      evalEvery: 2,
-      checkpointEvery: 2,
-      heldOutImages: 4,
-      optimizer: { name: 'adafactor', lr: 1e-3 },
-    },
-    tune: { steps: 3, batchSize: 2, numSamples: 2, evalEvery: 3, checkpointEvery: 2, heldOutImages: 4 },
-    eval: { batchSize: 8, pictures: 2 },
+    ...SEQUENCE_LOOPS.mu,
   },
   quick: {
     data: { synthetic: { trainImages: 512, valImages: 128, testImages: 128, size: 48, maxObjects: 3 } },
     model: MODEL_PRESETS.quick,
     caption: { length: 21 },
-    mle: {
-      steps: 150,
-      batchSize: 16,
-      evalEvery: 75,
-      checkpointEvery: 50,
-      heldOutImages: 64,
-      optimizer: { name: 'adafactor', lr: 1e-3, schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 150 } },
-    },
-    tune: { steps: 20, batchSize: 8, numSamples: 4, evalEvery: 10, checkpointEvery: 10, heldOutImages: 64 },
-    eval: { batchSize: 64, pictures: 4 },
+    ...SEQUENCE_LOOPS.quick,
   },
   tiny: {},
   b16: {
     model: MODEL_PRESETS.b16,
     // Karpathy-split practice: words seen at least 5 times; 19 words + END keep nearly every COCO caption whole.
     caption: { length: 20, minCount: 5 },
-    mle: {
-      steps: 100000,
-      batchSize: 64,
-      evalEvery: 5000,
-      checkpointEvery: 1000,
-      heldOutImages: 500,
-      optimizer: {
-        name: 'adafactor',
-        lr: 1e-3,
-        wd: 1e-4,
-        lrMults: [['^img/.*', 0.1]],
-        schedule: { kind: 'cosine', warmupSteps: 4000, totalSteps: 100000 },
-      },
-    },
-    tune: { steps: 10000, batchSize: 64, numSamples: 4, evalEvery: 1000, checkpointEvery: 500, heldOutImages: 500 },
-    eval: { batchSize: 32 },
+    ...SEQUENCE_LOOPS.b16,
   },
 };
 
-export const captionConfigSpec = {
-  schema: captionConfigSchema,
-  presets: captionPresets,
-  defaultPreset: 'tiny',
-} as const;
+export const captionConfigSpec = taskConfigSpec(captionConfigSchema, captionPresets);
