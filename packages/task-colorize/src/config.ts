@@ -17,9 +17,19 @@
 import { z } from 'zod';
 import { MODEL_PRESETS, ORACLE_PRESETS, modelSectionSchema, type OracleOutputInput } from '@reward-tune/core-model';
 import {
+  B16_STAGE,
+  dataSectionSchema,
   evalSectionObject,
+  mleOptimizer,
   mleSectionSchema,
+  MU_STAGE,
+  MU_UVIM_TUNE,
+  oracleOptimizer,
   oracleSectionSchema,
+  syntheticSplits,
+  taskConfigObject,
+  taskConfigSpec,
+  tuneOptimizer,
   tuneSectionSchema,
   WHOLE_OUTPUT_REWARD,
   type OracleSection,
@@ -29,74 +39,57 @@ import { COLOUR_REWARDS, GRAY_DIVERSITY_DEFAULTS } from '@reward-tune/rewards-me
 /** The oracle's one output key: the colour image, 3 channels, mean squared error. */
 export const RGB_OUTPUT: OracleOutputInput = { name: 'rgb', channels: 3, loss: 'mse' };
 
-const synthetic = z
-  .object({
-    /** The scenes' seed (independent of the run's seed, so every run sees the same data). */
-    seed: z.number().int().nonnegative().default(0),
-    trainImages: z.number().int().positive().default(8000),
-    valImages: z.number().int().positive().default(500),
-    testImages: z.number().int().positive().default(500),
-    /** Probability that a region is exactly grey (the dull mode). */
-    greyProbability: z.number().min(0).max(1).default(0.5),
-    /** Radius of a vivid hue in the (Cb, Cr) plane before the gamut shrink. */
-    chroma: z.number().min(0).max(0.5).default(0.22),
-  })
-  .strict();
+const synthetic = {
+  ...syntheticSplits({ trainImages: 8000, valImages: 500, testImages: 500 }),
+  /** Probability that a region is exactly grey (the dull mode). */
+  greyProbability: z.number().min(0).max(1).default(0.5),
+  /** Radius of a vivid hue in the (Cb, Cr) plane before the gamut shrink. */
+  chroma: z.number().min(0).max(0.5).default(0.22),
+};
 
-export const colorizeConfigSchema = z
-  .object({
-    seed: z.number().int().nonnegative().default(0),
-    data: z
-      .object({
-        /**
-         * A folder of colour images (JPEG/PNG, any size): `<dir>/train`, `<dir>/val` and optionally `<dir>/test`
-         * when `<dir>/train` exists, else every image split by a hash of its path (data.ts). Absent: synthetic scenes.
-         */
-        dir: z.string().optional(),
-        /** At most this many images per split of a folder (the first in sorted order; 0 = all). */
-        maxImages: z.number().int().nonnegative().default(0),
-        synthetic: synthetic.prefault({}),
-      })
-      .strict()
-      .prefault({}),
-    oracle: oracleSectionSchema({ preset: 'tiny', steps: 2500 }),
-    /** The stage II model; its image size must be the oracle's. */
-    model: modelSectionSchema,
-    reward: z
-      .object({
-        /** `colorfulness`: Hasler–Süsstrunk M3; `gray-diversity`: the project's Lab reward (not-grey × hue entropy). */
-        kind: z.enum(COLOUR_REWARDS).default('colorfulness'),
-        /** Weight of the luma PSNR (dB) to the grey input added to the reward: a project extension, 0 = off. */
-        fidelityWeight: z.number().nonnegative().default(0),
-        /** Lab chroma above which a pixel counts as coloured (gray-diversity and the near-grey fraction). */
-        chromaThreshold: z.number().positive().default(GRAY_DIVERSITY_DEFAULTS.chromaThreshold),
-        /** Hue bins of gray-diversity's entropy term. */
-        hueBins: z.number().int().min(2).default(GRAY_DIVERSITY_DEFAULTS.hueBins),
-      })
-      .strict()
-      .prefault({}),
-    mle: mleSectionSchema({ steps: 3000 }),
-    tune: tuneSectionSchema({ steps: 300, evalEvery: 25, reward: WHOLE_OUTPUT_REWARD }),
-    eval: evalSectionObject
-      .extend({
-        /**
-         * T = 1 samples per image in the suite (MLE and tuned samples' colourfulness; 0 = none); the demo's picture
-         * grid shows up to three of them.
-         */
-        samples: z.number().int().nonnegative().default(3),
-      })
-      .prefault({}),
-  })
-  .strict()
-  .superRefine((c, ctx) => {
-    const size = oracleImageSize(c.oracle);
-    if (c.model.imageSize !== size)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['model', 'imageSize'],
-        message: `${c.model.imageSize} must equal the oracle's image size ${size}`,
-      });
-  });
+export const colorizeConfigSchema = taskConfigObject({
+  // data.dir: a folder of colour images (JPEG/PNG, any size): `<dir>/train`, `<dir>/val` and optionally `<dir>/test`
+  // when `<dir>/train` exists, else every image split by a hash of its path (data.ts). Absent: synthetic scenes.
+  data: dataSectionSchema(synthetic, {
+    /** At most this many images per split of a folder (the first in sorted order; 0 = all). */
+    maxImages: z.number().int().nonnegative().default(0),
+  }),
+  oracle: oracleSectionSchema({ preset: 'tiny', steps: 2500 }),
+  /** The stage II model; its image size must be the oracle's. */
+  model: modelSectionSchema,
+  reward: z
+    .object({
+      /** `colorfulness`: Hasler–Süsstrunk M3; `gray-diversity`: the project's Lab reward (not-grey × hue entropy). */
+      kind: z.enum(COLOUR_REWARDS).default('colorfulness'),
+      /** Weight of the luma PSNR (dB) to the grey input added to the reward: a project extension, 0 = off. */
+      fidelityWeight: z.number().nonnegative().default(0),
+      /** Lab chroma above which a pixel counts as coloured (gray-diversity and the near-grey fraction). */
+      chromaThreshold: z.number().positive().default(GRAY_DIVERSITY_DEFAULTS.chromaThreshold),
+      /** Hue bins of gray-diversity's entropy term. */
+      hueBins: z.number().int().min(2).default(GRAY_DIVERSITY_DEFAULTS.hueBins),
+    })
+    .strict()
+    .prefault({}),
+  mle: mleSectionSchema({ steps: 3000 }),
+  tune: tuneSectionSchema({ steps: 300, evalEvery: 25, reward: WHOLE_OUTPUT_REWARD }),
+  eval: evalSectionObject
+    .extend({
+      /**
+       * T = 1 samples per image in the suite (MLE and tuned samples' colourfulness; 0 = none); the demo's picture
+       * grid shows up to three of them.
+       */
+      samples: z.number().int().nonnegative().default(3),
+    })
+    .prefault({}),
+}).superRefine((c, ctx) => {
+  const size = oracleImageSize(c.oracle);
+  if (c.model.imageSize !== size)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'imageSize'],
+      message: `${c.model.imageSize} must equal the oracle's image size ${size}`,
+    });
+});
 
 export type ColorizeConfig = z.output<typeof colorizeConfigSchema>;
 
@@ -105,23 +98,8 @@ export const oracleImageSize = (o: OracleSection): number => o.model.imageSize ?
 export const dictSizeOf = (o: OracleSection): number => o.model.dictSize ?? ORACLE_PRESETS[o.preset].dictSize;
 export const codeLenOf = (o: OracleSection): number => o.model.codeLen ?? ORACLE_PRESETS[o.preset].codeLen;
 
-/** A cosine schedule's optimizer of a stage with `steps` updates and `warmup` warm-up steps. */
-const adafactor = (lr: number, wd: number, steps: number, warmup: number, clip?: number) => ({
-  name: 'adafactor',
-  lr,
-  wd,
-  ...(clip === undefined ? {} : { gradClipNorm: clip }),
-  schedule: { kind: 'cosine', warmupSteps: warmup, totalSteps: steps },
-  adafactor: { beta2Cap: 0.95 },
-});
-
-const TUNE_LR = (lr: number) => ({
-  name: 'adafactor',
-  lr,
-  wd: 0,
-  schedule: { kind: 'constant', warmupSteps: 10 },
-  adafactor: { beta2Cap: 0.95 },
-});
+/** `quick`'s stage I and stage II: 300 updates of 16 images, evaluated on 32 held-out images and saved every 100. */
+const QUICK_STAGE = { steps: 300, batchSize: 16, evalEvery: 100, checkpointEvery: 100, heldOutImages: 32 };
 
 export const colorizePresets: Readonly<Record<string, unknown>> = {
   mu: {
@@ -133,48 +111,18 @@ export const colorizePresets: Readonly<Record<string, unknown>> = {
       evalEvery: 3,
       checkpointEvery: 3,
       heldOutImages: 4,
-      optimizer: adafactor(1e-3, 4e-5, 6, 2, 1),
+      optimizer: oracleOptimizer(6, 2),
     },
     model: { variant: 'mu/4', imageSize: 16 },
-    mle: {
-      steps: 4,
-      batchSize: 4,
-      evalEvery: 2,
-      checkpointEvery: 2,
-      heldOutImages: 4,
-      optimizer: adafactor(1e-3, 1e-4, 4, 1),
-    },
-    tune: {
-      steps: 2,
-      batchSize: 2,
-      numSamples: 2,
-      evalEvery: 2,
-      checkpointEvery: 1,
-      heldOutImages: 4,
-      distributionSamples: 2,
-    },
+    mle: { ...MU_STAGE, optimizer: mleOptimizer(MU_STAGE.steps, 1) },
+    tune: MU_UVIM_TUNE,
     eval: { batchSize: 8, pictures: 2, samples: 2 },
   },
   quick: {
     data: { synthetic: { trainImages: 1000, valImages: 64, testImages: 128 } },
-    oracle: {
-      preset: 'quick',
-      steps: 300,
-      batchSize: 16,
-      evalEvery: 100,
-      checkpointEvery: 100,
-      heldOutImages: 32,
-      optimizer: adafactor(1e-3, 4e-5, 300, 30, 1),
-    },
+    oracle: { preset: 'quick', ...QUICK_STAGE, optimizer: oracleOptimizer(QUICK_STAGE.steps, 30) },
     model: { variant: 'pico/4', imageSize: 32 },
-    mle: {
-      steps: 300,
-      batchSize: 16,
-      evalEvery: 100,
-      checkpointEvery: 100,
-      heldOutImages: 32,
-      optimizer: adafactor(1e-3, 1e-4, 300, 30),
-    },
+    mle: { ...QUICK_STAGE, optimizer: mleOptimizer(QUICK_STAGE.steps, 30) },
     tune: {
       steps: 20,
       batchSize: 8,
@@ -182,7 +130,7 @@ export const colorizePresets: Readonly<Record<string, unknown>> = {
       evalEvery: 10,
       checkpointEvery: 10,
       heldOutImages: 32,
-      optimizer: TUNE_LR(1e-4),
+      optimizer: tuneOptimizer(1e-4, 10),
     },
     eval: { batchSize: 64, pictures: 4 },
   },
@@ -194,7 +142,7 @@ export const colorizePresets: Readonly<Record<string, unknown>> = {
       evalEvery: 250,
       checkpointEvery: 250,
       heldOutImages: 128,
-      optimizer: adafactor(1e-3, 4e-5, 2500, 200, 1),
+      optimizer: oracleOptimizer(2500, 200),
     },
     mle: {
       steps: 3000,
@@ -202,7 +150,7 @@ export const colorizePresets: Readonly<Record<string, unknown>> = {
       evalEvery: 500,
       checkpointEvery: 250,
       heldOutImages: 128,
-      optimizer: adafactor(1e-3, 1e-4, 3000, 200),
+      optimizer: mleOptimizer(3000, 200),
     },
     tune: {
       steps: 200,
@@ -211,29 +159,14 @@ export const colorizePresets: Readonly<Record<string, unknown>> = {
       evalEvery: 25,
       checkpointEvery: 25,
       heldOutImages: 128,
-      optimizer: TUNE_LR(1e-4),
+      optimizer: tuneOptimizer(1e-4, 10),
     },
     eval: { batchSize: 64, pictures: 8 },
   },
   b16: {
-    oracle: {
-      preset: 'b16',
-      steps: 100000,
-      batchSize: 64,
-      evalEvery: 5000,
-      checkpointEvery: 1000,
-      heldOutImages: 500,
-      optimizer: adafactor(4e-4, 4e-5, 100000, 4000, 1),
-    },
+    oracle: { preset: 'b16', ...B16_STAGE, optimizer: oracleOptimizer(B16_STAGE.steps, 4000, 4e-4) },
     model: { ...MODEL_PRESETS.b16, imageSize: 512 },
-    mle: {
-      steps: 100000,
-      batchSize: 64,
-      evalEvery: 5000,
-      checkpointEvery: 1000,
-      heldOutImages: 500,
-      optimizer: adafactor(1e-3, 1e-4, 100000, 4000),
-    },
+    mle: { ...B16_STAGE, optimizer: mleOptimizer(B16_STAGE.steps, 4000) },
     tune: {
       steps: 5000,
       batchSize: 64,
@@ -241,14 +174,10 @@ export const colorizePresets: Readonly<Record<string, unknown>> = {
       evalEvery: 500,
       checkpointEvery: 500,
       heldOutImages: 500,
-      optimizer: TUNE_LR(1e-5),
+      optimizer: tuneOptimizer(1e-5, 10),
     },
     eval: { batchSize: 16 },
   },
 };
 
-export const colorizeConfigSpec = {
-  schema: colorizeConfigSchema,
-  presets: colorizePresets,
-  defaultPreset: 'tiny',
-} as const;
+export const colorizeConfigSpec = taskConfigSpec(colorizeConfigSchema, colorizePresets);
