@@ -9,9 +9,12 @@
  * - per-image BLEU-n: the same formula on that image's own counts and lengths.
  */
 
-import { corpusCiderDAndBleu } from './caption-corpus';
+import { corpusCiderDAndBleu, type BleuResult } from './caption-corpus';
 import type { CiderDCorpusResult, CiderDOptions } from './cider';
 import { NgramIndex, wholeCounts, type CountsView } from './ngram-index';
+
+// BleuResult lives beside the one-pass corpus scorer that fills it (no import cycle); this module's public name.
+export type { BleuResult };
 
 const N = 4;
 
@@ -22,13 +25,6 @@ function grow(a: Int32Array, size: number): Int32Array {
   const b = new Int32Array(size);
   b.set(a);
   return b;
-}
-
-export interface BleuResult {
-  /** [BLEU-1, BLEU-2, BLEU-3, BLEU-4] of the corpus. */
-  readonly corpus: [number, number, number, number];
-  /** perImage[n − 1][i]: BLEU-n of image i alone. */
-  readonly perImage: [Float64Array, Float64Array, Float64Array, Float64Array];
 }
 
 /** Scores `candidates[i]` against `refs[i]` (normalised captions); corpus and per-image BLEU-1..4. */

@@ -17,8 +17,15 @@
  * for every absent one leaves each sum bit for bit the same (all terms are ≥ 0, so no −0 arises). The work is split
  * into small methods that V8 optimises after a few calls, rather than one long loop it must compile on the stack.
  */
-import type { BleuResult } from './bleu';
 import type { CiderDCorpusResult } from './cider';
+
+/** Corpus and per-image BLEU-1..4 (bleu.ts exports it under its own name). */
+export interface BleuResult {
+  /** [BLEU-1, BLEU-2, BLEU-3, BLEU-4] of the corpus. */
+  readonly corpus: [number, number, number, number];
+  /** perImage[n − 1][i]: BLEU-n of image i alone. */
+  readonly perImage: [Float64Array, Float64Array, Float64Array, Float64Array];
+}
 
 const N = 4;
 const TINY = 1e-15;
