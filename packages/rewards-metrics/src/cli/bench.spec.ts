@@ -4,23 +4,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
 import type { BenchReport } from './bench';
+import { bundleCli } from '../testing/bundle-cli';
 
 const root = path.resolve(__dirname, '../../../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'rm-bench-spec-'));
 const cli = path.join(dir, 'cli.cjs');
 
 beforeAll(() => {
-  buildSync({
-    entryPoints: [path.join(__dirname, '..', 'cli.ts')],
-    outfile: cli,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    packages: 'external',
-    logLevel: 'error',
-  });
+  bundleCli(cli);
 });
 
 // npm dependencies stay external, so the bundle in the temp dir finds them through NODE_PATH (as do its children).

@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
 import { writePanopticBench } from '../bench/panoptic';
+import { bundleCli } from '../testing/bundle-cli';
 
 const root = path.resolve(__dirname, '../../../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'rm-pq-workers-'));
@@ -13,15 +13,7 @@ const cli = path.join(dir, 'cli.cjs');
 const data = path.join(dir, 'data');
 
 beforeAll(() => {
-  buildSync({
-    entryPoints: [path.join(__dirname, '..', 'cli.ts')],
-    outfile: cli,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    packages: 'external',
-    logLevel: 'error',
-  });
+  bundleCli(cli);
   writePanopticBench(data, 24, 5, 80, 60);
 });
 
