@@ -7,8 +7,9 @@
  *   → decode, reward, and what the estimator needs → the result into Redis → the job completes
  *
  * A job is a pure function of its content, so a job done twice (a killed actor's job that came back when its lock
- * lapsed, or one delivered twice) gives the same bytes. The actor stops when the learner marks the run done, when
- * a fresh run takes over the name, or (RedisUnavailable) when Redis stays away past the outage limit.
+ * lapsed, or one delivered twice) gives the same bytes. The actor stops when the learner marks the run done (or it
+ * finds the run done on arrival), when a fresh run takes over the name, or (RedisUnavailable) when Redis stays away
+ * past the outage limit.
  */
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
@@ -69,6 +70,7 @@ export async function runActor<E, P, A>(opts: ActorOptions<E, P, A>): Promise<Ac
   let worker: Worker | undefined;
   try {
     const meta = await waitForRun(redis, opts, log);
+    if (meta === 'done') return { jobs: 0, stopped: 'done' };
     if (meta === undefined) return { jobs: 0, stopped: 'aborted' };
     if (meta.tool !== opts.tool) throw new Error(`run ${opts.run} tunes a ${meta.tool} task, not ${opts.tool}`);
     const setup = await opts.setup(meta);
@@ -167,12 +169,15 @@ function parseMeta(text: string): RunMeta | undefined {
   }
 }
 
-/** The run's meta, once its learner has published it (undefined when aborted first). */
+/**
+ * The run's meta, once its learner has published it; 'done' when the run has already finished (an actor that came up
+ * after its fellow actors served every job: waiting would never end); undefined when aborted first.
+ */
 async function waitForRun(
   redis: RunRedis,
   opts: ActorOptions<unknown, unknown, unknown>,
   log: (line: string) => void,
-): Promise<RunMeta | undefined> {
+): Promise<RunMeta | 'done' | undefined> {
   const k = keys(opts.run);
   let told = false;
   for (;;) {
@@ -183,6 +188,10 @@ async function waitForRun(
       if (!meta.success)
         throw new Error(`run ${opts.run}: its meta in Redis is not a run's (${meta.error.issues[0]?.message})`);
       return meta.data;
+    }
+    if (text !== null && state === 'done') {
+      log(`run ${opts.run} has already finished`);
+      return 'done';
     }
     if (!told) log(`waiting for the learner of run ${opts.run}`);
     told = true;

@@ -30,7 +30,10 @@ afterAll(async () => {
 });
 
 /** A learner and `actors` actors on a fresh run; the learner's folder once all have exited. */
-async function distributed(label: string, actors: number): Promise<{ dir: string; actorLines: string[][] }> {
+async function distributed(
+  label: string,
+  actors: number,
+): Promise<{ dir: string; run: string; actorLines: string[][] }> {
   const dir = runDir(label);
   const run = `${label}-${process.pid}-${Date.now()}`;
   // The actors first, each 0.2 s per job, so that all of them are serving before the jobs run out.
@@ -41,7 +44,7 @@ async function distributed(label: string, actors: number): Promise<{ dir: string
   const learner = start(`learner ${label}`, ['learner', '--redis', url, '--run', run, '--dir', dir, '--fresh']);
   expect(await learner.exit(90_000)).toBe(0);
   for (const a of as) expect(await a.exit(30_000)).toBe(0);
-  return { dir, actorLines: as.map((a) => a.lines) };
+  return { dir, run, actorLines: as.map((a) => a.lines) };
 }
 
 it("S = 0: 1 actor and 3 actors give the local loop's parameters, bit for bit", async () => {
@@ -60,6 +63,10 @@ it("S = 0: 1 actor and 3 actors give the local loop's parameters, bit for bit", 
   const losses = (dir: string) => trainRecords(dir).map((r) => r.loss);
   expect(losses(three.dir)).toEqual(losses(local));
   expect(losses(one.dir)).toHaveLength(8);
+  // An actor that comes up after the run has finished stops at once instead of waiting for it.
+  const late = start('late actor', ['actor', '--redis', url, '--run', three.run, '--id', 'late']);
+  expect(await late.exit(30_000)).toBe(0);
+  expect(late.lines).toContain('stopped done after 0 jobs');
   // Each step says where its samples came from.
   expect(trainRecords(three.dir).map((r) => [r.version, r.staleness])).toEqual(
     Array.from({ length: 8 }, (_, k) => [k, 0]),
