@@ -144,10 +144,10 @@ it('the importance-weighted estimator is within 5 % of the exact gradient; the u
     const optimizer = new Capture();
     const opts = { policy: current, task, config, importanceClip, optimizer };
     const inputs = await updateInputs(opts, images, examples, Rng.fromSeed(0), [scored]);
-    await applyUpdate(opts, inputs);
+    const { importance } = await applyUpdate(opts, inputs);
     inputs.dispose();
     // The loss is −A·log π, so its gradient estimates −∇E[R].
-    return { grad: Float64Array.from(optimizer.grads.get('table')!, (x) => -x), stats: inputs.importance };
+    return { grad: Float64Array.from(optimizer.grads.get('table')!, (x) => -x), stats: importance };
   };
   const weighted = await estimate(2);
   const unweighted = await estimate(undefined);

@@ -1,14 +1,37 @@
 /**
  * The tuning loss of one step (inside a gradient tape): the rows' tokens re-scored teacher-forced under the sampling
  * distribution, −A·log P (+ the exact expectation at enumerated tokens, + KL to a reference, + the task's auxiliary
- * loss). update.ts builds its inputs from a rollout.
+ * loss), the policy-gradient terms optionally weighted per row by a truncated importance weight computed from the same
+ * pass. update.ts builds its inputs from a rollout.
  *
  * Dimension legend: R rows carrying the gradient, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { scoreRows, type SequencePolicy } from '@reward-tune/core-model';
-import { expectedValueLoss, klPenalty, policyGradientLoss, type PgReduction } from './losses';
+import { customOp, scoreRows, type SequencePolicy } from '@reward-tune/core-model';
+import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import type { Task } from './task';
+
+/**
+ * Truncated importance weights for rows drawn by an older policy μ (distributed tuning's staleness ≥ 1): row r's
+ * policy-gradient terms (its advantages and the `expected` estimator's token values) are multiplied by
+ * w_r = min(c, π_T(y_r)/μ(y_r)) of its whole sequence, π_T the loss's own scores at the sampling temperature, so no
+ * second pass scores the rows. w is a constant of the loss: no gradient flows through it (importanceRatios).
+ */
+export interface ImportanceInput {
+  /**
+   * [R, L] the sampler's log-probability of each token, log μ(y_t | y_<t) (ScoredSamples.logProbs). Per token, not
+   * summed: the ratio's log Σ_t (log π_T − log μ) is summed in float32, and the difference of nearly equal terms
+   * taken token by token stays exact where a difference of two long sums would not.
+   */
+  readonly behaviourLogProbs: Float32Array;
+  /** c, the clip of the weight. */
+  readonly clip: number;
+  /**
+   * Receives the rows' ratios π_T(y)/μ(y) [R] before clipping (the weights are min(c, ratio)), kept out of the loss's
+   * scope: the receiver reads and disposes it.
+   */
+  readonly report?: (ratios: tf.Tensor1D) => void;
+}
 
 export interface ReinforceLossInput<A> {
   /** [B, H, W, C] the rows' images. */
@@ -24,6 +47,8 @@ export interface ReinforceLossInput<A> {
   readonly reduction: PgReduction;
   /** The temperature the rows were sampled at (TuneConfig.temperature; default 1). */
   readonly temperature?: number;
+  /** Importance weights of the rows (see ImportanceInput); absent: every weight 1 (on-policy samples). */
+  readonly importance?: ImportanceInput;
   /** [R, L] log π_ref of the tokens, with its weight. */
   readonly kl?: { readonly coef: number; readonly refTokenLogProbs: tf.Tensor2D };
   readonly aux?: {
@@ -50,19 +75,22 @@ export function reinforceLoss<A>(
   const scores = scoreRows(policy, input.images, input.tokens, { rowImages: input.rowImages, head });
   const logProbs = scores.logProbs; // [R, L, V]
   const [r, l] = input.tokens.shape;
-  const adv =
-    input.advantages.length === r
-      ? tf.tensor1d(Float32Array.from(input.advantages))
-      : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
   // log softmax(z/T) = log softmax(log softmax(z)/T): the softmax forgets the shift. Masked tokens stay ≈ −∞.
   const t = input.temperature ?? 1;
   const sampledLogProbs = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
+  let adv =
+    input.advantages.length === r
+      ? tf.tensor1d(Float32Array.from(input.advantages))
+      : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
+  let values = input.tokenValues && tf.tensor3d(input.tokenValues, logProbs.shape);
+  if (input.importance) {
+    // [R] weights, constants of the loss: each row's advantages and token values times its own.
+    const w = importanceWeights(sampledLogProbs, input.tokens, input.importance);
+    adv = tf.mul(adv, adv.rank === 1 ? w : tf.reshape(w, [r, 1]));
+    if (values) values = tf.mul<tf.Tensor3D>(values, tf.reshape(w, [r, 1, 1]));
+  }
   let pg = policyGradientLoss(sampledLogProbs, input.tokens, adv, input.reduction);
-  if (input.tokenValues)
-    pg = tf.add(
-      pg,
-      expectedValueLoss(sampledLogProbs, tf.tensor3d(input.tokenValues, logProbs.shape), input.reduction),
-    );
+  if (values) pg = tf.add(pg, expectedValueLoss(sampledLogProbs, values, input.reduction));
   terms.pgLoss = pg;
   let loss: tf.Scalar = pg;
   if (input.kl && input.kl.coef > 0) {
@@ -76,4 +104,37 @@ export function reinforceLoss<A>(
     loss = tf.add(loss, tf.mul(aux, input.aux.weight));
   }
   return loss;
+}
+
+/**
+ * The rows' truncated importance weights min(c, π_T(y)/μ(y)) [R] from the loss's own sampled-token log-probs, as a
+ * constant of the loss; the unclipped ratios go to `importance.report`.
+ */
+function importanceWeights(
+  sampledLogProbs: tf.Tensor3D,
+  tokens: tf.Tensor2D,
+  importance: ImportanceInput,
+): tf.Tensor1D {
+  const [r, l] = tokens.shape;
+  if (importance.behaviourLogProbs.length !== r * l)
+    throw new RangeError(
+      `importance: ${importance.behaviourLogProbs.length} behaviour log-probs for [${r}, ${l}] tokens`,
+    );
+  const ratios = importanceRatios(sampledLogProbs, tokens, tf.tensor2d(importance.behaviourLogProbs, [r, l]));
+  if (importance.report) importance.report(tf.keep(tf.clone(ratios)));
+  return tf.minimum(ratios, importance.clip);
+}
+
+/**
+ * exp(Σ_t (log π_T(y_t) − log μ(y_t))) [R] with no gradient to anything (tfjs-core has no stopGradient): one custom
+ * op whose only input is the constant `behaviour` [R, L]. The ops inside a custom op's forward are not recorded on
+ * the gradient tape, and the log-probs [R, L, V] enter by closure, not as an input, so the tape sees a node that
+ * depends on no parameter: backpropagation never reaches it (its zero backward is never run), and everything made
+ * from its output (the weights, the weighted advantages) is as constant as the advantages themselves.
+ */
+function importanceRatios(logProbs: tf.Tensor3D, tokens: tf.Tensor2D, behaviour: tf.Tensor2D): tf.Tensor1D {
+  return customOp(
+    (mu: tf.Tensor) => ({ value: tf.exp(tf.sum(tf.sub(selectTokenLogProbs(logProbs, tokens), mu), 1)), saved: [] }),
+    () => [tf.zerosLike(behaviour)],
+  )(behaviour) as tf.Tensor1D;
 }

@@ -7,12 +7,19 @@
  * Dimension legend: B batch, N samples per input, R rows carrying the gradient, L sequence length, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { scoreRows, tokensTensor, type Optimizer, type Rng, type SequencePolicy } from '@reward-tune/core-model';
+import {
+  readTensor,
+  scoreRows,
+  tokensTensor,
+  type Optimizer,
+  type Rng,
+  type SequencePolicy,
+} from '@reward-tune/core-model';
 import { normalizeAdvantages } from './advantages';
 import type { TuneConfig } from './config-sections';
 import { ESTIMATOR_SPECS, estimatorRows, normalizeProblem, samplesProblem, taskProblem } from './estimators';
 import { selectTokenLogProbs } from './losses';
-import { reinforceLoss, type ReinforceLossInput } from './reinforce-loss';
+import { reinforceLoss, type ImportanceInput, type ReinforceLossInput } from './reinforce-loss';
 import { gradientStep, type GradStep, type LossFn } from './loop';
 import { sampleAndReward, type ScoredSamples } from './rollout';
 import type { Task } from './task';
@@ -26,13 +33,17 @@ export interface UpdateContext<E, P, A> {
   readonly reference?: SequencePolicy;
   /**
    * Samples drawn by an older policy μ (distributed tuning's staleness ≥ 1): each row's term is multiplied by the
-   * truncated importance weight min(c, π_θ(y)/μ(y)) of its whole sequence, π_θ re-scored here and μ from the
-   * sampler's log-probs (ScoredSamples.logProbs). Absent: no weights (the on-policy loop).
+   * truncated importance weight min(c, π_θ(y)/μ(y)) of its whole sequence, π_θ from the loss's own pass
+   * (reinforce-loss.ts ImportanceInput) and μ from the sampler's log-probs (ScoredSamples.logProbs). Absent: no
+   * weights (the on-policy loop).
    */
   readonly importanceClip?: number;
 }
 
-/** The importance weights of one update (UpdateContext.importanceClip): their mean, max, and the share clipped. */
+/**
+ * The importance weights of one update (UpdateContext.importanceClip), over all its rows: their mean, max, and the
+ * share clipped.
+ */
 export interface ImportanceStats {
   readonly isMean: number;
   readonly isMax: number;
@@ -44,7 +55,8 @@ export type PartRng = Rng | ((part: number) => Rng);
 
 /**
  * One update from a batch: its loss inputs (updateInputs), then gradientStep over their chunks, each chunk's loss and
- * terms weighted by its share of the rows, so that the chunks' summed gradient is the whole batch's.
+ * terms weighted by its share of the rows, so that the chunks' summed gradient is the whole batch's. `importance`:
+ * the weights' statistics (UpdateContext.importanceClip), known once the loss has run.
  */
 export async function update<E, P, A>(
   opts: UpdateContext<E, P, A> & { readonly optimizer: Optimizer },
@@ -55,35 +67,73 @@ export async function update<E, P, A>(
 ): Promise<{ readonly result: GradStep; readonly rewards: Float64Array; readonly importance?: ImportanceStats }> {
   const step = await updateInputs(opts, batchImages, examples, rng, given);
   try {
-    return { result: await applyUpdate(opts, step), rewards: step.rewards, importance: step.importance };
+    const { importance, ...result } = await applyUpdate(opts, step);
+    return { result, rewards: step.rewards, importance };
   } finally {
     step.dispose();
   }
 }
 
-/** gradientStep over an update's chunks, each chunk's loss and terms weighted by its share of the rows. */
-export function applyUpdate<E, P, A>(
+/**
+ * gradientStep over an update's chunks, each chunk's loss and terms weighted by its share of the rows; with importance
+ * weights (the chunks' ImportanceInput), their statistics over all the update's rows, which the loss computes.
+ */
+export async function applyUpdate<E, P, A>(
   opts: UpdateContext<E, P, A> & { readonly optimizer: Optimizer },
   step: UpdateInputs<A>,
-): Promise<GradStep> {
+): Promise<GradStep & { readonly importance?: ImportanceStats }> {
   const { policy } = opts;
+  // Each chunk's importance ratios as its loss reports them: [R] tensors, read once the step has run.
+  const ratios: { readonly clip: number; readonly ratios: tf.Tensor1D }[] = [];
   // A whole batch is one chunk of share 1: multiplying by 1 is exact, so it updates as it always did.
   const chunks = step.chunks.map(({ share, input }): LossFn => (terms) => {
     const own: Record<string, tf.Scalar> = {};
-    const loss = reinforceLoss(policy, input, own);
+    const importance = input.importance && {
+      ...input.importance,
+      report: (r: tf.Tensor1D) => ratios.push({ clip: input.importance!.clip, ratios: r }),
+    };
+    const loss = reinforceLoss(policy, { ...input, importance }, own);
     for (const [k, t] of Object.entries(own)) terms[k] = tf.mul(t, share);
     return tf.mul(loss, share) as tf.Scalar;
   });
-  return gradientStep(policy, opts.optimizer, chunks);
+  try {
+    const result = await gradientStep(policy, opts.optimizer, chunks);
+    if (ratios.length === 0) return result;
+    const read = await Promise.all(ratios.map(async (c) => ({ clip: c.clip, ratios: await readTensor(c.ratios) })));
+    return { ...result, importance: importanceStats(read) };
+  } finally {
+    tf.dispose(ratios.map((c) => c.ratios));
+  }
+}
+
+/** The weights min(c, ratio) of all the rows of `chunks`: their mean, max, and the share whose ratio exceeds c. */
+function importanceStats(
+  chunks: readonly { readonly clip: number; readonly ratios: ArrayLike<number> }[],
+): ImportanceStats {
+  const weights: number[] = [];
+  let clipped = 0;
+  for (const { clip, ratios } of chunks) {
+    for (let i = 0; i < ratios.length; i++) {
+      weights.push(Math.min(clip, ratios[i]));
+      if (ratios[i] > clip) clipped++;
+    }
+  }
+  return {
+    isMean: weights.reduce((a, w) => a + w, 0) / weights.length,
+    isMax: Math.max(...weights),
+    isClipped: clipped / weights.length,
+  };
 }
 
 export interface UpdateInputs<A> {
   /** [B, N] rewards of every sample. */
   readonly rewards: Float64Array;
-  /** The tuning loss's inputs, `microBatch` inputs' rows per chunk, with each chunk's share of the rows. */
+  /**
+   * The tuning loss's inputs, `microBatch` inputs' rows per chunk, with each chunk's share of the rows (with
+   * UpdateContext.importanceClip, each input's `importance`: the sampler's log-probs of its rows and the clip; the
+   * weights come out of the loss, and applyUpdate returns their statistics).
+   */
   readonly chunks: readonly { readonly share: number; readonly input: ReinforceLossInput<A> }[];
-  /** UpdateContext.importanceClip: the weights' statistics. */
-  readonly importance?: ImportanceStats;
   dispose(): void;
 }
 
@@ -169,9 +219,7 @@ export async function updateInputs<E, P, A>(
     const per = picked.advantages.length / picked.rows.length;
     const advantages = config.normalizeAdvantages ? normalizeAdvantages(picked.advantages) : picked.advantages;
     const auxLoss = task.auxLoss?.bind(task);
-    const weights: number[] = [];
     const clip = opts.importanceClip;
-    let clipped = 0;
     const chunks: { share: number; input: ReinforceLossInput<A> }[] = [];
     for (const part of parts) {
       // This part's rows: k indexes the step's rows, local the part's own samples.
@@ -201,25 +249,6 @@ export async function updateInputs<E, P, A>(
       const rowValues =
         part.scored.tokenValues &&
         rowsOf(part.scored.tokenValues.values, l * part.scored.tokenValues.vocab, local, (n) => new Float32Array(n));
-      if (clip !== undefined) {
-        const ratios = await importanceRatios(
-          policy,
-          images,
-          tokens,
-          rowImages,
-          config.temperature,
-          part.scored,
-          local,
-        );
-        ratios.forEach((ratio, k) => {
-          const w = Math.min(clip, ratio);
-          if (ratio > clip) clipped++;
-          weights.push(w);
-          for (let i = k * per; i < (k + 1) * per; i++) rowAdvantages[i] *= w;
-          const size = rowValues ? rowValues.length / ratios.length : 0;
-          for (let i = k * size; i < (k + 1) * size; i++) rowValues![i] *= w;
-        });
-      }
       const input: ReinforceLossInput<A> = {
         images,
         rowImages,
@@ -228,6 +257,7 @@ export async function updateInputs<E, P, A>(
         tokenValues: rowValues,
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
+        importance: clip === undefined ? undefined : importanceInput(part.scored, local, clip),
         kl,
         aux:
           auxLoss && auxWeight > 0
@@ -241,15 +271,7 @@ export async function updateInputs<E, P, A>(
       };
       chunks.push({ share: ks.length / picked.rows.length, input });
     }
-    const importance =
-      clip === undefined
-        ? undefined
-        : {
-            isMean: weights.reduce((a, w) => a + w, 0) / weights.length,
-            isMax: Math.max(...weights),
-            isClipped: clipped / weights.length,
-          };
-    return { rewards, chunks, importance, dispose };
+    return { rewards, chunks, dispose };
   } catch (err) {
     dispose();
     throw err;
@@ -285,36 +307,12 @@ function givenPart<A>(given: readonly ScoredSamples<A>[], part: number, samples:
   return scored;
 }
 
-/**
- * π_θ(y)/μ(y) of rows `local` of a part (whole sequences): π_θ re-scored at the sampling temperature as the loss
- * scores them, μ from the sampler's per-token log-probs.
- */
-async function importanceRatios<A>(
-  policy: SequencePolicy,
-  images: tf.Tensor4D,
-  tokens: tf.Tensor2D,
-  rowImages: Int32Array | undefined,
-  temperature: number | undefined,
-  scored: ScoredSamples<A>,
-  local: readonly number[],
-): Promise<Float64Array> {
+/** The loss's importance input for rows `local` of a part: the sampler's log-probs of their tokens, and the clip c. */
+function importanceInput<A>(scored: ScoredSamples<A>, local: readonly number[], clip: number): ImportanceInput {
   const behaviour = scored.logProbs;
   if (behaviour === undefined)
     throw new Error("importance weights need the sampler's log-probs (ScoredSamples.logProbs)");
-  const l = scored.length;
-  const current = tf.tidy(() => {
-    const logProbs = scoreRows(policy, images, tokens, { rowImages }).logProbs;
-    const t = temperature ?? 1;
-    const sampled = t === 1 ? logProbs : tf.logSoftmax(tf.div<tf.Tensor3D>(logProbs, t));
-    return selectTokenLogProbs(sampled, tokens);
-  });
-  const lp = await current.data();
-  current.dispose();
-  return Float64Array.from(local, (row, k) => {
-    let diff = 0;
-    for (let t = 0; t < l; t++) diff += lp[k * l + t] - behaviour[row * l + t];
-    return Math.exp(diff);
-  });
+  return { behaviourLogProbs: rowsOf(behaviour, scored.length, local, (n) => new Float32Array(n)), clip };
 }
 
 /** Rows `rows` of a row-major array of `rowSize`-value rows, in that order, in an array made by `make`. */
