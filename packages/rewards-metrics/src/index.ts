@@ -2,6 +2,7 @@
 export { colorfulness, type RgbImage } from './colorfulness';
 export {
   imagePq,
+  imagePqGain,
   panopticImageStats,
   PqAccumulator,
   pqAverage,

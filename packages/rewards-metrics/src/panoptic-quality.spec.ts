@@ -6,6 +6,7 @@ import * as E from 'fp-ts/Either';
 import { PNG } from 'pngjs';
 import {
   imagePq,
+  imagePqGain,
   panopticImageStats,
   PqAccumulator,
   pqCompute,
@@ -139,6 +140,54 @@ const statsOf = (gt: PanopticImage, pred: PanopticImage) => {
   if (E.isLeft(r)) throw new Error(r.left.message);
   return Object.fromEntries([...r.right].map(([c, s]) => [c, s]));
 };
+
+describe('linearised dataset-PQ gain of one image (the project reward)', () => {
+  // a (thing 1, 8 px) matched at 5/8; s (stuff 9, 8 px) matched at 6/8; w: a wrong thing (category 2) on s's side.
+  const gt = grid(['aaaassss', 'aaaassss'], { a: [1, 0], s: [9, 0] });
+  const pred = grid(['ppppssss', 'p...ssww'], { p: [1, 0], s: [9, 0], w: [2, 0] });
+  const reference = { things: 0.1, stuff: 0.8 };
+
+  it("is (1/K) Σ_c [Σ IoU − q·(TP + ½FP + ½FN)], each category priced at its kind's reference PQ", () => {
+    expect(statsOf(gt, pred)).toEqual({
+      1: { iou: 5 / 8, tp: 1, fp: 0, fn: 0 },
+      2: { iou: 0, tp: 0, fp: 1, fn: 0 },
+      9: { iou: 6 / 8, tp: 1, fp: 0, fn: 0 },
+    });
+    const want = 5 / 8 - 0.1 + (0 - 0.1 * 0.5) + (6 / 8 - 0.8);
+    expect(imagePqGain(gt, pred, cats, reference)).toBeCloseTo(want / 3, 12);
+  });
+
+  it("predicts the change of a large dataset's PQ when one image's prediction changes (first order)", () => {
+    // Every image: things a (category 1) and b (2), stuff s (9). pred matches all three; other drops b (its pixels
+    // go to the stuff segment): category 2 turns from a TP into an FN, s still matches at a lower IoU.
+    const g = grid(['aaaabbbb', 'aaaabbbb', 'ssssssss', 'ssssssss'], { a: [1, 0], b: [2, 0], s: [9, 0] });
+    const p = grid(['ppppqqqq', 'ppp.qqq.', 'tttttttt', 'tttttttt'], { p: [1, 0], q: [2, 0], t: [9, 0] });
+    const other = grid(['pppptttt', 'ppp.tttt', 'tttttttt', 'tttttttt'], { p: [1, 0], t: [9, 0] });
+    const m = 2000;
+    const pq = (last: PanopticImage) => {
+      const acc = new PqAccumulator(cats);
+      for (let i = 0; i < m - 1; i++) acc.add(g, p);
+      acc.add(g, last);
+      return acc.result();
+    };
+    const before = pq(p);
+    // Things 1 and 2 stand at the same PQ (7/8 each), stuff at 1: the per-kind reference is each category's PQ.
+    expect(before.per_class['1'].pq).toBeCloseTo(7 / 8, 12);
+    expect(before.per_class['2'].pq).toBeCloseTo(7 / 8, 12);
+    const ref = { things: 7 / 8, stuff: before.per_class['9'].pq };
+    // Each category's D is 1 per image, so m·ΔPQ ≈ the gains' difference.
+    const predicted = imagePqGain(g, other, cats, ref) - imagePqGain(g, p, cats, ref);
+    const actual = m * (pq(other).All.pq - before.All.pq);
+    expect(predicted).toBeLessThan(-0.1); // dropping a matched thing is a clear loss
+    expect(Math.abs(actual - predicted)).toBeLessThan(0.01 * Math.abs(predicted));
+  });
+
+  it('is 0 for two empty maps, and refuses an inconsistent pair', () => {
+    const empty = grid(['....'], {});
+    expect(imagePqGain(empty, empty, cats, reference)).toBe(0);
+    expect(() => imagePqGain(gt, grid(['pp'], { p: [1, 0] }), cats, reference)).toThrow(/imagePqGain/);
+  });
+});
 
 describe('matching rules (hand-computed)', () => {
   it("removes the prediction's VOID pixels from the union", () => {

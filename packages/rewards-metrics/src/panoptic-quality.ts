@@ -391,3 +391,31 @@ export function imagePq(gt: PanopticImage, pred: PanopticImage, categories: read
   if (E.isLeft(r)) throw new RangeError(`imagePq: ${problemText(r.left)}`);
   return pqAverage(r.right, categories).scores.pq;
 }
+
+/**
+ * Linearised dataset-PQ gain of one image, a project-defined reward (not panopticapi's): to first order, what the
+ * image adds to a dataset's PQ whose categories stand at the reference PQ q (one value for things, one for stuff),
+ * (1/K) Σ_c [Σ IoU_c − q_c·(TP_c + ½FP_c + ½FN_c)] over the K categories of the list (panopticapi's matches and
+ * counts). Dataset PQ = mean_c I_c / D_c moves by (ΔI_c − PQ_c·ΔD_c) / D_c when one image's counts change, so a
+ * segment is priced at its own kind's PQ: a failed attempt at a thing (an FP beside the FN) costs q_things/2, which
+ * is little while things score low, where a per-image PQ prices it at the image's level, set mostly by its stuff.
+ * The per-category D_c are taken as equal (the image's scale is the estimator's business). Not in [0, 1]: a sample
+ * scores above another when it adds more to the dataset's PQ. Throws a RangeError for an inconsistent pair.
+ */
+export function imagePqGain(
+  gt: PanopticImage,
+  pred: PanopticImage,
+  categories: readonly PqCategory[],
+  reference: { readonly things: number; readonly stuff: number },
+): number {
+  const r = panopticImageStats(gt, pred, categories);
+  if (E.isLeft(r)) throw new RangeError(`imagePqGain: ${problemText(r.left)}`);
+  let gain = 0;
+  for (const c of categories) {
+    const s = r.right.get(c.id);
+    if (!s) continue;
+    const q = isThing(c) ? reference.things : reference.stuff;
+    gain += s.iou - q * (s.tp + 0.5 * s.fp + 0.5 * s.fn);
+  }
+  return categories.length > 0 ? gain / categories.length : 0;
+}
