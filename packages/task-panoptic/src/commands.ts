@@ -51,7 +51,7 @@ export const panopticAdapter: TaskAdapter<PanopticConfig, PanopticItem, TwoChann
         throw new UsageError('stage II needs oracle.checkpoint (a stage I checkpoint or run)');
       return loadFrozenOracle(cfg.oracle.checkpoint);
     };
-    const task = new PanopticTask(frozen, data.classes, cfg.panoptic.instances);
+    const task = new PanopticTask(frozen, data.classes, cfg.panoptic.instances, cfg.reward);
     return {
       task,
       buildModel: (seed) => buildStageTwoModel(cfg, seed),

@@ -33,6 +33,7 @@ import {
   tuneSectionSchema,
   WHOLE_OUTPUT_REWARD,
 } from '@reward-tune/reinforce';
+import { DEFAULT_PANOPTIC_REWARD, PANOPTIC_REWARDS } from './reward';
 import { SCENE_DEFAULTS } from './scenes';
 
 const synthetic = {
@@ -56,6 +57,24 @@ export const panopticConfigSchema = taskConfigObject({
       instances: z.number().int().min(2).default(16),
       /** Loss weight of thing pixels in both stage I cross-entropies (stuff and void pixels weigh 1). */
       thingWeight: z.number().positive().default(5),
+    })
+    .strict()
+    .prefault({}),
+  reward: z
+    .object({
+      /**
+       * `pq`: per-image PQ, the mean over the image's categories (panopticapi's "All" on one image); `pq-gain`: the
+       * project's linearised dataset-PQ gain, each segment priced at its kind's reference PQ (README, "Rewards").
+       */
+      kind: z.enum(PANOPTIC_REWARDS).default(DEFAULT_PANOPTIC_REWARD.kind),
+      /** `pq-gain`'s reference PQ of things and of stuff, in [0, 1]: where the model to be tuned stands on val. */
+      reference: z
+        .object({
+          things: z.number().min(0).max(1).default(DEFAULT_PANOPTIC_REWARD.reference.things),
+          stuff: z.number().min(0).max(1).default(DEFAULT_PANOPTIC_REWARD.reference.stuff),
+        })
+        .strict()
+        .prefault({}),
     })
     .strict()
     .prefault({}),

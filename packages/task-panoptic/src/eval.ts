@@ -27,7 +27,7 @@ import {
 import { evaluateGreedy, sequentialBatches, type ImageTable } from '@reward-tune/reinforce';
 import type { PanopticClasses } from './classes';
 import { enlarge, imageGrid, renderSegments } from './render';
-import { evaluatePanoptic, panopticReward } from './reward';
+import { evaluatePanoptic, makePanopticReward, panopticReward } from './reward';
 import { segmentsFromTwoChannel } from './segments';
 import { imageRows, oracleLabels, type PanopticItem } from './setup';
 import { flatScores, mapsOfOutputs, type PanopticTask } from './task';
@@ -119,7 +119,7 @@ export async function oracleRows(
   return { trueMaps, zeroMaps, codes };
 }
 
-/** Mean per-image reward of `samples` T = 1 samples per image (×100), and the greedy codes' use. */
+/** Mean per-image PQ of `samples` T = 1 samples per image (×100). */
 async function sampleReward(
   model: EncoderDecoder,
   task: PanopticTask,
@@ -129,6 +129,7 @@ async function sampleReward(
   seed: number,
 ): Promise<number> {
   if (samples === 0) return NaN;
+  const imagePqOf = makePanopticReward(task.classes);
   const rng = Rng.fromSeed(seed);
   let sum = 0,
     n = 0;
@@ -146,11 +147,9 @@ async function sampleReward(
       const rows = batch.examples.flatMap((e) => Array.from({ length: samples }, () => e));
       const preds = await task.decodeBatch(s.tokens.subarray(0, B * samples * L), rows, tiled);
       tiled.dispose();
-      for (let b = 0; b < B; b++) {
-        const r = task.reward(preds.slice(b * samples, (b + 1) * samples), batch.examples[b]).rewards;
-        for (const v of r) sum += v;
-        n += samples;
-      }
+      // Per-image PQ whatever the tuning reward (config `reward`), as the greedy rows report it.
+      preds.forEach((p, i) => (sum += imagePqOf(p, rows[i].truth)));
+      n += B * samples;
     } finally {
       if (!(batch.images instanceof tf.Tensor)) img.dispose();
     }

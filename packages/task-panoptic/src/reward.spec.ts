@@ -57,6 +57,23 @@ describe('panopticReward', () => {
   });
 });
 
+describe("reward.kind 'pq-gain'", () => {
+  const gain = makePanopticReward(classes, { kind: 'pq-gain', reference: { things: 0.1, stuff: 0.8 } });
+  const k = classes.categories.length;
+
+  it('prices each segment at its kind: Σ_c [Σ IoU − q·(TP + ½FP + ½FN)] / K', () => {
+    // Both right: the square (thing, IoU 1) and the stuff (IoU 1).
+    expect(gain(predicted([0, 1, 4, 5]), gt())).toBeCloseTo((1 - 0.1 + (1 - 0.8)) / k, 12);
+    // The square missed (one thing FN at q/2); the stuff matched at 12/16.
+    expect(gain(predicted([]), gt())).toBeCloseTo((-0.05 + (0.75 - 0.8)) / k, 12);
+  });
+
+  it('ranks a better square higher; per-image PQ stays the default', () => {
+    expect(gain(predicted([0, 1, 4, 5]), gt())).toBeGreaterThan(gain(predicted([0, 1, 4]), gt()));
+    expect(makePanopticReward(classes)(predicted([]), gt())).toBeCloseTo(0.375, 12); // default: per-image PQ
+  });
+});
+
 describe('evaluatePanoptic', () => {
   it('gives PQ, SQ and RQ in points for All, Things and Stuff', () => {
     const r = evaluatePanoptic([[gt(), predicted([])]], classes);

@@ -5,7 +5,7 @@
  *   prediction:  sampled tokens → code → oracle decoder with the image → per pixel the argmax instance, each
  *                instance's class by summed semantic logits (panopticFromLogits) → a two-channel map
  *   reward:      per-image PQ of the map's segments (panopticapi's converter: stuff merged per class) against the
- *                ground truth, in [0, 1]
+ *                ground truth, in [0, 1] (config `reward`: per-image PQ, or the linearised dataset-PQ gain)
  *   metric:      PQ / SQ / RQ over the set for All, Things (`_th`) and Stuff (`_st`), in points
  *
  * The oracle is given lazily: `pretrain-oracle` sets the task up before any oracle exists.
@@ -16,7 +16,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { decodeStageTwo, readTensor, stageTwoTargets, type FrozenOracle } from '@reward-tune/core-model';
 import type { RewardResult, Task } from '@reward-tune/reinforce';
 import type { PanopticClasses } from './classes';
-import { evaluatePanoptic, makePanopticReward, type PanopticScores } from './reward';
+import {
+  DEFAULT_PANOPTIC_REWARD,
+  evaluatePanoptic,
+  makePanopticReward,
+  type PanopticRewardConfig,
+  type PanopticScores,
+} from './reward';
 import { oracleLabels, type PanopticItem } from './setup';
 import { panopticFromLogits, type TwoChannelMap } from './two-channel';
 
@@ -64,8 +70,9 @@ export class PanopticTask implements Task<PanopticItem, TwoChannelMap> {
     private readonly oracle: () => FrozenOracle,
     readonly classes: PanopticClasses,
     readonly instances: number,
+    reward: PanopticRewardConfig = DEFAULT_PANOPTIC_REWARD,
   ) {
-    this.rewardOf = makePanopticReward(classes);
+    this.rewardOf = makePanopticReward(classes, reward);
   }
 
   async encodeTargetsBatch(examples: readonly PanopticItem[], images: tf.Tensor4D): Promise<Int32Array> {
