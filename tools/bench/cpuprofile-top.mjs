@@ -2,7 +2,7 @@
 // Summarises a V8 CPU profile (`node --cpu-prof …`) by where the time went: self time per package and per
 // function, split into the phases of a `core-model bench` run (training steps, sampling, the rest), judged by the
 // functions on each sample's stack. This is how the per-kernel costs of tfjs-backend-webgpu quoted in
-// packages/core-model/README.md were read off a profile of the bench.
+// docs/runtime.md ("WebGPU in Node") were read off a profile of the bench.
 //
 // Usage: node tools/bench/cpuprofile-top.mjs <file.cpuprofile> [--top N] [--json]
 import { readFileSync } from 'node:fs';

@@ -92,7 +92,7 @@ export function releaseWasmThreads(module: unknown): void {
  * Threads for the wasm backend: `REWARD_TUNE_WASM_THREADS` (at most 4, tfjs's cap); 1, the single-threaded build,
  * when unset. Opt-in: on the 2-core machine the bench-tiny training step gains 2–13 % (the matMuls split across the
  * threads, the many small ops do not), sampling none, and two processes side by side would fight over the cores
- * (core-model README, "Two wasm threads").
+ * (docs/runtime.md, "wasm", "Threads").
  * A value that is not a positive integer is a UsageError (the user's to fix, not a reason to fall back).
  */
 export function wasmThreadCount(env: NodeJS.ProcessEnv = process.env): number {
