@@ -1,14 +1,15 @@
-// The bench command's input boundary, its model table and the PyTorch-reference plumbing (argument building,
-// output validation, the merge and the ratios) through fake interpreters; the timings themselves are not tested.
+// The bench command's input boundary, its model table, the PyTorch-reference plumbing (argument building, output
+// validation, the merge and the ratios) through fake interpreters, and the thread pairing (`--threads`: the flags,
+// the native GEMM's threads set before the backend starts, what the report says); the timings are not tested.
 import * as tf from '@tensorflow/tfjs-core';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as E from 'fp-ts/Either';
-import { initBackend } from './backend';
+import { initBackend, type BackendInfo } from './backend';
 import { BENCH_CONFIGS, runBench, type BenchResult } from './bench';
 import { ORACLE_BENCH_CONFIGS, runOracleBench } from './bench-oracle';
-import { benchCommand } from './bench-cli';
+import { benchCommand, benchThreads, oursThreads } from './bench-cli';
 import {
   TORCH_BENCH_SCRIPT,
   referenceArgs,
@@ -22,6 +23,37 @@ import { UsageError } from './command-line';
 import { spawnSync } from 'node:child_process';
 import { EncoderDecoder, initParams, type EncoderDecoderConfig } from './model/encoder-decoder';
 import { countParams } from './model/ops';
+
+// initBackend as usual, but a test can replace one call (to see the environment it starts in, or what it reports).
+jest.mock('./backend', () => {
+  const actual = jest.requireActual<typeof import('./backend')>('./backend');
+  return { ...actual, initBackend: jest.fn(actual.initBackend) };
+});
+const initBackendMock = initBackend as jest.MockedFunction<typeof initBackend>;
+const realInitBackend = jest.requireActual<typeof import('./backend')>('./backend').initBackend;
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'bench-ref-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A fake `python` (a node script): `-c ...` exits `importStatus`; otherwise runs `body` with argv `a`. */
+const fakePython = (name: string, importStatus: number, body: string): string => {
+  const file = path.join(dir, name);
+  writeFileSync(
+    file,
+    `#!${process.execPath}\nconst a = process.argv.slice(2);\nif (a[0] === '-c') process.exit(${importStatus});\n${body}\n`,
+  );
+  chmodSync(file, 0o755);
+  return file;
+};
+// Echoes what it was given, as torch_bench.py's JSON line would carry it, after a line of noise.
+const ECHO = `const arg = (f) => a[a.indexOf(f) + 1];
+const spec = JSON.parse(arg('--spec'));
+console.log('some warning');
+console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threads')), device: arg('--device'),
+  params: spec.params, train_step_ms: 4, sample_ms: 8, train_step_cpu_ms: 5, sample_cpu_ms: 10, batch: spec.batch }));`;
 
 describe('bench', () => {
   it('bench-tiny is the 1,947,564-parameter reference model', async () => {
@@ -83,23 +115,6 @@ describe('bench', () => {
 });
 
 describe('PyTorch reference plumbing', () => {
-  let dir: string;
-  /** A fake `python` (a node script): `-c ...` exits `importStatus`; otherwise runs `body` with argv `a`. */
-  const fakePython = (name: string, importStatus: number, body: string): string => {
-    const file = path.join(dir, name);
-    writeFileSync(
-      file,
-      `#!${process.execPath}\nconst a = process.argv.slice(2);\nif (a[0] === '-c') process.exit(${importStatus});\n${body}\n`,
-    );
-    chmodSync(file, 0o755);
-    return file;
-  };
-  // Echoes what it was given, as torch_bench.py's JSON line would carry it, after a line of noise.
-  const ECHO = `const arg = (f) => a[a.indexOf(f) + 1];
-const spec = JSON.parse(arg('--spec'));
-console.log('some warning');
-console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threads')), device: arg('--device'),
-  params: spec.params, train_step_ms: 4, sample_ms: 8, train_step_cpu_ms: 5, sample_cpu_ms: 10, batch: spec.batch }));`;
   const ours: BenchResult = {
     backend: 'wasm',
     backend_detail: 'tfjs-backend-wasm (fixture)',
@@ -110,11 +125,6 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
     train_step_cpu_ms: 2000,
     sample_cpu_ms: 590,
   };
-
-  beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'bench-ref-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('passes the exact model, batch, steps and expected parameter count to the script', () => {
     const opts = { python: 'py', script: '/x/torch_bench.py', threads: 2, device: 'cpu' as const };
@@ -285,4 +295,188 @@ console.log(JSON.stringify({ torch_version: 'fake', threads: Number(arg('--threa
       expect(ref.tokens.flat()).toEqual(Array.from(greedy.tokens));
     },
   );
+});
+
+describe('bench --threads', () => {
+  /** Sets (or, with undefined, removes) environment variables for the length of `f`, then puts them back. */
+  const withEnv = async (vars: Record<string, string | undefined>, f: () => Promise<void>): Promise<void> => {
+    const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    const set = (vs: Record<string, string | undefined>): void => {
+      for (const [k, v] of Object.entries(vs)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    set(vars);
+    try {
+      await f();
+    } finally {
+      set(before);
+    }
+  };
+  const NO_THREAD_ENV = { REWARD_TUNE_NATIVE_MATMUL: undefined, REWARD_TUNE_WASM_THREADS: undefined };
+
+  it('--threads n sets both sides; --reference-threads alone sets PyTorch’s (default 1)', () => {
+    expect(benchThreads({ threads: '2' }, 'wasm', {})).toEqual({ ours: 2, reference: 2 });
+    expect(benchThreads({ threads: '3', referenceThreads: '3' }, 'wasm', {})).toEqual({ ours: 3, reference: 3 });
+    expect(benchThreads({ referenceThreads: '4' }, 'webgpu', {})).toEqual({ reference: 4 });
+    expect(benchThreads({}, 'auto', {})).toEqual({ reference: 1 });
+    // An environment that says the same is no conflict.
+    const same = { REWARD_TUNE_NATIVE_MATMUL: '2', REWARD_TUNE_WASM_THREADS: '1' };
+    expect(benchThreads({ threads: '2' }, 'wasm', same)).toEqual({ ours: 2, reference: 2 });
+  });
+
+  it('refuses bad counts, a disagreeing --reference-threads or environment, and other backends, in one line', () => {
+    const refused = (f: () => unknown, message: RegExp): void => {
+      expect(f).toThrow(UsageError);
+      expect(f).toThrow(message);
+      try {
+        f();
+      } catch (e) {
+        expect((e as Error).message).not.toContain('\n');
+      }
+    };
+    for (const bad of ['0', '-1', '2.5', 'two', '', '1e1']) {
+      refused(
+        () => benchThreads({ threads: bad }, 'wasm', {}),
+        new RegExp(`^--threads: expected a positive integer, got '${bad.replace('.', '\\.')}'$`),
+      );
+      refused(
+        () => benchThreads({ referenceThreads: bad }, 'wasm', {}),
+        /^--reference-threads: expected a positive integer/,
+      );
+    }
+    refused(
+      () => benchThreads({ threads: '2', referenceThreads: '1' }, 'wasm', {}),
+      /^--threads 2 and --reference-threads 1 disagree: --threads sets both sides$/,
+    );
+    refused(
+      () => benchThreads({ threads: '2' }, 'wasm', { REWARD_TUNE_NATIVE_MATMUL: '0' }),
+      /^--threads 2 and REWARD_TUNE_NATIVE_MATMUL=0 disagree/,
+    );
+    refused(
+      () => benchThreads({ threads: '2' }, 'wasm', { REWARD_TUNE_WASM_THREADS: '2' }),
+      /^--threads: the threaded wasm build \(REWARD_TUNE_WASM_THREADS=2\) does not use the native GEMM$/,
+    );
+    for (const backend of ['auto', 'webgpu', 'tensorflow', 'cpu'] as const) {
+      refused(
+        () => benchThreads({ threads: '2' }, backend, {}),
+        new RegExp(
+          `^--threads: only with --backend wasm, where it sets the native GEMM's threads ` +
+            `\\(the bench does not set ${backend}'s\\)`,
+        ),
+      );
+    }
+  });
+
+  it('the command refuses them before any work, and --threads on an oracle config', async () => {
+    const starts = initBackendMock.mock.calls.length;
+    await withEnv(NO_THREAD_ENV, async () => {
+      await expect(benchCommand(['--backend', 'wasm', '--threads', '2', '--reference-threads', '1'])).rejects.toThrow(
+        /^--threads 2 and --reference-threads 1 disagree/,
+      );
+      await expect(benchCommand(['--backend', 'wasm', '--threads', '0'])).rejects.toThrow(
+        /^--threads: expected a positive integer, got '0'$/,
+      );
+      await expect(benchCommand(['--threads', '2'])).rejects.toThrow(/^--threads: only with --backend wasm/);
+      await expect(
+        benchCommand(['--config', 'bench-oracle-mu', '--backend', 'wasm', '--threads', '2']),
+      ).rejects.toThrow(/^--threads: not available for bench-oracle-mu \(no PyTorch reference to pair with; /);
+    });
+    expect(initBackendMock.mock.calls.length).toBe(starts);
+  });
+
+  it('our threads come from the backend start-up line: the native GEMM’s, else the wasm build’s', async () => {
+    const wasm = (threads: string, matMul: string): string =>
+      `tfjs-backend-wasm (SIMD, ${threads}; ${matMul}) from /x/`;
+    expect(oursThreads('wasm', wasm('1 thread', 'matMul: native, onnxruntime-node 1.30.0, 2 threads'))).toBe(2);
+    expect(oursThreads('wasm', wasm('1 thread', 'matMul: native, onnxruntime-node 1.30.0, 1 thread'))).toBe(1);
+    const off = "matMul: wasm's (native off (REWARD_TUNE_NATIVE_MATMUL=0))";
+    expect(oursThreads('wasm', wasm('1 thread', off))).toBe(1);
+    const threaded = "matMul: wasm's (native not used with the threaded wasm build)";
+    expect(oursThreads('wasm', wasm('3 threads', threaded))).toBe(3);
+    expect(oursThreads('cpu', 'tfjs-backend-cpu (pure JS; for tests only)')).toBe(1);
+    expect(oursThreads('webgpu', "WebGPU through Dawn, adapter 'x'")).toBeUndefined();
+    expect(oursThreads('tensorflow', '@tensorflow/tfjs-node (libtensorflow)')).toBeUndefined();
+    // The real line parses, whichever matMuls this machine has.
+    const info = await realInitBackend('wasm', { quiet: true });
+    expect(oursThreads(info.name, info.detail)).toEqual(expect.any(Number));
+  });
+
+  it('sets REWARD_TUNE_NATIVE_MATMUL=n before the backend starts, and puts the environment back after', async () => {
+    const seen: (string | undefined)[] = [];
+    const stop = new Error('stopped at the backend start');
+    initBackendMock.mockImplementation(async () => {
+      seen.push(process.env.REWARD_TUNE_NATIVE_MATMUL);
+      throw stop;
+    });
+    try {
+      await withEnv(NO_THREAD_ENV, async () => {
+        const args = ['--config', 'bench-mu', '--backend', 'wasm', '--no-reference'];
+        await expect(benchCommand([...args, '--threads', '3'])).rejects.toBe(stop);
+        expect(process.env.REWARD_TUNE_NATIVE_MATMUL).toBeUndefined();
+        await expect(benchCommand(args)).rejects.toBe(stop);
+      });
+    } finally {
+      initBackendMock.mockImplementation(realInitBackend);
+    }
+    expect(seen).toEqual(['3', undefined]);
+  });
+
+  it('reports both sides’ threads (JSON: beside backend), refuses a pairing the backend did not run', async () => {
+    // The backend starts for real, but reports the matMuls named here (which this process cannot change once started).
+    const startsWith = (matMul: string) => async (): Promise<BackendInfo> => {
+      await realInitBackend('wasm', { quiet: true });
+      return { name: 'wasm', detail: `tfjs-backend-wasm (SIMD, 1 thread; ${matMul}) from /x/` };
+    };
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const written = (spy: typeof out): string => spy.mock.calls.map((c) => String(c[0])).join('');
+    const twoDecimals = (x: number): number => Math.round(x * 100) / 100;
+    const args = ['--config', 'bench-mu', '--backend', 'wasm', '--threads', '2'];
+    try {
+      await withEnv({ ...NO_THREAD_ENV, REWARD_TUNE_PYTHON: fakePython('echo-threads', 0, ECHO) }, async () => {
+        initBackendMock.mockImplementationOnce(startsWith('matMul: native, onnxruntime-node 1.30.0, 2 threads'));
+        await benchCommand([...args, '--json']);
+        const json = JSON.parse(written(out));
+        expect(Object.keys(json).slice(0, 3)).toEqual(['backend', 'threads', 'backend_detail']);
+        expect(json).toMatchObject({ backend: 'wasm', threads: 2, reference: { threads: 2, device: 'cpu' } });
+        // Wall and CPU time on both sides, and their ratios (the fake reference: 4 ms wall, 5 ms CPU a step).
+        expect(json.ratio.train_step).toBe(twoDecimals(json.train_step_ms / 4));
+        expect(json.ratio.train_step_cpu).toBe(twoDecimals(json.train_step_cpu_ms / 5));
+
+        out.mockClear();
+        initBackendMock.mockImplementationOnce(startsWith('matMul: native, onnxruntime-node 1.30.0, 2 threads'));
+        await benchCommand(args);
+        const text = written(out);
+        expect(text).toMatch(
+          /^bench-mu on wasm, 2 threads: 9276 params, train step \d+ ms \(CPU \d+ ms\), greedy sampling \d+ ms \(CPU \d+ ms, /,
+        );
+        expect(text).toContain('\nPyTorch fake (cpu, 2 threads): train step 4 ms (CPU 5 ms), ');
+        expect(text).toMatch(/\nratio ours\/PyTorch \(2 \/ 2 threads\): train step [\d.]+× \(CPU [\d.]+×\), /);
+
+        // onnxruntime-node missing: wasm's own matMuls ran on one thread, not two.
+        out.mockClear();
+        initBackendMock.mockImplementationOnce(startsWith("matMul: wasm's (native onnxruntime-node not loadable (x))"));
+        await expect(benchCommand([...args, '--no-reference'])).rejects.toThrow(
+          "--threads 2: our matMuls ran on 1 thread(s) (matMul: wasm's (native onnxruntime-node not loadable (x))); no pairing",
+        );
+        expect(written(out)).toBe('');
+      });
+      // No torch: the bench says so on stderr and reports ours alone.
+      await withEnv({ ...NO_THREAD_ENV, REWARD_TUNE_PYTHON: fakePython('no-torch', 1, '') }, async () => {
+        out.mockClear();
+        initBackendMock.mockImplementationOnce(startsWith('matMul: native, onnxruntime-node 1.30.0, 1 thread'));
+        await benchCommand(['--config', 'bench-mu', '--backend', 'wasm', '--threads', '1', '--json']);
+        expect(JSON.parse(written(out))).toMatchObject({ backend: 'wasm', threads: 1 });
+        expect(JSON.parse(written(out)).reference).toBeUndefined();
+        expect(written(err)).toMatch(
+          /^\[core-model\] bench: no PyTorch reference: '.*no-torch -c "import torch"' failed/,
+        );
+      });
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
 });
