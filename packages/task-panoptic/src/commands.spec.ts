@@ -33,14 +33,27 @@ describe('the config and its presets', () => {
     expect(c.oracle.model).toEqual({});
     expect(c.panoptic).toEqual({ instances: 16, thingWeight: 5 });
     expect(c.model).toMatchObject({ variant: 'nano/8', imageSize: 64, decoderDepth: 3 });
-    expect(c.tune.estimator).toBe('paper');
     expect(c.tune.numSamples).toBe(4);
     expect(c.oracle.optimizer.schedule).toMatchObject({ totalSteps: c.oracle.steps });
     expect(c.mle.optimizer.schedule).toMatchObject({ totalSteps: c.mle.steps });
   });
 
+  it("tiny tunes with the project's recipe, tiny-paper with the paper's, on the same model and data", () => {
+    const tiny = configOf('--preset', 'tiny');
+    expect(tiny.reward.kind).toBe('pq-gain');
+    expect(tiny.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600 });
+    expect(tiny.tune.optimizer.lrMults).toEqual([['img/.*', 0]]);
+    const paper = configOf('--preset', 'tiny-paper');
+    expect(paper.reward.kind).toBe('pq');
+    expect(paper.tune).toMatchObject({ estimator: 'paper', temperature: 1, klCoef: 0, steps: 300, batchSize: 16 });
+    expect(paper.tune.optimizer.lrMults ?? []).toEqual([]);
+    expect(panopticAdapter.modelKey(paper)).toBe(panopticAdapter.modelKey(tiny));
+    expect(panopticAdapter.shippedCheckpoint('tiny-paper')).toBe(panopticAdapter.shippedCheckpoint('tiny'));
+    expect(panopticAdapter.oracle!.shipped!('tiny-paper')).toBe(panopticAdapter.oracle!.shipped!('tiny'));
+  });
+
   it('every preset resolves (b16 with a data directory: real COCO)', () => {
-    for (const p of ['mu', 'quick', 'tiny']) expect(configOf('--preset', p).seed).toBe(0);
+    for (const p of ['mu', 'quick', 'tiny', 'tiny-paper']) expect(configOf('--preset', p).seed).toBe(0);
     expect(configOf('--preset', 'b16', '--data', '/coco').panoptic.instances).toBe(100);
   });
 

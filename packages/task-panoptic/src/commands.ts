@@ -22,8 +22,14 @@ export const TASK = 'task-panoptic';
 
 /** Where the shipped checkpoints live (next to dist/ in the installed package). */
 export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
-/** The shipped stage I checkpoint of a preset (`<preset>-oracle.safetensors`; stage II: `<preset>-lm.safetensors`). */
-export const shippedOracle = (preset: string): string => path.join(SHIPPED_DIR, `${preset}-oracle.safetensors`);
+/** `tiny-paper` differs from `tiny` only in how it tunes, and so shares its shipped checkpoints. */
+const SHARED: Readonly<Record<string, string>> = { 'tiny-paper': 'tiny' };
+/** The shipped stage I checkpoint of a preset (`<preset>-oracle.safetensors`). */
+export const shippedOracle = (preset: string): string =>
+  path.join(SHIPPED_DIR, `${SHARED[preset] ?? preset}-oracle.safetensors`);
+/** The shipped stage II checkpoint of a preset (`<preset>-lm.safetensors`). */
+export const shippedLm = (preset: string): string =>
+  path.join(SHIPPED_DIR, `${SHARED[preset] ?? preset}-lm.safetensors`);
 
 /** Semantic classes (void + categories) of a config's data, known once its data is read (setUp). */
 const classCounts = new Map<string, number>();
@@ -82,7 +88,7 @@ export const panopticAdapter: TaskAdapter<PanopticConfig, PanopticItem, TwoChann
         ),
     };
   },
-  shippedCheckpoint: (preset) => path.join(SHIPPED_DIR, `${preset}-lm.safetensors`),
+  shippedCheckpoint: shippedLm,
   // What a shipped stage II model must share with a run: the model, the oracle's sizes (which oracle is checked by
   // its content hash), the labels and the data.
   modelKey: (c) =>
