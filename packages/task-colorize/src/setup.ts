@@ -30,7 +30,7 @@ import { ColorizeTask, type ColourPrediction } from './task';
 
 /** The shipped checkpoints: `<package>/checkpoints/<preset>-{oracle,mle}.safetensors`. */
 export const CHECKPOINT_DIR = path.join(__dirname, '..', 'checkpoints');
-export const shippedOracle = (preset: string): string => path.join(CHECKPOINT_DIR, `${preset}-oracle.safetensors`);
+export const shippedOracle = shippedCheckpoints(CHECKPOINT_DIR, {}, 'oracle');
 
 /** The stage II model of a config. */
 export function buildStageTwoModel(cfg: ColorizeConfig, seed: number): EncoderDecoder {

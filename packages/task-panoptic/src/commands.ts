@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { UsageError, type FrozenOracle } from '@reward-tune/core-model';
-import { loadFrozenOracle, taskRunner, type TaskAdapter } from '@reward-tune/reinforce';
+import { loadFrozenOracle, shippedCheckpoints, taskRunner, type TaskAdapter } from '@reward-tune/reinforce';
 import { comparison } from './compare';
 import { panopticConfigSpec, type PanopticConfig } from './config';
 import { evaluatePanopticModel, jsonStats, pqr, summaryLine, type PanopticEval } from './eval';
@@ -25,11 +25,9 @@ export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
 /** `tiny-paper` differs from `tiny` only in how it tunes, and so shares its shipped checkpoints. */
 const SHARED: Readonly<Record<string, string>> = { 'tiny-paper': 'tiny' };
 /** The shipped stage I checkpoint of a preset (`<preset>-oracle.safetensors`). */
-export const shippedOracle = (preset: string): string =>
-  path.join(SHIPPED_DIR, `${SHARED[preset] ?? preset}-oracle.safetensors`);
+export const shippedOracle = shippedCheckpoints(SHIPPED_DIR, SHARED, 'oracle');
 /** The shipped stage II checkpoint of a preset (`<preset>-lm.safetensors`). */
-export const shippedLm = (preset: string): string =>
-  path.join(SHIPPED_DIR, `${SHARED[preset] ?? preset}-lm.safetensors`);
+export const shippedLm = shippedCheckpoints(SHIPPED_DIR, SHARED, 'lm');
 
 /** Semantic classes (void + categories) of a config's data, known once its data is read (setUp). */
 const classCounts = new Map<string, number>();

@@ -129,10 +129,11 @@ export interface TaskAdapter<C extends RunnerConfig, E, P, A, Ev> {
 }
 
 /**
- * `shippedCheckpoint` for checkpoints `<dir>/<preset>-mle.safetensors`; a preset that differs from another only in
- * how it tunes may share that one's (`shared`: preset → the preset whose checkpoint it takes).
+ * `shippedCheckpoint` for checkpoints `<dir>/<preset>-<kind>.safetensors` (kind `mle` by default; a UViM task's stage I
+ * and stage II files take their own, e.g. `oracle`); a preset that differs from another only in how it tunes may
+ * share that one's (`shared`: preset → the preset whose checkpoint it takes).
  */
 export const shippedCheckpoints =
-  (dir: string, shared: Readonly<Record<string, string>> = {}) =>
+  (dir: string, shared: Readonly<Record<string, string>> = {}, kind = 'mle') =>
   (preset: string): string =>
-    path.join(dir, `${shared[preset] ?? preset}-mle.safetensors`);
+    path.join(dir, `${shared[preset] ?? preset}-${kind}.safetensors`);
