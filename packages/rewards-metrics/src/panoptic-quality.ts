@@ -332,6 +332,18 @@ export function pqAverage(
 
 const problemText = (p: PanopticProblem): string => `${p.side === 'gt' ? 'ground truth' : 'prediction'}: ${p.message}`;
 
+/** `panopticImageStats`, throwing a RangeError that names `where` for an inconsistent pair. */
+function imageStatsOrThrow(
+  where: string,
+  gt: PanopticImage,
+  pred: PanopticImage,
+  categories: readonly PqCategory[],
+): Map<number, PqCounts> {
+  const r = panopticImageStats(gt, pred, categories);
+  if (E.isLeft(r)) throw new RangeError(`${where}: ${problemText(r.left)}`);
+  return r.right;
+}
+
 /** Sums per-category counts over image pairs; `result()` gives the dataset's PQ as panopticapi reports it. */
 export class PqAccumulator {
   private readonly stats = new Map<number, PqCounts>();
@@ -340,9 +352,7 @@ export class PqAccumulator {
 
   /** Adds one image pair. Throws a RangeError for an inconsistent pair (see `panopticImageStats` to get an Either). */
   add(gt: PanopticImage, pred: PanopticImage): void {
-    const r = panopticImageStats(gt, pred, this.categories);
-    if (E.isLeft(r)) throw new RangeError(`PqAccumulator.add: ${problemText(r.left)}`);
-    this.addStats(r.right);
+    this.addStats(imageStatsOrThrow('PqAccumulator.add', gt, pred, this.categories));
   }
 
   addStats(stats: ReadonlyMap<number, PqCounts>): void {
@@ -387,9 +397,7 @@ export function pqCompute(
  * dataset, so it needs no statistics beyond the image. Throws a RangeError for an inconsistent pair.
  */
 export function imagePq(gt: PanopticImage, pred: PanopticImage, categories: readonly PqCategory[]): number {
-  const r = panopticImageStats(gt, pred, categories);
-  if (E.isLeft(r)) throw new RangeError(`imagePq: ${problemText(r.left)}`);
-  return pqAverage(r.right, categories).scores.pq;
+  return pqAverage(imageStatsOrThrow('imagePq', gt, pred, categories), categories).scores.pq;
 }
 
 /**
@@ -408,11 +416,10 @@ export function imagePqGain(
   categories: readonly PqCategory[],
   reference: { readonly things: number; readonly stuff: number },
 ): number {
-  const r = panopticImageStats(gt, pred, categories);
-  if (E.isLeft(r)) throw new RangeError(`imagePqGain: ${problemText(r.left)}`);
+  const stats = imageStatsOrThrow('imagePqGain', gt, pred, categories);
   let gain = 0;
   for (const c of categories) {
-    const s = r.right.get(c.id);
+    const s = stats.get(c.id);
     if (!s) continue;
     const q = isThing(c) ? reference.things : reference.stuff;
     gain += s.iou - q * (s.tp + 0.5 * s.fp + 0.5 * s.fn);
