@@ -211,7 +211,11 @@ export async function gradientStep(
   optimizer: Optimizer,
   lossFn: LossFn | readonly LossFn[],
 ): Promise<GradStep> {
-  const acc = accumulateGradients(policy, [...policy.params.keys()], typeof lossFn === 'function' ? [lossFn] : lossFn);
+  // Frozen parameters are left out of the differentiation: tfjs then prunes every op that only leads to them (with
+  // a frozen encoder, its whole backward pass); the trainable gradients are the same ops on the same values.
+  const names = [...policy.params.keys()].filter((n) => !(optimizer.isFrozen?.(n) ?? false));
+  if (names.length === 0) throw new RangeError('every parameter is frozen (lrMults): nothing to update');
+  const acc = accumulateGradients(policy, names, typeof lossFn === 'function' ? [lossFn] : lossFn);
   try {
     const sumSq = tf.tidy(() => addMany([tf.scalar(0), ...[...acc.grads.values()].map((g) => tf.sum(tf.square(g)))]));
     const [loss, gradSq, ...termValues] = await Promise.all([

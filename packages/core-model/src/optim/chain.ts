@@ -141,6 +141,10 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
     return this.t;
   }
 
+  isFrozen(name: string): boolean {
+    return this.plan.get(name)?.frozen ?? false;
+  }
+
   apply(params: Params, grads: ReadonlyMap<string, tf.Tensor>): void {
     this.dropStateView();
     const live: Array<[string, tf.Variable, tf.Tensor, ParamPlan]> = [];

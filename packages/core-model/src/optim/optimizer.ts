@@ -10,6 +10,11 @@ export interface Optimizer {
   readonly step: number;
   /** Applies one update to `params` from `grads` (same names; a missing gradient leaves that parameter alone). */
   apply(params: Params, grads: ReadonlyMap<string, tf.Tensor>): void;
+  /**
+   * Whether `apply` ignores this parameter's gradient (a learning-rate multiplier of 0), so that the training loop
+   * need not compute it: with a frozen image encoder that spares the encoder's whole backward pass. Absent: none is.
+   */
+  isFrozen?(name: string): boolean;
   /** State tensors by name (e.g. `<param>/m`, `<param>/v_row`), plus the step, for checkpoints. */
   getState(): { readonly step: number; readonly tensors: ReadonlyMap<string, tf.Tensor> };
   /** Restores what `getState` returned (tensors are copied). */
