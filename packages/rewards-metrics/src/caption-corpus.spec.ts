@@ -55,6 +55,24 @@ describe('corpusCiderDAndBleu (the cider command: CIDEr-D and BLEU in one pass)'
     expectSame(cands, refs);
   });
 
+  it('equals them when the word and n-gram tables must grow (a large vocabulary, captions over 64 words)', () => {
+    // A small generator of its own (xorshift): over 16,384 distinct words and ~200,000 n-grams, more than the
+    // word, character and n-gram tables start with.
+    let x = 0x2545f491;
+    const next = (m: number): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % m;
+    };
+    const caption = (words: number): string => Array.from({ length: words }, () => `w${next(40000)}`).join(' ');
+    const refs = Array.from({ length: 1000 }, (_, i) =>
+      Array.from({ length: 1 + (i % 5) }, (_, k) => caption(i === 7 && k === 0 ? 150 : 10 + next(20))),
+    );
+    const cands = refs.map((_, i) => caption(i === 11 ? 90 : 3 + next(25)));
+    expectSame(cands, refs);
+  });
+
   it('throws like ciderD on a length mismatch, no image, or an image without references', () => {
     expect(() => corpusCiderDAndBleu(['a'], [])).toThrow('1 candidates for 0 reference sets');
     expect(() => corpusCiderDAndBleu([], [])).toThrow('no images');

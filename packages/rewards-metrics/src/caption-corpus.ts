@@ -5,6 +5,8 @@
  * differs, for the speed of a whole-corpus run in a fresh process:
  * - words are split and interned straight from the caption's characters (no substrings, no Map), n-grams through
  *   an open-addressing table of (prefix id, word id) pairs, all in typed arrays;
+ * - every caption is split before any is counted, so that the log and the scratch arrays get their final sizes
+ *   once, from the word counts (an array replaced mid-run makes V8 recompile the code that reads it);
  * - the references are counted once into one flat log, for the document frequencies and again for the scores;
  * - each image's candidate is counted once for both metrics. Its n-grams are interned too, after the references:
  *   an n-gram no reference holds gets df 0, so weight refLen = log(#images), exactly what cider.ts gives an n-gram
@@ -61,39 +63,92 @@ function isSpace(c: number): boolean {
   );
 }
 
+/** The smallest power of two ≥ max(n, 16). */
+function pow2AtLeast(n: number): number {
+  let p = 16;
+  while (p < n) p *= 2;
+  return p;
+}
+
 /**
  * Interns words and n-grams (n ≤ 4) of captions to dense ids and counts a caption's distinct n-grams, in first-
- * occurrence order (n, then position) as `NgramIndex.count` lists them, into caller-given arrays.
+ * occurrence order (n, then position) as `NgramIndex.count` lists them, into caller-given arrays. Every caption is
+ * split first, into one flat array of word ids, so that the later arrays are sized once from the exact word counts:
+ * growing an array mid-run costs little by itself, but V8 then drops and recompiles the optimised code that read it.
  */
 class Counter {
   // Words: open addressing over word ids (−1 empty); a word's characters live in `chars`.
-  private wordSlots: Ints = new Int32Array(1 << 12).fill(-1);
-  private wordHash: Ints = new Int32Array(1 << 11);
-  private wordStart: Ints = new Int32Array(1 << 11);
-  private wordLen: Ints = new Int32Array(1 << 11);
-  private chars = new Uint16Array(1 << 14);
+  private wordSlots: Ints;
+  private wordHash: Ints;
+  private wordStart: Ints;
+  private wordLen: Ints;
+  private chars: Uint16Array<ArrayBuffer>;
   private charsUsed = 0;
   words = 0;
   // n-grams: open addressing over (prefix id, word id) → n-gram id.
-  private pairParent: Ints = new Int32Array(1 << 14).fill(-2);
-  private pairWord: Ints = new Int32Array(1 << 14);
-  private pairValue: Ints = new Int32Array(1 << 14);
+  private pairParent: Ints;
+  private pairWord: Ints;
+  private pairValue: Ints;
   size = 0;
-  // Per caption: its word ids, the n-gram ids of the previous order, and the dedup stamps.
-  w: Ints = new Int32Array(64);
+  // Every caption's word ids: caption c owns tokens[tokenStart[c]..tokenStart[c + 1]].
+  private readonly tokens: Ints;
+  readonly tokenStart: Ints;
+  private captions = 0;
+  // Per caption: the n-gram ids of the previous order, and the dedup stamps.
   private prefix: Ints = new Int32Array(64);
-  private stamp: Ints = new Int32Array(1 << 13);
-  private slotOf: Ints = new Int32Array(1 << 13);
+  private stamp: Ints;
+  private slotOf: Ints;
   private gen = 0;
 
-  /** Splits `s` on JavaScript whitespace into `this.w` (word ids, interned); the number of words. */
-  tokenize(s: string): number {
+  /** Room for `captions` captions of `chars` characters in all. */
+  constructor(captions: number, chars: number) {
+    // A word takes one character and one separator at least.
+    const maxWords = (chars + captions) >> 1;
+    this.tokens = new Int32Array(maxWords + 1);
+    this.tokenStart = new Int32Array(captions + 1);
+    const words = pow2AtLeast(min(maxWords, 1 << 14));
+    this.wordSlots = new Int32Array(2 * words).fill(-1);
+    this.wordHash = new Int32Array(words);
+    this.wordStart = new Int32Array(words);
+    this.wordLen = new Int32Array(words);
+    this.chars = new Uint16Array(pow2AtLeast(min(chars, 1 << 17)));
+    const pairs = pow2AtLeast(min(8 * maxWords, 1 << 14));
+    this.pairParent = new Int32Array(pairs).fill(-2);
+    this.pairWord = new Int32Array(pairs);
+    this.pairValue = new Int32Array(pairs);
+    this.stamp = new Int32Array(pairs >> 1);
+    this.slotOf = new Int32Array(pairs >> 1);
+  }
+
+  /** How many n-gram ids there can be before the tables grow. */
+  get capacity(): number {
+    return this.stamp.length;
+  }
+
+  /** The number of words of caption c. */
+  wordsOf(c: number): number {
+    return this.tokenStart[c + 1] - this.tokenStart[c];
+  }
+
+  /** Splits every reference (image by image), then every candidate, in this order: captions 0, 1, …. */
+  tokenizeAll(refs: ReadonlyArray<readonly string[]>, candidates: readonly string[]): void {
+    for (let i = 0; i < refs.length; i++) {
+      const rs = refs[i];
+      for (let k = 0; k < rs.length; k++) this.tokenize(rs[k]);
+    }
+    for (let i = 0; i < candidates.length; i++) this.tokenize(candidates[i]);
+  }
+
+  /** Splits `s`, the next caption, on JavaScript whitespace into word ids (interned). */
+  private tokenize(s: string): void {
+    const tokens = this.tokens;
+    const first = this.tokenStart[this.captions];
     const n = s.length;
-    let L = 0;
+    let t = first;
     let i = 0;
     for (;;) {
       while (i < n && isSpace(s.charCodeAt(i))) i++;
-      if (i >= n) return L;
+      if (i >= n) break;
       const start = i;
       let h = 0x811c9dc5 | 0;
       while (i < n) {
@@ -102,12 +157,10 @@ class Counter {
         h = Math.imul(h ^ c, 16777619);
         i++;
       }
-      if (L >= this.w.length) {
-        this.w = grown(this.w, L + 1);
-        this.prefix = grown(this.prefix, L + 1);
-      }
-      this.w[L++] = this.wordId(s, start, i - start, h);
+      tokens[t++] = this.wordId(s, start, i - start, h);
     }
+    this.tokenStart[++this.captions] = t;
+    if (t - first > this.prefix.length) this.prefix = new Int32Array(2 * (t - first));
   }
 
   private wordId(s: string, start: number, len: number, h: number): number {
@@ -173,10 +226,6 @@ class Counter {
     this.pairParent[k] = parent;
     this.pairWord[k] = word;
     this.pairValue[k] = id;
-    if (id >= this.stamp.length) {
-      this.stamp = grown(this.stamp, id + 1);
-      this.slotOf = grown(this.slotOf, id + 1);
-    }
     if (2 * this.size > this.pairParent.length) this.rehashPairs();
     return id;
   }
@@ -186,6 +235,8 @@ class Counter {
     this.pairParent = new Int32Array(2 * parents.length).fill(-2);
     this.pairWord = new Int32Array(2 * parents.length);
     this.pairValue = new Int32Array(2 * parents.length);
+    this.stamp = grown(this.stamp, parents.length);
+    this.slotOf = grown(this.slotOf, parents.length);
     const mask = this.pairParent.length - 1;
     for (let h = 0; h < parents.length; h++) {
       if (parents[h] === -2) continue;
@@ -198,17 +249,19 @@ class Counter {
   }
 
   /**
-   * The distinct n-grams of the L words in `this.w` into ids/tf/order from `at` on (the arrays must hold 4·L more
-   * entries); the number written.
+   * The distinct n-grams of caption c into ids/tf/order from `at` on (the arrays must hold 4·L more entries, L its
+   * number of words); the number written.
    */
-  count(L: number, ids: Ints, tf: Ints, order: Uint8Array, at: number): number {
-    const w = this.w;
+  count(c: number, ids: Ints, tf: Ints, order: Uint8Array, at: number): number {
+    const w = this.tokens;
+    const first = this.tokenStart[c];
+    const L = this.tokenStart[c + 1] - first;
     const prefix = this.prefix;
     const gen = ++this.gen;
     let u = at;
     for (let n = 1; n <= N; n++) {
       for (let i = 0; i + n <= L; i++) {
-        const id = this.ngramId(n === 1 ? -1 : prefix[i], w[i + n - 1]);
+        const id = this.ngramId(n === 1 ? -1 : prefix[i], w[first + i + n - 1]);
         prefix[i] = id;
         if (this.stamp[id] === gen) tf[this.slotOf[id]]++;
         else {
@@ -227,58 +280,54 @@ class Counter {
 
 /** Every reference's n-gram counts in flat arrays: reference r owns entries start[r]..start[r + 1]. */
 class RefLog {
-  ids: Ints = new Int32Array(1 << 16);
-  tf: Ints = new Int32Array(1 << 16);
-  order = new Uint8Array(1 << 16);
-  start: Ints = new Int32Array(1 << 12);
-  words: Ints = new Int32Array(1 << 12);
+  readonly ids: Ints;
+  readonly tf: Ints;
+  readonly order: Uint8Array<ArrayBuffer>;
+  readonly start: Ints;
+  readonly words: Ints;
   count = 0;
 
-  /** Room for `entries` more n-grams and one more reference. */
-  reserve(entries: number): void {
-    const end = this.start[this.count] + entries;
-    if (end > this.ids.length) {
-      this.ids = grown(this.ids, end);
-      this.tf = grown(this.tf, end);
-      const o = new Uint8Array(this.ids.length);
-      o.set(this.order);
-      this.order = o;
-    }
-    if (this.count + 2 > this.start.length) {
-      this.start = grown(this.start, this.count + 2);
-      this.words = grown(this.words, this.count + 2);
-    }
+  /** Room for `refs` references of `words` words in all (a word starts at most 4 n-grams). */
+  constructor(refs: number, words: number) {
+    this.ids = new Int32Array(4 * words);
+    this.tf = new Int32Array(4 * words);
+    this.order = new Uint8Array(4 * words);
+    this.start = new Int32Array(refs + 1);
+    this.words = new Int32Array(refs);
   }
 }
 
 /** Pass 1: counts and interns the references into a log, with df per n-gram id (each image counts once). */
 class ReferenceCounter {
-  df: Ints = new Int32Array(1 << 14);
-  private lastImage: Ints = new Int32Array(1 << 14).fill(-1);
+  df: Ints;
+  private lastImage: Ints;
 
   constructor(
     private readonly counter: Counter,
     private readonly log_: RefLog,
-  ) {}
+  ) {
+    this.df = new Int32Array(counter.capacity);
+    this.lastImage = new Int32Array(counter.capacity).fill(-1);
+  }
 
   /** Adds every reference, image by image (a loop of its own, so that V8 compiles it apart from the caller). */
   addAll(refs: ReadonlyArray<readonly string[]>): void {
     for (let i = 0; i < refs.length; i++) {
-      const rs = refs[i];
-      for (let k = 0; k < rs.length; k++) this.add(rs[k], i);
+      const K = refs[i].length;
+      for (let k = 0; k < K; k++) this.add(i);
     }
   }
 
-  /** Adds one reference of image i to the log and to df. */
-  add(caption: string, i: number): void {
+  /** Adds the next reference, one of image i, to the log and to df. */
+  add(i: number): void {
     const counter = this.counter;
     const log_ = this.log_;
-    const L = counter.tokenize(caption);
-    log_.reserve(4 * L);
-    const at = log_.start[log_.count];
-    const end = at + counter.count(L, log_.ids, log_.tf, log_.order, at);
-    log_.words[log_.count] = L;
-    log_.start[++log_.count] = end;
+    const r = log_.count;
+    const at = log_.start[r];
+    const end = at + counter.count(r, log_.ids, log_.tf, log_.order, at);
+    log_.words[r] = counter.wordsOf(r);
+    log_.start[r + 1] = end;
+    log_.count = r + 1;
     if (counter.size > this.df.length) {
       this.df = grown(this.df, counter.size);
       this.lastImage = grown(this.lastImage, counter.size, -1);
@@ -298,19 +347,19 @@ class ReferenceCounter {
 /** Pass 2: scores one image at a time against the reference log; holds the scratch space and the corpus sums. */
 class ImageScorer {
   // The candidate's n-grams.
-  private hIds: Ints = new Int32Array(256);
-  private hTf: Ints = new Int32Array(256);
-  private hOrder = new Uint8Array(256);
+  private readonly hIds: Ints;
+  private readonly hTf: Ints;
+  private readonly hOrder: Uint8Array<ArrayBuffer>;
   // Per n-gram id: the image whose candidate holds it last, and its slot there.
-  private stamp: Ints;
-  private slot: Ints;
+  private readonly stamp: Ints;
+  private readonly slot: Ints;
   /** Per n-gram id: refLen − log(max(1, df)). */
-  private idf: Float64Array<ArrayBuffer>;
-  private values = new Float64Array(256); // [slot, K]: CIDEr-D vector entry of the candidate's n-gram in reference k
-  private refMax: Ints = new Int32Array(64); // [slot]: its largest count in one reference (BLEU's clipping)
-  private norms = new Float64Array(4 * N);
-  private lengths: Ints = new Int32Array(4);
-  private num = new Float64Array(4 * N);
+  private readonly idf: Float64Array<ArrayBuffer>;
+  private readonly values: Float64Array<ArrayBuffer>; // [slot, K]: the candidate's n-gram's entry in reference k
+  private readonly refMax: Ints; // [slot]: its largest count in one reference (BLEU's clipping)
+  private readonly norms: Float64Array<ArrayBuffer>;
+  private readonly lengths: Ints;
+  private readonly num: Float64Array<ArrayBuffer>;
   private readonly sq = new Float64Array(N);
   private readonly sum = new Float64Array(N);
   private readonly correct = new Float64Array(N);
@@ -327,28 +376,36 @@ class ImageScorer {
     df: Ints,
     private readonly refLen: number,
     sigma: number,
+    sizes: { readonly candidateWords: number; readonly longestCandidate: number; readonly mostRefs: number },
     readonly perCider: Float64Array,
     readonly perBleu: BleuResult['perImage'],
   ) {
+    // Every array has its final size here: none is replaced later (see Counter).
+    const U = 4 * max(1, sizes.longestCandidate);
+    const K = sizes.mostRefs;
+    this.hIds = new Int32Array(U);
+    this.hTf = new Int32Array(U);
+    this.hOrder = new Uint8Array(U);
+    this.values = new Float64Array(U * K);
+    this.refMax = new Int32Array(U);
+    this.norms = new Float64Array(K * N);
+    this.num = new Float64Array(K * N);
+    this.lengths = new Int32Array(K);
     const size = counter.size;
-    this.idf = new Float64Array(max(size, 1024));
+    // Room for every n-gram the candidates may add (at most 4 a word), so that `extend` never grows the arrays.
+    this.idf = new Float64Array(size + 4 * sizes.candidateWords);
     for (let id = 0; id < size; id++) this.idf[id] = refLen - log(max(1, df[id]));
     this.stamp = new Int32Array(this.idf.length).fill(-1);
     this.slot = new Int32Array(this.idf.length);
     this.twoSigmaSq = 2 * sigma * sigma;
   }
 
-  /** Counts candidate i (interning n-grams the references lack, with df 0); its number of words. */
-  private countCandidate(candidate: string, i: number): { U: number; words: number } {
+  /** Counts candidate i, caption c (interning n-grams the references lack, with df 0); its number of words. */
+  private countCandidate(c: number, i: number): { U: number; words: number } {
     const counter = this.counter;
-    const L = counter.tokenize(candidate);
-    if (4 * L > this.hIds.length) {
-      this.hIds = new Int32Array(8 * L);
-      this.hTf = new Int32Array(8 * L);
-      this.hOrder = new Uint8Array(8 * L);
-    }
+    const L = counter.wordsOf(c);
     const before = counter.size;
-    const U = counter.count(L, this.hIds, this.hTf, this.hOrder, 0);
+    const U = counter.count(c, this.hIds, this.hTf, this.hOrder, 0);
     if (counter.size > before) this.extend(before, counter.size);
     for (let j = 0; j < U; j++) {
       const id = this.hIds[j];
@@ -360,14 +417,6 @@ class ImageScorer {
 
   /** n-grams first met in a candidate: df 0, so weight refLen (cider.ts' weight for an n-gram its index lacks). */
   private extend(from: number, to: number): void {
-    if (to > this.idf.length) {
-      const cap = max(to, 2 * this.idf.length);
-      const idf = new Float64Array(cap);
-      idf.set(this.idf);
-      this.idf = idf;
-      this.stamp = grown(this.stamp, cap, -1);
-      this.slot = grown(this.slot, cap);
-    }
     for (let id = from; id < to; id++) this.idf[id] = this.refLen;
   }
 
@@ -404,29 +453,21 @@ class ImageScorer {
     return words[ref];
   }
 
-  /** Scores every image in order; the sum of their CIDEr-D. */
-  scoreAll(candidates: readonly string[], refs: ReadonlyArray<readonly string[]>): number {
+  /** Scores every image in order (candidate i is caption firstCandidate + i); the sum of their CIDEr-D. */
+  scoreAll(refs: ReadonlyArray<readonly string[]>, firstCandidate: number): number {
     let total = 0;
-    for (let i = 0; i < candidates.length; i++) {
-      this.score(candidates[i], refs[i].length, i);
+    for (let i = 0; i < refs.length; i++) {
+      this.score(firstCandidate + i, refs[i].length, i);
       total += this.perCider[i];
     }
     return total;
   }
 
-  /** Scores image i (candidate against its K references, the next K in the log). */
-  score(candidate: string, K: number, i: number): void {
-    if (K === 0) throw new Error('CiderD: an image needs at least one reference');
-    const { U, words: testLen } = this.countCandidate(candidate, i);
-    if (U * K > this.values.length) this.values = new Float64Array(max(U * K, 2 * this.values.length));
-    else this.values.fill(0, 0, U * K);
-    if (U > this.refMax.length) this.refMax = new Int32Array(max(U, 2 * this.refMax.length));
-    else this.refMax.fill(0, 0, U);
-    if (K * N > this.norms.length) {
-      this.norms = new Float64Array(2 * K * N);
-      this.num = new Float64Array(2 * K * N);
-      this.lengths = new Int32Array(2 * K);
-    }
+  /** Scores image i (candidate, caption c, against its K references, the next K in the log). */
+  score(c: number, K: number, i: number): void {
+    const { U, words: testLen } = this.countCandidate(c, i);
+    this.values.fill(0, 0, U * K);
+    this.refMax.fill(0, 0, U);
     // The references; BLEU's "closest" reference length, ties to the shorter one (bleu.ts' loop from reference 0).
     let closest = 0;
     for (let k = 0; k < K; k++) {
@@ -503,8 +544,20 @@ export function corpusCiderDAndBleu(
   const I = candidates.length;
   if (I !== refs.length) throw new Error(`ciderD: ${I} candidates for ${refs.length} reference sets`);
   if (!(I > 0)) throw new Error('CiderD.fromReferences: no images');
-  const counter = new Counter();
-  const log_ = new RefLog();
+  let R = 0;
+  let chars = 0;
+  let mostRefs = 0;
+  for (let i = 0; i < I; i++) {
+    const rs = refs[i];
+    if (rs.length === 0) throw new Error('CiderD: an image needs at least one reference');
+    R += rs.length;
+    mostRefs = max(mostRefs, rs.length);
+    for (let k = 0; k < rs.length; k++) chars += rs[k].length;
+    chars += candidates[i].length;
+  }
+  const counter = new Counter(R + I, chars);
+  counter.tokenizeAll(refs, candidates);
+  const log_ = new RefLog(R, counter.tokenStart[R]);
   const pass1 = new ReferenceCounter(counter, log_);
   pass1.addAll(refs);
   const df = pass1.df;
@@ -515,8 +568,11 @@ export function corpusCiderDAndBleu(
     new Float64Array(I),
     new Float64Array(I),
   ];
-  const scorer = new ImageScorer(counter, log_, df, log(I), sigma, perCider, perBleu);
-  const total = scorer.scoreAll(candidates, refs);
+  let longestCandidate = 0;
+  for (let i = 0; i < I; i++) longestCandidate = max(longestCandidate, counter.wordsOf(R + i));
+  const sizes = { candidateWords: counter.tokenStart[R + I] - counter.tokenStart[R], longestCandidate, mostRefs };
+  const scorer = new ImageScorer(counter, log_, df, log(I), sigma, sizes, perCider, perBleu);
+  const total = scorer.scoreAll(refs, R);
   const corpus: BleuResult['corpus'] = [0, 0, 0, 0];
   const ratio = (scorer.totalTest + TINY) / (scorer.totalRef + SMALL);
   let prod = 1;
