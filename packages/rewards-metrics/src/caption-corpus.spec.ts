@@ -56,7 +56,7 @@ describe('corpusCiderDAndBleu (the cider command: CIDEr-D and BLEU in one pass)'
   });
 
   it('equals them when the word and n-gram tables must grow (a large vocabulary, captions over 64 words)', () => {
-    // A small generator of its own (xorshift): over 16,384 distinct words and ~200,000 n-grams, more than the
+    // A small generator of its own (xorshift): over 16,384 distinct words and ~230,000 n-grams, more than the
     // word, character and n-gram tables start with.
     let x = 0x2545f491;
     const next = (m: number): number => {
