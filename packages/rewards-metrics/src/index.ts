@@ -3,6 +3,7 @@ export { colorfulness, type RgbImage } from './colorfulness';
 export {
   imagePq,
   imagePqGain,
+  imagePqGainMap,
   panopticImageStats,
   PqAccumulator,
   pqAverage,

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import {
   imagePq,
   imagePqGain,
+  imagePqGainMap,
   panopticImageStats,
   PqAccumulator,
   pqCompute,
@@ -180,6 +181,39 @@ describe('linearised dataset-PQ gain of one image (the project reward)', () => {
     const actual = m * (pq(other).All.pq - before.All.pq);
     expect(predicted).toBeLessThan(-0.1); // dropping a matched thing is a clear loss
     expect(Math.abs(actual - predicted)).toBeLessThan(0.01 * Math.abs(predicted));
+  });
+
+  it('splits over the pixels: each term spread over its own segments, half a match to each side', () => {
+    const map = imagePqGainMap(gt, pred, cats, reference);
+    const K = 3;
+    const a = (5 / 8 - 0.1) / (2 * K); // the thing match, half to a (8 px), half to p (5 px)
+    const s = (6 / 8 - 0.8) / (2 * K); // the stuff match: GT s 8 px, predicted s 6 px
+    const w = -0.1 / 2 / K; // the false thing w, 2 px
+    const want = [
+      ...[0, 1, 2, 3].map(() => a / 8 + a / 5),
+      ...[4, 5, 6, 7].map(() => s / 8 + s / 6),
+      a / 8 + a / 5,
+      ...[1, 2, 3].map(() => a / 8), // predicted VOID: only the GT side
+      s / 8 + s / 6,
+      s / 8 + s / 6,
+      s / 8 + w / 2,
+      s / 8 + w / 2,
+    ];
+    expect(map).toHaveLength(16);
+    map.forEach((v, i) => expect(v).toBeCloseTo(want[i], 12));
+    expect(map.reduce((x, y) => x + y, 0)).toBeCloseTo(imagePqGain(gt, pred, cats, reference), 12);
+  });
+
+  it('gives a missed segment its −q/2 on its own pixels, and sums to the gain on the dataset test case', () => {
+    const g = grid(['aaaabbbb', 'aaaabbbb', 'ssssssss', 'ssssssss'], { a: [1, 0], b: [2, 0], s: [9, 0] });
+    const other = grid(['pppptttt', 'ppp.tttt', 'tttttttt', 'tttttttt'], { p: [1, 0], t: [9, 0] });
+    const ref = { things: 0.3, stuff: 0.7 };
+    const map = imagePqGainMap(g, other, cats, ref);
+    expect(map.reduce((x, y) => x + y, 0)).toBeCloseTo(imagePqGain(g, other, cats, ref), 12);
+    // Pixel (0, 4): GT b missed (8 px) and predicted stuff t (24 px) matched to s (16 px) at IoU 16/24.
+    const t = (16 / 24 - 0.7) / 6;
+    expect(map[4]).toBeCloseTo(-0.3 / 2 / 3 / 8 + t / 24, 12);
+    expect(() => imagePqGainMap(g, grid(['pp'], { p: [1, 0] }), cats, ref)).toThrow(/imagePqGainMap/);
   });
 
   it('is 0 for two empty maps, and refuses an inconsistent pair', () => {

@@ -198,6 +198,33 @@ export function panopticImageStatsAndAreas(
   pred: PanopticImage,
   categories: readonly PqCategory[],
 ): E.Either<PanopticProblem, { stats: Map<number, PqCounts>; gtAreas: Float64Array }> {
+  return E.map((m: ImageMatch) => ({ stats: m.stats, gtAreas: m.gArea.subarray(1) }))(matchImage(gt, pred, categories));
+}
+
+/**
+ * One image pair's matching, segment by segment (indices 1-based into `segments`, 0 = VOID): the per-category counts
+ * and, for the rewards that split over pixels, which segments matched (with their IoU), which GT segments count as
+ * missed and which predicted ones as false, and every segment's pixel count.
+ */
+interface ImageMatch {
+  readonly stats: Map<number, PqCounts>;
+  readonly gIndex: SegmentIndex;
+  readonly pIndex: SegmentIndex;
+  /** [ng + 1], [np + 1] pixels per segment. */
+  readonly gArea: Float64Array;
+  readonly pArea: Float64Array;
+  /** True positives: GT index, predicted index, IoU. */
+  readonly matches: ReadonlyArray<readonly [g: number, p: number, iou: number]>;
+  /** GT indices counted as FN; predicted indices counted as FP. */
+  readonly missed: readonly number[];
+  readonly false: readonly number[];
+}
+
+function matchImage(
+  gt: PanopticImage,
+  pred: PanopticImage,
+  categories: readonly PqCategory[],
+): E.Either<PanopticProblem, ImageMatch> {
   const n = gt.width * gt.height;
   if (gt.ids.length !== n)
     return E.left({ side: 'gt', message: `${gt.ids.length} pixel ids for ${gt.width}×${gt.height}` });
@@ -266,6 +293,9 @@ export function panopticImageStatsAndAreas(
   // IoU > 0.5 makes every match unique, so the pairs can be taken in any order.
   const gMatched = new Uint8Array(ng + 1);
   const pMatched = new Uint8Array(np + 1);
+  const matches: [number, number, number][] = [];
+  const missed: number[] = [];
+  const falsePositives: number[] = [];
   for (const [k, inter] of cells) {
     const g = Math.floor(k / stride);
     const p = k % stride;
@@ -279,6 +309,7 @@ export function panopticImageStatsAndAreas(
       s.iou += iou;
       gMatched[g] = 1;
       pMatched[p] = 1;
+      matches.push([g, p, iou]);
     }
   }
 
@@ -287,7 +318,10 @@ export function panopticImageStatsAndAreas(
     if (gMatched[g]) continue;
     const cat = gt.segments[g - 1].category_id;
     if (isCrowd(g)) crowdOf.set(cat, g);
-    else at(cat).fn += 1;
+    else {
+      at(cat).fn += 1;
+      missed.push(g);
+    }
   }
   for (let p = 1; p <= np; p++) {
     if (pMatched[p]) continue;
@@ -296,8 +330,18 @@ export function panopticImageStatsAndAreas(
     const ignored = cell(0, p) + (crowd === undefined ? 0 : cell(crowd, p));
     if (ignored / pArea[p] > 0.5) continue;
     at(cat).fp += 1;
+    falsePositives.push(p);
   }
-  return E.right({ stats, gtAreas: gArea.subarray(1) });
+  return E.right({
+    stats,
+    gIndex: gIndexE.right,
+    pIndex: pIndexE.right,
+    gArea,
+    pArea,
+    matches,
+    missed,
+    false: falsePositives,
+  });
 }
 
 /** panopticapi's pq_average: the categories of one kind (`isthing` undefined = all) with TP + FP + FN > 0. */
@@ -425,4 +469,41 @@ export function imagePqGain(
     gain += s.iou - q * (s.tp + 0.5 * s.fp + 0.5 * s.fn);
   }
   return categories.length > 0 ? gain / categories.length : 0;
+}
+
+/**
+ * `imagePqGain` split over the pixels, [height·width] row-major, summing to it (up to rounding): each segment's term
+ * spread evenly over its own pixels. A match's IoU − q goes half to the GT segment's pixels and half to the
+ * predicted one's; a missed GT segment's −q/2 to its pixels; a false prediction's −q/2 to its pixels (all over K).
+ * What a region of the image contributes, for rewards that credit each part of an output with its own region (a
+ * UViM code token with the pixels it is decoded into). Throws a RangeError for an inconsistent pair.
+ */
+export function imagePqGainMap(
+  gt: PanopticImage,
+  pred: PanopticImage,
+  categories: readonly PqCategory[],
+  reference: { readonly things: number; readonly stuff: number },
+): Float64Array {
+  const r = matchImage(gt, pred, categories);
+  if (E.isLeft(r)) throw new RangeError(`imagePqGainMap: ${problemText(r.left)}`);
+  const m = r.right;
+  const n = gt.width * gt.height;
+  const out = new Float64Array(n);
+  if (categories.length === 0) return out;
+  const thing = new Map(categories.map((c) => [c.id, isThing(c)]));
+  const q = (cat: number) => (thing.get(cat) ? reference.things : reference.stuff) / categories.length;
+  // Each segment's share per pixel (index 0, VOID, gets none).
+  const gShare = new Float64Array(m.gArea.length);
+  const pShare = new Float64Array(m.pArea.length);
+  const K = categories.length;
+  for (const [g, p, iou] of m.matches) {
+    const half = (iou / K - q(gt.segments[g - 1].category_id)) / 2;
+    gShare[g] += half / m.gArea[g];
+    pShare[p] += half / m.pArea[p];
+  }
+  for (const g of m.missed) gShare[g] -= q(gt.segments[g - 1].category_id) / 2 / m.gArea[g];
+  for (const p of m.false) pShare[p] -= q(pred.segments[p - 1].category_id) / 2 / m.pArea[p];
+  const index = (ix: SegmentIndex, id: number) => (id < ix.lut.length ? ix.lut[id] : (ix.map.get(id) as number));
+  for (let i = 0; i < n; i++) out[i] = gShare[index(m.gIndex, gt.ids[i])] + pShare[index(m.pIndex, pred.ids[i])];
+  return out;
 }
