@@ -292,4 +292,5 @@ export {
   mixTokens,
   bottleneckDown,
   bottleneckUp,
+  codeAxisWeights,
 } from './model/oracle/bottleneck';

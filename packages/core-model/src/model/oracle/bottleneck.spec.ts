@@ -2,7 +2,14 @@
 // (triangle kernel stretched by the scale factor when shrinking, half-pixel centres, weights renormalised per output).
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../backend';
-import { bottleneckDown, bottleneckUp, gridResizeMatrix, linearResizeWeights, mixTokens } from './bottleneck';
+import {
+  bottleneckDown,
+  bottleneckUp,
+  codeAxisWeights,
+  gridResizeMatrix,
+  linearResizeWeights,
+  mixTokens,
+} from './bottleneck';
 import { ORACLE_PRESETS, oracleConfig } from './config';
 import { initOracle } from './oracle';
 
@@ -108,5 +115,33 @@ describe('bottleneck in the model', () => {
         }
     expect(bottleneckUp(p2, learned, d2).shape).toEqual([2, 16, 5]);
     tf.dispose([...p2.values(), y, d2]);
+  });
+});
+
+describe('codeAxisWeights: where each code token lands in the image', () => {
+  const outputs = [{ name: 'rgb', channels: 3, loss: 'mse' as const }];
+
+  it("is the decoder's upsampling of each code token, per pixel, and splits the pixels without loss", async () => {
+    const cfg = oracleConfig({ ...ORACLE_PRESETS.tiny, outputs }); // 64 px, 8 px patches, 4×4 code
+    const w = codeAxisWeights(cfg)!;
+    const [S, s, g] = [cfg.imageSize, 4, 8];
+    expect(w).toHaveLength(S * s);
+    for (let y = 0; y < S; y++) expect(w.subarray(y * s, (y + 1) * s).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    // The model's own upsampling of the identity code (token t one-hot in channel t): grid cell (cy, cx) holds
+    // token (i, j) with weight w[y, i]·w[x, j] for any pixel (y, x) of that cell.
+    const { params } = initOracle(cfg, 0);
+    const up = bottleneckUp(params, cfg, tf.reshape(tf.eye(s * s), [1, s * s, s * s]));
+    const u = await up.data();
+    for (let cy = 0; cy < g; cy++)
+      for (let cx = 0; cx < g; cx++)
+        for (let t = 0; t < s * s; t++) {
+          const [y, x] = [cy * cfg.patch + 3, cx * cfg.patch + 5];
+          const want = w[y * s + Math.floor(t / s)] * w[x * s + (t % s)];
+          expect(u[(cy * g + cx) * s * s + t]).toBeCloseTo(want, 6);
+        }
+    tf.dispose([...params.values(), up]);
+    expect(codeAxisWeights(oracleConfig({ ...ORACLE_PRESETS.mu, outputs, bottleneck: 'learned', codeLen: 3 }))).toBe(
+      undefined,
+    );
   });
 });

@@ -89,3 +89,23 @@ export function bottleneckUp(params: Params, cfg: OracleConfig, x: tf.Tensor3D):
     return mixTokens(tf.tensor2d(gridResizeMatrix(s, s, gh, gw), [gh * gw, s * s]), x);
   });
 }
+
+/**
+ * Where each code token lands in the image, per axis: [S, s] weights (S image side in pixels, s code side), row y
+ * holding how much of pixel row (or column) y each code row (column) i makes up as the decoder's upsampling mixes
+ * them: the 'resize' bottleneck's s → grid resize, each grid cell then spread over its patch's pixels. Each row
+ * sums to 1, so a quantity over the pixels splits over the code tokens without loss: token (i, j) of the row-major
+ * code gets Σ_y Σ_x w[y, i]·w[x, j]·v[y, x]. Undefined for the 'learned' bottleneck, which has no fixed layout.
+ */
+export function codeAxisWeights(cfg: OracleConfig): Float64Array | undefined {
+  if (cfg.bottleneck === 'learned') return undefined;
+  const [g] = oracleGrid(cfg);
+  const s = codeSide(cfg);
+  const up = linearResizeWeights(s, g); // [g, s]
+  const w = new Float64Array(cfg.imageSize * s);
+  for (let y = 0; y < cfg.imageSize; y++) {
+    const cell = Math.floor(y / cfg.patch);
+    for (let i = 0; i < s; i++) w[y * s + i] = up[cell * s + i];
+  }
+  return w;
+}
