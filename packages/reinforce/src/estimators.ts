@@ -214,9 +214,16 @@ export const WHOLE_OUTPUT_REWARD: RewardGives = {
   why: 'this task decodes its samples a batch at a time and rewards each decoded output as a whole',
 };
 
-/** Why `task` cannot serve `estimator` (a batch-decoding task's reward does not split over tokens), or undefined. */
-export function taskProblem(estimator: Estimator, task: { readonly decodeBatch?: unknown }): string | undefined {
-  return task.decodeBatch === undefined ? undefined : rewardProblem(estimator, WHOLE_OUTPUT_REWARD);
+/**
+ * Why `task` cannot serve `estimator`, or undefined: by what the task says its reward gives (Task.rewardGives), else
+ * a batch-decoding task's reward is taken not to split over tokens.
+ */
+export function taskProblem(
+  estimator: Estimator,
+  task: { readonly decodeBatch?: unknown; readonly rewardGives?: RewardGives },
+): string | undefined {
+  const gives = task.rewardGives ?? (task.decodeBatch === undefined ? undefined : WHOLE_OUTPUT_REWARD);
+  return gives === undefined ? undefined : rewardProblem(estimator, gives);
 }
 
 /** The estimators a task whose reward gives `gives` can serve. */

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@reward-tune/core-model';
+import type { RewardGives } from './estimators';
 
 /** The rewards of the N samples of one example, and optional per-sample extras (e.g. detection's per-box IoU). */
 export interface RewardResult<Aux = unknown> {
@@ -82,6 +83,12 @@ export interface Task<E, P, Aux = unknown> {
    * tokens not drawn.
    */
   reward(predictions: readonly P[], example: E, want?: RewardWants): RewardResult<Aux>;
+  /**
+   * What `reward` can give beyond one number per sample, where a task says so itself. Absent: every estimator's
+   * needs, except for a task with `decodeBatch`, whose rewards are taken as whole-output ones (WHOLE_OUTPUT_REWARD)
+   * unless it gives this (UViM panoptic: a reward split over the code tokens by the image region each one decodes).
+   */
+  readonly rewardGives?: RewardGives;
   /** The official metric over a whole evaluation set (higher or lower is better per key; see the loop configs). */
   evaluate(predictions: readonly P[], examples: readonly E[]): Record<string, number>;
   /**

@@ -176,6 +176,16 @@ describe('estimators of a batch-decoding task', () => {
     }
   });
 
+  it('a batch-decoding task that says its reward splits over tokens (rewardGives) may use rtg, not expected', () => {
+    const splitting = Object.assign(Object.create(task) as typeof task, {
+      rewardGives: { tokenRewards: true, tokenValues: false, why: 'no values of undrawn tokens' },
+    });
+    expect(() => checkUpdateConfig({ steps: 1, numSamples: 2, estimator: 'rtg' }, splitting)).not.toThrow();
+    expect(() => checkUpdateConfig({ steps: 1, numSamples: 2, estimator: 'expected' }, splitting)).toThrow(
+      /^estimator 'expected' needs the values of the tokens not drawn; no values of undrawn tokens$/,
+    );
+  });
+
   it('tuning with the greedy baseline runs on batch-decoded rewards', async () => {
     const model = blockModel(CFG.dictSize + 1, CFG.codeLen, 2);
     const optimizer = new AdamW(model.params, { lr: 1e-3 });
