@@ -63,6 +63,25 @@ describe('the config and its presets', () => {
     expect(r.error?.issues[0].path).toEqual(['model', 'imageSize']);
     expect(() => configOf('--preset', 'tiny', '--set', 'model.imageSize=32')).toThrow(UsageError);
   });
+
+  it('takes rtg with the pq-gain reward (split over code tokens), refuses it with per-image PQ, and refuses expected', () => {
+    expect(configOf('--preset', 'tiny', '--set', 'tune.estimator=rtg').tune.estimator).toBe('rtg');
+    const message = (args: string[]) => {
+      try {
+        configOf(...args);
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        return (e as Error).message;
+      }
+      return undefined;
+    };
+    expect(message(['--preset', 'tiny-paper', '--set', 'tune.estimator=rtg'])).toMatch(
+      /tune\.estimator: estimator 'rtg' needs reward\.kind 'pq-gain'/,
+    );
+    expect(message(['--preset', 'tiny-paper', '--set', 'tune.estimator=expected'])).toMatch(
+      /tune\.estimator: estimator 'expected' needs the values of the tokens not drawn/,
+    );
+  });
 });
 
 describe('the adapter on the mu preset', () => {

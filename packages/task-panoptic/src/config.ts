@@ -31,9 +31,8 @@ import {
   taskConfigSpec,
   tuneOptimizer,
   tuneSectionSchema,
-  WHOLE_OUTPUT_REWARD,
 } from '@reward-tune/reinforce';
-import { DEFAULT_PANOPTIC_REWARD, PANOPTIC_REWARDS } from './reward';
+import { DEFAULT_PANOPTIC_REWARD, PANOPTIC_REWARD_GIVES, PANOPTIC_REWARDS } from './reward';
 import { SCENE_DEFAULTS } from './scenes';
 
 const synthetic = {
@@ -82,7 +81,7 @@ export const panopticConfigSchema = taskConfigObject({
   model: modelSectionSchema,
   oracle: oracleSectionSchema({ preset: 'tiny', steps: 3000 }),
   mle: mleSectionSchema({ steps: 6000 }),
-  tune: tuneSectionSchema({ steps: 300, evalEvery: 50, reward: WHOLE_OUTPUT_REWARD }),
+  tune: tuneSectionSchema({ steps: 300, evalEvery: 50, reward: PANOPTIC_REWARD_GIVES }),
   eval: evalSectionSchema,
 }).superRefine((c, ctx) => {
   const oracleSize = c.oracle.model.imageSize ?? ORACLE_PRESETS[c.oracle.preset].imageSize;
@@ -100,6 +99,12 @@ export const panopticConfigSchema = taskConfigObject({
     });
   if (c.data.synthetic.minThings > c.data.synthetic.maxThings)
     ctx.addIssue({ code: 'custom', path: ['data', 'synthetic', 'minThings'], message: 'more than maxThings' });
+  if (c.tune.estimator === 'rtg' && c.reward.kind !== 'pq-gain')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tune', 'estimator'],
+      message: `estimator 'rtg' needs reward.kind 'pq-gain' (per-image PQ does not split over the image's regions)`,
+    });
 });
 
 export type PanopticConfig = z.output<typeof panopticConfigSchema>;

@@ -1,6 +1,12 @@
 import { panopticClasses } from './classes';
 import { panopticLabels } from './labels';
-import { evaluatePanoptic, makePanopticReward, panopticReward } from './reward';
+import {
+  evaluatePanoptic,
+  makePanopticReward,
+  makePanopticTokenReward,
+  panopticReward,
+  tokenRewardsOf,
+} from './reward';
 import { SCENE_CATEGORIES, sceneAt } from './scenes';
 import { segmentsFromTwoChannel } from './segments';
 import type { TwoChannelMap } from './two-channel';
@@ -71,6 +77,48 @@ describe("reward.kind 'pq-gain'", () => {
   it('ranks a better square higher; per-image PQ stays the default', () => {
     expect(gain(predicted([0, 1, 4, 5]), gt())).toBeGreaterThan(gain(predicted([0, 1, 4]), gt()));
     expect(makePanopticReward(classes)(predicted([]), gt())).toBeCloseTo(0.375, 12); // default: per-image PQ
+  });
+});
+
+describe('pq-gain split over code tokens (the rtg estimator)', () => {
+  const reference = { things: 0.1, stuff: 0.8 };
+  // A 4×4 image, a 2×2 code, each token placed on its own 2×2 quadrant (rows of the per-axis weights: one-hot).
+  const quadrants = Float64Array.from([1, 0, 1, 0, 0, 1, 0, 1]);
+
+  it('gives each token its region of the gain, summing to the image reward', () => {
+    const split = makePanopticTokenReward(classes, { kind: 'pq-gain', reference }, quadrants, 2);
+    const whole = makePanopticReward(classes, { kind: 'pq-gain', reference });
+    for (const square of [[0, 1, 4, 5], [], [0, 1, 4], [10, 11, 14, 15]]) {
+      const r = split(predicted(square), gt());
+      expect(r.reward).toBeCloseTo(whole(predicted(square), gt()), 12);
+      expect(r.tokens.reduce((a, b) => a + b, 0)).toBeCloseTo(r.reward, 12);
+    }
+    // Missing the square (top-left quadrant) costs the top-left token most: its q/2 lies on the square's pixels.
+    const missed = split(predicted([]), gt()).tokens;
+    const right = split(predicted([0, 1, 4, 5]), gt()).tokens;
+    const drop = right.map((v, t) => v - missed[t]);
+    expect(drop[0]).toBeGreaterThan(0);
+    expect(drop[0]).toBeGreaterThan(10 * Math.max(...drop.slice(1).map(Math.abs)));
+  });
+
+  it('pools with overlapping weights as Σ_y Σ_x w[y, i]·w[x, j]·gain[y, x], and refuses what does not fit', () => {
+    const axis = Float64Array.from([1, 0, 0.75, 0.25, 0.25, 0.75, 0, 1]); // 4 px, 2 tokens per axis
+    const gain = Float64Array.from({ length: 16 }, (_, i) => Math.sin(i + 1));
+    const got = tokenRewardsOf(gain, axis, 4, 2);
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 2; j++) {
+        let want = 0;
+        for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) want += axis[y * 2 + i] * axis[x * 2 + j] * gain[y * 4 + x];
+        expect(got[i * 2 + j]).toBeCloseTo(want, 12);
+      }
+    expect(got.reduce((a, b) => a + b, 0)).toBeCloseTo(
+      gain.reduce((a, b) => a + b, 0),
+      12,
+    );
+    expect(() => tokenRewardsOf(gain, axis, 4, 3)).toThrow(/tokenRewardsOf/);
+    expect(() => makePanopticTokenReward(classes, { kind: 'pq', reference }, quadrants, 2)(predicted([]), gt())).toThrow(
+      /does not split over tokens/,
+    );
   });
 });
 

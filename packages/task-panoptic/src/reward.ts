@@ -12,10 +12,12 @@ import {
   PqAccumulator,
   imagePq,
   imagePqGain,
+  imagePqGainMap,
   type PanopticImage,
   type PqResult,
   type PqScores,
 } from '@reward-tune/rewards-metrics';
+import type { RewardGives } from '@reward-tune/reinforce';
 import type { PanopticClasses } from './classes';
 import { segmentsFromTwoChannel } from './segments';
 import type { TwoChannelMap } from './two-channel';
@@ -58,6 +60,64 @@ export const makePanopticReward =
   (classes: PanopticClasses, reward: PanopticRewardConfig = DEFAULT_PANOPTIC_REWARD) =>
   (pred: TwoChannelMap, gt: PanopticImage): number =>
     panopticReward(segmentsFromTwoChannel(pred, classes), gt, classes, reward);
+
+/**
+ * What the panoptic reward gives the estimators: `pq-gain` splits over the code tokens by the image region each
+ * decodes into, so `rtg` can use it (the config refuses `rtg` with `pq`); no values of the tokens not drawn.
+ */
+export const PANOPTIC_REWARD_GIVES: RewardGives = {
+  tokenRewards: true,
+  tokenValues: false,
+  why: 'the panoptic reward splits over the code tokens (pq-gain) but gives no values of the tokens not drawn',
+};
+
+/**
+ * `pq-gain` split over the code tokens, for the `rtg` estimator: each pixel's share of the gain (rewards-metrics
+ * `imagePqGainMap`) goes to the code tokens as the oracle's decoder places them in the image (`axis`, core-model
+ * `codeAxisWeights`: [size, side] per axis, rows summing to 1), so the tokens' rewards sum to the image's gain.
+ * Token (i, j) of the row-major side × side code: Σ_y Σ_x axis[y, i]·axis[x, j]·gain[y, x]. A token is credited
+ * with the region it mostly decodes into; what it does to other regions through the decoder's attention is not
+ * counted (a biased, lower-variance credit: docs/method.md).
+ */
+export function tokenRewardsOf(
+  gain: Float64Array,
+  axis: Float64Array,
+  size: number,
+  side: number,
+): Float64Array {
+  if (gain.length !== size * size || axis.length !== size * side)
+    throw new RangeError(`tokenRewardsOf: ${gain.length} pixels and ${axis.length} weights for ${size}² and side ${side}`);
+  const rows = new Float64Array(size * side); // [y, j] = Σ_x axis[x, j]·gain[y, x]
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      const v = gain[y * size + x];
+      if (v === 0) continue;
+      for (let j = 0; j < side; j++) rows[y * side + j] += axis[x * side + j] * v;
+    }
+  const out = new Float64Array(side * side);
+  for (let y = 0; y < size; y++)
+    for (let i = 0; i < side; i++) {
+      const a = axis[y * side + i];
+      if (a === 0) continue;
+      for (let j = 0; j < side; j++) out[i * side + j] += a * rows[y * side + j];
+    }
+  return out;
+}
+
+/**
+ * The reward of a two-channel prediction and its split over the code tokens (`pq-gain` only; see tokenRewardsOf).
+ */
+export const makePanopticTokenReward =
+  (classes: PanopticClasses, reward: PanopticRewardConfig, axis: Float64Array, side: number) =>
+  (pred: TwoChannelMap, gt: PanopticImage): { reward: number; tokens: Float64Array } => {
+    if (reward.kind !== 'pq-gain') throw new RangeError(`reward.kind '${reward.kind}' does not split over tokens`);
+    const segments = segmentsFromTwoChannel(pred, classes);
+    const gain = imagePqGainMap(gt, segments, classes.categories, reward.reference);
+    return {
+      reward: imagePqGain(gt, segments, classes.categories, reward.reference),
+      tokens: tokenRewardsOf(gain, axis, gt.width, side),
+    };
+  };
 
 /** PQ, SQ and RQ in points, and how many categories were averaged. */
 export interface PanopticScore {

@@ -13,13 +13,22 @@
  * Dimension legend: B batch, R rows (B·N samples), L code length, S image side, K classes, I instance ids.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeStageTwo, readTensor, stageTwoTargets, type FrozenOracle } from '@reward-tune/core-model';
-import type { RewardResult, Task } from '@reward-tune/reinforce';
+import {
+  codeAxisWeights,
+  codeSide,
+  decodeStageTwo,
+  readTensor,
+  stageTwoTargets,
+  type FrozenOracle,
+} from '@reward-tune/core-model';
+import type { RewardResult, RewardWants, Task } from '@reward-tune/reinforce';
 import type { PanopticClasses } from './classes';
 import {
   DEFAULT_PANOPTIC_REWARD,
   evaluatePanoptic,
   makePanopticReward,
+  makePanopticTokenReward,
+  PANOPTIC_REWARD_GIVES,
   type PanopticRewardConfig,
   type PanopticScores,
 } from './reward';
@@ -64,15 +73,29 @@ export async function mapsOfOutputs(out: Record<string, tf.Tensor4D>): Promise<T
 }
 
 export class PanopticTask implements Task<PanopticItem, TwoChannelMap> {
+  readonly rewardGives = PANOPTIC_REWARD_GIVES;
   private readonly rewardOf: (pred: TwoChannelMap, gt: PanopticItem['truth']) => number;
+  private tokenRewardOf?: ReturnType<typeof makePanopticTokenReward>;
 
   constructor(
     private readonly oracle: () => FrozenOracle,
     readonly classes: PanopticClasses,
     readonly instances: number,
-    reward: PanopticRewardConfig = DEFAULT_PANOPTIC_REWARD,
+    private readonly rewardConfig: PanopticRewardConfig = DEFAULT_PANOPTIC_REWARD,
   ) {
-    this.rewardOf = makePanopticReward(classes, reward);
+    this.rewardOf = makePanopticReward(classes, rewardConfig);
+  }
+
+  /** The token split, made on first use (the oracle is given lazily). */
+  private tokenReward(): ReturnType<typeof makePanopticTokenReward> {
+    if (this.tokenRewardOf === undefined) {
+      const cfg = this.oracle().cfg;
+      const axis = codeAxisWeights(cfg);
+      if (axis === undefined)
+        throw new RangeError("a reward split over code tokens needs the oracle's 'resize' bottleneck, not 'learned'");
+      this.tokenRewardOf = makePanopticTokenReward(this.classes, this.rewardConfig, axis, codeSide(cfg));
+    }
+    return this.tokenRewardOf;
   }
 
   async encodeTargetsBatch(examples: readonly PanopticItem[], images: tf.Tensor4D): Promise<Int32Array> {
@@ -97,8 +120,10 @@ export class PanopticTask implements Task<PanopticItem, TwoChannelMap> {
     }
   }
 
-  reward(predictions: readonly TwoChannelMap[], ex: PanopticItem): RewardResult {
-    return { rewards: Float64Array.from(predictions, (p) => this.rewardOf(p, ex.truth)) };
+  reward(predictions: readonly TwoChannelMap[], ex: PanopticItem, want?: RewardWants): RewardResult {
+    if (!want?.tokenRewards) return { rewards: Float64Array.from(predictions, (p) => this.rewardOf(p, ex.truth)) };
+    const split = predictions.map((p) => this.tokenReward()(p, ex.truth));
+    return { rewards: Float64Array.from(split, (r) => r.reward), tokenRewards: split.map((r) => r.tokens) };
   }
 
   evaluate(predictions: readonly TwoChannelMap[], examples: readonly PanopticItem[]): Record<string, number> {
