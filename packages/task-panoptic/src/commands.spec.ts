@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as E from 'fp-ts/Either';
 import { encodePng, ORACLE_PRESETS, UsageError } from '@reward-tune/core-model';
 import { parseTaskArgs } from '@reward-tune/reinforce';
-import { panopticAdapter, runner } from './commands';
+import { panopticAdapter, runner, shippedLm, shippedOracle } from './commands';
 import { panopticConfigSchema } from './config';
 import { ensureSyntheticPanoptic, segmentIdsToRgb } from './dataset';
 import { sceneAt } from './scenes';
@@ -62,6 +62,14 @@ describe('the config and its presets', () => {
     expect(r.success).toBe(false);
     expect(r.error?.issues[0].path).toEqual(['model', 'imageSize']);
     expect(() => configOf('--preset', 'tiny', '--set', 'model.imageSize=32')).toThrow(UsageError);
+  });
+
+  it('a run from the shipped stage II checkpoint takes the shipped oracle unless --set names one', () => {
+    const from = (...args: string[]) => runner.runConfigFrom(shippedLm('tiny'), parseTaskArgs(args)).oracle.checkpoint;
+    expect(existsSync(shippedOracle('tiny'))).toBe(true);
+    expect(from()).toBe(shippedOracle('tiny'));
+    expect(from('--preset', 'tiny-paper')).toBe(shippedOracle('tiny'));
+    expect(from('--set', 'oracle.checkpoint="elsewhere"')).toBe('elsewhere');
   });
 
   it('takes rtg with the pq-gain reward (split over code tokens), refuses it with per-image PQ, and refuses expected', () => {

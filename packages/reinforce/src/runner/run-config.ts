@@ -25,6 +25,11 @@ export interface ConfigSource<C> {
   readonly spec: ConfigSpec<z.ZodType<C>>;
   readonly movedKeys?: Readonly<Record<string, string>>;
   shippedCheckpoint(preset: string): string;
+  /** A UViM task's stage I: where its config keeps the oracle, and its shipped oracle per preset. */
+  readonly oracle?: {
+    section(cfg: C): { readonly checkpoint?: string };
+    shipped?(preset: string): string;
+  };
 }
 
 /** A config read from disk, and the file it came from (named in error messages). */
@@ -133,16 +138,23 @@ export function savedRunConfig<C>(source: ConfigSource<C>, dir: string, opts: Ta
 /**
  * The config a run from checkpoint `file` starts from, before --seed, --data and --set: --preset's when given;
  * for a checkpoint shipped with the package, its preset's, as the demo takes it (its stored config is that of the
- * code that trained it: an older tune section, say); else the config stored in the checkpoint.
+ * code that trained it: an older tune section, say); else the config stored in the checkpoint. A UViM task's
+ * shipped stage II checkpoint also gets its preset's shipped oracle as `oracle.checkpoint` when --set gives none,
+ * as the demo does (the checkpoint's oracle record is checked against it before any weight is used).
  */
 export function runConfigFrom<C>(source: ConfigSource<C>, file: string, opts: TaskCliOptions): C {
-  if (opts.preset !== undefined) return newRunConfig(source, opts);
   const shippedAs = Object.keys(source.spec.presets).find(
     (p) => path.resolve(source.shippedCheckpoint(p)) === path.resolve(file),
   );
-  return shippedAs === undefined
-    ? newRunConfig(source, opts, checkpointConfig(file))
-    : newRunConfig(source, { ...opts, preset: shippedAs });
+  const cfg =
+    opts.preset !== undefined
+      ? newRunConfig(source, opts)
+      : shippedAs === undefined
+        ? newRunConfig(source, opts, checkpointConfig(file))
+        : newRunConfig(source, { ...opts, preset: shippedAs });
+  const oracle = shippedAs === undefined ? undefined : source.oracle?.shipped?.(opts.preset ?? shippedAs);
+  if (oracle === undefined || source.oracle?.section(cfg).checkpoint !== undefined || !existsSync(oracle)) return cfg;
+  return runConfigFrom(source, file, { ...opts, sets: [...opts.sets, `oracle.checkpoint=${JSON.stringify(oracle)}`] });
 }
 
 /** The loops' own sections, which a saved config may spell as an older version of the code did. */
