@@ -123,6 +123,9 @@ export class RunRedis {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
+      // How long a disconnect waits for the socket to close before destroying it (ioredis: 2 s). A connection that
+      // never opened never closes again, so a refused `connect` kept the process alive for the whole wait.
+      disconnectTimeout: 250,
     });
     this.client.on('error', (err: Error) => {
       this.lastError = err.message;
