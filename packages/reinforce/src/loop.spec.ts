@@ -5,31 +5,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { Rng, type Optimizer, type Params } from '@reward-tune/core-model';
+import { Rng } from '@reward-tune/core-model';
 import { accumulateGradients, gradientStep } from './loop';
-import { FeaturePolicy } from './testing/toys';
+import { CaptureOptimizer, FeaturePolicy } from './testing/toys';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-/** Records the gradients it is given; `frozen` names the parameters it says it ignores. */
-class Capture implements Optimizer {
-  grads = new Map<string, Float32Array>();
-  step = 0;
-  constructor(private readonly frozen: (name: string) => boolean = () => false) {}
-  isFrozen(name: string): boolean {
-    return this.frozen(name);
-  }
-  apply(_params: Params, grads: ReadonlyMap<string, tf.Tensor>): void {
-    for (const [k, g] of grads) this.grads.set(k, (g.dataSync() as Float32Array).slice());
-  }
-  getState() {
-    return { step: 0, tensors: new Map<string, tf.Tensor>() };
-  }
-  setState(): void {}
-  dispose(): void {}
-}
 
 describe('gradientStep with frozen parameters', () => {
   const policy = new FeaturePolicy(6, 8, 5, 3, Rng.fromSeed(3));
@@ -47,9 +29,9 @@ describe('gradientStep with frozen parameters', () => {
   const hidden = (name: string) => name.startsWith('hidden/');
 
   it('hands the optimizer only the trainable gradients, bit for bit those of differentiating everything', async () => {
-    const all = new Capture();
+    const all = new CaptureOptimizer();
     await gradientStep(policy, all, loss);
-    const some = new Capture(hidden);
+    const some = new CaptureOptimizer(hidden);
     await gradientStep(policy, some, loss);
     expect([...all.grads.keys()].sort()).toEqual(['head/bias', 'head/kernel', 'hidden/bias', 'hidden/kernel']);
     expect([...some.grads.keys()].sort()).toEqual(['head/bias', 'head/kernel']);
@@ -70,6 +52,6 @@ describe('gradientStep with frozen parameters', () => {
   });
 
   it('refuses a step where every parameter is frozen', async () => {
-    await expect(gradientStep(policy, new Capture(() => true), loss)).rejects.toThrow(/every parameter is frozen/);
+    await expect(gradientStep(policy, new CaptureOptimizer(() => true), loss)).rejects.toThrow(/every parameter is frozen/);
   });
 });

@@ -4,13 +4,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { Rng, scoreRows, type Optimizer, type Params, type SequencePolicy } from '@reward-tune/core-model';
+import { Rng, scoreRows, type SequencePolicy } from '@reward-tune/core-model';
 import { expectedValueLoss, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
 import { reinforceLoss, type ReinforceLossInput } from './reinforce-loss';
 import { sampleAndReward, type ScoredSamples } from './rollout';
 import { applyUpdate, updateInputs } from './update';
 import type { TuneConfig } from './tune';
-import { FeaturePolicy, toyBatch, toyTask } from './testing/toys';
+import { CaptureOptimizer, FeaturePolicy, toyBatch, toyTask } from './testing/toys';
 
 const F = 3;
 const L = 3;
@@ -212,20 +212,6 @@ describe('reinforceLoss importance weights', () => {
   });
 });
 
-/** An "optimizer" that keeps the gradient it is asked to apply. */
-class Capture implements Optimizer {
-  grads = new Map<string, Float32Array>();
-  step = 0;
-  apply(_params: Params, grads: ReadonlyMap<string, tf.Tensor>): void {
-    for (const [k, g] of grads) this.grads.set(k, (g.dataSync() as Float32Array).slice());
-  }
-  getState() {
-    return { step: 0, tensors: new Map<string, tf.Tensor>() };
-  }
-  setState(): void {}
-  dispose(): void {}
-}
-
 /** Samples [first, first + count) inputs of `s` (N samples each). */
 function slicePart<A>(s: ScoredSamples<A>, n: number, first: number, count: number): ScoredSamples<A> {
   const l = s.length;
@@ -284,7 +270,7 @@ describe('an update with importance weights (applyUpdate)', () => {
     expect(expected.isClipped).toBeLessThan(1);
 
     const run = async (microBatch: number | undefined, importanceClip: number | undefined) => {
-      const optimizer = new Capture();
+      const optimizer = new CaptureOptimizer();
       const opts = { policy: current, task: toyTask, config: { ...config, microBatch }, importanceClip, optimizer };
       const m = microBatch ?? b;
       const given = Array.from({ length: b / m }, (_, p) => slicePart(scored, n, p * m, m));

@@ -223,6 +223,27 @@ export class PoisonPolicy implements SequencePolicy {
   }
 }
 
+/**
+ * An optimizer that applies nothing and records the gradients it is given (copied, by name); `frozen` names the
+ * parameters it says it ignores (Optimizer.isFrozen).
+ */
+export class CaptureOptimizer implements Optimizer {
+  readonly grads = new Map<string, Float32Array>();
+  readonly step = 0;
+  constructor(private readonly frozen: (name: string) => boolean = () => false) {}
+  isFrozen(name: string): boolean {
+    return this.frozen(name);
+  }
+  apply(_params: Params, grads: ReadonlyMap<string, tf.Tensor>): void {
+    for (const [k, g] of grads) this.grads.set(k, (g.dataSync() as Float32Array).slice());
+  }
+  getState() {
+    return { step: 0, tensors: new Map<string, tf.Tensor>() };
+  }
+  setState(): void {}
+  dispose(): void {}
+}
+
 /** Adam (with bias correction, no weight decay) with a constant learning rate and named, restorable state. */
 export class Adam implements Optimizer {
   private t = 0;
