@@ -52,6 +52,8 @@ describe('gradientStep with frozen parameters', () => {
   });
 
   it('refuses a step where every parameter is frozen', async () => {
-    await expect(gradientStep(policy, new CaptureOptimizer(() => true), loss)).rejects.toThrow(/every parameter is frozen/);
+    await expect(gradientStep(policy, new CaptureOptimizer(() => true), loss)).rejects.toThrow(
+      /every parameter is frozen/,
+    );
   });
 });

@@ -108,7 +108,8 @@ describe('pq-gain split over code tokens (the rtg estimator)', () => {
     for (let i = 0; i < 2; i++)
       for (let j = 0; j < 2; j++) {
         let want = 0;
-        for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) want += axis[y * 2 + i] * axis[x * 2 + j] * gain[y * 4 + x];
+        for (let y = 0; y < 4; y++)
+          for (let x = 0; x < 4; x++) want += axis[y * 2 + i] * axis[x * 2 + j] * gain[y * 4 + x];
         expect(got[i * 2 + j]).toBeCloseTo(want, 12);
       }
     expect(got.reduce((a, b) => a + b, 0)).toBeCloseTo(
@@ -116,9 +117,9 @@ describe('pq-gain split over code tokens (the rtg estimator)', () => {
       12,
     );
     expect(() => tokenRewardsOf(gain, axis, 4, 3)).toThrow(/tokenRewardsOf/);
-    expect(() => makePanopticTokenReward(classes, { kind: 'pq', reference }, quadrants, 2)(predicted([]), gt())).toThrow(
-      /does not split over tokens/,
-    );
+    expect(() =>
+      makePanopticTokenReward(classes, { kind: 'pq', reference }, quadrants, 2)(predicted([]), gt()),
+    ).toThrow(/does not split over tokens/);
   });
 });
 

@@ -79,14 +79,11 @@ export const PANOPTIC_REWARD_GIVES: RewardGives = {
  * with the region it mostly decodes into; what it does to other regions through the decoder's attention is not
  * counted (a biased, lower-variance credit: docs/method.md).
  */
-export function tokenRewardsOf(
-  gain: Float64Array,
-  axis: Float64Array,
-  size: number,
-  side: number,
-): Float64Array {
+export function tokenRewardsOf(gain: Float64Array, axis: Float64Array, size: number, side: number): Float64Array {
   if (gain.length !== size * size || axis.length !== size * side)
-    throw new RangeError(`tokenRewardsOf: ${gain.length} pixels and ${axis.length} weights for ${size}² and side ${side}`);
+    throw new RangeError(
+      `tokenRewardsOf: ${gain.length} pixels and ${axis.length} weights for ${size}² and side ${side}`,
+    );
   const rows = new Float64Array(size * side); // [y, j] = Σ_x axis[x, j]·gain[y, x]
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
