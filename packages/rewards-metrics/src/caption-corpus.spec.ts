@@ -1,7 +1,7 @@
 import input from './__fixtures__/caption/input.json';
 import { generateCaptionCorpus } from './bench/caption';
 import { bleu } from './bleu';
-import { corpusCiderDAndBleu } from './caption-corpus';
+import { corpusCiderDAndBleu, normalizedWords } from './caption-corpus';
 import { normalizeCaption } from './caption-normalize';
 import { ciderD } from './cider';
 
@@ -73,10 +73,90 @@ describe('corpusCiderDAndBleu (the cider command: CIDEr-D and BLEU in one pass)'
     expectSame(cands, refs);
   });
 
+  it('scores raw captions (normalize = true) bit for bit as their normalizeCaption forms', () => {
+    const corpus = generateCaptionCorpus(300, 5);
+    // Upper case, final full stops, commas, clitics, brackets (which lengthen a caption) and non-ASCII text.
+    const raw = corpus.refs.map((rs, i) =>
+      rs.map((r, k) => [r, `${r.toUpperCase()}.`, `${r}, (${i}) isn't it`, `“${r}” ((((((`, `${r} caféK`][k % 5]),
+    );
+    const cands = corpus.cands.map((c, i) => (i % 3 === 0 ? `${c.replace(/ /g, '  ')} .` : c));
+    const both = corpusCiderDAndBleu(cands, raw, 6, true);
+    const apart = corpusCiderDAndBleu(
+      cands.map(normalizeCaption),
+      raw.map((rs) => rs.map(normalizeCaption)),
+    );
+    expect(Array.from(both.ciderD.perImage)).toEqual(Array.from(apart.ciderD.perImage));
+    expect(both.ciderD.score).toBe(apart.ciderD.score);
+    expect(both.bleu).toEqual(apart.bleu);
+  });
+
   it('throws like ciderD on a length mismatch, no image, or an image without references', () => {
     expect(() => corpusCiderDAndBleu(['a'], [])).toThrow('1 candidates for 0 reference sets');
     expect(() => corpusCiderDAndBleu([], [])).toThrow('no images');
     expect(() => corpusCiderDAndBleu(['a', 'b'], [['a'], []])).toThrow('at least one reference');
     expect(() => ciderD(['a', 'b'], [['a'], []])).toThrow('at least one reference');
+  });
+});
+
+describe('normalizedWords (the fused normalise-and-split pass of the cider command)', () => {
+  const expected = (c: string): string[] => {
+    const text = normalizeCaption(c);
+    return text === '' ? [] : text.split(' ');
+  };
+  const expectAsNormalized = (captions: readonly string[]): void => {
+    expect(normalizedWords(captions)).toEqual(captions.map(expected));
+  };
+
+  it('gives the words of normalizeCaption(…).split(" ") on plain captions and their edge cases', () => {
+    expectAsNormalized([
+      'A man riding a horse.',
+      'a dog .',
+      'a dog.   ',
+      '  Two  DOGS   in-the park  ',
+      '',
+      ' ',
+      '.',
+      ' . ',
+      '-',
+      'a - b -- c',
+      'x--y',
+      '-a b- -',
+      'I Cannot stay, GONNA go',
+      'cannot',
+      'gotta wanna gonnaa cannots',
+      'Route 66 at 3-30',
+    ]);
+  });
+
+  it('gives them on punctuation, quotes, clitics, brackets and non-ASCII text (the lexer path)', () => {
+    expectAsNormalized([
+      'a dog. a cat',
+      'a dog..',
+      'a dog. .',
+      'Wow! Is it a dog? Yes; a dog: brown, small...',
+      "The dog's bone isn't there, they're sure",
+      'A "happy" dog with \'toys\' (2) [big] {x}',
+      'Dogs’ “toys” …',
+      'Mr. Smith at 3:30, 1,000 dogs in the U.S.',
+      'a\tman\non a\u00a0horse',
+      'café crème brûlée',
+      'İstanbul \u212aelvin ÀÉÎ',
+      '((((((((((',
+      '$5 50% #1',
+      'dog.\n',
+    ]);
+  });
+
+  it('gives them when the lexer makes more words than the raw characters leave room for', () => {
+    // 10 characters, 10 words each (`(` → `-lrb-`): more than the one word per two characters the split is sized for.
+    expectAsNormalized(['((((((((((', '))))))))))', '[[[[[[[[[[', 'a (b) c']);
+  });
+
+  it('gives them on the golden fixtures and on a generated corpus, upper-cased and with full stops', () => {
+    const fixtures = [...input.cands, ...input.refs.flat(), ...input.trainRefs.flat()];
+    expectAsNormalized(fixtures);
+    const corpus = generateCaptionCorpus(200, 9);
+    const captions = [...corpus.cands, ...corpus.refs.flat()];
+    expectAsNormalized(captions.map((c, i) => (i % 2 === 0 ? `${c.toUpperCase()}.` : `${c} , ${c}`)));
   });
 });

@@ -19,6 +19,7 @@
  * for every absent one leaves each sum bit for bit the same (all terms are ≥ 0, so no −0 arises). The work is split
  * into small methods that V8 optimises after a few calls, rather than one long loop it must compile on the stack.
  */
+import { normalizeCaption } from './caption-normalize';
 import type { CiderDCorpusResult } from './cider';
 
 /** Corpus and per-image BLEU-1..4 (bleu.ts exports it under its own name). */
@@ -63,6 +64,27 @@ function isSpace(c: number): boolean {
   );
 }
 
+/** FNV-1a over a string's character codes: the hash `Counter` files a word under. */
+function fnv(w: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
+  return h;
+}
+
+/**
+ * Character classes of a raw caption's ASCII characters for the fused pass (`Counter.splitRaw`): 1 for a word
+ * character of a plain caption (`a-z A-Z 0-9 -`, each lower-cased by `| 0x20`), 2 for the space, 0 for any other
+ * (the caption then takes `normalizeCaption`). Non-ASCII characters are 0 too.
+ */
+const RAW_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const word = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45;
+  RAW_CLASS[c] = word ? 1 : c === 32 ? 2 : 0;
+}
+
+/** Hashes of the words the PTB lexer splits (`cannot` → `can not`, …): a plain caption holding one takes the lexer. */
+const SPLIT_WORD_HASHES = ['cannot', 'gonna', 'gotta', 'wanna'].map(fnv);
+
 /** The smallest power of two ≥ max(n, 16). */
 function pow2AtLeast(n: number): number {
   let p = 16;
@@ -91,7 +113,9 @@ class Counter {
   private pairValue: Ints;
   size = 0;
   // Every caption's word ids: caption c owns tokens[tokenStart[c]..tokenStart[c + 1]].
-  private readonly tokens: Ints;
+  private tokens: Ints;
+  private readonly tokenRoom: number; // the tokens' room for the captions' characters as counted by the caller
+  private lengthened = 0; // characters the lexer added to raw captions (splitRaw)
   readonly tokenStart: Ints;
   private captions = 0;
   // Per caption: the n-gram ids of the previous order, and the dedup stamps.
@@ -105,6 +129,7 @@ class Counter {
     // A word takes one character and one separator at least.
     const maxWords = (chars + captions) >> 1;
     this.tokens = new Int32Array(maxWords + 1);
+    this.tokenRoom = maxWords + 1;
     this.tokenStart = new Int32Array(captions + 1);
     const words = pow2AtLeast(min(maxWords, 1 << 14));
     this.wordSlots = new Int32Array(2 * words).fill(-1);
@@ -130,13 +155,89 @@ class Counter {
     return this.tokenStart[c + 1] - this.tokenStart[c];
   }
 
-  /** Splits every reference (image by image), then every candidate, in this order: captions 0, 1, …. */
-  tokenizeAll(refs: ReadonlyArray<readonly string[]>, candidates: readonly string[]): void {
+  /**
+   * Splits every reference (image by image), then every candidate, in this order: captions 0, 1, …. With `raw`, the
+   * captions are first normalised as `normalizeCaption` does (see `splitRaw`).
+   */
+  tokenizeAll(refs: ReadonlyArray<readonly string[]>, candidates: readonly string[], raw = false): void {
     for (let i = 0; i < refs.length; i++) {
       const rs = refs[i];
-      for (let k = 0; k < rs.length; k++) this.tokenize(rs[k]);
+      if (raw) for (let k = 0; k < rs.length; k++) this.splitRaw(rs[k]);
+      else for (let k = 0; k < rs.length; k++) this.tokenize(rs[k]);
     }
-    for (let i = 0; i < candidates.length; i++) this.tokenize(candidates[i]);
+    if (raw) for (let i = 0; i < candidates.length; i++) this.splitRaw(candidates[i]);
+    else for (let i = 0; i < candidates.length; i++) this.tokenize(candidates[i]);
+  }
+
+  /** The words of caption c (its interned characters). */
+  wordsText(c: number): string[] {
+    const out: string[] = [];
+    for (let t = this.tokenStart[c]; t < this.tokenStart[c + 1]; t++) {
+      const id = this.tokens[t];
+      const at = this.wordStart[id];
+      out.push(String.fromCharCode(...this.chars.subarray(at, at + this.wordLen[id])));
+    }
+    return out;
+  }
+
+  /**
+   * Splits the raw caption `s` into the word ids of `normalizeCaption(s)`, in one pass over its characters when it
+   * is plain: ASCII letters, digits, `-` and spaces, at most one `.` after its last word (then only spaces), no
+   * `--`, and no word the PTB lexer splits (`cannot`, `gonna`, `gotta`, `wanna`). For such a caption
+   * `normalizeCaption` only lower-cases it, drops the final `.` and keeps its space-separated chunks other than a
+   * lone `-`; here each word is lower-cased (`| 0x20`, exact on these characters) and interned as it is read. Any
+   * other caption (most COCO captions are plain) is normalised by `normalizeCaption` and split as it is.
+   */
+  private splitRaw(s: string): void {
+    const tokens = this.tokens;
+    const first = this.tokenStart[this.captions];
+    let n = s.length;
+    let t = first;
+    let i = 0;
+    for (;;) {
+      while (i < n && s.charCodeAt(i) === 32) i++;
+      if (i >= n) break;
+      const start = i;
+      let h = 0x811c9dc5 | 0;
+      let prev = 0;
+      while (i < n) {
+        const c = s.charCodeAt(i);
+        const k = c < 128 ? RAW_CLASS[c] : 0;
+        if (k === 1) {
+          if (c === 45 && prev === 45) return this.splitNormalized(s); // `--` splits
+          h = Math.imul(h ^ (c | 0x20), 16777619);
+          prev = c;
+          i++;
+        } else if (k === 2) break;
+        else if (c === 46 && this.onlySpacesAfter(s, i + 1)) n = i; // the final `.`: the caption ends here
+        else return this.splitNormalized(s);
+      }
+      const len = i - start;
+      if (len === 0 || (len === 1 && prev === 45)) continue; // a lone `-` is punctuation
+      if ((len === 5 || len === 6) && SPLIT_WORD_HASHES.includes(h)) return this.splitNormalized(s);
+      tokens[t++] = this.wordIdLower(s, start, len, h);
+    }
+    this.tokenStart[++this.captions] = t;
+    if (t - first > this.prefix.length) this.prefix = new Int32Array(2 * (t - first));
+  }
+
+  private onlySpacesAfter(s: string, from: number): boolean {
+    for (let j = from; j < s.length; j++) if (s.charCodeAt(j) !== 32) return false;
+    return true;
+  }
+
+  /** `splitRaw`'s way for a caption that is not plain: `normalizeCaption`, then the split on whitespace. */
+  private splitNormalized(s: string): void {
+    const text = normalizeCaption(s);
+    // The token array was sized from the raw characters (a word takes one and a separator at least); the lexer may
+    // lengthen a caption (`(` → `-lrb-`, `don't` → `do n't`): room for every such excess so far.
+    if (text.length > s.length) {
+      this.lengthened += text.length - s.length + 1;
+      if (this.tokenRoom + this.lengthened > this.tokens.length) {
+        this.tokens = grown(this.tokens, this.tokenRoom + this.lengthened);
+      }
+    }
+    this.tokenize(text);
   }
 
   /** Splits `s`, the next caption, on JavaScript whitespace into word ids (interned). */
@@ -170,6 +271,30 @@ class Counter {
       if (id < 0) return this.newWord(s, start, len, h, k);
       if (this.wordHash[id] === h && this.wordLen[id] === len && this.sameChars(id, s, start, len)) return id;
     }
+  }
+
+  /** `wordId` of the word lower-cased by `| 0x20` (`splitRaw`'s plain characters), `h` its lower-cased hash. */
+  private wordIdLower(s: string, start: number, len: number, h: number): number {
+    const mask = this.wordSlots.length - 1;
+    for (let k = h & mask; ; k = (k + 1) & mask) {
+      const id = this.wordSlots[k];
+      if (id < 0) return this.newWordLower(s, start, len, h, k);
+      if (this.wordHash[id] === h && this.wordLen[id] === len && this.sameCharsLower(id, s, start, len)) return id;
+    }
+  }
+
+  private sameCharsLower(id: number, s: string, start: number, len: number): boolean {
+    const chars = this.chars;
+    const at = this.wordStart[id];
+    for (let j = 0; j < len; j++) if (chars[at + j] !== (s.charCodeAt(start + j) | 0x20)) return false;
+    return true;
+  }
+
+  private newWordLower(s: string, start: number, len: number, h: number, k: number): number {
+    const id = this.newWord(s, start, len, h, k);
+    const at = this.wordStart[id];
+    for (let j = 0; j < len; j++) this.chars[at + j] |= 0x20;
+    return id;
   }
 
   private sameChars(id: number, s: string, start: number, len: number): boolean {
@@ -534,12 +659,15 @@ class ImageScorer {
 
 /**
  * CIDEr-D (σ = `sigma`) and BLEU-1..4 of `candidates[i]` against `refs[i]` (normalised captions), df and refLen from
- * these references. Throws like `ciderD` on a length mismatch, no image or an image without references.
+ * these references. With `normalize`, the captions are raw and each is scored as `normalizeCaption` gives it (the
+ * same numbers as normalising them first), most of them without building the normalised string. Throws like
+ * `ciderD` on a length mismatch, no image or an image without references.
  */
 export function corpusCiderDAndBleu(
   candidates: readonly string[],
   refs: ReadonlyArray<readonly string[]>,
   sigma = 6,
+  normalize = false,
 ): { ciderD: CiderDCorpusResult; bleu: BleuResult } {
   const I = candidates.length;
   if (I !== refs.length) throw new Error(`ciderD: ${I} candidates for ${refs.length} reference sets`);
@@ -556,7 +684,7 @@ export function corpusCiderDAndBleu(
     chars += candidates[i].length;
   }
   const counter = new Counter(R + I, chars);
-  counter.tokenizeAll(refs, candidates);
+  counter.tokenizeAll(refs, candidates, normalize);
   const log_ = new RefLog(R, counter.tokenStart[R]);
   const pass1 = new ReferenceCounter(counter, log_);
   pass1.addAll(refs);
@@ -581,4 +709,16 @@ export function corpusCiderDAndBleu(
     corpus[k] = prod ** (1 / (k + 1)) * (ratio < 1 ? exp(1 - 1 / ratio) : 1);
   }
   return { ciderD: { score: total / I, perImage: perCider }, bleu: { corpus, perImage: perBleu } };
+}
+
+/**
+ * The words `corpusCiderDAndBleu(…, normalize = true)` scores for each caption: those of
+ * `normalizeCaption(caption).split(' ')` (none for an empty result). For tests.
+ */
+export function normalizedWords(captions: readonly string[]): string[][] {
+  let chars = 0;
+  for (const c of captions) chars += c.length;
+  const counter = new Counter(captions.length, chars);
+  counter.tokenizeAll([captions], [], true);
+  return captions.map((_, c) => counter.wordsText(c));
 }

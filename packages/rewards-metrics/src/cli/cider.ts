@@ -5,8 +5,7 @@
  * images are those with a candidate: reference-only images are ignored (they do not enter the document frequencies).
  */
 import type * as E from 'fp-ts/Either';
-import { ciderDAndBleu } from '../bleu';
-import { normalizeCaption } from '../caption-normalize';
+import { corpusCiderDAndBleu } from '../caption-corpus';
 import { orThrow, parseFlags, readJson, required } from './io';
 
 type CaptionTable = Record<string, string[]>;
@@ -64,9 +63,10 @@ export function scoreFiles(refsFile: string, candsFile: string): E.Either<string
   if (ids.length === 0) return left(`${candsFile}: no candidates`);
   const missing = ids.find((id) => !Object.prototype.hasOwnProperty.call(refs, id));
   if (missing !== undefined) return left(`${candsFile}: field "${missing}": image has no references in ${refsFile}`);
-  const r = ids.map((id) => refs[id].map(normalizeCaption));
-  const c = ids.map((id) => normalizeCaption(cands[id][0]));
-  const scores = ciderDAndBleu(c, r);
+  // Raw captions: the scorer normalises each as `normalizeCaption` does while it splits it into words.
+  const r = ids.map((id) => refs[id]);
+  const c = ids.map((id) => cands[id][0]);
+  const scores = corpusCiderDAndBleu(c, r, 6, true);
   return right({
     'CIDEr-D': scores.ciderD.score,
     'CIDEr-D_per_image': Object.fromEntries(ids.map((id, i) => [id, scores.ciderD.perImage[i]])),
