@@ -5,7 +5,8 @@
  *   prediction:  sampled tokens → code → oracle decoder with the image → per pixel the argmax instance, each
  *                instance's class by summed semantic logits (panopticFromLogits) → a two-channel map
  *   reward:      per-image PQ of the map's segments (panopticapi's converter: stuff merged per class) against the
- *                ground truth, in [0, 1] (config `reward`: per-image PQ, or the linearised dataset-PQ gain)
+ *                ground truth, in [0, 1] (config `reward`: per-image PQ, or the linearised dataset-PQ gain, which
+ *                the `rtg` estimator also gets split over the code tokens by the image region each decodes into)
  *   metric:      PQ / SQ / RQ over the set for All, Things (`_th`) and Stuff (`_st`), in points
  *
  * The oracle is given lazily: `pretrain-oracle` sets the task up before any oracle exists.
