@@ -184,7 +184,8 @@ describe('linearised dataset-PQ gain of one image (the project reward)', () => {
   });
 
   it('splits over the pixels: each term spread over its own segments, half a match to each side', () => {
-    const map = imagePqGainMap(gt, pred, cats, reference);
+    const { gain, pixels: map } = imagePqGainMap(gt, pred, cats, reference);
+    expect(gain).toBe(imagePqGain(gt, pred, cats, reference));
     const K = 3;
     const a = (5 / 8 - 0.1) / (2 * K); // the thing match, half to a (8 px), half to p (5 px)
     const s = (6 / 8 - 0.8) / (2 * K); // the stuff match: GT s 8 px, predicted s 6 px
@@ -208,7 +209,8 @@ describe('linearised dataset-PQ gain of one image (the project reward)', () => {
     const g = grid(['aaaabbbb', 'aaaabbbb', 'ssssssss', 'ssssssss'], { a: [1, 0], b: [2, 0], s: [9, 0] });
     const other = grid(['pppptttt', 'ppp.tttt', 'tttttttt', 'tttttttt'], { p: [1, 0], t: [9, 0] });
     const ref = { things: 0.3, stuff: 0.7 };
-    const map = imagePqGainMap(g, other, cats, ref);
+    const { gain, pixels: map } = imagePqGainMap(g, other, cats, ref);
+    expect(gain).toBe(imagePqGain(g, other, cats, ref));
     expect(map.reduce((x, y) => x + y, 0)).toBeCloseTo(imagePqGain(g, other, cats, ref), 12);
     // Pixel (0, 4): GT b missed (8 px) and predicted stuff t (24 px) matched to s (16 px) at IoU 16/24.
     const t = (16 / 24 - 0.7) / 6;

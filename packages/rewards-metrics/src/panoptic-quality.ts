@@ -460,7 +460,15 @@ export function imagePqGain(
   categories: readonly PqCategory[],
   reference: { readonly things: number; readonly stuff: number },
 ): number {
-  const stats = imageStatsOrThrow('imagePqGain', gt, pred, categories);
+  return gainOf(imageStatsOrThrow('imagePqGain', gt, pred, categories), categories, reference);
+}
+
+/** `imagePqGain` from one image's per-category counts. */
+function gainOf(
+  stats: ReadonlyMap<number, PqCounts>,
+  categories: readonly PqCategory[],
+  reference: { readonly things: number; readonly stuff: number },
+): number {
   let gain = 0;
   for (const c of categories) {
     const s = stats.get(c.id);
@@ -472,30 +480,33 @@ export function imagePqGain(
 }
 
 /**
- * `imagePqGain` split over the pixels, [height·width] row-major, summing to it (up to rounding): each segment's term
- * spread evenly over its own pixels. A match's IoU − q goes half to the GT segment's pixels and half to the
- * predicted one's; a missed GT segment's −q/2 to its pixels; a false prediction's −q/2 to its pixels (all over K).
- * What a region of the image contributes, for rewards that credit each part of an output with its own region (a
- * UViM code token with the pixels it is decoded into). Throws a RangeError for an inconsistent pair.
+ * `imagePqGain` (`gain`, the same number) and its split over the pixels (`pixels`, [height·width] row-major, summing
+ * to it up to rounding), from one matching of the pair: each segment's term spread evenly over its own pixels. A
+ * match's IoU − q goes half to the GT segment's pixels and half to the predicted one's; a missed GT segment's −q/2 to
+ * its pixels; a false prediction's −q/2 to its pixels (all over K). What a region of the image contributes, for
+ * rewards that credit each part of an output with its own region (a UViM code token with the pixels it is decoded
+ * into). Throws a RangeError for an inconsistent pair.
  */
 export function imagePqGainMap(
   gt: PanopticImage,
   pred: PanopticImage,
   categories: readonly PqCategory[],
   reference: { readonly things: number; readonly stuff: number },
-): Float64Array {
+): { gain: number; pixels: Float64Array } {
   const r = matchImage(gt, pred, categories);
   if (E.isLeft(r)) throw new RangeError(`imagePqGainMap: ${problemText(r.left)}`);
   const m = r.right;
   const n = gt.width * gt.height;
-  const out = new Float64Array(n);
-  if (categories.length === 0) return out;
+  const pixels = new Float64Array(n);
+  const gain = gainOf(m.stats, categories, reference);
+  const K = categories.length;
+  if (K === 0) return { gain, pixels };
   const thing = new Map(categories.map((c) => [c.id, isThing(c)]));
-  const q = (cat: number) => (thing.get(cat) ? reference.things : reference.stuff) / categories.length;
+  /** A segment's q over K, by its category. */
+  const q = (cat: number) => (thing.get(cat) ? reference.things : reference.stuff) / K;
   // Each segment's share per pixel (index 0, VOID, gets none).
   const gShare = new Float64Array(m.gArea.length);
   const pShare = new Float64Array(m.pArea.length);
-  const K = categories.length;
   for (const [g, p, iou] of m.matches) {
     const half = (iou / K - q(gt.segments[g - 1].category_id)) / 2;
     gShare[g] += half / m.gArea[g];
@@ -504,6 +515,6 @@ export function imagePqGainMap(
   for (const g of m.missed) gShare[g] -= q(gt.segments[g - 1].category_id) / 2 / m.gArea[g];
   for (const p of m.false) pShare[p] -= q(pred.segments[p - 1].category_id) / 2 / m.pArea[p];
   const index = (ix: SegmentIndex, id: number) => (id < ix.lut.length ? ix.lut[id] : (ix.map.get(id) as number));
-  for (let i = 0; i < n; i++) out[i] = gShare[index(m.gIndex, gt.ids[i])] + pShare[index(m.pIndex, pred.ids[i])];
-  return out;
+  for (let i = 0; i < n; i++) pixels[i] = gShare[index(m.gIndex, gt.ids[i])] + pShare[index(m.pIndex, pred.ids[i])];
+  return { gain, pixels };
 }

@@ -109,11 +109,8 @@ export const makePanopticTokenReward =
   (pred: TwoChannelMap, gt: PanopticImage): { reward: number; tokens: Float64Array } => {
     if (reward.kind !== 'pq-gain') throw new RangeError(`reward.kind '${reward.kind}' does not split over tokens`);
     const segments = segmentsFromTwoChannel(pred, classes);
-    const gain = imagePqGainMap(gt, segments, classes.categories, reward.reference);
-    return {
-      reward: imagePqGain(gt, segments, classes.categories, reward.reference),
-      tokens: tokenRewardsOf(gain, axis, gt.width, side),
-    };
+    const { gain, pixels } = imagePqGainMap(gt, segments, classes.categories, reward.reference);
+    return { reward: gain, tokens: tokenRewardsOf(pixels, axis, gt.width, side) };
   };
 
 /** PQ, SQ and RQ in points, and how many categories were averaged. */
