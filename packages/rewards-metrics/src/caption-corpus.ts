@@ -218,7 +218,7 @@ class Counter {
       const len = i - start;
       if (len === 0 || (len === 1 && prev === 45)) continue; // a lone `-` is punctuation
       if ((len === 5 || len === 6) && SPLIT_WORD_HASHES.includes(h)) return this.splitNormalized(s);
-      tokens[t++] = this.wordIdLower(s, start, len, h);
+      tokens[t++] = this.wordId(s, start, len, h, 0x20);
     }
     this.tokenStart[++this.captions] = t;
     if (t - first > this.prefix.length) this.prefix = new Int32Array(2 * (t - first));
@@ -267,47 +267,27 @@ class Counter {
     if (t - first > this.prefix.length) this.prefix = new Int32Array(2 * (t - first));
   }
 
-  private wordId(s: string, start: number, len: number, h: number): number {
+  /**
+   * The id of the word s[start, start + len) with its characters OR-ed with `or` (0: as they are; 0x20: lower-cased,
+   * exact on `splitRaw`'s plain characters), `h` the hash of those characters; interned when new.
+   */
+  private wordId(s: string, start: number, len: number, h: number, or = 0): number {
     const mask = this.wordSlots.length - 1;
     for (let k = h & mask; ; k = (k + 1) & mask) {
       const id = this.wordSlots[k];
-      if (id < 0) return this.newWord(s, start, len, h, k);
-      if (this.wordHash[id] === h && this.wordLen[id] === len && this.sameChars(id, s, start, len)) return id;
+      if (id < 0) return this.newWord(s, start, len, h, k, or);
+      if (this.wordHash[id] === h && this.wordLen[id] === len && this.sameChars(id, s, start, len, or)) return id;
     }
   }
 
-  /** `wordId` of the word lower-cased by `| 0x20` (`splitRaw`'s plain characters), `h` its lower-cased hash. */
-  private wordIdLower(s: string, start: number, len: number, h: number): number {
-    const mask = this.wordSlots.length - 1;
-    for (let k = h & mask; ; k = (k + 1) & mask) {
-      const id = this.wordSlots[k];
-      if (id < 0) return this.newWordLower(s, start, len, h, k);
-      if (this.wordHash[id] === h && this.wordLen[id] === len && this.sameCharsLower(id, s, start, len)) return id;
-    }
-  }
-
-  private sameCharsLower(id: number, s: string, start: number, len: number): boolean {
+  private sameChars(id: number, s: string, start: number, len: number, or: number): boolean {
     const chars = this.chars;
     const at = this.wordStart[id];
-    for (let j = 0; j < len; j++) if (chars[at + j] !== (s.charCodeAt(start + j) | 0x20)) return false;
+    for (let j = 0; j < len; j++) if (chars[at + j] !== (s.charCodeAt(start + j) | or)) return false;
     return true;
   }
 
-  private newWordLower(s: string, start: number, len: number, h: number, k: number): number {
-    const id = this.newWord(s, start, len, h, k);
-    const at = this.wordStart[id];
-    for (let j = 0; j < len; j++) this.chars[at + j] |= 0x20;
-    return id;
-  }
-
-  private sameChars(id: number, s: string, start: number, len: number): boolean {
-    const chars = this.chars;
-    const at = this.wordStart[id];
-    for (let j = 0; j < len; j++) if (chars[at + j] !== s.charCodeAt(start + j)) return false;
-    return true;
-  }
-
-  private newWord(s: string, start: number, len: number, h: number, k: number): number {
+  private newWord(s: string, start: number, len: number, h: number, k: number, or: number): number {
     const id = this.words++;
     if (id >= this.wordHash.length) {
       this.wordHash = grown(this.wordHash, id + 1);
@@ -319,7 +299,7 @@ class Counter {
       c.set(this.chars);
       this.chars = c;
     }
-    for (let j = 0; j < len; j++) this.chars[this.charsUsed + j] = s.charCodeAt(start + j);
+    for (let j = 0; j < len; j++) this.chars[this.charsUsed + j] = s.charCodeAt(start + j) | or;
     this.wordHash[id] = h;
     this.wordStart[id] = this.charsUsed;
     this.wordLen[id] = len;
