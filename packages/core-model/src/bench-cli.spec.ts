@@ -63,6 +63,14 @@ describe('bench', () => {
     tf.dispose([...params.values()]);
   });
 
+  it("bench-base is the paper's detection model: ViT-B/16 at 224², a 6-layer decoder of width 512", () => {
+    // 114,013,500 parameters (the bench prints the count; initialising them here would take most of a minute).
+    const { encoder, decoder } = BENCH_CONFIGS['bench-base'].model;
+    expect(encoder).toMatchObject({ imageSize: [224, 224], patch: 16, width: 768, depth: 12, heads: 12, mlp: 3072 });
+    expect(decoder).toMatchObject({ width: 512, depth: 6, heads: 16, mlp: 2048, encoderWidth: 768, length: 600 });
+    expect(decoder.vocabSize).toBe(1084);
+  });
+
   it('rejects unknown configs, backends and flags with a UsageError naming the flag', async () => {
     await expect(benchCommand(['--config', 'bench-huge'])).rejects.toThrow(UsageError);
     await expect(benchCommand(['--config', 'bench-huge'])).rejects.toThrow(/^--config: unknown 'bench-huge'/);

@@ -137,8 +137,8 @@ function reportLines(config: string, r: BenchReport & { readonly threads?: numbe
 }
 
 /**
- * The `bench` command: `--config <bench-mu|bench-tiny|bench-small|bench-oracle-mu|bench-oracle-tiny> --backend <b>
- * [--json] [--profile] [--no-reference] [--threads n] [--reference-threads n] [--steps n]`.
+ * The `bench` command: `--config <bench-mu|bench-tiny|bench-small|bench-base|bench-oracle-mu|bench-oracle-tiny>
+ * --backend <b> [--json] [--profile] [--no-reference] [--threads n] [--reference-threads n] [--steps n]`.
  */
 export const benchCommand: CommandHandler = async (args) => {
   let values: {

@@ -73,6 +73,25 @@ export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
     microBatch: 32,
     steps: 2,
   },
+  // The paper's detection model (Pix2seq's ViT-B): a ViT-B/16 encoder at 224², a 6-layer decoder of width 512 (MLP
+  // 2048, 16 heads), the detection vocabulary (3 confidences + 1,001 coordinate bins + 80 classes) and 100 boxes of
+  // 6 tokens. For a GPU; on the CPU one step takes minutes. Two rows per pass: a pass over two rows peaks near 1.5 GB.
+  'bench-base': {
+    model: modelConfig({
+      variant: 'B/16',
+      imageSize: [224, 224],
+      vocabSize: 1084,
+      length: 600,
+      decoderWidth: 512,
+      decoderDepth: 6,
+      decoderHeads: 16,
+      decoderMlp: 2048,
+      encoderPosemb: 'learned',
+    }),
+    batch: 8,
+    microBatch: 2,
+    steps: 2,
+  },
 };
 
 /** Options of one bench run. */

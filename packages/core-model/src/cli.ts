@@ -8,7 +8,7 @@ void runCli(
     commands: {
       bench: {
         summary:
-          '--config <bench-mu|bench-tiny|bench-small> --backend <auto|tensorflow|webgpu|wasm|cpu> [--json] [--profile]   training-step and sampling benchmark',
+          '--config <bench-mu|bench-tiny|bench-small|bench-base> --backend <auto|tensorflow|webgpu|wasm|cpu> [--json] [--profile]   training-step and sampling benchmark',
         run: benchCommand,
       },
     },
