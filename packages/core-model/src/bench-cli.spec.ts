@@ -71,6 +71,11 @@ describe('bench', () => {
     expect(decoder.vocabSize).toBe(1084);
   });
 
+  it('refuses bench-base on wasm in one line, before building the model', async () => {
+    await expect(runBench('bench-base', 'wasm')).rejects.toThrow(UsageError);
+    await expect(runBench('bench-base', 'wasm')).rejects.toThrow(/^--config bench-base: does not fit wasm \(the 4 GiB/);
+  });
+
   it('rejects unknown configs, backends and flags with a UsageError naming the flag', async () => {
     await expect(benchCommand(['--config', 'bench-huge'])).rejects.toThrow(UsageError);
     await expect(benchCommand(['--config', 'bench-huge'])).rejects.toThrow(/^--config: unknown 'bench-huge'/);

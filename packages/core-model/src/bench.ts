@@ -24,6 +24,8 @@ export interface BenchConfig {
   readonly microBatch: number;
   /** Timed training steps after one warm-up step (the median is reported). */
   readonly steps: number;
+  /** Backends the config does not fit, each with the reason its refusal gives. */
+  readonly unfit?: Readonly<Partial<Record<string, string>>>;
 }
 
 /** Encoder and decoder share width, heads and MLP size; encoder positions are learned. */
@@ -75,7 +77,7 @@ export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
   },
   // The paper's detection model (Pix2seq's ViT-B): a ViT-B/16 encoder at 224², a 6-layer decoder of width 512 (MLP
   // 2048, 16 heads), the detection vocabulary (3 confidences + 1,001 coordinate bins + 80 classes) and 100 boxes of
-  // 6 tokens. For a GPU; on the CPU one step takes minutes. Two rows per pass: a pass over two rows peaks near 1.5 GB.
+  // 6 tokens. For a GPU: the whole batch in one pass.
   'bench-base': {
     model: modelConfig({
       variant: 'B/16',
@@ -89,8 +91,13 @@ export const BENCH_CONFIGS: Readonly<Record<string, BenchConfig>> = {
       encoderPosemb: 'learned',
     }),
     batch: 8,
-    microBatch: 2,
+    microBatch: 8,
     steps: 2,
+    unfit: {
+      wasm:
+        "the 4 GiB heap: parameters, gradients and Adam's moments take 1.8 GB, and the Adam step after one row's " +
+        'pass already ran out; use webgpu or tensorflow',
+    },
   },
 };
 
@@ -169,6 +176,8 @@ export async function runBench(
     throw new UsageError(`--config: unknown '${configName}' (expected ${Object.keys(BENCH_CONFIGS).join('|')})`);
   }
   const info = await initBackend(backend);
+  const unfit = bench.unfit?.[info.name];
+  if (unfit !== undefined) throw new UsageError(`--config ${configName}: does not fit ${info.name} (${unfit})`);
   const { encoder, decoder } = bench.model;
   const model = EncoderDecoder.create(bench.model, 0);
   const rng = Rng.fromSeed(1);
