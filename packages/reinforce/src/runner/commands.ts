@@ -165,7 +165,7 @@ export async function evalCommand<C extends RunnerConfig, Ev>(
   if (!opts) return 0;
   if (opts.from === undefined) throw new UsageError('eval needs --from <run directory or checkpoint>');
   const from = resolveCheckpoint(opts.from);
-  const cfg = runConfigFrom(adapter, from, { ...opts, preset: undefined });
+  const cfg = runConfigFrom(adapter, from, opts);
   await ready(adapter, cfg, opts);
   const { model, file } = loadModel(adapter, cfg, opts.out, from);
   const dir = evalDirOf(file, opts.out, adapter.tool);

@@ -223,7 +223,7 @@ export async function poolCommand<C extends RunnerConfig, Ev>(
   if (opts.from === undefined) throw new UsageError('pool needs --from <run directory or checkpoint>');
   const t0 = Date.now();
   const from = resolveCheckpoint(opts.from);
-  const cfg = runConfigFrom(adapter, from, { ...opts, preset: undefined });
+  const cfg = runConfigFrom(adapter, from, opts);
   await ready(adapter, cfg, opts);
   const setup = setUpOnce(adapter, cfg, opts.out);
   const split = cfg.eval.split;

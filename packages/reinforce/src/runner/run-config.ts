@@ -1,9 +1,9 @@
 /**
  * Where a run's config comes from: a preset (a new run), a run directory's config.json (`--resume`), or a
- * checkpoint (`tune`, `noise` and `eval --from`: the config stored in it, or its preset's for a checkpoint shipped
- * with the package), always followed by --seed, --data and --set. Configs read back from disk first get the keys
- * renamed since they were saved moved to their new names (TaskAdapter.movedKeys). Also `--from` resolved to a
- * checkpoint file, its run directory, and where `eval` writes.
+ * checkpoint (`tune`, `noise`, `eval` and `pool --from`: --preset's when given, else the config stored in it, or
+ * its preset's for a checkpoint shipped with the package), always followed by --seed, --data and --set. Configs read
+ * back from disk first get the keys renamed since they were saved moved to their new names (TaskAdapter.movedKeys).
+ * Also `--from` resolved to a checkpoint file, its run directory, and where `eval` writes.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -223,6 +223,15 @@ describe('commands: usage errors before any work', () => {
     );
   });
 
+  it('eval and pool read --preset, as tune does (an unknown one is a UsageError naming it)', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'runner-preset-')), 'model.safetensors');
+    writeFileSync(file, '');
+    for (const command of [runner.evalCommand, runner.poolCommand])
+      await expect(command(['--from', file, '--preset', 'huge', '--backend', 'cpu'])).rejects.toThrow(
+        /^--preset huge: unknown preset \(one of: small\)/,
+      );
+  });
+
   it('Interrupted ends a command with exit code 130', () => {
     expect(new Interrupted('x').exitCode).toBe(130);
   });
