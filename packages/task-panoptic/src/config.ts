@@ -137,16 +137,16 @@ const TINY = {
     heldOutImages: 128,
     optimizer: mleOptimizer(TINY_MLE_STEPS, 200),
   },
-  // The tuning recipe, chosen on val among the probes of docs/experiments/panoptic-uvim.md: the paper's loop (16
-  // images × 4 samples, Adafactor at lr 1e-4) with the project's changes: the reward is the linearised dataset-PQ
-  // gain (per-image PQ let tuning trade things for stuff), every sample against the others' mean (`rloo`) at
-  // temperature 0.5 with advantages normalised, a KL term to the MLE model and the image encoder frozen (both slow
-  // the greedy code's collapse onto a few codewords, where things were lost), and 600 updates (the gain grew over
-  // them; at twice the learning rate it rose sooner and then fell back).
+  // The tuning recipe, chosen on val among the probes of docs/experiments/panoptic-uvim.md: the paper's loop (images
+  // × 4 samples, Adafactor) with the project's changes: the reward is the linearised dataset-PQ gain (per-image PQ
+  // let tuning trade things for stuff), every sample against the others' mean (`rloo`) at temperature 0.5 with
+  // advantages normalised, a KL term to the MLE model and the image encoder frozen (both slow the greedy code's
+  // collapse onto a few codewords, where things were lost), 600 updates, and 32 images per update with the learning
+  // rate decayed from 2e-4 (the gradient is mostly noise at 16 × 4: val PQ 46.3 against 45.6 on three seeds each).
   reward: { kind: 'pq-gain' },
   tune: {
     steps: 600,
-    batchSize: 16,
+    batchSize: 32,
     numSamples: 4,
     evalEvery: 100,
     checkpointEvery: 100,
@@ -155,7 +155,11 @@ const TINY = {
     temperature: 0.5,
     normalizeAdvantages: true,
     klCoef: 0.2,
-    optimizer: { ...tuneOptimizer(1e-4), lrMults: [['img/.*', 0]] },
+    optimizer: {
+      ...tuneOptimizer(2e-4),
+      schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 600 },
+      lrMults: [['img/.*', 0]],
+    },
   },
   eval: { batchSize: 64, pictures: 8 },
 };
