@@ -220,6 +220,11 @@ class Counter {
       if ((len === 5 || len === 6) && SPLIT_WORD_HASHES.includes(h)) return this.splitNormalized(s);
       tokens[t++] = this.wordId(s, start, len, h, 0x20);
     }
+    this.endCaption(first, t);
+  }
+
+  /** Closes the caption whose word ids fill tokens[first..t), and makes the per-caption scratch room for them. */
+  private endCaption(first: number, t: number): void {
     this.tokenStart[++this.captions] = t;
     if (t - first > this.prefix.length) this.prefix = new Int32Array(2 * (t - first));
   }
@@ -263,8 +268,7 @@ class Counter {
       }
       tokens[t++] = this.wordId(s, start, i - start, h);
     }
-    this.tokenStart[++this.captions] = t;
-    if (t - first > this.prefix.length) this.prefix = new Int32Array(2 * (t - first));
+    this.endCaption(first, t);
   }
 
   /**
