@@ -1,5 +1,6 @@
 // Backend selection and the wasm workarounds: wasm initialises, `auto` falls back to it here, an explicit
-// unavailable choice fails with one clear line, and the flag-free matMul equals tf.matMul (values and gradients).
+// unavailable choice fails with one clear line, the flag-free matMul equals tf.matMul (values and gradients), and a
+// key-value cache position is written in place on wasm only where nothing else shares the buffer.
 import * as tf from '@tensorflow/tfjs-core';
 import {
   addMany,
@@ -8,6 +9,7 @@ import {
   initBackend,
   matMul,
   readTensor,
+  writePosition,
   BackendUnavailableError,
 } from './index';
 
@@ -163,5 +165,59 @@ describe('backend', () => {
       tf.dispose([...ts, sum]);
     }
     expect(() => addMany([])).toThrow(RangeError);
+  });
+
+  /** cache [2, 3, 4, 5] with random values except zeros at position t of `axis`, an update, and the expected result. */
+  function cacheCase(axis: 2 | 3, t: number) {
+    const shape = [2, 3, 4, 5];
+    const values = Float32Array.from({ length: 120 }, (_, i) => Math.sin(i + 1));
+    const upd = Float32Array.from({ length: axis === 2 ? 30 : 24 }, (_, i) => 10 + i);
+    const want = Float32Array.from(values);
+    for (let bh = 0; bh < 6; bh++)
+      for (let x = 0; x < 4; x++)
+        for (let y = 0; y < 5; y++) {
+          const i = (bh * 4 + x) * 5 + y;
+          if ((axis === 2 ? x : y) !== t) continue;
+          values[i] = 0;
+          want[i] = axis === 2 ? upd[bh * 5 + y] : upd[bh * 4 + x];
+        }
+    const mask = Array.from({ length: axis === 2 ? 4 : 5 }, (_, j) => (j === t ? 1 : 0));
+    return {
+      cache: tf.tensor4d(values, [2, 3, 4, 5]),
+      update: tf.tensor4d(upd, axis === 2 ? [2, 3, 1, 5] : [2, 3, 4, 1]),
+      mask: tf.tensor4d(mask, axis === 2 ? [1, 1, 4, 1] : [1, 1, 1, 5]),
+      want: Array.from(want),
+      shape,
+    };
+  }
+
+  it.each([
+    ['wasm', 2, 1],
+    ['wasm', 3, 4],
+    ['cpu', 2, 0],
+    ['cpu', 3, 2],
+  ] as const)('writePosition on %s, axis %i, position %i: the cache with that position set', async (be, axis, t) => {
+    await initBackend(be, { quiet: true });
+    const { cache, update, mask, want } = cacheCase(axis, t);
+    const out = writePosition(cache, update, t, axis, mask);
+    // On wasm the sole owner's buffer is written in place and shared by the result; elsewhere a new tensor.
+    expect(out.dataId === cache.dataId).toBe(be === 'wasm');
+    cache.dispose();
+    expect(Array.from(await readTensor(out))).toEqual(want);
+    tf.dispose([out, update, mask]);
+  });
+
+  it('writePosition leaves a buffer that another tensor shares untouched (wasm)', async () => {
+    await initBackend('wasm', { quiet: true });
+    const { cache, update, mask, want } = cacheCase(3, 1);
+    const alias = tf.reshape(cache, [6, 20]);
+    const before = Array.from(await readTensor(alias));
+    const out = writePosition(cache, update, 1, 3, mask);
+    expect(out.dataId === cache.dataId).toBe(false);
+    expect(Array.from(await readTensor(alias))).toEqual(before);
+    expect(Array.from(await readTensor(out))).toEqual(want);
+    expect(() => writePosition(cache, update, 5, 3, mask)).toThrow(/position 5 of axis 3/);
+    expect(() => writePosition(cache, update, 1, 2, mask)).toThrow(RangeError);
+    tf.dispose([cache, alias, out, update, mask]);
   });
 });

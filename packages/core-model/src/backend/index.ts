@@ -24,7 +24,7 @@ export {
   type AdapterClass,
   type AdapterLike,
 } from './webgpu-probe';
-export { addMany, customOp, flagFreeMatMul, matMul, matMulT, readTensor, sumRows } from './primitives';
+export { addMany, customOp, flagFreeMatMul, matMul, matMulT, readTensor, sumRows, writePosition } from './primitives';
 export { SLICED_MATMUL_MIN_WORK, slicedMatMulCount } from './wasm-kernels';
 export { NATIVE_MATMUL_MIN_WORK, nativeMatMulActive, nativeMatMulCount } from './native-matmul';
 export { webgpuPatchStats, type WebgpuPatchStats } from './webgpu-internals';

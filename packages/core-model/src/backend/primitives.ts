@@ -2,10 +2,12 @@
  * The primitives model code uses where the backends differ, so that ops and optimizers stay backend-agnostic: the
  * matMul that avoids wasm's slow transpose flags and batched kernel (flag-free, with its own gradient), custom
  * gradients whose intermediates are freed early (`customOp`), sums that respect WebGPU's binding limit (`addMany`),
- * column sums as a matMul (`sumRows`), and the one tensor read that works on every backend (`readTensor`).
+ * column sums as a matMul (`sumRows`), one position of a key-value cache written (`writePosition`), and the one tensor
+ * read that works on every backend (`readTensor`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeMatMulActive } from './native-matmul';
+import { wasmBackend } from './wasm-internals';
 import { webgpuErrors } from './webgpu-internals';
 
 // matMul without transpose flags: wasm's own flagged and batched matMuls are 10–20× slower than an explicit
@@ -88,6 +90,45 @@ export function addMany(tensors: readonly tf.Tensor[]): tf.Tensor {
 /** Column sums of x [N, D] → [D] as ones[1, N] @ x: on wasm 20× faster than tf.sum(x, 0). */
 export function sumRows(x: tf.Tensor2D): tf.Tensor1D {
   return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]);
+}
+
+/**
+ * `cache` [B, H, X, Y] with position t of `axis` (2 or 3) set to `update` ([B, H, 1, Y] or [B, H, X, 1]): a key-value
+ * cache written one position per decoding step. `mask` is that position's one-hot, shaped to broadcast along `axis`
+ * ([1, 1, X, 1] or [1, 1, 1, Y]); position t must hold zeros before the call (each position is written once).
+ *
+ * Consumes `cache`: the caller disposes it after the call and never reads it again. On wasm, when `cache` is the only
+ * owner of its buffer, the update is written into that buffer and the result shares it (B·H·X or B·H·Y values moved,
+ * where cache + mask·update makes two passes over the whole cache every step). Elsewhere, or when the buffer is
+ * shared, cache + mask·update: the same value (0 + u = u, c + 0·u = c for finite u), and the same kernel shapes at
+ * every step, which WebGPU's compiled pipelines need.
+ */
+export function writePosition(
+  cache: tf.Tensor4D,
+  update: tf.Tensor4D,
+  t: number,
+  axis: 2 | 3,
+  mask: tf.Tensor4D,
+): tf.Tensor4D {
+  const [b, h, x, y] = cache.shape;
+  const along = axis === 2 ? x : y;
+  const expected = axis === 2 ? [b, h, 1, y] : [b, h, x, 1];
+  if (!(Number.isInteger(t) && t >= 0 && t < along) || update.shape.some((d, i) => d !== expected[i]))
+    throw new RangeError(
+      `writePosition: position ${t} of axis ${axis} of [${cache.shape}] from [${update.shape}], expected [${expected}]`,
+    );
+  if (tf.getBackend() !== 'wasm' || cache.dtype !== 'float32' || update.dtype !== 'float32')
+    return tf.add(cache, tf.mul(mask, update));
+  const backend = wasmBackend(tf.backend());
+  if (backend.refCount(cache.dataId) !== 1) return tf.add(cache, tf.mul(mask, update));
+  const dst = backend.typedArrayFromHeap(cache) as Float32Array;
+  const src = backend.typedArrayFromHeap(update) as Float32Array;
+  if (axis === 3) {
+    for (let i = 0, n = b * h * x; i < n; i++) dst[i * y + t] = src[i];
+  } else {
+    for (let i = 0, n = b * h; i < n; i++) dst.set(src.subarray(i * y, (i + 1) * y), (i * x + t) * y);
+  }
+  return tf.reshape(cache, cache.shape); // shares the buffer (wasm's Reshape counts the reference)
 }
 
 /** Reads a tensor's values. Always `await t.data()`: dataSync()/arraySync() do not work on webgpu in Node. */

@@ -15,6 +15,8 @@ export interface WasmBackendInternals {
     readonly tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
   };
   incRef(dataId: object): void;
+  /** How many tensors share the buffer of `dataId`. */
+  refCount(dataId: object): number;
   /** A copy of the tensor's values (the whole buffer). */
   readSync(dataId: object): ArrayLike<number>;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.TypedArray): tf.TensorInfo;

@@ -57,3 +57,24 @@ describe.each(['wasm', 'cpu'] as BackendChoice[])('decoderStep equals teacher fo
     tf.dispose([inputs, forced, encoded, ...params.values()]);
   });
 });
+
+describe.each(['wasm', 'cpu'] as BackendChoice[])('initKvCache with repeat (%s)', (backend) => {
+  it('equals the cache of the encodings repeated row by row, exactly', async () => {
+    await initBackend(backend, { quiet: true });
+    const cfg = modelConfig({ variant: 'mu', imageSize: [16, 16], vocabSize: V, length: L, decoderDepth: 2 });
+    const params = initParams(cfg, 5);
+    const encoded = tf.randomNormal([B, 4, cfg.decoder.encoderWidth], 0, 1, 'float32', 9) as tf.Tensor3D;
+    const tiled = tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(encoded, 1), [1, 3, 1, 1]), [B * 3, 4, -1]));
+    const once = initKvCache(params, cfg.decoder, encoded, 3);
+    const each = initKvCache(params, cfg.decoder, tiled as tf.Tensor3D);
+    for (const k of ['selfKT', 'selfV', 'crossKT', 'crossV'] as const)
+      for (let i = 0; i < 2; i++) {
+        expect(once[k][i].shape).toEqual(each[k][i].shape);
+        expect(Array.from(await readTensor(once[k][i]))).toEqual(Array.from(await readTensor(each[k][i])));
+      }
+    expect(() => initKvCache(params, cfg.decoder, encoded, 0)).toThrow(RangeError);
+    disposeKvCache(once);
+    disposeKvCache(each);
+    tf.dispose([encoded, tiled, ...params.values()]);
+  });
+});

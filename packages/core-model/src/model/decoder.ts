@@ -23,6 +23,7 @@
  *   decoder/head/{kernel [D, V] (zeros), bias [V]}
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { writePosition } from '../backend';
 import {
   NEG,
   causalBias,
@@ -167,11 +168,28 @@ export interface KvCache {
   readonly crossV: tf.Tensor4D[];
 }
 
-/** Allocates the cache for encoded [B, P, De]: self buffers zero, cross keys/values projected once. */
-export function initKvCache(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D): KvCache {
+/**
+ * Allocates the cache for encoded [B, P, De] decoded `repeat` times each (rows B·repeat, image i's at rows
+ * i·repeat … i·repeat + repeat − 1, as the sampler lays out N samples per image): self buffers zero, cross keys and
+ * values projected once per image and then copied to its rows (the same values as projecting every row).
+ */
+export function initKvCache(params: Params, cfg: DecoderConfig, encoded: tf.Tensor3D, repeat = 1): KvCache {
+  if (!(Number.isInteger(repeat) && repeat >= 1)) throw new RangeError(`initKvCache: repeat ${repeat}`);
   return tf.tidy(() => {
-    const b = encoded.shape[0];
+    const b = encoded.shape[0] * repeat;
     const dh = cfg.width / cfg.heads;
+    // Each image's rows next to each other: [B, …] → [B, repeat, …] → [B·repeat, …], by concatenation (wasm's Tile
+    // and GatherV2 run element by element; its Concat copies blocks).
+    const spread = (x: tf.Tensor4D): tf.Tensor4D =>
+      repeat === 1
+        ? x
+        : tf.reshape(
+            tf.concat(
+              Array.from({ length: repeat }, () => tf.expandDims(x, 1)),
+              1,
+            ),
+            [b, x.shape[1], x.shape[2], x.shape[3]],
+          );
     const cache = {
       selfKT: [] as tf.Tensor4D[],
       selfV: [] as tf.Tensor4D[],
@@ -182,8 +200,9 @@ export function initKvCache(params: Params, cfg: DecoderConfig, encoded: tf.Tens
       const att = `decoder/decoderblock_${i}/MultiHeadDotProductAttention_1`;
       cache.selfKT.push(tf.zeros([b, cfg.heads, dh, cfg.length]));
       cache.selfV.push(tf.zeros([b, cfg.heads, cfg.length, dh]));
-      cache.crossKT.push(tf.transpose(splitHeads(denseP(params, `${att}/key`, encoded), cfg.heads), [0, 1, 3, 2]));
-      cache.crossV.push(splitHeads(denseP(params, `${att}/value`, encoded), cfg.heads));
+      const kT = tf.transpose(splitHeads(denseP(params, `${att}/key`, encoded), cfg.heads), [0, 1, 3, 2]);
+      cache.crossKT.push(spread(kT as tf.Tensor4D));
+      cache.crossV.push(spread(splitHeads(denseP(params, `${att}/value`, encoded), cfg.heads)));
     }
     return cache;
   });
@@ -204,8 +223,8 @@ function attendOne(q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor):
 
 /**
  * One decoding step at position t: inputs [B] (the token at t−1, or 0 at t = 0) → logits [B, V] and the cache with
- * position t written (the old self-attention buffers are disposed). Position t is written by adding a one-hot mask
- * times the new key/value; attention sees positions ≤ t through an additive [1, 1, 1, L] mask. Computes what
+ * position t written (the old self-attention buffers are consumed: disposed here, and on wasm written in place, see
+ * `writePosition`); attention sees positions ≤ t through an additive [1, 1, 1, L] mask. Computes what
  * `decoderLogits` computes at position t, through the same `decoderBlock` (decoder.spec.ts checks the two agree).
  */
 export function decoderStep(
@@ -224,7 +243,7 @@ export function decoderStep(
   const out = tf.tidy(() => {
     const b = inputs.shape[0];
     const writeRow = tf.tensor4d(oneHot, [1, 1, 1, l]); // selects column t of [.., Dh, L]
-    const writeCol = tf.reshape(writeRow, [1, 1, l, 1]); // selects row t of [.., L, Dh]
+    const writeCol = tf.reshape(writeRow, [1, 1, l, 1]) as tf.Tensor4D; // selects row t of [.., L, Dh]
     const mask = tf.tensor4d(visible, [1, 1, 1, l]);
     const emb = tf.gather(param(params, 'decoder/EmbedTargets/embedding'), inputs); // [B, D]
     // Position t's embedding as one-hot [1, L] @ [L, D] (exact): same op and shapes at every step.
@@ -241,9 +260,9 @@ export function decoderStep(
       // Self-attention: write position t's key and value into the layer's cache, attend over positions ≤ t.
       const selfAttention: Attention = (sa, y) => {
         const q = heads(denseP(params, `${sa}/query`, y));
-        const kNew = tf.reshape(denseP(params, `${sa}/key`, y), [b, h, dh, 1]);
-        const kT = tf.add(cache.selfKT[i], tf.mul(writeRow, kNew)) as tf.Tensor4D; // [B, H, Dh, L]
-        const v = tf.add(cache.selfV[i], tf.mul(writeCol, heads(denseP(params, `${sa}/value`, y)))) as tf.Tensor4D;
+        const kNew = tf.reshape(denseP(params, `${sa}/key`, y), [b, h, dh, 1]) as tf.Tensor4D;
+        const kT = writePosition(cache.selfKT[i], kNew, t, 3, writeRow); // [B, H, Dh, L]
+        const v = writePosition(cache.selfV[i], heads(denseP(params, `${sa}/value`, y)), t, 2, writeCol);
         selfKT.push(kT);
         selfV.push(v);
         return denseP(params, `${sa}/out`, merge(attendOne(q, kT, v, mask)));

@@ -125,14 +125,10 @@ export async function sampleSequences(
 ): Promise<SampleResult> {
   const n = opts.numSamples;
   if (!(Number.isInteger(n) && n >= 1)) throw new Error(`numSamples must be a positive integer, got ${n}`);
-  const [b, p, de] = encoded.shape;
+  const b = encoded.shape[0];
   const rows = b * n;
   const { length: l, vocabSize: v } = cfg;
-  const tiled = tf.tidy(
-    () => tf.reshape(tf.tile(tf.expandDims(encoded, 1), [1, n, 1, 1]), [rows, p, de]) as tf.Tensor3D,
-  );
-  let cache = initKvCache(params, cfg, tiled);
-  tiled.dispose();
+  let cache = initKvCache(params, cfg, encoded, n);
   const tokens = new Int32Array(rows * l);
   const logProbs = new Float32Array(rows * l);
   let prev: Int32Array = new Int32Array(rows); // BOS = 0
