@@ -23,7 +23,7 @@ export {
   type RedisTarget,
 } from './redis';
 export { runMetaSchema, type RunMeta } from './run-meta';
-export { encodeWeights, loadWeights, WeightStore, WeightCache, WeightMirror } from './weights';
+export { WeightStore, WeightCache } from './weights';
 export { runLearner, type LearnerOptions, type LearnerResult, type Throughput, type ActorThroughput } from './learner';
 export { runActor, type ActorOptions, type ActorResult, type ActorSetup } from './actor';
 export { distributedCommands, splitLearnerFlags, throughputLine, type DistributedCommands } from './commands';

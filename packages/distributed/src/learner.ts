@@ -23,10 +23,12 @@ import { Queue } from 'bullmq';
 import {
   BATCH_STREAM,
   batchOf,
+  encodeWeights,
   jobRng,
   randomBatches,
   randomIndices,
   tune,
+  WeightMirror,
   type Batch,
   type Checkpointer,
   type ImageTable,
@@ -41,7 +43,7 @@ import type { RngState } from '@reward-tune/core-model';
 import { decodeResult, encodeJob, type RolloutResult } from './messages';
 import { bullConnection, jobId, keys, QUEUE_PREFIX, queueName, RunRedis, sleep } from './redis';
 import { runMetaSchema, type RunMeta } from './run-meta';
-import { encodeWeights, WeightMirror, WeightStore } from './weights';
+import { WeightStore } from './weights';
 
 export interface LearnerOptions<E, P, A> extends Omit<TuneOptions<E, P, A>, 'rollouts' | 'importanceClip' | 'train'> {
   readonly redisUrl: string;

@@ -61,6 +61,7 @@ export {
   type HeldOutEval,
 } from './loop';
 export { tune, type RolloutSource, type RolloutStats, type TuneOptions, type TuneResult } from './tune';
+export { encodeWeights, loadWeightVersion, WeightMirror } from './weight-versions';
 export {
   sampleAndReward,
   sampleRewardDistribution,

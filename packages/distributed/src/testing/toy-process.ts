@@ -18,11 +18,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@reward-tune/core-model';
-import { fileCheckpointer, jsonlMetrics, randomBatches, tune, type Estimator } from '@reward-tune/reinforce';
+import {
+  encodeWeights,
+  fileCheckpointer,
+  jsonlMetrics,
+  randomBatches,
+  tune,
+  type Estimator,
+} from '@reward-tune/reinforce';
 import { runActor } from '../actor';
 import { runLearner } from '../learner';
 import { RedisUnavailable } from '../redis';
-import { encodeWeights } from '../weights';
 import { TOY_SEED, TOY_TOOL, toyActorSetup, toyOptimizer, toyPolicy, toyTable, toyTask, toyTuneConfig } from './toy';
 
 const { positionals, values } = parseArgs({

@@ -6,8 +6,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Rng } from '@reward-tune/core-model';
-import { FeaturePolicy } from '../../reinforce/src/testing/toys';
-import { encodeWeights, loadWeights, WeightMirror } from './weights';
+import { FeaturePolicy } from './testing/toys';
+import { encodeWeights, loadWeightVersion, WeightMirror } from './weight-versions';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -19,14 +19,16 @@ it('a blob carries every parameter and its version into another policy', async (
   const from = new FeaturePolicy(3, 8, 4, 3, Rng.fromSeed(1));
   const to = new FeaturePolicy(3, 8, 4, 3, Rng.fromSeed(2));
   expect(values(to)).not.toEqual(values(from));
-  expect(loadWeights(to.params, await encodeWeights(from.params, 17))).toBe(17);
+  expect(loadWeightVersion(to.params, await encodeWeights(from.params, 17))).toBe(17);
   expect(values(to)).toEqual(values(from));
 });
 
 it('a blob of another model is refused naming what does not fit', async () => {
   const blob = await encodeWeights(new FeaturePolicy(3, 8, 4, 3, Rng.fromSeed(1)).params, 0);
-  expect(() => loadWeights(new FeaturePolicy(3, 9, 4, 3, Rng.fromSeed(1)).params, blob)).toThrow(/hidden\/kernel/);
-  expect(() => loadWeights(new FeaturePolicy(3, 8, 4, 3, Rng.fromSeed(1)).params, blob.subarray(0, 100))).toThrow(
+  expect(() => loadWeightVersion(new FeaturePolicy(3, 9, 4, 3, Rng.fromSeed(1)).params, blob)).toThrow(
+    /hidden\/kernel/,
+  );
+  expect(() => loadWeightVersion(new FeaturePolicy(3, 8, 4, 3, Rng.fromSeed(1)).params, blob.subarray(0, 100))).toThrow(
     /weights:/,
   );
 });
