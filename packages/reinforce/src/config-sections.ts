@@ -110,6 +110,20 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
      * gives the same updates however many actors sample the parts, and this loop gives them too.
      */
     seedDerivation: z.enum(['stream', 'per-job']).optional(),
+    /**
+     * Where the samples are drawn (sampler-process.ts): `inline`, in this process between updates; `process`, in a
+     * second process (the task CLI's `sampler` command) with per-job seeds, update k sampling with the weights of
+     * update k − `staleness` (S = 1 samples the next batch while this process makes the update, on a second core;
+     * S = 0 gives the inline loop's per-job updates bit for bit) and, for S ≥ 1, the truncated importance weight
+     * min(`clip`, π/μ).
+     */
+    sampler: z
+      .object({
+        kind: z.enum(['inline', 'process']).default('inline'),
+        staleness: z.number().int().nonnegative().default(1),
+        clip: z.number().positive().default(2),
+      })
+      .prefault({}),
     optimizer: optimizerConfigSchema.default(TUNE_OPTIMIZER),
     /** Weight of the KL penalty to the frozen MLE model (0 = off, as in the paper). */
     klCoef: z.number().nonnegative().default(0),

@@ -63,6 +63,13 @@ export {
 export { tune, type RolloutSource, type RolloutStats, type TuneOptions, type TuneResult } from './tune';
 export { encodeWeights, loadWeightVersion, WeightMirror } from './weight-versions';
 export {
+  forkSampler,
+  ProcessRollouts,
+  serveSampler,
+  type ProcessSamplerOptions,
+  type SamplerSetup,
+} from './sampler-process';
+export {
   sampleAndReward,
   sampleRewardDistribution,
   jobRng,

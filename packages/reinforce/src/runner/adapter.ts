@@ -126,6 +126,11 @@ export interface TaskAdapter<C extends RunnerConfig, E, P, A, Ev> {
    * trained over another oracle.
    */
   readonly oracle?: OracleHooks<C>;
+  /**
+   * The task's CLI script (with its `sampler` command), which `tune.sampler.kind=process` starts as the sampling
+   * process. Absent: this process's own script.
+   */
+  readonly samplerCli?: string;
 }
 
 /**

@@ -1,15 +1,16 @@
 /**
  * The training commands of every task CLI: `pretrain-oracle` (UViM tasks: stage I), `pretrain` (MLE, or --resume of
  * an MLE run), `tune` (from an MLE run or checkpoint, or --resume of a tuning run), `eval` (a run's or a checkpoint's
- * weights through the evaluation suite) and `noise` (the gradient noise scale of tuning from a checkpoint). Each
- * parses its flags, resolves its config (run-config.ts), checks the data before making any run directory, and runs
- * its steps (training.ts).
+ * weights through the evaluation suite), `noise` (the gradient noise scale of tuning from a checkpoint) and `sampler`
+ * (the second process of `tune.sampler.kind=process`, which `tune` starts). Each parses its flags, resolves its config
+ * (run-config.ts), checks the data before making any run directory, and runs its steps (training.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { openRunDir, orUsageError, Progress, Rng, UsageError, type RunDir } from '@reward-tune/core-model';
+import { initBackend, openRunDir, orUsageError, Progress, Rng, UsageError, type RunDir } from '@reward-tune/core-model';
 import { randomBatches } from '../batches';
 import { measureGradientNoise, type GradientNoise } from '../gradient-noise';
+import { serveSampler } from '../sampler-process';
 import type { RunnerConfig } from './adapter';
 import { parseCommand, type TaskCliOptions } from './flags';
 import { logLine } from './log';
@@ -222,4 +223,24 @@ export async function noiseCommand<C extends RunnerConfig, Ev>(
   );
   if (opts.json) process.stdout.write(`${JSON.stringify({ checkpoint: file, ...result })}\n`);
   return 0;
+}
+
+/**
+ * `sampler --backend <b>`: the second process of `tune.sampler.kind=process` (sampler-process.ts). `tune` starts it
+ * with an IPC channel and sends it the run's config; it sets the task up as `tune` does (the same `train` split, a
+ * policy of the same shape) and samples the jobs it is sent. Started by hand (no channel) it is a usage error.
+ */
+export async function samplerCommand<C extends RunnerConfig, Ev>(
+  adapter: AnyAdapter<C, Ev>,
+  args: readonly string[],
+): Promise<number> {
+  const opts = parseCommand(args);
+  if (!opts) return 0;
+  return serveSampler(async (config, out) => {
+    await initBackend(opts.backend, { quiet: true });
+    const cfg = config as C;
+    const setup = setUpOnce(adapter, cfg, out);
+    const model = setup.buildModel(cfg.seed);
+    return { task: setup.task, table: setup.images('train', 0), policy: setup.prepareTuning?.(model) ?? model };
+  });
 }

@@ -6,7 +6,7 @@
  *   flags.ts       the flags every command shares, and a command's own
  *   run-config.ts  the config of a run: a preset, a run directory's config.json, or a checkpoint's
  *   training.ts    the steps: set-up, run directories, the loops wired to them, evaluation, reports
- *   commands.ts    pretrain-oracle, pretrain, tune, eval, noise
+ *   commands.ts    pretrain-oracle, pretrain, tune, eval, noise, sampler
  *   demo.ts        demo: MLE → tuning → both evaluated → the comparison
  *   pool.ts        pool: the reward of the random, most likely and best of N samples (best-of-N analysis)
  *   oracle.ts      UViM: stage I's config, stage II's frozen oracle and the guards that keep the pair together
@@ -14,7 +14,14 @@
  * Every run lives in `<out>/<tool>/<name>/` (config.json, metrics.jsonl, checkpoints/, eval/, report.html).
  */
 import type { RunnerConfig, TaskAdapter } from './adapter';
-import { evalCommand, noiseCommand, pretrainCommand, pretrainOracleCommand, tuneCommand } from './commands';
+import {
+  evalCommand,
+  noiseCommand,
+  pretrainCommand,
+  pretrainOracleCommand,
+  samplerCommand,
+  tuneCommand,
+} from './commands';
 import { demoCommand } from './demo';
 import type { TaskCliOptions } from './flags';
 import { poolCommand } from './pool';
@@ -33,6 +40,8 @@ export interface TaskRunner<C> {
   noiseCommand(args: readonly string[]): Promise<number>;
   /** Best-of-N: the mean reward of a random, the most likely and the best of N samples per image, and greedy's. */
   poolCommand(args: readonly string[]): Promise<number>;
+  /** The second process of `tune.sampler.kind=process`, which `tune` starts (a task CLI's `sampler` command). */
+  samplerCommand(args: readonly string[]): Promise<number>;
   /** The config of a new run: a preset (or `saved`, e.g. a checkpoint's config) plus --seed, --data and --set. */
   newRunConfig(opts: TaskCliOptions, saved?: SavedConfig): C;
   /**
@@ -53,6 +62,7 @@ export function taskRunner<C extends RunnerConfig, E, P, A, Ev>(adapter: TaskAda
     demoCommand: (args) => demoCommand(adapter, args),
     noiseCommand: (args) => noiseCommand(adapter, args),
     poolCommand: (args) => poolCommand(adapter, args),
+    samplerCommand: (args) => samplerCommand(adapter, args),
     newRunConfig: (opts, saved) => newRunConfig(adapter, opts, saved),
     runConfigFrom: (file, opts) => runConfigFrom(adapter, file, opts),
   };

@@ -40,6 +40,7 @@ import {
 } from '../oracle-loop';
 import { parseMetricsJsonl, writeReport } from '../report';
 import { fileCheckpointer, interruptOnSigint, jsonlMetrics, progressTo } from '../run-io';
+import { forkSampler, ProcessRollouts } from '../sampler-process';
 import { tune, type TuneOptions, type TuneResult } from '../tune';
 import type { RunnerConfig, Split, TaskAdapter, TaskSetup } from './adapter';
 import type { TaskCliOptions } from './flags';
@@ -254,24 +255,48 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
   // Built only when used (tune itself refuses auxWarmup > 0 without one).
   const warmupOptimizer =
     cfg.tune.auxWarmup > 0 ? createOptimizer(cfg.tune.auxWarmupOptimizer, policy.params) : undefined;
+  const sampler = cfg.tune.sampler;
+  if (sampler.kind === 'process' && loop !== tune)
+    throw new UsageError('tune.sampler.kind=process draws the samples itself: it does not go with --actors');
   try {
-    await runLoop(adapter.tool, cfg, run, 'tune', cfg.tune.steps, (io) =>
-      loop(
-        {
-          ...io,
-          policy,
-          optimizer,
-          warmupOptimizer,
-          task: setup.task,
-          reference,
-          train,
-          heldOut,
-          rng: Rng.fromSeed(cfg.seed + 2),
-          config: cfg.tune,
-        },
-        { cfg, setup, run },
-      ),
-    );
+    await runLoop(adapter.tool, cfg, run, 'tune', cfg.tune.steps, async (io) => {
+      const opts: TuneOptions<unknown, unknown, unknown> = {
+        ...io,
+        policy,
+        optimizer,
+        warmupOptimizer,
+        task: setup.task,
+        reference,
+        train,
+        heldOut,
+        rng: Rng.fromSeed(cfg.seed + 2),
+        config: cfg.tune,
+      };
+      if (sampler.kind === 'inline') return loop(opts, { cfg, setup, run });
+      // The samples come from a second process (sampler-process.ts), each part with an RNG of its own.
+      const rollouts = new ProcessRollouts<unknown, unknown>({
+        child: forkSampler(tf.getBackend(), adapter.samplerCli),
+        config: cfg,
+        out: outRoot,
+        table: setup.images('train', 0),
+        params: policy.params,
+        tune: cfg.tune,
+        rng: opts.rng,
+        staleness: sampler.staleness,
+        mirrorDir: path.join(run.dir, 'sampler-weights'),
+      });
+      try {
+        return await tune({
+          ...opts,
+          config: { ...cfg.tune, seedDerivation: 'per-job' },
+          rollouts,
+          importanceClip: sampler.staleness > 0 ? sampler.clip : undefined,
+          checkpointer: io.checkpointer && rollouts.checkpointing(io.checkpointer),
+        });
+      } finally {
+        await rollouts.close();
+      }
+    });
   } finally {
     optimizer.dispose();
     warmupOptimizer?.dispose();
