@@ -1,8 +1,8 @@
-// The `task-caption` command-line tool: pretrain | tune | eval | demo | noise | pool | actor
+// The `task-caption` command-line tool: pretrain | tune | eval | demo | noise | pool | actor | sampler
 // (also `nx run task-caption:<command>`).
 import { runCli } from '@reward-tune/core-model';
 import { distributedCommands } from '@reward-tune/distributed';
-import { captionAdapter, evalCommand, noiseCommand, poolCommand, pretrainCommand } from './commands';
+import { captionAdapter, evalCommand, noiseCommand, poolCommand, pretrainCommand, samplerCommand } from './commands';
 import { demoCommand } from './demo';
 
 // `tune --actors <redis url>` and `actor`: tuning with its sampling spread over processes (@reward-tune/distributed).
@@ -37,6 +37,10 @@ void runCli(
       actor: {
         summary: 'sample and score for a distributed tuning run (tune --actors): --redis, --run',
         run: actorCommand,
+      },
+      sampler: {
+        summary: 'the sampling process of tune.sampler.kind=process (tune starts it; not run by hand)',
+        run: samplerCommand,
       },
     },
   },

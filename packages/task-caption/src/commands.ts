@@ -32,6 +32,8 @@ export const shippedCheckpoint = shippedCheckpoints(SHIPPED_DIR);
 export const captionAdapter: TaskAdapter<CaptionConfig, CaptionExample, CaptionPrediction, unknown, CaptionEval> = {
   tool: TASK,
   spec: captionConfigSpec,
+  // The bundled CLI (dist/cli.cjs), whose `sampler` command tune.sampler.kind=process starts.
+  samplerCli: path.resolve(__dirname, '..', 'dist', 'cli.cjs'),
   setUp: captionSetup,
   shippedCheckpoint,
   modelKey: (c) => JSON.stringify({ model: c.model, caption: c.caption, data: c.data }),
@@ -41,4 +43,4 @@ export const captionAdapter: TaskAdapter<CaptionConfig, CaptionExample, CaptionP
 };
 
 export const runner = taskRunner(captionAdapter);
-export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand, poolCommand } = runner;
+export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand, poolCommand, samplerCommand } = runner;

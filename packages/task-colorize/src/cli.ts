@@ -1,5 +1,5 @@
-// The `task-colorize` command-line tool: pretrain-oracle | pretrain | tune | eval | demo | noise | pool | oracle-check
-// (also `nx run task-colorize:<command>`).
+// The `task-colorize` command-line tool: pretrain-oracle | pretrain | tune | eval | demo | noise | pool |
+// oracle-check | sampler (also `nx run task-colorize:<command>`).
 import { runCli } from '@reward-tune/core-model';
 import { taskRunner } from '@reward-tune/reinforce';
 import { oracleCheckCommand } from './oracle-check';
@@ -34,6 +34,10 @@ void runCli(
       },
       noise: { summary: 'gradient noise scale of tuning from a checkpoint (--from)', run: runner.noiseCommand },
       pool: { summary: 'best-of-N reward from a checkpoint (--from)', run: runner.poolCommand },
+      sampler: {
+        summary: 'the sampling process of tune.sampler.kind=process (tune starts it; not run by hand)',
+        run: runner.samplerCommand,
+      },
     },
   },
   process.argv.slice(2),

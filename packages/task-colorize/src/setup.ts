@@ -74,6 +74,8 @@ export function colorizeSetup(cfg: ColorizeConfig): TaskSetup<ColourItem, Colour
 export const colorizeAdapter: TaskAdapter<ColorizeConfig, ColourItem, ColourPrediction, unknown, ColorizeEval> = {
   tool: 'task-colorize',
   spec: colorizeConfigSpec,
+  // The bundled CLI (dist/cli.cjs), whose `sampler` command tune.sampler.kind=process starts.
+  samplerCli: path.resolve(__dirname, '..', 'dist', 'cli.cjs'),
   oracle: { section: oracleSection, outputs: () => [RGB_OUTPUT] },
   setUp: (cfg) => colorizeSetup(cfg),
   shippedCheckpoint: shippedCheckpoints(CHECKPOINT_DIR),

@@ -1,8 +1,8 @@
-// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | pool | fit-score | actor
+// The `task-detection` command-line tool: pretrain | tune | eval | demo | noise | pool | fit-score | actor | sampler
 // (also `nx run task-detection:<command>`).
 import { runCli } from '@reward-tune/core-model';
 import { distributedCommands } from '@reward-tune/distributed';
-import { detectionAdapter, evalCommand, noiseCommand, poolCommand, pretrainCommand } from './commands';
+import { detectionAdapter, evalCommand, noiseCommand, poolCommand, pretrainCommand, samplerCommand } from './commands';
 import { demoCommand } from './demo';
 import { fitScoreCommand } from './fit-score';
 
@@ -32,6 +32,10 @@ void runCli(
       actor: {
         summary: 'sample and score for a distributed tuning run (tune --actors): --redis, --run',
         run: actorCommand,
+      },
+      sampler: {
+        summary: 'the sampling process of tune.sampler.kind=process (tune starts it; not run by hand)',
+        run: samplerCommand,
       },
     },
   },

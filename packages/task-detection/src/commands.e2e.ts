@@ -1,6 +1,7 @@
 // The task's commands end to end on the mu preset (seconds of training each, 45–75 s in all on 2 cores): the demo,
-// `demo --resume`, `eval`, `tune --resume`, `noise`, `pool` and `fit-score` write and read real run directories. Kept
-// out of the unit suite (`npm test`); `npm run e2e` and CI run them.
+// `demo --resume`, `eval`, `tune --resume`, tuning with the sampling process, `noise`, `pool` and `fit-score` write and
+// read real run directories. Kept out of the unit suite (`npm test`); `npm run e2e` and CI run them.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,23 @@ async function capture(run: () => Promise<number>): Promise<{ code: number; stdo
     out.mockRestore();
     err.mockRestore();
   }
+}
+
+/** The bundled CLI (rebuilt when a source is newer), which the sampling process of tune.sampler.kind=process runs. */
+function builtCli(): string {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const pkg = path.resolve(__dirname, '..');
+  const script = `const m = await import(${JSON.stringify(path.join(root, 'tools', 'build.mjs'))}); await m.ensureCli(${JSON.stringify(pkg)});`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the CLI failed: ${r.stderr}`);
+  return path.join(pkg, 'dist', 'cli.cjs');
+}
+
+/** A run's parameters at its checkpoint `step`. */
+function checkpointParams(run: string, step: number): Record<string, number[]> {
+  const c = loadCheckpoint(path.join(run, 'checkpoints', `step_${String(step).padStart(6, '0')}.safetensors`));
+  if (c._tag === 'Left') throw new Error(c.left);
+  return Object.fromEntries([...c.right.params].map(([k, t]) => [k, Array.from(t.data)]));
 }
 
 describe('task-detection commands (plumbing, mu preset)', () => {
@@ -178,6 +196,51 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     ).rejects.toThrow(new UsageError(`--from ${mle}: not a tuning run (no ${TUNED_FROM})`));
     expect(readFileSync(path.join(mle, 'config.json'), 'utf8')).toBe(config);
   });
+
+  it('tune.sampler.kind=process: S = 0 is the per-job loop bit for bit; S = 1 samples one update behind and resumes', async () => {
+    const cli = builtCli();
+    const runs = path.join(out, 'task-detection');
+    const mle = path.join(runs, 'd-mle');
+    const tune = async (name: string, steps: number, ...set: string[]) => {
+      const args = ['--from', mle, '--name', name, '--out', out, '--backend', 'cpu', '--set', `tune.steps=${steps}`];
+      // A rate at which 4 updates move the policy (mu's own barely does), so that stale samples show.
+      const fast = ['tune.optimizer.lr=0.05', 'tune.optimizer.schedule={"kind":"constant","warmupSteps":0}'];
+      const sets = ['tune.checkpointEvery=2', ...fast, ...set].flatMap((s) => ['--set', s]);
+      expect((await capture(() => tuneCommand([...args, ...sets]))).code).toBe(0);
+      return path.join(runs, name);
+    };
+    const process1 = ['tune.sampler.kind=process'];
+    const perJob = await tune('per-job', 4, 'tune.seedDerivation=per-job');
+    const s0 = await tune('sampler-s0', 4, ...process1, 'tune.sampler.staleness=0');
+    expect(checkpointParams(s0, 4)).toEqual(checkpointParams(perJob, 4));
+    const s1 = await tune('sampler-s1', 4, ...process1);
+    const train = readFileSync(path.join(s1, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"kind":"train"'))
+      .map((l) => JSON.parse(l));
+    expect(train.map((r) => [r.version, r.staleness])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ]);
+    // The first update samples with the weights it updates (π/μ = 1); the later ones with the previous update's.
+    expect(Math.abs(train[0].isMean - 1)).toBeLessThan(1e-5);
+    for (const r of train.slice(1)) expect(Math.abs(r.isMean - 1)).toBeGreaterThan(1e-3);
+    // Stopped after 2 updates and resumed: the version update 2 samples with comes from beside the checkpoint.
+    const legs = await tune('sampler-legs', 2, ...process1);
+    expect(readdirSync(path.join(legs, 'sampler-weights'))).toEqual(['v1.safetensors']);
+    const resumed = await capture(() =>
+      tuneCommand(['--resume', '--from', legs, '--out', out, '--backend', 'cpu', '--set', 'tune.steps=4']),
+    );
+    expect(resumed.code).toBe(0);
+    expect(checkpointParams(legs, 4)).toEqual(checkpointParams(s1, 4));
+    // The sampling process is tune's: started by hand it says so in one line (exit 2).
+    const byHand = spawnSync(process.execPath, [cli, 'sampler'], { encoding: 'utf8' });
+    expect(byHand.status).toBe(2);
+    expect(byHand.stderr.trim().split('\n')).toHaveLength(1);
+    expect(byHand.stderr).toMatch(/sampler: .*tune starts it/);
+  }, 240_000);
 
   it('noise: measures the gradient noise of tuning from a run, writing nothing', async () => {
     const run = path.join(out, 'task-detection', 'd-mle');

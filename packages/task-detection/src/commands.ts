@@ -44,6 +44,8 @@ export const detectionAdapter: TaskAdapter<
 > = {
   tool: TASK,
   spec: detectionConfigSpec,
+  // The bundled CLI (dist/cli.cjs), whose `sampler` command tune.sampler.kind=process starts.
+  samplerCli: path.resolve(__dirname, '..', 'dist', 'cli.cjs'),
   movedKeys: detectionMovedKeys,
   setUp: detectionSetup,
   shippedCheckpoint,
@@ -55,4 +57,4 @@ export const detectionAdapter: TaskAdapter<
 };
 
 export const runner = taskRunner(detectionAdapter);
-export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand, poolCommand } = runner;
+export const { pretrainCommand, tuneCommand, evalCommand, noiseCommand, poolCommand, samplerCommand } = runner;

@@ -1,4 +1,4 @@
-// The `task-panoptic` command-line tool: pretrain-oracle | pretrain | tune | eval | demo | noise | pool
+// The `task-panoptic` command-line tool: pretrain-oracle | pretrain | tune | eval | demo | noise | pool | sampler
 // (also `nx run task-panoptic:<command>`).
 import { runCli } from '@reward-tune/core-model';
 import {
@@ -8,6 +8,7 @@ import {
   poolCommand,
   pretrainCommand,
   pretrainOracleCommand,
+  samplerCommand,
   tuneCommand,
 } from './commands';
 import { oracleCheckCommand } from './oracle-check';
@@ -40,6 +41,10 @@ void runCli(
       },
       noise: { summary: 'gradient noise scale of tuning from a checkpoint (--from)', run: noiseCommand },
       pool: { summary: 'best-of-N from a checkpoint (--from)', run: poolCommand },
+      sampler: {
+        summary: 'the sampling process of tune.sampler.kind=process (tune starts it; not run by hand)',
+        run: samplerCommand,
+      },
     },
   },
   process.argv.slice(2),

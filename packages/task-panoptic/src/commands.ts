@@ -42,6 +42,8 @@ function numClassesOf(cfg: PanopticConfig): number {
 export const panopticAdapter: TaskAdapter<PanopticConfig, PanopticItem, TwoChannelMap, unknown, PanopticEval> = {
   tool: TASK,
   spec: panopticConfigSpec,
+  // The bundled CLI (dist/cli.cjs), whose `sampler` command tune.sampler.kind=process starts.
+  samplerCli: path.resolve(__dirname, '..', 'dist', 'cli.cjs'),
   oracle: {
     section: (c) => c.oracle,
     outputs: (c) => oracleOutputs(numClassesOf(c), c.panoptic.instances),
@@ -111,4 +113,5 @@ export const {
   demoCommand,
   noiseCommand,
   poolCommand,
+  samplerCommand,
 } = runner;
