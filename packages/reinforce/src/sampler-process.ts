@@ -262,7 +262,7 @@ export async function serveSampler<E, P, A>(
 ): Promise<number> {
   const send = process.send?.bind(process);
   if (send === undefined)
-    throw new UsageError('sampler: the sampling process of tune.sampler.kind=process; tune starts it, not a user');
+    throw new UsageError('the sampling process of tune.sampler.kind=process: tune starts it, not a user');
   const queue: ToChild[] = [];
   let wake: (() => void) | undefined;
   let closed = false;
