@@ -41,7 +41,8 @@ describe('the config and its presets', () => {
   it("tiny tunes with the project's recipe, tiny-paper with the paper's, on the same model and data", () => {
     const tiny = configOf('--preset', 'tiny');
     expect(tiny.reward.kind).toBe('pq-gain');
-    expect(tiny.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 32 });
+    expect(tiny.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 64 });
+    expect(tiny.tune).toMatchObject({ microBatch: 32, sampler: { kind: 'process', staleness: 1, clip: 2 } });
     expect(tiny.tune.optimizer).toMatchObject({
       lr: 2e-4,
       schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 600 },
