@@ -41,8 +41,16 @@ describe('the config and its presets', () => {
   it("tiny tunes with the project's recipe, tiny-paper with the paper's, on the same model and data", () => {
     const tiny = configOf('--preset', 'tiny');
     expect(tiny.reward.kind).toBe('pq-gain');
-    expect(tiny.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 64 });
-    expect(tiny.tune).toMatchObject({ microBatch: 32, sampler: { kind: 'process', staleness: 1, clip: 2 } });
+    expect(tiny.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 32 });
+    expect(tiny.tune.sampler.kind).toBe('inline');
+    const wide = configOf('--preset', 'tiny-64');
+    expect(wide.tune).toEqual({
+      ...tiny.tune,
+      batchSize: 64,
+      microBatch: 32,
+      sampler: { kind: 'process', staleness: 1, clip: 2 },
+    });
+    expect(panopticAdapter.shippedCheckpoint('tiny-64')).toBe(panopticAdapter.shippedCheckpoint('tiny'));
     expect(tiny.tune.optimizer).toMatchObject({
       lr: 2e-4,
       schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 600 },
@@ -58,7 +66,7 @@ describe('the config and its presets', () => {
   });
 
   it('every preset resolves (b16 with a data directory: real COCO)', () => {
-    for (const p of ['mu', 'quick', 'tiny', 'tiny-paper']) expect(configOf('--preset', p).seed).toBe(0);
+    for (const p of ['mu', 'quick', 'tiny', 'tiny-paper', 'tiny-64']) expect(configOf('--preset', p).seed).toBe(0);
     expect(configOf('--preset', 'b16', '--data', '/coco').panoptic.instances).toBe(100);
   });
 
