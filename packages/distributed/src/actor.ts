@@ -14,16 +14,8 @@
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import * as E from 'fp-ts/Either';
-import { Rng, type SequencePolicy } from '@reward-tune/core-model';
-import {
-  batchOf,
-  ESTIMATOR_SPECS,
-  imagesTensor,
-  sampleAndReward,
-  type Estimator,
-  type ImageTable,
-  type Task,
-} from '@reward-tune/reinforce';
+import type { SequencePolicy } from '@reward-tune/core-model';
+import { ESTIMATOR_SPECS, sampleJob, type Estimator, type ImageTable, type Task } from '@reward-tune/reinforce';
 import { decodeJob, encodeResult, seedState } from './messages';
 import { bullConnection, keys, QUEUE_PREFIX, queueName, RunRedis, sleep } from './redis';
 import { runMetaSchema, type RunMeta } from './run-meta';
@@ -88,35 +80,19 @@ export async function runActor<E, P, A>(opts: ActorOptions<E, P, A>): Promise<Ac
       const j = decoded.right;
       log(`start ${job.id} step ${j.step} shard ${j.shard} version ${j.version}`);
       await cache.ensure(j.version);
-      const batch = batchOf(setup.table, j.images);
-      const img = imagesTensor(batch.images);
-      let bytes: Buffer;
-      try {
-        const scored = await sampleAndReward(
-          setup.policy,
-          setup.task,
-          img.tensor,
-          batch.examples,
-          tuneSection.numSamples,
-          needs,
-          Rng.fromState(seedState(j)),
-          tuneSection.temperature,
-        );
-        if (opts.jobDelayMs) await sleep(opts.jobDelayMs);
-        bytes = encodeResult({
-          run: j.run,
-          step: j.step,
-          shard: j.shard,
-          version: j.version,
-          actor: id,
-          startedAt,
-          finishedAt: Date.now(),
-          samples: tuneSection.numSamples,
-          scored: { ...scored, logProbs: scored.logProbs! },
-        });
-      } finally {
-        img.tensor.dispose();
-      }
+      const scored = await sampleJob(setup, tuneSection, j.images, seedState(j));
+      if (opts.jobDelayMs) await sleep(opts.jobDelayMs);
+      const bytes = encodeResult({
+        run: j.run,
+        step: j.step,
+        shard: j.shard,
+        version: j.version,
+        actor: id,
+        startedAt,
+        finishedAt: Date.now(),
+        samples: tuneSection.numSamples,
+        scored: { ...scored, logProbs: scored.logProbs! },
+      });
       await redis.call((c) => c.set(k.result(j.step, j.shard), bytes));
       return { bytes: bytes.length };
     };

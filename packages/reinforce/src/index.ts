@@ -65,6 +65,7 @@ export { encodeWeights, loadWeightVersion, WeightMirror } from './weight-version
 export {
   forkSampler,
   ProcessRollouts,
+  sampleJob,
   serveSampler,
   type ProcessSamplerOptions,
   type SamplerSetup,

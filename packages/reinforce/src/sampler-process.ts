@@ -254,6 +254,38 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
 }
 
 /**
+ * One job of a sampler that runs apart from the learner (the sampling process here, @reward-tune/distributed's
+ * actors): the `train` images at `indices`, N samples each drawn with the RNG state `seed`, decoded and scored with
+ * what the run's estimator needs, as the tuning loop itself samples a part.
+ */
+export async function sampleJob<E, P, A>(
+  setup: SamplerSetup<E, P, A>,
+  tune: { readonly numSamples: number; readonly estimator?: string; readonly temperature?: number },
+  indices: ArrayLike<number>,
+  seed: RngState,
+): Promise<ScoredSamples<A>> {
+  const needs = ESTIMATOR_SPECS[(tune.estimator ?? 'paper') as Estimator]?.needs;
+  if (needs === undefined) throw new Error(`unknown estimator '${tune.estimator}'`);
+  const batch = batchOf(setup.table, indices);
+  const img = imagesTensor(batch.images);
+  try {
+    const n = tune.numSamples;
+    return await sampleAndReward(
+      setup.policy,
+      setup.task,
+      img.tensor,
+      batch.examples,
+      n,
+      needs,
+      Rng.fromState(seed),
+      tune.temperature,
+    );
+  } finally {
+    img.tensor.dispose(); // made from the table's pixels for this job
+  }
+}
+
+/**
  * The child's side: handles the learner's messages in order until the channel closes; `setUp` makes the task, the
  * `train` table and a policy of the learner's shape from the run's config. Returns the exit code.
  */
@@ -301,24 +333,8 @@ export async function serveSampler<E, P, A>(
         continue;
       }
       if (m.version !== loaded) throw new Error(`job ${m.step}/${m.part} wants version ${m.version}, not ${loaded}`);
-      const needs = ESTIMATOR_SPECS[(tune.estimator ?? 'paper') as Estimator].needs;
-      const batch = batchOf(setup.table, m.images);
-      const img = imagesTensor(batch.images);
-      try {
-        const scored = await sampleAndReward(
-          setup.policy,
-          setup.task,
-          img.tensor,
-          batch.examples,
-          tune.numSamples,
-          needs,
-          Rng.fromState(m.seed),
-          tune.temperature,
-        );
-        await reply({ type: 'result', step: m.step, part: m.part, version: m.version, scored });
-      } finally {
-        img.tensor.dispose(); // made from the table's pixels for this job
-      }
+      const scored = await sampleJob(setup, tune, m.images, m.seed);
+      await reply({ type: 'result', step: m.step, part: m.part, version: m.version, scored });
     }
   } catch (e) {
     if (!closed) await reply({ type: 'error', message: e instanceof Error ? e.message : String(e) });
