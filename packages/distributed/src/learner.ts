@@ -385,7 +385,7 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
       save: async (state) => {
         await inner.save(state);
         const c = state.step;
-        this.mirror?.save(new Map([...this.blobs].filter(([v]) => v >= this.version(c) && v < c)));
+        this.mirror?.saveFor(c, this.opts.staleness, this.blobs);
         // Rollouts and jobs of the steps the checkpoint covers are no longer needed, even by a resumed run.
         for (let j = this.cleanedBelow; j < c; j++) {
           const results = Array.from({ length: this.parts }, (_, s) => this.k.result(j, s));

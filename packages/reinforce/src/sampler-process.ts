@@ -139,8 +139,7 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
   }
 
   async take(step: number): Promise<{ batch: Batch<E>; shards: ScoredSamples<A>[]; stats: RolloutStats }> {
-    const t0 = Date.now();
-    this.started ??= t0;
+    this.started ??= Date.now();
     await this.until(() => this.ready);
     const last = Math.min(step + this.opts.staleness, this.opts.tune.steps - 1);
     for (let j = step; j <= last; j++) if (!this.sent.has(j)) await this.sendJob(j, step);
@@ -177,8 +176,7 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
       loadLatest: () => inner.loadLatest(),
       save: async (state) => {
         await inner.save(state);
-        const c = state.step;
-        this.mirror?.save(new Map([...this.blobs].filter(([v]) => v >= c - this.opts.staleness && v < c)));
+        this.mirror?.saveFor(state.step, this.opts.staleness, this.blobs);
       },
     };
   }
@@ -269,13 +267,12 @@ export async function sampleJob<E, P, A>(
   const batch = batchOf(setup.table, indices);
   const img = imagesTensor(batch.images);
   try {
-    const n = tune.numSamples;
     return await sampleAndReward(
       setup.policy,
       setup.task,
       img.tensor,
       batch.examples,
-      n,
+      tune.numSamples,
       needs,
       Rng.fromState(seed),
       tune.temperature,

@@ -52,3 +52,12 @@ it('the mirror keeps exactly the versions it was last given', () => {
   expect(m.read(5)?.toString()).toBe('five');
   expect(m.read(3)).toBeUndefined();
 });
+
+it('saveFor keeps the S versions before a checkpoint, which a run resumed there samples with', () => {
+  const m = new WeightMirror(path.join(mkdtempSync(path.join(tmpdir(), 'rt-mirror-')), 'weights'));
+  const blobs = new Map([3, 4, 5, 6].map((v) => [v, Buffer.from(`v${v}`)] as const));
+  m.saveFor(6, 2, blobs);
+  expect(m.versions()).toEqual([4, 5]);
+  m.saveFor(6, 0, blobs);
+  expect(m.versions()).toEqual([]);
+});

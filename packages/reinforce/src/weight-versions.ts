@@ -54,6 +54,14 @@ export class WeightMirror {
     for (const v of this.versions()) if (!blobs.has(v)) rmSync(this.file(v), { force: true });
   }
 
+  /**
+   * Keeps, of `blobs`, the versions that a run resumed at update `step` samples with at staleness S: step − S to
+   * step − 1 (the checkpoint holds version `step` itself).
+   */
+  saveFor(step: number, staleness: number, blobs: ReadonlyMap<number, Uint8Array>): void {
+    this.save(new Map([...blobs].filter(([v]) => v >= step - staleness && v < step)));
+  }
+
   /** The versions on disk. */
   versions(): number[] {
     if (!existsSync(this.dir)) return [];

@@ -117,10 +117,13 @@ export function writePosition(
     throw new RangeError(
       `writePosition: position ${t} of axis ${axis} of [${cache.shape}] from [${update.shape}], expected [${expected}]`,
     );
-  if (tf.getBackend() !== 'wasm' || cache.dtype !== 'float32' || update.dtype !== 'float32')
-    return tf.add(cache, tf.mul(mask, update));
-  const backend = wasmBackend(tf.backend());
-  if (backend.refCount(cache.dataId) !== 1) return tf.add(cache, tf.mul(mask, update));
+  const backend = tf.getBackend() === 'wasm' ? wasmBackend(tf.backend()) : undefined;
+  const inPlace =
+    backend !== undefined &&
+    cache.dtype === 'float32' &&
+    update.dtype === 'float32' &&
+    backend.refCount(cache.dataId) === 1;
+  if (!inPlace) return tf.add(cache, tf.mul(mask, update));
   const dst = backend.typedArrayFromHeap(cache) as Float32Array;
   const src = backend.typedArrayFromHeap(update) as Float32Array;
   if (axis === 3) {
