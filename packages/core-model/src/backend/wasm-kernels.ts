@@ -1,8 +1,9 @@
 /**
  * The wasm kernels tfjs-backend-wasm 4.22 lacks or runs slowly, registered once when the wasm backend is set up
- * (select.ts): an Identity that shares its buffer, Slice/SplitV that copy only the piece, a BatchMatMul that runs a
- * batched product slice by slice on the fast batch-1 path, and UnsortedSegmentSum (the gradient of `tf.gather`, i.e.
- * of embedding lookups). What they rely on of the backend's internals is in wasm-internals.ts.
+ * (select.ts): an Identity that shares its buffer, Slice/SplitV that copy only the piece, a GatherV2 that copies whole
+ * rows, a BatchMatMul that runs a batched product slice by slice on the fast batch-1 path, and UnsortedSegmentSum
+ * (the gradient of `tf.gather`, i.e. of embedding lookups). What they rely on of the backend's internals is in
+ * wasm-internals.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
@@ -149,11 +150,45 @@ function registerHeapViewSlice(): void {
   });
 }
 
+/**
+ * GatherV2 for wasm along the first axis (batchDims 0): one copy per index of the row it picks, from a view of the
+ * heap. wasm's own kernel computes every output element's source index on its own (~20 ns an element here), so
+ * repeating 64 images of 64×64×3 four times for REINFORCE's rows, or a batch's encoder tokens once per sample, took
+ * 70–200 ms where the copies take about one. Other axes, batchDims, string tensors and indices outside [0, rows) go
+ * to the original kernel (which keeps its own rules for them). `wasm-kernels.gather.spec.ts` checks it against the
+ * cpu backend.
+ */
+function registerRowGather(): void {
+  replaceWasmKernel('GatherV2', (gather) => (args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
+    if (
+      x.dtype === 'string' ||
+      indices.dtype !== 'int32' ||
+      (batchDims ?? 0) !== 0 ||
+      tf.util.parseAxisParam(axis, x.shape)[0] !== 0
+    )
+      return gather(args);
+    const be = wasmBackend(args.backend);
+    const rows = x.shape[0];
+    const inner = tf.util.sizeFromShape(x.shape.slice(1));
+    const at = be.typedArrayFromHeap(indices);
+    for (let i = 0; i < at.length; i++) if (!(at[i] >= 0 && at[i] < rows)) return gather(args);
+    const out = be.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype); // before the views
+    const src = be.typedArrayFromHeap(x);
+    const dst = be.typedArrayFromHeap(out);
+    const idx = be.typedArrayFromHeap(indices);
+    for (let i = 0; i < idx.length; i++) dst.set(src.subarray(idx[i] * inner, (idx[i] + 1) * inner), i * inner);
+    return out;
+  });
+}
+
 export function registerWasmKernels(): void {
   if (wasmKernelsRegistered) return;
   wasmKernelsRegistered = true;
   registerSharingIdentity();
   registerHeapViewSlice();
+  registerRowGather();
   registerSlicedBatchMatMul();
   // UnsortedSegmentSum (the gradient of tf.gather needs it), missing in tfjs-backend-wasm 4.22. It runs on the JS
   // side: it is called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats
