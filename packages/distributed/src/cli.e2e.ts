@@ -52,6 +52,12 @@ it('task-detection tune --actors with one actor gives the per-job local checkpoi
     '--set',
     'tune.microBatch=2',
   ];
+  // A sampling process does not go with actors: one line, exit 2, before any run directory is made.
+  const both = ['tune', ...tune, '--name', 'refused', '--actors', url, '--set', 'tune.sampler.kind=process'];
+  const refused = cli('refused tune', both);
+  expect(await refused.exit(60_000)).toBe(2);
+  expect(refused.stderr).toMatch(/tune\.sampler\.kind=process .* does not go with --actors/);
+  expect(existsSync(path.join(out, 'task-detection', 'refused'))).toBe(false);
   const local = cli('local tune', ['tune', ...tune, '--name', 'local', '--set', 'tune.seedDerivation=per-job']);
   expect(await local.exit(120_000)).toBe(0);
 

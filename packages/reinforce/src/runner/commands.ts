@@ -17,6 +17,7 @@ import { logLine } from './log';
 import { checkStageTwoCheckpoint, oracleHooks } from './oracle';
 import { evalDirOf, newRunConfig, resolveCheckpoint, runConfigFrom, savedRunConfig } from './run-config';
 import {
+  checkTuneLoop,
   evalRun,
   finishRun,
   loadModel,
@@ -154,6 +155,7 @@ export async function tuneCommand<C extends RunnerConfig, Ev>(
     return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, mleFrom, loop), 'tuned');
   }
   const { file, cfg } = await fromMleCheckpoint(adapter, opts, 'tune');
+  checkTuneLoop(cfg, loop); // before the run directory is made
   const run = openRun(adapter, opts, cfg);
   return finishRun(adapter, cfg, run, opts, await tuneRun(adapter, cfg, run, opts.out, file, loop), 'tuned');
 }

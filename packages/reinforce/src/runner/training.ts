@@ -228,6 +228,12 @@ export interface TuneLoopContext<E, P, A> {
   readonly run: RunDir;
 }
 
+/** A loop other than reinforce's `tune` (distributed's actors) draws its own samples: no sampling process with it. */
+export function checkTuneLoop(cfg: RunnerConfig, loop: TuneLoop = tune): void {
+  if (cfg.tune.sampler.kind === 'process' && loop !== tune)
+    throw new UsageError('tune.sampler.kind=process draws the samples itself: it does not go with --actors');
+}
+
 /**
  * Tuning into `run` from the weights of `mleFrom` (checkpoint or run directory); returns the tuned model. `loop`
  * (default reinforce's `tune`) runs the updates.
@@ -255,9 +261,8 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
   // Built only when used (tune itself refuses auxWarmup > 0 without one).
   const warmupOptimizer =
     cfg.tune.auxWarmup > 0 ? createOptimizer(cfg.tune.auxWarmupOptimizer, policy.params) : undefined;
+  checkTuneLoop(cfg, loop);
   const sampler = cfg.tune.sampler;
-  if (sampler.kind === 'process' && loop !== tune)
-    throw new UsageError('tune.sampler.kind=process draws the samples itself: it does not go with --actors');
   try {
     await runLoop(adapter.tool, cfg, run, 'tune', cfg.tune.steps, async (io) => {
       const opts: TuneOptions<unknown, unknown, unknown> = {
