@@ -154,6 +154,9 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     const shards = keys.map((k) => {
       const r = this.results.get(k)!;
       this.results.delete(k);
+      // The importance weights assume the version the job asked for; a result sampled with another is a bug.
+      if (r.version !== this.version(step))
+        throw new Error(`the sampler process sampled ${k} with version ${r.version}, not ${this.version(step)}`);
       return r.scored as ScoredSamples<A>;
     });
     this.waited += waitMs;
