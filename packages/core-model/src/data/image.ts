@@ -1,7 +1,7 @@
 /**
- * Image I/O, the one place for it: decode PNG/JPEG (chosen by signature, not by file name) to 8-bit RGB, resize
- * to the model's size and map to big_vision's value range [−1, 1], encode PNG for visualisations, and draw box
- * outlines for reports. Plain typed arrays, no tfjs: the model side turns the Float32Arrays into tensors.
+ * Image I/O, the one place for it (with png.ts, its PNG codec for the common kinds of PNG): decode PNG/JPEG (chosen
+ * by signature, not by file name) to 8-bit RGB, resize to the model's size and map to big_vision's value range
+ * [−1, 1], encode PNG for visualisations and synthetic data, and draw box outlines for reports. Plain typed arrays, no tfjs: the model side turns the Float32Arrays into tensors.
  *
  * Layout everywhere: interleaved, row-major [H, W, C] (H height, W width, C channels).
  *
@@ -15,6 +15,7 @@ import * as E from 'fp-ts/Either';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { readBytes } from '../input';
+import { decodePng8, encodePngRgb } from './png';
 
 /** 8-bit RGB image, data [H, W, 3]. */
 export interface RgbImage {
@@ -59,6 +60,8 @@ function dropAlpha(rgba: Uint8Array, width: number, height: number): RgbImage {
 export function decodeImage(bytes: Uint8Array, file: string): E.Either<string, RgbImage> {
   try {
     if (isPng(bytes)) {
+      const lean = decodePng8(bytes, file); // the common kinds of PNG (png.ts); the rest through pngjs
+      if (lean !== undefined) return lean;
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return E.right(dropAlpha(png.data, png.width, png.height));
     }
@@ -75,19 +78,9 @@ export function decodeImage(bytes: Uint8Array, file: string): E.Either<string, R
 export const readImage = (file: string): E.Either<string, RgbImage> =>
   E.chain((b: Buffer) => decodeImage(b, file))(readBytes(file));
 
-/** PNG bytes (8-bit RGB) of an image, for visualisations. */
+/** PNG bytes (8-bit RGB) of an image: visualisations and the synthetic data sets. */
 export function encodePng(img: RgbImage): Buffer {
-  const n = img.width * img.height;
-  const rgba = Buffer.alloc(n * 4);
-  for (let i = 0; i < n; i++) {
-    rgba[4 * i] = img.data[3 * i];
-    rgba[4 * i + 1] = img.data[3 * i + 1];
-    rgba[4 * i + 2] = img.data[3 * i + 2];
-    rgba[4 * i + 3] = 255;
-  }
-  const png = new PNG({ width: img.width, height: img.height });
-  png.data = rgba;
-  return PNG.sync.write(png, { colorType: 2 });
+  return encodePngRgb(img);
 }
 
 /** Bilinear resize (half-pixel centres, see the file comment) of src [h, w, c] to [outH, outW, c]. */
