@@ -115,13 +115,15 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
      * second process (the task CLI's `sampler` command) with per-job seeds, update k sampling with the weights of
      * update k − `staleness` (S = 1 samples the next batch while this process makes the update, on a second core;
      * S = 0 gives the inline loop's per-job updates bit for bit) and, for S ≥ 1, the truncated importance weight
-     * min(`clip`, π/μ).
+     * min(`clip`, π/μ). `processes`: how many such processes share each update's parts (`microBatch` images each;
+     * part p goes to process p mod n, so more processes than parts leave some idle); the samples do not depend on it.
      */
     sampler: z
       .object({
         kind: z.enum(['inline', 'process']).default('inline'),
         staleness: z.number().int().nonnegative().default(1),
         clip: z.number().positive().default(2),
+        processes: z.number().int().positive().default(1),
       })
       .prefault({}),
     optimizer: optimizerConfigSchema.default(TUNE_OPTIMIZER),

@@ -49,14 +49,14 @@ describe('ProcessRollouts', () => {
     params = new Map([['w', tf.variable(tf.zeros([2]))]]) as unknown as Params;
   });
 
-  const rollouts = (child: ChildProcess, staleness: number) =>
+  const rollouts = (child: ChildProcess | ChildProcess[], staleness: number, microBatch?: number) =>
     new ProcessRollouts<number, unknown>({
-      child,
+      children: Array.isArray(child) ? child : [child],
       config: {},
       out: '/nowhere',
       table: { examples: [0, 1, 2, 3], size: 1, pixels: new Float32Array(12) },
       params,
-      tune: { steps: 3, batchSize: 2, numSamples: 2 } as TuneConfig,
+      tune: { steps: 3, batchSize: 2, numSamples: 2, microBatch } as TuneConfig,
       rng: Rng.fromSeed(0),
       staleness,
     });
@@ -73,6 +73,26 @@ describe('ProcessRollouts', () => {
       [1, 0],
       [2, 1],
     ]);
+    await r.close();
+  });
+
+  it('gives part p of n children to child p mod n, each with its own weights file', async () => {
+    const a = scriptedChild((job) => job.version!);
+    const b = scriptedChild((job) => job.version!);
+    const r = rollouts([a.child, b.child], 1, 1); // 2 images per update in parts of 1: parts 0 and 1
+    expect((await r.take(0)).shards).toHaveLength(2);
+    const jobs = (sent: Sent[]) => sent.filter((m) => m.type === 'job').map((m) => [m.step, m.part]);
+    expect(jobs(a.sent)).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(jobs(b.sent)).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
+    const files = [...a.sent, ...b.sent].filter((m) => m.type === 'weights').map((m) => (m as { file?: string }).file);
+    expect(files).toHaveLength(2);
+    expect(new Set(files).size).toBe(2);
     await r.close();
   });
 

@@ -1,9 +1,10 @@
 /**
- * Sampling in a second process (`tune.sampler.kind` 'process'). The tuning loop stays the learner: it owns the
- * parameters, the optimizer, the checkpoints and the evaluation. A child process (the task's own CLI, command
- * `sampler`) sets the task up from the run's config and, for each part of each update's batch, samples N outputs per
- * image, decodes and scores them (`sampleAndReward`, as the loop itself would) with the weight version the learner
- * sent it. Update k samples with version max(0, k − S):
+ * Sampling in a second process (`tune.sampler.kind` 'process'), or several (`tune.sampler.processes`). The tuning
+ * loop stays the learner: it owns the parameters, the optimizer, the checkpoints and the evaluation. A child process
+ * (the task's own CLI, command `sampler`) sets the task up from the run's config and, for each part of each update's
+ * batch it is given (part p of n children goes to child p mod n), samples N outputs per image, decodes and scores
+ * them (`sampleAndReward`, as the loop itself would) with the weight version the learner sent it. Update k samples
+ * with version max(0, k − S):
  *
  *   - S = 0: the child samples while the learner waits; the updates are the loop's own with
  *     `tune.seedDerivation` 'per-job' (each part's randomness derives from (seed, step, part)), bit for bit.
@@ -63,8 +64,11 @@ type Result = {
 type FromChild = { readonly type: 'ready' } | Result | { readonly type: 'error'; readonly message: string };
 
 export interface ProcessSamplerOptions<E> {
-  /** The child: started with an IPC channel, running `serveSampler` (see `forkSampler`). */
-  readonly child: ChildProcess;
+  /**
+   * The children: each started with an IPC channel, running `serveSampler` (see `forkSampler`). Part p of an update's
+   * batch goes to child p mod n; each part's seed is its own, so the samples do not depend on how many there are.
+   */
+  readonly children: readonly ChildProcess[];
   /** What the child sets the task up from: the run's whole config and the runs root. */
   readonly config: unknown;
   readonly out: string;
@@ -95,7 +99,7 @@ export function forkSampler(backend: string, entry: string = process.argv[1]): C
 /** The learner's side: a RolloutSource whose samples the child process draws; see the file comment. */
 export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
   private readonly results = new Map<string, Result>();
-  private ready = false;
+  private readyChildren = 0;
   private readonly base: RngState;
   private readonly batch: number;
   private readonly micro: number;
@@ -105,17 +109,19 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
   private readonly blobs = new Map<number, Uint8Array>();
   private readonly sent = new Set<number>();
   private sentVersion = -1;
+  private weightFiles = 0;
   /** Where the weight files for the child go (removed on close). */
   private readonly spool = mkdtempSync(path.join(tmpdir(), 'rt-sampler-'));
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
-  private exited = false;
+  private running: number;
   // Throughput.
   private started: number | undefined;
   private waited = 0;
 
   constructor(private readonly opts: ProcessSamplerOptions<E>) {
-    const { child, tune } = opts;
+    const { children, tune } = opts;
+    if (children.length === 0) throw new RangeError('a sampling process needs at least one child');
     if (!(Number.isInteger(opts.staleness) && opts.staleness >= 0))
       throw new RangeError(`staleness must be an integer ≥ 0, got ${opts.staleness}`);
     this.base = opts.rng.state();
@@ -124,23 +130,26 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     this.parts = Math.ceil(this.batch / this.micro);
     this.mirror = opts.mirrorDir !== undefined ? new WeightMirror(opts.mirrorDir) : undefined;
     for (const v of this.mirror?.versions() ?? []) this.blobs.set(v, this.mirror!.read(v)!);
-    child.on('message', (m: FromChild) => {
-      if (m.type === 'ready') this.ready = true;
-      else if (m.type === 'result') this.results.set(`${m.step}:${m.part}`, m);
-      else this.fail(new Error(`the sampler process failed: ${m.message}`));
-      this.wake?.();
-    });
-    child.on('error', (e) => this.fail(new Error(`the sampler process: ${e.message}`)));
-    child.on('exit', (code, signal) => {
-      this.exited = true;
-      this.fail(new Error(`the sampler process exited (${signal ?? `code ${code}`})`));
-    });
-    this.send({ type: 'setup', config: opts.config, out: opts.out, tune });
+    this.running = children.length;
+    for (const child of children) {
+      child.on('message', (m: FromChild) => {
+        if (m.type === 'ready') this.readyChildren++;
+        else if (m.type === 'result') this.results.set(`${m.step}:${m.part}`, m);
+        else this.fail(new Error(`the sampler process failed: ${m.message}`));
+        this.wake?.();
+      });
+      child.on('error', (e) => this.fail(new Error(`the sampler process: ${e.message}`)));
+      child.once('exit', (code, signal) => {
+        this.running--;
+        this.fail(new Error(`the sampler process exited (${signal ?? `code ${code}`})`));
+      });
+    }
+    for (const child of children) this.send(child, { type: 'setup', config: opts.config, out: opts.out, tune });
   }
 
   async take(step: number): Promise<{ batch: Batch<E>; shards: ScoredSamples<A>[]; stats: RolloutStats }> {
     this.started ??= Date.now();
-    await this.until(() => this.ready);
+    await this.until(() => this.readyChildren === this.opts.children.length);
     const last = Math.min(step + this.opts.staleness, this.opts.tune.steps - 1);
     for (let j = step; j <= last; j++) if (!this.sent.has(j)) await this.sendJob(j, step);
     // The last S updates send no job with their weights, but a run extended past its end (tune --resume with more
@@ -184,13 +193,15 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     };
   }
 
-  /** Ends the child (it finishes the message in hand) and waits for it, at most `ms`, then kills it. */
+  /** Ends the children (each finishes the message in hand) and waits for them, at most `ms`, then kills them. */
   async close(ms = 10_000): Promise<void> {
-    const { child } = this.opts;
-    if (!this.exited) {
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      if (child.connected) child.disconnect();
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    const { children } = this.opts;
+    if (this.running > 0) {
+      const gone = new Promise<void>((resolve) => {
+        for (const child of children) child.once('exit', () => this.running === 0 && resolve());
+      });
+      for (const child of children) if (child.connected) child.disconnect();
+      const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), ms);
       await gone;
       clearTimeout(timer);
     }
@@ -205,7 +216,7 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     return randomIndices(this.batch, this.opts.table.examples.length, jobRng(this.base, step, BATCH_STREAM));
   }
 
-  /** Job `j` to the child, after the weights it samples with; `now`: the updates the policy has had. */
+  /** Job `j` to the children, after the weights it samples with; `now`: the updates the policy has had. */
   private async sendJob(j: number, now: number): Promise<void> {
     const v = this.version(j);
     if (v !== this.sentVersion) {
@@ -215,14 +226,17 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
         throw new Error(`update ${j} samples with weight version ${v}, which is neither in memory nor on disk`);
       this.blobs.set(v, blob);
       for (const old of this.blobs.keys()) if (old < now - this.opts.staleness) this.blobs.delete(old);
-      const file = path.join(this.spool, `v${v}.safetensors`);
-      writeFileSync(file, blob);
-      this.send({ type: 'weights', version: v, file });
+      for (const child of this.opts.children) {
+        const file = path.join(this.spool, `w${this.weightFiles++}.safetensors`); // each child deletes its own
+        writeFileSync(file, blob);
+        this.send(child, { type: 'weights', version: v, file });
+      }
       this.sentVersion = v;
     }
     const indices = Int32Array.from(this.indices(j));
+    const { children } = this.opts;
     for (let p = 0; p < this.parts; p++) {
-      this.send({
+      this.send(children[p % children.length], {
         type: 'job',
         step: j,
         part: p,
@@ -234,9 +248,9 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     this.sent.add(j);
   }
 
-  private send(m: ToChild): void {
+  private send(child: ChildProcess, m: ToChild): void {
     if (this.failure) throw this.failure;
-    this.opts.child.send(m);
+    child.send(m);
   }
 
   private fail(e: Error): void {

@@ -197,7 +197,7 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     expect(readFileSync(path.join(mle, 'config.json'), 'utf8')).toBe(config);
   });
 
-  it('tune.sampler.kind=process: S = 0 is the per-job loop bit for bit; S = 1 samples one update behind and resumes', async () => {
+  it('tune.sampler.kind=process: S = 0 is the per-job loop bit for bit (one or two processes); S = 1 samples one update behind and resumes', async () => {
     const cli = builtCli();
     const runs = path.join(out, 'task-detection');
     const mle = path.join(runs, 'd-mle');
@@ -213,6 +213,12 @@ describe('task-detection commands (plumbing, mu preset)', () => {
     const perJob = await tune('per-job', 4, 'tune.seedDerivation=per-job');
     const s0 = await tune('sampler-s0', 4, ...process1, 'tune.sampler.staleness=0');
     expect(checkpointParams(s0, 4)).toEqual(checkpointParams(perJob, 4));
+    // Two sampling processes, one part (one image) each: the same updates again.
+    const parts = ['tune.microBatch=1'];
+    const perJobParts = await tune('per-job-parts', 4, 'tune.seedDerivation=per-job', ...parts);
+    const two = ['tune.sampler.staleness=0', 'tune.sampler.processes=2', ...parts];
+    const s0two = await tune('sampler-s0-two', 4, ...process1, ...two);
+    expect(checkpointParams(s0two, 4)).toEqual(checkpointParams(perJobParts, 4));
     const s1 = await tune('sampler-s1', 4, ...process1);
     const train = readFileSync(path.join(s1, 'metrics.jsonl'), 'utf8')
       .split('\n')

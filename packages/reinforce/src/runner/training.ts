@@ -278,9 +278,9 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
         config: cfg.tune,
       };
       if (sampler.kind === 'inline') return loop(opts, { cfg, setup, run });
-      // The samples come from a second process (sampler-process.ts), each part with an RNG of its own.
+      // The samples come from other processes (sampler-process.ts), each part with an RNG of its own.
       const rollouts = new ProcessRollouts<unknown, unknown>({
-        child: forkSampler(tf.getBackend(), adapter.samplerCli),
+        children: Array.from({ length: sampler.processes }, () => forkSampler(tf.getBackend(), adapter.samplerCli)),
         config: cfg,
         out: outRoot,
         table: setup.images('train', 0),
