@@ -33,24 +33,26 @@ describe('the config and its presets', () => {
     expect(c.oracle.model).toEqual({});
     expect(c.panoptic).toEqual({ instances: 16, thingWeight: 5 });
     expect(c.model).toMatchObject({ variant: 'nano/8', imageSize: 64, decoderDepth: 3 });
-    expect(c.tune.numSamples).toBe(4);
+    expect(c.tune.numSamples).toBe(8);
     expect(c.oracle.optimizer.schedule).toMatchObject({ totalSteps: c.oracle.steps });
     expect(c.mle.optimizer.schedule).toMatchObject({ totalSteps: c.mle.steps });
   });
 
   it("tiny tunes with the project's recipe, tiny-paper with the paper's, on the same model and data", () => {
     const tiny = configOf('--preset', 'tiny');
+    const inline = configOf('--preset', 'tiny-32');
     expect(tiny.reward.kind).toBe('pq-gain');
-    expect(tiny.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 32 });
-    expect(tiny.tune.sampler.kind).toBe('inline');
+    expect(inline.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 32 });
+    expect(inline.tune.numSamples).toBe(4);
+    expect(inline.tune.sampler.kind).toBe('inline');
+    const process = { kind: 'process', staleness: 1, clip: 2, processes: 1 };
+    expect(tiny.tune).toEqual({ ...inline.tune, numSamples: 8, microBatch: 16, sampler: process });
     const wide = configOf('--preset', 'tiny-64');
-    expect(wide.tune).toEqual({
-      ...tiny.tune,
-      batchSize: 64,
-      microBatch: 32,
-      sampler: { kind: 'process', staleness: 1, clip: 2 },
-    });
-    expect(panopticAdapter.shippedCheckpoint('tiny-64')).toBe(panopticAdapter.shippedCheckpoint('tiny'));
+    expect(wide.tune).toEqual({ ...inline.tune, batchSize: 64, microBatch: 32, sampler: process });
+    for (const p of ['tiny-32', 'tiny-64']) {
+      expect(panopticAdapter.shippedCheckpoint(p)).toBe(panopticAdapter.shippedCheckpoint('tiny'));
+      expect(panopticAdapter.modelKey(configOf('--preset', p))).toBe(panopticAdapter.modelKey(tiny));
+    }
     expect(tiny.tune.optimizer).toMatchObject({
       lr: 2e-4,
       schedule: { kind: 'cosine', warmupSteps: 20, totalSteps: 600 },
@@ -66,7 +68,8 @@ describe('the config and its presets', () => {
   });
 
   it('every preset resolves (b16 with a data directory: real COCO)', () => {
-    for (const p of ['mu', 'quick', 'tiny', 'tiny-paper', 'tiny-64']) expect(configOf('--preset', p).seed).toBe(0);
+    for (const p of ['mu', 'quick', 'tiny', 'tiny-32', 'tiny-paper', 'tiny-64'])
+      expect(configOf('--preset', p).seed).toBe(0);
     expect(configOf('--preset', 'b16', '--data', '/coco').panoptic.instances).toBe(100);
   });
 

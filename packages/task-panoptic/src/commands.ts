@@ -22,8 +22,8 @@ export const TASK = 'task-panoptic';
 
 /** Where the shipped checkpoints live (next to dist/ in the installed package). */
 export const SHIPPED_DIR = path.resolve(__dirname, '..', 'checkpoints');
-/** `tiny-paper` and `tiny-64` differ from `tiny` only in how they tune, and so share its shipped checkpoints. */
-const SHARED: Readonly<Record<string, string>> = { 'tiny-paper': 'tiny', 'tiny-64': 'tiny' };
+/** `tiny-32`, `tiny-64` and `tiny-paper` differ from `tiny` only in how they tune, and so share its checkpoints. */
+const SHARED: Readonly<Record<string, string>> = { 'tiny-32': 'tiny', 'tiny-64': 'tiny', 'tiny-paper': 'tiny' };
 /** The shipped stage I checkpoint of a preset (`<preset>-oracle.safetensors`). */
 export const shippedOracle = shippedCheckpoints(SHIPPED_DIR, SHARED, 'oracle');
 /** The shipped stage II checkpoint of a preset (`<preset>-lm.safetensors`). */
