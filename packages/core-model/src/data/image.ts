@@ -1,7 +1,8 @@
 /**
  * Image I/O, the one place for it (with png.ts, its PNG codec for the common kinds of PNG): decode PNG/JPEG (chosen
  * by signature, not by file name) to 8-bit RGB, resize to the model's size and map to big_vision's value range
- * [−1, 1], encode PNG for visualisations and synthetic data, and draw box outlines for reports. Plain typed arrays, no tfjs: the model side turns the Float32Arrays into tensors.
+ * [−1, 1], encode PNG for visualisations and synthetic data, and draw box outlines for reports. Plain typed arrays,
+ * no tfjs: the model side turns the Float32Arrays into tensors.
  *
  * Layout everywhere: interleaved, row-major [H, W, C] (H height, W width, C channels).
  *
