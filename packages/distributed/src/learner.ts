@@ -21,12 +21,10 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import {
-  BATCH_STREAM,
   batchOf,
   encodeWeights,
-  jobRng,
+  JobSchedule,
   randomBatches,
-  randomIndices,
   tune,
   WeightMirror,
   type Batch,
@@ -39,7 +37,6 @@ import {
   type TuneResult,
 } from '@reward-tune/reinforce';
 import * as E from 'fp-ts/Either';
-import type { RngState } from '@reward-tune/core-model';
 import { decodeResult, encodeJob, type RolloutResult } from './messages';
 import { bullConnection, jobId, keys, QUEUE_PREFIX, queueName, RunRedis, sleep } from './redis';
 import { runMetaSchema, type RunMeta } from './run-meta';
@@ -190,10 +187,7 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
   /** The blobs of the versions that jobs may still ask for (the last S + 1), for publishing again. */
   private readonly blobs = new Map<number, Buffer>();
   private readonly enqueued = new Set<number>();
-  private readonly base: RngState;
-  private readonly batch: number;
-  private readonly micro: number;
-  private readonly parts: number;
+  private readonly plan: JobSchedule;
   private cleanedBelow = 0;
   // Throughput.
   private started: number | undefined;
@@ -212,19 +206,8 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
     this.store = new WeightStore(redis, opts.run, opts.staleness + 1);
     this.mirror = opts.mirrorDir !== undefined ? new WeightMirror(opts.mirrorDir) : undefined;
     // tune's per-job randomness derives from the run's RNG state, which it never draws from (and checkpoints as is).
-    this.base = opts.rng.state();
-    this.batch = opts.config.batchSize ?? 1;
-    this.micro = Math.min(opts.config.microBatch ?? this.batch, this.batch);
-    this.parts = Math.ceil(this.batch / this.micro);
+    this.plan = new JobSchedule(opts.rng, opts.config, opts.staleness, opts.table.examples.length);
     for (const v of this.mirror?.versions() ?? []) this.blobs.set(v, this.mirror!.read(v)!);
-  }
-
-  private version(step: number): number {
-    return Math.max(0, step - this.opts.staleness);
-  }
-
-  private indices(step: number): number[] {
-    return randomIndices(this.batch, this.opts.table.examples.length, jobRng(this.base, step, BATCH_STREAM));
   }
 
   async take(step: number): Promise<{ batch: Batch<E>; shards: ScoredSamples<A>[]; stats: RolloutStats }> {
@@ -237,7 +220,7 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
     const counts = await this.guard(this.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed'));
     const depth = Object.values(counts).reduce((a, b) => a + b, 0);
 
-    const need = Array.from({ length: this.parts }, (_, s) => this.k.result(step, s));
+    const need = Array.from({ length: this.plan.parts }, (_, s) => this.k.result(step, s));
     const waitStart = Date.now();
     let lastLook = waitStart;
     while ((await this.redis.call((c) => c.exists(...need))) < need.length) {
@@ -258,11 +241,11 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
     const elapsed = Date.now() - this.started;
     const actors = Object.fromEntries([...this.actors].map(([id, a]) => [id, round(rate(a))]));
     return {
-      batch: batchOf(this.opts.table, this.indices(step)),
+      batch: batchOf(this.opts.table, this.plan.indices(step)),
       shards: results.map((r) => r.scored as ScoredSamples<A>),
       stats: {
-        version: this.version(step),
-        staleness: step - this.version(step),
+        version: this.plan.version(step),
+        staleness: step - this.plan.version(step),
         waitMs,
         idleShare: round(this.waited / Math.max(1, elapsed)),
         queueDepth: depth,
@@ -279,12 +262,12 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
     const decoded = decodeResult(blob);
     if (E.isLeft(decoded)) throw new Error(`step ${step} shard ${shard}: ${decoded.left}`);
     const r = decoded.right;
-    const count = Math.min(this.micro, this.batch - shard * this.micro);
+    const count = Math.min(this.plan.micro, this.plan.batch - shard * this.plan.micro);
     const expected = {
       run: this.opts.run,
       step,
       shard,
-      version: this.version(step),
+      version: this.plan.version(step),
       samples: this.opts.config.numSamples,
     };
     const got = { run: r.run, step: r.step, shard: r.shard, version: r.version, samples: r.samples };
@@ -315,7 +298,7 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
 
   /** The versions jobs of steps ≥ `step` may still need, published again where Redis lost them. */
   private async republishMissing(step: number): Promise<void> {
-    const versions = [...this.blobs.keys()].filter((v) => v >= this.version(step) && v <= step);
+    const versions = [...this.blobs.keys()].filter((v) => v >= this.plan.version(step) && v <= step);
     const stored = await this.store.stored(versions);
     for (const [i, v] of versions.entries()) {
       if (stored[i]) continue;
@@ -325,8 +308,8 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
   }
 
   private async enqueue(step: number): Promise<void> {
-    const indices = Int32Array.from(this.indices(step));
-    for (let s = 0; s < this.parts; s++) await this.enqueuePart(step, s, indices);
+    const indices = Int32Array.from(this.plan.indices(step));
+    for (let s = 0; s < this.plan.parts; s++) await this.enqueuePart(step, s, indices);
     this.enqueued.add(step);
   }
 
@@ -336,9 +319,9 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
       run: this.opts.run,
       step,
       shard,
-      version: this.version(step),
-      seed: [...jobRng(this.base, step, shard).state()] as [number, number, number, number],
-      images: indices.slice(shard * this.micro, Math.min((shard + 1) * this.micro, this.batch)),
+      version: this.plan.version(step),
+      seed: [...this.plan.partSeed(step, shard)] as [number, number, number, number],
+      images: this.plan.partImages(indices, shard),
     });
     await this.guard(
       this.queue.add(
@@ -357,12 +340,12 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
 
   /** While waiting for `step`: jobs or versions Redis lost come back; a job the actors failed stops the run. */
   private async lookAfter(step: number): Promise<void> {
-    for (let s = 0; s < this.parts; s++) {
+    for (let s = 0; s < this.plan.parts; s++) {
       if ((await this.redis.call((c) => c.exists(this.k.result(step, s)))) === 1) continue;
       const job = await this.guard(this.queue.getJob(jobId(step, s)));
       if (job === undefined) {
         this.opts.notice?.(`rollout job ${jobId(step, s)} was missing from Redis; enqueued it again`);
-        await this.enqueuePart(step, s, Int32Array.from(this.indices(step)));
+        await this.enqueuePart(step, s, Int32Array.from(this.plan.indices(step)));
       } else {
         const state = await this.guard(job.getState());
         if (state === 'failed')
@@ -371,7 +354,7 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
           // Completed, yet its result is gone (a Redis that lost its last writes): once more.
           this.opts.notice?.(`rollout job ${jobId(step, s)} completed but its result is missing; enqueued it again`);
           await this.guard(job.remove());
-          await this.enqueuePart(step, s, Int32Array.from(this.indices(step)));
+          await this.enqueuePart(step, s, Int32Array.from(this.plan.indices(step)));
         }
       }
     }
@@ -388,9 +371,9 @@ class RemoteRollouts<E, P, A> implements RolloutSource<E, A> {
         this.mirror?.saveFor(c, this.opts.staleness, this.blobs);
         // Rollouts and jobs of the steps the checkpoint covers are no longer needed, even by a resumed run.
         for (let j = this.cleanedBelow; j < c; j++) {
-          const results = Array.from({ length: this.parts }, (_, s) => this.k.result(j, s));
+          const results = Array.from({ length: this.plan.parts }, (_, s) => this.k.result(j, s));
           await this.redis.call((cl) => cl.del(...results));
-          for (let s = 0; s < this.parts; s++) await this.guard(this.queue.remove(jobId(j, s)));
+          for (let s = 0; s < this.plan.parts; s++) await this.guard(this.queue.remove(jobId(j, s)));
         }
         this.cleanedBelow = Math.max(this.cleanedBelow, c);
       },

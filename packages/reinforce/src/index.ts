@@ -70,6 +70,7 @@ export {
   type ProcessSamplerOptions,
   type SamplerSetup,
 } from './sampler-process';
+export { JobSchedule } from './job-schedule';
 export {
   sampleAndReward,
   sampleRewardDistribution,

@@ -26,11 +26,12 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Rng, UsageError, type Params, type RngState, type SequencePolicy } from '@reward-tune/core-model';
-import { batchOf, randomIndices, type ImageTable } from './batches';
+import { batchOf, type ImageTable } from './batches';
 import type { TuneConfig } from './config-sections';
 import { ESTIMATOR_SPECS, type Estimator } from './estimators';
 import type { Checkpointer } from './loop';
-import { BATCH_STREAM, jobRng, sampleAndReward, type ScoredSamples } from './rollout';
+import { JobSchedule } from './job-schedule';
+import { sampleAndReward, type ScoredSamples } from './rollout';
 import { imagesTensor, type Batch, type Task } from './task';
 import type { RolloutSource, RolloutStats } from './tune';
 import { encodeWeights, loadWeightVersion, WeightMirror } from './weight-versions';
@@ -100,10 +101,7 @@ export function forkSampler(backend: string, entry: string = process.argv[1]): C
 export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
   private readonly results = new Map<string, Result>();
   private readyChildren = 0;
-  private readonly base: RngState;
-  private readonly batch: number;
-  private readonly micro: number;
-  private readonly parts: number;
+  private readonly plan: JobSchedule;
   private readonly mirror?: WeightMirror;
   /** The blobs of the versions jobs may still ask for, and of those a checkpoint's resumed run would need. */
   private readonly blobs = new Map<number, Uint8Array>();
@@ -122,12 +120,7 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
   constructor(private readonly opts: ProcessSamplerOptions<E>) {
     const { children, tune } = opts;
     if (children.length === 0) throw new RangeError('a sampling process needs at least one child');
-    if (!(Number.isInteger(opts.staleness) && opts.staleness >= 0))
-      throw new RangeError(`staleness must be an integer ≥ 0, got ${opts.staleness}`);
-    this.base = opts.rng.state();
-    this.batch = tune.batchSize ?? 1;
-    this.micro = Math.min(tune.microBatch ?? this.batch, this.batch);
-    this.parts = Math.ceil(this.batch / this.micro);
+    this.plan = new JobSchedule(opts.rng, tune, opts.staleness, opts.table.examples.length);
     this.mirror = opts.mirrorDir !== undefined ? new WeightMirror(opts.mirrorDir) : undefined;
     for (const v of this.mirror?.versions() ?? []) this.blobs.set(v, this.mirror!.read(v)!);
     this.running = children.length;
@@ -156,7 +149,7 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     // steps) samples with them: keep them for the checkpoint.
     if (this.opts.staleness > 0 && !this.blobs.has(step))
       this.blobs.set(step, await encodeWeights(this.opts.params, step));
-    const keys = Array.from({ length: this.parts }, (_, p) => `${step}:${p}`);
+    const keys = Array.from({ length: this.plan.parts }, (_, p) => `${step}:${p}`);
     const waitStart = Date.now();
     await this.until(() => keys.every((k) => this.results.has(k)));
     const waitMs = Date.now() - waitStart;
@@ -164,18 +157,18 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
       const r = this.results.get(k)!;
       this.results.delete(k);
       // The importance weights assume the version the job asked for; a result sampled with another is a bug.
-      if (r.version !== this.version(step))
-        throw new Error(`the sampler process sampled ${k} with version ${r.version}, not ${this.version(step)}`);
+      if (r.version !== this.plan.version(step))
+        throw new Error(`the sampler process sampled ${k} with version ${r.version}, not ${this.plan.version(step)}`);
       return r.scored as ScoredSamples<A>;
     });
     this.waited += waitMs;
     const elapsed = Math.max(1, Date.now() - this.started);
     return {
-      batch: batchOf(this.opts.table, this.indices(step)),
+      batch: batchOf(this.opts.table, this.plan.indices(step)),
       shards,
       stats: {
-        version: this.version(step),
-        staleness: step - this.version(step),
+        version: this.plan.version(step),
+        staleness: step - this.plan.version(step),
         waitMs,
         idleShare: this.waited / elapsed,
       },
@@ -208,17 +201,9 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
     rmSync(this.spool, { recursive: true, force: true });
   }
 
-  private version(step: number): number {
-    return Math.max(0, step - this.opts.staleness);
-  }
-
-  private indices(step: number): number[] {
-    return randomIndices(this.batch, this.opts.table.examples.length, jobRng(this.base, step, BATCH_STREAM));
-  }
-
   /** Job `j` to the children, after the weights it samples with; `now`: the updates the policy has had. */
   private async sendJob(j: number, now: number): Promise<void> {
-    const v = this.version(j);
+    const v = this.plan.version(j);
     if (v !== this.sentVersion) {
       let blob = this.blobs.get(v);
       if (blob === undefined && v === now) blob = await encodeWeights(this.opts.params, v);
@@ -233,16 +218,16 @@ export class ProcessRollouts<E, A> implements RolloutSource<E, A> {
       }
       this.sentVersion = v;
     }
-    const indices = Int32Array.from(this.indices(j));
+    const indices = Int32Array.from(this.plan.indices(j));
     const { children } = this.opts;
-    for (let p = 0; p < this.parts; p++) {
+    for (let p = 0; p < this.plan.parts; p++) {
       this.send(children[p % children.length], {
         type: 'job',
         step: j,
         part: p,
         version: v,
-        seed: jobRng(this.base, j, p).state(),
-        images: indices.slice(p * this.micro, Math.min((p + 1) * this.micro, this.batch)),
+        seed: this.plan.partSeed(j, p),
+        images: this.plan.partImages(indices, p),
       });
     }
     this.sent.add(j);
