@@ -115,7 +115,8 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
      * second process (the task CLI's `sampler` command) with per-job seeds, update k sampling with the weights of
      * update k − `staleness` (S = 1 samples the next batch while this process makes the update, on a second core;
      * S = 0 gives the inline loop's per-job updates bit for bit) and, for S ≥ 1, the truncated importance weight
-     * min(`clip`, π/μ). `processes`: how many such processes share each update's parts (`microBatch` images each;
+     * min(`clip`, π/μ), of each row's whole sequence or, with `importance` 'token', of each token (reinforce-loss.ts
+     * ImportanceInput). `processes`: how many such processes share each update's parts (`microBatch` images each;
      * part p goes to process p mod n, so more processes than parts leave some idle); the samples do not depend on it.
      */
     sampler: z
@@ -123,6 +124,7 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
         kind: z.enum(['inline', 'process']).default('inline'),
         staleness: z.number().int().nonnegative().default(1),
         clip: z.number().positive().default(2),
+        importance: z.enum(['sequence', 'token']).default('sequence'),
         processes: z.number().int().positive().default(1),
       })
       .prefault({}),

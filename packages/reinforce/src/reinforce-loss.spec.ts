@@ -204,6 +204,48 @@ describe('reinforceLoss importance weights', () => {
     }
   });
 
+  it.each([
+    ['[R] advantages', false],
+    ['[R, L] advantages and token values', true],
+  ])(
+    'per token: with %s each token is weighted by min(c, π_T(y_t)/μ(y_t)), the token values are not',
+    (_, perToken) => {
+      // Token ratios around c, each token its own: log μ(y_t) = log π_T(y_t) − log(ratio_t).
+      const tokenTargets = Array.from({ length: R * L }, (_, i) => [0.4, 1, 1.7, 2.6][(i * 7) % 4]);
+      const reported: tf.Tensor1D[] = [];
+      const importance = {
+        behaviourLogProbs: Float32Array.from(fx.tokenLogPi, (lp, i) => lp - Math.log(tokenTargets[i])),
+        clip: CLIP,
+        per: 'token' as const,
+        report: (r: tf.Tensor1D) => reported.push(r),
+      };
+      const input = base('sequence', perToken);
+      const weighted = gradsOf(fx.policy, () => reinforceLoss(fx.policy, { ...input, importance }));
+      expect(reported).toHaveLength(1);
+      const ratios = Float32Array.from(reported[0].dataSync());
+      tf.dispose(reported);
+      expect(ratios).toHaveLength(R * L);
+      ratios.forEach((ratio, i) => expect(ratio).toBeCloseTo(tokenTargets[i], 5));
+      // The same loss and gradient as per-token advantages A·w_t given as constants, the token values untouched.
+      const w = Array.from(ratios, (ratio) => Math.min(CLIP, ratio));
+      const constants = gradsOf(fx.policy, () =>
+        reinforceLoss(fx.policy, {
+          ...input,
+          advantages: Float64Array.from(w, (wt, i) =>
+            Math.fround(Math.fround(input.advantages[perToken ? i : Math.floor(i / L)]) * wt),
+          ),
+        }),
+      );
+      expect(weighted.loss).toBe(constants.loss);
+      expect(weighted.grads).toEqual(constants.grads);
+      // And not the sequence weights: the per-row product of these ratios gives another gradient.
+      const sequence = gradsOf(fx.policy, () =>
+        reinforceLoss(fx.policy, { ...input, importance: { ...importance, per: 'sequence', report: undefined } }),
+      );
+      expect(relDiff(sequence.grads, constants.grads)).toBeGreaterThan(0.05);
+    },
+  );
+
   it('refuse behaviour log-probs of the wrong shape', () => {
     const importance = { behaviourLogProbs: new Float32Array(R), clip: CLIP };
     expect(() => tf.tidy(() => reinforceLoss(fx.policy, { ...base('token', false), importance }))).toThrow(

@@ -12,11 +12,19 @@ import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, 
 import type { Task } from './task';
 
 /**
- * Truncated importance weights for rows drawn by an older policy μ (distributed tuning's staleness ≥ 1): row r's
- * policy-gradient terms (its advantages and the `expected` estimator's token values) are multiplied by
- * w_r = min(c, π_T(y_r)/μ(y_r)) of its whole sequence, π_T the loss's own scores at the sampling temperature, so no
- * second pass scores the rows. w is a constant of the loss: no gradient flows through it (importanceRatios).
+ * Truncated importance weights for rows drawn by an older policy μ (distributed tuning's staleness ≥ 1), π_T the
+ * loss's own scores at the sampling temperature, so no second pass scores the rows; the weights are constants of the
+ * loss: no gradient flows through them (importanceRatios). Per `per`:
+ * - `sequence` (default): row r's policy-gradient terms (its advantages and the `expected` estimator's token values)
+ *   are multiplied by w_r = min(c, π_T(y_r)/μ(y_r)) of its whole sequence: unbiased up to the clip, but the product of
+ *   L token ratios spreads (and is clipped) more the longer the sequence and the more the policy moved.
+ * - `token`: each token's advantage is multiplied by its own w_rt = min(c, π_T(y_t | y_<t)/μ(y_t | y_<t)), and the
+ *   `expected` estimator's token values are left as they are (their exact expectation over token t is already taken
+ *   under π). The shift of the prefix's distribution is ignored: a first-order correction (as PPO's per-token ratio),
+ *   exact as μ → π, with far less spread than the sequence's product.
  */
+export type ImportancePer = 'sequence' | 'token';
+
 export interface ImportanceInput {
   /**
    * [R, L] the sampler's log-probability of each token, log μ(y_t | y_<t) (ScoredSamples.logProbs). Per token, not
@@ -26,9 +34,11 @@ export interface ImportanceInput {
   readonly behaviourLogProbs: Float32Array;
   /** c, the clip of the weight. */
   readonly clip: number;
+  /** One weight per row (`sequence`, the default) or per token (`token`); see above. */
+  readonly per?: ImportancePer;
   /**
-   * Receives the rows' ratios π_T(y)/μ(y) [R] before clipping (the weights are min(c, ratio)), kept out of the loss's
-   * scope: the receiver reads and disposes it.
+   * Receives the ratios before clipping (the weights are min(c, ratio)): the rows' π_T(y)/μ(y) [R], or with `token`
+   * every token's [R·L], row-major; kept out of the loss's scope: the receiver reads and disposes it.
    */
   readonly report?: (ratios: tf.Tensor1D) => void;
 }
@@ -83,7 +93,11 @@ export function reinforceLoss<A>(
       ? tf.tensor1d(Float32Array.from(input.advantages))
       : tf.tensor2d(Float32Array.from(input.advantages), [r, l]);
   let values = input.tokenValues && tf.tensor3d(input.tokenValues, logProbs.shape);
-  if (input.importance) {
+  if (input.importance?.per === 'token') {
+    // [R, L] weights, constants of the loss: each token's advantage times its own; the token values stay.
+    const w = importanceWeights(sampledLogProbs, input.tokens, input.importance);
+    adv = tf.mul(adv.rank === 1 ? tf.reshape(adv, [r, 1]) : adv, w);
+  } else if (input.importance) {
     // [R] weights, constants of the loss: each row's advantages and token values times its own.
     const w = importanceWeights(sampledLogProbs, input.tokens, input.importance);
     adv = tf.mul(adv, adv.rank === 1 ? w : tf.reshape(w, [r, 1]));
@@ -107,34 +121,42 @@ export function reinforceLoss<A>(
 }
 
 /**
- * The rows' truncated importance weights min(c, π_T(y)/μ(y)) [R] from the loss's own sampled-token log-probs, as a
- * constant of the loss; the unclipped ratios go to `importance.report`.
+ * The truncated importance weights min(c, π_T/μ) from the loss's own sampled-token log-probs, as a constant of the
+ * loss: [R] of whole sequences, or [R, L] of single tokens with `per` 'token'; the unclipped ratios go to
+ * `importance.report`.
  */
-function importanceWeights(
-  sampledLogProbs: tf.Tensor3D,
-  tokens: tf.Tensor2D,
-  importance: ImportanceInput,
-): tf.Tensor1D {
+function importanceWeights(sampledLogProbs: tf.Tensor3D, tokens: tf.Tensor2D, importance: ImportanceInput): tf.Tensor {
   const [r, l] = tokens.shape;
   if (importance.behaviourLogProbs.length !== r * l)
     throw new RangeError(
       `importance: ${importance.behaviourLogProbs.length} behaviour log-probs for [${r}, ${l}] tokens`,
     );
-  const ratios = importanceRatios(sampledLogProbs, tokens, tf.tensor2d(importance.behaviourLogProbs, [r, l]));
-  if (importance.report) importance.report(tf.keep(tf.clone(ratios)));
+  const perToken = importance.per === 'token';
+  const behaviour = tf.tensor2d(importance.behaviourLogProbs, [r, l]);
+  const ratios = importanceRatios(sampledLogProbs, tokens, behaviour, perToken);
+  if (importance.report) importance.report(tf.keep(tf.reshape(ratios, [-1]) as tf.Tensor1D));
   return tf.minimum(ratios, importance.clip);
 }
 
 /**
- * exp(Σ_t (log π_T(y_t) − log μ(y_t))) [R] with no gradient to anything (tfjs-core has no stopGradient): one custom
- * op whose only input is the constant `behaviour` [R, L]. The ops inside a custom op's forward are not recorded on
- * the gradient tape, and the log-probs [R, L, V] enter by closure, not as an input, so the tape sees a node that
- * depends on no parameter: backpropagation never reaches it (its zero backward is never run), and everything made
- * from its output (the weights, the weighted advantages) is as constant as the advantages themselves.
+ * exp(Σ_t (log π_T(y_t) − log μ(y_t))) [R], or per token exp(log π_T(y_t) − log μ(y_t)) [R, L], with no gradient to
+ * anything (tfjs-core has no stopGradient): one custom op whose only input is the constant `behaviour` [R, L]. The
+ * ops inside a custom op's forward are not recorded on the gradient tape, and the log-probs [R, L, V] enter by
+ * closure, not as an input, so the tape sees a node that depends on no parameter: backpropagation never reaches it
+ * (its zero backward is never run), and everything made from its output (the weights, the weighted advantages) is as
+ * constant as the advantages themselves.
  */
-function importanceRatios(logProbs: tf.Tensor3D, tokens: tf.Tensor2D, behaviour: tf.Tensor2D): tf.Tensor1D {
+function importanceRatios(
+  logProbs: tf.Tensor3D,
+  tokens: tf.Tensor2D,
+  behaviour: tf.Tensor2D,
+  perToken: boolean,
+): tf.Tensor {
   return customOp(
-    (mu: tf.Tensor) => ({ value: tf.exp(tf.sum(tf.sub(selectTokenLogProbs(logProbs, tokens), mu), 1)), saved: [] }),
+    (mu: tf.Tensor) => {
+      const logRatios = tf.sub(selectTokenLogProbs(logProbs, tokens), mu);
+      return { value: tf.exp(perToken ? logRatios : tf.sum(logRatios, 1)), saved: [] };
+    },
     () => [tf.zerosLike(behaviour)],
-  )(behaviour) as tf.Tensor1D;
+  )(behaviour);
 }

@@ -172,3 +172,31 @@ it('importance weights of on-policy samples are 1 up to rounding, and logged per
     expect(r.isClipped).toBe(0);
   }
 });
+
+it('importance weights of samples from another policy: per token (importancePer) they are one per token', async () => {
+  // The samples come from a behaviour policy other than the one tuned, so the weights are not 1.
+  const behaviour = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(7));
+  const stats = async (importancePer: 'sequence' | 'token' | undefined) => {
+    const policy = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2));
+    const records: MetricsRecord[] = [];
+    await tune({
+      policy,
+      optimizer: new Adam(0.05),
+      task: toyTask,
+      train,
+      rng: Rng.fromSeed(3),
+      config,
+      rollouts: elsewhere(behaviour, config, []),
+      importanceClip: 1.5,
+      importancePer,
+      metrics: { log: (r) => records.push(r) },
+    });
+    const { isMean, isMax, isClipped } = records.find((r) => r.kind === 'train') as unknown as Record<string, number>;
+    return { first: { isMean, isMax, isClipped }, params: paramValues(policy) };
+  };
+  const [byDefault, sequence, token] = [await stats(undefined), await stats('sequence'), await stats('token')];
+  expect(byDefault).toEqual(sequence);
+  expect(Math.abs(sequence.first.isMean - 1)).toBeGreaterThan(1e-3);
+  expect(token.first.isMean).not.toBeCloseTo(sequence.first.isMean, 3);
+  expect(token.params).not.toEqual(sequence.params);
+});

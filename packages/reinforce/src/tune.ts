@@ -34,6 +34,7 @@ import {
 } from './rollout';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
 import { checkUpdateConfig, update, type PartRng } from './update';
+import type { ImportancePer } from './reinforce-loss';
 
 export type { TuneConfig } from './config-sections';
 export type { Estimator } from './estimators';
@@ -59,6 +60,8 @@ export interface TuneOptions<E, P, A> extends LoopIo {
   readonly rollouts?: RolloutSource<E, A>;
   /** Importance weights for samples of an older policy (UpdateContext.importanceClip); with `rollouts` only. */
   readonly importanceClip?: number;
+  /** Per row or per token (UpdateContext.importancePer). */
+  readonly importancePer?: ImportancePer;
 }
 
 /** An update's batch and samples, drawn elsewhere (TuneOptions.rollouts). */

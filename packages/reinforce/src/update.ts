@@ -19,7 +19,7 @@ import { normalizeAdvantages } from './advantages';
 import type { TuneConfig } from './config-sections';
 import { ESTIMATOR_SPECS, estimatorRows, normalizeProblem, samplesProblem, taskProblem } from './estimators';
 import { selectTokenLogProbs } from './losses';
-import { reinforceLoss, type ImportanceInput, type ReinforceLossInput } from './reinforce-loss';
+import { reinforceLoss, type ImportanceInput, type ImportancePer, type ReinforceLossInput } from './reinforce-loss';
 import { gradientStep, type GradStep, type LossFn } from './loop';
 import { sampleAndReward, type ScoredSamples } from './rollout';
 import type { Task } from './task';
@@ -38,6 +38,8 @@ export interface UpdateContext<E, P, A> {
    * weights (the on-policy loop).
    */
   readonly importanceClip?: number;
+  /** One importance weight per row (`sequence`, the default) or per token (`token`); see ImportanceInput. */
+  readonly importancePer?: ImportancePer;
 }
 
 /**
@@ -257,7 +259,7 @@ export async function updateInputs<E, P, A>(
         tokenValues: rowValues,
         reduction: config.reduction ?? 'token',
         temperature: config.temperature,
-        importance: clip === undefined ? undefined : importanceInput(part.scored, local, clip),
+        importance: clip === undefined ? undefined : importanceInput(part.scored, local, clip, opts.importancePer),
         kl,
         aux:
           auxLoss && auxWeight > 0
@@ -307,12 +309,20 @@ function givenPart<A>(given: readonly ScoredSamples<A>[], part: number, samples:
   return scored;
 }
 
-/** The loss's importance input for rows `local` of a part: the sampler's log-probs of their tokens, and the clip c. */
-function importanceInput<A>(scored: ScoredSamples<A>, local: readonly number[], clip: number): ImportanceInput {
+/**
+ * The loss's importance input for rows `local` of a part: the sampler's log-probs of their tokens, the clip c and
+ * whether the weights are per row or per token.
+ */
+function importanceInput<A>(
+  scored: ScoredSamples<A>,
+  local: readonly number[],
+  clip: number,
+  per: ImportancePer | undefined,
+): ImportanceInput {
   const behaviour = scored.logProbs;
   if (behaviour === undefined)
     throw new Error("importance weights need the sampler's log-probs (ScoredSamples.logProbs)");
-  return { behaviourLogProbs: rowsOf(behaviour, scored.length, local, (n) => new Float32Array(n)), clip };
+  return { behaviourLogProbs: rowsOf(behaviour, scored.length, local, (n) => new Float32Array(n)), clip, per };
 }
 
 /** Rows `rows` of a row-major array of `rowSize`-value rows, in that order, in an array made by `make`. */

@@ -45,7 +45,7 @@ describe('the config and its presets', () => {
     expect(inline.tune).toMatchObject({ estimator: 'rloo', temperature: 0.5, klCoef: 0.2, steps: 600, batchSize: 32 });
     expect(inline.tune.numSamples).toBe(4);
     expect(inline.tune.sampler.kind).toBe('inline');
-    const process = { kind: 'process', staleness: 1, clip: 2, processes: 1 };
+    const process = { kind: 'process', staleness: 1, clip: 2, importance: 'sequence', processes: 1 };
     expect(tiny.tune).toEqual({ ...inline.tune, numSamples: 8, microBatch: 16, sampler: process });
     const wide = configOf('--preset', 'tiny-64');
     expect(wide.tune).toEqual({ ...inline.tune, batchSize: 64, microBatch: 32, sampler: process });

@@ -296,6 +296,7 @@ export async function tuneRun<C extends RunnerConfig, Ev>(
           config: { ...cfg.tune, seedDerivation: 'per-job' },
           rollouts,
           importanceClip: sampler.staleness > 0 ? sampler.clip : undefined,
+          importancePer: sampler.importance,
           checkpointer: io.checkpointer && rollouts.checkpointing(io.checkpointer),
         });
       } finally {
