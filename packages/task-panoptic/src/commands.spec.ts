@@ -46,7 +46,7 @@ describe('the config and its presets', () => {
     expect(inline.tune.numSamples).toBe(4);
     expect(inline.tune.sampler.kind).toBe('inline');
     const process = { kind: 'process', staleness: 1, clip: 2, importance: 'sequence', processes: 1 };
-    expect(tiny.tune).toEqual({ ...inline.tune, numSamples: 8, microBatch: 16, sampler: process });
+    expect(tiny.tune).toEqual({ ...inline.tune, numSamples: 8, microBatch: 16, klCoef: 0.1, sampler: process });
     const wide = configOf('--preset', 'tiny-64');
     expect(wide.tune).toEqual({ ...inline.tune, batchSize: 64, microBatch: 32, sampler: process });
     for (const p of ['tiny-32', 'tiny-64']) {
