@@ -171,7 +171,7 @@ export async function evalCommand<C extends RunnerConfig, Ev>(
   const cfg = runConfigFrom(adapter, from, opts);
   await ready(adapter, cfg, opts);
   const { model, file } = loadModel(adapter, cfg, opts.out, from);
-  const dir = evalDirOf(file, opts.out, adapter.tool);
+  const dir = evalDirOf(file, opts.out, adapter.tool, cfg.eval.split);
   const ev = await evalRun(adapter, cfg, model, dir, opts.out);
   model.dispose();
   logLine(`${adapter.summaryLine(path.basename(dir), ev)} (${cfg.eval.split} split)`);

@@ -253,7 +253,7 @@ export async function poolCommand<C extends RunnerConfig, Ev>(
     model.dispose();
   }
   const wall = (Date.now() - t0) / 1000;
-  const dir = path.join(evalDirOf(file, opts.out, adapter.tool), 'pool');
+  const dir = path.join(evalDirOf(file, opts.out, adapter.tool, split), 'pool');
   mkdirSync(dir, { recursive: true });
   const record = {
     checkpoint: path.resolve(file),

@@ -19,6 +19,7 @@ import {
   type EncoderDecoder,
 } from '@reward-tune/core-model';
 import type { TaskCliOptions } from './flags';
+import type { Split } from './adapter';
 
 /** What config resolution needs of a task (TaskAdapter's fields of the same names). */
 export interface ConfigSource<C> {
@@ -64,19 +65,22 @@ export function checkpointConfig(file: string): SavedConfig {
 export const runOfCheckpoint = (file: string): string => path.dirname(path.dirname(path.resolve(file)));
 
 /**
- * Where `eval` writes the evaluation of a checkpoint: its run directory when it is the latest of a run
- * (`<run>/checkpoints/`, with the run's config.json), `<run>/evals/<file name>` for an earlier one of that run (so it
- * does not replace the run's own evaluation, which `demo` and the reports read), else `<out>/<tool>/eval-<file name>`
- * — never beside a checkpoint that ships inside a package or sits in a folder of its own.
+ * Where `eval` (and `pool`) write the evaluation of a checkpoint on `split`: its run directory when it is the latest
+ * of a run (`<run>/checkpoints/`, with the run's config.json) and the split is `test`, the run's own; else
+ * `<run>/evals/<file name>` for an earlier one of that run or `<run>/evals/<file name>-<split>` for another split (so
+ * neither replaces the run's own evaluation, which `demo` and the reports read); a checkpoint in no run goes to
+ * `<out>/<tool>/eval-<file name>` (`-<split>` for another split than `test`) — never beside a checkpoint that ships
+ * inside a package or sits in a folder of its own.
  */
-export function evalDirOf(file: string, outRoot: string, tool: string): string {
+export function evalDirOf(file: string, outRoot: string, tool: string, split: Split = 'test'): string {
+  const name = path.basename(file, '.safetensors') + (split === 'test' ? '' : `-${split}`);
   const run = runOfCheckpoint(file);
   if (path.basename(path.dirname(path.resolve(file))) === 'checkpoints' && existsSync(path.join(run, 'config.json'))) {
     const latest = latestCheckpoint(path.join(run, 'checkpoints'));
     const isLatest = latest !== undefined && path.resolve(latest) === path.resolve(file);
-    return isLatest ? run : path.join(run, 'evals', path.basename(file, '.safetensors'));
+    return isLatest && split === 'test' ? run : path.join(run, 'evals', name);
   }
-  return path.join(path.resolve(outRoot), tool, `eval-${path.basename(file, '.safetensors')}`);
+  return path.join(path.resolve(outRoot), tool, `eval-${name}`);
 }
 
 /**

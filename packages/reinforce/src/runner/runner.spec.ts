@@ -124,7 +124,7 @@ describe('resolveCheckpoint', () => {
     expect(runOfCheckpoint(latest)).toBe(run);
   });
 
-  it("eval writes into a checkpoint's run (an earlier checkpoint's beside it), or under --out when the file lies in no run", () => {
+  it("eval writes into a checkpoint's run (an earlier checkpoint's or another split's beside it), or under --out when the file lies in no run", () => {
     writeFileSync(path.join(run, 'config.json'), '{}');
     expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 10), root, 'task-toy')).toBe(run);
     expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 9), root, 'task-toy')).toBe(
@@ -136,6 +136,15 @@ describe('resolveCheckpoint', () => {
     expect(evalDirOf(path.join(root, 'loose.safetensors'), root, 'task-toy')).toBe(
       path.join(root, 'task-toy', 'eval-loose'),
     );
+    // Another split than test never replaces the run's own (test) evaluation, nor an earlier checkpoint's.
+    expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 10), root, 'task-toy', 'val')).toBe(
+      path.join(run, 'evals', 'step_000010-val'),
+    );
+    expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 9), root, 'task-toy', 'val')).toBe(
+      path.join(run, 'evals', 'step_000009-val'),
+    );
+    expect(evalDirOf(checkpointPath(path.join(run, 'checkpoints'), 10), root, 'task-toy', 'test')).toBe(run);
+    expect(evalDirOf(shipped, 'out', 'task-toy', 'val')).toBe(path.resolve('out', 'task-toy', 'eval-tiny-mle-val'));
   });
 
   it('a path that does not exist', () => {
