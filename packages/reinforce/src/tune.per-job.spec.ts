@@ -146,7 +146,11 @@ it('per-job: samples drawn elsewhere with the derived seeds give bit-identical u
   await expect(refused).rejects.toThrow(/per-job/);
 });
 
-it('importance weights of on-policy samples are 1 up to rounding, and logged per step', async () => {
+/**
+ * A fresh policy (seed 2) tuned on the samples that `sampler` (default: the policy itself) draws elsewhere, with the
+ * `extra` options; the policy and its train records.
+ */
+async function tunedOnSamples(cfg: TuneConfig, extra: Partial<Parameters<typeof tune>[0]>, sampler?: SequencePolicy) {
   const policy = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2));
   const records: MetricsRecord[] = [];
   await tune({
@@ -155,18 +159,18 @@ it('importance weights of on-policy samples are 1 up to rounding, and logged per
     task: toyTask,
     train,
     rng: Rng.fromSeed(3),
-    config: { ...config, estimator: 'paper' },
-    rollouts: elsewhere(policy, { ...config, estimator: 'paper' }, []),
-    importanceClip: 2,
+    config: cfg,
+    rollouts: elsewhere(sampler ?? policy, cfg, []),
     metrics: { log: (r) => records.push(r) },
+    ...extra,
   });
-  const train_ = records.filter((r) => r.kind === 'train') as unknown as {
-    isMean: number;
-    isMax: number;
-    isClipped: number;
-  }[];
-  expect(train_).toHaveLength(6);
-  for (const r of train_) {
+  return { policy, train: records.filter((r) => r.kind === 'train') as unknown as Record<string, number>[] };
+}
+
+it('importance weights of on-policy samples are 1 up to rounding, and logged per step', async () => {
+  const { train: records } = await tunedOnSamples({ ...config, estimator: 'paper' }, { importanceClip: 2 });
+  expect(records).toHaveLength(6);
+  for (const r of records) {
     expect(Math.abs(r.isMean - 1)).toBeLessThan(1e-5);
     expect(Math.abs(r.isMax - 1)).toBeLessThan(1e-5);
     expect(r.isClipped).toBe(0);
@@ -177,21 +181,8 @@ it('importance weights of samples from another policy: per token (importancePer)
   // The samples come from a behaviour policy other than the one tuned, so the weights are not 1.
   const behaviour = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(7));
   const stats = async (importancePer: 'sequence' | 'token' | undefined) => {
-    const policy = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(2));
-    const records: MetricsRecord[] = [];
-    await tune({
-      policy,
-      optimizer: new Adam(0.05),
-      task: toyTask,
-      train,
-      rng: Rng.fromSeed(3),
-      config,
-      rollouts: elsewhere(behaviour, config, []),
-      importanceClip: 1.5,
-      importancePer,
-      metrics: { log: (r) => records.push(r) },
-    });
-    const { isMean, isMax, isClipped } = records.find((r) => r.kind === 'train') as unknown as Record<string, number>;
+    const { policy, train: records } = await tunedOnSamples(config, { importanceClip: 1.5, importancePer }, behaviour);
+    const { isMean, isMax, isClipped } = records[0];
     return { first: { isMean, isMax, isClipped }, params: paramValues(policy) };
   };
   const [byDefault, sequence, token] = [await stats(undefined), await stats('sequence'), await stats('token')];
