@@ -9,7 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp, scoreRows, type SequencePolicy } from '@reward-tune/core-model';
 import { expectedValueLoss, klPenalty, policyGradientLoss, selectTokenLogProbs, type PgReduction } from './losses';
+import type { TuneSection } from './config-sections';
 import type { Task } from './task';
+
+/** One importance weight per row or per token: the names `tune.sampler.importance` takes (see ImportanceInput). */
+export type ImportancePer = TuneSection['sampler']['importance'];
 
 /**
  * Truncated importance weights for rows drawn by an older policy μ (distributed tuning's staleness ≥ 1), π_T the
@@ -23,8 +27,6 @@ import type { Task } from './task';
  *   under π). The shift of the prefix's distribution is ignored: a first-order correction (as PPO's per-token ratio),
  *   exact as μ → π, with far less spread than the sequence's product.
  */
-export type ImportancePer = 'sequence' | 'token';
-
 export interface ImportanceInput {
   /**
    * [R, L] the sampler's log-probability of each token, log μ(y_t | y_<t) (ScoredSamples.logProbs). Per token, not

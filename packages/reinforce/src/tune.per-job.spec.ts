@@ -8,6 +8,7 @@ import { Rng, type SequencePolicy } from '@reward-tune/core-model';
 import { batchOf, randomBatches, randomIndices, type ImageTable } from './batches';
 import { MemoryCheckpointer, type MetricsRecord } from './loop';
 import { BATCH_STREAM, jobRng, sampleAndReward, type ScoredSamples } from './rollout';
+import type { ImportancePer } from './reinforce-loss';
 import { imagesTensor } from './task';
 import { tune, type RolloutSource, type TuneConfig } from './tune';
 import { ESTIMATOR_SPECS } from './estimators';
@@ -180,7 +181,7 @@ it('importance weights of on-policy samples are 1 up to rounding, and logged per
 it('importance weights of samples from another policy: per token (importancePer) they are one per token', async () => {
   // The samples come from a behaviour policy other than the one tuned, so the weights are not 1.
   const behaviour = new FeaturePolicy(F, 8, V, L, Rng.fromSeed(7));
-  const stats = async (importancePer: 'sequence' | 'token' | undefined) => {
+  const stats = async (importancePer: ImportancePer | undefined) => {
     const { policy, train: records } = await tunedOnSamples(config, { importanceClip: 1.5, importancePer }, behaviour);
     const { isMean, isMax, isClipped } = records[0];
     return { first: { isMean, isMax, isClipped }, params: paramValues(policy) };

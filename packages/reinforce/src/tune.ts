@@ -33,8 +33,8 @@ import {
   type ScoredSamples,
 } from './rollout';
 import { batchSize, imagesTensor, type Batch, type BatchSource, type Task } from './task';
-import { checkUpdateConfig, update, type PartRng } from './update';
 import type { ImportancePer } from './reinforce-loss';
+import { checkUpdateConfig, update, type PartRng } from './update';
 
 export type { TuneConfig } from './config-sections';
 export type { Estimator } from './estimators';
