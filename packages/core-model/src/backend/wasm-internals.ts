@@ -5,6 +5,7 @@
  * upgrade changes these.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WasmMemory } from './wasm-simd';
 
 /** The parts of tfjs-backend-wasm 4.22's backend object (BackendWasm) that our kernels use. */
 export interface WasmBackendInternals {
@@ -13,6 +14,8 @@ export interface WasmBackendInternals {
   readonly wasm: {
     cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
     readonly tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+    /** The module's exports; `memory` is the heap every tensor lives in. */
+    readonly asm?: { readonly memory?: WasmMemory };
   };
   incRef(dataId: object): void;
   /** How many tensors share the buffer of `dataId`. */

@@ -6,6 +6,7 @@
  * wasm-internals.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmFusedKernels } from './wasm-fused';
 import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
 
 let wasmKernelsRegistered = false;
@@ -190,6 +191,7 @@ export function registerWasmKernels(): void {
   registerHeapViewSlice();
   registerRowGather();
   registerSlicedBatchMatMul();
+  registerWasmFusedKernels();
   // UnsortedSegmentSum (the gradient of tf.gather needs it), missing in tfjs-backend-wasm 4.22. It runs on the JS
   // side: it is called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats
   // speed.

@@ -22,6 +22,7 @@ import {
   GELU_C,
   LN_EPS,
 } from '../backend/webgpu-kernels';
+import { fusedWasm, wasmFused } from '../backend/wasm-fused';
 
 /** Large negative finite logit for masked positions/tokens: exp() underflows to exactly 0, 0·NEG stays finite. */
 export const NEG = -1e9;
@@ -40,10 +41,13 @@ export function param(params: Params, name: string): tf.Variable {
  */
 const denseBiasOp = customOp(
   (x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) => ({
-    // On webgpu the bias add rides in the matMul kernel (one kernel fewer); wasm's fused matMul would bypass ours.
+    // On webgpu the bias add rides in the matMul kernel (one kernel fewer); on wasm it is wasm-fused.ts's row add
+    // (tfjs's fused matMul there would bypass the native GEMM).
     value: fusedWebgpu()
       ? tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel as tf.Tensor2D, bias })
-      : tf.add(tf.matMul(x, kernel), bias),
+      : fusedWasm()
+        ? wasmFused.addRow(tf.matMul(x, kernel), bias)
+        : tf.add(tf.matMul(x, kernel), bias),
     saved: [x, kernel],
   }),
   (dy, [x, kernel]) => [matMulT(dy, kernel, false, true), matMulT(x, dy, true, false), sumRows(dy as tf.Tensor2D)],
@@ -116,11 +120,29 @@ const fusedLayerNormOp = customOp(
   ],
 );
 
+/**
+ * The same layer norm with wasm-fused.ts's kernels: the composed op's values bit for bit, x̂ recomputed from x, μ and
+ * 1/σ (saved instead of x̂) in the passes that need it.
+ */
+const wasmLayerNormOp = customOp(
+  (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => {
+    const m = tf.mean(x, -1, true);
+    const invStd = tf.rsqrt(tf.add(tf.mean(wasmFused.lnSquare(x, m), -1, true), LN_EPS));
+    return { value: wasmFused.lnForward(x, m, invStd, scale, bias), saved: [x, m, invStd, scale] };
+  },
+  (dy, [x, m, invStd, scale]) => {
+    const g = tf.mul(dy, scale);
+    const mgx = tf.mean(wasmFused.lnXhatTimes(g, x, m, invStd), -1, true);
+    const dx = wasmFused.lnGradX(g, tf.mean(g, -1, true), x, m, invStd, mgx);
+    return [dx, sumRows(wasmFused.lnXhatTimes(dy, x, m, invStd) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
+  },
+);
+
 /** Layer norm over the last axis with `<prefix>/scale` and `<prefix>/bias` (flax's epsilon 1e-6). */
 export function layerNorm(params: Params, prefix: string, x: tf.Tensor): tf.Tensor {
   const d = x.shape[x.rank - 1];
   const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, d])) as tf.Tensor2D;
-  const op = fusedWebgpu() ? fusedLayerNormOp : layerNormOp;
+  const op = fusedWebgpu() ? fusedLayerNormOp : fusedWasm() ? wasmLayerNormOp : layerNormOp;
   const y = op(x2, param(params, `${prefix}/scale`), param(params, `${prefix}/bias`));
   return x.rank === 2 ? y : tf.reshape(y, x.shape);
 }
@@ -149,8 +171,17 @@ const fusedGeluOp = customOp(
   (dy, [x]) => [fusedGeluGrad(dy, x)],
 );
 
+/**
+ * The same GELU with wasm-fused.ts's kernels around tfjs's sigmoid: 3 kernels each way, the composed ops' values bit
+ * for bit.
+ */
+const wasmGeluOp = customOp(
+  (x: tf.Tensor) => ({ value: tf.mul(x, tf.sigmoid(wasmFused.geluPre(x))), saved: [x] }),
+  (dy, [x]) => [wasmFused.geluGradPost(dy, x, tf.sigmoid(wasmFused.geluPre(x)))],
+);
+
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return fusedWebgpu() ? fusedGeluOp(x) : geluOp(x);
+  return fusedWebgpu() ? fusedGeluOp(x) : fusedWasm() ? wasmGeluOp(x) : geluOp(x);
 }
 
 /** Pre-LN MLP block body: Dense_0 → GELU → Dense_1. */
@@ -195,11 +226,38 @@ const attentionOp = customOp(
 );
 
 /**
+ * The same attention with wasm-fused.ts's kernels (scale and bias in one pass, dS in one): the composed op's values
+ * bit for bit. The bias is one value or one [L, S] mask under every batch row and head.
+ */
+const wasmAttentionOp = customOp(
+  (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => {
+    const c = tf.scalar(1 / Math.sqrt(q.shape[3]!));
+    const p = tf.softmax(wasmFused.scores(matMulT(q, k, false, true), c, bias));
+    return { value: tf.matMul(p, v), saved: [q, k, v, p, bias, c] };
+  },
+  (dO, [q, k, v, p, bias, c]) => {
+    const dP = matMulT(dO, v, false, true);
+    const dS = wasmFused.softmaxGradDs(p, dP, tf.sum(tf.mul(dP, p), -1, true));
+    return [
+      tf.mul(tf.matMul(dS, k), c),
+      tf.mul(matMulT(dS, q, true, false), c),
+      matMulT(p, dO, true, false),
+      tf.zerosLike(bias),
+    ];
+  },
+);
+
+/**
  * Scaled dot-product attention: q [B, H, L, Dh], k and v [B, H, S, Dh], optional additive `bias` broadcastable to
  * [B, H, L, S] (0 where allowed, NEG where masked) → [B, H, L, Dh].
  */
 export function attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
-  if (!fusedWebgpu()) return attentionOp(q, k, v, bias ?? tf.zeros([1, 1, 1, 1]));
+  if (!fusedWebgpu()) {
+    const b = bias ?? tf.zeros([1, 1, 1, 1]);
+    // The wasm kernels take one bias value or one [L, S] mask for every batch row and head; other masks compose.
+    const oneMask = b.size === q.shape[2]! * k.shape[2]! && b.shape.slice(0, -2).every((n) => n === 1);
+    return fusedWasm() && (b.size === 1 || oneMask) ? wasmAttentionOp(q, k, v, b) : attentionOp(q, k, v, b);
+  }
   // webgpu-kernels.ts: scale, mask and softmax as one kernel, dS with c folded in as one; the bias is a constant of
   // this call (no zero gradient is made for it).
   const c = 1 / Math.sqrt(q.shape[3]!);

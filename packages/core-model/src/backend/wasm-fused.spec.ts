@@ -1,0 +1,140 @@
+// wasm-simd.ts's compiler on a memory of its own (each input kind, whole vectors and the remainder), and the fused
+// wasm kernels of wasm-fused.ts inside model/ops.ts's GELU, layer norm, attention and dense layer: values and
+// gradients bit for bit equal to the composed ops they replace, with the fused kernels seen to run.
+import * as tf from '@tensorflow/tfjs-core';
+import { fusedWasm, initBackend, setWasmFused } from './index';
+import { add, input, instantiateSimd, mul, simdModuleBytes, sub, type SimdKernel } from './wasm-simd';
+import { attend, causalBias, dense, geluTanh, layerNorm } from '../model/ops';
+
+const WebAssembly = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => object } })
+  .WebAssembly;
+
+describe('wasm-simd compiler', () => {
+  const [a, b, c, d] = [input(0), input(1), input(2), input(3)];
+  const k: SimdKernel = { name: 'k', inputs: ['full', 'row', 'col', 'scalar'], expr: sub(add(mul(a, b), c), d) };
+
+  it('builds a module that reads each input kind as documented, remainders included', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 }) as { buffer: ArrayBuffer };
+    const fns = instantiateSimd(memory, [k])!;
+    expect(fns).toBeDefined();
+    const rows = 3,
+      width = 7; // one whole vector and three more per row
+    const f32 = new Float32Array(memory.buffer);
+    const [X, ROW, COL, S, OUT] = [0, 1024, 2048, 3072, 4096]; // element offsets
+    for (let i = 0; i < rows * width; i++) f32[X + i] = Math.fround(Math.sin(i + 1) * 3.3);
+    for (let j = 0; j < width; j++) f32[ROW + j] = Math.fround(1.7 - j * 0.31);
+    for (let r = 0; r < rows; r++) f32[COL + r] = Math.fround(r * 0.77 - 0.5);
+    f32[S] = Math.fround(0.123);
+    f32[OUT + rows * width] = 42; // just past the output: must stay
+    fns.k(OUT * 4, rows, width * 4, X * 4, ROW * 4, COL * 4, S * 4);
+    const fr = Math.fround;
+    for (let r = 0; r < rows; r++) {
+      for (let j = 0; j < width; j++) {
+        const want = fr(fr(fr(f32[X + r * width + j] * f32[ROW + j]) + f32[COL + r]) - f32[S]);
+        expect(f32[OUT + r * width + j]).toBe(want);
+      }
+    }
+    expect(f32[OUT + rows * width]).toBe(42);
+  });
+
+  it('emits a module the engine validates', () => {
+    const wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly;
+    expect(wasm.validate(simdModuleBytes([k]))).toBe(true);
+  });
+});
+
+/** Float32 values of t, as bits (so that −0 and NaN compare exactly too). */
+const bits = async (t: tf.Tensor): Promise<number[]> =>
+  Array.from(new Uint32Array(new Float32Array(await t.data()).buffer));
+
+/** f's outputs and the gradients of sum(outputs · dy) for its inputs, fused kernels on or off; and the kernels run. */
+async function run(
+  on: boolean,
+  f: (...x: tf.Tensor[]) => tf.Tensor,
+  xs: tf.Tensor[],
+): Promise<{ values: number[][]; kernels: string[] }> {
+  setWasmFused(on);
+  try {
+    const dy = tf.randomNormal(f(...xs).shape, 0, 1, 'float32', 7);
+    const values: number[][] = [];
+    const prof = await tf.profile(async () => {
+      const y = f(...xs);
+      const g = tf.grads((...x: tf.Tensor[]) => f(...x))(xs, dy);
+      for (const t of [y, ...g]) values.push(await bits(t));
+    });
+    return { values, kernels: prof.kernelNames };
+  } finally {
+    setWasmFused(true);
+  }
+}
+
+describe('fused wasm kernels in model/ops.ts', () => {
+  beforeAll(async () => {
+    await initBackend('wasm', { quiet: true });
+  });
+
+  const normal = (shape: number[], seed: number, scale = 1) =>
+    tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
+
+  it('run on wasm', () => {
+    expect(fusedWasm()).toBe(true);
+    setWasmFused(false);
+    expect(fusedWasm()).toBe(false);
+    setWasmFused(true);
+  });
+
+  const cases: [string, string, () => tf.Tensor[], (...x: tf.Tensor[]) => tf.Tensor][] = [
+    ['GELU, 4 × 130 (a remainder)', 'RtGeluPre', () => [normal([4, 130], 1, 4)], (x) => geluTanh(x)],
+    ['GELU, 2048 × 64', 'RtGeluGradPost', () => [normal([2048, 64], 2, 3)], (x) => geluTanh(x)],
+    [
+      'layer norm, 33 × 18',
+      'RtLnGradX',
+      () => [normal([33, 18], 3, 5), normal([18], 4), normal([18], 5)],
+      (x, scale, bias) =>
+        layerNorm(
+          new Map([
+            ['n/scale', scale as tf.Variable],
+            ['n/bias', bias as tf.Variable],
+          ]),
+          'n',
+          x,
+        ),
+    ],
+    [
+      'causal self-attention, 2 × 3 heads × 9 × 5',
+      'RtSoftmaxGradDs',
+      () => [normal([2, 3, 9, 5], 6), normal([2, 3, 9, 5], 7), normal([2, 3, 9, 5], 8)],
+      (q, k, v) => attend(q, k, v, causalBias(9)),
+    ],
+    [
+      'attention without a mask, 9 queries × 13 keys',
+      'RtScoresScalarBias',
+      () => [normal([2, 2, 9, 6], 9), normal([2, 2, 13, 6], 10), normal([2, 2, 13, 6], 11)],
+      (q, k, v) => attend(q, k, v),
+    ],
+    [
+      'dense layer with bias, 37 × 11 → 7',
+      'RtAddRow',
+      () => [normal([37, 11], 12), normal([11, 7], 13), normal([7], 14)],
+      (x, w, b) => dense(x, w, b),
+    ],
+  ];
+
+  it.each(cases)('%s: values and gradients as the composed ops, bit for bit', async (_name, kernel, make, f) => {
+    const xs = make();
+    const fused = await run(true, f, xs);
+    const composed = await run(false, f, xs);
+    expect(fused.kernels).toContain(kernel);
+    expect(composed.kernels.some((k) => k.startsWith('Rt'))).toBe(false);
+    expect(fused.values.length).toBe(composed.values.length);
+    fused.values.forEach((v, i) => expect(v).toEqual(composed.values[i]));
+    tf.dispose(xs);
+  });
+
+  it('a mask that differs by batch row stays on the composed ops', async () => {
+    const q = normal([2, 1, 3, 4], 15);
+    const mask = tf.tensor4d([0, -1e9, 0, 0, 0, 0, 0, -1e9, 0, 0, 0, 0, 0, 0, 0, -1e9, 0, 0], [2, 1, 3, 3]);
+    const prof = await tf.profile(() => attend(q, q, q, mask));
+    expect(prof.kernelNames.some((k) => k.startsWith('Rt'))).toBe(false);
+  });
+});

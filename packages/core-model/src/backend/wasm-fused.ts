@@ -1,0 +1,156 @@
+/**
+ * Fused elementwise kernels for the wasm backend, on wasm-simd.ts's compiled expressions. Each replaces a run of
+ * model/ops.ts's composed tfjs ops by one pass that does the same float32 operations in the same order, so the values
+ * are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a digit; the reductions
+ * (means, sums) and the sigmoid and softmax stay tfjs's own kernels, whose order and approximations these could not
+ * match. Shapes: x, dy, g [N, D]; m, inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
+ *
+ *   RtGeluPre        x → (x + x·x·x·a)·c                         (a = 0.044715, c = 2√(2/π); σ of it is GELU's s)
+ *   RtGeluGradPost   dy, x, s → dy·(s + x·(s·(1 − s))·((x·x·3a + 1)·c))
+ *   RtLnSquare       x, m → (x − m)·(x − m)                      (its mean is the variance)
+ *   RtLnForward      x, m, inv, scale, bias → (x − m)·inv·scale + bias
+ *   RtLnXhatTimes    g, x, m, inv → g·((x − m)·inv)               (g·x̂ and dy·x̂)
+ *   RtLnGradX        g, mg, x, m, inv, mgx → ((g − mg) − (x − m)·inv·mgx)·inv
+ *   RtScores         s, c, bias → s·c + bias                      (bias [L, S] under every [B, H], or one value)
+ *   RtSoftmaxGradDs  p, dp, r → p·(dp − r)                        (r = Σ dp·p over S)
+ *   RtAddRow         x, bias → x + bias                           (a dense layer's bias; tfjs's broadcasting Add
+ *                                                                  takes 1.5–7× as long at these shapes)
+ * Composed, a layer norm is 9 kernels forward and 10 backward, a GELU 7 and 15, attention's scale-bias-softmax 3 and
+ * its gradient 4; with these, 7 and 8, 3 and 3, 2 and 3 (counting the tfjs kernels left around them).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  add,
+  constant,
+  input,
+  instantiateSimd,
+  mul,
+  sub,
+  type Expr,
+  type InputKind,
+  type SimdFunction,
+  type SimdKernel,
+  type WasmMemory,
+} from './wasm-simd';
+import { wasmBackend } from './wasm-internals';
+import { GELU_A, GELU_C } from './webgpu-kernels';
+
+interface Kernel extends SimdKernel {
+  /** The tfjs input names, in the order of `inputs`. */
+  readonly names: readonly string[];
+}
+
+function kernel(name: string, inputs: Record<string, InputKind>, expr: (...x: Expr[]) => Expr): Kernel {
+  const names = Object.keys(inputs);
+  return { name, names, inputs: Object.values(inputs), expr: expr(...names.map((_, i) => input(i))) };
+}
+
+const xhat = (x: Expr, m: Expr, inv: Expr) => mul(sub(x, m), inv);
+const KERNELS: readonly Kernel[] = [
+  kernel('RtGeluPre', { x: 'full' }, (x) => mul(add(x, mul(mul(mul(x, x), x), constant(GELU_A))), constant(GELU_C))),
+  kernel('RtGeluGradPost', { dy: 'full', x: 'full', s: 'full' }, (dy, x, s) => {
+    const dz2 = mul(add(mul(mul(x, x), constant(3 * GELU_A)), constant(1)), constant(GELU_C));
+    return mul(dy, add(s, mul(mul(x, mul(s, sub(constant(1), s))), dz2)));
+  }),
+  kernel('RtLnSquare', { x: 'full', m: 'col' }, (x, m) => mul(sub(x, m), sub(x, m))),
+  kernel('RtLnForward', { x: 'full', m: 'col', inv: 'col', scale: 'row', bias: 'row' }, (x, m, inv, scale, bias) =>
+    add(mul(xhat(x, m, inv), scale), bias),
+  ),
+  kernel('RtLnXhatTimes', { g: 'full', x: 'full', m: 'col', inv: 'col' }, (g, x, m, inv) => mul(g, xhat(x, m, inv))),
+  kernel('RtLnGradX', { g: 'full', mg: 'col', x: 'full', m: 'col', inv: 'col', mgx: 'col' }, (g, mg, x, m, inv, mgx) =>
+    mul(sub(sub(g, mg), mul(xhat(x, m, inv), mgx)), inv),
+  ),
+  kernel('RtScores', { s: 'full', c: 'scalar', bias: 'row' }, (s, c, bias) => add(mul(s, c), bias)),
+  kernel('RtScoresScalarBias', { s: 'full', c: 'scalar', bias: 'scalar' }, (s, c, bias) => add(mul(s, c), bias)),
+  kernel('RtAddRow', { x: 'full', bias: 'row' }, (x, bias) => add(x, bias)),
+  kernel('RtSoftmaxGradDs', { p: 'full', dp: 'full', r: 'col' }, (p, dp, r) => mul(p, sub(dp, r))),
+];
+
+/** The compiled kernels on each backend instance's heap (undefined where they cannot run on it: a shared heap). */
+const onHeap = new WeakMap<WasmMemory, Record<string, SimdFunction> | undefined>();
+function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined {
+  const memory = wasmBackend(backend).wasm.asm?.memory;
+  if (memory === undefined) return undefined;
+  if (!onHeap.has(memory)) onHeap.set(memory, instantiateSimd(memory, KERNELS));
+  return onHeap.get(memory);
+}
+
+/**
+ * rows × rowElements for a kernel's inputs: the output has the first input's shape; a `row` input's size is the row
+ * length, else a `col` input's size is the row count, else the whole tensor is one row. Throws on inputs that do not
+ * fit that layout (a bug in ops.ts, not a user error).
+ */
+function layout(k: Kernel, ins: tf.TensorInfo[]): { rows: number; d: number } {
+  const n = tf.util.sizeFromShape(ins[0].shape);
+  const rowIn = ins.find((_, i) => k.inputs[i] === 'row');
+  const colIn = ins.find((_, i) => k.inputs[i] === 'col');
+  const d =
+    rowIn !== undefined
+      ? tf.util.sizeFromShape(rowIn.shape)
+      : colIn !== undefined
+        ? n / tf.util.sizeFromShape(colIn.shape)
+        : n;
+  const rows = d === 0 ? 0 : n / d;
+  const want: Record<InputKind, number> = { full: n, row: d, col: rows, scalar: 1 };
+  ins.forEach((t, i) => {
+    if (t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== want[k.inputs[i]] || !Number.isInteger(rows)) {
+      throw new Error(`${k.name}: input '${k.names[i]}' [${t.shape}] does not fit [${ins[0].shape}]`);
+    }
+  });
+  return { rows, d };
+}
+
+let registered = false;
+let enabled = true;
+
+/** Turns the fused kernels off and on again: the composed ops run while off (for comparisons: tests, benchmarks). */
+export function setWasmFused(on: boolean): void {
+  enabled = on;
+}
+
+/** Registers the kernels for the wasm backend (once). */
+export function registerWasmFusedKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const k of KERNELS) {
+    tf.registerKernel({
+      kernelName: k.name,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend }) => {
+        const ins = k.names.map((n) => (inputs as Record<string, tf.TensorInfo>)[n]);
+        const fns = compiledOn(backend);
+        if (fns === undefined) throw new Error(`${k.name}: the SIMD module does not run on this wasm heap`);
+        const { rows, d } = layout(k, ins);
+        const be = wasmBackend(backend);
+        const out = be.makeOutput(ins[0].shape, 'float32');
+        const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
+        if (rows > 0) fns[k.name](at(out), rows, d * 4, ...ins.map(at));
+        return out;
+      },
+    });
+  }
+}
+
+/**
+ * Whether ops should use these kernels: the active backend is wasm, they are registered, and the SIMD module runs on
+ * its heap (not on the threaded build's shared one).
+ */
+export function fusedWasm(): boolean {
+  return registered && enabled && tf.getBackend() === 'wasm' && compiledOn(tf.backend()) !== undefined;
+}
+
+const run = (name: string, inputs: Record<string, tf.Tensor>): tf.Tensor =>
+  tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap) as tf.Tensor;
+type T = tf.Tensor;
+export const wasmFused = {
+  geluPre: (x: T): T => run('RtGeluPre', { x }),
+  geluGradPost: (dy: T, x: T, s: T): T => run('RtGeluGradPost', { dy, x, s }),
+  lnSquare: (x: T, m: T): T => run('RtLnSquare', { x, m }),
+  lnForward: (x: T, m: T, inv: T, scale: T, bias: T): T => run('RtLnForward', { x, m, inv, scale, bias }),
+  lnXhatTimes: (g: T, x: T, m: T, inv: T): T => run('RtLnXhatTimes', { g, x, m, inv }),
+  lnGradX: (g: T, mg: T, x: T, m: T, inv: T, mgx: T): T => run('RtLnGradX', { g, mg, x, m, inv, mgx }),
+  /** s·c + bias; bias of one value, or [.., L, S] with L·S the last two axes of s (the same under every [B, H]). */
+  scores: (s: T, c: T, bias: T): T => run(bias.size === 1 ? 'RtScoresScalarBias' : 'RtScores', { s, c, bias }),
+  softmaxGradDs: (p: T, dp: T, r: T): T => run('RtSoftmaxGradDs', { p, dp, r }),
+  addRow: (x: T, bias: T): T => run('RtAddRow', { x, bias }),
+};
