@@ -193,8 +193,7 @@ export function registerWasmKernels(): void {
   registerSlicedBatchMatMul();
   registerWasmFusedKernels();
   // UnsortedSegmentSum (the gradient of tf.gather needs it), missing in tfjs-backend-wasm 4.22. It runs on the JS
-  // side: it is called once per embedding table per backward pass, with inputs of size [B·L, D], so simplicity beats
-  // speed.
+  // side, on views of the heap: once per embedding table per backward pass, with inputs of size [B·L, D].
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return;
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
@@ -203,20 +202,23 @@ export function registerWasmKernels(): void {
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const numSegments = (attrs as { numSegments: number }).numSegments;
       const be = wasmBackend(backend);
-      const xs = be.readSync(x.dataId);
-      const ids = be.readSync(segmentIds.dataId);
-      const outer = ids.length;
-      const inner = outer === 0 ? 0 : xs.length / outer;
-      const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
-      const out = x.dtype === 'int32' ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+      const outer = tf.util.sizeFromShape(segmentIds.shape);
+      const inner = outer === 0 ? 0 : tf.util.sizeFromShape(x.shape) / outer;
+      const out = be.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
+      if (numSegments * inner === 0) return out;
+      // The views after the allocation, which may have grown (and detached) the heap.
+      const xs = be.typedArrayFromHeap(x);
+      const ids = be.typedArrayFromHeap(segmentIds);
+      const dst = be.typedArrayFromHeap(out);
+      dst.fill(0);
       for (let i = 0; i < outer; i++) {
         const s = ids[i];
         if (s < 0 || s >= numSegments) continue; // TF semantics: out-of-range ids are dropped
         const o = s * inner;
         const xi = i * inner;
-        for (let j = 0; j < inner; j++) out[o + j] += xs[xi + j];
+        for (let j = 0; j < inner; j++) dst[o + j] += xs[xi + j];
       }
-      return be.makeOutput(outShape, x.dtype, undefined, out);
+      return out;
     },
   });
 }
