@@ -10,6 +10,7 @@ import {
   boxesFromObjects,
   classWeights,
   detectionReward,
+  detectionRewardValue,
   releasedThresholdWeights,
 } from './detection-reward';
 
@@ -75,6 +76,28 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
   it('matches the numpy port on random weighted and unweighted inputs to 1e-9', () => {
     expect(check(weighted, weightedExpected)).toEqual([]);
     expect(check(unweighted, unweightedExpected)).toEqual([]);
+  });
+
+  it('detectionRewardValue gives the same numbers, and a later call leaves an earlier result as it was', () => {
+    for (const [input, expected] of [
+      [weighted, weightedExpected],
+      [unweighted, unweightedExpected],
+    ] as [Input, Expected][]) {
+      const gt = boxesFromObjects(input.gt);
+      const opts = input.class_counts ? { classWeights: classWeights(input.class_counts) } : {};
+      const samples = input.samples.map((s) => boxesFromObjects(s));
+      const first = detectionReward(samples[0], gt, opts);
+      const firstCopy = JSON.stringify(first, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v));
+      samples.forEach((s, i) => {
+        expect(detectionRewardValue(s, gt, opts)).toBe(detectionReward(s, gt, opts).reward);
+        expect(detectionRewardValue(s, gt, opts, true)).toBe(detectionReward(s, gt, opts).rewardReleased);
+        expect(close(detectionRewardValue(s, gt, opts), expected.reward[i])).toBe(true);
+      });
+      // The working arrays are reused between calls: results must be copies.
+      expect(JSON.stringify(first, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v))).toBe(
+        firstCopy,
+      );
+    }
   });
 
   it('class weights: mean 1, COCO person 0.165 and rarest 1.166', () => {

@@ -45,6 +45,7 @@ export {
   boxesFromObjects,
   classWeights,
   detectionReward,
+  detectionRewardValue,
   releasedThresholdWeights,
   type Boxes,
   type DetectionRewardOptions,
