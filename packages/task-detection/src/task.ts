@@ -16,9 +16,11 @@ import {
   classWeights as computeClassWeights,
   cocoEvaluate,
   detectionReward,
+  detectionRewardValue,
   type Boxes,
   type CocoDetection,
   type CocoGroundTruth,
+  type DetectionRewardOptions,
   type DetectionRewardResult,
 } from '@reward-tune/rewards-metrics';
 import type { DetectionExample } from './dataset';
@@ -196,7 +198,8 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
   readonly length: number;
   /** A decision step is a box slot (the `rtg` estimator's discount unit). */
   readonly tokensPerStep = TOKENS_PER_BOX;
-  private readonly weights?: Float64Array;
+  /** The reward's options: this task's class weights and penalties. */
+  private readonly rewardOptions: DetectionRewardOptions;
 
   /** Only with `noise` null boxes (their first five tokens unweighted); `zeros` targets are all weighted 1. */
   readonly targetWeights?: (ex: DetectionExample, targets: Int32Array) => Float32Array;
@@ -215,7 +218,9 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
       return Int32Array.from(ids);
     });
     if (opts.nullBoxes === 'noise') this.targetWeights = (_ex, targets) => nullSlotWeights(targets);
-    this.weights = opts.classCounts ? computeClassWeights(opts.classCounts) : undefined;
+    const { nmsWeight, falsePositiveWeight } = opts;
+    const classWeights = opts.classCounts ? computeClassWeights(opts.classCounts) : undefined;
+    this.rewardOptions = { classWeights, nmsWeight, falsePositiveWeight };
   }
 
   encodeTargets(ex: DetectionExample, rng: Rng): Int32Array {
@@ -248,9 +253,13 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
 
   /** The reward of one set of boxes: the paper's, with this task's class weights, penalties and threshold weighting. */
   private scoreBoxes(pred: Boxes, gt: Boxes): { readonly result: DetectionRewardResult; readonly value: number } {
-    const { nmsWeight, falsePositiveWeight } = this.opts;
-    const result = detectionReward(pred, gt, { classWeights: this.weights, nmsWeight, falsePositiveWeight });
+    const result = detectionReward(pred, gt, this.rewardOptions);
     return { result, value: this.opts.releasedWeighting ? result.rewardReleased : result.reward };
+  }
+
+  /** scoreBoxes(pred, gt).value, without the per-box results (the token values score ~1,000 edited sets a sample). */
+  private scoreValue(pred: Boxes, gt: Boxes): number {
+    return detectionRewardValue(pred, gt, this.rewardOptions, this.opts.releasedWeighting);
   }
 
   /**
@@ -268,7 +277,7 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     for (let k = 0; k < confs.length; k++) {
       if (pred.confs![k] === 0) continue; // a null slot adds nothing
       confs[k] = pred.confs![k];
-      const now = this.scoreBoxes(prefix, gt).value;
+      const now = this.scoreValue(prefix, gt);
       out[(k + 1) * TOKENS_PER_BOX - 1] = now - before;
       before = now;
     }
@@ -296,14 +305,14 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
     };
     for (let k = 0; k < prefix.confs.length; k++) {
       if (this.opts.wellFormed && drawn.confs![k] === 0) continue; // (later slots' prefixes keep it null)
-      const base = this.scoreBoxes(prefix, gt).value;
+      const base = this.scoreValue(prefix, gt);
       for (let t = 0; t < TOKENS_PER_BOX; t++) {
         const at = k * TOKENS_PER_BOX + t;
         enumerated[at] = 1;
         for (const v of this.allowed[t]) {
           if (this.opts.wellFormed && t === 0 && v === 0) continue; // a null slot: worth 0
           this.setToken(prefix, drawn, k, t, v);
-          values[at * V + v] = this.scoreBoxes(prefix, gt).value - base;
+          values[at * V + v] = this.scoreValue(prefix, gt) - base;
         }
         this.setToken(prefix, drawn, k, t, -1);
       }
