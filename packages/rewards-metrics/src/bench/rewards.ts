@@ -5,7 +5,13 @@
  */
 import { normalizeCaption } from '../caption-normalize';
 import { CiderD } from '../cider';
-import { classWeights, detectionReward, COCO_TRAIN_CLASS_COUNTS, type Boxes } from '../detection-reward';
+import {
+  classWeights,
+  detectionReward,
+  detectionRewardValue,
+  COCO_TRAIN_CLASS_COUNTS,
+  type Boxes,
+} from '../detection-reward';
 import { imagePq, type PanopticImage, type PanopticSegment, type PqCategory } from '../panoptic-quality';
 import { generateCaptionCorpus, mulberry32 } from './caption';
 
@@ -26,10 +32,11 @@ export function microseconds(fn: (i: number) => unknown, reps: number, batch = 5
 }
 
 /**
- * One image's GT (20 boxes of 5 classes) and 16 predicted samples of 100 slots each: 60% of the slots jitter a GT
- * box (so that many match, with duplicates), the rest are random; confidences 0 (null slot), 1 or 2.
+ * One image's GT (`gtBoxes` boxes of 5 classes, default 20) and 16 predicted samples of `slots` slots each (default
+ * 100): 60% of the slots jitter a GT box (so that many match, with duplicates), the rest are random; confidences 0
+ * (null slot), 1 or 2.
  */
-export function detectionRewardCase(seed = 7): { gt: Boxes; preds: Boxes[] } {
+export function detectionRewardCase(seed = 7, gtBoxes = 20, slots = 100): { gt: Boxes; preds: Boxes[] } {
   const rnd = mulberry32(seed);
   const randomBoxes = (k: number, withConf: boolean): Boxes & { boxes: Float64Array; classes: Int32Array } => {
     const boxes = new Float64Array(k * 4);
@@ -44,11 +51,11 @@ export function detectionRewardCase(seed = 7): { gt: Boxes; preds: Boxes[] } {
     }
     return { boxes, classes, confs };
   };
-  const gt = randomBoxes(20, false);
+  const gt = randomBoxes(gtBoxes, false);
   const preds = Array.from({ length: 16 }, () => {
-    const p = randomBoxes(100, true);
-    for (let j = 0; j < 100; j++) {
-      const g = j % 20;
+    const p = randomBoxes(slots, true);
+    for (let j = 0; j < slots; j++) {
+      const g = j % gtBoxes;
       if (rnd() < 0.6) {
         for (let c = 0; c < 4; c++) p.boxes[j * 4 + c] = gt.boxes[g * 4 + c] + (rnd() - 0.5) * 0.02;
         p.classes[j] = gt.classes[g];
@@ -92,6 +99,9 @@ export function panopticCase(size = 512): { gt: PanopticImage; pred: PanopticIma
 export interface RewardTimings {
   /** Detection reward of one image, 100 predicted slots against 20 GT boxes, COCO class weights. */
   readonly detectionReward100BoxesMicroseconds: number;
+  /** The same at a tuning sample's size, 8 slots against 5 GT boxes: `detectionReward`, then `detectionRewardValue`. */
+  readonly detectionReward8BoxesMicroseconds: number;
+  readonly detectionRewardValue8BoxesMicroseconds: number;
   /** CIDEr-D of one caption against its image's 5 references, df precomputed from `dfImages` images. */
   readonly ciderDMicroseconds: number;
   readonly ciderDDfImages: number;
@@ -106,6 +116,12 @@ export function benchRewards(opts: { reps?: number; dfImages?: number } = {}): R
   const { gt, preds } = detectionRewardCase();
   const weights = classWeights(COCO_TRAIN_CLASS_COUNTS);
   const det = microseconds((i) => detectionReward(preds[i % preds.length], gt, { classWeights: weights }), reps);
+  const small = detectionRewardCase(7, 5, 8);
+  const det8 = microseconds((i) => detectionReward(small.preds[i % 16], small.gt, { classWeights: weights }), reps);
+  const value8 = microseconds(
+    (i) => detectionRewardValue(small.preds[i % 16], small.gt, { classWeights: weights }),
+    reps,
+  );
 
   // The reward path: a scorer built once from the training references, then one caption at a time against its
   // image's references (prepared once per references array and cached by the scorer, as in a tuning loop).
@@ -119,6 +135,8 @@ export function benchRewards(opts: { reps?: number; dfImages?: number } = {}): R
   const pqUs = microseconds(() => imagePq(pq.gt, pq.pred, pq.categories), Math.max(20, Math.floor(reps / 100)), 5);
   return {
     detectionReward100BoxesMicroseconds: det,
+    detectionReward8BoxesMicroseconds: det8,
+    detectionRewardValue8BoxesMicroseconds: value8,
     ciderDMicroseconds: cider,
     ciderDDfImages: dfImages,
     pq512Microseconds: pqUs,

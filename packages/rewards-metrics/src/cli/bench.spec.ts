@@ -50,6 +50,8 @@ describe('rewards-metrics bench', () => {
     expect(report.panoptic.panopticapi).toBeUndefined();
     for (const us of [
       report.perSample.detectionReward100BoxesMicroseconds,
+      report.perSample.detectionReward8BoxesMicroseconds,
+      report.perSample.detectionRewardValue8BoxesMicroseconds,
       report.perSample.ciderDMicroseconds,
       report.perSample.pq512Microseconds,
     ]) {

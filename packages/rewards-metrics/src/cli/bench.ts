@@ -97,6 +97,9 @@ function summary(r: BenchReport): string {
   const s = r.perSample;
   lines.push('', 'per sample (in-process, median):');
   lines.push(`  detection reward, 100 boxes      ${f(s.detectionReward100BoxesMicroseconds, 1)} µs`);
+  lines.push(
+    `  detection reward, 8 boxes        ${f(s.detectionReward8BoxesMicroseconds, 2)} µs (value alone ${f(s.detectionRewardValue8BoxesMicroseconds, 2)} µs)`,
+  );
   lines.push(`  CIDEr-D, one caption (df of ${s.ciderDDfImages})  ${f(s.ciderDMicroseconds, 1)} µs`);
   lines.push(`  PQ, one 512×512 image            ${f(s.pq512Microseconds, 0)} µs`);
   return `${lines.join('\n')}\n`;
