@@ -11,6 +11,7 @@ import {
   classWeights,
   detectionReward,
   detectionRewardValue,
+  overlapsOwnClass,
   releasedThresholdWeights,
 } from './detection-reward';
 
@@ -98,6 +99,42 @@ describe('detection reward (big_vision reward_tune semantics)', () => {
         firstCopy,
       );
     }
+  });
+
+  it('overlapsOwnClass: the candidates of the reward, and every other real box of a class scores alike', () => {
+    let seed = 3;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const box = () => {
+      const [y, x] = [rnd(), rnd()];
+      return rnd() < 0.3
+        ? [y, x, y * rnd(), x + 0.2]
+        : [y, x, Math.min(1, y + rnd() * 0.4), Math.min(1, x + rnd() * 0.4)];
+    };
+    const gt = boxesFromObjects(Array.from({ length: 5 }, (_, i) => ({ box: box(), class: i % 3 })));
+    const opts = { classWeights: Float64Array.from([1, 1.5, 0.5]), nmsWeight: 1, falsePositiveWeight: 0.4 };
+    for (let trial = 0; trial < 20; trial++) {
+      const pred = boxesFromObjects(
+        Array.from({ length: 6 }, () => ({ box: box(), class: Math.floor(rnd() * 3), conf: 1 })),
+      );
+      const byClass = new Map<number, number>();
+      let apart = 0;
+      for (let edit = 0; edit < 60; edit++) {
+        pred.boxes.set(box(), 20); // slot 5
+        (pred.classes as Int32Array)[5] = Math.floor(rnd() * 3);
+        const at0 = detectionReward(pred, gt, { ...opts, correctThreshold: 0 });
+        // A candidate is a real box with some IoU > 0 with a real same-class GT box: `correct` 2 at threshold 0.
+        expect(overlapsOwnClass(pred, 5, gt)).toBe(at0.correct[5] === 2);
+        if (overlapsOwnClass(pred, 5, gt)) continue;
+        apart++;
+        const value = detectionRewardValue(pred, gt, opts);
+        const c = pred.classes[5];
+        if (!byClass.has(c)) byClass.set(c, value);
+        expect(value).toBe(byClass.get(c));
+      }
+      expect(apart).toBeGreaterThan(0);
+    }
+    const nullSlot = boxesFromObjects([{ box: [0.1, 0.1, 0.5, 0.5], class: 0, conf: 0 }]);
+    expect(overlapsOwnClass(nullSlot, 0, boxesFromObjects([{ box: [0.1, 0.1, 0.5, 0.5], class: 0 }]))).toBe(false);
   });
 
   it('class weights: mean 1, COCO person 0.165 and rarest 1.166', () => {

@@ -46,6 +46,7 @@ export {
   classWeights,
   detectionReward,
   detectionRewardValue,
+  overlapsOwnClass,
   releasedThresholdWeights,
   type Boxes,
   type DetectionRewardOptions,
