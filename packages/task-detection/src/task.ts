@@ -17,6 +17,7 @@ import {
   cocoEvaluate,
   detectionReward,
   detectionRewardValue,
+  overlapsOwnClass,
   type Boxes,
   type CocoDetection,
   type CocoGroundTruth,
@@ -303,16 +304,26 @@ export class DetectionTask implements Task<DetectionExample, DetectionPrediction
       classes: Int32Array.from(drawn.classes),
       confs: new Int32Array(drawn.classes.length),
     };
+    // The reward of slot k as a real box that overlaps no object of its class, by class: every such edit scores the
+    // same (rewards-metrics overlapsOwnClass), and most edits of a coordinate are such boxes.
+    const apart = new Map<number, number>();
     for (let k = 0; k < prefix.confs.length; k++) {
       if (this.opts.wellFormed && drawn.confs![k] === 0) continue; // (later slots' prefixes keep it null)
       const base = this.scoreValue(prefix, gt);
+      apart.clear();
       for (let t = 0; t < TOKENS_PER_BOX; t++) {
         const at = k * TOKENS_PER_BOX + t;
         enumerated[at] = 1;
         for (const v of this.allowed[t]) {
           if (this.opts.wellFormed && t === 0 && v === 0) continue; // a null slot: worth 0
           this.setToken(prefix, drawn, k, t, v);
-          values[at * V + v] = this.scoreValue(prefix, gt) - base;
+          let score: number;
+          if (prefix.confs[k] > 0 && !overlapsOwnClass(prefix, k, gt)) {
+            const cls = prefix.classes[k];
+            score = apart.get(cls) ?? this.scoreValue(prefix, gt);
+            apart.set(cls, score);
+          } else score = this.scoreValue(prefix, gt);
+          values[at * V + v] = score - base;
         }
         this.setToken(prefix, drawn, k, t, -1);
       }
