@@ -183,6 +183,7 @@ export { runBench, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './b
 export { runOracleBench, ORACLE_BENCH_CONFIGS, type OracleBenchConfig, type OracleBenchResult } from './bench-oracle';
 export { benchCommand } from './bench-cli';
 export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
+export { fusedWasm, setWasmFused } from './backend';
 export { nativeMatMulActive, nativeMatMulCount, NATIVE_MATMUL_MIN_WORK } from './backend';
 export { writeAtomic, writeAtomicE, writeFileAtomic } from './fs-atomic';
 export { probeWebgpu, webgpuAdapterInChild, classifyAdapter, type AdapterClass, type AdapterLike } from './backend';

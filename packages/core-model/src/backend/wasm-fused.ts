@@ -1,9 +1,10 @@
 /**
  * Fused elementwise kernels for the wasm backend, on wasm-simd.ts's compiled expressions. Each replaces a run of
  * model/ops.ts's composed tfjs ops by one pass that does the same float32 operations in the same order, so the values
- * are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a digit; the reductions
- * (means, sums) and the sigmoid and softmax stay tfjs's own kernels, whose order and approximations these could not
- * match. Shapes: x, dy, g [N, D]; m, inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
+ * are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a digit. The sigmoid and
+ * softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match), and so do the means and
+ * sums (sequential float32 sums, which they could reproduce, left for now). Shapes: x, dy, g [N, D]; m, inv, mg,
+ * mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
  *
  *   RtGeluPre        x → (x + x·x·x·a)·c                         (a = 0.044715, c = 2√(2/π); σ of it is GELU's s)
  *   RtGeluGradPost   dy, x, s → dy·(s + x·(s·(1 − s))·((x·x·3a + 1)·c))
