@@ -20,8 +20,6 @@ export interface WasmBackendInternals {
   incRef(dataId: object): void;
   /** How many tensors share the buffer of `dataId`. */
   refCount(dataId: object): number;
-  /** A copy of the tensor's values (the whole buffer). */
-  readSync(dataId: object): ArrayLike<number>;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.TypedArray): tf.TensorInfo;
   /**
    * A view of the tensor's values in the wasm heap. Take it after the last allocation (makeOutput): an allocation may

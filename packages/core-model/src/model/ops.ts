@@ -255,7 +255,8 @@ export function attend(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias?: tf.Tenso
   if (!fusedWebgpu()) {
     const b = bias ?? tf.zeros([1, 1, 1, 1]);
     // The wasm kernels take one bias value or one [L, S] mask for every batch row and head; other masks compose.
-    const oneMask = b.size === q.shape[2]! * k.shape[2]! && b.shape.slice(0, -2).every((n) => n === 1);
+    const [l, s] = [q.shape[2]!, k.shape[2]!];
+    const oneMask = b.rank >= 2 && b.shape[b.rank - 2] === l && b.shape[b.rank - 1] === s && b.size === l * s;
     return fusedWasm() && (b.size === 1 || oneMask) ? wasmAttentionOp(q, k, v, b) : attentionOp(q, k, v, b);
   }
   // webgpu-kernels.ts: scale, mask and softmax as one kernel, dS with c folded in as one; the bias is a constant of
