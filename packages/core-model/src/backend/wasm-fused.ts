@@ -14,10 +14,9 @@
  *   RtLnGradX        g, mg, x, m, inv, mgx → ((g − mg) − (x − m)·inv·mgx)·inv
  *   RtScores         s, c, bias → s·c + bias                      (bias [L, S] under every [B, H], or one value)
  *   RtSoftmaxGradDs  p, dp, r → p·(dp − r)                        (r = Σ dp·p over S)
- *   RtAddRow         x, bias → x + bias                           (a dense layer's bias; tfjs's broadcasting Add
- *                                                                  takes 1.5–7× as long at these shapes)
- * Composed, a layer norm is 9 kernels forward and 10 backward, a GELU 7 and 15, attention's scale-bias-softmax 3 and
- * its gradient 4; with these, 7 and 8, 3 and 3, 2 and 3 (counting the tfjs kernels left around them).
+ *   RtAddRow         x, bias → x + bias                           (a dense layer's bias)
+ * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 3 and 6
+ * (counting the tfjs kernels left around them: the sigmoid, the means, the variance's add and rsqrt).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
