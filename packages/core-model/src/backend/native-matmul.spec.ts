@@ -127,6 +127,27 @@ describeNative('native BatchMatMul on wasm (onnxruntime-node)', () => {
     tf.dispose([a, b]);
   });
 
+  it('a product with weights side by side gives each block the separate product bit for bit', async () => {
+    // What fusing a layer's query, key and value projections into one product would rely on: MLAS's arithmetic for an
+    // output element does not depend on how many columns the product has (or where the element sits among them).
+    for (const [m, k, n] of [
+      [64, 96, 96],
+      [7, 96, 40],
+      [300, 64, 33],
+    ]) {
+      const x = random([m, k]);
+      const ws = [random([k, n]), random([k, n]), random([k, n])];
+      const calls = nativeMatMulCount();
+      const side = tf.matMul(x, tf.concat(ws, 1));
+      const apart = ws.map((w) => tf.matMul(x, w));
+      expect(nativeMatMulCount() - calls).toBe(4);
+      const joined = tf.concat(apart, 1);
+      const bits = async (t: tf.Tensor) => Array.from(new Uint32Array(new Float32Array(await t.data()).buffer));
+      expect(await bits(side)).toEqual(await bits(joined));
+      tf.dispose([x, ...ws, side, ...apart, joined]);
+    }
+  });
+
   it('small and empty products stay on wasm and stay correct', async () => {
     const calls = nativeMatMulCount();
     const a = random([3, 4]),
