@@ -201,51 +201,51 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, l, h * dh]);
 }
 
+/** Attention's two elementwise pieces: the scores c·s + bias, and dS = p ⊙ (dP − r) with r = rowsum(dP ⊙ p). */
+interface AttentionPieces {
+  scores(s: tf.Tensor, c: number, bias: tf.Tensor): tf.Tensor;
+  dS(p: tf.Tensor, dP: tf.Tensor, r: tf.Tensor): tf.Tensor;
+}
+
 /**
  * Scaled dot-product attention as one custom-gradient op (fewer kernels than the composed ops, and only
  * backend-preferred matMuls). With S = c·QKᵀ + bias, P = softmax(S), O = PV, c = 1/√Dh:
  * dV = PᵀdO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = c·dS·K, dK = c·dSᵀ·Q; the bias is a constant.
  */
-const attentionOp = customOp(
-  (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => {
-    const c = 1 / Math.sqrt(q.shape[3]!);
-    const p = tf.softmax(tf.add(tf.mul(matMulT(q, k, false, true), c), bias)); // [B, H, L, S]
-    return { value: tf.matMul(p, v), saved: [q, k, v, p, bias] };
-  },
-  (dO, [q, k, v, p, bias]) => {
-    const c = 1 / Math.sqrt(q.shape[3]!);
-    const dP = matMulT(dO, v, false, true);
-    const dS = tf.mul(p, tf.sub(dP, tf.sum(tf.mul(dP, p), -1, true)));
-    return [
-      tf.mul(tf.matMul(dS, k), c),
-      tf.mul(matMulT(dS, q, true, false), c),
-      matMulT(p, dO, true, false),
-      tf.zerosLike(bias),
-    ];
-  },
-);
+const attentionWith = (pieces: AttentionPieces) =>
+  customOp(
+    (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => {
+      const c = 1 / Math.sqrt(q.shape[3]!);
+      const p = tf.softmax(pieces.scores(matMulT(q, k, false, true), c, bias)); // [B, H, L, S]
+      return { value: tf.matMul(p, v), saved: [q, k, v, p, bias] };
+    },
+    (dO, [q, k, v, p, bias]) => {
+      const c = 1 / Math.sqrt(q.shape[3]!);
+      const dP = matMulT(dO, v, false, true);
+      const dS = pieces.dS(p, dP, tf.sum(tf.mul(dP, p), -1, true));
+      return [
+        tf.mul(tf.matMul(dS, k), c),
+        tf.mul(matMulT(dS, q, true, false), c),
+        matMulT(p, dO, true, false),
+        tf.zerosLike(bias),
+      ];
+    },
+  );
+
+/** Attention from composed tfjs ops. */
+const attentionOp = attentionWith({
+  scores: (s, c, bias) => tf.add(tf.mul(s, c), bias),
+  dS: (p, dP, r) => tf.mul(p, tf.sub(dP, r)),
+});
 
 /**
  * The same attention with wasm-fused.ts's kernels (scale and bias in one pass, dS in one): the composed op's values
  * bit for bit. The bias is one value or one [L, S] mask under every batch row and head.
  */
-const wasmAttentionOp = customOp(
-  (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor) => {
-    const c = tf.scalar(1 / Math.sqrt(q.shape[3]!));
-    const p = tf.softmax(wasmFused.scores(matMulT(q, k, false, true), c, bias));
-    return { value: tf.matMul(p, v), saved: [q, k, v, p, bias, c] };
-  },
-  (dO, [q, k, v, p, bias, c]) => {
-    const dP = matMulT(dO, v, false, true);
-    const dS = wasmFused.softmaxGradDs(p, dP, tf.sum(tf.mul(dP, p), -1, true));
-    return [
-      tf.mul(tf.matMul(dS, k), c),
-      tf.mul(matMulT(dS, q, true, false), c),
-      matMulT(p, dO, true, false),
-      tf.zerosLike(bias),
-    ];
-  },
-);
+const wasmAttentionOp = attentionWith({
+  scores: (s, c, bias) => wasmFused.scores(s, tf.scalar(c), bias),
+  dS: wasmFused.softmaxGradDs,
+});
 
 /**
  * Scaled dot-product attention: q [B, H, L, Dh], k and v [B, H, S, Dh], optional additive `bias` broadcastable to
