@@ -188,7 +188,7 @@ export const panopticPresets: Readonly<Record<string, unknown>> = {
   // samples drawn in a second process one update ahead (tune.sampler), and half the KL weight: with 8 samples the
   // gradient is less noisy, and the weaker pull to the MLE model lets it move further (val PQ on 2,500 images 46.7
   // on three seeds against 46.1 at KL 0.2; on the first 500 a tie, 47.0 both; tiny-32 46.2, tiny-64 46.8 there).
-  // About 18 minutes for the demo here. Same model and data as tiny-32.
+  // About 17 minutes for the demo here. Same model and data as tiny-32.
   tiny: {
     ...TINY_32,
     tune: { ...TINY_32.tune, numSamples: 8, microBatch: 16, klCoef: 0.1, sampler: { kind: 'process' } },
