@@ -75,6 +75,9 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
  * The tune section's default optimizer. A preset that changes one of its fields spells the whole object (presets
  * replace a section's objects, they do not merge into the defaults): `{ ...TUNE_OPTIMIZER, lr: 1e-4 }`.
  */
+/** The truncated importance weight of stale samples: one per row (its whole sequence) or one per token. */
+export const IMPORTANCE_PER = ['sequence', 'token'] as const;
+
 export const TUNE_OPTIMIZER = {
   name: 'adafactor',
   lr: 2e-5,
@@ -124,7 +127,7 @@ function tuneSectionFields(defaults: { readonly steps: number; readonly evalEver
         kind: z.enum(['inline', 'process']).default('inline'),
         staleness: z.number().int().nonnegative().default(1),
         clip: z.number().positive().default(2),
-        importance: z.enum(['sequence', 'token']).default('sequence'),
+        importance: z.enum(IMPORTANCE_PER).default('sequence'),
         processes: z.number().int().positive().default(1),
       })
       .prefault({}),

@@ -170,6 +170,7 @@ export {
   mleSectionSchema,
   tuneSectionSchema,
   TUNE_OPTIMIZER,
+  IMPORTANCE_PER,
   evalSectionSchema,
   evalSectionObject,
   oracleSectionSchema,
