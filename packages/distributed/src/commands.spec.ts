@@ -1,7 +1,7 @@
 // The learner's flags come out of `tune`'s arguments in both spellings; everything else passes through in order.
-import { splitLearnerFlags, throughputLine } from './commands';
+import { importanceFlag, splitLearnerFlags, throughputLine } from './commands';
 
-it('splits --actors, --staleness, --run, --clip and --lock-ms from the rest', () => {
+it('splits --actors, --staleness, --run, --clip, --importance and --lock-ms from the rest', () => {
   const { own, rest } = splitLearnerFlags([
     '--preset',
     'tiny',
@@ -13,11 +13,22 @@ it('splits --actors, --staleness, --run, --clip and --lock-ms from the rest', ()
     '--run',
     'r1',
     '--clip=1.5',
+    '--importance',
+    'token',
     '--json',
   ]);
-  expect(own).toEqual({ actors: 'redis://h:1', staleness: '1', run: 'r1', clip: '1.5' });
+  expect(own).toEqual({ actors: 'redis://h:1', staleness: '1', run: 'r1', clip: '1.5', importance: 'token' });
   expect(rest).toEqual(['--preset', 'tiny', '--set', 'tune.steps=3', '--json']);
   expect(() => splitLearnerFlags(['--actors'])).toThrow(/--actors: expects a value/);
+});
+
+it('--importance takes the values of tune.sampler.importance, sequence by default', () => {
+  expect([importanceFlag(), importanceFlag('sequence'), importanceFlag('token')]).toEqual([
+    'sequence',
+    'sequence',
+    'token',
+  ]);
+  expect(() => importanceFlag('row')).toThrow(/--importance row: expected sequence or token/);
 });
 
 it('the throughput report is one line', () => {

@@ -1,7 +1,8 @@
 /**
  * The two commands a task CLI gets from this package, on top of reinforce's task runner:
  *
- *   <task> tune --actors <redis url> [--staleness S] [--run NAME] [--clip C] [--lock-ms MS] [tune's flags]
+ *   <task> tune --actors <redis url> [--staleness S] [--run NAME] [--clip C] [--importance sequence|token]
+ *       [--lock-ms MS] [tune's flags]
  *       the learner: reinforce's `tune` command (from an MLE run, or --resume) with its samples drawn by actors;
  *       tune.seedDerivation is set to 'per-job'. Without --actors, reinforce's `tune` as it is.
  *   <task> actor --redis <redis url> --run NAME [--id ID] [--verbose] [--backend B] [--out DIR]
@@ -13,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { initBackend, UsageError } from '@reward-tune/core-model';
 import {
+  IMPORTANCE_PER,
   logLine,
   parseCommand,
   taskRunner,
@@ -46,6 +48,7 @@ const LEARNER_FLAGS = {
   staleness: 'S: update k samples with the weights of update k − S (default 0; 1 overlaps sampling and updates)',
   run: 'name of the run in Redis, for the actors (default: the run directory name)',
   clip: 'c of the truncated importance weight min(c, π/μ) when S ≥ 1 (default 2)',
+  importance: 'that weight per sampled sequence or per token: sequence|token (default sequence)',
   'lock-ms': "how long a silent actor's job stays taken before it is redone (default 30000)",
 } as const;
 type LearnerFlag = keyof typeof LEARNER_FLAGS;
@@ -102,6 +105,7 @@ async function tuneCommand<C extends RunnerConfig, E, P, A, Ev>(
   const lockMs = integer('lock-ms', own['lock-ms'] ?? '30000', 1);
   const clip = Number(own.clip ?? '2');
   if (!(clip > 0)) throw new UsageError(`--clip ${own.clip}: expected a positive number`);
+  const importance = importanceFlag(own.importance);
   if (own.run !== undefined && !runNameSchema.safeParse(own.run).success) {
     throw new UsageError(`--run ${own.run}: a run name is 1–100 letters, digits, dots, dashes or underscores`);
   }
@@ -121,7 +125,7 @@ async function tuneCommand<C extends RunnerConfig, E, P, A, Ev>(
         .basename(ctx.run.dir)
         .replace(/[^A-Za-z0-9._-]/g, '-')
         .slice(0, 100);
-    ctx.run.writeFile(SETTINGS, `${JSON.stringify({ run, staleness, clip }, null, 2)}\n`);
+    ctx.run.writeFile(SETTINGS, `${JSON.stringify({ run, staleness, clip, importance }, null, 2)}\n`);
     logLine(`${adapter.tool} tune: learner of run ${run} (staleness ${staleness}); start actors with:`);
     logLine(`  ${adapter.tool} actor --redis ${url} --run ${run}`);
     const result = await runLearner({
@@ -133,6 +137,7 @@ async function tuneCommand<C extends RunnerConfig, E, P, A, Ev>(
       table: ctx.setup.images('train', 0),
       staleness,
       clip,
+      importancePer: importance,
       lockMs,
       fresh: !ctx.run.resumed,
       mirrorDir: path.join(ctx.run.dir, 'stale-weights'),
@@ -143,6 +148,13 @@ async function tuneCommand<C extends RunnerConfig, E, P, A, Ev>(
     return result;
   };
   return runner.tuneCommandWith([...rest, '--set', 'tune.seedDerivation=per-job'], loop);
+}
+
+/** `--importance` (absent: `sequence`), the values `tune.sampler.importance` takes; a UsageError for others. */
+export function importanceFlag(text = 'sequence'): (typeof IMPORTANCE_PER)[number] {
+  const value = IMPORTANCE_PER.find((v) => v === text);
+  if (value === undefined) throw new UsageError(`--importance ${text}: expected ${IMPORTANCE_PER.join(' or ')}`);
+  return value;
 }
 
 /** The throughput report as one line. */
