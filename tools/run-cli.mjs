@@ -19,5 +19,19 @@ if (!existsSync(path.join(pkgDir, 'src', 'cli.ts'))) {
   process.exit(2);
 }
 const cli = await ensureCli(pkgDir);
-const r = spawnSync(process.execPath, [cli, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+const r = spawnSync(process.execPath, [cli, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root, env: cliEnv() });
 process.exit(r.status ?? 1);
+
+/**
+ * The CLI's environment: this one, plus glibc's malloc thresholds raised when GLIBC_TUNABLES is not set. With
+ * glibc's defaults, blocks above 128 kB are mapped and unmapped one by one and the heap's free top is given back,
+ * so the training loop keeps faulting fresh pages in: a 30-update detection tune took ~1 M minor page faults, ~0.25 M
+ * with these thresholds (docs/runtime.md "malloc thresholds"). Other C libraries ignore the variable.
+ */
+function cliEnv() {
+  if (process.env.GLIBC_TUNABLES !== undefined) return process.env;
+  return {
+    ...process.env,
+    GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456',
+  };
+}
