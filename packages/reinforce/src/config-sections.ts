@@ -71,13 +71,13 @@ export function mleSectionSchema(defaults: { readonly steps: number }) {
     .prefault({});
 }
 
+/** The truncated importance weight of stale samples: one per row (its whole sequence) or one per token. */
+export const IMPORTANCE_PER = ['sequence', 'token'] as const;
+
 /**
  * The tune section's default optimizer. A preset that changes one of its fields spells the whole object (presets
  * replace a section's objects, they do not merge into the defaults): `{ ...TUNE_OPTIMIZER, lr: 1e-4 }`.
  */
-/** The truncated importance weight of stale samples: one per row (its whole sequence) or one per token. */
-export const IMPORTANCE_PER = ['sequence', 'token'] as const;
-
 export const TUNE_OPTIMIZER = {
   name: 'adafactor',
   lr: 2e-5,
