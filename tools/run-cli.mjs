@@ -2,7 +2,8 @@
 // Runs the CLI of the package in the current directory (`nx run <project>:<target>` lands here through the
 // package's npm script): rebuilds dist/cli.cjs when any workspace source is newer, then runs it with the target
 // name as its sub-command and passes every further argument through. The CLI runs from the workspace root, so
-// relative paths given to `nx run` (--data, --out) mean the same wherever nx was started.
+// relative paths given to `nx run` (--data, --out) mean the same wherever nx was started; its environment raises
+// glibc's malloc thresholds (cliEnv, below).
 //
 // Usage (from a package directory): node ../../tools/run-cli.mjs <sub-command> [args...]
 import { existsSync } from 'node:fs';
@@ -24,9 +25,10 @@ process.exit(r.status ?? 1);
 
 /**
  * The CLI's environment: this one, plus glibc's malloc thresholds raised when GLIBC_TUNABLES is not set. With
- * glibc's defaults, blocks above 128 kB are mapped and unmapped one by one and the heap's free top is given back,
- * so the training loop keeps faulting fresh pages in: a 30-update detection tune took ~1 M minor page faults, ~0.25 M
- * with these thresholds (docs/runtime.md "malloc thresholds"). Other C libraries ignore the variable.
+ * glibc's defaults, blocks above a threshold (128 kB at first) are mapped and unmapped one by one and the heap's
+ * free top is given back, so the training loop keeps faulting fresh pages in: a 30-update detection tune took ~1 M
+ * minor page faults, ~0.25 M with these thresholds (docs/runtime.md "malloc thresholds"). Other C libraries ignore
+ * the variable.
  */
 function cliEnv() {
   if (process.env.GLIBC_TUNABLES !== undefined) return process.env;
