@@ -1,6 +1,7 @@
-// The native BatchMatMul for wasm (onnxruntime-node's GEMM over views of the wasm heap) against a naive product
-// computed here: plain, flagged, batched (rank 3 and 4), broadcast batches, the model matMul's gradients, and the cases
-// it leaves to wasm's kernel. Skipped, loudly, where onnxruntime-node is not installed (an optional dependency).
+// The native BatchMatMul for wasm (onnxruntime's GEMM through its C API and koffi, over views of the wasm heap)
+// against a naive product computed here: plain, flagged, batched (rank 3 and 4), broadcast batches, the model matMul's
+// gradients, and the cases it leaves to wasm's kernel. Skipped, loudly, where onnxruntime-node or koffi is not
+// installed (both optional dependencies).
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, matMul } from './index';
 import { UsageError } from '../command-line';
@@ -21,7 +22,7 @@ const describeNative = available ? describe : describe.skip;
 
 // CI (CI=true, as .ci/run sets) on the project's platform must test the path users get, not skip it silently.
 (process.env.CI === 'true' && process.platform === 'linux' && process.arch === 'x64' ? it : it.skip)(
-  'onnxruntime-node is installed in CI on linux-x64',
+  'onnxruntime-node and koffi are installed in CI on linux-x64',
   () => expect(loadNativeMatMul()).not.toEqual(expect.any(String)),
 );
 
@@ -70,6 +71,18 @@ describe('REWARD_TUNE_NATIVE_MATMUL', () => {
     for (const bad of ['yes', '-1', '1.5'])
       expect(() => nativeMatMulThreads({ REWARD_TUNE_NATIVE_MATMUL: bad })).toThrow(UsageError);
   });
+
+  (available ? it : it.skip)(
+    'a second copy of the module loads too (koffi keeps one registry of names a process)',
+    () => {
+      // Jest's sandboxes and two bundles in one process each bind the C API again.
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const again = require('./native-matmul') as typeof import('./native-matmul');
+        expect(again.loadNativeMatMul(1)).not.toEqual(expect.any(String));
+      });
+    },
+  );
 
   (available ? it : it.skip)('with 2 threads computes what 1 thread computes', () => {
     const [one, two] = [1, 2].map((t) => loadNativeMatMul(t) as NativeMatMul);

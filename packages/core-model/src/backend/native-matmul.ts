@@ -2,23 +2,26 @@
  * Native matrix products for the wasm backend. tfjs's wasm BatchMatMul (XNNPACK through 128-bit wasm SIMD) reaches
  * 4–15 GFLOP/s here, and matrix products are ~75 % of a training step; a native single-threaded GEMM (AVX2/AVX-512)
  * reaches 35–50 GFLOP/s on the same shapes. onnxruntime-node ships such a GEMM (MLAS) as prebuilt binaries inside its
- * npm package, so it installs with `npm ci` and nothing else. When that optional package loads, this module replaces
- * the wasm backend's BatchMatMul by one that hands the operands to onnxruntime in place — typed-array views of the
- * wasm heap, no copies in — and lets it write the product straight into the output tensor's wasm memory.
+ * npm package, so it installs with `npm ci` and nothing else. When that optional package and koffi (an FFI for Node,
+ * also prebuilt) load, this module replaces the wasm backend's BatchMatMul by one that calls onnxruntime's C API on
+ * tensors made over the wasm heap itself: operands read and the product written in place, nothing copied or allocated
+ * on the JS side. (onnxruntime-node's own binding copies each result into a fresh ArrayBuffer; at ~300 MB a bench-tiny
+ * step, those copies and the garbage collections they set off were ~15 % of the step.)
  *
  * Each call runs a one-node ONNX graph (`com.microsoft` FusedMatMul: numpy-broadcast batched matMul with transpose
- * flags, so flagged products need no explicit transpose) with dynamic shapes, on onnxruntime's synchronous native
- * session (tfjs kernels are synchronous; the package's public `run` is a Promise around the same call). One intra-op
- * thread by default: the comparison with PyTorch in the README is thread for thread, and two processes share this
- * machine's two cores in the tests; `REWARD_TUNE_NATIVE_MATMUL=N` gives it N threads, and `0` turns it off (wasm's own
- * kernels then run everything, as before).
+ * flags, so flagged products need no explicit transpose) with dynamic shapes, synchronously (tfjs kernels are
+ * synchronous). One intra-op thread by default: the comparison with PyTorch in the README is thread for thread, and
+ * two processes share this machine's two cores in the tests; `REWARD_TUNE_NATIVE_MATMUL=N` gives it N threads, and `0`
+ * turns it off (wasm's own kernels then run everything, as before).
  *
- * Relies on onnxruntime-node 1.30's `dist/binding` (pinned in package.json); `native-matmul.spec.ts` checks the
- * products, flags, broadcasting and gradients against a naive product.
+ * Relies on the C API's table layout (indices below; onnxruntime only appends to it) and on the library's place in
+ * onnxruntime-node 1.30's package (pinned in package.json); `native-matmul.spec.ts` checks the products, flags,
+ * broadcasting and gradients against a naive product.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { firstLine, UsageError } from '../command-line';
-import { isMainThread } from 'node:worker_threads';
+import fs from 'node:fs';
+import path from 'node:path';
 import { lazyRequire } from './optional-require';
 import { replaceWasmKernel, wasmBackend } from './wasm-internals';
 
@@ -70,32 +73,50 @@ export function fusedMatMulModel(transA: boolean, transB: boolean): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// onnxruntime-node, loaded lazily
+// onnxruntime's C API, called through koffi (both loaded lazily)
 
-/**
- * What the native binding reads of a tensor (its fields, not onnxruntime-common's Tensor class: that class checks
- * `instanceof Float32Array`, which fails for arrays made in another realm, e.g. a Jest sandbox).
- */
-interface OrtTensor {
-  readonly type: 'float32';
-  readonly dims: readonly number[];
-  readonly data: Float32Array;
-  readonly location: 'cpu';
+/** The few OrtApi members used here, by their index in that table of function pointers (onnxruntime only appends). */
+const ORT_API = {
+  GetErrorMessage: 2,
+  CreateEnv: 3,
+  CreateSessionFromArray: 8,
+  Run: 9,
+  CreateSessionOptions: 10,
+  SetIntraOpNumThreads: 24,
+  SetInterOpNumThreads: 25,
+  CreateTensorWithDataAsOrtValue: 49,
+  CreateCpuMemoryInfo: 69,
+  ReleaseStatus: 93,
+  ReleaseValue: 96,
+  AddSessionConfigEntry: 130,
+} as const;
+/** The API version asked of OrtGetApiBase()->GetApi: old enough for any onnxruntime 1.x these members exist in. */
+const ORT_API_VERSION = 13;
+const ORT_FLOAT = 1; // ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT
+
+/** What this module uses of koffi (an optional dependency: a C FFI for Node with prebuilt binaries). */
+interface Koffi {
+  load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
+  proto(signature: string): unknown;
+  decode(ptr: unknown, offset: number, type: string): unknown;
+  sizeof(type: string): number;
+  call(ptr: unknown, proto: unknown, ...args: unknown[]): unknown;
 }
-const tensor = (data: Float32Array, dims: readonly number[]): OrtTensor => ({
-  type: 'float32',
-  dims,
-  data,
-  location: 'cpu',
-});
-interface OrtSession {
-  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor>, options: object): unknown;
-}
-type TensorConstructor = new (type: string, data: unknown, dims: readonly number[]) => object;
-interface OrtBinding {
-  InferenceSession: new () => OrtSession;
-  initOrtOnce(logLevel: number, tensorConstructor: TensorConstructor, isMainThread: boolean): void;
+
+/** The shared library inside onnxruntime-node's package for this platform (the one its own binding loads). */
+function ortLibraryPath(): string {
+  const dir = path.join(
+    path.dirname(require.resolve('onnxruntime-node/package.json')),
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
+  const lib = fs
+    .readdirSync(dir)
+    .find((f) => /^(libonnxruntime\.so\.\d+|libonnxruntime\.\d+\.dylib|onnxruntime\.dll)$/.test(f));
+  if (lib === undefined) throw new Error(`no onnxruntime library in ${dir}`);
+  return path.join(dir, lib);
 }
 
 export interface NativeMatMul {
@@ -128,57 +149,151 @@ export function nativeMatMulThreads(env: NodeJS.ProcessEnv = process.env): numbe
   return Number(v);
 }
 
-/** Loads onnxruntime-node and builds the four sessions (transpose flags); a reason string when it cannot. */
-export function loadNativeMatMul(threads = 1): NativeMatMul | string {
-  let native: OrtBinding, version: string;
+/** The C API's calls this module makes, bound once per copy of this module. */
+interface OrtC {
+  readonly version: string;
+  /** koffi unloads a library when its handle is collected: held here, onnxruntime stays mapped while this lives. */
+  readonly library: unknown;
+  /** A session of the one-node graph with `threads` intra-op threads. */
+  session(model: Uint8Array, threads: number): unknown;
+  /** Runs `session` on tensors made over the three arrays (no copies), releasing them afterwards. */
+  run(
+    session: unknown,
+    a: Float32Array,
+    aShape: readonly number[],
+    b: Float32Array,
+    bShape: readonly number[],
+    y: Float32Array,
+    yShape: readonly number[],
+  ): void;
+}
+
+let ortC: OrtC | string | undefined;
+
+/**
+ * onnxruntime's C API from the library inside onnxruntime-node, called through koffi, bound once per process; a
+ * reason string when either package is missing. Tensors are made over the caller's memory
+ * (`CreateTensorWithDataAsOrtValue`; koffi passes C a typed array's own address, not a copy).
+ */
+function loadOrtC(): OrtC | string {
+  if (ortC !== undefined) return ortC;
+  let koffi: Koffi, version: string, lib: ReturnType<Koffi['load']>;
   try {
-    const ort = lazyRequire('onnxruntime-node') as { Tensor: TensorConstructor };
-    native = (lazyRequire('onnxruntime-node/dist/binding') as { binding: OrtBinding }).binding;
+    koffi = lazyRequire('koffi') as Koffi;
     version = (lazyRequire('onnxruntime-node/package.json') as { version: string }).version;
-    // The binding builds each result with this constructor. Ours are ignored (the product is already in the buffer
-    // handed in), but the process may also use onnxruntime-node itself: so the package's own Tensor, or a plain
-    // object where that class refuses arrays from another realm (the binding's arrays, in a Jest sandbox).
-    function ResultTensor(type: string, data: unknown, dims: readonly number[]): object {
-      try {
-        return new ort.Tensor(type, data, dims);
-      } catch {
-        return { type, data, dims };
-      }
-    }
-    native.initOrtOnce(2 /* warnings */, ResultTensor as unknown as TensorConstructor, isMainThread);
+    lib = koffi.load(ortLibraryPath());
   } catch (e) {
-    return `onnxruntime-node not loadable (${firstLine(e)})`;
+    return (ortC = `onnxruntime-node or koffi not loadable (${firstLine(e)})`);
   }
-  const options = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    // Pool threads would otherwise spin between products, taking the core the JS thread needs for everything else.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
-  const sessions: OrtSession[] = [];
   try {
-    for (const [ta, tb] of [
+    // koffi names each prototype in one registry per process, which a second copy of this module shares (Jest's
+    // sandboxes, two bundles): a suffix of its own keeps this copy's names apart.
+    const suffix = Math.random().toString(36).slice(2, 10);
+    const base = lib.func('void *OrtGetApiBase()')();
+    const getApi = koffi.proto(`void *OrtGetApi_${suffix}(uint32_t)`);
+    const api = koffi.call(koffi.decode(base, 0, 'void *'), getApi, ORT_API_VERSION);
+    if (api === null) throw new Error(`GetApi(${ORT_API_VERSION}) returned null`);
+    const fn = (name: keyof typeof ORT_API, signature: string) => {
+      const ptr = koffi.decode(api, ORT_API[name] * koffi.sizeof('void *'), 'void *');
+      const proto = koffi.proto(signature.replace('(', ` Ort${name}_${suffix}(`));
+      return (...args: unknown[]) => koffi.call(ptr, proto, ...args);
+    };
+    const errorMessage = fn('GetErrorMessage', 'const char *(void *status)');
+    const releaseStatus = fn('ReleaseStatus', 'void (void *status)');
+    // Each call returns an OrtStatus*: null on success, else the error, read and released here.
+    const check = (status: unknown, what: string): void => {
+      if (status === null) return;
+      const message = errorMessage(status) as string;
+      releaseStatus(status);
+      throw new Error(`${what}: ${message}`);
+    };
+    const createEnv = fn('CreateEnv', 'void *(int level, const char *id, _Out_ void **env)');
+    const createOptions = fn('CreateSessionOptions', 'void *(_Out_ void **options)');
+    const setIntra = fn('SetIntraOpNumThreads', 'void *(void *options, int n)');
+    const setInter = fn('SetInterOpNumThreads', 'void *(void *options, int n)');
+    const addConfig = fn('AddSessionConfigEntry', 'void *(void *options, const char *key, const char *value)');
+    const createInfo = fn('CreateCpuMemoryInfo', 'void *(int allocator, int memType, _Out_ void **info)');
+    const fromArray = fn(
+      'CreateSessionFromArray',
+      'void *(void *env, const void *model, size_t length, void *options, _Out_ void **session)',
+    );
+    const createTensor = fn(
+      'CreateTensorWithDataAsOrtValue',
+      'void *(void *info, void *data, size_t length, const int64_t *shape, size_t rank, int type, _Out_ void **value)',
+    );
+    const runSession = fn(
+      'Run',
+      'void *(void *session, void *runOptions, const char **inputNames, void **inputs, size_t inputCount, ' +
+        'const char **outputNames, size_t outputCount, void **outputs)',
+    );
+    const releaseValue = fn('ReleaseValue', 'void (void *value)');
+
+    // The process's one OrtEnv (onnxruntime hands back the same one if it exists), warnings and up.
+    const env: [unknown] = [null];
+    check(createEnv(2, 'reward-tune', env), 'CreateEnv');
+    const info: [unknown] = [null];
+    check(createInfo(1 /* arena allocator */, 0 /* default memory */, info), 'CreateCpuMemoryInfo');
+    const tensor = (data: Float32Array, shape: readonly number[]): unknown => {
+      const value: [unknown] = [null];
+      const dims = BigInt64Array.from(shape, (d) => BigInt(d));
+      check(createTensor(info[0], data, data.byteLength, dims, shape.length, ORT_FLOAT, value), 'CreateTensor');
+      return value[0];
+    };
+    const inputNames = ['A', 'B'],
+      outputNames = ['Y'];
+    ortC = {
+      version,
+      library: lib,
+      session(model, threads) {
+        const options: [unknown] = [null];
+        check(createOptions(options), 'CreateSessionOptions');
+        check(setIntra(options[0], threads), 'SetIntraOpNumThreads');
+        check(setInter(options[0], 1), 'SetInterOpNumThreads');
+        // Pool threads would otherwise spin between products, taking the core the JS thread needs for the rest.
+        check(addConfig(options[0], 'session.intra_op.allow_spinning', '0'), 'AddSessionConfigEntry');
+        const session: [unknown] = [null];
+        check(fromArray(env[0], model, model.byteLength, options[0], session), 'CreateSessionFromArray');
+        return session[0];
+      },
+      run(session, a, aShape, b, bShape, y, yShape) {
+        const va = tensor(a, aShape),
+          vb = tensor(b, bShape),
+          vy = tensor(y, yShape);
+        try {
+          check(runSession(session, null, inputNames, [va, vb], 2, outputNames, 1, [vy]), 'Run');
+        } finally {
+          releaseValue(va);
+          releaseValue(vb);
+          releaseValue(vy);
+        }
+      },
+    };
+    return ortC;
+  } catch (e) {
+    return (ortC = `onnxruntime ${version}'s C API not usable here (${firstLine(e)})`);
+  }
+}
+
+/** Builds the four sessions (transpose flags) with `threads` intra-op threads; a reason string when it cannot. */
+export function loadNativeMatMul(threads = 1): NativeMatMul | string {
+  const ort = loadOrtC();
+  if (typeof ort === 'string') return ort;
+  let sessions: unknown[];
+  try {
+    sessions = [
       [false, false],
       [false, true],
       [true, false],
       [true, true],
-    ]) {
-      const s = new native.InferenceSession();
-      const m = fusedMatMulModel(ta, tb);
-      s.loadModel(m.buffer, m.byteOffset, m.byteLength, options);
-      sessions.push(s);
-    }
+    ].map(([ta, tb]) => ort.session(fusedMatMulModel(ta, tb), threads));
   } catch (e) {
     // E.g. a later onnxruntime that no longer knows FusedMatMul: wasm's kernels then run everything.
-    return `onnxruntime-node ${version} refused the matMul graph (${firstLine(e)})`;
+    return `onnxruntime ${ort.version} refused the matMul graph (${firstLine(e)})`;
   }
   return {
-    detail: `onnxruntime-node ${version}, ${threads} thread${threads === 1 ? '' : 's'}`,
+    detail: `onnxruntime-node ${ort.version}, ${threads} thread${threads === 1 ? '' : 's'}`,
     run(a, aShape, b, bShape, transA, transB, y, yShape) {
-      const s = sessions[(transA ? 2 : 0) + (transB ? 1 : 0)];
-      s.run({ A: tensor(a, aShape), B: tensor(b, bShape) }, { Y: tensor(y, yShape) }, {});
+      ort.run(sessions[(transA ? 2 : 0) + (transB ? 1 : 0)], a, aShape, b, bShape, y, yShape);
     },
   };
 }
