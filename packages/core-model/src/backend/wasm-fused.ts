@@ -2,21 +2,25 @@
  * Fused elementwise kernels for the wasm backend, on wasm-simd.ts's compiled expressions. Each replaces a run of
  * model/ops.ts's composed tfjs ops by one pass that does the same float32 operations in the same order, so the values
  * are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a digit. The sigmoid and
- * softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match), and so do the means and
- * sums (sequential float32 sums, which they could reproduce, left for now). Shapes: x, dy, g [N, D]; m, inv, mg,
- * mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
+ * softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match). The layer norm's means are
+ * here, and the softmax gradient's row sum (tfjs's Sum and Mean add a row in order in float32, Mean then divides by
+ * its length: the `sum` and `mean` kernels do the same); the other sums stay tfjs's. Shapes: x, dy, g [N, D]; m,
+ * inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
  *
  *   RtGeluPre        x → (x + x·x·x·a)·c                         (a = 0.044715, c = 2√(2/π); σ of it is GELU's s)
  *   RtGeluGradPost   dy, x, s → dy·(s + x·(s·(1 − s))·((x·x·3a + 1)·c))
- *   RtLnSquare       x, m → (x − m)·(x − m)                      (its mean is the variance)
+ *   RtRowMean        x → mean(x)                                 (over the last axis, [N, 1] out)
+ *   RtLnVariance     x, m → mean((x − m)·(x − m))
+ *   RtLnMeanXhatTimes g, x, m, inv → mean(g·((x − m)·inv))
  *   RtLnForward      x, m, inv, scale, bias → (x − m)·inv·scale + bias
  *   RtLnXhatTimes    g, x, m, inv → g·((x − m)·inv)               (g·x̂ and dy·x̂)
  *   RtLnGradX        g, mg, x, m, inv, mgx → ((g − mg) − (x − m)·inv·mgx)·inv
  *   RtScores         s, c, bias → s·c + bias                      (bias [L, S] under every [B, H], or one value)
- *   RtSoftmaxGradDs  p, dp, r → p·(dp − r)                        (r = Σ dp·p over S)
+ *   RtSoftmaxGradR   dp, p → Σ dp·p                               (over S, [B, H, L, 1] out)
+ *   RtSoftmaxGradDs  p, dp, r → p·(dp − r)
  *   RtAddRow         x, bias → x + bias                           (a dense layer's bias)
- * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 3 and 6
- * (counting the tfjs kernels left around them: the sigmoid, the means, the variance's add and rsqrt).
+ * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 3 and 5
+ * (counting the tfjs kernels left around them: the sigmoid, the variance's add and rsqrt).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -40,9 +44,14 @@ interface Kernel extends SimdKernel {
   readonly names: readonly string[];
 }
 
-function kernel(name: string, inputs: Record<string, InputKind>, expr: (...x: Expr[]) => Expr): Kernel {
+function kernel(
+  name: string,
+  inputs: Record<string, InputKind>,
+  expr: (...x: Expr[]) => Expr,
+  reduce?: 'sum' | 'mean',
+): Kernel {
   const names = Object.keys(inputs);
-  return { name, names, inputs: Object.values(inputs), expr: expr(...names.map((_, i) => input(i))) };
+  return { name, names, inputs: Object.values(inputs), expr: expr(...names.map((_, i) => input(i))), reduce };
 }
 
 const xhat = (x: Expr, m: Expr, inv: Expr) => mul(sub(x, m), inv);
@@ -52,7 +61,14 @@ const KERNELS: readonly Kernel[] = [
     const dz2 = mul(add(mul(mul(x, x), constant(3 * GELU_A)), constant(1)), constant(GELU_C));
     return mul(dy, add(s, mul(mul(x, mul(s, sub(constant(1), s))), dz2)));
   }),
-  kernel('RtLnSquare', { x: 'full', m: 'col' }, (x, m) => mul(sub(x, m), sub(x, m))),
+  kernel('RtRowMean', { x: 'full' }, (x) => x, 'mean'),
+  kernel('RtLnVariance', { x: 'full', m: 'col' }, (x, m) => mul(sub(x, m), sub(x, m)), 'mean'),
+  kernel(
+    'RtLnMeanXhatTimes',
+    { g: 'full', x: 'full', m: 'col', inv: 'col' },
+    (g, x, m, inv) => mul(g, xhat(x, m, inv)),
+    'mean',
+  ),
   kernel('RtLnForward', { x: 'full', m: 'col', inv: 'col', scale: 'row', bias: 'row' }, (x, m, inv, scale, bias) =>
     add(mul(xhat(x, m, inv), scale), bias),
   ),
@@ -63,6 +79,7 @@ const KERNELS: readonly Kernel[] = [
   kernel('RtScores', { s: 'full', c: 'scalar', bias: 'row' }, (s, c, bias) => add(mul(s, c), bias)),
   kernel('RtScoresScalarBias', { s: 'full', c: 'scalar', bias: 'scalar' }, (s, c, bias) => add(mul(s, c), bias)),
   kernel('RtAddRow', { x: 'full', bias: 'row' }, (x, bias) => add(x, bias)),
+  kernel('RtSoftmaxGradR', { dp: 'full', p: 'full' }, (dp, p) => mul(dp, p), 'sum'),
   kernel('RtSoftmaxGradDs', { p: 'full', dp: 'full', r: 'col' }, (p, dp, r) => mul(p, sub(dp, r))),
 ];
 
@@ -82,14 +99,17 @@ function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined 
  */
 function layout(k: Kernel, ins: tf.TensorInfo[]): { rows: number; d: number } {
   const n = tf.util.sizeFromShape(ins[0].shape);
+  if (k.reduce !== undefined && ins[0].shape.length === 0) throw new Error(`${k.name}: a scalar has no rows`);
   const rowIn = ins.find((_, i) => k.inputs[i] === 'row');
   const colIn = ins.find((_, i) => k.inputs[i] === 'col');
   const d =
-    rowIn !== undefined
-      ? tf.util.sizeFromShape(rowIn.shape)
-      : colIn !== undefined
-        ? n / tf.util.sizeFromShape(colIn.shape)
-        : n;
+    k.reduce !== undefined
+      ? ins[0].shape[ins[0].shape.length - 1]
+      : rowIn !== undefined
+        ? tf.util.sizeFromShape(rowIn.shape)
+        : colIn !== undefined
+          ? n / tf.util.sizeFromShape(colIn.shape)
+          : n;
   const rows = d === 0 ? 0 : n / d;
   const want: Record<InputKind, number> = { full: n, row: d, col: rows, scalar: 1 };
   ins.forEach((t, i) => {
@@ -122,7 +142,8 @@ export function registerWasmFusedKernels(): void {
         if (fns === undefined) throw new Error(`${k.name}: the SIMD module does not run on this wasm heap`);
         const { rows, d } = layout(k, ins);
         const be = wasmBackend(backend);
-        const out = be.makeOutput(ins[0].shape, 'float32');
+        // A mean keeps the reduced axis, as tf.mean(x, -1, true) does.
+        const out = be.makeOutput(k.reduce ? [...ins[0].shape.slice(0, -1), 1] : ins[0].shape, 'float32');
         const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
         if (rows > 0) fns[k.name](at(out), rows, d * 4, ...ins.map(at));
         return out;
@@ -145,12 +166,15 @@ type T = tf.Tensor;
 export const wasmFused = {
   geluPre: (x: T): T => run('RtGeluPre', { x }),
   geluGradPost: (dy: T, x: T, s: T): T => run('RtGeluGradPost', { dy, x, s }),
-  lnSquare: (x: T, m: T): T => run('RtLnSquare', { x, m }),
+  rowMean: (x: T): T => run('RtRowMean', { x }),
+  lnVariance: (x: T, m: T): T => run('RtLnVariance', { x, m }),
+  lnMeanXhatTimes: (g: T, x: T, m: T, inv: T): T => run('RtLnMeanXhatTimes', { g, x, m, inv }),
   lnForward: (x: T, m: T, inv: T, scale: T, bias: T): T => run('RtLnForward', { x, m, inv, scale, bias }),
   lnXhatTimes: (g: T, x: T, m: T, inv: T): T => run('RtLnXhatTimes', { g, x, m, inv }),
   lnGradX: (g: T, mg: T, x: T, m: T, inv: T, mgx: T): T => run('RtLnGradX', { g, mg, x, m, inv, mgx }),
   /** s·c + bias; bias of one value, or [.., L, S] with L·S the last two axes of s (the same under every [B, H]). */
   scores: (s: T, c: T, bias: T): T => run(bias.size === 1 ? 'RtScoresScalarBias' : 'RtScores', { s, c, bias }),
+  softmaxGradR: (dp: T, p: T): T => run('RtSoftmaxGradR', { dp, p }),
   softmaxGradDs: (p: T, dp: T, r: T): T => run('RtSoftmaxGradDs', { p, dp, r }),
   addRow: (x: T, bias: T): T => run('RtAddRow', { x, bias }),
 };

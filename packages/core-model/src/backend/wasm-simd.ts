@@ -12,7 +12,9 @@
  * Each compiled function is `(out, rows, rowBytes, in0, in1, …)`, all i32 (byte offsets and sizes): row by row,
  * out[r, j] = expr(in0(r, j), in1(r, j), …) with each input read as its `InputKind` says (the output's layout, a
  * row repeated under every row, one value per row, or one value), whole vectors first, then the row's remaining
- * 0–3 elements one at a time.
+ * 0–3 elements one at a time. A kernel with `reduce: 'sum'` writes one value per row instead, out[r] = Σ_j expr(r, j),
+ * summing j in order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the row's length, as
+ * tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time.
  */
 
 /** An expression over the inputs' elements: an input, a float32 constant, or an operation on two expressions. */
@@ -40,6 +42,8 @@ export interface SimdKernel {
   readonly name: string;
   readonly inputs: readonly InputKind[];
   readonly expr: Expr;
+  /** 'sum' or 'mean': the row's sum or mean of expr, one value per row (the output is [rows]). */
+  readonly reduce?: 'sum' | 'mean';
 }
 
 /** A `WebAssembly.Memory` (the project's TypeScript libs do not declare the WebAssembly namespace). */
@@ -96,6 +100,9 @@ const op = {
   set: (i: number) => [0x21, ...u32(i)],
   i32: (v: number) => [0x41, ...s32(v)],
   i32Add: [0x6a],
+  i32Mul: [0x6c],
+  i32ShrU: [0x76],
+  f32ConvertI32U: [0xb3],
   i32And: [0x71],
   i32GeU: [0x4f],
   f32Load: [0x2a, 2, 0], // align 2^2, offset 0
@@ -103,6 +110,15 @@ const op = {
   v128Load: [0xfd, ...u32(0), 2, 0], // the align field is a hint: tensors need not be 16-byte aligned
   v128Store: [0xfd, ...u32(11), 2, 0],
   f32x4Splat: [0xfd, ...u32(19)],
+  f32x4ReplaceLane: (lane: number) => [0xfd, ...u32(32), lane],
+  /** i8x16.shuffle picking four f32 lanes of (a, b): 0–3 from a, 4–7 from b. */
+  f32x4Shuffle: (lanes: number[]) => [
+    0xfd,
+    ...u32(13),
+    ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+  ],
+  f32Div: [0x95],
+  f32x4Div: [0xfd, ...u32(231)],
 };
 const SCALAR: Record<SimdOp, number[]> = { add: [0x92], sub: [0x93], mul: [0x94] };
 const LANES: Record<SimdOp, number[]> = {
@@ -220,6 +236,181 @@ function functionBody(k: SimdKernel): number[] {
   return [...locals, ...code];
 }
 
+/**
+ * The body of a `reduce` function. Rows go four at a time, one per lane of the sums: expr is computed over
+ * four columns of each of the four rows, as the elementwise kernels do, and that 4 × 4 block transposed, so that at
+ * each j lane q holds expr(r + q, j) and each lane's sum grows in j's order, as a single row's would. The rows'
+ * remaining 0–3 columns are gathered one at a time (a `full` input from the four rows, a `col` input's four values
+ * loaded at once, a `row` or `scalar` input splat); then the remaining rows one at a time, scalar.
+ */
+function reductionBody(k: SimdKernel): number[] {
+  const param = (i: number) => IN0 + i;
+  const I = IN0 + k.inputs.length; // i32: the byte offset in the row
+  const R = I + 1; // i32: the row
+  const R4 = I + 2; // i32: rows rounded down to a multiple of 4
+  const RB2 = I + 3, // i32: 2 and 3 rows' bytes
+    RB3 = I + 4;
+  const N16 = I + 5; // i32: rowBytes rounded down to whole vectors
+  const ACC = I + 6; // v128: four rows' sums
+  const E = I + 7; // v128 × 4: expr over four columns of each of the four rows, then those transposed
+  const ACC1 = I + 11; // f32: one row's sum
+  const D = I + 12; // f32: the row length, the divisor
+  // expr over columns j…j+3 of row r + q (lanes = columns), as the elementwise kernels read their inputs.
+  const emitRow = (e: Expr, q: number): number[] => {
+    if ('in' in e) {
+      const kind = k.inputs[e.in];
+      const rowAt = q === 0 ? [] : [...op.get(q === 1 ? ROW_BYTES : q === 2 ? RB2 : RB3), ...op.i32Add];
+      if (kind === 'full') return [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...rowAt, ...op.v128Load];
+      if (kind === 'row') return [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...op.v128Load];
+      const at = kind === 'col' && q > 0 ? [...op.i32(4 * q), ...op.i32Add] : [];
+      return [...op.get(param(e.in)), ...at, ...op.f32Load, ...op.f32x4Splat];
+    }
+    if ('c' in e) return [...op.f32(e.c), ...op.f32x4Splat];
+    return [...emitRow(e.a, q), ...emitRow(e.b, q), ...LANES[e.op]];
+  };
+  // The 4 × 4 block [row q][column c] turned to [column c][row q] with two rounds of shuffles, then added to the
+  // sums column by column (j, j + 1, j + 2, j + 3: each row's order).
+  const pair = (a: number, b: number, lanes: number[]) => [...op.get(a), ...op.get(b), ...op.f32x4Shuffle(lanes)];
+  const blockSum = [
+    ...[0, 1, 2, 3].flatMap((q) => [...emitRow(k.expr, q), ...op.set(E + q)]),
+    ...pair(E, E + 1, [0, 4, 1, 5]), // a0 b0 a1 b1
+    ...pair(E, E + 1, [2, 6, 3, 7]), // a2 b2 a3 b3
+    ...pair(E + 2, E + 3, [0, 4, 1, 5]),
+    ...pair(E + 2, E + 3, [2, 6, 3, 7]),
+    ...op.set(E + 3),
+    ...op.set(E + 2),
+    ...op.set(E + 1),
+    ...op.set(E),
+    ...[
+      [E, E + 2, [0, 1, 4, 5]],
+      [E, E + 2, [2, 3, 6, 7]],
+      [E + 1, E + 3, [0, 1, 4, 5]],
+      [E + 1, E + 3, [2, 3, 6, 7]],
+    ].flatMap(([a, b, lanes]) => [
+      ...op.get(ACC),
+      ...pair(a as number, b as number, lanes as number[]),
+      ...LANES.add,
+      ...op.set(ACC),
+    ]),
+  ];
+  const emit = (e: Expr, vector: boolean): number[] => {
+    if ('in' in e) {
+      const kind = k.inputs[e.in];
+      const at = (rowBytes: number[]) => [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...rowBytes];
+      if (kind === 'full' && vector)
+        return [
+          ...at([]),
+          ...op.f32Load,
+          ...op.f32x4Splat,
+          ...at([...op.get(ROW_BYTES), ...op.i32Add]),
+          ...op.f32Load,
+          ...op.f32x4ReplaceLane(1),
+          ...at([...op.get(RB2), ...op.i32Add]),
+          ...op.f32Load,
+          ...op.f32x4ReplaceLane(2),
+          ...at([...op.get(RB3), ...op.i32Add]),
+          ...op.f32Load,
+          ...op.f32x4ReplaceLane(3),
+        ];
+      if (kind === 'full' || kind === 'row') return [...at([]), ...op.f32Load, ...(vector ? op.f32x4Splat : [])];
+      // col: this row's value (four rows' in a vector); scalar: the one value
+      return [
+        ...op.get(param(e.in)),
+        ...(vector && kind === 'col' ? op.v128Load : op.f32Load),
+        ...(vector && kind === 'scalar' ? op.f32x4Splat : []),
+      ];
+    }
+    if ('c' in e) return [...op.f32(e.c), ...(vector ? op.f32x4Splat : [])];
+    return [...emit(e.a, vector), ...emit(e.b, vector), ...(vector ? LANES[e.op] : SCALAR[e.op])];
+  };
+  const advance = (local: number, by: number[]) => [...op.get(local), ...by, ...op.i32Add, ...op.set(local)];
+  // A `row` input is read at I from its start for every row; a `full` one moves down `rows` rows, a `col` one `rows`.
+  const nextRows = (rows: number) =>
+    k.inputs.flatMap((kind, i) =>
+      kind === 'full'
+        ? advance(param(i), rows === 4 ? [...op.get(RB2), ...op.get(RB2), ...op.i32Add] : op.get(ROW_BYTES))
+        : kind === 'col'
+          ? advance(param(i), op.i32(4 * rows))
+          : [],
+    );
+  const whileLess = (a: number, b: number, body: number[]) => [
+    ...op.block,
+    ...op.loop,
+    ...op.get(a),
+    ...op.get(b),
+    ...op.i32GeU,
+    ...op.brIf(1),
+    ...body,
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+  const rowSum = (vector: boolean) => [
+    ...op.i32(0),
+    ...op.set(I),
+    ...(vector ? [...op.f32(0), ...op.f32x4Splat, ...op.set(ACC)] : [...op.f32(0), ...op.set(ACC1)]),
+    // Four rows: whole 4 × 4 blocks first, then the remaining 0–3 columns gathered one at a time.
+    ...(vector ? whileLess(I, N16, [...blockSum, ...advance(I, op.i32(16))]) : []),
+    ...whileLess(I, ROW_BYTES, [
+      ...op.get(vector ? ACC : ACC1),
+      ...emit(k.expr, vector),
+      ...(vector ? LANES.add : SCALAR.add),
+      ...op.set(vector ? ACC : ACC1),
+      ...advance(I, op.i32(4)),
+    ]),
+  ];
+  const code = [
+    ...op.get(ROWS),
+    ...op.i32(-4),
+    ...op.i32And,
+    ...op.set(R4),
+    ...op.get(ROW_BYTES),
+    ...op.i32(-16),
+    ...op.i32And,
+    ...op.set(N16),
+    ...op.get(ROW_BYTES),
+    ...op.i32(2),
+    ...op.i32Mul,
+    ...op.set(RB2),
+    ...op.get(RB2),
+    ...op.get(ROW_BYTES),
+    ...op.i32Add,
+    ...op.set(RB3),
+    ...op.get(ROW_BYTES),
+    ...op.i32(2),
+    ...op.i32ShrU, // the row's element count, as tfjs's Mean divides by it
+    ...op.f32ConvertI32U,
+    ...op.set(D),
+    ...whileLess(R, R4, [
+      ...rowSum(true),
+      ...op.get(OUT),
+      ...op.get(ACC),
+      ...(k.reduce === 'mean' ? [...op.get(D), ...op.f32x4Splat, ...op.f32x4Div] : []),
+      ...op.v128Store,
+      ...advance(OUT, op.i32(16)),
+      ...nextRows(4),
+      ...advance(R, op.i32(4)),
+    ]),
+    ...whileLess(R, ROWS, [
+      ...rowSum(false),
+      ...op.get(OUT),
+      ...op.get(ACC1),
+      ...(k.reduce === 'mean' ? [...op.get(D), ...op.f32Div] : []),
+      ...op.f32Store,
+      ...advance(OUT, op.i32(4)),
+      ...nextRows(1),
+      ...advance(R, op.i32(1)),
+    ]),
+    ...op.end,
+  ];
+  const locals = vec([
+    [6, I32],
+    [5, V128],
+    [2, F32],
+  ]);
+  return [...locals, ...code];
+}
+
 /** The module: memory imported as env.memory, one exported function per kernel, under the kernel's name. */
 export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
   const arities = [...new Set(kernels.map((k) => k.inputs.length))];
@@ -235,7 +426,7 @@ export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
       10,
       vec(
         kernels.map((k) => {
-          const b = functionBody(k);
+          const b = k.reduce === undefined ? functionBody(k) : reductionBody(k);
           return [...u32(b.length), ...b];
         }),
       ),

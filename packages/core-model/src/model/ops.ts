@@ -126,14 +126,14 @@ const fusedLayerNormOp = customOp(
  */
 const wasmLayerNormOp = customOp(
   (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) => {
-    const m = tf.mean(x, -1, true);
-    const invStd = tf.rsqrt(tf.add(tf.mean(wasmFused.lnSquare(x, m), -1, true), LN_EPS));
+    const m = wasmFused.rowMean(x);
+    const invStd = tf.rsqrt(tf.add(wasmFused.lnVariance(x, m), LN_EPS));
     return { value: wasmFused.lnForward(x, m, invStd, scale, bias), saved: [x, m, invStd, scale] };
   },
   (dy, [x, m, invStd, scale]) => {
     const g = tf.mul(dy, scale);
-    const mgx = tf.mean(wasmFused.lnXhatTimes(g, x, m, invStd), -1, true);
-    const dx = wasmFused.lnGradX(g, tf.mean(g, -1, true), x, m, invStd, mgx);
+    const mgx = wasmFused.lnMeanXhatTimes(g, x, m, invStd);
+    const dx = wasmFused.lnGradX(g, wasmFused.rowMean(g), x, m, invStd, mgx);
     return [dx, sumRows(wasmFused.lnXhatTimes(dy, x, m, invStd) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
   },
 );
@@ -201,9 +201,10 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, l, h * dh]);
 }
 
-/** Attention's two elementwise pieces: the scores c·s + bias, and dS = p ⊙ (dP − r) with r = rowsum(dP ⊙ p). */
+/** Attention's elementwise pieces: the scores c·s + bias, r = rowsum(dP ⊙ p), and dS = p ⊙ (dP − r). */
 interface AttentionPieces {
   scores(s: tf.Tensor, c: number, bias: tf.Tensor): tf.Tensor;
+  r(dP: tf.Tensor, p: tf.Tensor): tf.Tensor;
   dS(p: tf.Tensor, dP: tf.Tensor, r: tf.Tensor): tf.Tensor;
 }
 
@@ -222,7 +223,7 @@ const attentionWith = (pieces: AttentionPieces) =>
     (dO, [q, k, v, p, bias]) => {
       const c = 1 / Math.sqrt(q.shape[3]!);
       const dP = matMulT(dO, v, false, true);
-      const dS = pieces.dS(p, dP, tf.sum(tf.mul(dP, p), -1, true));
+      const dS = pieces.dS(p, dP, pieces.r(dP, p));
       return [
         tf.mul(tf.matMul(dS, k), c),
         tf.mul(matMulT(dS, q, true, false), c),
@@ -235,15 +236,17 @@ const attentionWith = (pieces: AttentionPieces) =>
 /** Attention from composed tfjs ops. */
 const attentionOp = attentionWith({
   scores: (s, c, bias) => tf.add(tf.mul(s, c), bias),
+  r: (dP, p) => tf.sum(tf.mul(dP, p), -1, true),
   dS: (p, dP, r) => tf.mul(p, tf.sub(dP, r)),
 });
 
 /**
- * The same attention with wasm-fused.ts's kernels (scale and bias in one pass, dS in one): the composed op's values
- * bit for bit. The bias is one value or one [L, S] mask under every batch row and head.
+ * The same attention with wasm-fused.ts's kernels (scale and bias in one pass, r in one, dS in one): the composed
+ * op's values bit for bit. The bias is one value or one [L, S] mask under every batch row and head.
  */
 const wasmAttentionOp = attentionWith({
   scores: (s, c, bias) => wasmFused.scores(s, tf.scalar(c), bias),
+  r: wasmFused.softmaxGradR,
   dS: wasmFused.softmaxGradDs,
 });
 
