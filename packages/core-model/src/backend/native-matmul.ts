@@ -301,7 +301,11 @@ export function loadNativeMatMul(threads = 1): NativeMatMul | string {
 // ---------------------------------------------------------------------------------------------------------------
 // The kernel
 
-/** Products smaller than this many multiply-adds stay on wasm's kernel: onnxruntime's ~30 µs per call wins there. */
+/**
+ * Products smaller than this many multiply-adds stay on wasm's kernel. Chosen when a call through onnxruntime-node's
+ * binding cost ~30 µs; through the C API it costs ~9 µs (an [8, 8] product), but moving the line would change which
+ * kernel, and so which rounding, small models' products get.
+ */
 export const NATIVE_MATMUL_MIN_WORK = 16384;
 
 let nativeCalls = 0;

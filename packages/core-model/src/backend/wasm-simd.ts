@@ -324,7 +324,7 @@ function reductionBody(k: SimdKernel): number[] {
     return [...emit(e.a, vector), ...emit(e.b, vector), ...(vector ? LANES[e.op] : SCALAR[e.op])];
   };
   const advance = (local: number, by: number[]) => [...op.get(local), ...by, ...op.i32Add, ...op.set(local)];
-  // A `row` input is read at I from its start for every row; a `full` one moves down `rows` rows, a `col` one `rows`.
+  // After `rows` rows: a `full` input moves down that many rows, a `col` one that many values; `row` and `scalar` stay.
   const nextRows = (rows: number) =>
     k.inputs.flatMap((kind, i) =>
       kind === 'full'
