@@ -75,12 +75,18 @@ describe('REWARD_TUNE_NATIVE_MATMUL', () => {
   (available ? it : it.skip)(
     'a second copy of the module loads too (koffi keeps one registry of names a process)',
     () => {
-      // Jest's sandboxes and two bundles in one process each bind the C API again.
-      jest.isolateModules(() => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const again = require('./native-matmul') as typeof import('./native-matmul');
-        expect(again.loadNativeMatMul(1)).not.toEqual(expect.any(String));
-      });
+      // Jest's sandboxes and two bundles in one process each bind the C API again. (The second copy of tfjs-core
+      // that comes with it warns that its platform is set already: silenced here.)
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+      try {
+        jest.isolateModules(() => {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const again = require('./native-matmul') as typeof import('./native-matmul');
+          expect(again.loadNativeMatMul(1)).not.toEqual(expect.any(String));
+        });
+      } finally {
+        warn.mockRestore();
+      }
     },
   );
 
