@@ -93,9 +93,9 @@ function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined 
 }
 
 /**
- * rows × rowElements for a kernel's inputs: the output has the first input's shape; a `row` input's size is the row
- * length, else a `col` input's size is the row count, else the whole tensor is one row. Throws on inputs that do not
- * fit that layout (a bug in ops.ts, not a user error).
+ * rows × rowElements for a kernel's inputs: a reduction's rows are the first input's last axis; otherwise the output
+ * has the first input's shape, a `row` input's size is the row length, else a `col` input's size is the row count,
+ * else the whole tensor is one row. Throws on inputs that do not fit that layout (a bug in ops.ts, not a user error).
  */
 function layout(k: Kernel, ins: tf.TensorInfo[]): { rows: number; d: number } {
   const n = tf.util.sizeFromShape(ins[0].shape);
@@ -142,7 +142,7 @@ export function registerWasmFusedKernels(): void {
         if (fns === undefined) throw new Error(`${k.name}: the SIMD module does not run on this wasm heap`);
         const { rows, d } = layout(k, ins);
         const be = wasmBackend(backend);
-        // A mean keeps the reduced axis, as tf.mean(x, -1, true) does.
+        // A reduction keeps the reduced axis, as tf.mean(x, -1, true) and tf.sum(x, -1, true) do.
         const out = be.makeOutput(k.reduce ? [...ins[0].shape.slice(0, -1), 1] : ins[0].shape, 'float32');
         const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
         if (rows > 0) fns[k.name](at(out), rows, d * 4, ...ins.map(at));
