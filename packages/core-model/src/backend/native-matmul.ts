@@ -324,7 +324,8 @@ export function registerNativeMatMul(wasmThreads: number): { ok: true; detail: s
   if (active !== null) return { ok: true, detail: active.detail };
   const threads = nativeMatMulThreads();
   if (threads === 0) return { ok: false, why: 'off (REWARD_TUNE_NATIVE_MATMUL=0)' };
-  // The threaded build's heap is a SharedArrayBuffer, which the binding does not accept as tensor memory.
+  // The threaded build's heap is a SharedArrayBuffer: onnxruntime-node's binding refused it as tensor memory, and the
+  // two (XNNPACK's pool and onnxruntime's) were never tried together through the C API. One or the other.
   if (wasmThreads > 1) return { ok: false, why: 'not used with the threaded wasm build' };
   const loaded = loadNativeMatMul(threads);
   if (typeof loaded === 'string') return { ok: false, why: loaded };
