@@ -2,7 +2,7 @@
  * The detection task's configuration: one zod schema (defaults here and only here) and the named presets.
  *
  *   mu     the smallest, for unit tests (seconds)
- *   quick  a smoke run of the whole recipe, a few minutes on 2 CPU cores
+ *   quick  a smoke run of the whole recipe, under a minute on 2 CPU cores
  *   tiny   the CPU demo: 64×64 synthetic shapes, a 0.8M-parameter model (the toy run's scale), tuned with exact
  *          token values (docs/experiments/detection-tiny-demo.md)
  *   tiny-paper  the same model and data tuned with the paper's recipe, whole as far as it is known (below)
