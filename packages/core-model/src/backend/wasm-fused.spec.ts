@@ -110,36 +110,24 @@ describe('fused wasm kernels in model/ops.ts', () => {
     setWasmFused(true);
   });
 
+  const norm = (x: tf.Tensor, scale: tf.Tensor, bias: tf.Tensor) =>
+    layerNorm(
+      new Map([
+        ['n/scale', scale as tf.Variable],
+        ['n/bias', bias as tf.Variable],
+      ]),
+      'n',
+      x,
+    );
   const cases: [string, string | string[], () => tf.Tensor[], (...x: tf.Tensor[]) => tf.Tensor][] = [
     ['GELU, 4 × 130 (a remainder)', 'RtGeluPre', () => [normal([4, 130], 1, 4)], (x) => geluTanh(x)],
     ['GELU, 2048 × 64', 'RtGeluGradPost', () => [normal([2048, 64], 2, 3)], (x) => geluTanh(x)],
-    [
-      'layer norm, 33 × 18',
-      'RtLnGradX',
-      () => [normal([33, 18], 3, 5), normal([18], 4), normal([18], 5)],
-      (x, scale, bias) =>
-        layerNorm(
-          new Map([
-            ['n/scale', scale as tf.Variable],
-            ['n/bias', bias as tf.Variable],
-          ]),
-          'n',
-          x,
-        ),
-    ],
+    ['layer norm, 33 × 18', 'RtLnGradX', () => [normal([33, 18], 3, 5), normal([18], 4), normal([18], 5)], norm],
     [
       'layer norm, 64 × 128 (whole groups of four rows)',
       ['RtRowMean', 'RtLnVariance', 'RtLnMeanXhatTimes'],
       () => [normal([64, 128], 13, 3), normal([128], 14), normal([128], 15)],
-      (x, scale, bias) =>
-        layerNorm(
-          new Map([
-            ['n/scale', scale as tf.Variable],
-            ['n/bias', bias as tf.Variable],
-          ]),
-          'n',
-          x,
-        ),
+      norm,
     ],
     [
       'causal self-attention, 2 × 3 heads × 9 × 5',
