@@ -133,6 +133,23 @@ const OUT = 0,
   ROW_BYTES = 2,
   IN0 = 3;
 
+/** local += by (an i32 local). */
+const advance = (local: number, by: number[]): number[] => [...op.get(local), ...by, ...op.i32Add, ...op.set(local)];
+
+/** while (a < b) body — unsigned i32 locals. */
+const whileLess = (a: number, b: number, body: number[]): number[] => [
+  ...op.block,
+  ...op.loop,
+  ...op.get(a),
+  ...op.get(b),
+  ...op.i32GeU,
+  ...op.brIf(1),
+  ...body,
+  ...op.br(0),
+  ...op.end,
+  ...op.end,
+];
+
 function constants(e: Expr, into: number[] = []): number[] {
   if ('c' in e) {
     if (!into.includes(e.c)) into.push(e.c);
@@ -176,25 +193,16 @@ function functionBody(k: SimdKernel): number[] {
     ...op.set(v128Of(j)),
   ];
   const loadInput = (i: number) => [...op.get(param(i)), ...op.f32Load];
-  const advance = (local: number, by: number[]) => [...op.get(local), ...by, ...op.i32Add, ...op.set(local)];
-  const loop = (vector: boolean) => [
-    // while (I < end) { out[I] = expr; I += step }
-    ...op.block,
-    ...op.loop,
-    ...op.get(I),
-    ...op.get(vector ? N16 : ROW_BYTES),
-    ...op.i32GeU,
-    ...op.brIf(1),
-    ...op.get(OUT),
-    ...op.get(I),
-    ...op.i32Add,
-    ...emit(k.expr, vector),
-    ...(vector ? op.v128Store : op.f32Store),
-    ...advance(I, op.i32(vector ? 16 : 4)),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-  ];
+  // while (I < end) { out[I] = expr; I += step }
+  const loop = (vector: boolean) =>
+    whileLess(I, vector ? N16 : ROW_BYTES, [
+      ...op.get(OUT),
+      ...op.get(I),
+      ...op.i32Add,
+      ...emit(k.expr, vector),
+      ...(vector ? op.v128Store : op.f32Store),
+      ...advance(I, op.i32(vector ? 16 : 4)),
+    ]);
   const code = [
     ...op.get(ROW_BYTES),
     ...op.i32(-16),
@@ -202,26 +210,19 @@ function functionBody(k: SimdKernel): number[] {
     ...op.set(N16),
     ...cs.flatMap((c) => hold(heldConst(c), op.f32(c))),
     ...k.inputs.flatMap((kind, i) => (kind === 'scalar' ? hold(heldInput(i), loadInput(i)) : [])),
-    // while (R < rows): one row
-    ...op.block,
-    ...op.loop,
-    ...op.get(R),
-    ...op.get(ROWS),
-    ...op.i32GeU,
-    ...op.brIf(1),
-    ...k.inputs.flatMap((kind, i) => (kind === 'col' ? hold(heldInput(i), loadInput(i)) : [])),
-    ...op.i32(0),
-    ...op.set(I),
-    ...loop(true),
-    ...loop(false),
-    ...advance(OUT, op.get(ROW_BYTES)),
-    ...k.inputs.flatMap((kind, i) =>
-      kind === 'full' ? advance(param(i), op.get(ROW_BYTES)) : kind === 'col' ? advance(param(i), op.i32(4)) : [],
-    ),
-    ...advance(R, op.i32(1)),
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
+    // one row at a time
+    ...whileLess(R, ROWS, [
+      ...k.inputs.flatMap((kind, i) => (kind === 'col' ? hold(heldInput(i), loadInput(i)) : [])),
+      ...op.i32(0),
+      ...op.set(I),
+      ...loop(true),
+      ...loop(false),
+      ...advance(OUT, op.get(ROW_BYTES)),
+      ...k.inputs.flatMap((kind, i) =>
+        kind === 'full' ? advance(param(i), op.get(ROW_BYTES)) : kind === 'col' ? advance(param(i), op.i32(4)) : [],
+      ),
+      ...advance(R, op.i32(1)),
+    ]),
     ...op.end,
   ];
   const locals = vec([
@@ -323,7 +324,6 @@ function reductionBody(k: SimdKernel): number[] {
     if ('c' in e) return [...op.f32(e.c), ...(vector ? op.f32x4Splat : [])];
     return [...emit(e.a, vector), ...emit(e.b, vector), ...(vector ? LANES[e.op] : SCALAR[e.op])];
   };
-  const advance = (local: number, by: number[]) => [...op.get(local), ...by, ...op.i32Add, ...op.set(local)];
   // After `rows` rows: a `full` input moves down that many rows, a `col` one that many values; `row` and `scalar` stay.
   const nextRows = (rows: number) =>
     k.inputs.flatMap((kind, i) =>
@@ -333,18 +333,6 @@ function reductionBody(k: SimdKernel): number[] {
           ? advance(param(i), op.i32(4 * rows))
           : [],
     );
-  const whileLess = (a: number, b: number, body: number[]) => [
-    ...op.block,
-    ...op.loop,
-    ...op.get(a),
-    ...op.get(b),
-    ...op.i32GeU,
-    ...op.brIf(1),
-    ...body,
-    ...op.br(0),
-    ...op.end,
-    ...op.end,
-  ];
   const rowSum = (vector: boolean) => [
     ...op.i32(0),
     ...op.set(I),
