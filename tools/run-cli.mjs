@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Runs the CLI of the package in the current directory (`nx run <project>:<target>` lands here through the
-// package's npm script, and `npm start` directly, so that the CLI's exit code 2 reaches the shell): rebuilds dist/cli.cjs when any workspace source is newer, then runs it with the target
-// name as its sub-command and passes every further argument through. The CLI runs from the workspace root, so
-// relative paths given to `nx run` (--data, --out) mean the same wherever nx was started; its environment raises
-// glibc's malloc thresholds (cliEnv, below).
+// package's npm script, and `npm start` directly, so that the CLI's exit code 2 reaches the shell): rebuilds
+// dist/cli.cjs when any workspace source is newer, then runs it with the target name as its sub-command and passes
+// every further argument through. The CLI runs from the workspace root, so relative paths given to `nx run` (--data,
+// --out) mean the same wherever nx was started; its environment raises glibc's malloc thresholds (cliEnv, below).
 //
 // Usage (from a package directory): node ../../tools/run-cli.mjs <sub-command> [args...]
 import { existsSync } from 'node:fs';
