@@ -1,10 +1,24 @@
 // wasm-simd.ts's compiler on a memory of its own (each input kind, whole vectors and the remainder), and the fused
-// wasm kernels of wasm-fused.ts inside model/ops.ts's GELU, layer norm, attention and dense layer: values and
-// gradients bit for bit equal to the composed ops they replace, with the fused kernels seen to run.
+// wasm kernels of wasm-fused.ts inside model/ops.ts's GELU, layer norm, attention and dense layer, and inside the
+// optimizers' updates: values (and gradients, and optimizer state) bit for bit equal to the composed ops they
+// replace, with the fused kernels seen to run.
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedWasm, initBackend, setWasmFused } from './index';
-import { add, input, instantiateSimd, mul, simdModuleBytes, sub, type SimdKernel } from './wasm-simd';
+import {
+  add,
+  constant,
+  div,
+  input,
+  instantiateSimd,
+  mul,
+  simdModuleBytes,
+  sqrt,
+  sub,
+  type SimdKernel,
+} from './wasm-simd';
 import { attend, causalBias, dense, geluTanh, layerNorm } from '../model/ops';
+import type { Params } from '../model/policy';
+import { Adafactor, AdamW, type ChainConfig, type Optimizer } from '../optim';
 
 const WebAssembly = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => object } })
   .WebAssembly;
@@ -63,6 +77,21 @@ describe('wasm-simd compiler', () => {
       expect(f32[OUT + rows]).toBe(42);
     },
   );
+
+  it('divides and takes square roots as IEEE float32 does, remainders included', () => {
+    const q: SimdKernel = { name: 'q', inputs: ['full', 'scalar'], expr: div(constant(1), sqrt(add(a, b))) };
+    const memory = new WebAssembly.Memory({ initial: 1 }) as { buffer: ArrayBuffer };
+    const fns = instantiateSimd(memory, [q])!;
+    const n = 23; // five whole vectors and three more
+    const f32 = new Float32Array(memory.buffer);
+    const [X, S, OUT] = [0, 1024, 2048];
+    for (let i = 0; i < n; i++) f32[X + i] = Math.fround(Math.exp(Math.sin(i + 1) * 20));
+    f32[X] = -1; // a NaN from the root
+    f32[S] = Math.fround(1e-30);
+    fns.q(OUT * 4, 1, n * 4, X * 4, S * 4);
+    const fr = Math.fround;
+    for (let i = 0; i < n; i++) expect(f32[OUT + i]).toBe(fr(1 / fr(Math.sqrt(fr(f32[X + i] + f32[S])))));
+  });
 
   it('emits a module the engine validates', () => {
     const wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly;
@@ -165,5 +194,101 @@ describe('fused wasm kernels in model/ops.ts', () => {
     const mask = tf.tensor4d([0, -1e9, 0, 0, 0, 0, 0, -1e9, 0, 0, 0, 0, 0, 0, 0, -1e9, 0, 0], [2, 1, 3, 3]);
     const prof = await tf.profile(() => attend(q, q, q, mask));
     expect(prof.kernelNames.some((k) => k.startsWith('Rt'))).toBe(false);
+  });
+});
+
+describe('fused wasm kernels in the optimizers', () => {
+  beforeAll(async () => {
+    await initBackend('wasm', { quiet: true });
+  });
+
+  // Cases are rows of four (jest would take a missing fourth argument for its `done` callback).
+  // 2 + 7 + 12 + 31 elementwise elements (whole vectors and remainders); a matrix Adafactor factors (both dims ≥ 32).
+  const shapes: Record<string, number[]> = {
+    'a/bias': [7],
+    'a/kernel': [3, 4],
+    'b/scale': [31],
+    'c/kernel': [2, 1],
+    'f/kernel': [40, 33],
+  };
+
+  // Seeds start at 1: tfjs takes a seed of 0 for none.
+  /** Parameters and optimizer state after three updates, as bits, fused kernels on or off; and the kernels run. */
+  async function train(
+    on: boolean,
+    make: (p: Params) => Optimizer,
+    missing: string | null,
+  ): Promise<{ values: number[][]; kernels: string[] }> {
+    setWasmFused(on);
+    try {
+      const params: Params = new Map(
+        Object.entries(shapes).map(([n, s], i) => [n, tf.variable(tf.randomNormal(s, 0, 1, 'float32', i + 1))]),
+      );
+      const opt = make(params);
+      const kernels: string[] = [];
+      for (let t = 0; t < 3; t++) {
+        const names = Object.keys(shapes).filter((n) => !(t === 1 && n === missing));
+        const grads = new Map(names.map((n, i) => [n, tf.randomNormal(shapes[n], 0, 1, 'float32', 10 * t + i + 1)]));
+        kernels.push(...(await tf.profile(() => opt.apply(params, grads))).kernelNames);
+        tf.dispose([...grads.values()]);
+      }
+      const values: number[][] = [];
+      for (const p of params.values()) values.push(await bits(p));
+      for (const [, st] of [...opt.getState().tensors].sort(([x], [y]) => x.localeCompare(y)))
+        values.push(await bits(st));
+      opt.dispose();
+      tf.dispose([...params.values()]);
+      return { values, kernels };
+    } finally {
+      setWasmFused(true);
+    }
+  }
+
+  const base: ChainConfig = { lr: 0.05, schedule: { kind: 'cosine', warmupSteps: 1, totalSteps: 3 } };
+  const cases: [string, string[], (p: Params) => Optimizer, string | null][] = [
+    ['AdamW', ['RtAdamM', 'RtAdamV', 'RtAdamU', 'RtStep'], (p) => new AdamW(p, base), null],
+    ['AdamW with weight decay on kernels', ['RtStepWdEach'], (p) => new AdamW(p, { ...base, wd: 0.1 }), null],
+    [
+      'AdamW with weight decay on all',
+      ['RtStepWd'],
+      (p) => new AdamW(p, { ...base, wd: 0.1, wdMults: [['.*', 0.5]] }),
+      null,
+    ],
+    [
+      'AdamW per parameter, clipped',
+      ['RtAdamU', 'RtStepWd'],
+      (p) => new AdamW(p, { ...base, wd: 0.1, gradClipNorm: 1, fuseElementwise: false }),
+      null,
+    ],
+    ['AdamW, a gradient missing', ['RtAdamU'], (p) => new AdamW(p, { ...base, wd: 0.1 }), 'b/scale'],
+    [
+      'AdamW, lr multipliers of the flat group',
+      ['RtAdamU'],
+      (p) => new AdamW(p, { ...base, lrMults: [['^a/', 2]], wdMults: [['^b/', 1]], wd: 0.1 }),
+      null,
+    ],
+    ['Adafactor', ['RtAfV', 'RtAfM', 'RtStep'], (p) => new Adafactor(p, base), null],
+    [
+      'Adafactor with weight decay, per parameter',
+      ['RtAfM', 'RtStepWd'],
+      (p) => new Adafactor(p, { ...base, wd: 0.1, fuseElementwise: false }),
+      null,
+    ],
+    ['Adafactor without momentum', ['RtStep'], (p) => new Adafactor(p, { ...base, adafactor: { momentum: 0 } }), null],
+    [
+      'Adafactor with block-RMS clipping',
+      ['RtStep'],
+      (p) => new Adafactor(p, { ...base, adafactor: { clippingThreshold: 1 } }),
+      null,
+    ],
+  ];
+
+  it.each(cases)('%s: parameters and state as the composed ops, bit for bit', async (_n, kernels, make, missing) => {
+    const fused = await train(true, make, missing);
+    const composed = await train(false, make, missing);
+    for (const name of kernels) expect(fused.kernels).toContain(name);
+    expect(composed.kernels.some((k) => k.startsWith('Rt'))).toBe(false);
+    expect(fused.values.length).toBe(composed.values.length);
+    fused.values.forEach((v, i) => expect(v).toEqual(composed.values[i]));
   });
 });

@@ -19,6 +19,16 @@
  *   RtSoftmaxGradR   dp, p → Σ dp·p                               (over S, [B, H, L, 1] out)
  *   RtSoftmaxGradDs  p, dp, r → p·(dp − r)
  *   RtAddRow         x, bias → x + bias                           (a dense layer's bias)
+ * and the optimizers' elementwise updates (optim/), each the composed update's ops in its order, over a parameter
+ * (or the flat buffer of all elementwise ones) and its slots, all of one shape, with scalars b1, c1, … :
+ *   RtAdamM          m, g, b1, c1 → b1·m + c1·g                   (Adam's moments)
+ *   RtAdamV          v, g, b2, c2 → b2·v + c2·(g·g)
+ *   RtAdamU          m, v, d1, d2, eps → (m·d1) / (sqrt(v·d2) + eps)
+ *   RtAfV            v, g, b2, c2, eps → b2·v + c2·(g·g + eps)    (Adafactor's unfactored second moment)
+ *   RtAfM            m, g, v, mu, c → mu·m + c·(g·(1 / sqrt(v)))  (its momentum on u = g·rsqrt(v))
+ *   RtStep           θ, u, lr → θ − u·lr                          (the chain's tail, optim/chain.ts)
+ *   RtStepWd         θ, u, lr, wd → θ − (u·lr + θ·wd)
+ *   RtStepWdEach     θ, u, lr, wd → θ − (u·lr + θ·wd)             (wd one value per element: kernels', biases' 0)
  * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 3 and 5
  * (counting the tfjs kernels left around them: the sigmoid, the variance's add and rsqrt).
  */
@@ -26,9 +36,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   add,
   constant,
+  div,
   input,
   instantiateSimd,
   mul,
+  sqrt,
   sub,
   type Expr,
   type InputKind,
@@ -81,6 +93,28 @@ const KERNELS: readonly Kernel[] = [
   kernel('RtAddRow', { x: 'full', bias: 'row' }, (x, bias) => add(x, bias)),
   kernel('RtSoftmaxGradR', { dp: 'full', p: 'full' }, (dp, p) => mul(dp, p), 'sum'),
   kernel('RtSoftmaxGradDs', { p: 'full', dp: 'full', r: 'col' }, (p, dp, r) => mul(p, sub(dp, r))),
+  kernel('RtAdamM', { m: 'full', g: 'full', b1: 'scalar', c1: 'scalar' }, (m, g, b1, c1) =>
+    add(mul(b1, m), mul(c1, g)),
+  ),
+  kernel('RtAdamV', { v: 'full', g: 'full', b2: 'scalar', c2: 'scalar' }, (v, g, b2, c2) =>
+    add(mul(b2, v), mul(c2, mul(g, g))),
+  ),
+  kernel('RtAdamU', { m: 'full', v: 'full', d1: 'scalar', d2: 'scalar', eps: 'scalar' }, (m, v, d1, d2, eps) =>
+    div(mul(m, d1), add(sqrt(mul(v, d2)), eps)),
+  ),
+  kernel('RtAfV', { v: 'full', g: 'full', b2: 'scalar', c2: 'scalar', eps: 'scalar' }, (v, g, b2, c2, eps) =>
+    add(mul(b2, v), mul(c2, add(mul(g, g), eps))),
+  ),
+  kernel('RtAfM', { m: 'full', g: 'full', v: 'full', mu: 'scalar', c: 'scalar' }, (m, g, v, mu, c) =>
+    add(mul(mu, m), mul(c, mul(g, div(constant(1), sqrt(v))))),
+  ),
+  kernel('RtStep', { theta: 'full', u: 'full', lr: 'scalar' }, (theta, u, lr) => sub(theta, mul(u, lr))),
+  kernel('RtStepWd', { theta: 'full', u: 'full', lr: 'scalar', wd: 'scalar' }, (theta, u, lr, wd) =>
+    sub(theta, add(mul(u, lr), mul(theta, wd))),
+  ),
+  kernel('RtStepWdEach', { theta: 'full', u: 'full', lr: 'scalar', wd: 'full' }, (theta, u, lr, wd) =>
+    sub(theta, add(mul(u, lr), mul(theta, wd))),
+  ),
 ];
 
 /** The compiled kernels on each backend instance's heap (undefined where they cannot run on it: a shared heap). */
@@ -177,4 +211,14 @@ export const wasmFused = {
   softmaxGradR: (dp: T, p: T): T => run('RtSoftmaxGradR', { dp, p }),
   softmaxGradDs: (p: T, dp: T, r: T): T => run('RtSoftmaxGradDs', { p, dp, r }),
   addRow: (x: T, bias: T): T => run('RtAddRow', { x, bias }),
+  adamM: (m: T, g: T, b1: T, c1: T): T => run('RtAdamM', { m, g, b1, c1 }),
+  adamV: (v: T, g: T, b2: T, c2: T): T => run('RtAdamV', { v, g, b2, c2 }),
+  adamU: (m: T, v: T, d1: T, d2: T, eps: T): T => run('RtAdamU', { m, v, d1, d2, eps }),
+  adafactorV: (v: T, g: T, b2: T, c2: T, eps: T): T => run('RtAfV', { v, g, b2, c2, eps }),
+  adafactorM: (m: T, g: T, v: T, mu: T, c: T): T => run('RtAfM', { m, g, v, mu, c }),
+  /** θ − u·lr, or θ − (u·lr + θ·wd) with a weight decay (a scalar or one value per element); lr a scalar. */
+  step: (theta: T, u: T, lr: T, wd?: T): T =>
+    wd === undefined
+      ? run('RtStep', { theta, u, lr })
+      : run(wd.rank === 0 ? 'RtStepWd' : 'RtStepWdEach', { theta, u, lr, wd }),
 };

@@ -17,10 +17,17 @@
  * tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time.
  */
 
-/** An expression over the inputs' elements: an input, a float32 constant, or an operation on two expressions. */
+/**
+ * An expression over the inputs' elements: an input, a float32 constant, an operation on two expressions, or a
+ * square root of one. Each is one IEEE float32 operation, correctly rounded, as tfjs's Add, Sub, Mul, RealDiv and
+ * Sqrt are (its Rsqrt is 1 / sqrt(x), two roundings: `div(constant(1), sqrt(x))`).
+ */
 export type Expr =
-  { readonly in: number } | { readonly c: number } | { readonly op: SimdOp; readonly a: Expr; readonly b: Expr };
-export type SimdOp = 'add' | 'sub' | 'mul';
+  | { readonly in: number }
+  | { readonly c: number }
+  | { readonly op: SimdOp; readonly a: Expr; readonly b: Expr }
+  | { readonly op: 'sqrt'; readonly a: Expr };
+export type SimdOp = 'add' | 'sub' | 'mul' | 'div';
 export const input = (i: number): Expr => ({ in: i });
 /** A constant, rounded to float32 as tfjs rounds a JS number operand. */
 export const constant = (v: number): Expr => ({ c: Math.fround(v) });
@@ -30,6 +37,8 @@ const binary =
 export const add = binary('add');
 export const sub = binary('sub');
 export const mul = binary('mul');
+export const div = binary('div');
+export const sqrt = (a: Expr): Expr => ({ op: 'sqrt', a });
 
 /**
  * How an input is read for element j of row r (rows of `rowBytes / 4` elements): `full` at r·rowBytes + 4j (the
@@ -117,15 +126,23 @@ const op = {
     ...u32(13),
     ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
   ],
-  f32Div: [0x95],
-  f32x4Div: [0xfd, ...u32(231)],
 };
-const SCALAR: Record<SimdOp, number[]> = { add: [0x92], sub: [0x93], mul: [0x94] };
-const LANES: Record<SimdOp, number[]> = {
+type AnyOp = SimdOp | 'sqrt';
+const SCALAR: Record<AnyOp, number[]> = { add: [0x92], sub: [0x93], mul: [0x94], div: [0x95], sqrt: [0x91] };
+const LANES: Record<AnyOp, number[]> = {
   add: [0xfd, ...u32(228)],
   sub: [0xfd, ...u32(229)],
   mul: [0xfd, ...u32(230)],
+  div: [0xfd, ...u32(231)],
+  sqrt: [0xfd, ...u32(227)],
 };
+
+/** An operation's code: its operands' (each emitted by `operand`), then its own opcode. */
+const operation = (
+  e: Extract<Expr, { op: AnyOp }>,
+  operand: (x: Expr) => number[],
+  codes: Record<AnyOp, number[]>,
+): number[] => [...operand(e.a), ...('b' in e ? operand(e.b) : []), ...codes[e.op]];
 
 // The function's parameters: out, rows, rowBytes, then the inputs; locals after them.
 const OUT = 0,
@@ -155,7 +172,7 @@ function constants(e: Expr, into: number[] = []): number[] {
     if (!into.includes(e.c)) into.push(e.c);
   } else if ('op' in e) {
     constants(e.a, into);
-    constants(e.b, into);
+    if ('b' in e) constants(e.b, into);
   }
   return into;
 }
@@ -183,7 +200,7 @@ function functionBody(k: SimdKernel): number[] {
       return [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...(vector ? op.v128Load : op.f32Load)];
     }
     if ('c' in e) return op.get((vector ? v128Of : f32Of)(heldConst(e.c)));
-    return [...emit(e.a, vector), ...emit(e.b, vector), ...(vector ? LANES[e.op] : SCALAR[e.op])];
+    return operation(e, (x) => emit(x, vector), vector ? LANES : SCALAR);
   };
   const hold = (j: number, load: number[]) => [
     ...load,
@@ -267,7 +284,7 @@ function reductionBody(k: SimdKernel): number[] {
       return [...op.get(param(e.in)), ...at, ...op.f32Load, ...op.f32x4Splat];
     }
     if ('c' in e) return [...op.f32(e.c), ...op.f32x4Splat];
-    return [...emitRow(e.a, q), ...emitRow(e.b, q), ...LANES[e.op]];
+    return operation(e, (x) => emitRow(x, q), LANES);
   };
   // The 4 × 4 block [row q][column c] turned to [column c][row q] with two rounds of shuffles, then added to the
   // sums column by column (j, j + 1, j + 2, j + 3: each row's order).
@@ -322,7 +339,7 @@ function reductionBody(k: SimdKernel): number[] {
       ];
     }
     if ('c' in e) return [...op.f32(e.c), ...(vector ? op.f32x4Splat : [])];
-    return [...emit(e.a, vector), ...emit(e.b, vector), ...(vector ? LANES[e.op] : SCALAR[e.op])];
+    return operation(e, (x) => emit(x, vector), vector ? LANES : SCALAR);
   };
   // After `rows` rows: a `full` input moves down that many rows, a `col` one that many values; `row` and `scalar` stay.
   const nextRows = (rows: number) =>
@@ -373,7 +390,7 @@ function reductionBody(k: SimdKernel): number[] {
       ...rowSum(true),
       ...op.get(OUT),
       ...op.get(ACC),
-      ...(k.reduce === 'mean' ? [...op.get(D), ...op.f32x4Splat, ...op.f32x4Div] : []),
+      ...(k.reduce === 'mean' ? [...op.get(D), ...op.f32x4Splat, ...LANES.div] : []),
       ...op.v128Store,
       ...advance(OUT, op.i32(16)),
       ...nextRows(4),
@@ -383,7 +400,7 @@ function reductionBody(k: SimdKernel): number[] {
       ...rowSum(false),
       ...op.get(OUT),
       ...op.get(ACC1),
-      ...(k.reduce === 'mean' ? [...op.get(D), ...op.f32Div] : []),
+      ...(k.reduce === 'mean' ? [...op.get(D), ...SCALAR.div] : []),
       ...op.f32Store,
       ...advance(OUT, op.i32(4)),
       ...nextRows(1),

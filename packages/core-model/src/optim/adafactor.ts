@@ -15,6 +15,7 @@
  * Deviation: big_vision keeps m in bfloat16; here it is float32 (tfjs has no bfloat16).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedWasm, wasmFused } from '../backend/wasm-fused';
 import type { Params } from '../model/policy';
 import { ChainedOptimizer, type ChainConfig } from './chain';
 import { clipByBlockRms } from './clip';
@@ -106,8 +107,16 @@ export class Adafactor extends ChainedOptimizer<Scalars> {
 
   protected direction(name: string, g: tf.Tensor, k: Scalars): tf.Tensor {
     const ema = (old: tf.Tensor, x: tf.Tensor): tf.Tensor => tf.add(tf.mul(k.beta2, old), tf.mul(k.oneMinusBeta2, x));
-    const g2 = tf.add(tf.square(g), k.eps);
     const f = factoredDims(g.shape, this.o.minDimSizeToFactor);
+    if (f === null && this.o.momentum !== 0 && this.o.clippingThreshold === undefined && fusedWasm()) {
+      // The same operations in two passes (wasm-fused.ts): the composed ops' values, bit for bit.
+      const v = wasmFused.adafactorV(this.slot(name, 'v'), g, k.beta2, k.oneMinusBeta2, k.eps);
+      const m = wasmFused.adafactorM(this.slot(name, 'm'), g, v, k.mu, k.oneMinusMu);
+      this.setSlot(name, 'v', v);
+      this.setSlot(name, 'm', m);
+      return m;
+    }
+    const g2 = tf.add(tf.square(g), k.eps);
     let u: tf.Tensor;
     if (f === null) {
       const v = ema(this.slot(name, 'v'), g2);

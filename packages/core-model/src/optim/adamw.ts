@@ -5,6 +5,7 @@
  *   m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,  u = (m / (1−β1ⁿ)) / (sqrt(v / (1−β2ⁿ)) + ε)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedWasm, wasmFused } from '../backend/wasm-fused';
 import type { Params } from '../model/policy';
 import { ChainedOptimizer, type ChainConfig } from './chain';
 
@@ -58,6 +59,14 @@ export class AdamW extends ChainedOptimizer<Scalars> {
   }
 
   protected direction(name: string, g: tf.Tensor, k: Scalars): tf.Tensor {
+    if (fusedWasm()) {
+      // The same operations in one pass each (wasm-fused.ts): the composed ops' values, bit for bit.
+      const m = wasmFused.adamM(this.slot(name, 'm'), g, k.b1, k.oneMinusB1);
+      const v = wasmFused.adamV(this.slot(name, 'v'), g, k.b2, k.oneMinusB2);
+      this.setSlot(name, 'm', m);
+      this.setSlot(name, 'v', v);
+      return wasmFused.adamU(m, v, k.debias1, k.debias2, k.eps);
+    }
     const m = tf.add(tf.mul(k.b1, this.slot(name, 'm')), tf.mul(k.oneMinusB1, g));
     const v = tf.add(tf.mul(k.b2, this.slot(name, 'v')), tf.mul(k.oneMinusB2, tf.square(g)));
     this.setSlot(name, 'm', m);
