@@ -42,10 +42,12 @@ import {
   mul,
   sqrt,
   sub,
+  SWAP_MIDDLE_AXES,
   type Expr,
   type InputKind,
   type SimdFunction,
   type SimdKernel,
+  type SwapMiddleAxes,
   type WasmMemory,
 } from './wasm-simd';
 import { wasmBackend } from './wasm-internals';
@@ -124,6 +126,11 @@ function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined 
   if (memory === undefined) return undefined;
   if (!onHeap.has(memory)) onHeap.set(memory, instantiateSimd(memory, KERNELS));
   return onHeap.get(memory);
+}
+
+/** The module's axis-swapping copy (wasm-simd.ts) on the backend's heap, for wasm-kernels.ts's Transpose. */
+export function swapMiddleAxesOn(backend: unknown): SwapMiddleAxes | undefined {
+  return compiledOn(backend)?.[SWAP_MIDDLE_AXES] as SwapMiddleAxes | undefined;
 }
 
 /**

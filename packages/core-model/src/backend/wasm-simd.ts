@@ -14,7 +14,8 @@
  * row repeated under every row, one value per row, or one value), whole vectors first, then the row's remaining
  * 0–3 elements one at a time. A kernel with `reduce: 'sum'` writes one value per row instead, out[r] = Σ_j expr(r, j),
  * summing j in order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the row's length, as
- * tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time.
+ * tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time. The module
+ * also holds one copy that is not an expression: SWAP_MIDDLE_AXES, a transpose by whole rows.
  */
 
 /**
@@ -416,24 +417,88 @@ function reductionBody(k: SimdKernel): number[] {
   return [...locals, ...code];
 }
 
-/** The module: memory imported as env.memory, one exported function per kernel, under the kernel's name. */
+/**
+ * The name of the module's one function that is not a kernel's: `(out, in, a, b, c, chunkBytes)` copies in, read as
+ * [a, b, c, chunk] with chunks of chunkBytes (a multiple of 16), to out as [a, c, b, chunk] — tf.transpose with perm
+ * [0, 2, 1, 3], a pure copy, so its bits — reading in in order, a chunk at a time in whole vectors.
+ */
+export const SWAP_MIDDLE_AXES = 'swapMiddleAxes';
+export type SwapMiddleAxes = (out: number, inp: number, a: number, b: number, c: number, chunkBytes: number) => void;
+
+function swapMiddleAxesBody(): number[] {
+  const [OUT_AT, IN_AT, A, B, C, CH] = [0, 1, 2, 3, 4, 5];
+  const [IA, IB, IC, K, DST, STRIDE, PLANE] = [6, 7, 8, 9, 10, 11, 12];
+  const zero = (local: number) => [...op.i32(0), ...op.set(local)];
+  const code = [
+    ...op.get(B),
+    ...op.get(CH),
+    ...op.i32Mul,
+    ...op.set(STRIDE), // one step in c on the output: b·chunk
+    ...op.get(C),
+    ...op.get(STRIDE),
+    ...op.i32Mul,
+    ...op.set(PLANE), // one step in a: c·b·chunk
+    ...whileLess(IA, A, [
+      ...zero(IB),
+      ...whileLess(IB, B, [
+        ...op.get(OUT_AT),
+        ...op.get(IB),
+        ...op.get(CH),
+        ...op.i32Mul,
+        ...op.i32Add,
+        ...op.set(DST),
+        ...zero(IC),
+        ...whileLess(IC, C, [
+          ...zero(K),
+          ...whileLess(K, CH, [
+            ...op.get(DST),
+            ...op.get(K),
+            ...op.i32Add,
+            ...op.get(IN_AT),
+            ...op.get(K),
+            ...op.i32Add,
+            ...op.v128Load,
+            ...op.v128Store,
+            ...advance(K, op.i32(16)),
+          ]),
+          ...advance(IN_AT, op.get(CH)),
+          ...advance(DST, op.get(STRIDE)),
+          ...advance(IC, op.i32(1)),
+        ]),
+        ...advance(IB, op.i32(1)),
+      ]),
+      ...advance(OUT_AT, op.get(PLANE)),
+      ...advance(IA, op.i32(1)),
+    ]),
+    ...op.end,
+  ];
+  return [...vec([[7, I32]]), ...code];
+}
+
+/**
+ * The module: memory imported as env.memory, one exported function per kernel, under the kernel's name, and
+ * SWAP_MIDDLE_AXES.
+ */
 export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
-  const arities = [...new Set(kernels.map((k) => k.inputs.length))];
+  const arities = [...new Set([...kernels.map((k) => k.inputs.length), 3])]; // 3 + 3: SWAP_MIDDLE_AXES's
   const type = (n: number) => [0x60, ...vec(Array.from({ length: 3 + n }, () => [I32])), ...vec([])];
   const memoryImport = [...str('env'), ...str('memory'), 0x02, 0x00, ...u32(0)]; // memory, limits min 0, no max
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(arities.map(type))),
     ...section(2, vec([memoryImport])),
-    ...section(3, vec(kernels.map((k) => u32(arities.indexOf(k.inputs.length))))),
-    ...section(7, vec(kernels.map((k, i) => [...str(k.name), 0x00, ...u32(i)]))),
+    ...section(3, vec([...kernels.map((k) => u32(arities.indexOf(k.inputs.length))), u32(arities.indexOf(3))])),
+    ...section(
+      7,
+      vec([...kernels.map((k) => k.name), SWAP_MIDDLE_AXES].map((name, i) => [...str(name), 0x00, ...u32(i)])),
+    ),
     ...section(
       10,
       vec(
-        kernels.map((k) => {
-          const b = k.reduce === undefined ? functionBody(k) : reductionBody(k);
-          return [...u32(b.length), ...b];
-        }),
+        [
+          ...kernels.map((k) => (k.reduce === undefined ? functionBody(k) : reductionBody(k))),
+          swapMiddleAxesBody(),
+        ].map((b) => [...u32(b.length), ...b]),
       ),
     ),
   ]);
