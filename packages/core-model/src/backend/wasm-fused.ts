@@ -1,6 +1,6 @@
 /**
  * Fused elementwise kernels for the wasm backend, on wasm-simd.ts's compiled expressions. Each replaces a run of
- * model/ops.ts's composed tfjs ops by one pass that does the same float32 operations in the same order, so the values
+ * composed tfjs ops (model/ops.ts's, the optimizers') by one pass that does the same float32 operations in the same order, so the values
  * are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a digit. The sigmoid and
  * softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match). The layer norm's means are
  * here, and the softmax gradient's row sum (tfjs's Sum and Mean add a row in order in float32, Mean then divides by
