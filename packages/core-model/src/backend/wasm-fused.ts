@@ -1,11 +1,11 @@
 /**
  * Fused elementwise kernels for the wasm backend, on wasm-simd.ts's compiled expressions. Each replaces a run of
- * composed tfjs ops (model/ops.ts's, the optimizers') by one pass that does the same float32 operations in the same order, so the values
- * are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a digit. The sigmoid and
- * softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match). The layer norm's means are
- * here, and the softmax gradient's row sum (tfjs's Sum and Mean add a row in order in float32, Mean then divides by
- * its length: the `sum` and `mean` kernels do the same); the other sums stay tfjs's. Shapes: x, dy, g [N, D]; m,
- * inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
+ * composed tfjs ops (model/ops.ts's, the optimizers') by one pass that does the same float32 operations in the same
+ * order, so the values are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a
+ * digit. The sigmoid and softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match). The
+ * layer norm's means are here, and the softmax gradient's row sum (tfjs's Sum and Mean add a row in order in float32,
+ * Mean then divides by its length: the `sum` and `mean` kernels do the same); the other sums stay tfjs's. Shapes: x,
+ * dy, g [N, D]; m, inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
  *
  *   RtGeluPre        x → (x + x·x·x·a)·c                         (a = 0.044715, c = 2√(2/π); σ of it is GELU's s)
  *   RtGeluGradPost   dy, x, s → dy·(s + x·(s·(1 − s))·((x·x·3a + 1)·c))
