@@ -37,6 +37,7 @@ import {
   add,
   constant,
   div,
+  EXP_F32,
   input,
   instantiateSimd,
   mul,
@@ -44,6 +45,7 @@ import {
   sub,
   SWAP_MIDDLE_AXES,
   type Expr,
+  type ExpF32,
   type InputKind,
   type SimdFunction,
   type SimdKernel,
@@ -131,6 +133,11 @@ function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined 
 /** The module's axis-swapping copy (wasm-simd.ts) on the backend's heap, for wasm-kernels.ts's Transpose. */
 export function swapMiddleAxesOn(backend: unknown): SwapMiddleAxes | undefined {
   return compiledOn(backend)?.[SWAP_MIDDLE_AXES] as SwapMiddleAxes | undefined;
+}
+
+/** The module's float32 exponential (wasm-simd.ts) on the backend's heap, for wasm-kernels.ts's Exp. */
+export function expF32On(backend: unknown): ExpF32 | undefined {
+  return compiledOn(backend)?.[EXP_F32] as ExpF32 | undefined;
 }
 
 /**
