@@ -2,23 +2,17 @@
 // pieces cut here by index arithmetic; non-contiguous pieces go to the original kernels and must agree too.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './index';
+import { iota, readStrided } from '../testing/strided';
 
 /** Row-major piece [begin, begin + size) of `values` with shape `shape`. */
-function cut(values: number[], shape: number[], begin: number[], size: number[]): number[] {
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out: number[] = [];
-  const walk = (dim: number, offset: number): void => {
-    if (dim === shape.length) {
-      out.push(values[offset]);
-      return;
-    }
-    for (let i = begin[dim]; i < begin[dim] + size[dim]; i++) walk(dim + 1, offset + i * strides[dim]);
-  };
-  walk(0, 0);
-  return out;
-}
-
-const iota = (shape: number[]) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i * 0.5 - 3);
+const cut = (values: number[], shape: number[], begin: number[], size: number[]): number[] =>
+  readStrided(
+    values,
+    shape,
+    shape.map((_, i) => i),
+    begin,
+    size,
+  );
 
 describe('wasm Slice and SplitV', () => {
   beforeAll(async () => {

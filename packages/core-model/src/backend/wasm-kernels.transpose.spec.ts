@@ -3,24 +3,18 @@
 // too, and the copy must be seen to run where it claims to.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './index';
+import { iota, readStrided } from '../testing/strided';
 import { swapTransposeCount } from './wasm-kernels';
 
 /** Row-major values of `values` (shape `shape`) transposed by `perm`. */
-function permuted(values: number[], shape: number[], perm: number[]): number[] {
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out: number[] = [];
-  const walk = (dim: number, offset: number): void => {
-    if (dim === perm.length) {
-      out.push(values[offset]);
-      return;
-    }
-    for (let i = 0; i < shape[perm[dim]]; i++) walk(dim + 1, offset + i * strides[perm[dim]]);
-  };
-  walk(0, 0);
-  return out;
-}
-
-const iota = (shape: number[]) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i * 0.5 - 3);
+const permuted = (values: number[], shape: number[], perm: number[]): number[] =>
+  readStrided(
+    values,
+    shape,
+    perm,
+    shape.map(() => 0),
+    shape,
+  );
 
 describe('wasm Transpose', () => {
   beforeAll(async () => {
