@@ -37,21 +37,18 @@ import {
   add,
   constant,
   div,
-  EXP_F32,
   input,
   instantiateSimd,
   mul,
   sqrt,
   sub,
-  SWAP_MIDDLE_AXES,
   type Expr,
-  type ExpF32,
   type InputKind,
   type SimdFunction,
   type SimdKernel,
-  type SwapMiddleAxes,
   type WasmMemory,
 } from './wasm-simd';
+import { EXP_F32, SWAP_MIDDLE_AXES, type ExpF32, type SwapMiddleAxes } from './wasm-functions';
 import { wasmBackend } from './wasm-internals';
 import { GELU_A, GELU_C } from './webgpu-kernels';
 
@@ -130,12 +127,12 @@ function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined 
   return onHeap.get(memory);
 }
 
-/** The module's axis-swapping copy (wasm-simd.ts) on the backend's heap, for wasm-kernels.ts's Transpose. */
+/** The module's axis-swapping copy (wasm-functions.ts) on the backend's heap, for wasm-kernels.ts's Transpose. */
 export function swapMiddleAxesOn(backend: unknown): SwapMiddleAxes | undefined {
   return compiledOn(backend)?.[SWAP_MIDDLE_AXES] as SwapMiddleAxes | undefined;
 }
 
-/** The module's float32 exponential (wasm-simd.ts) on the backend's heap, for wasm-kernels.ts's Exp. */
+/** The module's float32 exponential (wasm-functions.ts) on the backend's heap, for wasm-kernels.ts's Exp. */
 export function expF32On(backend: unknown): ExpF32 | undefined {
   return compiledOn(backend)?.[EXP_F32] as ExpF32 | undefined;
 }

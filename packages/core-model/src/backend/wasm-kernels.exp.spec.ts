@@ -1,4 +1,4 @@
-// wasm's Exp for float32, replaced by wasm-simd.ts's EXP_F32 (wasm-kernels.ts): the same bits as tfjs's own kernel
+// wasm's Exp for float32, replaced by wasm-functions.ts's EXP_F32 (wasm-kernels.ts): the same bits as tfjs's own kernel
 // (musl's expf) on a million values across the ranges and on every special case, with the replacement seen to run;
 // the fused kernels off, tfjs's own kernel runs.
 import * as tf from '@tensorflow/tfjs-core';

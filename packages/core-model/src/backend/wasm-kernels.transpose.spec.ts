@@ -1,4 +1,4 @@
-// wasm's Transpose, replaced for perm [0, 2, 1, 3] (and [1, 0, 2]) on rows of whole vectors by wasm-simd.ts's copy
+// wasm's Transpose, replaced for perm [0, 2, 1, 3] (and [1, 0, 2]) on rows of whole vectors by wasm-functions.ts's copy
 // (wasm-kernels.ts), against transposes done here by index arithmetic; the cases it leaves to tfjs's kernel must agree
 // too, and the copy must be seen to run where it claims to.
 import * as tf from '@tensorflow/tfjs-core';

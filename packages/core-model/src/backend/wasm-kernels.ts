@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expF32On, fusedWasm, registerWasmFusedKernels, swapMiddleAxesOn } from './wasm-fused';
-import { EXP2F_TABLE } from './wasm-simd';
+import { EXP2F_TABLE } from './wasm-functions';
 import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
 
 let wasmKernelsRegistered = false;
@@ -33,7 +33,7 @@ export const swapTransposeCount = (): number => swapTransposes;
 /**
  * Transpose for wasm that swaps the two middle axes of [a, b, c, d] (perm [0, 2, 1, 3]: attention's head split and
  * merge, forward and backward, and the ViT's patch extraction; [1, 0, 2] is the same with a = 1) by copying whole rows
- * of d values with wasm-simd.ts's vector copy, where tfjs's kernel is a generic one: a bench-tiny head split
+ * of d values with wasm-functions.ts's vector copy, where tfjs's kernel is a generic one: a bench-tiny head split
  * ([32, 64, 4, 32], outputs kept) takes 0.09 ms instead of 0.16–0.18. Rows must be whole vectors (d a multiple of
  * 4) of a 4-byte dtype; everything else goes to tfjs's kernel.
  */
@@ -77,7 +77,7 @@ function expTableOn(backend: unknown): number {
 }
 
 /**
- * Exp for float32 on wasm as wasm-simd.ts's EXP_F32: the same function as tfjs's kernel (musl's expf: the bits are
+ * Exp for float32 on wasm as wasm-functions.ts's EXP_F32: the same function as tfjs's kernel (musl's expf: the bits are
  * its own), compiled with its table lookups and double arithmetic inline instead of a call per value: a [32, 32, 300]
  * tensor (the log-softmax over a bench-tiny step's vocabulary, twice a step) in 1.3–1.9 ms instead of 2.3–3.4. Off
  * with the other fused kernels (setWasmFused(false)), and on the threaded build's shared heap.
