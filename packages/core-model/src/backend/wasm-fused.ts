@@ -49,7 +49,7 @@ import {
   type WasmMemory,
 } from './wasm-simd';
 import { EXP_F32, SWAP_MIDDLE_AXES, type ExpF32, type SwapMiddleAxes } from './wasm-functions';
-import { wasmBackend } from './wasm-internals';
+import { heapOffset, wasmBackend } from './wasm-internals';
 import { GELU_A, GELU_C } from './webgpu-kernels';
 
 interface Kernel extends SimdKernel {
@@ -189,7 +189,7 @@ export function registerWasmFusedKernels(): void {
         const be = wasmBackend(backend);
         // A reduction keeps the reduced axis, as tf.mean(x, -1, true) and tf.sum(x, -1, true) do.
         const out = be.makeOutput(k.reduce ? [...ins[0].shape.slice(0, -1), 1] : ins[0].shape, 'float32');
-        const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
+        const at = (t: tf.TensorInfo) => heapOffset(be, t);
         if (rows > 0) fns[k.name](at(out), rows, d * 4, ...ins.map(at));
         return out;
       },

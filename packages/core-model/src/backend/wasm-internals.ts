@@ -31,6 +31,10 @@ export interface WasmBackendInternals {
 /** A kernel function's backend argument, as the wasm backend it is. */
 export const wasmBackend = (backend: unknown): WasmBackendInternals => backend as WasmBackendInternals;
 
+/** Where a tensor's values start in the wasm heap, in bytes (an offset: it stays valid when the heap grows). */
+export const heapOffset = (be: WasmBackendInternals, t: tf.TensorInfo): number =>
+  be.dataIdMap.get(t.dataId).memoryOffset;
+
 /**
  * Registers `make(previous)` as the wasm kernel `name`, where `previous` is the kernel function registered until now
  * (ours fall back to it for what they do not handle). False, and nothing changed, when there is none.

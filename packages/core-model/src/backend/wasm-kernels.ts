@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expF32On, fusedWasm, registerWasmFusedKernels, swapMiddleAxesOn } from './wasm-fused';
 import { EXP2F_TABLE } from './wasm-functions';
-import { replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
+import { heapOffset, replaceWasmKernel, wasmBackend, type WasmBackendInternals } from './wasm-internals';
 
 let wasmKernelsRegistered = false;
 
@@ -56,8 +56,9 @@ function registerSwapTranspose(): void {
       perm.map((p) => x.shape[p]),
       x.dtype,
     );
-    const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
-    if (tf.util.sizeFromShape(x.shape) > 0) swap(at(out), at(x), dims[0], dims[1], dims[2], dims[3] * 4);
+    if (tf.util.sizeFromShape(x.shape) > 0) {
+      swap(heapOffset(be, out), heapOffset(be, x), dims[0], dims[1], dims[2], dims[3] * 4);
+    }
     swapTransposes++;
     return out;
   });
@@ -70,7 +71,7 @@ function expTableOn(backend: unknown): number {
   if (at === undefined) {
     const be = wasmBackend(backend);
     const words = Int32Array.from(EXP2F_TABLE.flat(), (w) => w | 0);
-    at = be.dataIdMap.get(be.makeOutput([words.length], 'int32', undefined, words).dataId).memoryOffset;
+    at = heapOffset(be, be.makeOutput([words.length], 'int32', undefined, words));
     expTables.set(backend as object, at);
   }
   return at;
@@ -94,8 +95,7 @@ function registerMuslExp(): void {
     const be = wasmBackend(args.backend);
     const table = expTableOn(args.backend);
     const out = be.makeOutput(x.shape, 'float32');
-    const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId).memoryOffset;
-    exp(at(out), at(x), tf.util.sizeFromShape(x.shape) * 4, table);
+    exp(heapOffset(be, out), heapOffset(be, x), tf.util.sizeFromShape(x.shape) * 4, table);
     muslExps++;
     return out;
   });
@@ -155,9 +155,7 @@ function registerSlicedBatchMatMul(): void {
       'number',
     ]);
     const out = be.makeOutput([...outer, m, n], 'float32');
-    const pa = be.dataIdMap.get(a.dataId).memoryOffset,
-      pb = be.dataIdMap.get(b.dataId).memoryOffset;
-    const po = be.dataIdMap.get(out.dataId).memoryOffset;
+    const [pa, pb, po] = [a, b, out].map((t) => heapOffset(be, t));
     const shapeA = new Uint8Array(new Int32Array([1, m, k]).buffer),
       shapeB = new Uint8Array(new Int32Array([1, k, n]).buffer);
     const { tfjs } = be.wasm;
