@@ -172,12 +172,17 @@ const fusedGeluOp = customOp(
 );
 
 /**
- * The same GELU with wasm-fused.ts's kernels around tfjs's sigmoid: 3 kernels each way, the composed ops' values bit
- * for bit.
+ * The same GELU with wasm-fused.ts's kernels around tfjs's sigmoid: 3 kernels forward, 1 backward, the composed ops'
+ * values bit for bit. It saves s as well as x: recomputing s in the backward pass (what the composed op does to save
+ * memory) was a sigmoid and a pass over x again, ~8 ms of a bench-tiny step, for one more activation-sized tensor kept
+ * per MLP until its gradient.
  */
 const wasmGeluOp = customOp(
-  (x: tf.Tensor) => ({ value: tf.mul(x, tf.sigmoid(wasmFused.geluPre(x))), saved: [x] }),
-  (dy, [x]) => [wasmFused.geluGradPost(dy, x, tf.sigmoid(wasmFused.geluPre(x)))],
+  (x: tf.Tensor) => {
+    const s = tf.sigmoid(wasmFused.geluPre(x));
+    return { value: tf.mul(x, s), saved: [x, s] };
+  },
+  (dy, [x, s]) => [wasmFused.geluGradPost(dy, x, s)],
 );
 
 export function geluTanh(x: tf.Tensor): tf.Tensor {
