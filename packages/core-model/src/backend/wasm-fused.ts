@@ -11,10 +11,13 @@
  *   RtGeluGradPost   dy, x, s → dy·(s + x·(s·(1 − s))·((x·x·3a + 1)·c))
  *   RtRowMean        x → mean(x)                                 (over the last axis, [N, 1] out)
  *   RtLnVariance     x, m → mean((x − m)·(x − m))
- *   RtLnMeanXhatTimes g, x, m, inv → mean(g·((x − m)·inv))
  *   RtLnForward      x, m, inv, scale, bias → (x − m)·inv·scale + bias
- *   RtLnXhatTimes    g, x, m, inv → g·((x − m)·inv)               (g·x̂ and dy·x̂)
- *   RtLnGradX        g, mg, x, m, inv, mgx → ((g − mg) − (x − m)·inv·mgx)·inv
+ *   RtLnXhatTimes    dy, x, m, inv → dy·((x − m)·inv)
+ * and the layer norm's gradient in x, where g = dy·scale is computed again in each pass that reads it (one rounding,
+ * so the same bits as the tensor the composed op writes once and reads three times):
+ *   RtLnMeanG        dy, scale → mean(g)
+ *   RtLnMeanGXhat    dy, scale, x, m, inv → mean(g·((x − m)·inv))
+ *   RtLnGradX        dy, scale, mg, x, m, inv, mgx → ((g − mg) − (x − m)·inv·mgx)·inv
  *   RtScores         s, c, bias → s·c + bias                      (bias [L, S] under every [B, H], or one value)
  *   RtSoftmaxGradR   dp, p → Σ dp·p                               (over S, [B, H, L, 1] out)
  *   RtSoftmaxGradDs  p, dp, r → p·(dp − r)
@@ -29,8 +32,9 @@
  *   RtStep           θ, u, lr → θ − u·lr                          (the chain's tail, optim/chain.ts)
  *   RtStepWd         θ, u, lr, wd → θ − (u·lr + θ·wd)
  *   RtStepWdEach     θ, u, lr, wd → θ − (u·lr + θ·wd)             (wd one value per element: kernels', biases' 0)
- * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 3 and 5
- * (counting the tfjs kernels left around them: the sigmoid, the variance's add and rsqrt).
+ * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 1 and 5
+ * (counting the tfjs kernels left around them: the sigmoid, the variance's add and rsqrt; model/ops.ts's GELU saves
+ * its sigmoid for the backward pass).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -76,18 +80,21 @@ const KERNELS: readonly Kernel[] = [
   }),
   kernel('RtRowMean', { x: 'full' }, (x) => x, 'mean'),
   kernel('RtLnVariance', { x: 'full', m: 'col' }, (x, m) => mul(sub(x, m), sub(x, m)), 'mean'),
-  kernel(
-    'RtLnMeanXhatTimes',
-    { g: 'full', x: 'full', m: 'col', inv: 'col' },
-    (g, x, m, inv) => mul(g, xhat(x, m, inv)),
-    'mean',
-  ),
   kernel('RtLnForward', { x: 'full', m: 'col', inv: 'col', scale: 'row', bias: 'row' }, (x, m, inv, scale, bias) =>
     add(mul(xhat(x, m, inv), scale), bias),
   ),
-  kernel('RtLnXhatTimes', { g: 'full', x: 'full', m: 'col', inv: 'col' }, (g, x, m, inv) => mul(g, xhat(x, m, inv))),
-  kernel('RtLnGradX', { g: 'full', mg: 'col', x: 'full', m: 'col', inv: 'col', mgx: 'col' }, (g, mg, x, m, inv, mgx) =>
-    mul(sub(sub(g, mg), mul(xhat(x, m, inv), mgx)), inv),
+  kernel('RtLnXhatTimes', { dy: 'full', x: 'full', m: 'col', inv: 'col' }, (dy, x, m, inv) => mul(dy, xhat(x, m, inv))),
+  kernel('RtLnMeanG', { dy: 'full', scale: 'row' }, (dy, scale) => mul(dy, scale), 'mean'),
+  kernel(
+    'RtLnMeanGXhat',
+    { dy: 'full', scale: 'row', x: 'full', m: 'col', inv: 'col' },
+    (dy, scale, x, m, inv) => mul(mul(dy, scale), xhat(x, m, inv)),
+    'mean',
+  ),
+  kernel(
+    'RtLnGradX',
+    { dy: 'full', scale: 'row', mg: 'col', x: 'full', m: 'col', inv: 'col', mgx: 'col' },
+    (dy, scale, mg, x, m, inv, mgx) => mul(sub(sub(mul(dy, scale), mg), mul(xhat(x, m, inv), mgx)), inv),
   ),
   kernel('RtScores', { s: 'full', c: 'scalar', bias: 'row' }, (s, c, bias) => add(mul(s, c), bias)),
   kernel('RtScoresScalarBias', { s: 'full', c: 'scalar', bias: 'scalar' }, (s, c, bias) => add(mul(s, c), bias)),
@@ -213,10 +220,12 @@ export const wasmFused = {
   geluGradPost: (dy: T, x: T, s: T): T => run('RtGeluGradPost', { dy, x, s }),
   rowMean: (x: T): T => run('RtRowMean', { x }),
   lnVariance: (x: T, m: T): T => run('RtLnVariance', { x, m }),
-  lnMeanXhatTimes: (g: T, x: T, m: T, inv: T): T => run('RtLnMeanXhatTimes', { g, x, m, inv }),
   lnForward: (x: T, m: T, inv: T, scale: T, bias: T): T => run('RtLnForward', { x, m, inv, scale, bias }),
-  lnXhatTimes: (g: T, x: T, m: T, inv: T): T => run('RtLnXhatTimes', { g, x, m, inv }),
-  lnGradX: (g: T, mg: T, x: T, m: T, inv: T, mgx: T): T => run('RtLnGradX', { g, mg, x, m, inv, mgx }),
+  lnXhatTimes: (dy: T, x: T, m: T, inv: T): T => run('RtLnXhatTimes', { dy, x, m, inv }),
+  lnMeanG: (dy: T, scale: T): T => run('RtLnMeanG', { dy, scale }),
+  lnMeanGXhat: (dy: T, scale: T, x: T, m: T, inv: T): T => run('RtLnMeanGXhat', { dy, scale, x, m, inv }),
+  lnGradX: (dy: T, scale: T, mg: T, x: T, m: T, inv: T, mgx: T): T =>
+    run('RtLnGradX', { dy, scale, mg, x, m, inv, mgx }),
   /** s·c + bias; bias of one value, or [.., L, S] with L·S the last two axes of s (the same under every [B, H]). */
   scores: (s: T, c: T, bias: T): T => run(bias.size === 1 ? 'RtScoresScalarBias' : 'RtScores', { s, c, bias }),
   softmaxGradR: (dp: T, p: T): T => run('RtSoftmaxGradR', { dp, p }),

@@ -199,6 +199,24 @@ function reductionBody(k: SimdKernel): number[] {
   const E = I + 7; // v128 × 4: expr over four columns of each of the four rows, then those transposed
   const ACC1 = I + 11; // f32: one row's sum
   const D = I + 12; // f32: the row length, the divisor
+  // v128: a `col` input's values of the four rows, each splat (loaded once per four rows, not once per block), and a
+  // `scalar` input's value splat (loaded once).
+  const splats = k.inputs.flatMap((kind, i) =>
+    kind === 'col' ? [0, 1, 2, 3].map((q) => ({ i, q })) : kind === 'scalar' ? [{ i, q: 0 }] : [],
+  );
+  const splat = (i: number, q: number) => I + 13 + splats.findIndex((x) => x.i === i && x.q === q);
+  const loadSplats = (kind: InputKind) =>
+    splats.flatMap(({ i, q }) =>
+      k.inputs[i] === kind
+        ? [
+            ...op.get(param(i)),
+            ...(q > 0 ? [...op.i32(4 * q), ...op.i32Add] : []),
+            ...op.f32Load,
+            ...op.f32x4Splat,
+            ...op.set(splat(i, q)),
+          ]
+        : [],
+    );
   // expr over columns j…j+3 of row r + q (lanes = columns), as the elementwise kernels read their inputs.
   const emitRow = (e: Expr, q: number): number[] => {
     if ('in' in e) {
@@ -206,8 +224,7 @@ function reductionBody(k: SimdKernel): number[] {
       const rowAt = q === 0 ? [] : [...op.get(q === 1 ? ROW_BYTES : q === 2 ? RB2 : RB3), ...op.i32Add];
       if (kind === 'full') return [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...rowAt, ...op.v128Load];
       if (kind === 'row') return [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...op.v128Load];
-      const at = kind === 'col' && q > 0 ? [...op.i32(4 * q), ...op.i32Add] : [];
-      return [...op.get(param(e.in)), ...at, ...op.f32Load, ...op.f32x4Splat];
+      return op.get(splat(e.in, kind === 'col' ? q : 0));
     }
     if ('c' in e) return [...op.f32(e.c), ...op.f32x4Splat];
     return operation(e, (x) => emitRow(x, q), LANES);
@@ -312,7 +329,9 @@ function reductionBody(k: SimdKernel): number[] {
     ...op.i32ShrU, // the row's element count, as tfjs's Mean divides by it
     ...op.f32ConvertI32U,
     ...op.set(D),
+    ...loadSplats('scalar'),
     ...whileLess(R, R4, [
+      ...loadSplats('col'),
       ...rowSum(true),
       ...op.get(OUT),
       ...op.get(ACC),
@@ -334,11 +353,7 @@ function reductionBody(k: SimdKernel): number[] {
     ]),
     ...op.end,
   ];
-  const locals = vec([
-    [6, I32],
-    [5, V128],
-    [2, F32],
-  ]);
+  const locals = vec([[6, I32], [5, V128], [2, F32], ...(splats.length === 0 ? [] : [[splats.length, V128]])]);
   return [...locals, ...code];
 }
 

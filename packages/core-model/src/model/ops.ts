@@ -131,9 +131,8 @@ const wasmLayerNormOp = customOp(
     return { value: wasmFused.lnForward(x, m, invStd, scale, bias), saved: [x, m, invStd, scale] };
   },
   (dy, [x, m, invStd, scale]) => {
-    const g = tf.mul(dy, scale);
-    const mgx = wasmFused.lnMeanXhatTimes(g, x, m, invStd);
-    const dx = wasmFused.lnGradX(g, wasmFused.rowMean(g), x, m, invStd, mgx);
+    const mgx = wasmFused.lnMeanGXhat(dy, scale, x, m, invStd);
+    const dx = wasmFused.lnGradX(dy, scale, wasmFused.lnMeanG(dy, scale), x, m, invStd, mgx);
     return [dx, sumRows(wasmFused.lnXhatTimes(dy, x, m, invStd) as tf.Tensor2D), sumRows(dy as tf.Tensor2D)];
   },
 );
