@@ -246,12 +246,20 @@ describe('fused wasm kernels in the optimizers', () => {
 
   const base: ChainConfig = { lr: 0.05, schedule: { kind: 'cosine', warmupSteps: 1, totalSteps: 3 } };
   const cases: [string, string[], (p: Params) => Optimizer, string | null][] = [
-    ['AdamW', ['RtAdamM', 'RtAdamV', 'RtAdamU', 'RtStep'], (p) => new AdamW(p, base), null],
-    ['AdamW with weight decay on kernels', ['RtStepWdEach'], (p) => new AdamW(p, { ...base, wd: 0.1 }), null],
+    // The flat group in one kernel (RtAdamGroup): its step without, with one, and with a per-element weight decay.
+    ['AdamW', ['RtAdamGroup'], (p) => new AdamW(p, base), null],
+    ['AdamW with weight decay on kernels', ['RtAdamGroup'], (p) => new AdamW(p, { ...base, wd: 0.1 }), null],
     [
       'AdamW with weight decay on all',
-      ['RtStepWd'],
+      ['RtAdamGroup'],
       (p) => new AdamW(p, { ...base, wd: 0.1, wdMults: [['.*', 0.5]] }),
+      null,
+    ],
+    // The flat buffers' path, where the group kernel does not apply: clipping, a missing gradient, lr multipliers.
+    [
+      'AdamW clipped, flat',
+      ['RtAdamM', 'RtAdamV', 'RtAdamU', 'RtStepWdEach'],
+      (p) => new AdamW(p, { ...base, wd: 0.1, gradClipNorm: 1 }),
       null,
     ],
     [
@@ -264,7 +272,7 @@ describe('fused wasm kernels in the optimizers', () => {
     [
       'AdamW, lr multipliers of the flat group',
       ['RtAdamU'],
-      (p) => new AdamW(p, { ...base, lrMults: [['^a/', 2]], wdMults: [['^b/', 1]], wd: 0.1 }),
+      (p) => new AdamW(p, { ...base, lrMults: [['a/.*', 2]], wdMults: [['b/.*', 1]], wd: 0.1 }),
       null,
     ],
     ['Adafactor', ['RtAfV', 'RtAfM', 'RtStep'], (p) => new Adafactor(p, base), null],

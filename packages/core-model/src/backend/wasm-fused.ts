@@ -180,6 +180,51 @@ export function setWasmFused(on: boolean): void {
   enabled = on;
 }
 
+/**
+ * AdamW's whole update of the chain's flat group (optim/chain.ts) in one kernel: for each parameter in turn, the
+ * RtAdamM, RtAdamV, RtAdamU and step functions over its piece of the flat m and v, reading its gradient and value
+ * where they are and writing its new value as a tensor of its own. The flat path's concatenations of the gradients
+ * and values and the split of the result are gone, and one parameter's pieces are still in cache from one function
+ * to the next; every element goes through the same operations, so the values are the flat path's bit for bit.
+ * Inputs m, v [total]; b1, c1, b2, c2, d1, d2, eps, lr scalars; wd absent, a scalar or [total]; g<i>, p<i> per
+ * parameter (attr `count`). Outputs [m, v, p<0>, p<1>, …].
+ */
+const ADAM_GROUP = 'RtAdamGroup';
+const adamGroupKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const ins = inputs as Record<string, tf.TensorInfo>;
+  const count = (attrs as { count: number }).count;
+  const fns = compiledOn(backend);
+  if (fns === undefined) throw new Error(`${ADAM_GROUP}: the SIMD module does not run on this wasm heap`);
+  const be = wasmBackend(backend);
+  const [m, v, wd] = [ins.m, ins.v, ins.wd as tf.TensorInfo | undefined];
+  const mOut = be.makeOutput(m.shape, 'float32');
+  const vOut = be.makeOutput(v.shape, 'float32');
+  const u = be.makeOutput(m.shape, 'float32'); // scratch
+  const outs = Array.from({ length: count }, (_, i) => be.makeOutput(ins[`p${i}`].shape, 'float32'));
+  const at = (t: tf.TensorInfo) => heapOffset(be, t);
+  const [b1, c1, b2, c2, d1, d2, eps, lr] = ['b1', 'c1', 'b2', 'c2', 'd1', 'd2', 'eps', 'lr'].map((n) => at(ins[n]));
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    const [g, p] = [at(ins[`g${i}`]), at(ins[`p${i}`])];
+    const bytes = 4 * tf.util.sizeFromShape(ins[`p${i}`].shape);
+    if (4 * tf.util.sizeFromShape(ins[`g${i}`].shape) !== bytes || off + bytes > 4 * tf.util.sizeFromShape(m.shape)) {
+      throw new Error(
+        `${ADAM_GROUP}: gradient ${i} [${ins[`g${i}`].shape}] does not fit value [${ins[`p${i}`].shape}]`,
+      );
+    }
+    if (bytes === 0) continue;
+    fns.RtAdamM(at(mOut) + off, 1, bytes, at(m) + off, g, b1, c1);
+    fns.RtAdamV(at(vOut) + off, 1, bytes, at(v) + off, g, b2, c2);
+    fns.RtAdamU(at(u) + off, 1, bytes, at(mOut) + off, at(vOut) + off, d1, d2, eps);
+    if (wd === undefined) fns.RtStep(at(outs[i]), 1, bytes, p, at(u) + off, lr);
+    else if (wd.shape.length === 0) fns.RtStepWd(at(outs[i]), 1, bytes, p, at(u) + off, lr, at(wd));
+    else fns.RtStepWdEach(at(outs[i]), 1, bytes, p, at(u) + off, lr, at(wd) + off);
+    off += bytes;
+  }
+  be.disposeData(u.dataId);
+  return [mOut, vOut, ...outs];
+};
+
 /** Registers the kernels for the wasm backend (once). */
 export function registerWasmFusedKernels(): void {
   if (registered) return;
@@ -202,6 +247,7 @@ export function registerWasmFusedKernels(): void {
       },
     });
   }
+  tf.registerKernel({ kernelName: ADAM_GROUP, backendName: 'wasm', kernelFunc: adamGroupKernel });
 }
 
 /**
@@ -236,6 +282,27 @@ export const wasmFused = {
   adamU: (m: T, v: T, d1: T, d2: T, eps: T): T => run('RtAdamU', { m, v, d1, d2, eps }),
   adafactorV: (v: T, g: T, b2: T, c2: T, eps: T): T => run('RtAfV', { v, g, b2, c2, eps }),
   adafactorM: (m: T, g: T, v: T, mu: T, c: T): T => run('RtAfM', { m, g, v, mu, c }),
+  /**
+   * AdamW's step of the flat group (RtAdamGroup above): new m, v and one new value per parameter. The scalars are
+   * adamM's, adamV's and adamU's, then the step's lr and wd (absent, a scalar or one value per element).
+   */
+  adamGroup: (
+    m: T,
+    v: T,
+    grads: readonly T[],
+    values: readonly T[],
+    s: { b1: T; c1: T; b2: T; c2: T; d1: T; d2: T; eps: T; lr: T; wd?: T },
+  ): { m: T; v: T; values: T[] } => {
+    if (grads.length !== values.length)
+      throw new Error(`${ADAM_GROUP}: ${grads.length} gradients, ${values.length} values`);
+    const inputs: Record<string, T> = { m, v, ...s };
+    grads.forEach((g, i) => (inputs[`g${i}`] = g));
+    values.forEach((p, i) => (inputs[`p${i}`] = p));
+    const [mOut, vOut, ...out] = tf
+      .engine()
+      .runKernel(ADAM_GROUP, inputs as unknown as tf.NamedTensorMap, { count: grads.length }) as T[];
+    return { m: mOut, v: vOut, values: out };
+  },
   /** θ − u·lr, or θ − (u·lr + θ·wd) with a weight decay (a scalar or one value per element); lr a scalar. */
   step: (theta: T, u: T, lr: T, wd?: T): T =>
     wd === undefined

@@ -18,6 +18,7 @@ export interface WasmBackendInternals {
     readonly asm?: { readonly memory?: WasmMemory };
   };
   incRef(dataId: object): void;
+  disposeData(dataId: object): boolean;
   /** How many tensors share the buffer of `dataId`. */
   refCount(dataId: object): number;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.TypedArray): tf.TensorInfo;

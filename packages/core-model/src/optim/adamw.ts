@@ -58,6 +58,24 @@ export class AdamW extends ChainedOptimizer<Scalars> {
     };
   }
 
+  protected override hasGroupStep(): boolean {
+    return fusedWasm();
+  }
+
+  /** The flat group's step as one wasm kernel (wasm-fused.ts's RtAdamGroup): direction's and the step's values. */
+  protected override groupStep(
+    [m, v]: tf.Tensor[],
+    grads: tf.Tensor[],
+    values: tf.Tensor[],
+    k: Scalars,
+    lr: tf.Scalar,
+    wd: tf.Tensor | null,
+  ): { slots: tf.Tensor[]; values: tf.Tensor[] } {
+    const s = { b1: k.b1, c1: k.oneMinusB1, b2: k.b2, c2: k.oneMinusB2, d1: k.debias1, d2: k.debias2, eps: k.eps, lr };
+    const r = wasmFused.adamGroup(m, v, grads, values, wd === null ? s : { ...s, wd });
+    return { slots: [r.m, r.v], values: r.values };
+  }
+
   protected direction(name: string, g: tf.Tensor, k: Scalars): tf.Tensor {
     if (fusedWasm()) {
       // The same operations in one pass each (wasm-fused.ts): the composed ops' values, bit for bit.

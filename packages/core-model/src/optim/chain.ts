@@ -125,6 +125,30 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
    */
   protected abstract direction(name: string, g: tf.Tensor, k: S): tf.Tensor;
 
+  /**
+   * Whether `groupStep` can run the flat group's step here (AdamW on wasm). The chain then uses it when every member
+   * has a gradient, nothing is clipped and the group shares one lr multiplier.
+   */
+  protected hasGroupStep(): boolean {
+    return false;
+  }
+
+  /**
+   * The flat group's whole step without the flat gradient and value buffers: the group's slots (in `slotShapes`
+   * order), each member's gradient and value, the step's scalars, the scaled lr and wd (null, a scalar or one value
+   * per element) → the new slots and one new value per member, the generic path's values.
+   */
+  protected groupStep(
+    _slots: tf.Tensor[],
+    _grads: tf.Tensor[],
+    _values: tf.Tensor[],
+    _k: S,
+    _lr: tf.Scalar,
+    _wd: tf.Tensor | null,
+  ): { slots: tf.Tensor[]; values: tf.Tensor[] } {
+    throw new Error('this optimizer has no group step');
+  }
+
   protected slot(name: string, slot: string): tf.Tensor {
     const s = this.slots.get(`${name}/${slot}`);
     if (s === undefined) throw new Error(`optimizer has no state ${name}/${slot}`);
@@ -161,10 +185,18 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
     const s = scheduleMultiplier(this.cfg.schedule ?? { kind: 'constant' }, this.t);
     const { lr, wd = 0, gradClipNorm } = this.cfg;
     const group = this.group;
+    const groupStep =
+      group !== null &&
+      groupGrads.size === group.members.length &&
+      gradClipNorm === undefined &&
+      typeof group.lrMult === 'number' &&
+      this.hasGroupStep();
+    const scaled = (mult: number | tf.Tensor1D, by: number): tf.Tensor =>
+      typeof mult === 'number' ? tf.scalar(by * mult) : tf.mul(mult, tf.scalar(by));
     tf.tidy(() => {
       // [total] gradients of the fused group, zeros standing in for missing ones (masked out below).
       const flatG =
-        group === null || groupGrads.size === 0
+        group === null || groupGrads.size === 0 || groupStep
           ? null
           : tf.concat(group.members.map((m) => flat(groupGrads.get(m.name) ?? tf.zeros(m.shape))));
       const clip =
@@ -188,7 +220,20 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
           p.assign(stepped(p, u, lrScale(plan.lrMult), wd !== 0 && plan.wdMult !== 0 ? wdScale(plan.wdMult) : null));
         });
       }
-      if (group !== null && flatG !== null) {
+      if (group !== null && groupStep) {
+        tf.tidy(() => {
+          const r = this.groupStep(
+            group.slotNames.map((sl) => this.slot(FLAT, sl)),
+            group.members.map((m) => groupGrads.get(m.name) as tf.Tensor),
+            group.members.map((m) => params.get(m.name) as tf.Variable),
+            k,
+            scaled(group.lrMult, s * lr) as tf.Scalar,
+            wd !== 0 && group.wdMult !== 0 ? scaled(group.wdMult, s * wd) : null,
+          );
+          group.slotNames.forEach((sl, i) => this.setSlot(FLAT, sl, r.slots[i]));
+          group.members.forEach((m, i) => (params.get(m.name) as tf.Variable).assign(r.values[i]));
+        });
+      } else if (group !== null && flatG !== null) {
         tf.tidy(() => {
           const g = clip === null ? flatG : tf.mul(flatG, clip);
           const complete = groupGrads.size === group.members.length;
@@ -196,8 +241,6 @@ export abstract class ChainedOptimizer<S> implements Optimizer {
           const before = complete ? null : group.slotNames.map((sl) => tf.clone(this.slot(FLAT, sl)));
           const u = this.direction(FLAT, g, k);
           const theta = tf.concat(group.members.map((m) => flat(params.get(m.name) as tf.Variable))); // [total]
-          const scaled = (mult: number | tf.Tensor1D, by: number): tf.Tensor =>
-            typeof mult === 'number' ? tf.scalar(by * mult) : tf.mul(mult, tf.scalar(by));
           const wdScaled = wd !== 0 && group.wdMult !== 0 ? scaled(group.wdMult, s * wd) : null;
           const next = tf.split(
             stepped(theta, u, scaled(group.lrMult, s * lr), wdScaled),
