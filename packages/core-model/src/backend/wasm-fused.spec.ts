@@ -93,6 +93,25 @@ describe('wasm-simd compiler', () => {
     for (let i = 0; i < n; i++) expect(f32[OUT + i]).toBe(fr(1 / fr(Math.sqrt(fr(f32[X + i] + f32[S])))));
   });
 
+  it('writes each of several outputs in one pass, remainders included', () => {
+    const mo: SimdKernel = { name: 'mo', inputs: ['full', 'scalar'], expr: add(a, b), more: [mul(a, a), sub(b, a)] };
+    const memory = new WebAssembly.Memory({ initial: 1 }) as { buffer: ArrayBuffer };
+    const fns = instantiateSimd(memory, [mo])!;
+    const rows = 2,
+      width = 6; // a whole vector and two more per row
+    const f32 = new Float32Array(memory.buffer);
+    const [X, S, O0, O1, O2] = [0, 1024, 2048, 3072, 4096];
+    for (let i = 0; i < rows * width; i++) f32[X + i] = Math.fround(Math.cos(i + 1) * 7.1);
+    f32[S] = Math.fround(0.3);
+    fns.mo(O0 * 4, rows, width * 4, X * 4, S * 4, O1 * 4, O2 * 4);
+    const fr = Math.fround;
+    for (let i = 0; i < rows * width; i++) {
+      const x = f32[X + i];
+      expect([f32[O0 + i], f32[O1 + i], f32[O2 + i]]).toEqual([fr(x + f32[S]), fr(x * x), fr(f32[S] - x)]);
+    }
+    expect(() => simdModuleBytes([{ ...mo, reduce: 'sum' }])).toThrow('a reduction has one output');
+  });
+
   it('emits a module the engine validates', () => {
     const wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly;
     expect(wasm.validate(simdModuleBytes([k, { ...k, name: 'm', reduce: 'mean' }]))).toBe(true);

@@ -61,15 +61,43 @@ interface Kernel extends SimdKernel {
   readonly names: readonly string[];
 }
 
+/** A kernel over named inputs; `expr` gives one expression, or several for as many outputs (wasm-simd.ts's `more`). */
 function kernel(
   name: string,
   inputs: Record<string, InputKind>,
-  expr: (...x: Expr[]) => Expr,
+  expr: (...x: Expr[]) => Expr | Expr[],
   reduce?: 'sum' | 'mean',
 ): Kernel {
   const names = Object.keys(inputs);
-  return { name, names, inputs: Object.values(inputs), expr: expr(...names.map((_, i) => input(i))), reduce };
+  const [first, ...more] = [expr(...names.map((_, i) => input(i)))].flat();
+  return { name, names, inputs: Object.values(inputs), expr: first, reduce, ...(more.length > 0 ? { more } : {}) };
 }
+
+// The optimizers' formulas, each in the composed update's order of operations.
+const adamM = (m: Expr, g: Expr, b1: Expr, c1: Expr) => add(mul(b1, m), mul(c1, g));
+const adamV = (v: Expr, g: Expr, b2: Expr, c2: Expr) => add(mul(b2, v), mul(c2, mul(g, g)));
+const adamU = (m: Expr, v: Expr, d1: Expr, d2: Expr, eps: Expr) => div(mul(m, d1), add(sqrt(mul(v, d2)), eps));
+const step = (theta: Expr, u: Expr, lr: Expr) => sub(theta, mul(u, lr));
+const stepWd = (theta: Expr, u: Expr, lr: Expr, wd: Expr) => sub(theta, add(mul(u, lr), mul(theta, wd)));
+/** Adam's m, v and the stepped θ of one element in one pass (u from the new m and v, recomputed: the same bits). */
+const adamStep = (name: string, wd: InputKind | null): Kernel =>
+  kernel(
+    name,
+    {
+      m: 'full',
+      v: 'full',
+      g: 'full',
+      theta: 'full',
+      ...{ b1: 'scalar', c1: 'scalar', b2: 'scalar', c2: 'scalar', d1: 'scalar', d2: 'scalar', eps: 'scalar' },
+      lr: 'scalar',
+      ...(wd === null ? {} : { wd }),
+    },
+    (m, v, g, theta, b1, c1, b2, c2, d1, d2, eps, lr, wd) => {
+      const [m1, v1] = [adamM(m, g, b1, c1), adamV(v, g, b2, c2)];
+      const u = adamU(m1, v1, d1, d2, eps);
+      return [m1, v1, wd === undefined ? step(theta, u, lr) : stepWd(theta, u, lr, wd)];
+    },
+  );
 
 const xhat = (x: Expr, m: Expr, inv: Expr) => mul(sub(x, m), inv);
 const KERNELS: readonly Kernel[] = [
@@ -101,28 +129,21 @@ const KERNELS: readonly Kernel[] = [
   kernel('RtAddRow', { x: 'full', bias: 'row' }, (x, bias) => add(x, bias)),
   kernel('RtSoftmaxGradR', { dp: 'full', p: 'full' }, (dp, p) => mul(dp, p), 'sum'),
   kernel('RtSoftmaxGradDs', { p: 'full', dp: 'full', r: 'col' }, (p, dp, r) => mul(p, sub(dp, r))),
-  kernel('RtAdamM', { m: 'full', g: 'full', b1: 'scalar', c1: 'scalar' }, (m, g, b1, c1) =>
-    add(mul(b1, m), mul(c1, g)),
-  ),
-  kernel('RtAdamV', { v: 'full', g: 'full', b2: 'scalar', c2: 'scalar' }, (v, g, b2, c2) =>
-    add(mul(b2, v), mul(c2, mul(g, g))),
-  ),
-  kernel('RtAdamU', { m: 'full', v: 'full', d1: 'scalar', d2: 'scalar', eps: 'scalar' }, (m, v, d1, d2, eps) =>
-    div(mul(m, d1), add(sqrt(mul(v, d2)), eps)),
-  ),
+  kernel('RtAdamM', { m: 'full', g: 'full', b1: 'scalar', c1: 'scalar' }, adamM),
+  kernel('RtAdamV', { v: 'full', g: 'full', b2: 'scalar', c2: 'scalar' }, adamV),
+  kernel('RtAdamU', { m: 'full', v: 'full', d1: 'scalar', d2: 'scalar', eps: 'scalar' }, adamU),
+  adamStep('RtAdamStep', null),
+  adamStep('RtAdamStepWd', 'scalar'),
+  adamStep('RtAdamStepWdEach', 'full'),
   kernel('RtAfV', { v: 'full', g: 'full', b2: 'scalar', c2: 'scalar', eps: 'scalar' }, (v, g, b2, c2, eps) =>
     add(mul(b2, v), mul(c2, add(mul(g, g), eps))),
   ),
   kernel('RtAfM', { m: 'full', g: 'full', v: 'full', mu: 'scalar', c: 'scalar' }, (m, g, v, mu, c) =>
     add(mul(mu, m), mul(c, mul(g, div(constant(1), sqrt(v))))),
   ),
-  kernel('RtStep', { theta: 'full', u: 'full', lr: 'scalar' }, (theta, u, lr) => sub(theta, mul(u, lr))),
-  kernel('RtStepWd', { theta: 'full', u: 'full', lr: 'scalar', wd: 'scalar' }, (theta, u, lr, wd) =>
-    sub(theta, add(mul(u, lr), mul(theta, wd))),
-  ),
-  kernel('RtStepWdEach', { theta: 'full', u: 'full', lr: 'scalar', wd: 'full' }, (theta, u, lr, wd) =>
-    sub(theta, add(mul(u, lr), mul(theta, wd))),
-  ),
+  kernel('RtStep', { theta: 'full', u: 'full', lr: 'scalar' }, step),
+  kernel('RtStepWd', { theta: 'full', u: 'full', lr: 'scalar', wd: 'scalar' }, stepWd),
+  kernel('RtStepWdEach', { theta: 'full', u: 'full', lr: 'scalar', wd: 'full' }, stepWd),
 ];
 
 /** The compiled kernels on each backend instance's heap (undefined where they cannot run on it: a shared heap). */
@@ -199,7 +220,6 @@ const adamGroupKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [m, v, wd] = [ins.m, ins.v, ins.wd as tf.TensorInfo | undefined];
   const mOut = be.makeOutput(m.shape, 'float32');
   const vOut = be.makeOutput(v.shape, 'float32');
-  const u = be.makeOutput(m.shape, 'float32'); // scratch
   const outs = Array.from({ length: count }, (_, i) => be.makeOutput(ins[`p${i}`].shape, 'float32'));
   const at = (t: tf.TensorInfo) => heapOffset(be, t);
   const [b1, c1, b2, c2, d1, d2, eps, lr] = ['b1', 'c1', 'b2', 'c2', 'd1', 'd2', 'eps', 'lr'].map((n) => at(ins[n]));
@@ -213,15 +233,13 @@ const adamGroupKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       );
     }
     if (bytes === 0) continue;
-    fns.RtAdamM(at(mOut) + off, 1, bytes, at(m) + off, g, b1, c1);
-    fns.RtAdamV(at(vOut) + off, 1, bytes, at(v) + off, g, b2, c2);
-    fns.RtAdamU(at(u) + off, 1, bytes, at(mOut) + off, at(vOut) + off, d1, d2, eps);
-    if (wd === undefined) fns.RtStep(at(outs[i]), 1, bytes, p, at(u) + off, lr);
-    else if (wd.shape.length === 0) fns.RtStepWd(at(outs[i]), 1, bytes, p, at(u) + off, lr, at(wd));
-    else fns.RtStepWdEach(at(outs[i]), 1, bytes, p, at(u) + off, lr, at(wd) + off);
+    const args = [at(m) + off, at(v) + off, g, p, b1, c1, b2, c2, d1, d2, eps, lr];
+    const more = [at(vOut) + off, at(outs[i])];
+    if (wd === undefined) fns.RtAdamStep(at(mOut) + off, 1, bytes, ...args, ...more);
+    else if (wd.shape.length === 0) fns.RtAdamStepWd(at(mOut) + off, 1, bytes, ...args, at(wd), ...more);
+    else fns.RtAdamStepWdEach(at(mOut) + off, 1, bytes, ...args, at(wd) + off, ...more);
     off += bytes;
   }
-  be.disposeData(u.dataId);
   return [mOut, vOut, ...outs];
 };
 

@@ -12,11 +12,12 @@
  * Each compiled function is `(out, rows, rowBytes, in0, in1, …)`, all i32 (byte offsets and sizes): row by row,
  * out[r, j] = expr(in0(r, j), in1(r, j), …) with each input read as its `InputKind` says (the output's layout, a
  * row repeated under every row, one value per row, or one value), whole vectors first, then the row's remaining
- * 0–3 elements one at a time. A kernel with `reduce: 'sum'` writes one value per row instead, out[r] = Σ_j expr(r, j),
- * summing j in order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the row's length, as
- * tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time. The module
- * also holds wasm-functions.ts's two functions that are not expressions: SWAP_MIDDLE_AXES, a transpose by whole rows,
- * and EXP_F32, tfjs's float32 exponential.
+ * 0–3 elements one at a time; a kernel with `more` expressions writes each to an output of its own in the same pass
+ * (their offsets follow the inputs'). A kernel with `reduce: 'sum'` writes one value per row instead, out[r] =
+ * Σ_j expr(r, j), summing j in order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the
+ * row's length, as tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a
+ * time. The module also holds wasm-functions.ts's two functions that are not expressions: SWAP_MIDDLE_AXES, a
+ * transpose by whole rows, and EXP_F32, tfjs's float32 exponential.
  */
 
 import { advance, F32, I32, op, section, str, u32, V128, vec, whileLess } from './wasm-encoding';
@@ -58,7 +59,15 @@ export interface SimdKernel {
   readonly expr: Expr;
   /** 'sum' or 'mean': the row's sum or mean of expr, one value per row (the output is [rows]). */
   readonly reduce?: 'sum' | 'mean';
+  /**
+   * More outputs of the output's layout, each its own expression of the same element's inputs, written in the same
+   * pass (not with `reduce`); their offsets are the function's last parameters, after the inputs'.
+   */
+  readonly more?: readonly Expr[];
 }
+
+/** A kernel function's parameter count: out, rows, rowBytes, the inputs, the further outputs. */
+const arity = (k: SimdKernel): number => 3 + k.inputs.length + (k.more?.length ?? 0);
 
 /** A `WebAssembly.Memory` (the project's TypeScript libs do not declare the WebAssembly namespace). */
 export type WasmMemory = object;
@@ -105,9 +114,11 @@ function constants(e: Expr, into: number[] = []): number[] {
 
 /** The body of one function (locals and code, without the size prefix). */
 function functionBody(k: SimdKernel): number[] {
-  const cs = constants(k.expr);
+  const outputs = [k.expr, ...(k.more ?? [])];
+  const cs = outputs.reduce<number[]>((into, e) => constants(e, into), []);
   const param = (i: number) => IN0 + i;
-  const I = IN0 + k.inputs.length; // i32: the byte offset in the row
+  const outParam = (o: number) => (o === 0 ? OUT : IN0 + k.inputs.length + o - 1);
+  const I = arity(k); // i32: the byte offset in the row
   const N16 = I + 1; // i32: rowBytes rounded down to whole vectors
   const R = I + 2; // i32: the row
   // One f32 and one v128 local per value held in a register: the splat inputs' current values, then the constants.
@@ -136,14 +147,16 @@ function functionBody(k: SimdKernel): number[] {
     ...op.set(v128Of(j)),
   ];
   const loadInput = (i: number) => [...op.get(param(i)), ...op.f32Load];
-  // while (I < end) { out[I] = expr; I += step }
+  // while (I < end) { out[I] = expr; out1[I] = more[0]; …; I += step }
   const loop = (vector: boolean) =>
     whileLess(I, vector ? N16 : ROW_BYTES, [
-      ...op.get(OUT),
-      ...op.get(I),
-      ...op.i32Add,
-      ...emit(k.expr, vector),
-      ...(vector ? op.v128Store : op.f32Store),
+      ...outputs.flatMap((e, o) => [
+        ...op.get(outParam(o)),
+        ...op.get(I),
+        ...op.i32Add,
+        ...emit(e, vector),
+        ...(vector ? op.v128Store : op.f32Store),
+      ]),
       ...advance(I, op.i32(vector ? 16 : 4)),
     ]);
   const code = [
@@ -160,7 +173,7 @@ function functionBody(k: SimdKernel): number[] {
       ...op.set(I),
       ...loop(true),
       ...loop(false),
-      ...advance(OUT, op.get(ROW_BYTES)),
+      ...outputs.flatMap((_, o) => advance(outParam(o), op.get(ROW_BYTES))),
       ...k.inputs.flatMap((kind, i) =>
         kind === 'full' ? advance(param(i), op.get(ROW_BYTES)) : kind === 'col' ? advance(param(i), op.i32(4)) : [],
       ),
@@ -362,8 +375,10 @@ function reductionBody(k: SimdKernel): number[] {
  * SWAP_MIDDLE_AXES and EXP_F32.
  */
 export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
-  const arities = [...new Set([...kernels.map((k) => k.inputs.length), 3, 1])]; // 3 + 3, 3 + 1: the two others'
-  const type = (n: number) => [0x60, ...vec(Array.from({ length: 3 + n }, () => [I32])), ...vec([])];
+  const both = kernels.find((k) => k.reduce !== undefined && (k.more?.length ?? 0) > 0);
+  if (both !== undefined) throw new Error(`${both.name}: a reduction has one output`);
+  const arities = [...new Set([...kernels.map(arity), 6, 4])]; // 3 + 3, 3 + 1: the two others'
+  const type = (n: number) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
   const memoryImport = [...str('env'), ...str('memory'), 0x02, 0x00, ...u32(0)]; // memory, limits min 0, no max
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
@@ -371,11 +386,7 @@ export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
     ...section(2, vec([memoryImport])),
     ...section(
       3,
-      vec([
-        ...kernels.map((k) => u32(arities.indexOf(k.inputs.length))),
-        u32(arities.indexOf(3)),
-        u32(arities.indexOf(1)),
-      ]),
+      vec([...kernels.map((k) => u32(arities.indexOf(arity(k)))), u32(arities.indexOf(6)), u32(arities.indexOf(4))]),
     ),
     ...section(
       7,
