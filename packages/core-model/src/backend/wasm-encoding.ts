@@ -43,6 +43,8 @@ export const op = {
   brIf: (depth: number) => [0x0d, ...u32(depth)],
   get: (i: number) => [0x20, ...u32(i)],
   set: (i: number) => [0x21, ...u32(i)],
+  tee: (i: number) => [0x22, ...u32(i)],
+  select: [0x1b],
   i32: (v: number) => [0x41, ...s32(v)],
   i32Add: [0x6a],
   i32Mul: [0x6c],
@@ -50,11 +52,26 @@ export const op = {
   f32ConvertI32U: [0xb3],
   i32And: [0x71],
   i32GeU: [0x4f],
+  i32LtS: [0x48],
+  i32Shl: [0x74],
+  i32ReinterpretF32: [0xbc],
+  f32ReinterpretI32: [0xbe],
+  f32Abs: [0x8b],
+  f32Gt: [0x5e],
   f32Load: [0x2a, 2, 0], // align 2^2, offset 0
   f32Store: [0x38, 2, 0],
   v128Load: [0xfd, ...u32(0), 2, 0], // the align field is a hint: tensors need not be 16-byte aligned
   v128Store: [0xfd, ...u32(11), 2, 0],
+  /** v128.load / v128.store `offset` bytes past the address on the stack. */
+  v128LoadAt: (offset: number) => [0xfd, ...u32(0), 2, ...u32(offset)],
+  v128StoreAt: (offset: number) => [0xfd, ...u32(11), 2, ...u32(offset)],
   f32x4Splat: [0xfd, ...u32(19)],
+  f32x4Abs: [0xfd, ...u32(224)],
+  f32x4Gt: [0xfd, ...u32(68)],
+  i32x4Shl: [0xfd, ...u32(171)],
+  i32x4ShrS: [0xfd, ...u32(172)],
+  /** v128.bitselect(a, b, mask): a's bits where mask's are set, b's elsewhere. */
+  v128Bitselect: [0xfd, ...u32(82)],
   f32x4ReplaceLane: (lane: number) => [0xfd, ...u32(32), lane],
   /** i8x16.shuffle picking four f32 lanes of (a, b): 0–3 from a, 4–7 from b. */
   f32x4Shuffle: (lanes: number[]) => [

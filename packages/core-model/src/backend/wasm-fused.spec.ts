@@ -5,12 +5,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedWasm, initBackend, setWasmFused } from './index';
 import {
+  abs,
   add,
   constant,
   div,
+  ifGt,
+  ifNeg,
   input,
   instantiateSimd,
   mul,
+  shl23,
   simdModuleBytes,
   sqrt,
   sub,
@@ -112,6 +116,33 @@ describe('wasm-simd compiler', () => {
     expect(() => simdModuleBytes([{ ...mo, reduce: 'sum' }])).toThrow('a reduction has one output');
   });
 
+  it('computes the exact operations and shared terms in each of its loops (four vectors, one, one value)', () => {
+    // x > 1 ? |x| : 2^n (n from the low bits of x + 12582912, the magic-number trick), then the sign select; `t`
+    // is used by both outputs and in both branches, so it is computed once per element.
+    const t = mul(add(a, constant(12582912)), constant(1));
+    const e = ifNeg(a, sub(constant(0), t), ifGt(a, constant(1), abs(a), shl23(t)));
+    const x: SimdKernel = { name: 'x', inputs: ['full'], expr: e, more: [add(t, e)] };
+    const memory = new WebAssembly.Memory({ initial: 1 }) as { buffer: ArrayBuffer };
+    const fns = instantiateSimd(memory, [x])!;
+    const rows = 3,
+      width = 27; // four vectors, two more, three values
+    const f32 = new Float32Array(memory.buffer);
+    const [X, O0, O1] = [0, 1024, 2048];
+    for (let i = 0; i < rows * width; i++) f32[X + i] = Math.fround(((i * 7) % 23) - 11 + (i % 2 ? 0.25 : 0));
+    fns.x(O0 * 4, rows, width * 4, X * 4, O1 * 4);
+    const fr = Math.fround;
+    const bitsOf = new Int32Array(1),
+      floatOf = new Float32Array(bitsOf.buffer);
+    for (let i = 0; i < rows * width; i++) {
+      const v = f32[X + i];
+      const tv = fr(v + 12582912);
+      floatOf[0] = tv;
+      bitsOf[0] <<= 23;
+      const want = v < 0 || Object.is(v, -0) ? fr(0 - tv) : v > 1 ? Math.abs(v) : floatOf[0];
+      expect([f32[O0 + i], f32[O1 + i]]).toEqual([want, fr(tv + want)]);
+    }
+  });
+
   it('emits a module the engine validates', () => {
     const wasm = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly;
     expect(wasm.validate(simdModuleBytes([k, { ...k, name: 'm', reduce: 'mean' }]))).toBe(true);
@@ -168,7 +199,7 @@ describe('fused wasm kernels in model/ops.ts', () => {
       x,
     );
   const cases: [string, string | string[], () => tf.Tensor[], (...x: tf.Tensor[]) => tf.Tensor][] = [
-    ['GELU, 4 × 130 (a remainder)', 'RtGeluPre', () => [normal([4, 130], 1, 4)], (x) => geluTanh(x)],
+    ['GELU, 4 × 130 (a remainder)', 'RtGelu', () => [normal([4, 130], 1, 4)], (x) => geluTanh(x)],
     ['GELU, 2048 × 64', 'RtGeluGradPost', () => [normal([2048, 64], 2, 3)], (x) => geluTanh(x)],
     ['layer norm, 33 × 18', 'RtLnGradX', () => [normal([33, 18], 3, 5), normal([18], 4), normal([18], 5)], norm],
     [

@@ -7,7 +7,8 @@
  * Mean then divides by its length: the `sum` and `mean` kernels do the same); the other sums stay tfjs's. Shapes: x,
  * dy, g [N, D]; m, inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
  *
- *   RtGeluPre        x → (x + x·x·x·a)·c                         (a = 0.044715, c = 2√(2/π); σ of it is GELU's s)
+ *   RtGelu           x → x·s, s                                  (s = σ((x + x·x·x·a)·c), a = 0.044715, c = 2√(2/π),
+ *                                                                  σ as tfjs's Sigmoid computes it: xnnSigmoid below)
  *   RtGeluGradPost   dy, x, s → dy·(s + x·(s·(1 − s))·((x·x·3a + 1)·c))
  *   RtRowMean        x → mean(x)                                 (over the last axis, [N, 1] out)
  *   RtLnVariance     x, m → mean((x − m)·(x − m))
@@ -38,12 +39,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  abs,
   add,
   constant,
   div,
+  ifGt,
+  ifNeg,
   input,
   instantiateSimd,
   mul,
+  shl23,
   sqrt,
   sub,
   type Expr,
@@ -71,6 +76,37 @@ function kernel(
   const names = Object.keys(inputs);
   const [first, ...more] = [expr(...names.map((_, i) => input(i)))].flat();
   return { name, names, inputs: Object.values(inputs), expr: first, reduce, ...(more.length > 0 ? { more } : {}) };
+}
+
+/**
+ * The sigmoid tfjs's wasm Sigmoid computes: XNNPACK's float32 kernel for wasm SIMD (its "rr2_p5_div" variant).
+ * e^−|x| = 2^n·(1 + t·p(t)) with n = round(−|x|·log2 e) found by a magic-number addition (2^n built from n's bits),
+ * t the remainder after subtracting n·ln 2 in two parts (hi, lo) and p a degree-5 polynomial; then f = e / (e + 1),
+ * 0 past the cut-off where e^−|x| underflows, and 1 − f for x ≥ 0. Its constants, and its operations in its order,
+ * each rounded (wasm SIMD has no fused multiply-add), so the values are tfjs's bit for bit: wasm-fused.spec.ts
+ * compares a million of them, special values included.
+ */
+const SIGMOID = {
+  magic: 12583039, // 0x1.8000FEp23: 1.5·2^23 + 127, the exponent bias ready to shift into place
+  minusLog2e: -1.4426950216293335, // −0x1.715476p+0
+  ln2Hi: 0.693145751953125, // 0x1.62E400p-1
+  ln2Lo: 1.428606765330187e-6, // 0x1.7F7D1Cp-20
+  p: [-0.9999997019767761, 0.4999915063381195, -0.16667652130126953, 0.04189782217144966, -0.008289290592074394],
+  cutoff: 87.33654022216797, // 0x1.5D589Ep+6
+} as const;
+export function xnnSigmoid(x: Expr): Expr {
+  const k = SIGMOID;
+  const z = abs(x);
+  const n0 = add(constant(k.magic), mul(z, constant(k.minusLog2e)));
+  const s = shl23(n0);
+  const n = sub(n0, constant(k.magic));
+  const t = add(add(z, mul(n, constant(k.ln2Hi))), mul(n, constant(k.ln2Lo)));
+  // p = c1 + t·(c2 + t·(c3 + t·(c4 + t·c5)))
+  let p = add(constant(k.p[3]), mul(t, constant(k.p[4])));
+  for (const c of [k.p[2], k.p[1], k.p[0]]) p = add(constant(c), mul(t, p));
+  const e = add(s, mul(mul(t, s), p));
+  const f = ifGt(z, constant(k.cutoff), constant(0), div(e, add(e, constant(1))));
+  return ifNeg(x, f, sub(constant(1), f));
 }
 
 // The optimizers' formulas, each in the composed update's order of operations.
@@ -101,7 +137,10 @@ const adamStep = (name: string, wd: InputKind | null): Kernel =>
 
 const xhat = (x: Expr, m: Expr, inv: Expr) => mul(sub(x, m), inv);
 const KERNELS: readonly Kernel[] = [
-  kernel('RtGeluPre', { x: 'full' }, (x) => mul(add(x, mul(mul(mul(x, x), x), constant(GELU_A))), constant(GELU_C))),
+  kernel('RtGelu', { x: 'full' }, (x) => {
+    const s = xnnSigmoid(mul(add(x, mul(mul(mul(x, x), x), constant(GELU_A))), constant(GELU_C)));
+    return [mul(x, s), s];
+  }),
   kernel('RtGeluGradPost', { dy: 'full', x: 'full', s: 'full' }, (dy, x, s) => {
     const dz2 = mul(add(mul(mul(x, x), constant(3 * GELU_A)), constant(1)), constant(GELU_C));
     return mul(dy, add(s, mul(mul(x, mul(s, sub(constant(1), s))), dz2)));
@@ -259,9 +298,10 @@ export function registerWasmFusedKernels(): void {
         const be = wasmBackend(backend);
         // A reduction keeps the reduced axis, as tf.mean(x, -1, true) and tf.sum(x, -1, true) do.
         const out = be.makeOutput(k.reduce ? [...ins[0].shape.slice(0, -1), 1] : ins[0].shape, 'float32');
+        const more = (k.more ?? []).map(() => be.makeOutput(ins[0].shape, 'float32'));
         const at = (t: tf.TensorInfo) => heapOffset(be, t);
-        if (rows > 0) fns[k.name](at(out), rows, d * 4, ...ins.map(at));
-        return out;
+        if (rows > 0) fns[k.name](at(out), rows, d * 4, ...ins.map(at), ...more.map(at));
+        return more.length === 0 ? out : [out, ...more];
       },
     });
   }
@@ -278,9 +318,12 @@ export function fusedWasm(): boolean {
 
 const run = (name: string, inputs: Record<string, tf.Tensor>): tf.Tensor =>
   tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap) as tf.Tensor;
+const runAll = (name: string, inputs: Record<string, tf.Tensor>): tf.Tensor[] =>
+  tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap) as tf.Tensor[];
 type T = tf.Tensor;
 export const wasmFused = {
-  geluPre: (x: T): T => run('RtGeluPre', { x }),
+  /** [x·s, s]: GELU's value and the sigmoid its gradient needs. */
+  gelu: (x: T): [T, T] => runAll('RtGelu', { x }) as [T, T],
   geluGradPost: (dy: T, x: T, s: T): T => run('RtGeluGradPost', { dy, x, s }),
   rowMean: (x: T): T => run('RtRowMean', { x }),
   lnVariance: (x: T, m: T): T => run('RtLnVariance', { x, m }),

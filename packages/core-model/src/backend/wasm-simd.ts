@@ -26,13 +26,18 @@ import { EXP_F32, expF32Body, SWAP_MIDDLE_AXES, swapMiddleAxesBody } from './was
 /**
  * An expression over the inputs' elements: an input, a float32 constant, an operation on two expressions, or a
  * square root of one. Each is one IEEE float32 operation, correctly rounded, as tfjs's Add, Sub, Mul, RealDiv and
- * Sqrt are (its Rsqrt is 1 / sqrt(x), two roundings: `div(constant(1), sqrt(x))`).
+ * Sqrt are (its Rsqrt is 1 / sqrt(x), two roundings: `div(constant(1), sqrt(x))`). The rest are exact: |a|; the
+ * float whose bits are a's shifted left by 23 (2^n from a value whose low bits hold n, as exponentials build it);
+ * a > b ? then : else; a's sign bit set ? then : else. An expression object used in several places (one output's
+ * term in another, say) is computed once per element and kept in a local (not in reductions: computed again).
  */
 export type Expr =
   | { readonly in: number }
   | { readonly c: number }
   | { readonly op: SimdOp; readonly a: Expr; readonly b: Expr }
-  | { readonly op: 'sqrt'; readonly a: Expr };
+  | { readonly op: 'sqrt' | 'abs' | 'shl23'; readonly a: Expr }
+  | { readonly op: 'ifGt'; readonly a: Expr; readonly b: Expr; readonly then: Expr; readonly else: Expr }
+  | { readonly op: 'ifNeg'; readonly a: Expr; readonly then: Expr; readonly else: Expr };
 export type SimdOp = 'add' | 'sub' | 'mul' | 'div';
 export const input = (i: number): Expr => ({ in: i });
 /** A constant, rounded to float32 as tfjs rounds a JS number operand. */
@@ -45,6 +50,28 @@ export const sub = binary('sub');
 export const mul = binary('mul');
 export const div = binary('div');
 export const sqrt = (a: Expr): Expr => ({ op: 'sqrt', a });
+export const abs = (a: Expr): Expr => ({ op: 'abs', a });
+export const shl23 = (a: Expr): Expr => ({ op: 'shl23', a });
+export const ifGt = (a: Expr, b: Expr, then: Expr, otherwise: Expr): Expr => ({
+  op: 'ifGt',
+  a,
+  b,
+  then,
+  else: otherwise,
+});
+export const ifNeg = (a: Expr, then: Expr, otherwise: Expr): Expr => ({ op: 'ifNeg', a, then, else: otherwise });
+
+/** An expression's operands, in the order its code evaluates them. */
+const operands = (e: Expr): Expr[] =>
+  !('op' in e)
+    ? []
+    : e.op === 'ifGt'
+      ? [e.then, e.else, e.a, e.b]
+      : e.op === 'ifNeg'
+        ? [e.then, e.else, e.a]
+        : 'b' in e
+          ? [e.a, e.b]
+          : [e.a];
 
 /**
  * How an input is read for element j of row r (rows of `rowBytes / 4` elements): `full` at r·rowBytes + 4j (the
@@ -89,12 +116,29 @@ const LANES: Record<AnyOp, number[]> = {
   sqrt: [0xfd, ...u32(227)],
 };
 
-/** An operation's code: its operands' (each emitted by `operand`), then its own opcode. */
-const operation = (
-  e: Extract<Expr, { op: AnyOp }>,
-  operand: (x: Expr) => number[],
-  codes: Record<AnyOp, number[]>,
-): number[] => [...operand(e.a), ...('b' in e ? operand(e.b) : []), ...codes[e.op]];
+/** The exact operations' code after their operands (vector: four lanes; else one f32). */
+const EXACT: Record<'abs' | 'shl23' | 'ifGt' | 'ifNeg', { vector: number[]; scalar: number[] }> = {
+  abs: { vector: op.f32x4Abs, scalar: op.f32Abs },
+  shl23: {
+    vector: [...op.i32(23), ...op.i32x4Shl],
+    scalar: [...op.i32ReinterpretF32, ...op.i32(23), ...op.i32Shl, ...op.f32ReinterpretI32],
+  },
+  ifGt: { vector: [...op.f32x4Gt, ...op.v128Bitselect], scalar: [...op.f32Gt, ...op.select] },
+  ifNeg: {
+    vector: [...op.i32(31), ...op.i32x4ShrS, ...op.v128Bitselect],
+    scalar: [...op.i32ReinterpretF32, ...op.i32(0), ...op.i32LtS, ...op.select],
+  },
+};
+
+/** An operation's code, on four lanes or one f32: its operands' (each emitted by `operand`), then its own. */
+const operation = (e: Expr, operand: (x: Expr) => number[], vector: boolean): number[] => {
+  if (!('op' in e)) throw new Error(`not an operation: ${JSON.stringify(e)}`);
+  const own = e.op in EXACT ? EXACT[e.op as keyof typeof EXACT] : undefined;
+  return [
+    ...operands(e).flatMap(operand),
+    ...(own !== undefined ? own[vector ? 'vector' : 'scalar'] : (vector ? LANES : SCALAR)[e.op as AnyOp]),
+  ];
+};
 
 // The function's parameters: out, rows, rowBytes, then the inputs; locals after them.
 const OUT = 0,
@@ -105,11 +149,20 @@ const OUT = 0,
 function constants(e: Expr, into: number[] = []): number[] {
   if ('c' in e) {
     if (!into.includes(e.c)) into.push(e.c);
-  } else if ('op' in e) {
-    constants(e.a, into);
-    if ('b' in e) constants(e.b, into);
-  }
+  } else for (const x of operands(e)) constants(x, into);
   return into;
+}
+
+/** The operations that `outputs` use more than once (by object identity), each to be computed once. */
+function sharedNodes(outputs: readonly Expr[]): Expr[] {
+  const uses = new Map<Expr, number>();
+  const walk = (e: Expr) => {
+    const n = (uses.get(e) ?? 0) + 1;
+    uses.set(e, n);
+    if (n === 1) operands(e).forEach(walk);
+  };
+  outputs.forEach(walk);
+  return [...uses].filter(([e, n]) => n > 1 && 'op' in e).map(([e]) => e);
 }
 
 /** The body of one function (locals and code, without the size prefix). */
@@ -121,23 +174,35 @@ function functionBody(k: SimdKernel): number[] {
   const I = arity(k); // i32: the byte offset in the row
   const N16 = I + 1; // i32: rowBytes rounded down to whole vectors
   const R = I + 2; // i32: the row
+  const N64 = I + 3; // i32: rowBytes rounded down to groups of four vectors
+  const BASE = I + 4; // the first of the locals below
   // One f32 and one v128 local per value held in a register: the splat inputs' current values, then the constants.
   const held = [
     ...k.inputs.flatMap((kind, i) => (kind === 'col' || kind === 'scalar' ? [i] : [])),
     ...cs.map(() => -1),
   ];
-  const f32Of = (j: number) => R + 1 + j;
-  const v128Of = (j: number) => R + 1 + held.length + j;
+  const f32Of = (j: number) => BASE + j;
+  const v128Of = (j: number) => BASE + held.length + j;
   const heldInput = (i: number) => held.indexOf(i);
   const heldConst = (c: number) => held.length - cs.length + cs.indexOf(c);
-  const emit = (e: Expr, vector: boolean): number[] => {
+  // Then one f32 and one v128 local per operation used more than once: the first use computes it and keeps it there.
+  const shared = sharedNodes(outputs);
+  const sharedLocal = (e: Expr, vector: boolean) =>
+    BASE + 2 * held.length + (vector ? shared.length : 0) + shared.indexOf(e);
+  // `done`: the shared operations already computed for this element (code is emitted in evaluation order).
+  const emit = (e: Expr, vector: boolean, done: Set<Expr>): number[] => {
     if ('in' in e) {
       const kind = k.inputs[e.in];
       if (kind === 'col' || kind === 'scalar') return op.get((vector ? v128Of : f32Of)(heldInput(e.in)));
       return [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...(vector ? op.v128Load : op.f32Load)];
     }
     if ('c' in e) return op.get((vector ? v128Of : f32Of)(heldConst(e.c)));
-    return operation(e, (x) => emit(x, vector), vector ? LANES : SCALAR);
+    const isShared = shared.includes(e);
+    if (isShared && done.has(e)) return op.get(sharedLocal(e, vector));
+    const code = operation(e, (x) => emit(x, vector, done), vector);
+    if (!isShared) return code;
+    done.add(e);
+    return [...code, ...op.tee(sharedLocal(e, vector))];
   };
   const hold = (j: number, load: number[]) => [
     ...load,
@@ -147,23 +212,63 @@ function functionBody(k: SimdKernel): number[] {
     ...op.set(v128Of(j)),
   ];
   const loadInput = (i: number) => [...op.get(param(i)), ...op.f32Load];
+  // Four vectors at a time, each operation done for the four before the next (interleaved, so that the CPU has four
+  // independent chains to overlap: a sigmoid is ~25 dependent operations), each value in a local of its own.
+  const order: Expr[] = [];
+  const visit = (e: Expr) => {
+    if (order.includes(e)) return;
+    operands(e).forEach(visit);
+    order.push(e);
+  };
+  outputs.forEach(visit);
+  const isHeld = (e: Expr) => 'c' in e || ('in' in e && (k.inputs[e.in] === 'col' || k.inputs[e.in] === 'scalar'));
+  const computed = order.filter((e) => !isHeld(e));
+  const UNROLLED = BASE + 2 * held.length + 2 * shared.length;
+  const value = (e: Expr, u: number): number[] =>
+    isHeld(e) ? emit(e, true, new Set()) : op.get(UNROLLED + 4 * computed.indexOf(e) + u);
+  const unrolled = whileLess(I, N64, [
+    ...computed.flatMap((e) =>
+      [0, 1, 2, 3].flatMap((u) => [
+        ...('in' in e
+          ? [...op.get(param(e.in)), ...op.get(I), ...op.i32Add, ...op.v128LoadAt(16 * u)]
+          : operation(e, (x) => value(x, u), true)),
+        ...op.set(UNROLLED + 4 * computed.indexOf(e) + u),
+      ]),
+    ),
+    ...outputs.flatMap((e, o) =>
+      [0, 1, 2, 3].flatMap((u) => [
+        ...op.get(outParam(o)),
+        ...op.get(I),
+        ...op.i32Add,
+        ...value(e, u),
+        ...op.v128StoreAt(16 * u),
+      ]),
+    ),
+    ...advance(I, op.i32(64)),
+  ]);
   // while (I < end) { out[I] = expr; out1[I] = more[0]; …; I += step }
-  const loop = (vector: boolean) =>
-    whileLess(I, vector ? N16 : ROW_BYTES, [
+  const loop = (vector: boolean) => {
+    const done = new Set<Expr>();
+    return whileLess(I, vector ? N16 : ROW_BYTES, [
       ...outputs.flatMap((e, o) => [
         ...op.get(outParam(o)),
         ...op.get(I),
         ...op.i32Add,
-        ...emit(e, vector),
+        ...emit(e, vector, done),
         ...(vector ? op.v128Store : op.f32Store),
       ]),
       ...advance(I, op.i32(vector ? 16 : 4)),
     ]);
+  };
   const code = [
     ...op.get(ROW_BYTES),
     ...op.i32(-16),
     ...op.i32And,
     ...op.set(N16),
+    ...op.get(ROW_BYTES),
+    ...op.i32(-64),
+    ...op.i32And,
+    ...op.set(N64),
     ...cs.flatMap((c) => hold(heldConst(c), op.f32(c))),
     ...k.inputs.flatMap((kind, i) => (kind === 'scalar' ? hold(heldInput(i), loadInput(i)) : [])),
     // one row at a time
@@ -171,6 +276,7 @@ function functionBody(k: SimdKernel): number[] {
       ...k.inputs.flatMap((kind, i) => (kind === 'col' ? hold(heldInput(i), loadInput(i)) : [])),
       ...op.i32(0),
       ...op.set(I),
+      ...unrolled,
       ...loop(true),
       ...loop(false),
       ...outputs.flatMap((_, o) => advance(outParam(o), op.get(ROW_BYTES))),
@@ -181,15 +287,15 @@ function functionBody(k: SimdKernel): number[] {
     ]),
     ...op.end,
   ];
-  const locals = vec([
-    [3, I32],
-    ...(held.length === 0
-      ? []
-      : [
-          [held.length, F32],
-          [held.length, V128],
-        ]),
-  ]);
+  const counts: [number, number][] = [
+    [4, I32],
+    [held.length, F32],
+    [held.length, V128],
+    [shared.length, F32],
+    [shared.length, V128],
+    [4 * computed.length, V128],
+  ];
+  const locals = vec(counts.filter(([n]) => n > 0).map(([n, type]) => [...u32(n), type]));
   return [...locals, ...code];
 }
 
@@ -240,7 +346,7 @@ function reductionBody(k: SimdKernel): number[] {
       return op.get(splat(e.in, kind === 'col' ? q : 0));
     }
     if ('c' in e) return [...op.f32(e.c), ...op.f32x4Splat];
-    return operation(e, (x) => emitRow(x, q), LANES);
+    return operation(e, (x) => emitRow(x, q), true);
   };
   // The 4 × 4 block [row q][column c] turned to [column c][row q] with two rounds of shuffles, then added to the
   // sums column by column (j, j + 1, j + 2, j + 3: each row's order).
@@ -295,7 +401,7 @@ function reductionBody(k: SimdKernel): number[] {
       ];
     }
     if ('c' in e) return [...op.f32(e.c), ...(vector ? op.f32x4Splat : [])];
-    return operation(e, (x) => emit(x, vector), vector ? LANES : SCALAR);
+    return operation(e, (x) => emit(x, vector), vector);
   };
   // After `rows` rows: a `full` input moves down that many rows, a `col` one that many values; `row` and `scalar` stay.
   const nextRows = (rows: number) =>

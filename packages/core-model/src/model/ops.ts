@@ -178,8 +178,8 @@ const fusedGeluOp = customOp(
  */
 const wasmGeluOp = customOp(
   (x: tf.Tensor) => {
-    const s = tf.sigmoid(wasmFused.geluPre(x));
-    return { value: tf.mul(x, s), saved: [x, s] };
+    const [y, s] = wasmFused.gelu(x);
+    return { value: y, saved: [x, s] };
   },
   (dy, [x, s]) => [wasmFused.geluGradPost(dy, x, s)],
 );
