@@ -67,6 +67,7 @@ export const op = {
   v128StoreAt: (offset: number) => [0xfd, ...u32(11), 2, ...u32(offset)],
   f32x4Splat: [0xfd, ...u32(19)],
   f32x4Abs: [0xfd, ...u32(224)],
+  f32x4Add: [0xfd, ...u32(228)],
   f32x4Gt: [0xfd, ...u32(68)],
   i32x4Shl: [0xfd, ...u32(171)],
   i32x4ShrS: [0xfd, ...u32(172)],

@@ -1,6 +1,7 @@
 /**
- * The SIMD module's two functions that are not compiled expressions (wasm-simd.ts puts them beside its kernels): a copy
- * that swaps the middle axes of a 4-D tensor by whole rows, and tfjs's float32 exponential (musl's expf) written out.
+ * The SIMD module's functions that are not compiled expressions (wasm-simd.ts puts them beside its kernels): a copy
+ * that swaps the middle axes of a 4-D tensor by whole rows (and the same adding a bias on the way), and tfjs's float32
+ * exponential (musl's expf) written out.
  */
 import { advance, F32, I32, op, vec, whileLess } from './wasm-encoding';
 
@@ -12,9 +13,25 @@ import { advance, F32, I32, op, vec, whileLess } from './wasm-encoding';
 export const SWAP_MIDDLE_AXES = 'swapMiddleAxes';
 export type SwapMiddleAxes = (out: number, inp: number, a: number, b: number, c: number, chunkBytes: number) => void;
 
-export function swapMiddleAxesBody(): number[] {
+/**
+ * The same copy adding bias[c, chunk] to each chunk (`(out, in, a, b, c, chunkBytes, bias)`): a dense layer's bias
+ * add, one IEEE float32 addition per value as tfjs's Add, folded into attention's head split.
+ */
+export const SWAP_MIDDLE_AXES_ADD = 'swapMiddleAxesAdd';
+export type SwapMiddleAxesAdd = (
+  out: number,
+  inp: number,
+  a: number,
+  b: number,
+  c: number,
+  chunkBytes: number,
+  bias: number,
+) => void;
+
+export function swapMiddleAxesBody(withBias = false): number[] {
   const [OUT_AT, IN_AT, A, B, C, CH] = [0, 1, 2, 3, 4, 5];
-  const [IA, IB, IC, K, DST, STRIDE, PLANE] = [6, 7, 8, 9, 10, 11, 12];
+  const first = withBias ? 7 : 6; // the bias's offset is parameter 6
+  const [IA, IB, IC, K, DST, STRIDE, PLANE, BIAS_AT] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => first + i);
   const zero = (local: number) => [...op.i32(0), ...op.set(local)];
   const code = [
     ...op.get(B),
@@ -35,6 +52,7 @@ export function swapMiddleAxesBody(): number[] {
         ...op.i32Add,
         ...op.set(DST),
         ...zero(IC),
+        ...(withBias ? [...op.get(6), ...op.set(BIAS_AT)] : []),
         ...whileLess(IC, C, [
           ...zero(K),
           ...whileLess(K, CH, [
@@ -45,11 +63,13 @@ export function swapMiddleAxesBody(): number[] {
             ...op.get(K),
             ...op.i32Add,
             ...op.v128Load,
+            ...(withBias ? [...op.get(BIAS_AT), ...op.get(K), ...op.i32Add, ...op.v128Load, ...op.f32x4Add] : []),
             ...op.v128Store,
             ...advance(K, op.i32(16)),
           ]),
           ...advance(IN_AT, op.get(CH)),
           ...advance(DST, op.get(STRIDE)),
+          ...(withBias ? advance(BIAS_AT, op.get(CH)) : []),
           ...advance(IC, op.i32(1)),
         ]),
         ...advance(IB, op.i32(1)),
@@ -59,7 +79,7 @@ export function swapMiddleAxesBody(): number[] {
     ]),
     ...op.end,
   ];
-  return [...vec([[7, I32]]), ...code];
+  return [...vec([[withBias ? 8 : 7, I32]]), ...code];
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   sub,
   type SimdKernel,
 } from './wasm-simd';
-import { attend, causalBias, dense, geluTanh, layerNorm } from '../model/ops';
+import { attend, causalBias, dense, geluTanh, layerNorm, multiHeadAttention } from '../model/ops';
 import type { Params } from '../model/policy';
 import { Adafactor, AdamW, type ChainConfig, type Optimizer } from '../optim';
 
@@ -219,6 +219,31 @@ describe('fused wasm kernels in model/ops.ts', () => {
       ['RtScoresScalarBias', 'RtSoftmaxGradR'],
       () => [normal([2, 2, 9, 6], 9), normal([2, 2, 13, 6], 10), normal([2, 2, 13, 6], 11)],
       (q, k, v) => attend(q, k, v),
+    ],
+    [
+      'multi-head cross-attention, the projection biases added in the head split (2 heads of 8)',
+      'RtSplitHeadsBias',
+      () => [
+        normal([2, 5, 12], 20),
+        normal([2, 7, 12], 21),
+        ...['query', 'key', 'value', 'out'].flatMap((_, i) => [
+          normal([i < 3 ? 12 : 16, 16], 22 + i),
+          normal([16], 26 + i),
+        ]),
+      ],
+      (xq, xkv, ...w) =>
+        multiHeadAttention(
+          new Map(
+            ['query', 'key', 'value', 'out'].flatMap((n, i) => [
+              [`a/${n}/kernel`, w[2 * i] as tf.Variable],
+              [`a/${n}/bias`, w[2 * i + 1] as tf.Variable],
+            ]),
+          ),
+          'a',
+          2,
+          xq,
+          xkv,
+        ),
     ],
     [
       'dense layer with bias, 37 × 11 → 7',

@@ -57,7 +57,14 @@ import {
   type SimdKernel,
   type WasmMemory,
 } from './wasm-simd';
-import { EXP_F32, SWAP_MIDDLE_AXES, type ExpF32, type SwapMiddleAxes } from './wasm-functions';
+import {
+  EXP_F32,
+  SWAP_MIDDLE_AXES,
+  SWAP_MIDDLE_AXES_ADD,
+  type ExpF32,
+  type SwapMiddleAxes,
+  type SwapMiddleAxesAdd,
+} from './wasm-functions';
 import { heapOffset, wasmBackend } from './wasm-internals';
 import { GELU_A, GELU_C } from './webgpu-kernels';
 
@@ -282,6 +289,28 @@ const adamGroupKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   return [mOut, vOut, ...outs];
 };
 
+/**
+ * A dense layer's bias add and attention's head split in one copy: x [b·l, h·dh] + bias [h·dh] → [b, h, l, dh], the
+ * values of RtAddRow, reshape and transpose (perm [0, 2, 1, 3]). Inputs x, bias; attrs b, l, h (dh·4 bytes a whole
+ * number of vectors: splitHeadsBias checks).
+ */
+const SPLIT_HEADS_BIAS = 'RtSplitHeadsBias';
+const splitHeadsBiasKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, bias } = inputs as { x: tf.TensorInfo; bias: tf.TensorInfo };
+  const { b, l, h } = attrs as { b: number; l: number; h: number };
+  const fns = compiledOn(backend);
+  if (fns === undefined) throw new Error(`${SPLIT_HEADS_BIAS}: the SIMD module does not run on this wasm heap`);
+  const dh = tf.util.sizeFromShape(bias.shape) / h;
+  if (tf.util.sizeFromShape(x.shape) !== b * l * h * dh || dh % 4 !== 0) {
+    throw new Error(`${SPLIT_HEADS_BIAS}: x [${x.shape}], bias [${bias.shape}] do not fit [${b}, ${l}, ${h}, dh]`);
+  }
+  const be = wasmBackend(backend);
+  const out = be.makeOutput([b, h, l, dh], 'float32');
+  const swapAdd = fns[SWAP_MIDDLE_AXES_ADD] as unknown as SwapMiddleAxesAdd;
+  if (b * l * h > 0) swapAdd(heapOffset(be, out), heapOffset(be, x), b, l, h, dh * 4, heapOffset(be, bias));
+  return out;
+};
+
 /** Registers the kernels for the wasm backend (once). */
 export function registerWasmFusedKernels(): void {
   if (registered) return;
@@ -306,6 +335,7 @@ export function registerWasmFusedKernels(): void {
     });
   }
   tf.registerKernel({ kernelName: ADAM_GROUP, backendName: 'wasm', kernelFunc: adamGroupKernel });
+  tf.registerKernel({ kernelName: SPLIT_HEADS_BIAS, backendName: 'wasm', kernelFunc: splitHeadsBiasKernel });
 }
 
 /**
@@ -338,6 +368,11 @@ export const wasmFused = {
   softmaxGradR: (dp: T, p: T): T => run('RtSoftmaxGradR', { dp, p }),
   softmaxGradDs: (p: T, dp: T, r: T): T => run('RtSoftmaxGradDs', { p, dp, r }),
   addRow: (x: T, bias: T): T => run('RtAddRow', { x, bias }),
+  /** x [b·l, h·dh] + bias → [b, h, l, dh]; undefined where dh is not a multiple of 4 (the caller composes). */
+  splitHeadsBias: (x: T, bias: T, b: number, l: number, h: number): T | undefined =>
+    (bias.size / h) % 4 === 0
+      ? (tf.engine().runKernel(SPLIT_HEADS_BIAS, { x, bias } as unknown as tf.NamedTensorMap, { b, l, h }) as T)
+      : undefined,
   adamM: (m: T, g: T, b1: T, c1: T): T => run('RtAdamM', { m, g, b1, c1 }),
   adamV: (v: T, g: T, b2: T, c2: T): T => run('RtAdamV', { v, g, b2, c2 }),
   adamU: (m: T, v: T, d1: T, d2: T, eps: T): T => run('RtAdamU', { m, v, d1, d2, eps }),

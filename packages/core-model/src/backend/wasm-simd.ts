@@ -16,12 +16,12 @@
  * (their offsets follow the inputs'). A kernel with `reduce: 'sum'` writes one value per row instead, out[r] =
  * Σ_j expr(r, j), summing j in order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the
  * row's length, as tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a
- * time. The module also holds wasm-functions.ts's two functions that are not expressions: SWAP_MIDDLE_AXES, a
- * transpose by whole rows, and EXP_F32, tfjs's float32 exponential.
+ * time. The module also holds wasm-functions.ts's functions that are not expressions: SWAP_MIDDLE_AXES, a
+ * transpose by whole rows, SWAP_MIDDLE_AXES_ADD, the same adding a bias, and EXP_F32, tfjs's float32 exponential.
  */
 
 import { advance, F32, I32, op, section, str, u32, V128, vec, whileLess } from './wasm-encoding';
-import { EXP_F32, expF32Body, SWAP_MIDDLE_AXES, swapMiddleAxesBody } from './wasm-functions';
+import { EXP_F32, expF32Body, SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, swapMiddleAxesBody } from './wasm-functions';
 
 /**
  * An expression over the inputs' elements: an input, a float32 constant, an operation on two expressions, or a
@@ -478,25 +478,28 @@ function reductionBody(k: SimdKernel): number[] {
 
 /**
  * The module: memory imported as env.memory, one exported function per kernel, under the kernel's name,
- * SWAP_MIDDLE_AXES and EXP_F32.
+ * SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD and EXP_F32.
  */
 export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
   const both = kernels.find((k) => k.reduce !== undefined && (k.more?.length ?? 0) > 0);
   if (both !== undefined) throw new Error(`${both.name}: a reduction has one output`);
-  const arities = [...new Set([...kernels.map(arity), 6, 4])]; // 3 + 3, 3 + 1: the two others'
+  const arities = [...new Set([...kernels.map(arity), 6, 7, 4])]; // the three others'
   const type = (n: number) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
   const memoryImport = [...str('env'), ...str('memory'), 0x02, 0x00, ...u32(0)]; // memory, limits min 0, no max
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(arities.map(type))),
     ...section(2, vec([memoryImport])),
-    ...section(
-      3,
-      vec([...kernels.map((k) => u32(arities.indexOf(arity(k)))), u32(arities.indexOf(6)), u32(arities.indexOf(4))]),
-    ),
+    ...section(3, vec([...kernels.map(arity), 6, 7, 4].map((n) => u32(arities.indexOf(n))))),
     ...section(
       7,
-      vec([...kernels.map((k) => k.name), SWAP_MIDDLE_AXES, EXP_F32].map((name, i) => [...str(name), 0x00, ...u32(i)])),
+      vec(
+        [...kernels.map((k) => k.name), SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, EXP_F32].map((name, i) => [
+          ...str(name),
+          0x00,
+          ...u32(i),
+        ]),
+      ),
     ),
     ...section(
       10,
@@ -504,6 +507,7 @@ export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
         [
           ...kernels.map((k) => (k.reduce === undefined ? functionBody(k) : reductionBody(k))),
           swapMiddleAxesBody(),
+          swapMiddleAxesBody(true),
           expF32Body(),
         ].map((b) => [...u32(b.length), ...b]),
       ),

@@ -199,6 +199,31 @@ export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [b, l, heads, d / heads]), [0, 2, 1, 3]);
 }
 
+/**
+ * splitHeads(denseP(params, prefix, x), heads): on wasm with the fused kernels, the projection's bias add and the
+ * head split are one copy (wasm-fused.ts's RtSplitHeadsBias), with the gradient the composed ops would give: the
+ * transpose back, then the dense layer's dx = dy·Wᵀ, dW = xᵀ·dy, db = 1ᵀ·dy.
+ */
+export function denseHeads(params: Params, prefix: string, x: tf.Tensor, heads: number): tf.Tensor4D {
+  const bias = params.get(`${prefix}/bias`);
+  const [b, l, din] = x.shape;
+  if (!fusedWasm() || bias === undefined || x.rank !== 3 || (bias.size / heads) % 4 !== 0) {
+    return splitHeads(denseP(params, prefix, x), heads);
+  }
+  const d = bias.size;
+  const op = customOp(
+    (x2: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) => ({
+      value: wasmFused.splitHeadsBias(tf.matMul(x2, kernel), bias, b, l, heads) as tf.Tensor,
+      saved: [x2, kernel],
+    }),
+    (dy, [x2, kernel]) => {
+      const dmm = tf.reshape(tf.transpose(dy, [0, 2, 1, 3]), [b * l, d]);
+      return [matMulT(dmm, kernel, false, true), matMulT(x2, dmm, true, false), sumRows(dmm as tf.Tensor2D)];
+    },
+  );
+  return op(tf.reshape(x, [b * l, din]), param(params, `${prefix}/kernel`), bias) as tf.Tensor4D;
+}
+
 /** [B, H, L, Dh] → [B, L, D]. */
 export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
   const [b, h, l, dh] = x.shape;
@@ -293,9 +318,9 @@ export function multiHeadAttention(
   xkv: tf.Tensor,
   bias?: tf.Tensor,
 ): tf.Tensor {
-  const q = splitHeads(denseP(params, `${prefix}/query`, xq), heads);
-  const k = splitHeads(denseP(params, `${prefix}/key`, xkv), heads);
-  const v = splitHeads(denseP(params, `${prefix}/value`, xkv), heads);
+  const q = denseHeads(params, `${prefix}/query`, xq, heads);
+  const k = denseHeads(params, `${prefix}/key`, xkv, heads);
+  const v = denseHeads(params, `${prefix}/value`, xkv, heads);
   return denseP(params, `${prefix}/out`, mergeHeads(attend(q, k, v, bias)));
 }
 
