@@ -3,7 +3,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './index';
 import { xnnSigmoid } from './wasm-fused';
-import { input, instantiateSimd } from './wasm-simd';
+import { input } from './wasm-expr';
+import { instantiateSimd } from './wasm-simd';
 
 const WebAssembly = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => object } })
   .WebAssembly;

@@ -4,22 +4,8 @@
 // replace, with the fused kernels seen to run.
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedWasm, initBackend, setWasmFused } from './index';
-import {
-  abs,
-  add,
-  constant,
-  div,
-  ifGt,
-  ifNeg,
-  input,
-  instantiateSimd,
-  mul,
-  shl23,
-  simdModuleBytes,
-  sqrt,
-  sub,
-  type SimdKernel,
-} from './wasm-simd';
+import { abs, add, constant, div, ifGt, ifNeg, input, mul, shl23, sqrt, sub } from './wasm-expr';
+import { instantiateSimd, simdModuleBytes, type SimdKernel } from './wasm-simd';
 import { attend, causalBias, dense, geluTanh, layerNorm, multiHeadAttention } from '../model/ops';
 import type { Params } from '../model/policy';
 import { Adafactor, AdamW, type ChainConfig, type Optimizer } from '../optim';

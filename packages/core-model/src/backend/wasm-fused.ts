@@ -38,25 +38,8 @@
  * its sigmoid for the backward pass).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  abs,
-  add,
-  constant,
-  div,
-  ifGt,
-  ifNeg,
-  input,
-  instantiateSimd,
-  mul,
-  shl23,
-  sqrt,
-  sub,
-  type Expr,
-  type InputKind,
-  type SimdFunction,
-  type SimdKernel,
-  type WasmMemory,
-} from './wasm-simd';
+import { abs, add, constant, div, ifGt, ifNeg, input, mul, shl23, sqrt, sub, type Expr } from './wasm-expr';
+import { instantiateSimd, type InputKind, type SimdFunction, type SimdKernel, type WasmMemory } from './wasm-simd';
 import {
   EXP_F32,
   SWAP_MIDDLE_AXES,

@@ -3,75 +3,27 @@
  *
  * A chain of tfjs ops (a GELU is 7 kernels forward and 15 backward) passes over its tensor once per op, and at a
  * training step's sizes (a [2048, 512] activation is 4 MB) each pass is bound by memory traffic, not arithmetic. An
- * expression over the chain's inputs, compiled here to one loop that reads each input once and writes once, does the
- * same float32 operations in the same order four lanes at a time. wasm SIMD has no fused multiply-add and rounds each
- * operation as IEEE float32, like tfjs's own kernels, so the results are theirs bit for bit (wasm-fused.spec.ts):
- * training runs do not change by a digit. The module imports the backend's own `WebAssembly.Memory` and addresses
- * tensors by their byte offsets in it, with no copies.
+ * expression (wasm-expr.ts) over the chain's inputs, compiled here to one loop that reads each input once and writes
+ * once, does the same float32 operations in the same order four lanes at a time. wasm SIMD has no fused multiply-add
+ * and rounds each operation as IEEE float32, like tfjs's own kernels, so the results are theirs bit for bit
+ * (wasm-fused.spec.ts): training runs do not change by a digit. The module imports the backend's own
+ * `WebAssembly.Memory` and addresses tensors by their byte offsets in it, with no copies.
  *
  * Each compiled function is `(out, rows, rowBytes, in0, in1, …)`, all i32 (byte offsets and sizes): row by row,
  * out[r, j] = expr(in0(r, j), in1(r, j), …) with each input read as its `InputKind` says (the output's layout, a
- * row repeated under every row, one value per row, or one value), whole vectors first, then the row's remaining
- * 0–3 elements one at a time; a kernel with `more` expressions writes each to an output of its own in the same pass
- * (their offsets follow the inputs'). A kernel with `reduce: 'sum'` writes one value per row instead, out[r] =
- * Σ_j expr(r, j), summing j in order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the
- * row's length, as tfjs's Mean does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a
- * time. The module also holds wasm-functions.ts's functions that are not expressions: SWAP_MIDDLE_AXES, a
- * transpose by whole rows, SWAP_MIDDLE_AXES_ADD, the same adding a bias, and EXP_F32, tfjs's float32 exponential.
+ * row repeated under every row, one value per row, or one value), whole vectors first (four at a time, each
+ * operation for the four before the next, so that long chains overlap), then the row's remaining 0–3 elements one at
+ * a time; a kernel with `more` expressions writes each to an output of its own in the same pass (their offsets follow
+ * the inputs'). A kernel with `reduce: 'sum'` writes one value per row instead, out[r] = Σ_j expr(r, j), summing j in
+ * order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the row's length, as tfjs's Mean
+ * does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time. The module also holds
+ * wasm-functions.ts's functions that are not expressions: SWAP_MIDDLE_AXES, a transpose by whole rows,
+ * SWAP_MIDDLE_AXES_ADD, the same adding a bias, and EXP_F32, tfjs's float32 exponential.
  */
 
 import { advance, F32, I32, op, section, str, u32, V128, vec, whileLess } from './wasm-encoding';
+import { constants, LANES, operands, operation, SCALAR, sharedNodes, type Expr } from './wasm-expr';
 import { EXP_F32, expF32Body, SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, swapMiddleAxesBody } from './wasm-functions';
-
-/**
- * An expression over the inputs' elements: an input, a float32 constant, an operation on two expressions, or a
- * square root of one. Each is one IEEE float32 operation, correctly rounded, as tfjs's Add, Sub, Mul, RealDiv and
- * Sqrt are (its Rsqrt is 1 / sqrt(x), two roundings: `div(constant(1), sqrt(x))`). The rest are exact: |a|; the
- * float whose bits are a's shifted left by 23 (2^n from a value whose low bits hold n, as exponentials build it);
- * a > b ? then : else; a's sign bit set ? then : else. An expression object used in several places (one output's
- * term in another, say) is computed once per element and kept in a local (not in reductions: computed again).
- */
-export type Expr =
-  | { readonly in: number }
-  | { readonly c: number }
-  | { readonly op: SimdOp; readonly a: Expr; readonly b: Expr }
-  | { readonly op: 'sqrt' | 'abs' | 'shl23'; readonly a: Expr }
-  | { readonly op: 'ifGt'; readonly a: Expr; readonly b: Expr; readonly then: Expr; readonly else: Expr }
-  | { readonly op: 'ifNeg'; readonly a: Expr; readonly then: Expr; readonly else: Expr };
-export type SimdOp = 'add' | 'sub' | 'mul' | 'div';
-export const input = (i: number): Expr => ({ in: i });
-/** A constant, rounded to float32 as tfjs rounds a JS number operand. */
-export const constant = (v: number): Expr => ({ c: Math.fround(v) });
-const binary =
-  (o: SimdOp) =>
-  (a: Expr, b: Expr): Expr => ({ op: o, a, b });
-export const add = binary('add');
-export const sub = binary('sub');
-export const mul = binary('mul');
-export const div = binary('div');
-export const sqrt = (a: Expr): Expr => ({ op: 'sqrt', a });
-export const abs = (a: Expr): Expr => ({ op: 'abs', a });
-export const shl23 = (a: Expr): Expr => ({ op: 'shl23', a });
-export const ifGt = (a: Expr, b: Expr, then: Expr, otherwise: Expr): Expr => ({
-  op: 'ifGt',
-  a,
-  b,
-  then,
-  else: otherwise,
-});
-export const ifNeg = (a: Expr, then: Expr, otherwise: Expr): Expr => ({ op: 'ifNeg', a, then, else: otherwise });
-
-/** An expression's operands, in the order its code evaluates them. */
-const operands = (e: Expr): Expr[] =>
-  !('op' in e)
-    ? []
-    : e.op === 'ifGt'
-      ? [e.then, e.else, e.a, e.b]
-      : e.op === 'ifNeg'
-        ? [e.then, e.else, e.a]
-        : 'b' in e
-          ? [e.a, e.b]
-          : [e.a];
 
 /**
  * How an input is read for element j of row r (rows of `rowBytes / 4` elements): `full` at r·rowBytes + 4j (the
@@ -106,64 +58,11 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 export type SimdFunction = (out: number, rows: number, rowBytes: number, ...inputs: number[]) => void;
 
-type AnyOp = SimdOp | 'sqrt';
-const SCALAR: Record<AnyOp, number[]> = { add: [0x92], sub: [0x93], mul: [0x94], div: [0x95], sqrt: [0x91] };
-const LANES: Record<AnyOp, number[]> = {
-  add: [0xfd, ...u32(228)],
-  sub: [0xfd, ...u32(229)],
-  mul: [0xfd, ...u32(230)],
-  div: [0xfd, ...u32(231)],
-  sqrt: [0xfd, ...u32(227)],
-};
-
-/** The exact operations' code after their operands (vector: four lanes; else one f32). */
-const EXACT: Record<'abs' | 'shl23' | 'ifGt' | 'ifNeg', { vector: number[]; scalar: number[] }> = {
-  abs: { vector: op.f32x4Abs, scalar: op.f32Abs },
-  shl23: {
-    vector: [...op.i32(23), ...op.i32x4Shl],
-    scalar: [...op.i32ReinterpretF32, ...op.i32(23), ...op.i32Shl, ...op.f32ReinterpretI32],
-  },
-  ifGt: { vector: [...op.f32x4Gt, ...op.v128Bitselect], scalar: [...op.f32Gt, ...op.select] },
-  ifNeg: {
-    vector: [...op.i32(31), ...op.i32x4ShrS, ...op.v128Bitselect],
-    scalar: [...op.i32ReinterpretF32, ...op.i32(0), ...op.i32LtS, ...op.select],
-  },
-};
-
-/** An operation's code, on four lanes or one f32: its operands' (each emitted by `operand`), then its own. */
-const operation = (e: Expr, operand: (x: Expr) => number[], vector: boolean): number[] => {
-  if (!('op' in e)) throw new Error(`not an operation: ${JSON.stringify(e)}`);
-  const own = e.op in EXACT ? EXACT[e.op as keyof typeof EXACT] : undefined;
-  return [
-    ...operands(e).flatMap(operand),
-    ...(own !== undefined ? own[vector ? 'vector' : 'scalar'] : (vector ? LANES : SCALAR)[e.op as AnyOp]),
-  ];
-};
-
 // The function's parameters: out, rows, rowBytes, then the inputs; locals after them.
 const OUT = 0,
   ROWS = 1,
   ROW_BYTES = 2,
   IN0 = 3;
-
-function constants(e: Expr, into: number[] = []): number[] {
-  if ('c' in e) {
-    if (!into.includes(e.c)) into.push(e.c);
-  } else for (const x of operands(e)) constants(x, into);
-  return into;
-}
-
-/** The operations that `outputs` use more than once (by object identity), each to be computed once. */
-function sharedNodes(outputs: readonly Expr[]): Expr[] {
-  const uses = new Map<Expr, number>();
-  const walk = (e: Expr) => {
-    const n = (uses.get(e) ?? 0) + 1;
-    uses.set(e, n);
-    if (n === 1) operands(e).forEach(walk);
-  };
-  outputs.forEach(walk);
-  return [...uses].filter(([e, n]) => n > 1 && 'op' in e).map(([e]) => e);
-}
 
 /** The body of one function (locals and code, without the size prefix). */
 function functionBody(k: SimdKernel): number[] {
