@@ -171,10 +171,10 @@ const fusedGeluOp = customOp(
 );
 
 /**
- * The same GELU with wasm-fused.ts's kernels around tfjs's sigmoid: 3 kernels forward, 1 backward, the composed ops'
- * values bit for bit. It saves s as well as x: recomputing s in the backward pass (what the composed op does to save
- * memory) was a sigmoid and a pass over x again, ~8 ms of a bench-tiny step, for one more activation-sized tensor kept
- * per MLP until its gradient.
+ * The same GELU with wasm-fused.ts's kernels: one forward (x·s and s, with tfjs's sigmoid written out), one backward,
+ * the composed ops' values bit for bit. It saves s as well as x: recomputing s in the backward pass (what the composed
+ * op does to save memory) was a sigmoid and a pass over x again, ~8 ms of a bench-tiny step, for one more
+ * activation-sized tensor kept per MLP until its gradient.
  */
 const wasmGeluOp = customOp(
   (x: tf.Tensor) => {

@@ -11,7 +11,8 @@
  * one `tf.tidy`, and nothing is read back to the host. Parameters whose update is purely elementwise (all of
  * AdamW's; Adafactor's unfactored ones: biases, norms, small matrices) can be updated together as one flat buffer —
  * one concat of their gradients and one of their values, the math once, one split — instead of a dozen kernels
- * each; the flat state is split back into per-parameter names for `getState`, so checkpoints do not depend on the
+ * each (where a subclass has a `groupStep`, AdamW on wasm, one kernel does it all without the concats and the split);
+ * the flat state is split back into per-parameter names for `getState`, so checkpoints do not depend on the
  * grouping. That pays where kernel launches dominate (webgpu/webgl) and on wasm once its Slice copies only the piece
  * (backend/wasm-kernels.ts; before, it copied the whole flat buffer out of the heap for every piece and fusing was
  * 1.3–10× slower), and on cpu too.
