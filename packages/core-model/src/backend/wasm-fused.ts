@@ -2,10 +2,11 @@
  * Fused elementwise kernels for the wasm backend, on wasm-simd.ts's compiled expressions. Each replaces a run of
  * composed tfjs ops (model/ops.ts's, the optimizers') by one pass that does the same float32 operations in the same
  * order, so the values are the composed ops' bit for bit (wasm-fused.spec.ts) and training runs do not change by a
- * digit. The sigmoid and softmax stay tfjs's own kernels (XNNPACK's approximations, which these could not match). The
- * layer norm's means are here, and the softmax gradient's row sum (tfjs's Sum and Mean add a row in order in float32,
- * Mean then divides by its length: the `sum` and `mean` kernels do the same); the other sums stay tfjs's. Shapes: x,
- * dy, g [N, D]; m, inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S]; r [B, H, L, 1].
+ * digit. tfjs's sigmoid is XNNPACK's approximation, written out here step by step (xnnSigmoid: its bits); the softmax
+ * stays tfjs's own kernel. The layer norm's means are here, and the softmax gradient's row sum (tfjs's Sum and Mean
+ * add a row in order in float32, Mean then divides by its length: the `sum` and `mean` kernels do the same); the other
+ * sums stay tfjs's. Shapes: x, dy, g [N, D]; m, inv, mg, mgx [N, 1]; scale, bias [D]; s, p, dp [B, H, L, S];
+ * r [B, H, L, 1].
  *
  *   RtGelu           x → x·s, s                                  (s = σ((x + x·x·x·a)·c), a = 0.044715, c = 2√(2/π),
  *                                                                  σ as tfjs's Sigmoid computes it: xnnSigmoid below)
@@ -33,9 +34,13 @@
  *   RtStep           θ, u, lr → θ − u·lr                          (the chain's tail, optim/chain.ts)
  *   RtStepWd         θ, u, lr, wd → θ − (u·lr + θ·wd)
  *   RtStepWdEach     θ, u, lr, wd → θ − (u·lr + θ·wd)             (wd one value per element: kernels', biases' 0)
- * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 3, 1 and 5
- * (counting the tfjs kernels left around them: the sigmoid, the variance's add and rsqrt; model/ops.ts's GELU saves
- * its sigmoid for the backward pass).
+ *   RtAdamStep…      m, v, g, θ, b1, c1, b2, c2, d1, d2, eps, lr[, wd] → m', v', θ'   (Adam's moments, direction and
+ *                                                                  the step in one pass, for RtAdamGroup below)
+ * Two kernels are not expressions: RtAdamGroup runs RtAdamStep over each parameter of AdamW's flat group, and
+ * RtSplitHeadsBias adds a projection's bias while it splits attention's heads (wasm-functions.ts's copy).
+ * Composed, a GELU is 7 tfjs kernels forward and 15 backward and a layer norm 9 forward; with these, 1, 1 and 5
+ * (counting the tfjs kernels left around them: the variance's add and rsqrt; model/ops.ts's GELU saves its sigmoid
+ * for the backward pass).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { abs, add, constant, div, ifGt, ifNeg, input, mul, shl23, sqrt, sub, type Expr } from './wasm-expr';
