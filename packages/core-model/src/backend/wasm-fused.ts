@@ -78,8 +78,8 @@ function kernel(
  * e^−|x| = 2^n·(1 + t·p(t)) with n = round(−|x|·log2 e) found by a magic-number addition (2^n built from n's bits),
  * t the remainder after subtracting n·ln 2 in two parts (hi, lo) and p a degree-5 polynomial; then f = e / (e + 1),
  * 0 past the cut-off where e^−|x| underflows, and 1 − f for x ≥ 0. Its constants, and its operations in its order,
- * each rounded (wasm SIMD has no fused multiply-add), so the values are tfjs's bit for bit: wasm-fused.spec.ts
- * compares a million of them, special values included.
+ * each rounded (wasm SIMD has no fused multiply-add), so the values are tfjs's bit for bit:
+ * wasm-fused.sigmoid.spec.ts compares a million of them, special values included.
  */
 const SIGMOID = {
   magic: 12583039, // 0x1.8000FEp23: 1.5·2^23 + 127, the exponent bias ready to shift into place
@@ -236,11 +236,11 @@ export function setWasmFused(on: boolean): void {
 }
 
 /**
- * AdamW's whole update of the chain's flat group (optim/chain.ts) in one kernel: for each parameter in turn, the
- * RtAdamM, RtAdamV, RtAdamU and step functions over its piece of the flat m and v, reading its gradient and value
- * where they are and writing its new value as a tensor of its own. The flat path's concatenations of the gradients
- * and values and the split of the result are gone, and one parameter's pieces are still in cache from one function
- * to the next; every element goes through the same operations, so the values are the flat path's bit for bit.
+ * AdamW's whole update of the chain's flat group (optim/chain.ts) in one kernel: for each parameter in turn,
+ * RtAdamStep over its piece of the flat m and v, reading its gradient and value where they are and writing its new
+ * m, v and value (the value as a tensor of its own) in one pass. The flat path's concatenations of the gradients and
+ * values and the split of the result are gone; every element goes through the same operations, so the values are the
+ * flat path's bit for bit.
  * Inputs m, v [total]; b1, c1, b2, c2, d1, d2, eps, lr scalars; wd absent, a scalar or [total]; g<i>, p<i> per
  * parameter (attr `count`). Outputs [m, v, p<0>, p<1>, …].
  */
