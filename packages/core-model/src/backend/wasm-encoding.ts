@@ -57,6 +57,7 @@ export const op = {
   i32ReinterpretF32: [0xbc],
   f32ReinterpretI32: [0xbe],
   f32Abs: [0x8b],
+  f32Add: [0x92],
   f32Gt: [0x5e],
   f32Load: [0x2a, 2, 0], // align 2^2, offset 0
   f32Store: [0x38, 2, 0],
@@ -68,6 +69,12 @@ export const op = {
   f32x4Splat: [0xfd, ...u32(19)],
   f32x4Abs: [0xfd, ...u32(224)],
   f32x4Add: [0xfd, ...u32(228)],
+  /** v128.const of four equal float32 lanes. */
+  f32x4Const: (v: number) => {
+    const b = Buffer.alloc(16);
+    for (let i = 0; i < 4; i++) b.writeFloatLE(v, 4 * i);
+    return [0xfd, ...u32(12), ...b];
+  },
   f32x4Gt: [0xfd, ...u32(68)],
   i32x4Shl: [0xfd, ...u32(171)],
   i32x4ShrS: [0xfd, ...u32(172)],

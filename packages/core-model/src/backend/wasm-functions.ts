@@ -3,7 +3,7 @@
  * that swaps the middle axes of a 4-D tensor by whole rows (and the same adding a bias on the way), and tfjs's float32
  * exponential (musl's expf) written out.
  */
-import { advance, F32, I32, op, vec, whileLess } from './wasm-encoding';
+import { advance, F32, I32, op, V128, vec, whileLess } from './wasm-encoding';
 
 /**
  * The name of the module's axis-swapping copy: `(out, in, a, b, c, chunkBytes)` copies in, read as
@@ -80,6 +80,80 @@ export function swapMiddleAxesBody(withBias = false): number[] {
     ...op.end,
   ];
   return [...vec([[withBias ? 8 : 7, I32]]), ...code];
+}
+
+/**
+ * The name of the module's sum over leading axes: `(out, in, rows, rowBytes)` writes out[j] = Σ_r in[r, j] for a
+ * [rows, rowBytes / 4] float32 input, adding r in order from 0 as tfjs's wasm Sum does once it has moved the summed
+ * axes last (its transpose is the cost this avoids), so the bits are its own. Columns go four vectors at a time (four
+ * independent sums), then a vector, then one value at a time.
+ */
+export const SUM_LEADING = 'sumLeading';
+export type SumLeading = (out: number, inp: number, rows: number, rowBytes: number) => void;
+
+export function sumLeadingBody(): number[] {
+  const [OUT_AT, IN_AT, ROWS, ROW_BYTES] = [0, 1, 2, 3];
+  const [J, R, AT, N16, N64] = [4, 5, 6, 7, 8]; // i32: the column's byte, the row, where it is read, column limits
+  const ACC = [9, 10, 11, 12]; // v128
+  const S = 13; // f32
+  // Columns j … j + width − 1 summed down the rows: `lanes` accumulators of 16 bytes each, or one f32.
+  const columns = (step: number, limit: number, lanes: number) =>
+    whileLess(J, limit, [
+      ...(lanes > 0
+        ? ACC.slice(0, lanes).flatMap((a) => [...op.f32x4Const(0), ...op.set(a)])
+        : [...op.f32(0), ...op.set(S)]),
+      ...op.get(IN_AT),
+      ...op.get(J),
+      ...op.i32Add,
+      ...op.set(AT),
+      ...op.i32(0),
+      ...op.set(R),
+      ...whileLess(R, ROWS, [
+        ...(lanes > 0
+          ? ACC.slice(0, lanes).flatMap((a, u) => [
+              ...op.get(a),
+              ...op.get(AT),
+              ...op.v128LoadAt(16 * u),
+              ...op.f32x4Add,
+              ...op.set(a),
+            ])
+          : [...op.get(S), ...op.get(AT), ...op.f32Load, ...op.f32Add, ...op.set(S)]),
+        ...advance(AT, op.get(ROW_BYTES)),
+        ...advance(R, op.i32(1)),
+      ]),
+      ...(lanes > 0
+        ? ACC.slice(0, lanes).flatMap((a, u) => [
+            ...op.get(OUT_AT),
+            ...op.get(J),
+            ...op.i32Add,
+            ...op.get(a),
+            ...op.v128StoreAt(16 * u),
+          ])
+        : [...op.get(OUT_AT), ...op.get(J), ...op.i32Add, ...op.get(S), ...op.f32Store]),
+      ...advance(J, op.i32(step)),
+    ]);
+  const code = [
+    ...op.get(ROW_BYTES),
+    ...op.i32(-64),
+    ...op.i32And,
+    ...op.set(N64),
+    ...op.get(ROW_BYTES),
+    ...op.i32(-16),
+    ...op.i32And,
+    ...op.set(N16),
+    ...columns(64, N64, 4),
+    ...columns(16, N16, 1),
+    ...columns(4, ROW_BYTES, 0),
+    ...op.end,
+  ];
+  return [
+    ...vec([
+      [5, I32],
+      [4, V128],
+      [1, F32],
+    ]),
+    ...code,
+  ];
 }
 
 /**

@@ -47,9 +47,11 @@ import { abs, add, constant, div, ifGt, ifNeg, input, mul, shl23, sqrt, sub, typ
 import { instantiateSimd, type InputKind, type SimdFunction, type SimdKernel, type WasmMemory } from './wasm-simd';
 import {
   EXP_F32,
+  SUM_LEADING,
   SWAP_MIDDLE_AXES,
   SWAP_MIDDLE_AXES_ADD,
   type ExpF32,
+  type SumLeading,
   type SwapMiddleAxes,
   type SwapMiddleAxesAdd,
 } from './wasm-functions';
@@ -192,6 +194,11 @@ function compiledOn(backend: unknown): Record<string, SimdFunction> | undefined 
 /** The module's axis-swapping copy (wasm-functions.ts) on the backend's heap, for wasm-kernels.ts's Transpose. */
 export function swapMiddleAxesOn(backend: unknown): SwapMiddleAxes | undefined {
   return compiledOn(backend)?.[SWAP_MIDDLE_AXES] as SwapMiddleAxes | undefined;
+}
+
+/** The module's sum over leading axes (wasm-functions.ts) on the backend's heap, for wasm-kernels.ts's Sum. */
+export function sumLeadingOn(backend: unknown): SumLeading | undefined {
+  return compiledOn(backend)?.[SUM_LEADING] as SumLeading | undefined;
 }
 
 /** The module's float32 exponential (wasm-functions.ts) on the backend's heap, for wasm-kernels.ts's Exp. */

@@ -18,12 +18,21 @@
  * order as tfjs's Sum does (so its bits too), and `reduce: 'mean'` that divided by the row's length, as tfjs's Mean
  * does; four rows go through the four lanes at once, the rows' remaining 0–3 one at a time. The module also holds
  * wasm-functions.ts's functions that are not expressions: SWAP_MIDDLE_AXES, a transpose by whole rows,
- * SWAP_MIDDLE_AXES_ADD, the same adding a bias, and EXP_F32, tfjs's float32 exponential.
+ * SWAP_MIDDLE_AXES_ADD, the same adding a bias, EXP_F32, tfjs's float32 exponential, and SUM_LEADING, a sum over
+ * leading axes.
  */
 
 import { advance, F32, I32, op, section, str, u32, V128, vec, whileLess } from './wasm-encoding';
 import { constants, LANES, operands, operation, SCALAR, sharedNodes, type Expr } from './wasm-expr';
-import { EXP_F32, expF32Body, SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, swapMiddleAxesBody } from './wasm-functions';
+import {
+  EXP_F32,
+  expF32Body,
+  SUM_LEADING,
+  sumLeadingBody,
+  SWAP_MIDDLE_AXES,
+  SWAP_MIDDLE_AXES_ADD,
+  swapMiddleAxesBody,
+} from './wasm-functions';
 
 /**
  * How an input is read for element j of row r (rows of `rowBytes / 4` elements): `full` at r·rowBytes + 4j (the
@@ -377,23 +386,23 @@ function reductionBody(k: SimdKernel): number[] {
 
 /**
  * The module: memory imported as env.memory, one exported function per kernel, under the kernel's name,
- * SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD and EXP_F32.
+ * SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, EXP_F32 and SUM_LEADING.
  */
 export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
   const both = kernels.find((k) => k.reduce !== undefined && (k.more?.length ?? 0) > 0);
   if (both !== undefined) throw new Error(`${both.name}: a reduction has one output`);
-  const arities = [...new Set([...kernels.map(arity), 6, 7, 4])]; // the three others'
+  const arities = [...new Set([...kernels.map(arity), 6, 7, 4, 4])]; // the four others'
   const type = (n: number) => [0x60, ...vec(Array.from({ length: n }, () => [I32])), ...vec([])];
   const memoryImport = [...str('env'), ...str('memory'), 0x02, 0x00, ...u32(0)]; // memory, limits min 0, no max
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(arities.map(type))),
     ...section(2, vec([memoryImport])),
-    ...section(3, vec([...kernels.map(arity), 6, 7, 4].map((n) => u32(arities.indexOf(n))))),
+    ...section(3, vec([...kernels.map(arity), 6, 7, 4, 4].map((n) => u32(arities.indexOf(n))))),
     ...section(
       7,
       vec(
-        [...kernels.map((k) => k.name), SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, EXP_F32].map((name, i) => [
+        [...kernels.map((k) => k.name), SWAP_MIDDLE_AXES, SWAP_MIDDLE_AXES_ADD, EXP_F32, SUM_LEADING].map((name, i) => [
           ...str(name),
           0x00,
           ...u32(i),
@@ -408,6 +417,7 @@ export function simdModuleBytes(kernels: readonly SimdKernel[]): Uint8Array {
           swapMiddleAxesBody(),
           swapMiddleAxesBody(true),
           expF32Body(),
+          sumLeadingBody(),
         ].map((b) => [...u32(b.length), ...b]),
       ),
     ),
