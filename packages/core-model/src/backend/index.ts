@@ -3,7 +3,7 @@
  * finding a WebGPU adapter (webgpu-probe.ts), and the primitives model code uses where backends differ
  * (primitives.ts). Everything else here is a workaround for one backend, installed by select.ts: wasm's missing and
  * slow kernels (wasm-kernels.ts, on the internals named in wasm-internals.ts), its fused elementwise kernels
- * (wasm-fused.ts, compiled by wasm-simd.ts), its threaded build under Node
+ * (wasm-fused.ts, compiled by wasm-simd.ts from wasm-expr.ts's expressions), its threaded build under Node
  * (wasm-threads.ts), its matMuls on a native GEMM (native-matmul.ts), webgpu's fused kernels (webgpu-kernels.ts) and
  * its patched per-kernel path (webgpu-internals.ts). docs/runtime.md says why each exists.
  */

@@ -2,8 +2,9 @@
  * The wasm kernels tfjs-backend-wasm 4.22 lacks or runs slowly, registered once when the wasm backend is set up
  * (select.ts): an Identity that shares its buffer, Slice/SplitV that copy only the piece, a GatherV2 that copies whole
  * rows, a BatchMatMul that runs a batched product slice by slice on the fast batch-1 path, a Transpose that copies
- * whole rows where it can, an Exp without a call per value, and UnsortedSegmentSum (the gradient of `tf.gather`, i.e.
- * of embedding lookups). What they rely on of the backend's internals is in wasm-internals.ts.
+ * whole rows where it can, an Exp without a call per value, a Sum over leading axes without a transpose, and
+ * UnsortedSegmentSum (the gradient of `tf.gather`, i.e. of embedding lookups). What they rely on of the backend's
+ * internals is in wasm-internals.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expF32On, fusedWasm, registerWasmFusedKernels, sumLeadingOn, swapMiddleAxesOn } from './wasm-fused';
