@@ -1,7 +1,7 @@
 /**
  * The WebAssembly binary format, as far as the project's hand-written modules need it (wasm-simd.ts and
  * wasm-functions.ts): LEB128 integers, vectors and sections, the value types, the opcodes used (core spec and the SIMD
- * proposal), and two control shapes, a counted while-loop and an increment.
+ * proposal), and the shapes of code used everywhere: a counted while-loop, an increment and a rounding down.
  */
 
 export const u32 = (v: number): number[] => {
@@ -95,6 +95,14 @@ export const advance = (local: number, by: number[]): number[] => [
   ...by,
   ...op.i32Add,
   ...op.set(local),
+];
+
+/** into = from rounded down to a multiple of `multiple` (a power of two): i32 locals. */
+export const roundDown = (from: number, multiple: number, into: number): number[] => [
+  ...op.get(from),
+  ...op.i32(-multiple),
+  ...op.i32And,
+  ...op.set(into),
 ];
 
 /** while (a < b) body — unsigned i32 locals. */

@@ -3,7 +3,7 @@
  * that swaps the middle axes of a 4-D tensor by whole rows (and the same adding a bias on the way), and tfjs's float32
  * exponential (musl's expf) written out.
  */
-import { advance, F32, I32, op, V128, vec, whileLess } from './wasm-encoding';
+import { advance, F32, I32, op, roundDown, V128, vec, whileLess } from './wasm-encoding';
 
 /**
  * The name of the module's axis-swapping copy: `(out, in, a, b, c, chunkBytes)` copies in, read as
@@ -133,14 +133,8 @@ export function sumLeadingBody(): number[] {
       ...advance(J, op.i32(step)),
     ]);
   const code = [
-    ...op.get(ROW_BYTES),
-    ...op.i32(-64),
-    ...op.i32And,
-    ...op.set(N64),
-    ...op.get(ROW_BYTES),
-    ...op.i32(-16),
-    ...op.i32And,
-    ...op.set(N16),
+    ...roundDown(ROW_BYTES, 64, N64),
+    ...roundDown(ROW_BYTES, 16, N16),
     ...columns(64, N64, 4),
     ...columns(16, N16, 1),
     ...columns(4, ROW_BYTES, 0),

@@ -22,7 +22,7 @@
  * leading axes.
  */
 
-import { advance, F32, I32, op, section, str, u32, V128, vec, whileLess } from './wasm-encoding';
+import { advance, F32, I32, op, roundDown, section, str, u32, V128, vec, whileLess } from './wasm-encoding';
 import { constants, LANES, operands, operation, SCALAR, sharedNodes, type Expr } from './wasm-expr';
 import {
   EXP_F32,
@@ -169,14 +169,8 @@ function functionBody(k: SimdKernel): number[] {
     ]);
   };
   const code = [
-    ...op.get(ROW_BYTES),
-    ...op.i32(-16),
-    ...op.i32And,
-    ...op.set(N16),
-    ...op.get(ROW_BYTES),
-    ...op.i32(-64),
-    ...op.i32And,
-    ...op.set(N64),
+    ...roundDown(ROW_BYTES, 16, N16),
+    ...roundDown(ROW_BYTES, 64, N64),
     ...cs.flatMap((c) => hold(heldConst(c), op.f32(c))),
     ...k.inputs.flatMap((kind, i) => (kind === 'scalar' ? hold(heldInput(i), loadInput(i)) : [])),
     // one row at a time
@@ -335,14 +329,8 @@ function reductionBody(k: SimdKernel): number[] {
     ]),
   ];
   const code = [
-    ...op.get(ROWS),
-    ...op.i32(-4),
-    ...op.i32And,
-    ...op.set(R4),
-    ...op.get(ROW_BYTES),
-    ...op.i32(-16),
-    ...op.i32And,
-    ...op.set(N16),
+    ...roundDown(ROWS, 4, R4),
+    ...roundDown(ROW_BYTES, 16, N16),
     ...op.get(ROW_BYTES),
     ...op.i32(2),
     ...op.i32Mul,
