@@ -264,6 +264,8 @@ const adamGroupKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const outs = Array.from({ length: count }, (_, i) => be.makeOutput(ins[`p${i}`].shape, 'float32'));
   const at = (t: tf.TensorInfo) => heapOffset(be, t);
   const [b1, c1, b2, c2, d1, d2, eps, lr] = ['b1', 'c1', 'b2', 'c2', 'd1', 'd2', 'eps', 'lr'].map((n) => at(ins[n]));
+  const [mAt, vAt, mOutAt, vOutAt] = [m, v, mOut, vOut].map(at);
+  const wdAt = wd === undefined ? 0 : at(wd);
   let off = 0;
   for (let i = 0; i < count; i++) {
     const [g, p] = [at(ins[`g${i}`]), at(ins[`p${i}`])];
@@ -274,11 +276,11 @@ const adamGroupKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       );
     }
     if (bytes === 0) continue;
-    const args = [at(m) + off, at(v) + off, g, p, b1, c1, b2, c2, d1, d2, eps, lr];
-    const more = [at(vOut) + off, at(outs[i])];
-    if (wd === undefined) fns.RtAdamStep(at(mOut) + off, 1, bytes, ...args, ...more);
-    else if (wd.shape.length === 0) fns.RtAdamStepWd(at(mOut) + off, 1, bytes, ...args, at(wd), ...more);
-    else fns.RtAdamStepWdEach(at(mOut) + off, 1, bytes, ...args, at(wd) + off, ...more);
+    const args = [mAt + off, vAt + off, g, p, b1, c1, b2, c2, d1, d2, eps, lr];
+    const more = [vOutAt + off, at(outs[i])];
+    if (wd === undefined) fns.RtAdamStep(mOutAt + off, 1, bytes, ...args, ...more);
+    else if (wd.shape.length === 0) fns.RtAdamStepWd(mOutAt + off, 1, bytes, ...args, wdAt, ...more);
+    else fns.RtAdamStepWdEach(mOutAt + off, 1, bytes, ...args, wdAt + off, ...more);
     off += bytes;
   }
   return [mOut, vOut, ...outs];
