@@ -96,6 +96,7 @@ export function createOptimizer(config: OptimizerConfig, params: Params): Optimi
 export { Adafactor, factoredDims, type AdafactorOptions } from './adafactor';
 export { AdamW, type AdamOptions } from './adamw';
 export type { ChainConfig } from './chain';
+export { createGroupMemory, GradientGroup, type GroupMemory } from './data-parallel';
 export { globalNorm, globalNormClipFactor, clipByBlockRms } from './clip';
 export { planParams, multiplierFor, DEFAULT_WD_MULTS, type PatternMults, type ParamPlan } from './lr-mults';
 export type { Optimizer } from './optimizer';
