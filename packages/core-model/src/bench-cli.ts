@@ -16,7 +16,9 @@
  * 1 on cpu; absent on tensorflow and webgpu, whose pools the bench does not set). `--threads n` pairs n threads on
  * both sides: on wasm it sets the native GEMM's (REWARD_TUNE_NATIVE_MATMUL=n, before the backend starts) and
  * PyTorch's (`--reference-threads n`); on any other backend it is refused. `--reference-threads n` alone (default 1)
- * sets torch's only. `--no-reference` skips the reference.
+ * sets torch's only. With `--data-parallel`, our n threads are n data-parallel ranks instead (each a thread with a
+ * one-thread GEMM and 1/n of the batch; `data_parallel` in the result), against PyTorch's n threads as before.
+ * `--no-reference` skips the reference.
  * `--profile` adds one training step run under tf.profile: kernels per step and where their time goes.
  * `--steps n` times n training steps on both sides instead of the config's count (a GPU step is short and its time
  * varies from one step to the next: the median of more steps is steadier).
@@ -24,12 +26,18 @@
  * `--config bench-oracle-mu|bench-oracle-tiny` times UViM's stage I instead (bench-oracle.ts: a training step, and
  * the frozen encoder and decoder per image); it has no PyTorch reference, no `--profile` and no `--threads`.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from './backend';
 import { BENCH_CONFIGS } from './bench';
 import { ORACLE_BENCH_CONFIGS, runOracleBench } from './bench-oracle';
 import { referenceOptions, runBenchWithReference, type BenchReport } from './bench-reference';
 import { UsageError, type CommandHandler } from './command-line';
+
+/**
+ * The library a data-parallel rank's worker thread loads: dist/index.cjs, beside this file's bundle (dist/cli.cjs).
+ */
+const BENCH_LIBRARY = path.join(__dirname, 'index.cjs');
 
 /** The environment variable the wasm backend reads, when it starts, for the native GEMM's threads. */
 const NATIVE_THREADS_ENV = 'REWARD_TUNE_NATIVE_MATMUL';
@@ -44,6 +52,8 @@ function positiveInt(flag: string, raw: string): number {
 export interface BenchThreads {
   readonly ours?: number;
   readonly reference: number;
+  /** With `--data-parallel`: our threads as that many data-parallel ranks, each with a one-thread GEMM. */
+  readonly ranks?: number;
 }
 
 /**
@@ -52,14 +62,18 @@ export interface BenchThreads {
  * threaded wasm build (which does not use the native GEMM), is a UsageError.
  */
 export function benchThreads(
-  flags: { readonly threads?: string; readonly referenceThreads?: string },
+  flags: { readonly threads?: string; readonly referenceThreads?: string; readonly dataParallel?: boolean },
   backend: BackendChoice,
   env: NodeJS.ProcessEnv = process.env,
 ): BenchThreads {
   const reference =
     flags.referenceThreads === undefined ? undefined : positiveInt('--reference-threads', flags.referenceThreads);
-  if (flags.threads === undefined) return { reference: reference ?? 1 };
+  if (flags.threads === undefined) {
+    if (flags.dataParallel) throw new UsageError('--data-parallel: needs --threads n (the ranks, one thread each)');
+    return { reference: reference ?? 1 };
+  }
   const n = positiveInt('--threads', flags.threads);
+  const gemmThreads = flags.dataParallel ? 1 : n;
   if (backend !== 'wasm') {
     throw new UsageError(
       `--threads: only with --backend wasm, where it sets the native GEMM's threads (the bench does not set ` +
@@ -70,8 +84,9 @@ export function benchThreads(
     throw new UsageError(`--threads ${n} and --reference-threads ${reference} disagree: --threads sets both sides`);
   }
   const native = env[NATIVE_THREADS_ENV];
-  if (native !== undefined && native !== '' && Number(native) !== n) {
-    throw new UsageError(`--threads ${n} and ${NATIVE_THREADS_ENV}=${native} disagree: --threads sets it`);
+  if (native !== undefined && native !== '' && Number(native) !== gemmThreads) {
+    const sets = flags.dataParallel ? '--data-parallel sets it to 1' : '--threads sets it';
+    throw new UsageError(`--threads ${n} and ${NATIVE_THREADS_ENV}=${native} disagree: ${sets}`);
   }
   const wasmThreads = env.REWARD_TUNE_WASM_THREADS;
   if (wasmThreads !== undefined && Number(wasmThreads) > 1) {
@@ -79,7 +94,7 @@ export function benchThreads(
       `--threads: the threaded wasm build (REWARD_TUNE_WASM_THREADS=${wasmThreads}) does not use the native GEMM`,
     );
   }
-  return { ours: n, reference: n };
+  return flags.dataParallel ? { ours: n, reference: n, ranks: n } : { ours: n, reference: n };
 }
 
 /**
@@ -113,7 +128,8 @@ const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' 
 function reportLines(config: string, r: BenchReport & { readonly threads?: number }): string {
   const prof = r.profile;
   const ref = r.reference;
-  const ours = r.threads === undefined ? '' : `, ${plural(r.threads, 'thread')}`;
+  const ranks = r.data_parallel === undefined ? '' : ` as ${r.data_parallel} data-parallel ranks`;
+  const ours = r.threads === undefined ? '' : `, ${plural(r.threads, 'thread')}${ranks}`;
   const pairing = r.threads === undefined || ref === undefined ? '' : ` (${r.threads} / ${ref.threads} threads)`;
   return (
     `${config} on ${r.backend}${ours}: ${r.params} params, train step ${r.train_step_ms} ms ` +
@@ -138,7 +154,8 @@ function reportLines(config: string, r: BenchReport & { readonly threads?: numbe
 
 /**
  * The `bench` command: `--config <bench-mu|bench-tiny|bench-small|bench-base|bench-oracle-mu|bench-oracle-tiny>
- * --backend <b> [--json] [--profile] [--no-reference] [--threads n] [--reference-threads n] [--steps n]`.
+ * --backend <b> [--json] [--profile] [--no-reference] [--threads n [--data-parallel]] [--reference-threads n]
+ * [--steps n]`.
  */
 export const benchCommand: CommandHandler = async (args) => {
   let values: {
@@ -149,6 +166,7 @@ export const benchCommand: CommandHandler = async (args) => {
     'no-reference'?: boolean;
     threads?: string;
     'reference-threads'?: string;
+    'data-parallel'?: boolean;
     steps?: string;
   };
   try {
@@ -162,6 +180,7 @@ export const benchCommand: CommandHandler = async (args) => {
         'no-reference': { type: 'boolean' },
         threads: { type: 'string' },
         'reference-threads': { type: 'string' },
+        'data-parallel': { type: 'boolean' },
         steps: { type: 'string' },
       },
       strict: true,
@@ -173,7 +192,10 @@ export const benchCommand: CommandHandler = async (args) => {
   if (!BACKEND_CHOICES.includes(backend)) {
     throw new UsageError(`--backend: unknown '${values.backend}' (expected ${BACKEND_CHOICES.join('|')})`);
   }
-  const threads = benchThreads({ threads: values.threads, referenceThreads: values['reference-threads'] }, backend);
+  const threads = benchThreads(
+    { threads: values.threads, referenceThreads: values['reference-threads'], dataParallel: values['data-parallel'] },
+    backend,
+  );
   const steps = values.steps === undefined ? undefined : positiveInt('--steps', values.steps);
   const config = values.config!;
   if (config in ORACLE_BENCH_CONFIGS) {
@@ -198,14 +220,19 @@ export const benchCommand: CommandHandler = async (args) => {
     throw new UsageError(`--config: unknown '${config}' (expected ${known.join('|')})`);
   }
   const wantReference = !values['no-reference'];
-  // The wasm backend reads the native GEMM's threads when it starts, inside runBench: set them before.
-  const r = await withEnv(NATIVE_THREADS_ENV, threads.ours === undefined ? undefined : String(threads.ours), () =>
+  // The wasm backend reads the native GEMM's threads when it starts, inside runBench (and in each data-parallel
+  // rank's worker thread, which starts with a copy of this environment): set them before.
+  const gemmThreads = threads.ours === undefined ? undefined : threads.ranks === undefined ? threads.ours : 1;
+  const dataParallel = threads.ranks === undefined ? undefined : { ranks: threads.ranks, library: BENCH_LIBRARY };
+  const r = await withEnv(NATIVE_THREADS_ENV, gemmThreads === undefined ? undefined : String(gemmThreads), () =>
     runBenchWithReference(config, backend, wantReference ? { threads: threads.reference } : null, {
       profile: values.profile,
       steps,
+      dataParallel,
     }),
   );
-  const ours = oursThreads(r.backend, r.backend_detail);
+  const perRank = oursThreads(r.backend, r.backend_detail);
+  const ours = perRank === undefined ? undefined : perRank * (r.data_parallel ?? 1);
   if (threads.ours !== undefined && ours !== threads.ours) {
     // E.g. onnxruntime-node missing: wasm's own single-threaded matMuls ran, and the pairing would be false.
     const matMul = /matMul: .*(?=\) from )/.exec(r.backend_detail)?.[0] ?? r.backend_detail;

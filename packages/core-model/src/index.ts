@@ -182,7 +182,7 @@ export {
   type LogitsProcessor,
   type ProcessorContext,
 } from './model/logits-processors';
-export { runBench, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench';
+export { runBench, benchWorker, BENCH_CONFIGS, type BenchConfig, type BenchResult } from './bench';
 export { runOracleBench, ORACLE_BENCH_CONFIGS, type OracleBenchConfig, type OracleBenchResult } from './bench-oracle';
 export { benchCommand } from './bench-cli';
 export { matMulT, sumRows, addMany, customOp, slicedMatMulCount, SLICED_MATMUL_MIN_WORK } from './backend';
