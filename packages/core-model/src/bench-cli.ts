@@ -42,6 +42,9 @@ const BENCH_LIBRARY = path.join(__dirname, 'index.cjs');
 /** The environment variable the wasm backend reads, when it starts, for the native GEMM's threads. */
 const NATIVE_THREADS_ENV = 'REWARD_TUNE_NATIVE_MATMUL';
 
+/** The native GEMM's threads in each data-parallel rank: a rank is one of the n threads. */
+const RANK_GEMM_THREADS = 1;
+
 function positiveInt(flag: string, raw: string): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1) throw new UsageError(`${flag}: expected a positive integer, got '${raw}'`);
@@ -73,7 +76,7 @@ export function benchThreads(
     return { reference: reference ?? 1 };
   }
   const n = positiveInt('--threads', flags.threads);
-  const gemmThreads = flags.dataParallel ? 1 : n;
+  const gemmThreads = flags.dataParallel ? RANK_GEMM_THREADS : n;
   if (backend !== 'wasm') {
     throw new UsageError(
       `--threads: only with --backend wasm, where it sets the native GEMM's threads (the bench does not set ` +
@@ -85,7 +88,7 @@ export function benchThreads(
   }
   const native = env[NATIVE_THREADS_ENV];
   if (native !== undefined && native !== '' && Number(native) !== gemmThreads) {
-    const sets = flags.dataParallel ? '--data-parallel sets it to 1' : '--threads sets it';
+    const sets = flags.dataParallel ? `--data-parallel sets it to ${RANK_GEMM_THREADS}` : '--threads sets it';
     throw new UsageError(`--threads ${n} and ${NATIVE_THREADS_ENV}=${native} disagree: ${sets}`);
   }
   const wasmThreads = env.REWARD_TUNE_WASM_THREADS;
@@ -222,7 +225,7 @@ export const benchCommand: CommandHandler = async (args) => {
   const wantReference = !values['no-reference'];
   // The wasm backend reads the native GEMM's threads when it starts, inside runBench (and in each data-parallel
   // rank's worker thread, which starts with a copy of this environment): set them before.
-  const gemmThreads = threads.ours === undefined ? undefined : threads.ranks === undefined ? threads.ours : 1;
+  const gemmThreads = threads.ranks === undefined ? threads.ours : RANK_GEMM_THREADS;
   const dataParallel = threads.ranks === undefined ? undefined : { ranks: threads.ranks, library: BENCH_LIBRARY };
   const r = await withEnv(NATIVE_THREADS_ENV, gemmThreads === undefined ? undefined : String(gemmThreads), () =>
     runBenchWithReference(config, backend, wantReference ? { threads: threads.reference } : null, {
